@@ -1,0 +1,310 @@
+//! Configuration: embedded defaults, then a TOML file, then `GATEHOUSE_<SECTION>__<KEY>`
+//! environment variables (figment). Every section denies unknown keys so a typo stops start-up
+//! with a message naming the key. Secrets are [`Secret`]s: they print as `<redacted>` in
+//! `check-config` output and in `Debug`, and each may instead be read from a `*_file` key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+mod secret;
+mod validate;
+
+pub use secret::Secret;
+
+/// The whole configuration. Field names are the TOML keys.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub log: LogConfig,
+    pub mail: MailConfig,
+    pub sms: SmsConfig,
+    pub backup: BackupConfig,
+    pub captcha: CaptchaConfig,
+    pub auth: AuthConfig,
+    pub rate_limit: RateLimitConfig,
+    pub keys: KeysConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub mode: Mode,
+    pub listen: SocketAddr,
+    /// The URL users reach Gatehouse at; links in emails are built from it. Empty: derived
+    /// from `listen` (development only).
+    pub public_url: String,
+    /// CIDRs whose `X-Forwarded-For` header is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Extra origins allowed for CORS and CSRF checks.
+    pub allowed_origins: Vec<String>,
+    /// Largest request body accepted, in bytes (413 above it).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Development,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: String::new(),
+            trusted_proxies: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./gatehouse-data"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Empty: `<data_dir>/logs`.
+    pub dir: PathBuf,
+    /// A tracing filter: `info`, `debug`, `gatehouse=debug,info`, ...
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::new(),
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    Smtp,
+    Maildir,
+    Log,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: String,
+    pub smtp_password: Secret,
+    pub smtp_password_file: PathBuf,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            transport: MailTransport::Maildir,
+            from: "Gatehouse <no-reply@localhost>".into(),
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: String::new(),
+            smtp_password: Secret::default(),
+            smtp_password_file: PathBuf::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProvider {
+    File,
+    Webhook,
+    Twilio,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    pub provider: SmsProvider,
+    pub webhook_url: String,
+    pub webhook_secret: Secret,
+    pub webhook_secret_file: PathBuf,
+    pub twilio_base_url: String,
+    pub twilio_account_sid: String,
+    pub twilio_auth_token: Secret,
+    pub twilio_auth_token_file: PathBuf,
+    pub twilio_from: String,
+    /// Region for numbers written without `+` (ISO 3166 alpha-2).
+    pub default_region: String,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            provider: SmsProvider::File,
+            webhook_url: String::new(),
+            webhook_secret: Secret::default(),
+            webhook_secret_file: PathBuf::new(),
+            twilio_base_url: "https://api.twilio.com".into(),
+            twilio_account_sid: String::new(),
+            twilio_auth_token: Secret::default(),
+            twilio_auth_token_file: PathBuf::new(),
+            twilio_from: String::new(),
+            default_region: "IN".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// `HH:MM` local time, daily; empty turns scheduled backups off.
+    pub schedule: String,
+    pub keep: u32,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            schedule: "03:00".into(),
+            keep: 14,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptchaConfig {
+    pub enabled: bool,
+    /// Leading zero bits a solution's hash must have.
+    pub difficulty: u8,
+}
+
+impl Default for CaptchaConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            difficulty: 18,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A code for an unknown phone creates an account (off: a phone proves no campus membership).
+    pub phone_signup: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// `false` only for benchmarks; production mode refuses it.
+    pub enabled: bool,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// Key files. Empty paths: generated on first start into `<data_dir>/keys/` (mode 0600).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    pub session_secret_file: PathBuf,
+    pub jwt_signing_key_file: PathBuf,
+    pub pii_key_file: PathBuf,
+    pub pepper_file: PathBuf,
+}
+
+/// A configuration that could not be loaded or is not valid. The message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl ConfigError {
+    fn invalid(key: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            key,
+            message: message.into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the `GATEHOUSE_` environment, and validates.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::invalid(
+                    "--config",
+                    format!("{} does not exist or is not a file", file.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("GATEHOUSE_").split("__").ignore(&["config"]));
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.finish()
+    }
+
+    /// Validates a configuration built in code (tests) and fills derived values.
+    pub fn finish(mut self) -> Result<Self, ConfigError> {
+        validate::validate(&mut self)?;
+        Ok(self)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.server.mode == Mode::Production
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        if self.log.dir.as_os_str().is_empty() {
+            self.storage.data_dir.join("logs")
+        } else {
+            self.log.dir.clone()
+        }
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}

@@ -1,0 +1,190 @@
+//! Checks that types alone cannot express, and values derived from others. Each failure names
+//! the key it is about.
+
+use std::path::Path;
+
+use super::{Config, ConfigError, MailTransport, Mode, Secret, SmsProvider};
+
+pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
+    validate_server(config)?;
+    validate_log(config)?;
+    validate_mail(config)?;
+    validate_sms(config)?;
+    validate_backup(config)?;
+    if !(1..=32).contains(&config.captcha.difficulty) {
+        return Err(ConfigError::invalid(
+            "captcha.difficulty",
+            "must be between 1 and 32",
+        ));
+    }
+    if config.server.mode == Mode::Production && !config.rate_limit.enabled {
+        return Err(ConfigError::invalid(
+            "rate_limit.enabled",
+            "rate limits cannot be turned off in production mode",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_server(config: &mut Config) -> Result<(), ConfigError> {
+    let server = &mut config.server;
+    let production = server.mode == Mode::Production;
+    if server.public_url.is_empty() {
+        if production {
+            return Err(ConfigError::invalid(
+                "server.public_url",
+                "must be set (https://...) in production mode",
+            ));
+        }
+        server.public_url = format!("http://{}", server.listen);
+    }
+    let url = url::Url::parse(&server.public_url)
+        .map_err(|e| ConfigError::invalid("server.public_url", format!("not a URL: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if !production => {}
+        "http" => {
+            return Err(ConfigError::invalid(
+                "server.public_url",
+                "must be https in production mode",
+            ));
+        }
+        other => {
+            return Err(ConfigError::invalid(
+                "server.public_url",
+                format!("scheme {other:?} is not http or https"),
+            ));
+        }
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::invalid(
+            "server.public_url",
+            "must be an origin only (no path, query or fragment): Gatehouse is served at /",
+        ));
+    }
+    server.public_url = url.origin().ascii_serialization();
+    for origin in &mut server.allowed_origins {
+        let parsed = url::Url::parse(origin).ok().filter(|u| u.path() == "/");
+        let Some(parsed) = parsed else {
+            return Err(ConfigError::invalid(
+                "server.allowed_origins",
+                format!("{origin:?} is not an origin like https://app.example.edu"),
+            ));
+        };
+        *origin = parsed.origin().ascii_serialization();
+    }
+    if server.max_body_bytes < 1024 {
+        return Err(ConfigError::invalid(
+            "server.max_body_bytes",
+            "must be at least 1024",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_log(config: &Config) -> Result<(), ConfigError> {
+    tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .map(drop)
+        .map_err(|e| ConfigError::invalid("log.level", format!("not a log filter: {e}")))
+}
+
+fn validate_mail(config: &mut Config) -> Result<(), ConfigError> {
+    let mail = &mut config.mail;
+    if !mail.from.contains('@') {
+        return Err(ConfigError::invalid(
+            "mail.from",
+            "must contain an email address",
+        ));
+    }
+    read_secret_file(
+        &mut mail.smtp_password,
+        &mail.smtp_password_file,
+        "mail.smtp_password_file",
+    )?;
+    if mail.transport == MailTransport::Smtp && mail.smtp_host.is_empty() {
+        return Err(ConfigError::invalid(
+            "mail.smtp_host",
+            "is required when transport = \"smtp\"",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_sms(config: &mut Config) -> Result<(), ConfigError> {
+    let sms = &mut config.sms;
+    read_secret_file(
+        &mut sms.webhook_secret,
+        &sms.webhook_secret_file,
+        "sms.webhook_secret_file",
+    )?;
+    read_secret_file(
+        &mut sms.twilio_auth_token,
+        &sms.twilio_auth_token_file,
+        "sms.twilio_auth_token_file",
+    )?;
+    let region = &sms.default_region;
+    if region.len() != 2 || !region.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(ConfigError::invalid(
+            "sms.default_region",
+            "must be a two-letter upper-case region code such as IN or US",
+        ));
+    }
+    match sms.provider {
+        SmsProvider::File => {}
+        SmsProvider::Webhook if sms.webhook_url.is_empty() => {
+            return Err(ConfigError::invalid(
+                "sms.webhook_url",
+                "is required when provider = \"webhook\"",
+            ));
+        }
+        SmsProvider::Webhook => {}
+        SmsProvider::Twilio => {
+            if sms.twilio_account_sid.is_empty()
+                || sms.twilio_auth_token.is_empty()
+                || sms.twilio_from.is_empty()
+            {
+                return Err(ConfigError::invalid(
+                    "sms.twilio_account_sid",
+                    "twilio_account_sid, twilio_auth_token(_file) and twilio_from are required \
+                     when provider = \"twilio\"",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_backup(config: &Config) -> Result<(), ConfigError> {
+    let schedule = &config.backup.schedule;
+    if !schedule.is_empty() && chrono::NaiveTime::parse_from_str(schedule, "%H:%M").is_err() {
+        return Err(ConfigError::invalid(
+            "backup.schedule",
+            format!("{schedule:?} is not a time like \"03:00\" (or \"\" for no schedule)"),
+        ));
+    }
+    if config.backup.keep == 0 {
+        return Err(ConfigError::invalid("backup.keep", "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// Fills `secret` from `file` when a file is named; naming both is an error.
+fn read_secret_file(
+    secret: &mut Secret,
+    file: &Path,
+    key: &'static str,
+) -> Result<(), ConfigError> {
+    if file.as_os_str().is_empty() {
+        return Ok(());
+    }
+    if !secret.is_empty() {
+        return Err(ConfigError::invalid(
+            key,
+            "set either the secret or its *_file, not both",
+        ));
+    }
+    let value = std::fs::read_to_string(file)
+        .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", file.display())))?;
+    *secret = Secret::new(value.trim_end_matches(['\r', '\n']));
+    Ok(())
+}

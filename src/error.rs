@@ -1,0 +1,188 @@
+//! The one error model: every error a client sees is `application/problem+json` (RFC 9457)
+//! with a stable machine `code`. [`ApiError`] is what operations return; [`problem_response`]
+//! turns framework errors (unknown path, wrong method, bad JSON, ...) into the same shape.
+//! This file is the only place where an error becomes an HTTP status.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:gatehouse:problem:<code>`.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short, human-readable summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, in words a person can act on.
+    pub detail: String,
+    /// A stable machine-readable code, e.g. `invalid_credentials` or `validation_failed`.
+    pub code: String,
+    /// Per-field errors (with `validation_failed`).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct FieldError {
+    /// The field's name in the request body, e.g. `email`.
+    pub field: String,
+    /// Why it was refused.
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("urn:gatehouse:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_string(),
+            errors: None,
+        }
+    }
+}
+
+/// The errors an API operation can answer with. Each variant is a status; the body says which
+/// problem it is.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed.
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// Authentication is missing or not valid.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// The caller may not do this.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// No such resource.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// The request conflicts with the current state.
+    #[oai(status = 409, content_type = "application/problem+json")]
+    Conflict(Json<Problem>),
+    /// The request is well-formed but its values are not acceptable.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// Too many requests; retry after the number of seconds in `Retry-After`.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
+    /// Something failed inside Gatehouse; the request id in `X-Request-Id` finds it in the log.
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(Json<Problem>),
+    /// Gatehouse cannot serve this now.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &str, detail: impl Into<String>) -> Self {
+        Self::BadRequest(Json(Problem::new(StatusCode::BAD_REQUEST, code, detail)))
+    }
+
+    pub fn not_found(code: &str, detail: impl Into<String>) -> Self {
+        Self::NotFound(Json(Problem::new(StatusCode::NOT_FOUND, code, detail)))
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut problem = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Some fields are not valid; see errors.",
+        );
+        problem.errors = Some(errors);
+        Self::Unprocessable(Json(problem))
+    }
+
+    /// An internal failure. The cause is logged here, with the request's span, and never sent.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::Internal(Json(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Something went wrong on our side. It has been logged; please try again.",
+        )))
+    }
+
+    pub fn unavailable(code: &str, detail: impl Into<String>) -> Self {
+        Self::Unavailable(Json(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            detail,
+        )))
+    }
+}
+
+/// A problem+json response for a status and code, outside the typed API (middleware, fallbacks).
+pub fn problem_response(status: StatusCode, code: &str, detail: impl Into<String>) -> Response {
+    Problem::new(status, code, detail).into_response()
+}
+
+/// Turns any framework error into problem+json. Statuses other than the ones listed are
+/// reported with a generic detail so that no internal message reaches the client.
+pub fn framework_error_response(err: poem::Error) -> Response {
+    let status = err.status();
+    let (code, detail): (&str, String) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "No resource at this path.".into()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "This path does not accept this method.".into(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "The request body must be sent as application/json.".into(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "The request body is larger than this server accepts.".into(),
+        ),
+        StatusCode::BAD_REQUEST => ("malformed_request", bad_request_detail(&err)),
+        StatusCode::UNAUTHORIZED => ("unauthenticated", "Sign in first.".into()),
+        s if s.is_server_error() => {
+            tracing::error!(error = %err, "unhandled framework error");
+            (
+                "internal_error",
+                "Something went wrong on our side; please try again.".into(),
+            )
+        }
+        _ => ("bad_request", "The request could not be processed.".into()),
+    };
+    problem_response(status, code, detail)
+}
+
+/// The parser's own message says which field or position is wrong. It names only the client's
+/// own input, never a server path, so it is kept, but bounded in length.
+fn bad_request_detail(err: &poem::Error) -> String {
+    let message = err.to_string();
+    let message = message.trim();
+    if message.is_empty() {
+        return "The request could not be parsed.".into();
+    }
+    let mut detail: String = message.chars().take(300).collect();
+    if detail.len() < message.len() {
+        detail.push('…');
+    }
+    detail
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        Response::builder()
+            .status(status)
+            .content_type(PROBLEM_CONTENT_TYPE)
+            .body(body)
+    }
+}

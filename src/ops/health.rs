@@ -1,0 +1,85 @@
+//! `GET /health` (liveness: answers without touching anything) and `GET /ready` (readiness:
+//! the database answers and accepts a write).
+
+use poem::http::StatusCode;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use crate::app::{ApiTags, AppState};
+use crate::db::DbError;
+use crate::error::{FieldError, Problem};
+
+pub struct OpsApi;
+
+/// The process is alive.
+#[derive(Object)]
+struct Health {
+    /// Always `ok`.
+    status: String,
+}
+
+/// Every readiness check passed.
+#[derive(Object)]
+struct Readiness {
+    /// Always `ready`.
+    status: String,
+}
+
+#[derive(ApiResponse)]
+enum ReadyResponse {
+    /// Gatehouse can serve requests.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// A check failed; `errors` names each failed check and why.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    NotReady(Json<Problem>),
+}
+
+#[OpenApi(tag = "ApiTags::Operations")]
+impl OpsApi {
+    /// Liveness probe.
+    ///
+    /// Answers 200 as long as the process serves HTTP; touches nothing else.
+    #[oai(path = "/health", method = "get", operation_id = "health")]
+    async fn health(&self) -> Json<Health> {
+        Json(Health {
+            status: "ok".into(),
+        })
+    }
+
+    /// Readiness probe.
+    ///
+    /// Answers 200 when the database is reachable and writable, 503 with the reasons otherwise.
+    #[oai(path = "/ready", method = "get", operation_id = "ready")]
+    async fn ready(&self, state: poem::web::Data<&AppState>) -> ReadyResponse {
+        let write = state
+            .db
+            .run(|conn| {
+                conn.execute(
+                    "UPDATE readiness_probe SET checked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                     WHERE id = 1",
+                    [],
+                )
+                .map_err(DbError::from)
+            })
+            .await;
+        match write {
+            Ok(_) => ReadyResponse::Ready(Json(Readiness {
+                status: "ready".into(),
+            })),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness check failed: database not writable");
+                let mut problem = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not_ready",
+                    "Gatehouse is not ready to serve requests.",
+                );
+                problem.errors = Some(vec![FieldError {
+                    field: "database".into(),
+                    message: "the database does not accept writes".into(),
+                }]);
+                ReadyResponse::NotReady(Json(problem))
+            }
+        }
+    }
+}
