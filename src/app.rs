@@ -49,10 +49,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
 
 pub fn spec_documents() -> SpecDocuments {
     let service = api_service();
-    SpecDocuments {
-        json: service.spec(),
-        yaml: service.spec_yaml(),
-    }
+    SpecDocuments { json: service.spec(), yaml: service.spec_yaml() }
 }
 
 /// The whole route table, wrapped in the shared middleware.
@@ -73,12 +70,11 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     for page in web::UI_PAGES {
         route = route.at(*page, get(web::ui_page));
     }
-    route
-        .with(BodyLimit::new(state.config.server.max_body_bytes))
-        .data(state.clone())
-        .with(Observe::new(
+    route.with(BodyLimit::new(state.config.server.max_body_bytes)).data(state.clone()).with(
+        Observe::new(
             state.metrics.clone(),
             &state.config.server.trusted_proxies,
             state.config.is_production(),
-        ))
+        ),
+    )
 }

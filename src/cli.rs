@@ -10,11 +10,7 @@ use crate::config::Config;
 use crate::server::{self, App};
 
 #[derive(Parser)]
-#[command(
-    name = "gatehouse",
-    version,
-    about = "Identity and verification appliance for campuses"
-)]
+#[command(name = "gatehouse", version, about = "Identity and verification appliance for campuses")]
 struct Cli {
     /// The TOML configuration file (defaults apply without one).
     #[arg(long, global = true, env = "GATEHOUSE_CONFIG", value_name = "FILE")]
@@ -106,15 +102,24 @@ fn serve(file: Option<&Path>) -> anyhow::Result<()> {
         })?;
         std_listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        let bound = listener.local_addr()?;
+        let mut config = config;
+        if config.server.listen.port() == 0 && !config.is_production() {
+            // An ephemeral port (tests, side-by-side runs): links must name the real one.
+            config.server.public_url = format!("http://{bound}");
+        }
         let app = tokio::task::spawn_blocking(move || App::open(config)).await??;
-        print_banner(app.state().config.as_ref());
-        app.run(listener, shutdown_signal()).await
+        // Listen for signals before announcing the server, so that a SIGTERM sent as soon as
+        // the banner appears is a clean shutdown and not the default kill.
+        let shutdown = shutdown_signal()?;
+        print_banner(app.state().config.as_ref(), bound);
+        app.run(listener, shutdown).await
     })?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
 
-fn print_banner(config: &Config) {
+fn print_banner(config: &Config, bound: std::net::SocketAddr) {
     let url = &config.server.public_url;
     let data = config.storage.data_dir.display();
     if !config.is_production() {
@@ -124,30 +129,23 @@ fn print_banner(config: &Config) {
         println!("============================================================");
         tracing::warn!("running in development mode");
     }
-    println!(
-        "Gatehouse {} is serving on {}",
-        env!("CARGO_PKG_VERSION"),
-        config.server.listen
-    );
+    println!("Gatehouse {} is serving on {bound}", env!("CARGO_PKG_VERSION"));
     println!("  Web UI:      {url}/");
     println!("  Swagger UI:  {url}/docs");
     println!("  OpenAPI:     {url}/openapi.json");
     println!("  Data:        {data}");
-    tracing::info!(listen = %config.server.listen, public_url = %url, "serving");
+    tracing::info!(listen = %bound, public_url = %url, "serving");
 }
 
-async fn shutdown_signal() {
+/// Completes at the first SIGTERM or SIGINT. The handlers are installed when this is called.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(stream) => stream,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received; shutting down"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received; shutting down"),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; shutting down"),
-        _ = terminate.recv() => tracing::info!("SIGTERM received; shutting down"),
-    }
+    })
 }

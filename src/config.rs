@@ -76,9 +76,7 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self {
-            data_dir: PathBuf::from("./gatehouse-data"),
-        }
+        Self { data_dir: PathBuf::from("./gatehouse-data") }
     }
 }
 
@@ -93,10 +91,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            dir: PathBuf::new(),
-            level: "info".into(),
-        }
+        Self { dir: PathBuf::new(), level: "info".into() }
     }
 }
 
@@ -195,10 +190,7 @@ pub struct BackupConfig {
 
 impl Default for BackupConfig {
     fn default() -> Self {
-        Self {
-            schedule: "03:00".into(),
-            keep: 14,
-        }
+        Self { schedule: "03:00".into(), keep: 14 }
     }
 }
 
@@ -212,10 +204,7 @@ pub struct CaptchaConfig {
 
 impl Default for CaptchaConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            difficulty: 18,
-        }
+        Self { enabled: true, difficulty: 18 }
     }
 }
 
@@ -260,10 +249,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn invalid(key: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            key,
-            message: message.into(),
-        }
+        Self::Invalid { key, message: message.into() }
     }
 }
 

@@ -116,11 +116,7 @@ impl ApiError {
     }
 
     pub fn unavailable(code: &str, detail: impl Into<String>) -> Self {
-        Self::Unavailable(Json(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            code,
-            detail,
-        )))
+        Self::Unavailable(Json(Problem::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)))
     }
 }
 
@@ -135,26 +131,20 @@ pub fn framework_error_response(err: poem::Error) -> Response {
     let status = err.status();
     let (code, detail): (&str, String) = match status {
         StatusCode::NOT_FOUND => ("not_found", "No resource at this path.".into()),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
-            "This path does not accept this method.".into(),
-        ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
-            "The request body must be sent as application/json.".into(),
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => (
-            "payload_too_large",
-            "The request body is larger than this server accepts.".into(),
-        ),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "This path does not accept this method.".into())
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "The request body must be sent as application/json.".into())
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("payload_too_large", "The request body is larger than this server accepts.".into())
+        }
         StatusCode::BAD_REQUEST => ("malformed_request", bad_request_detail(&err)),
         StatusCode::UNAUTHORIZED => ("unauthenticated", "Sign in first.".into()),
         s if s.is_server_error() => {
             tracing::error!(error = %err, "unhandled framework error");
-            (
-                "internal_error",
-                "Something went wrong on our side; please try again.".into(),
-            )
+            ("internal_error", "Something went wrong on our side; please try again.".into())
         }
         _ => ("bad_request", "The request could not be processed.".into()),
     };
@@ -180,9 +170,6 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        Response::builder()
-            .status(status)
-            .content_type(PROBLEM_CONTENT_TYPE)
-            .body(body)
+        Response::builder().status(status).content_type(PROBLEM_CONTENT_TYPE).body(body)
     }
 }

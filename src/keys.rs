@@ -38,20 +38,11 @@ pub struct Keys {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot create key directory {path}: {source}")]
-    CreateDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot read key file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot write key file {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("key file {path} is not 64 hex characters (32 bytes)")]
     Malformed { path: PathBuf },
 }
@@ -82,15 +73,9 @@ fn load_or_create(dir: &Path, path: &Path) -> Result<KeyBytes, KeyError> {
     }
     fs::create_dir_all(dir)
         .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(0o700)))
-        .map_err(|source| KeyError::CreateDir {
-            path: dir.into(),
-            source,
-        })?;
+        .map_err(|source| KeyError::CreateDir { path: dir.into(), source })?;
     let key: [u8; 32] = rand::random();
-    let write_err = |source| KeyError::Write {
-        path: path.into(),
-        source,
-    };
+    let write_err = |source| KeyError::Write { path: path.into(), source };
     // create_new: two processes starting at once cannot overwrite each other's key.
     let mut file = fs::OpenOptions::new()
         .write(true)
@@ -105,10 +90,8 @@ fn load_or_create(dir: &Path, path: &Path) -> Result<KeyBytes, KeyError> {
 }
 
 fn read_key(path: &Path) -> Result<KeyBytes, KeyError> {
-    let text = fs::read_to_string(path).map_err(|source| KeyError::Read {
-        path: path.into(),
-        source,
-    })?;
+    let text =
+        fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.into(), source })?;
     if let Ok(meta) = fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
     {
@@ -131,10 +114,7 @@ mod tests {
         let again = Keys::load_or_generate(&KeysConfig::default(), dir.path()).unwrap();
         assert_eq!(first.pii_key, again.pii_key);
         assert_ne!(first.pii_key, first.pepper);
-        let mode = fs::metadata(dir.path().join("keys/pii.key"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = fs::metadata(dir.path().join("keys/pii.key")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(!format!("{first:?}").contains(&hex::encode(first.pii_key.expose())));
     }
@@ -144,10 +124,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.key");
         fs::write(&path, "not hex").unwrap();
-        let config = KeysConfig {
-            pepper_file: path,
-            ..KeysConfig::default()
-        };
+        let config = KeysConfig { pepper_file: path, ..KeysConfig::default() };
         let err = Keys::load_or_generate(&config, dir.path()).unwrap_err();
         assert!(matches!(err, KeyError::Malformed { .. }), "{err}");
     }

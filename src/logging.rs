@@ -30,13 +30,7 @@ pub fn init(config: &Config) -> anyhow::Result<WorkerGuard> {
     let filter = EnvFilter::try_new(&config.log.level).context("log.level")?;
     tracing_subscriber::registry()
         .with(filter)
-        .with(
-            fmt::layer()
-                .json()
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(false),
-        )
+        .with(fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(false))
         .with(
             fmt::layer()
                 .json()

@@ -31,32 +31,21 @@ pub const UI_PAGES: &[&str] = &[
 
 fn serve_embedded(path: &str, req: &Request) -> Response {
     let Some(file) = Assets::get(path) else {
-        return problem_response(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "No resource at this path.",
-        );
+        return problem_response(StatusCode::NOT_FOUND, "not_found", "No resource at this path.");
     };
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
-    let cache = if path.ends_with(".html") {
-        "no-cache"
-    } else {
-        "public, max-age=3600"
-    };
+    let cache = if path.ends_with(".html") { "no-cache" } else { "public, max-age=3600" };
     let not_modified = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
-    let builder = Response::builder()
-        .header(header::ETAG, etag)
-        .header(header::CACHE_CONTROL, cache);
+    let builder =
+        Response::builder().header(header::ETAG, etag).header(header::CACHE_CONTROL, cache);
     if not_modified {
         return builder.status(StatusCode::NOT_MODIFIED).finish();
     }
-    builder
-        .content_type(file.metadata.mimetype())
-        .body(file.data.into_owned())
+    builder.content_type(file.metadata.mimetype()).body(file.data.into_owned())
 }
 
 #[handler]
@@ -68,11 +57,7 @@ pub fn ui_page(req: &Request) -> Response {
 pub fn asset(Path(path): Path<String>, req: &Request) -> Response {
     // rust-embed only knows the files it embedded, so `..` cannot escape the folder.
     if path.ends_with(".html") {
-        return problem_response(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "No resource at this path.",
-        );
+        return problem_response(StatusCode::NOT_FOUND, "not_found", "No resource at this path.");
     }
     serve_embedded(&path, req)
 }
@@ -84,14 +69,10 @@ pub fn swagger_ui(req: &Request) -> Response {
 
 #[handler]
 pub fn openapi_json(state: Data<&AppState>) -> Response {
-    Response::builder()
-        .content_type("application/json")
-        .body(state.spec.json.clone())
+    Response::builder().content_type("application/json").body(state.spec.json.clone())
 }
 
 #[handler]
 pub fn openapi_yaml(state: Data<&AppState>) -> Response {
-    Response::builder()
-        .content_type("application/yaml")
-        .body(state.spec.yaml.clone())
+    Response::builder().content_type("application/yaml").body(state.spec.yaml.clone())
 }

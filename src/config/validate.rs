@@ -12,10 +12,7 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
     validate_sms(config)?;
     validate_backup(config)?;
     if !(1..=32).contains(&config.captcha.difficulty) {
-        return Err(ConfigError::invalid(
-            "captcha.difficulty",
-            "must be between 1 and 32",
-        ));
+        return Err(ConfigError::invalid("captcha.difficulty", "must be between 1 and 32"));
     }
     if config.server.mode == Mode::Production && !config.rate_limit.enabled {
         return Err(ConfigError::invalid(
@@ -74,10 +71,7 @@ fn validate_server(config: &mut Config) -> Result<(), ConfigError> {
         *origin = parsed.origin().ascii_serialization();
     }
     if server.max_body_bytes < 1024 {
-        return Err(ConfigError::invalid(
-            "server.max_body_bytes",
-            "must be at least 1024",
-        ));
+        return Err(ConfigError::invalid("server.max_body_bytes", "must be at least 1024"));
     }
     Ok(())
 }
@@ -91,16 +85,9 @@ fn validate_log(config: &Config) -> Result<(), ConfigError> {
 fn validate_mail(config: &mut Config) -> Result<(), ConfigError> {
     let mail = &mut config.mail;
     if !mail.from.contains('@') {
-        return Err(ConfigError::invalid(
-            "mail.from",
-            "must contain an email address",
-        ));
+        return Err(ConfigError::invalid("mail.from", "must contain an email address"));
     }
-    read_secret_file(
-        &mut mail.smtp_password,
-        &mail.smtp_password_file,
-        "mail.smtp_password_file",
-    )?;
+    read_secret_file(&mut mail.smtp_password, &mail.smtp_password_file, "mail.smtp_password_file")?;
     if mail.transport == MailTransport::Smtp && mail.smtp_host.is_empty() {
         return Err(ConfigError::invalid(
             "mail.smtp_host",
@@ -112,11 +99,7 @@ fn validate_mail(config: &mut Config) -> Result<(), ConfigError> {
 
 fn validate_sms(config: &mut Config) -> Result<(), ConfigError> {
     let sms = &mut config.sms;
-    read_secret_file(
-        &mut sms.webhook_secret,
-        &sms.webhook_secret_file,
-        "sms.webhook_secret_file",
-    )?;
+    read_secret_file(&mut sms.webhook_secret, &sms.webhook_secret_file, "sms.webhook_secret_file")?;
     read_secret_file(
         &mut sms.twilio_auth_token,
         &sms.twilio_auth_token_file,
@@ -178,10 +161,7 @@ fn read_secret_file(
         return Ok(());
     }
     if !secret.is_empty() {
-        return Err(ConfigError::invalid(
-            key,
-            "set either the secret or its *_file, not both",
-        ));
+        return Err(ConfigError::invalid(key, "set either the secret or its *_file, not both"));
     }
     let value = std::fs::read_to_string(file)
         .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", file.display())))?;

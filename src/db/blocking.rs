@@ -24,11 +24,7 @@ pub struct BlockingError {
 impl BlockingPool {
     pub fn new(name: &'static str, size: usize) -> Self {
         let size = size.max(1);
-        Self {
-            name,
-            permits: Arc::new(Semaphore::new(size)),
-            size,
-        }
+        Self { name, permits: Arc::new(Semaphore::new(size)), size }
     }
 
     pub fn size(&self) -> usize {
@@ -45,18 +41,9 @@ impl BlockingPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let fail = |cause: String| BlockingError {
-            pool: self.name,
-            cause,
-        };
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| fail(e.to_string()))
+        let fail = |cause: String| BlockingError { pool: self.name, cause };
+        let _permit = self.permits.acquire().await.map_err(|e| fail(e.to_string()))?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| fail(e.to_string()))
     }
 }
 

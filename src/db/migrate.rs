@@ -12,10 +12,7 @@ struct Migrations;
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error("migration {name} failed: {source}")]
-    Apply {
-        name: String,
-        source: rusqlite::Error,
-    },
+    Apply { name: String, source: rusqlite::Error },
     #[error(
         "migration {name} was applied with different contents; released migrations must not be \
          edited (add a new one instead)"
@@ -32,10 +29,8 @@ pub struct MigrationReport {
 }
 
 fn sorted_migrations() -> Vec<(String, String)> {
-    let mut names: Vec<String> = Migrations::iter()
-        .map(|n| n.into_owned())
-        .filter(|n| n.ends_with(".sql"))
-        .collect();
+    let mut names: Vec<String> =
+        Migrations::iter().map(|n| n.into_owned()).filter(|n| n.ends_with(".sql")).collect();
     names.sort();
     names
         .into_iter()
@@ -59,11 +54,9 @@ pub fn migrate(conn: &mut Connection) -> Result<MigrationReport, MigrateError> {
     for (name, sql) in sorted_migrations() {
         let checksum = hex::encode(Sha256::digest(sql.as_bytes()));
         let recorded: Option<String> = conn
-            .query_row(
-                "SELECT checksum FROM schema_migrations WHERE name = ?1",
-                [&name],
-                |row| row.get(0),
-            )
+            .query_row("SELECT checksum FROM schema_migrations WHERE name = ?1", [&name], |row| {
+                row.get(0)
+            })
             .optional()?;
         match recorded {
             Some(existing) if existing == checksum => report.already_applied += 1,
@@ -71,10 +64,7 @@ pub fn migrate(conn: &mut Connection) -> Result<MigrationReport, MigrateError> {
             None => {
                 let tx = conn.transaction()?;
                 tx.execute_batch(&sql)
-                    .map_err(|source| MigrateError::Apply {
-                        name: name.clone(),
-                        source,
-                    })?;
+                    .map_err(|source| MigrateError::Apply { name: name.clone(), source })?;
                 tx.execute(
                     "INSERT INTO schema_migrations (name, checksum, applied_at)
                      VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
@@ -101,9 +91,8 @@ mod tests {
         let second = migrate(&mut conn).unwrap();
         assert!(second.applied.is_empty());
         assert_eq!(second.already_applied, first.applied.len());
-        let recorded: i64 = conn
-            .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
-            .unwrap();
+        let recorded: i64 =
+            conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
         assert_eq!(recorded as usize, first.applied.len());
     }
 
@@ -111,12 +100,8 @@ mod tests {
     fn refuses_an_edited_migration() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
-        conn.execute("UPDATE schema_migrations SET checksum = 'x'", [])
-            .unwrap();
-        assert!(matches!(
-            migrate(&mut conn),
-            Err(MigrateError::Edited { .. })
-        ));
+        conn.execute("UPDATE schema_migrations SET checksum = 'x'", []).unwrap();
+        assert!(matches!(migrate(&mut conn), Err(MigrateError::Edited { .. })));
     }
 
     #[test]

@@ -55,11 +55,7 @@ pub fn open(path: &Path) -> Result<Db, DbError> {
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
         .build(manager)?;
-    Ok(Db {
-        pool,
-        blocking: BlockingPool::new("database", POOL_SIZE as usize),
-        path: path.into(),
-    })
+    Ok(Db { pool, blocking: BlockingPool::new("database", POOL_SIZE as usize), path: path.into() })
 }
 
 impl Db {
@@ -92,10 +88,7 @@ impl Db {
     /// Connections (in use, idle) for metrics.
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
-        (
-            state.connections - state.idle_connections,
-            state.idle_connections,
-        )
+        (state.connections - state.idle_connections, state.idle_connections)
     }
 
     /// Folds the write-ahead log back into the database file (at shutdown).

@@ -19,10 +19,7 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
     type Output = BodyLimitEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        BodyLimitEndpoint {
-            inner,
-            max_bytes: self.max_bytes,
-        }
+        BodyLimitEndpoint { inner, max_bytes: self.max_bytes }
     }
 }
 
@@ -51,12 +48,10 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
                 let body = req.take_body();
                 if !body.is_empty() {
                     let bytes =
-                        body.into_bytes_limit(self.max_bytes)
-                            .await
-                            .map_err(|e| match e {
-                                poem::error::ReadBodyError::PayloadTooLarge => too_large(),
-                                other => Error::from(other),
-                            })?;
+                        body.into_bytes_limit(self.max_bytes).await.map_err(|e| match e {
+                            poem::error::ReadBodyError::PayloadTooLarge => too_large(),
+                            other => Error::from(other),
+                        })?;
                     req.set_body(Body::from_bytes(bytes));
                 }
             }

@@ -53,10 +53,7 @@ mod tests {
     #[test]
     fn ignores_the_header_from_an_untrusted_peer() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(
-            client_ip(ip("203.0.113.9"), &headers("1.2.3.4"), &trusted),
-            ip("203.0.113.9")
-        );
+        assert_eq!(client_ip(ip("203.0.113.9"), &headers("1.2.3.4"), &trusted), ip("203.0.113.9"));
     }
 
     #[test]
@@ -69,13 +66,7 @@ mod tests {
     #[test]
     fn falls_back_to_the_peer_without_a_header_or_with_garbage() {
         let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
-        assert_eq!(
-            client_ip(ip("127.0.0.1"), &HeaderMap::new(), &trusted),
-            ip("127.0.0.1")
-        );
-        assert_eq!(
-            client_ip(ip("127.0.0.1"), &headers("not-an-ip"), &trusted),
-            ip("127.0.0.1")
-        );
+        assert_eq!(client_ip(ip("127.0.0.1"), &HeaderMap::new(), &trusted), ip("127.0.0.1"));
+        assert_eq!(client_ip(ip("127.0.0.1"), &headers("not-an-ip"), &trusted), ip("127.0.0.1"));
     }
 }

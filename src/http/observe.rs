@@ -34,11 +34,7 @@ pub struct Observe {
 
 impl Observe {
     pub fn new(metrics: Arc<Metrics>, trusted_proxies: &[IpNet], production: bool) -> Self {
-        Self {
-            metrics,
-            trusted_proxies: trusted_proxies.into(),
-            production,
-        }
+        Self { metrics, trusted_proxies: trusted_proxies.into(), production }
     }
 }
 
@@ -109,12 +105,8 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             .unwrap_or_else(|| "unmatched".into());
         let status = response.status().as_u16();
         let elapsed = started.elapsed();
-        self.metrics
-            .observe_request(method.as_str(), &route, status, elapsed);
-        let user_id = response
-            .data::<AccessUser>()
-            .map(|u| u.0.as_str())
-            .unwrap_or("");
+        self.metrics.observe_request(method.as_str(), &route, status, elapsed);
+        let user_id = response.data::<AccessUser>().map(|u| u.0.as_str()).unwrap_or("");
         tracing::info!(
             target: "access",
             request_id = %request_id,

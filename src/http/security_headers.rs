@@ -16,17 +16,9 @@ pub fn apply(headers: &mut HeaderMap, production: bool, is_api: bool) {
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::REFERRER_POLICY, "no-referrer");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(
-        headers,
-        header::HeaderName::from_static("cross-origin-opener-policy"),
-        "same-origin",
-    );
+    set(headers, header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     if production {
-        set(
-            headers,
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=63072000; includeSubDomains",
-        );
+        set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
     }
     // Answers about accounts and sessions must not sit in a shared or browser cache.
     if is_api && !headers.contains_key(header::CACHE_CONTROL) {

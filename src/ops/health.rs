@@ -18,6 +18,13 @@ struct Health {
     status: String,
 }
 
+#[derive(ApiResponse)]
+enum HealthResponse {
+    /// The process is alive and serving HTTP.
+    #[oai(status = 200)]
+    Alive(Json<Health>),
+}
+
 /// Every readiness check passed.
 #[derive(Object)]
 struct Readiness {
@@ -41,10 +48,8 @@ impl OpsApi {
     ///
     /// Answers 200 as long as the process serves HTTP; touches nothing else.
     #[oai(path = "/health", method = "get", operation_id = "health")]
-    async fn health(&self) -> Json<Health> {
-        Json(Health {
-            status: "ok".into(),
-        })
+    async fn health(&self) -> HealthResponse {
+        HealthResponse::Alive(Json(Health { status: "ok".into() }))
     }
 
     /// Readiness probe.
@@ -64,9 +69,7 @@ impl OpsApi {
             })
             .await;
         match write {
-            Ok(_) => ReadyResponse::Ready(Json(Readiness {
-                status: "ready".into(),
-            })),
+            Ok(_) => ReadyResponse::Ready(Json(Readiness { status: "ready".into() })),
             Err(e) => {
                 tracing::warn!(error = %e, "readiness check failed: database not writable");
                 let mut problem = Problem::new(

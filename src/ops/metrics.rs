@@ -23,10 +23,7 @@ impl Metrics {
         let registry = Registry::new_custom(Some("gatehouse".into()), None)
             .expect("a static prefix is a valid registry");
         let http_requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests answered, by route and status",
-            ),
+            Opts::new("http_requests_total", "HTTP requests answered, by route and status"),
             &["method", "route", "status"],
         )
         .expect("static metric definition");
@@ -48,25 +45,14 @@ impl Metrics {
             Box::new(http_duration.clone()),
             Box::new(db_connections.clone()),
         ] {
-            registry
-                .register(collector)
-                .expect("each metric is registered once");
+            registry.register(collector).expect("each metric is registered once");
         }
-        Self {
-            registry,
-            http_requests,
-            http_duration,
-            db_connections,
-        }
+        Self { registry, http_requests, http_duration, db_connections }
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        self.http_requests
-            .with_label_values(&[method, route, &status.to_string()])
-            .inc();
-        self.http_duration
-            .with_label_values(&[method, route])
-            .observe(elapsed.as_secs_f64());
+        self.http_requests.with_label_values(&[method, route, &status.to_string()]).inc();
+        self.http_duration.with_label_values(&[method, route]).observe(elapsed.as_secs_f64());
     }
 
     pub fn render(&self) -> String {
@@ -87,18 +73,7 @@ impl Default for Metrics {
 #[handler]
 pub fn metrics(state: Data<&AppState>) -> impl IntoResponse {
     let (in_use, idle) = state.db.pool_state();
-    state
-        .metrics
-        .db_connections
-        .with_label_values(&["in_use"])
-        .set(in_use.into());
-    state
-        .metrics
-        .db_connections
-        .with_label_values(&["idle"])
-        .set(idle.into());
-    state
-        .metrics
-        .render()
-        .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+    state.metrics.db_connections.with_label_values(&["in_use"]).set(in_use.into());
+    state.metrics.db_connections.with_label_values(&["idle"]).set(idle.into());
+    state.metrics.render().with_content_type("text/plain; version=0.0.4; charset=utf-8")
 }

@@ -1,0 +1,149 @@
+//! Configuration through the real binary: `check-config` output and the errors for bad input.
+
+use std::process::{Command, Output};
+
+use crate::binary::BIN;
+
+fn check_config(toml: Option<&str>, env: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(BIN);
+    command.arg("check-config").env_clear();
+    if let Some(toml) = toml {
+        let path = dir.path().join("gatehouse.toml");
+        std::fs::write(&path, toml).unwrap();
+        command.arg("--config").arg(path);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn defaults_are_valid_and_printed() {
+    let output = check_config(None, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("mode = \"development\""), "{stdout}");
+    assert!(stdout.contains("listen = \"127.0.0.1:8080\""), "{stdout}");
+    assert!(stdout.contains("public_url = \"http://127.0.0.1:8080\""), "{stdout}");
+    assert!(stdout.contains("[rate_limit]"), "{stdout}");
+}
+
+#[test]
+fn file_then_environment_and_secrets_are_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "twilio-Secret-99\n").unwrap();
+    let toml = format!(
+        r#"
+        [server]
+        listen = "127.0.0.1:9000"
+        [mail]
+        smtp_password = "smtp-Secret-42"
+        [sms]
+        twilio_auth_token_file = "{}"
+        "#,
+        token_file.display()
+    );
+    let output = check_config(Some(&toml), &[("GATEHOUSE_SERVER__LISTEN", "0.0.0.0:8443")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("listen = \"0.0.0.0:8443\""), "environment must win: {stdout}");
+    assert!(!stdout.contains("smtp-Secret-42") && !stdout.contains("twilio-Secret-99"), "{stdout}");
+    assert_eq!(stdout.matches("<redacted>").count(), 2, "{stdout}");
+}
+
+#[test]
+fn malformed_toml_names_the_place() {
+    let output = check_config(Some("[server\nlisten = 1"), &[]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("gatehouse.toml"), "{err}");
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let output = check_config(Some("[server]\nlisten_port = 80\n"), &[]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("listen_port"), "{}", stderr(&output));
+
+    let output = check_config(Some("[servr]\nlisten = \"127.0.0.1:1\"\n"), &[]);
+    assert!(stderr(&output).contains("servr"), "{}", stderr(&output));
+
+    let output = check_config(None, &[("GATEHOUSE_SERVER__LISTNE", "127.0.0.1:1")]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("listne"), "{}", stderr(&output));
+}
+
+#[test]
+fn bad_values_are_named() {
+    let cases: [(&str, &str, &str); 7] = [
+        ("[server]\nlisten = \"not-an-address\"\n", "listen", "address"),
+        ("[server]\nmode = \"staging\"\n", "mode", "staging"),
+        ("[backup]\nkeep = -1\n", "keep", "keep"),
+        ("[backup]\nschedule = \"25:99\"\n", "backup.schedule", "25:99"),
+        ("[captcha]\ndifficulty = 99\n", "captcha.difficulty", "between"),
+        ("[server]\ntrusted_proxies = [\"10.0.0.0/99\"]\n", "trusted_proxies", "trusted"),
+        ("[log]\nlevel = \"info,=[\"\n", "log.level", "log"),
+    ];
+    for (toml, key, hint) in cases {
+        let output = check_config(Some(toml), &[]);
+        assert!(!output.status.success(), "{toml} was accepted");
+        let err = stderr(&output);
+        assert!(err.contains(key) && err.contains(hint), "{toml}: {err}");
+    }
+}
+
+#[test]
+fn production_needs_https_and_rate_limits() {
+    let output = check_config(Some("[server]\nmode = \"production\"\n"), &[]);
+    assert!(stderr(&output).contains("server.public_url"), "{}", stderr(&output));
+    let output = check_config(
+        Some("[server]\nmode = \"production\"\npublic_url = \"http://id.example.edu\"\n"),
+        &[],
+    );
+    assert!(stderr(&output).contains("https"), "{}", stderr(&output));
+    let output = check_config(
+        Some(
+            "[server]\nmode = \"production\"\npublic_url = \"https://id.example.edu\"\n\
+             [rate_limit]\nenabled = false\n",
+        ),
+        &[],
+    );
+    assert!(stderr(&output).contains("rate_limit.enabled"), "{}", stderr(&output));
+    let output = check_config(
+        Some("[server]\nmode = \"production\"\npublic_url = \"https://id.example.edu/\"\n"),
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let output = Command::new(BIN)
+        .args(["check-config", "--config", "/nonexistent/gatehouse.toml"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("/nonexistent/gatehouse.toml"));
+}
+
+#[test]
+fn the_packaged_config_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/gatehouse.toml");
+    let output = Command::new(BIN)
+        .arg("check-config")
+        .arg("--config")
+        .arg(path)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("mode = \"production\""));
+}
