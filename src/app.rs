@@ -2,12 +2,21 @@
 
 use std::sync::Arc;
 
+use poem::http::StatusCode;
+use poem::middleware::{CatchPanic, CookieJarManager};
 use poem::{EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::{OpenApiService, Tags};
+use tokio::sync::Notify;
 
+use crate::accounts::Accounts;
+use crate::accounts::api::{AccountApi, AuthApi};
+use crate::admin::bootstrap::BootstrapApi;
+use crate::campuses::api::CampusesApi;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
-use crate::http::{BodyLimit, Observe};
+use crate::error::problem_response;
+use crate::http::{BodyLimit, Csrf, Observe};
 use crate::keys::Keys;
 use crate::ops::health::OpsApi;
 use crate::ops::metrics::{self, Metrics};
@@ -16,6 +25,12 @@ use crate::web;
 /// The groups operations are listed under in the spec and Swagger UI.
 #[derive(Tags)]
 pub enum ApiTags {
+    /// Sign-up, email verification, sign-in and sign-out, password reset.
+    Auth,
+    /// The signed-in user's profile, password and sessions.
+    Account,
+    /// Campus IT: campuses, the first admin.
+    Admin,
     /// Liveness and readiness probes for load balancers and systemd.
     Operations,
 }
@@ -34,14 +49,23 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub metrics: Arc<Metrics>,
     pub spec: Arc<SpecDocuments>,
+    pub clock: Arc<dyn Clock>,
+    pub accounts: Arc<Accounts>,
+    /// Notified when a message is queued, so the outbox worker sends it at once.
+    pub outbox_wake: Arc<Notify>,
 }
 
-pub type Apis = OpsApi;
+pub type Apis = (AuthApi, AccountApi, CampusesApi, BootstrapApi, OpsApi);
 
 /// The OpenAPI service. It depends on nothing but code, so the spec it produces is the same
 /// for every configuration (and matches the committed `openapi/openapi.yaml`).
 pub fn api_service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(OpsApi, "Gatehouse", env!("CARGO_PKG_VERSION")).description(
+    OpenApiService::new(
+        (AuthApi, AccountApi, CampusesApi, BootstrapApi, OpsApi),
+        "Gatehouse",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
         "Identity and verification appliance for university campuses. Errors are \
          application/problem+json (RFC 9457) with a stable `code`.",
     )
@@ -70,11 +94,23 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     for page in web::UI_PAGES {
         route = route.at(*page, get(web::ui_page));
     }
-    route.with(BodyLimit::new(state.config.server.max_body_bytes)).data(state.clone()).with(
-        Observe::new(
-            state.metrics.clone(),
-            &state.config.server.trusted_proxies,
-            state.config.is_production(),
-        ),
-    )
+    // Outermost last: Observe sees every answer, CSRF runs after the cookies are parsed.
+    let observe = Observe::new(
+        state.metrics.clone(),
+        &state.config.server.trusted_proxies,
+        state.config.is_production(),
+    );
+    route
+        .with(Csrf)
+        .with(CookieJarManager::new())
+        .with(BodyLimit::new(state.config.server.max_body_bytes))
+        .with(CatchPanic::new().with_handler(|_| {
+            problem_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Something went wrong on our side. It has been logged; please try again.",
+            )
+        }))
+        .data(state)
+        .with(observe)
 }

@@ -31,6 +31,43 @@ enum Command {
     Openapi,
     /// Print the version.
     Version,
+    /// Manage campuses and their email domains.
+    #[command(subcommand)]
+    Campus(CampusCommand),
+    /// Manage admins.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum CampusCommand {
+    /// Add a campus with one or more email domains.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// An email domain whose owners may sign up (repeat for more).
+        #[arg(long = "domain", required = true)]
+        domains: Vec<String>,
+    },
+    /// List campuses and their domains.
+    List,
+    /// Remove a campus, named by id or by one of its domains.
+    Remove { id_or_domain: String },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin, or promote the account with this email.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// A file holding the new admin's password (otherwise asked on the terminal).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// The name shown for the admin.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
 }
 
 pub fn run() -> ExitCode {
@@ -46,6 +83,15 @@ pub fn run() -> ExitCode {
         Command::Version => {
             println!("gatehouse {}", env!("CARGO_PKG_VERSION"));
             Ok(())
+        }
+        Command::Campus(command) => campus(cli.config.as_deref(), command),
+        Command::Admin(AdminCommand::Create { email, password_file, display_name }) => {
+            admin_create(
+                cli.config.as_deref(),
+                &email,
+                password_file.as_deref(),
+                display_name.as_deref(),
+            )
         }
     };
     match result {
@@ -112,14 +158,14 @@ fn serve(file: Option<&Path>) -> anyhow::Result<()> {
         // Listen for signals before announcing the server, so that a SIGTERM sent as soon as
         // the banner appears is a clean shutdown and not the default kill.
         let shutdown = shutdown_signal()?;
-        print_banner(app.state().config.as_ref(), bound);
+        print_banner(app.state().config.as_ref(), bound, app.bootstrap_link());
         app.run(listener, shutdown).await
     })?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
 
-fn print_banner(config: &Config, bound: std::net::SocketAddr) {
+fn print_banner(config: &Config, bound: std::net::SocketAddr, bootstrap_link: Option<&str>) {
     let url = &config.server.public_url;
     let data = config.storage.data_dir.display();
     if !config.is_production() {
@@ -134,6 +180,12 @@ fn print_banner(config: &Config, bound: std::net::SocketAddr) {
     println!("  Swagger UI:  {url}/docs");
     println!("  OpenAPI:     {url}/openapi.json");
     println!("  Data:        {data}");
+    if let Some(link) = bootstrap_link {
+        println!("There is no admin yet. Create the first one within an hour at:");
+        println!("  Bootstrap:   {link}");
+        println!("(or run `gatehouse admin create --email ...`)");
+        tracing::warn!(bootstrap_link = %link, "no admin yet: one-time bootstrap link (valid 1 h)");
+    }
     tracing::info!(listen = %bound, public_url = %url, "serving");
 }
 
@@ -147,5 +199,101 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = interrupt.recv() => tracing::info!("SIGINT received; shutting down"),
             _ = terminate.recv() => tracing::info!("SIGTERM received; shutting down"),
         }
+    })
+}
+
+fn campus(file: Option<&Path>, command: CampusCommand) -> anyhow::Result<()> {
+    use crate::campuses::store::{self, Actor};
+    let config = load(file)?;
+    server::prepare_data_dir(&config.storage.data_dir)?;
+    let db = server::open_database(&config.storage.data_dir)?;
+    let mut conn = db.get()?;
+    let now = chrono::Utc::now().timestamp();
+    let cli = Actor { user_id: None, ip: None };
+    match command {
+        CampusCommand::Add { name, domains } => {
+            let campus = store::create(&mut conn, &name, &domains, now, &cli)?;
+            println!("added campus {} ({}): {}", campus.id, campus.name, campus.domains.join(", "));
+        }
+        CampusCommand::List => {
+            let campuses = store::list(&conn)?;
+            if campuses.is_empty() {
+                println!(
+                    "no campuses yet: add one with `gatehouse campus add --name NAME --domain DOMAIN`"
+                );
+            }
+            for campus in campuses {
+                println!("{}\t{}\t{}", campus.id, campus.name, campus.domains.join(","));
+            }
+        }
+        CampusCommand::Remove { id_or_domain } => {
+            let campus = store::remove(&mut conn, &id_or_domain, now, &cli)?;
+            println!("removed campus {} ({})", campus.id, campus.name);
+        }
+    }
+    Ok(())
+}
+
+fn read_new_password(file: Option<&Path>) -> anyhow::Result<String> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the password file {}", file.display()))?;
+        return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        anyhow::bail!("no terminal to ask for the password on: use --password-file FILE");
+    }
+    let first = rpassword::prompt_password("New admin password: ")?;
+    let second = rpassword::prompt_password("Repeat it: ")?;
+    if first != second {
+        anyhow::bail!("the two passwords differ");
+    }
+    Ok(first)
+}
+
+fn admin_create(
+    file: Option<&Path>,
+    email: &str,
+    password_file: Option<&Path>,
+    display_name: Option<&str>,
+) -> anyhow::Result<()> {
+    use crate::accounts::bootstrap::AdminOutcome;
+    use crate::accounts::service::RequestMeta;
+    let config = load(file)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let clock = std::sync::Arc::new(crate::clock::SystemClock);
+        let (state, _, _) =
+            tokio::task::spawn_blocking(move || server::build(config, clock)).await??;
+        let index = state.accounts.email_index(&crate::accounts::email::normalize(email));
+        let exists = state
+            .db
+            .run(move |c| {
+                crate::accounts::store::find_by_email_index(c, &index)
+                    .map_err(crate::db::DbError::from)
+            })
+            .await?
+            .is_some();
+        let password = if exists { None } else { Some(read_new_password(password_file)?) };
+        let outcome = state
+            .accounts
+            .create_admin(email, password.as_deref(), display_name, None, &RequestMeta::default())
+            .await
+            .map_err(|e| match e {
+                crate::accounts::AccountError::Validation(errors) => anyhow::anyhow!(
+                    "{}",
+                    errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                other => anyhow::anyhow!("{other}"),
+            })?;
+        match outcome {
+            AdminOutcome::Created => println!("created admin {email}"),
+            AdminOutcome::Promoted => println!("promoted {email} to admin (their sessions ended)"),
+        }
+        Ok::<_, anyhow::Error>(())
     })
 }

@@ -91,6 +91,22 @@ impl ApiError {
         Self::BadRequest(Json(Problem::new(StatusCode::BAD_REQUEST, code, detail)))
     }
 
+    pub fn forbidden(code: &str, detail: impl Into<String>) -> Self {
+        Self::Forbidden(Json(Problem::new(StatusCode::FORBIDDEN, code, detail)))
+    }
+
+    pub fn unauthorized(code: &str, detail: impl Into<String>) -> Self {
+        Self::Unauthorized(Json(Problem::new(StatusCode::UNAUTHORIZED, code, detail)))
+    }
+
+    pub fn conflict(code: &str, detail: impl Into<String>) -> Self {
+        Self::Conflict(Json(Problem::new(StatusCode::CONFLICT, code, detail)))
+    }
+
+    pub fn unprocessable(code: &str, detail: impl Into<String>) -> Self {
+        Self::Unprocessable(Json(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)))
+    }
+
     pub fn not_found(code: &str, detail: impl Into<String>) -> Self {
         Self::NotFound(Json(Problem::new(StatusCode::NOT_FOUND, code, detail)))
     }
@@ -120,6 +136,25 @@ impl ApiError {
     }
 }
 
+/// A problem raised as a `poem::Error` (from middleware or a security checker), answered as is.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.detail)]
+pub struct ProblemError(pub Problem);
+
+impl poem::error::ResponseError for ProblemError {
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn as_response(&self) -> Response {
+        self.0.clone().into_response()
+    }
+}
+
+pub fn problem_error(status: StatusCode, code: &str, detail: impl Into<String>) -> poem::Error {
+    ProblemError(Problem::new(status, code, detail)).into()
+}
+
 /// A problem+json response for a status and code, outside the typed API (middleware, fallbacks).
 pub fn problem_response(status: StatusCode, code: &str, detail: impl Into<String>) -> Response {
     Problem::new(status, code, detail).into_response()
@@ -128,6 +163,11 @@ pub fn problem_response(status: StatusCode, code: &str, detail: impl Into<String
 /// Turns any framework error into problem+json. Statuses other than the ones listed are
 /// reported with a generic detail so that no internal message reaches the client.
 pub fn framework_error_response(err: poem::Error) -> Response {
+    // Our own problems (an operation's ApiError, which poem-openapi carries as a response,
+    // or a ProblemError from middleware) are answered as they are.
+    if err.is::<ProblemError>() || err.is_from_response() {
+        return err.into_response();
+    }
     let status = err.status();
     let (code, detail): (&str, String) = match status {
         StatusCode::NOT_FOUND => ("not_found", "No resource at this path.".into()),
@@ -171,5 +211,62 @@ impl IntoResponse for Problem {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
         Response::builder().status(status).content_type(PROBLEM_CONTENT_TYPE).body(body)
+    }
+}
+
+impl From<crate::accounts::AccountError> for ApiError {
+    fn from(e: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError as E;
+        match e {
+            E::Validation(errors) => Self::validation(errors),
+            E::CampusDomainNotAllowed => Self::unprocessable(
+                "campus_domain_not_allowed",
+                "Sign up with your campus email address: this email's domain is not one of the \
+                 campus domains.",
+            ),
+            E::InvalidCredentials => {
+                Self::unauthorized("invalid_credentials", "The email or password is not right.")
+            }
+            E::EmailNotVerified => Self::forbidden(
+                "email_not_verified",
+                "Confirm your email address first: use the link we emailed you, or ask for a new one.",
+            ),
+            E::InvalidToken => {
+                Self::bad_request("invalid_token", "This link is not valid. Ask for a new one.")
+            }
+            E::TokenExpired => {
+                Self::bad_request("token_expired", "This link has expired. Ask for a new one.")
+            }
+            E::TokenUsed => {
+                Self::bad_request("token_already_used", "This link has already been used.")
+            }
+            E::SessionNotFound => {
+                Self::not_found("session_not_found", "You have no session with this id.")
+            }
+            E::Internal(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<crate::campuses::CampusError> for ApiError {
+    fn from(e: crate::campuses::CampusError) -> Self {
+        use crate::campuses::CampusError as E;
+        let message = e.to_string();
+        match e {
+            E::NotFound => Self::not_found("campus_not_found", "There is no such campus."),
+            E::InvalidName | E::NoDomains | E::InvalidDomain(_) => {
+                let field = if matches!(e, E::InvalidName) { "name" } else { "domains" };
+                Self::validation(vec![FieldError { field: field.into(), message }])
+            }
+            E::NameTaken(_) => Self::conflict("campus_name_taken", message),
+            E::DomainTaken(_) => Self::conflict("campus_domain_taken", message),
+            E::Sqlite(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        Self::internal(e)
     }
 }

@@ -1,5 +1,6 @@
-//! Starting and stopping the app: data directory, keys, database and migrations, then the HTTP
-//! server until the shutdown signal, then a WAL checkpoint.
+//! Starting and stopping the app: data directory, keys, database and migrations, the services
+//! and background workers, then the HTTP server until the shutdown signal, then the workers
+//! stop and the WAL is checkpointed.
 
 use std::future::Future;
 use std::path::Path;
@@ -8,19 +9,30 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use poem::listener::TcpAcceptor;
+use tokio::sync::Notify;
 
+use crate::accounts::Accounts;
+use crate::accounts::bootstrap::bootstrap_link;
+use crate::accounts::password::PasswordHasherPool;
 use crate::app::{self, AppState};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::db::{self, Db};
+use crate::db::{self, BlockingPool, Db};
 use crate::keys::Keys;
+use crate::notify::mail::MailSender;
+use crate::notify::outbox::Outbox;
 use crate::ops::metrics::Metrics;
+use crate::sessions::{Sessions, TouchWriter};
 
 /// How long in-flight requests may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// An opened app: storage ready, not yet serving.
+/// An opened app: storage ready, workers built, not yet serving.
 pub struct App {
     state: AppState,
+    touch_writer: TouchWriter,
+    outbox: Outbox,
+    bootstrap_link: Option<String>,
 }
 
 /// Creates the data directory if needed and proves it is writable.
@@ -53,29 +65,78 @@ pub fn open_database(data_dir: &Path) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// Threads for password hashing: one per core, so sign-ins use the machine fully and queue
+/// beyond that instead of starving everything else.
+fn hashing_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+/// The services and workers for `config`, without side effects beyond opening storage.
+pub fn build(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(AppState, TouchWriter, Outbox)> {
+    let data_dir = config.storage.data_dir.clone();
+    prepare_data_dir(&data_dir)?;
+    let keys = Keys::load_or_generate(&config.keys, &data_dir).context("cannot load keys")?;
+    let db = open_database(&data_dir)?;
+    let hasher = PasswordHasherPool::new(
+        BlockingPool::new("hashing", hashing_threads()),
+        *keys.pepper.expose(),
+    );
+    let (sessions, touch_writer) =
+        Sessions::new(db.clone(), clock.clone(), *keys.session_secret.expose());
+    let outbox_wake = Arc::new(Notify::new());
+    let accounts = Accounts::new(
+        db.clone(),
+        clock.clone(),
+        hasher,
+        Arc::new(sessions),
+        outbox_wake.clone(),
+        keys.pii_key.expose(),
+        config.server.public_url.clone(),
+    );
+    let mail = MailSender::from_config(&config.mail, &data_dir).context("mail configuration")?;
+    let outbox = Outbox::new(db.clone(), mail, clock.clone(), outbox_wake.clone());
+    let state = AppState {
+        config: Arc::new(config),
+        db,
+        keys: Arc::new(keys),
+        metrics: Arc::new(Metrics::new()),
+        spec: Arc::new(app::spec_documents()),
+        clock,
+        accounts: Arc::new(accounts),
+        outbox_wake,
+    };
+    Ok((state, touch_writer, outbox))
+}
+
 impl App {
     /// Everything start-up does before it binds: a failure here leaves no server half-running.
     pub fn open(config: Config) -> anyhow::Result<Self> {
-        let data_dir = &config.storage.data_dir;
-        prepare_data_dir(data_dir)?;
-        let keys = Keys::load_or_generate(&config.keys, data_dir).context("cannot load keys")?;
-        let db = open_database(data_dir)?;
-        let state = AppState {
-            config: Arc::new(config),
-            db,
-            keys: Arc::new(keys),
-            metrics: Arc::new(Metrics::new()),
-            spec: Arc::new(app::spec_documents()),
-        };
-        Ok(Self { state })
+        Self::open_with_clock(config, Arc::new(SystemClock))
+    }
+
+    pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let (state, touch_writer, outbox) = build(config, clock)?;
+        let conn = state.db.get()?;
+        let bootstrap_link =
+            bootstrap_link(&conn, state.clock.unix(), &state.config.server.public_url)?;
+        drop(conn);
+        Ok(Self { state, touch_writer, outbox, bootstrap_link })
     }
 
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
+    /// The one-time link to create the first admin, when there is no admin yet.
+    pub fn bootstrap_link(&self) -> Option<&str> {
+        self.bootstrap_link.as_deref()
+    }
+
     /// Serves on `listener` until `shutdown` completes, lets in-flight requests finish (at most
-    /// [`SHUTDOWN_GRACE`]) and checkpoints the WAL.
+    /// [`SHUTDOWN_GRACE`]), stops the workers and checkpoints the WAL.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
@@ -83,12 +144,20 @@ impl App {
     ) -> anyhow::Result<()> {
         let acceptor = TcpAcceptor::from_tokio(listener).context("cannot use the listener")?;
         let state = self.state;
+        let stop_outbox = Arc::new(Notify::new());
+        let outbox_task = tokio::spawn(self.outbox.run(stop_outbox.clone()));
+        let touch_task = tokio::spawn(self.touch_writer.run());
         let result = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(app::routes(state.clone()), shutdown, Some(SHUTDOWN_GRACE))
             .await;
-        tracing::info!("server stopped; checkpointing the database");
-        let checkpoint = state.db.clone();
-        tokio::task::spawn_blocking(move || checkpoint.checkpoint()).await??;
+        tracing::info!("server stopped; stopping workers and checkpointing the database");
+        stop_outbox.notify_one();
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, outbox_task).await;
+        // The touch writer ends when the last Sessions handle (in the state) is dropped.
+        let db = state.db.clone();
+        drop(state);
+        let _ = tokio::time::timeout(Duration::from_secs(2), touch_task).await;
+        tokio::task::spawn_blocking(move || db.checkpoint()).await??;
         if let Err(e) = result {
             bail!("the server stopped with an error: {e}");
         }

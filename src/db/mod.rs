@@ -6,6 +6,6 @@ mod blocking;
 mod migrate;
 mod pool;
 
-pub use blocking::BlockingPool;
+pub use blocking::{BlockingError, BlockingPool};
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{Db, DbError, open};

@@ -1,11 +1,14 @@
 //! HTTP plumbing shared by every route: the request wrapper (request id, client IP, error
 //! mapping, security headers, access log, metrics) and the body size limit.
 
+pub mod auth;
 mod body_limit;
 mod client_ip;
-mod observe;
+mod csrf;
+pub mod observe;
 mod security_headers;
 
 pub use body_limit::BodyLimit;
 pub use client_ip::{ClientIp, client_ip};
+pub use csrf::Csrf;
 pub use observe::{Observe, RequestId};

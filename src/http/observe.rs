@@ -21,10 +21,20 @@ use crate::ops::metrics::Metrics;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub Arc<str>);
 
-/// The user a request acted for, set in the response's data by the authentication layer so
-/// that the access log can name it.
-#[derive(Debug, Clone)]
-pub struct AccessUser(pub String);
+/// The user a request acted for: a slot in the request's data that the authentication layer
+/// fills, so that the access log can name the user.
+#[derive(Debug, Clone, Default)]
+pub struct AccessUser(Arc<std::sync::OnceLock<String>>);
+
+impl AccessUser {
+    pub fn set(&self, user_id: &str) {
+        let _ = self.0.set(user_id.to_string());
+    }
+
+    pub fn get(&self) -> &str {
+        self.0.get().map(String::as_str).unwrap_or("")
+    }
+}
 
 pub struct Observe {
     metrics: Arc<Metrics>,
@@ -76,8 +86,10 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let ip = client_ip(peer, req.headers(), &self.trusted_proxies);
         let method = req.method().clone();
         let is_api = req.uri().path().starts_with("/api/");
+        let user = AccessUser::default();
         req.set_data(RequestId(request_id.clone()));
         req.set_data(ClientIp(ip));
+        req.set_data(user.clone());
 
         let span = tracing::info_span!("request", request_id = %request_id);
         let result = self.inner.call(req).instrument(span).await;
@@ -106,7 +118,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let status = response.status().as_u16();
         let elapsed = started.elapsed();
         self.metrics.observe_request(method.as_str(), &route, status, elapsed);
-        let user_id = response.data::<AccessUser>().map(|u| u.0.as_str()).unwrap_or("");
+        let user_id = user.get();
         tracing::info!(
             target: "access",
             request_id = %request_id,

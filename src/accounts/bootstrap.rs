@@ -1,0 +1,121 @@
+//! The first admin. At start-up with no admin, Gatehouse prints a one-time link (valid one hour)
+//! that opens the web UI's bootstrap page; `POST /api/v1/bootstrap` spends it to create the
+//! admin. `gatehouse admin create` does the same from the shell, or promotes an existing
+//! account. An admin's email need not be on a campus domain, and counts as verified.
+
+use rusqlite::Connection;
+
+use super::service::{AccountError, Accounts, RequestMeta, clean_name, field};
+use super::{email, password, store};
+use crate::audit::{self, AuditEvent, actions};
+use crate::crypto;
+use crate::db::DbError;
+
+pub const BOOTSTRAP_SECONDS: i64 = 3600;
+
+/// A fresh bootstrap link when there is no admin yet (replacing any earlier one).
+pub fn bootstrap_link(
+    conn: &Connection,
+    now: i64,
+    public_url: &str,
+) -> rusqlite::Result<Option<String>> {
+    if store::count_admins(conn)? > 0 {
+        return Ok(None);
+    }
+    let (token, hash) = crypto::new_token();
+    store::insert_bootstrap_token(conn, &hash, now + BOOTSTRAP_SECONDS)?;
+    Ok(Some(format!("{public_url}/bootstrap?token={token}")))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminOutcome {
+    Created,
+    Promoted,
+}
+
+impl Accounts {
+    /// Creates an admin, or promotes the account with this email. A password is needed only to
+    /// create. `token_hash`, when given, must be an unspent bootstrap token.
+    pub async fn create_admin(
+        &self,
+        raw_email: &str,
+        password: Option<&str>,
+        display_name: Option<&str>,
+        bootstrap_token: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<AdminOutcome, AccountError> {
+        let email = email::normalize(raw_email);
+        if let Some(problem) = email::problem(&email) {
+            return Err(AccountError::Validation(vec![field("email", problem)]));
+        }
+        let display_name = match display_name {
+            Some(name) => clean_name(name, 100)
+                .map_err(|m| AccountError::Validation(vec![field("display_name", m)]))?,
+            None => email.split('@').next().unwrap_or("Admin").to_string(),
+        };
+        let password_hash = match password {
+            Some(password) => {
+                if let Some(problem) = password::policy_violation(password, &email) {
+                    return Err(AccountError::Validation(vec![field("password", problem)]));
+                }
+                Some(self.hasher().hash(password).await?)
+            }
+            None => None,
+        };
+        let index = self.email_index(&email);
+        let token_hash = bootstrap_token.map(crypto::hash_token);
+        let (now, ip) = (self.now(), meta.ip.clone());
+        let user_id = uuid::Uuid::new_v4().to_string();
+        let (outcome, ended) = self
+            .db
+            .run(move |conn| {
+                let mut ended = Vec::new();
+                let tx = conn.transaction()?;
+                if let Some(hash) = &token_hash
+                    && !store::consume_bootstrap_token(&tx, hash, now)?
+                {
+                    return Err(AccountError::InvalidToken);
+                }
+                let (outcome, admin_id) = match store::find_by_email_index(&tx, &index)? {
+                    Some(_) if token_hash.is_some() => {
+                        // The bootstrap page creates; it never takes over an existing account.
+                        return Err(AccountError::Validation(vec![field("email", "An account with this email exists; promote it with `gatehouse admin create`.")]));
+                    }
+                    Some(existing) => {
+                        store::set_role(&tx, &existing.id, "admin")?;
+                        store::mark_email_verified(&tx, &existing.id, now)?;
+                        // A privilege change: the account signs in again for a new session token.
+                        ended = crate::sessions::Sessions::delete_all_in(&tx, &existing.id, None)?;
+                        (AdminOutcome::Promoted, existing.id)
+                    }
+                    None => {
+                        let Some(hash) = &password_hash else {
+                            return Err(AccountError::Validation(vec![field("password", "A new admin needs a password.")]));
+                        };
+                        store::insert(&tx, &store::NewUser {
+                            id: &user_id,
+                            email_index: &index,
+                            email: &email,
+                            display_name: &display_name,
+                            legal_name: None,
+                            phone: None,
+                            password_hash: hash,
+                            campus_id: None,
+                            role: "admin",
+                            email_verified_at: Some(now),
+                            now,
+                        })?;
+                        (AdminOutcome::Created, user_id)
+                    }
+                };
+                let event = AuditEvent { actor_id: None, ..AuditEvent::by_user(now, &admin_id, actions::ADMIN_CREATED, ip.as_deref()) }
+                    .with_details(serde_json::json!({"via": if token_hash.is_some() { "bootstrap_link" } else { "cli" }, "outcome": format!("{outcome:?}").to_lowercase()}));
+                audit::record(&tx, &event)?;
+                tx.commit().map_err(DbError::from)?;
+                Ok((outcome, ended))
+            })
+            .await?;
+        self.sessions().forget(&ended).await;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,206 @@
+//! Passwords: the policy (length, character classes, the embedded list of common and breached
+//! passwords, not containing the email's local part), the zxcvbn strength score, and argon2id
+//! hashing with the pepper on the bounded hashing pool.
+
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::db::BlockingPool;
+
+pub const MIN_CHARS: usize = 8;
+pub const MAX_CHARS: usize = 128;
+
+/// OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+pub const MEMORY_KIB: u32 = 19_456;
+pub const ITERATIONS: u32 = 2;
+pub const PARALLELISM: u32 = 1;
+
+static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("common_passwords.txt").lines().filter(|l| !l.starts_with('#')).collect()
+});
+
+/// Why a password was refused, in words for the person choosing it.
+pub fn policy_violation(password: &str, email: &str) -> Option<String> {
+    let chars = password.chars().count();
+    if chars < MIN_CHARS {
+        return Some(format!("Use at least {MIN_CHARS} characters."));
+    }
+    if chars > MAX_CHARS {
+        return Some(format!("Use at most {MAX_CHARS} characters."));
+    }
+    if password.chars().any(char::is_control) {
+        return Some("Control characters (such as NUL or line breaks) cannot be used.".into());
+    }
+    if !password.chars().any(char::is_uppercase) {
+        return Some("Include an upper-case letter.".into());
+    }
+    if !password.chars().any(char::is_lowercase) {
+        return Some("Include a lower-case letter.".into());
+    }
+    if !password.chars().any(|c| c.is_ascii_digit()) {
+        return Some("Include a digit.".into());
+    }
+    let lower = password.to_lowercase();
+    if COMMON.contains(lower.as_str()) {
+        return Some("This password is on a list of common or breached passwords.".into());
+    }
+    let local = email.split('@').next().unwrap_or("").to_lowercase();
+    if local.chars().count() >= 3 && lower.contains(&local) {
+        return Some("Do not include your email address in your password.".into());
+    }
+    None
+}
+
+/// zxcvbn's score, 0 (weakest) to 4, with the email as a user input to penalise.
+pub fn strength(password: &str, email: &str) -> u8 {
+    if password.is_empty() || password.chars().count() > MAX_CHARS {
+        return 0;
+    }
+    let local = email.split('@').next().unwrap_or("");
+    zxcvbn::zxcvbn(password, &[local, email]).score().into()
+}
+
+/// Hashes and verifies passwords on a bounded pool, so that a burst of sign-ins queues there
+/// instead of stalling the async workers.
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    pool: BlockingPool,
+    pepper: Arc<[u8; 32]>,
+    /// A hash of a random password, verified when an account does not exist, so that an
+    /// unknown email costs the same time as a wrong password.
+    dummy_hash: Arc<str>,
+}
+
+/// The result of checking a password against a stored hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    No,
+    Yes,
+    /// Correct, and the stored hash uses older parameters: store this new hash.
+    YesRehashed(String),
+}
+
+fn argon2(pepper: &[u8]) -> Argon2<'_> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("valid parameters");
+    Argon2::new_with_secret(pepper, Algorithm::Argon2id, Version::V0x13, params)
+        .expect("a 32-byte secret is accepted")
+}
+
+fn hash_sync(pepper: &[u8], password: &str) -> String {
+    let salt: [u8; 16] = rand::random();
+    argon2(pepper)
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .expect("argon2 accepts any password up to 128 characters")
+        .to_string()
+}
+
+fn verify_sync(pepper: &[u8], password: &str, stored: &str) -> Verified {
+    let Ok(parsed) = PasswordHash::new(stored) else { return Verified::No };
+    if argon2(pepper).verify_password(password.as_bytes(), &parsed).is_err() {
+        return Verified::No;
+    }
+    let current = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("valid parameters");
+    let outdated = parsed.algorithm.as_str() != "argon2id"
+        || Params::try_from(&parsed).map_or(true, |p| {
+            (p.m_cost(), p.t_cost(), p.p_cost())
+                != (current.m_cost(), current.t_cost(), current.p_cost())
+        });
+    if outdated { Verified::YesRehashed(hash_sync(pepper, password)) } else { Verified::Yes }
+}
+
+impl PasswordHasherPool {
+    pub fn new(pool: BlockingPool, pepper: [u8; 32]) -> Self {
+        let dummy = crate::crypto::base64url(&rand::random::<[u8; 24]>());
+        let dummy_hash = hash_sync(&pepper, &dummy).into();
+        Self { pool, pepper: Arc::new(pepper), dummy_hash }
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, crate::db::BlockingError> {
+        let (pepper, password) = (self.pepper.clone(), password.to_string());
+        self.pool.run(move || hash_sync(pepper.as_ref(), &password)).await
+    }
+
+    /// Verifies against `stored`, or against the dummy hash when there is no account.
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored: Option<&str>,
+    ) -> Result<Verified, crate::db::BlockingError> {
+        let exists = stored.is_some();
+        let stored = stored.map(Arc::<str>::from).unwrap_or_else(|| self.dummy_hash.clone());
+        let (pepper, password) = (self.pepper.clone(), password.to_string());
+        let result =
+            self.pool.run(move || verify_sync(pepper.as_ref(), &password, &stored)).await?;
+        Ok(if exists { result } else { Verified::No })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_explains_each_refusal() {
+        let email = "ada.lovelace@campus.edu";
+        assert!(policy_violation("", email).unwrap().contains("at least 8"));
+        assert!(policy_violation("Abc1234", email).unwrap().contains("at least 8"));
+        assert_eq!(policy_violation("Qmzvtr8k", email), None);
+        assert_eq!(policy_violation(&format!("Ab1{}", "x".repeat(125)), email), None);
+        assert!(
+            policy_violation(&format!("Ab1{}", "x".repeat(126)), email)
+                .unwrap()
+                .contains("at most 128")
+        );
+        assert!(policy_violation(&"Ab1x".repeat(2500), email).unwrap().contains("at most"));
+        assert!(policy_violation("abcdefg1", email).unwrap().contains("upper-case"));
+        assert!(policy_violation("ABCDEFG1", email).unwrap().contains("lower-case"));
+        assert!(policy_violation("Abcdefgh", email).unwrap().contains("digit"));
+        assert!(policy_violation("Password1", email).unwrap().contains("common"));
+        assert!(policy_violation("Ada.Lovelace99", email).unwrap().contains("email"));
+        assert!(policy_violation("Abc\u{0}defg1", email).unwrap().contains("Control"));
+        // Any Unicode, counted in characters, never truncated.
+        assert_eq!(policy_violation("Ünïcödé1🔒🔒", email), None);
+        assert!(policy_violation("Ü1🔒🔒🔒🔒🔒", email).is_some());
+    }
+
+    #[test]
+    fn the_embedded_list_is_loaded() {
+        assert!(COMMON.len() > 10_000);
+        assert!(COMMON.contains("password1"));
+    }
+
+    #[test]
+    fn strength_grows_with_entropy() {
+        assert!(strength("Password1", "x@y.edu") <= 1);
+        assert_eq!(strength("correct-Horse-battery-staple-42", "x@y.edu"), 4);
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_old_parameters_are_upgraded() {
+        let pool = PasswordHasherPool::new(BlockingPool::new("test", 2), [7; 32]);
+        let hash = pool.hash("Tr0ub4dor&3x").await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert_eq!(pool.verify("Tr0ub4dor&3x", Some(&hash)).await.unwrap(), Verified::Yes);
+        assert_eq!(pool.verify("wrong", Some(&hash)).await.unwrap(), Verified::No);
+        assert_eq!(pool.verify("Tr0ub4dor&3x", None).await.unwrap(), Verified::No);
+
+        let other_pepper = PasswordHasherPool::new(BlockingPool::new("test", 1), [8; 32]);
+        assert_eq!(other_pepper.verify("Tr0ub4dor&3x", Some(&hash)).await.unwrap(), Verified::No);
+
+        let old_params = Params::new(8192, 1, 1, None).unwrap();
+        let old =
+            Argon2::new_with_secret(&[7; 32], Algorithm::Argon2id, Version::V0x13, old_params)
+                .unwrap()
+                .hash_password_with_salt(b"Tr0ub4dor&3x", b"saltsaltsaltsalt")
+                .unwrap()
+                .to_string();
+        match pool.verify("Tr0ub4dor&3x", Some(&old)).await.unwrap() {
+            Verified::YesRehashed(new) => assert!(new.contains("m=19456,t=2,p=1")),
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,789 @@
+//! The rules of campus accounts, testable without HTTP. Answers that could tell whether an
+//! email has an account (register, resend, forgot) are the same either way, and the work done
+//! is the same too (a password hash is computed on both paths).
+
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use tokio::sync::Notify;
+
+use super::email;
+use super::password::{self, PasswordHasherPool, Verified};
+use super::store::{self, User};
+use crate::audit::{self, AuditEvent, actions};
+use crate::campuses::store::campus_for_domain;
+use crate::clock::Clock;
+use crate::crypto;
+use crate::db::{BlockingError, Db, DbError};
+use crate::error::FieldError;
+use crate::notify::{self, Email, templates};
+use crate::sessions::{IssuedSession, Principal, Sessions};
+
+/// Verification links are valid this long (SPEC: 24 h, configurable 24–48 h).
+pub const VERIFY_TOKEN_HOURS: i64 = 24;
+pub const RESET_TOKEN_SECONDS: i64 = 3600;
+/// At most one email link per minute and five per day per account and purpose; requests past
+/// that are answered the same but send nothing.
+const LINK_COOLDOWN: i64 = 60;
+const LINKS_PER_DAY: i64 = 5;
+const PRODUCT: &str = "Gatehouse";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("the email's domain is not a campus domain")]
+    CampusDomainNotAllowed,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("email not verified")]
+    EmailNotVerified,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("token expired")]
+    TokenExpired,
+    #[error("token already used")]
+    TokenUsed,
+    #[error("no such session")]
+    SessionNotFound,
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<DbError> for AccountError {
+    fn from(e: DbError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<BlockingError> for AccountError {
+    fn from(e: BlockingError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for AccountError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+pub(super) fn field(name: &str, message: impl Into<String>) -> FieldError {
+    FieldError { field: name.into(), message: message.into() }
+}
+
+/// Where a request came from, for sessions and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub display_name: String,
+    pub legal_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// A successful sign-in: the session to put in cookies and the user it belongs to.
+pub struct SignedIn {
+    pub user: User,
+    pub session: IssuedSession,
+    pub csrf: String,
+}
+
+pub struct Accounts {
+    pub(super) db: Db,
+    clock: Arc<dyn Clock>,
+    hasher: PasswordHasherPool,
+    sessions: Arc<Sessions>,
+    outbox_wake: Arc<Notify>,
+    email_index_key: [u8; 32],
+    pub(super) public_url: String,
+}
+
+/// Checks a display or legal name: trimmed, 1..=max characters, no control characters.
+pub(super) fn clean_name(value: &str, max: usize) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("This cannot be empty.".into());
+    }
+    if value.chars().count() > max {
+        return Err(format!("Use at most {max} characters."));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("Control characters cannot be used.".into());
+    }
+    Ok(value.to_string())
+}
+
+fn clean_phone(value: &str) -> Result<String, String> {
+    let digits: String =
+        value.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
+    let body = digits.strip_prefix('+').unwrap_or(&digits);
+    if body.len() < 6 || body.len() > 15 || !body.chars().all(|c| c.is_ascii_digit()) {
+        return Err("Enter a phone number such as +91 98765 43210.".into());
+    }
+    Ok(digits)
+}
+
+impl Accounts {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        hasher: PasswordHasherPool,
+        sessions: Arc<Sessions>,
+        outbox_wake: Arc<Notify>,
+        pii_key: &[u8; 32],
+        public_url: String,
+    ) -> Self {
+        let index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"email-index"])
+            .try_into()
+            .expect("HMAC-SHA256 is 32 bytes");
+        Self { db, clock, hasher, sessions, outbox_wake, email_index_key: index_key, public_url }
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    pub fn hasher(&self) -> &PasswordHasherPool {
+        &self.hasher
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.unix()
+    }
+
+    /// The blind index of a normalised email.
+    pub fn email_index(&self, email: &str) -> Vec<u8> {
+        crypto::keyed_hash(&self.email_index_key, &[email.as_bytes()])
+    }
+
+    fn link(&self, page: &str, token: &str) -> String {
+        format!("{}/{page}?token={token}", self.public_url)
+    }
+
+    async fn find_by_email(&self, email: &str) -> Result<Option<User>, AccountError> {
+        let index = self.email_index(email);
+        Ok(self
+            .db
+            .run(move |c| store::find_by_email_index(c, &index).map_err(DbError::from))
+            .await?)
+    }
+
+    pub async fn user(&self, user_id: &str) -> Result<Option<User>, AccountError> {
+        let id = user_id.to_string();
+        Ok(self.db.run(move |c| store::find_by_id(c, &id).map_err(DbError::from)).await?)
+    }
+
+    fn wake_outbox(&self) {
+        self.outbox_wake.notify_one();
+    }
+
+    /// Validates a normalised email for endpoints that only take an email.
+    fn checked_email(raw: &str) -> Result<String, AccountError> {
+        let email = email::normalize(raw);
+        match email::problem(&email) {
+            Some(problem) => Err(AccountError::Validation(vec![field("email", problem)])),
+            None => Ok(email),
+        }
+    }
+
+    pub async fn register(
+        &self,
+        input: Registration,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        let email = email::normalize(&input.email);
+        let mut errors = Vec::new();
+        if let Some(problem) = email::problem(&email) {
+            errors.push(field("email", problem));
+        }
+        let display_name = clean_name(&input.display_name, 100)
+            .map_err(|m| errors.push(field("display_name", m)))
+            .ok();
+        let legal_name = match input.legal_name.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        {
+            Some(name) => {
+                clean_name(name, 200).map_err(|m| errors.push(field("legal_name", m))).ok()
+            }
+            None => None,
+        };
+        let phone = match input.phone.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(phone) => clean_phone(phone).map_err(|m| errors.push(field("phone", m))).ok(),
+            None => None,
+        };
+        if let Some(problem) = password::policy_violation(&input.password, &email) {
+            errors.push(field("password", problem));
+        }
+        if !errors.is_empty() {
+            return Err(AccountError::Validation(errors));
+        }
+        let domain = email::domain_of(&email).to_string();
+        let campus =
+            self.db.run(move |c| campus_for_domain(c, &domain).map_err(DbError::from)).await?;
+        let Some((campus_id, campus_name)) = campus else {
+            return Err(AccountError::CampusDomainNotAllowed);
+        };
+
+        // Both paths hash the password, so both take the same time.
+        let password_hash = self.hasher.hash(&input.password).await?;
+        let now = self.now();
+        let (token, token_hash) = crypto::new_token();
+        let verify_url = self.link("verify-email", &token);
+        let reset_url = format!("{}/forgot-password", self.public_url);
+        let index = self.email_index(&email);
+        let user_id = uuid::Uuid::new_v4().to_string();
+        let ip = meta.ip.clone();
+        let display_name = display_name.unwrap_or_default();
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                let created = store::insert(
+                    &tx,
+                    &store::NewUser {
+                        id: &user_id,
+                        email_index: &index,
+                        email: &email,
+                        display_name: &display_name,
+                        legal_name: legal_name.as_deref(),
+                        phone: phone.as_deref(),
+                        password_hash: &password_hash,
+                        campus_id: Some(campus_id),
+                        role: "user",
+                        email_verified_at: None,
+                        now,
+                    },
+                )?;
+                let brand = templates::Brand { product: PRODUCT, campus: Some(&campus_name) };
+                if created {
+                    let expires = now + VERIFY_TOKEN_HOURS * 3600;
+                    store::insert_email_token(
+                        &tx,
+                        &token_hash,
+                        &user_id,
+                        store::VERIFY_EMAIL,
+                        now,
+                        expires,
+                    )?;
+                    let mail = templates::verify_email(
+                        &brand,
+                        &email,
+                        &display_name,
+                        &verify_url,
+                        VERIFY_TOKEN_HOURS,
+                    );
+                    notify::enqueue_email(&tx, &mail, now)?;
+                    audit::record(
+                        &tx,
+                        &AuditEvent::by_user(
+                            now,
+                            &user_id,
+                            actions::USER_REGISTERED,
+                            ip.as_deref(),
+                        ),
+                    )?;
+                } else if let Some(owner) = store::find_by_email_index(&tx, &index)? {
+                    notice_duplicate_signup(&tx, &owner, &brand, &reset_url, now, ip.as_deref())?;
+                }
+                tx.commit().map_err(DbError::from)
+            })
+            .await?;
+        self.wake_outbox();
+        Ok(())
+    }
+
+    pub async fn verify_email(&self, token: &str, meta: &RequestMeta) -> Result<(), AccountError> {
+        let hash = token_hash(token)?;
+        let now = self.now();
+        let ip = meta.ip.clone();
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                let token = usable_token(&tx, &hash, store::VERIFY_EMAIL, now)?;
+                if !store::consume_email_token(&tx, &hash, now)? {
+                    return Err(AccountError::TokenUsed);
+                }
+                store::mark_email_verified(&tx, &token.user_id, now)?;
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(
+                        now,
+                        &token.user_id,
+                        actions::EMAIL_VERIFIED,
+                        ip.as_deref(),
+                    ),
+                )?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn resend_verification(&self, raw_email: &str) -> Result<(), AccountError> {
+        let email = Self::checked_email(raw_email)?;
+        let Some(user) = self.find_by_email(&email).await? else { return Ok(()) };
+        if user.email_verified_at.is_some() {
+            return Ok(());
+        }
+        let now = self.now();
+        let (token, token_hash) = crypto::new_token();
+        let url = self.link("verify-email", &token);
+        let sent = self
+            .db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                if !may_send_link(&tx, &user.id, store::VERIFY_EMAIL, now)? {
+                    return Ok(false);
+                }
+                store::retire_email_tokens(&tx, &user.id, store::VERIFY_EMAIL, now)?;
+                let expires = now + VERIFY_TOKEN_HOURS * 3600;
+                store::insert_email_token(
+                    &tx,
+                    &token_hash,
+                    &user.id,
+                    store::VERIFY_EMAIL,
+                    now,
+                    expires,
+                )?;
+                let brand =
+                    templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
+                let mail = templates::verify_email(
+                    &brand,
+                    &user.email,
+                    &user.display_name,
+                    &url,
+                    VERIFY_TOKEN_HOURS,
+                );
+                notify::enqueue_email(&tx, &mail, now)?;
+                tx.commit().map_err(DbError::from)?;
+                Ok::<_, AccountError>(true)
+            })
+            .await?;
+        if sent {
+            self.wake_outbox();
+        }
+        Ok(())
+    }
+
+    pub async fn login(
+        &self,
+        raw_email: &str,
+        password: &str,
+        remember_me: bool,
+        meta: &RequestMeta,
+    ) -> Result<SignedIn, AccountError> {
+        let email = email::normalize(raw_email);
+        let user = match email::problem(&email) {
+            None => self.find_by_email(&email).await?,
+            Some(_) => None,
+        };
+        let verified = self
+            .hasher
+            .verify(password, user.as_ref().and_then(|u| u.password_hash.as_deref()))
+            .await?;
+        let now = self.now();
+        let meta = meta.clone();
+        let subject = user.as_ref().map(|u| u.id.clone());
+        let Some(user) = user.filter(|_| verified != Verified::No) else {
+            self.db
+                .run(move |conn| {
+                    let event = AuditEvent {
+                        subject_id: subject.as_deref(),
+                        actor_id: subject.as_deref(),
+                        ..AuditEvent::by_user(now, "", actions::LOGIN, meta.ip.as_deref())
+                    }
+                    .failed()
+                    .with_details(serde_json::json!({"reason": "invalid_credentials"}));
+                    audit::record(conn, &event).map_err(DbError::from)
+                })
+                .await?;
+            return Err(AccountError::InvalidCredentials);
+        };
+        if user.email_verified_at.is_none() {
+            return Err(AccountError::EmailNotVerified);
+        }
+        let csrf_source = self.sessions.clone();
+        let signed_in_user = user.clone();
+        let session = self
+            .db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
+                    store::upgrade_password_hash(&tx, &user.id, old, new)?;
+                }
+                let session = Sessions::issue(
+                    &tx,
+                    &user.id,
+                    remember_me,
+                    now,
+                    meta.ip.as_deref(),
+                    meta.user_agent.as_deref(),
+                )?;
+                let event = AuditEvent::by_user(now, &user.id, actions::LOGIN, meta.ip.as_deref())
+                    .with_details(
+                        serde_json::json!({"method": "password", "remember_me": remember_me}),
+                    );
+                audit::record(&tx, &event)?;
+                tx.commit().map_err(DbError::from)?;
+                Ok::<_, AccountError>(session)
+            })
+            .await?;
+        let csrf = csrf_source.csrf_token(&session.token);
+        Ok(SignedIn { user: signed_in_user, session, csrf })
+    }
+
+    pub async fn logout(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        self.sessions.revoke(&principal.user_id, &principal.session_id).await?;
+        self.audit(AuditEvent::by_user(
+            self.now(),
+            &principal.user_id,
+            actions::LOGOUT,
+            meta.ip.as_deref(),
+        ))
+        .await
+    }
+
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        if !self.sessions.revoke(&principal.user_id, session_id).await? {
+            return Err(AccountError::SessionNotFound);
+        }
+        let event = AuditEvent::by_user(
+            self.now(),
+            &principal.user_id,
+            actions::SESSION_REVOKED,
+            meta.ip.as_deref(),
+        )
+        .with_details(serde_json::json!({"session_id": session_id}));
+        self.audit(event).await
+    }
+
+    pub async fn revoke_other_sessions(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+    ) -> Result<usize, AccountError> {
+        let count =
+            self.sessions.revoke_all(&principal.user_id, Some(&principal.session_id)).await?;
+        let event = AuditEvent::by_user(
+            self.now(),
+            &principal.user_id,
+            actions::SESSIONS_REVOKED,
+            meta.ip.as_deref(),
+        )
+        .with_details(serde_json::json!({"count": count}));
+        self.audit(event).await?;
+        Ok(count)
+    }
+
+    async fn audit(&self, event: AuditEvent<'_>) -> Result<(), AccountError> {
+        let (at, actor, action, subject, ip, success, details) = (
+            event.at,
+            event.actor_id.map(str::to_string),
+            event.action.to_string(),
+            event.subject_id.map(str::to_string),
+            event.ip.map(str::to_string),
+            event.success,
+            event.details,
+        );
+        self.db
+            .run(move |conn| {
+                let event = AuditEvent {
+                    at,
+                    actor_id: actor.as_deref(),
+                    action: &action,
+                    subject_id: subject.as_deref(),
+                    ip: ip.as_deref(),
+                    success,
+                    details,
+                };
+                audit::record(conn, &event).map_err(DbError::from)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Changes the password (current one required) and ends every other session. Returns the
+    /// new password's strength score.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+        meta: &RequestMeta,
+    ) -> Result<u8, AccountError> {
+        let user = self.user(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
+        if self.hasher.verify(current, user.password_hash.as_deref()).await? == Verified::No {
+            return Err(AccountError::Validation(vec![field(
+                "current_password",
+                "This is not your current password.",
+            )]));
+        }
+        if let Some(problem) = password::policy_violation(new, &user.email) {
+            return Err(AccountError::Validation(vec![field("new_password", problem)]));
+        }
+        if new == current {
+            return Err(AccountError::Validation(vec![field(
+                "new_password",
+                "Choose a password different from the current one.",
+            )]));
+        }
+        let hash = self.hasher.hash(new).await?;
+        let score = password::strength(new, &user.email);
+        let keep = principal.session_id.clone();
+        let (now, ip) = (self.now(), meta.ip.clone());
+        let ended = self
+            .db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                store::set_password(&tx, &user.id, &hash, now)?;
+                let ended = Sessions::delete_all_in(&tx, &user.id, Some(&keep))?;
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(now, &user.id, actions::PASSWORD_CHANGED, ip.as_deref()),
+                )?;
+                let brand =
+                    templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
+                notify::enqueue_email(
+                    &tx,
+                    &templates::password_changed(
+                        &brand,
+                        &user.email,
+                        &user.display_name,
+                        "changed",
+                    ),
+                    now,
+                )?;
+                tx.commit().map_err(DbError::from)?;
+                Ok::<_, AccountError>(ended)
+            })
+            .await?;
+        self.sessions.forget(&ended).await;
+        self.wake_outbox();
+        Ok(score)
+    }
+
+    pub async fn forgot_password(
+        &self,
+        raw_email: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        let email = Self::checked_email(raw_email)?;
+        let Some(user) = self.find_by_email(&email).await? else { return Ok(()) };
+        let now = self.now();
+        let (token, token_hash) = crypto::new_token();
+        let url = self.link("reset-password", &token);
+        let ip = meta.ip.clone();
+        let sent = self
+            .db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                if !may_send_link(&tx, &user.id, store::RESET_PASSWORD, now)? {
+                    return Ok(false);
+                }
+                store::retire_email_tokens(&tx, &user.id, store::RESET_PASSWORD, now)?;
+                store::insert_email_token(
+                    &tx,
+                    &token_hash,
+                    &user.id,
+                    store::RESET_PASSWORD,
+                    now,
+                    now + RESET_TOKEN_SECONDS,
+                )?;
+                let brand =
+                    templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
+                notify::enqueue_email(
+                    &tx,
+                    &templates::password_reset(&brand, &user.email, &user.display_name, &url),
+                    now,
+                )?;
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(
+                        now,
+                        &user.id,
+                        actions::PASSWORD_RESET_REQUESTED,
+                        ip.as_deref(),
+                    ),
+                )?;
+                tx.commit().map_err(DbError::from)?;
+                Ok::<_, AccountError>(true)
+            })
+            .await?;
+        if sent {
+            self.wake_outbox();
+        }
+        Ok(())
+    }
+
+    /// Sets a new password from an emailed link, ends every session and sends a notice. The
+    /// link proves the mailbox, so the email counts as verified afterwards.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        let hash = token_hash(token)?;
+        let now = self.now();
+        let lookup = hash.clone();
+        let user = self
+            .db
+            .run(move |conn| {
+                let token = usable_token(conn, &lookup, store::RESET_PASSWORD, now)?;
+                store::find_by_id(conn, &token.user_id)?.ok_or(AccountError::InvalidToken)
+            })
+            .await?;
+        if let Some(problem) = password::policy_violation(new, &user.email) {
+            return Err(AccountError::Validation(vec![field("new_password", problem)]));
+        }
+        let new_hash = self.hasher.hash(new).await?;
+        let ip = meta.ip.clone();
+        let ended = self
+            .db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                if !store::consume_email_token(&tx, &hash, now)? {
+                    return Err(AccountError::TokenUsed);
+                }
+                store::set_password(&tx, &user.id, &new_hash, now)?;
+                store::mark_email_verified(&tx, &user.id, now)?;
+                let ended = Sessions::delete_all_in(&tx, &user.id, None)?;
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(now, &user.id, actions::PASSWORD_RESET, ip.as_deref()),
+                )?;
+                let brand =
+                    templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
+                notify::enqueue_email(
+                    &tx,
+                    &templates::password_changed(
+                        &brand,
+                        &user.email,
+                        &user.display_name,
+                        "reset with an emailed link",
+                    ),
+                    now,
+                )?;
+                tx.commit()?;
+                Ok(ended)
+            })
+            .await?;
+        self.sessions.forget(&ended).await;
+        self.wake_outbox();
+        Ok(())
+    }
+
+    pub async fn update_profile(
+        &self,
+        principal: &Principal,
+        display_name: Option<&str>,
+        legal_name: Option<Option<&str>>,
+        meta: &RequestMeta,
+    ) -> Result<User, AccountError> {
+        let mut errors = Vec::new();
+        let display_name = display_name.and_then(|n| {
+            clean_name(n, 100).map_err(|m| errors.push(field("display_name", m))).ok()
+        });
+        let legal_name = legal_name.map(|n| match n.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(n) => clean_name(n, 200).map_err(|m| errors.push(field("legal_name", m))).ok(),
+            None => None,
+        });
+        if !errors.is_empty() {
+            return Err(AccountError::Validation(errors));
+        }
+        let (user_id, now, ip) = (principal.user_id.clone(), self.now(), meta.ip.clone());
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                store::update_profile(
+                    &tx,
+                    &user_id,
+                    display_name.as_deref(),
+                    legal_name.as_ref().map(|n| n.as_deref()),
+                )?;
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(now, &user_id, actions::PROFILE_UPDATED, ip.as_deref()),
+                )?;
+                let user =
+                    store::find_by_id(&tx, &user_id)?.ok_or(AccountError::InvalidCredentials)?;
+                tx.commit()?;
+                Ok(user)
+            })
+            .await
+    }
+}
+
+fn token_hash(token: &str) -> Result<Vec<u8>, AccountError> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > 128 {
+        return Err(AccountError::InvalidToken);
+    }
+    Ok(crypto::hash_token(token))
+}
+
+/// The token's row if it is unused and unexpired; otherwise the reason it is not.
+fn usable_token(
+    conn: &Connection,
+    hash: &[u8],
+    purpose: &str,
+    now: i64,
+) -> Result<store::EmailToken, AccountError> {
+    let token = store::find_email_token(conn, hash, purpose)?.ok_or(AccountError::InvalidToken)?;
+    if token.used_at.is_some() {
+        return Err(AccountError::TokenUsed);
+    }
+    if now >= token.expires_at {
+        return Err(AccountError::TokenExpired);
+    }
+    Ok(token)
+}
+
+fn may_send_link(
+    conn: &Connection,
+    user_id: &str,
+    purpose: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let (count, last) = store::email_tokens_since(conn, user_id, purpose, now - 86_400)?;
+    Ok(count < LINKS_PER_DAY && last.is_none_or(|last| now - last >= LINK_COOLDOWN))
+}
+
+/// Tells an account's owner that someone tried to sign up with their address, at most once an
+/// hour, so the form cannot be used to flood their inbox.
+fn notice_duplicate_signup(
+    conn: &Connection,
+    owner: &User,
+    brand: &templates::Brand<'_>,
+    reset_url: &str,
+    now: i64,
+    ip: Option<&str>,
+) -> rusqlite::Result<()> {
+    const ACTION: &str = "signup.duplicate";
+    let recent: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM audit_log WHERE action = ?1 AND subject_id = ?2 AND at > ?3)",
+        rusqlite::params![ACTION, owner.id, now - 3600],
+        |r| r.get(0),
+    )?;
+    let event = AuditEvent { actor_id: None, ..AuditEvent::by_user(now, &owner.id, ACTION, ip) };
+    audit::record(conn, &event)?;
+    if !recent {
+        let mail: Email =
+            templates::already_registered(brand, &owner.email, &owner.display_name, reset_url);
+        notify::enqueue_email(conn, &mail, now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! SQL for `users`, `email_tokens` and `bootstrap_tokens`.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub legal_name: Option<String>,
+    pub phone: Option<String>,
+    pub password_hash: Option<String>,
+    pub campus_id: Option<i64>,
+    pub campus_name: Option<String>,
+    pub role: String,
+    pub email_verified_at: Option<i64>,
+    pub created_at: i64,
+}
+
+const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.legal_name, u.phone, u.password_hash,
+    u.campus_id, c.name, u.role, u.email_verified_at, u.created_at";
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        display_name: r.get(2)?,
+        legal_name: r.get(3)?,
+        phone: r.get(4)?,
+        password_hash: r.get(5)?,
+        campus_id: r.get(6)?,
+        campus_name: r.get(7)?,
+        role: r.get(8)?,
+        email_verified_at: r.get(9)?,
+        created_at: r.get(10)?,
+    })
+}
+
+pub fn find_by_email_index(conn: &Connection, index: &[u8]) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!(
+            "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
+             WHERE u.email_index = ?1"
+        ),
+        [index],
+        user_from_row,
+    )
+    .optional()
+}
+
+pub fn find_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!(
+            "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
+             WHERE u.id = ?1"
+        ),
+        [id],
+        user_from_row,
+    )
+    .optional()
+}
+
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub email_index: &'a [u8],
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub legal_name: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub campus_id: Option<i64>,
+    pub role: &'a str,
+    pub email_verified_at: Option<i64>,
+    pub now: i64,
+}
+
+/// Inserts a user; false when the email is already taken (the unique index decided).
+pub fn insert(conn: &Connection, u: &NewUser<'_>) -> rusqlite::Result<bool> {
+    let result = conn.execute(
+        "INSERT INTO users (id, email_index, email, display_name, legal_name, phone,
+                            password_hash, campus_id, role, email_verified_at, created_at,
+                            password_changed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+        params![
+            u.id,
+            u.email_index,
+            u.email,
+            u.display_name,
+            u.legal_name,
+            u.phone,
+            u.password_hash,
+            u.campus_id,
+            u.role,
+            u.email_verified_at,
+            u.now
+        ],
+    );
+    match result {
+        Ok(_) => Ok(true),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub fn set_password(
+    conn: &Connection,
+    user_id: &str,
+    hash: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE id = ?1",
+        params![user_id, hash, now],
+    )?;
+    Ok(())
+}
+
+/// Replaces the hash only if it is still `old` (a parameter upgrade must not undo a change).
+pub fn upgrade_password_hash(
+    conn: &Connection,
+    user_id: &str,
+    old: &str,
+    new: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
+        params![user_id, old, new],
+    )?;
+    Ok(())
+}
+
+pub fn mark_email_verified(conn: &Connection, user_id: &str, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET email_verified_at = coalesce(email_verified_at, ?2) WHERE id = ?1",
+        params![user_id, now],
+    )?;
+    Ok(())
+}
+
+pub fn set_role(conn: &Connection, user_id: &str, role: &str) -> rusqlite::Result<()> {
+    conn.execute("UPDATE users SET role = ?2 WHERE id = ?1", params![user_id, role])?;
+    Ok(())
+}
+
+pub fn update_profile(
+    conn: &Connection,
+    user_id: &str,
+    display_name: Option<&str>,
+    legal_name: Option<Option<&str>>,
+) -> rusqlite::Result<()> {
+    if let Some(name) = display_name {
+        conn.execute("UPDATE users SET display_name = ?2 WHERE id = ?1", params![user_id, name])?;
+    }
+    if let Some(legal) = legal_name {
+        conn.execute("UPDATE users SET legal_name = ?2 WHERE id = ?1", params![user_id, legal])?;
+    }
+    Ok(())
+}
+
+pub fn count_admins(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT count(*) FROM users WHERE role = 'admin'", [], |r| r.get(0))
+}
+
+pub const VERIFY_EMAIL: &str = "verify_email";
+pub const RESET_PASSWORD: &str = "reset_password";
+
+pub fn insert_email_token(
+    conn: &Connection,
+    token_hash: &[u8],
+    user_id: &str,
+    purpose: &str,
+    now: i64,
+    expires_at: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO email_tokens (token_hash, user_id, purpose, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![token_hash, user_id, purpose, now, expires_at],
+    )?;
+    Ok(())
+}
+
+pub struct EmailToken {
+    pub user_id: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+pub fn find_email_token(
+    conn: &Connection,
+    token_hash: &[u8],
+    purpose: &str,
+) -> rusqlite::Result<Option<EmailToken>> {
+    conn.query_row(
+        "SELECT user_id, expires_at, used_at FROM email_tokens WHERE token_hash = ?1 AND purpose = ?2",
+        params![token_hash, purpose],
+        |r| Ok(EmailToken { user_id: r.get(0)?, expires_at: r.get(1)?, used_at: r.get(2)? }),
+    )
+    .optional()
+}
+
+/// Marks a token used; false when another request used it first.
+pub fn consume_email_token(
+    conn: &Connection,
+    token_hash: &[u8],
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE email_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL",
+        params![token_hash, now],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Spends every unused token of this purpose (a new link replaces the old ones).
+pub fn retire_email_tokens(
+    conn: &Connection,
+    user_id: &str,
+    purpose: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE email_tokens SET used_at = ?3 WHERE user_id = ?1 AND purpose = ?2 AND used_at IS NULL",
+        params![user_id, purpose, now],
+    )?;
+    Ok(())
+}
+
+/// Tokens of this purpose created for the user since `since` (for rate limiting emails).
+pub fn email_tokens_since(
+    conn: &Connection,
+    user_id: &str,
+    purpose: &str,
+    since: i64,
+) -> rusqlite::Result<(i64, Option<i64>)> {
+    conn.query_row(
+        "SELECT count(*), max(created_at) FROM email_tokens
+         WHERE user_id = ?1 AND purpose = ?2 AND created_at >= ?3",
+        params![user_id, purpose, since],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+pub fn insert_bootstrap_token(
+    conn: &Connection,
+    token_hash: &[u8],
+    expires_at: i64,
+) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM bootstrap_tokens", [])?;
+    conn.execute(
+        "INSERT INTO bootstrap_tokens (token_hash, expires_at) VALUES (?1, ?2)",
+        params![token_hash, expires_at],
+    )?;
+    Ok(())
+}
+
+/// Spends a bootstrap token; false when it is unknown, used or expired.
+pub fn consume_bootstrap_token(
+    conn: &Connection,
+    token_hash: &[u8],
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE bootstrap_tokens SET used_at = ?2
+         WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+        params![token_hash, now],
+    )?;
+    Ok(changed == 1)
+}

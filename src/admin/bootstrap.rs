@@ -1,0 +1,59 @@
+//! `POST /api/v1/bootstrap`: spends the one-time link printed at first start to create the
+//! first admin.
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use crate::accounts::api::request_meta;
+use crate::app::{ApiTags, AppState};
+use crate::error::ApiError;
+
+#[derive(Object)]
+pub struct BootstrapRequest {
+    /// The token from the bootstrap link.
+    token: String,
+    email: String,
+    password: String,
+    display_name: Option<String>,
+}
+
+#[derive(Object)]
+pub struct BootstrapBody {
+    status: String,
+}
+
+#[derive(ApiResponse)]
+pub enum BootstrapResponse {
+    /// The admin exists; sign in with the email and password.
+    #[oai(status = 201)]
+    Created(Json<BootstrapBody>),
+}
+
+pub struct BootstrapApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Admin")]
+impl BootstrapApi {
+    /// Create the first admin with the one-time bootstrap link.
+    #[oai(path = "/bootstrap", method = "post", operation_id = "bootstrap_admin")]
+    async fn bootstrap(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<BootstrapRequest>,
+    ) -> Result<BootstrapResponse, ApiError> {
+        let body = body.0;
+        state
+            .accounts
+            .create_admin(
+                &body.email,
+                Some(&body.password),
+                body.display_name.as_deref(),
+                Some(&body.token),
+                &request_meta(req),
+            )
+            .await?;
+        Ok(BootstrapResponse::Created(Json(BootstrapBody { status: "admin_created".into() })))
+    }
+}

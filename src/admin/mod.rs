@@ -1,0 +1,3 @@
+//! Administration that is not a feature of its own: the first-admin bootstrap.
+
+pub mod bootstrap;

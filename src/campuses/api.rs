@@ -1,0 +1,148 @@
+//! `/api/v1/admin/campuses`: list, create, update, remove (admin only).
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::store::{self, Actor, Campus};
+use crate::accounts::Role;
+use crate::accounts::api::request_meta;
+use crate::app::{ApiTags, AppState};
+use crate::clock::rfc3339;
+use crate::db::DbError;
+use crate::error::ApiError;
+use crate::http::auth::Auth;
+
+/// A campus and the email domains whose owners may sign up.
+#[derive(Object)]
+pub struct CampusView {
+    id: i64,
+    name: String,
+    /// Exact domains; a subdomain must be listed itself.
+    domains: Vec<String>,
+    created_at: String,
+}
+
+impl From<Campus> for CampusView {
+    fn from(c: Campus) -> Self {
+        Self { id: c.id, name: c.name, domains: c.domains, created_at: rfc3339(c.created_at) }
+    }
+}
+
+#[derive(Object)]
+pub struct NewCampus {
+    name: String,
+    domains: Vec<String>,
+}
+
+/// Fields to change; absent fields stay. `domains` replaces the whole list.
+#[derive(Object)]
+pub struct CampusPatch {
+    name: Option<String>,
+    domains: Option<Vec<String>>,
+}
+
+#[derive(ApiResponse)]
+pub enum Created {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<CampusView>),
+}
+
+#[derive(ApiResponse)]
+pub enum Removed {
+    /// Removed. Accounts of the campus remain.
+    #[oai(status = 204)]
+    Removed,
+}
+
+pub struct CampusesApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin/campuses", tag = "ApiTags::Admin")]
+impl CampusesApi {
+    /// List campuses and their domains.
+    #[oai(path = "/", method = "get", operation_id = "list_campuses")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> Result<Json<Vec<CampusView>>, ApiError> {
+        auth.require(Role::Admin)?;
+        let campuses = state.db.run(|c| store::list(c).map_err(DbError::from)).await?;
+        Ok(Json(campuses.into_iter().map(Into::into).collect()))
+    }
+
+    /// Create a campus with its email domains.
+    #[oai(path = "/", method = "post", operation_id = "create_campus")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        body: Json<NewCampus>,
+    ) -> Result<Created, ApiError> {
+        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let (ip, now) = (request_meta(req).ip, state.clock.unix());
+        let campus = state
+            .db
+            .run(move |c| {
+                let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
+                store::create(c, &body.0.name, &body.0.domains, now, &actor).map_err(ApiError::from)
+            })
+            .await?;
+        Ok(Created::Created(Json(campus.into())))
+    }
+
+    /// Rename a campus or replace its domains.
+    #[oai(path = "/:id", method = "patch", operation_id = "update_campus")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        id: Path<i64>,
+        body: Json<CampusPatch>,
+    ) -> Result<Json<CampusView>, ApiError> {
+        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let (ip, now) = (request_meta(req).ip, state.clock.unix());
+        let campus = state
+            .db
+            .run(move |c| {
+                let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
+                store::update(
+                    c,
+                    id.0,
+                    body.0.name.as_deref(),
+                    body.0.domains.as_deref(),
+                    now,
+                    &actor,
+                )
+                .map_err(ApiError::from)
+            })
+            .await?;
+        Ok(Json(campus.into()))
+    }
+
+    /// Remove a campus. Its domains can no longer sign up; its accounts remain.
+    #[oai(path = "/:id", method = "delete", operation_id = "remove_campus")]
+    async fn remove(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        id: Path<i64>,
+    ) -> Result<Removed, ApiError> {
+        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let (ip, now) = (request_meta(req).ip, state.clock.unix());
+        state
+            .db
+            .run(move |c| {
+                let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
+                store::remove(c, &id.0.to_string(), now, &actor).map_err(ApiError::from)
+            })
+            .await?;
+        Ok(Removed::Removed)
+    }
+}

@@ -1,0 +1,8 @@
+//! Campuses and their email domains. Registration by email is allowed only for a listed
+//! domain; a subdomain must be listed itself. No campus is ever created automatically:
+//! admins manage them with `gatehouse campus ...` and `/api/v1/admin/campuses`.
+
+pub mod api;
+pub mod store;
+
+pub use store::{Campus, CampusError};

@@ -1,0 +1,105 @@
+//! Authentication of protected operations. Both cookie names appear as security schemes in the
+//! spec: `gatehouse_session` (development) and `__Host-gatehouse_session` (production); each
+//! mode accepts only its own. Bearer access tokens join them with the API-token feature.
+
+use poem::Request;
+use poem::http::StatusCode;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::ApiKey;
+
+use crate::accounts::Role;
+use crate::app::AppState;
+use crate::error::{ApiError, problem_error};
+use crate::http::{ClientIp, observe::AccessUser};
+use crate::sessions::Principal;
+
+/// The session cookie set by sign-in (development mode name).
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "gatehouse_session",
+    key_in = "cookie",
+    checker = "development_cookie"
+)]
+pub struct SessionCookie(Principal);
+
+/// The session cookie set by sign-in (production mode name, `Secure`).
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "__Host-gatehouse_session",
+    key_in = "cookie",
+    checker = "production_cookie"
+)]
+pub struct HostSessionCookie(Principal);
+
+/// Who is calling: a session cookie.
+#[derive(SecurityScheme)]
+pub enum Auth {
+    SessionCookie(SessionCookie),
+    HostSessionCookie(HostSessionCookie),
+}
+
+impl Auth {
+    pub fn principal(&self) -> &Principal {
+        match self {
+            Auth::SessionCookie(SessionCookie(p))
+            | Auth::HostSessionCookie(HostSessionCookie(p)) => p,
+        }
+    }
+
+    /// The principal if it holds `role` (admins hold every role).
+    pub fn require(&self, role: Role) -> Result<&Principal, ApiError> {
+        let principal = self.principal();
+        if principal.role == role || principal.role == Role::Admin {
+            Ok(principal)
+        } else {
+            Err(ApiError::forbidden("forbidden", "Your account may not do this."))
+        }
+    }
+}
+
+async fn development_cookie(req: &Request, key: ApiKey) -> poem::Result<Principal> {
+    authenticate(req, &key.key, false).await
+}
+
+async fn production_cookie(req: &Request, key: ApiKey) -> poem::Result<Principal> {
+    authenticate(req, &key.key, true).await
+}
+
+fn unauthenticated() -> poem::Error {
+    problem_error(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "Sign in first: the session is missing, expired or ended.",
+    )
+}
+
+async fn authenticate(
+    req: &Request,
+    token: &str,
+    production_cookie: bool,
+) -> poem::Result<Principal> {
+    let state = req.data::<AppState>().ok_or_else(unauthenticated)?;
+    if state.config.is_production() != production_cookie {
+        return Err(unauthenticated());
+    }
+    let ip = req.data::<ClientIp>().map(|ip| ip.0);
+    match state.accounts.sessions().authenticate(token, ip).await {
+        Ok(Some(principal)) => {
+            if let Some(slot) = req.data::<AccessUser>() {
+                slot.set(&principal.user_id);
+            }
+            Ok(principal)
+        }
+        Ok(None) => Err(unauthenticated()),
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            Err(problem_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Please try again in a moment.",
+            ))
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The outbox worker: delivers due messages, oldest first, and reschedules failures with
+//! exponential backoff (5 s doubling to 1 h) until [`MAX_ATTEMPTS`], after which the row is
+//! marked failed for an admin to see. A message whose delivery succeeded but whose row was not
+//! yet marked (a crash in between) is sent again: delivery is at least once, and the
+//! Message-ID (`outbox-<id>`) is the same both times.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::params;
+use tokio::sync::Notify;
+
+use super::mail::{MailSender, OutgoingMail};
+use crate::clock::Clock;
+use crate::db::{Db, DbError};
+
+pub const MAX_ATTEMPTS: i64 = 12;
+const BATCH: i64 = 20;
+const IDLE_POLL: Duration = Duration::from_secs(5);
+
+pub struct Outbox {
+    db: Db,
+    mail: MailSender,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+}
+
+struct DueMessage {
+    id: i64,
+    channel: String,
+    recipient: String,
+    subject: String,
+    text: String,
+    html: Option<String>,
+    attempts: i64,
+}
+
+fn backoff_seconds(attempts: i64) -> i64 {
+    (5i64 << attempts.clamp(0, 10)).min(3600)
+}
+
+impl Outbox {
+    pub fn new(db: Db, mail: MailSender, clock: Arc<dyn Clock>, wake: Arc<Notify>) -> Self {
+        Self { db, mail, clock, wake }
+    }
+
+    /// Delivers until `stop` is notified. Wakes when a message is queued, or every few seconds.
+    pub async fn run(self, stop: Arc<Notify>) {
+        loop {
+            match self.deliver_due().await {
+                Ok(n) if n >= BATCH as usize => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "outbox: cannot read due messages"),
+            }
+            tokio::select! {
+                _ = stop.notified() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+        }
+    }
+
+    /// Sends every message that is due now; returns how many were attempted.
+    pub async fn deliver_due(&self) -> Result<usize, DbError> {
+        let now = self.clock.unix();
+        let due: Vec<DueMessage> = self
+            .db
+            .run(move |conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT id, channel, recipient, subject, body_text, body_html, attempts
+                     FROM outbox
+                     WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
+                     ORDER BY next_attempt_at, id LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![now, BATCH], |r| {
+                    Ok(DueMessage {
+                        id: r.get(0)?,
+                        channel: r.get(1)?,
+                        recipient: r.get(2)?,
+                        subject: r.get(3)?,
+                        text: r.get(4)?,
+                        html: r.get(5)?,
+                        attempts: r.get(6)?,
+                    })
+                })?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(DbError::from)
+            })
+            .await?;
+        let count = due.len();
+        for message in due {
+            let outcome = match message.channel.as_str() {
+                "email" => self
+                    .mail
+                    .send(&OutgoingMail {
+                        outbox_id: message.id,
+                        to: &message.recipient,
+                        subject: &message.subject,
+                        text: &message.text,
+                        html: message.html.as_deref(),
+                    })
+                    .await
+                    .map_err(|e| e.to_string()),
+                other => Err(format!("no transport for channel {other}")),
+            };
+            self.record_outcome(message.id, message.attempts, outcome).await?;
+        }
+        Ok(count)
+    }
+
+    async fn record_outcome(
+        &self,
+        id: i64,
+        attempts: i64,
+        outcome: Result<(), String>,
+    ) -> Result<(), DbError> {
+        let now = self.clock.unix();
+        match outcome {
+            Ok(()) => {
+                tracing::info!(outbox_id = id, "outbox: message delivered");
+                self.db
+                    .run(move |conn| {
+                        conn.execute(
+                            "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1,
+                                    body_text = '', body_html = NULL, last_error = NULL
+                             WHERE id = ?1",
+                            params![id, now],
+                        )
+                        .map_err(DbError::from)
+                    })
+                    .await?;
+            }
+            Err(error) => {
+                let attempts = attempts + 1;
+                let give_up = attempts >= MAX_ATTEMPTS;
+                tracing::warn!(outbox_id = id, attempts, give_up, %error, "outbox: delivery failed");
+                let next = now + backoff_seconds(attempts);
+                self.db
+                    .run(move |conn| {
+                        conn.execute(
+                            "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4,
+                                    failed_at = CASE WHEN ?5 THEN ?6 END
+                             WHERE id = ?1",
+                            params![id, attempts, next, error, give_up, now],
+                        )
+                        .map_err(DbError::from)
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_seconds;
+
+    #[test]
+    fn backoff_doubles_and_caps_at_an_hour() {
+        assert_eq!(backoff_seconds(1), 10);
+        assert_eq!(backoff_seconds(2), 20);
+        assert_eq!(backoff_seconds(20), 3600);
+    }
+}

@@ -1,0 +1,136 @@
+//! The emails Gatehouse sends, in plain text and HTML. Values that come from users are escaped
+//! in the HTML part. Links are always built from `server.public_url`, never from a request.
+
+use super::Email;
+
+/// Who the mail is from, in words: the campus name when known.
+pub struct Brand<'a> {
+    pub product: &'a str,
+    pub campus: Option<&'a str>,
+}
+
+impl Brand<'_> {
+    fn signature(&self) -> String {
+        match self.campus {
+            Some(campus) => format!("{} at {campus}", self.product),
+            None => self.product.to_string(),
+        }
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Assembles an email from a greeting name, paragraphs and an optional call to action.
+fn compose(
+    brand: &Brand<'_>,
+    to: &str,
+    subject: &str,
+    name: &str,
+    paragraphs: &[&str],
+    action: Option<(&str, &str)>,
+) -> Email {
+    let signature = brand.signature();
+    let mut text = format!("Hello {name},\n\n");
+    let mut html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
+         <p>Hello {},</p>",
+        escape(name)
+    );
+    for paragraph in paragraphs {
+        text.push_str(paragraph);
+        text.push_str("\n\n");
+        html.push_str(&format!("<p>{}</p>", escape(paragraph)));
+    }
+    if let Some((label, url)) = action {
+        text.push_str(&format!("{label}:\n{url}\n\n"));
+        html.push_str(&format!(
+            "<p><a href=\"{}\" style=\"font-weight:bold\">{}</a></p>",
+            escape(url),
+            escape(label)
+        ));
+    }
+    text.push_str(&format!("— {signature}\n"));
+    html.push_str(&format!("<p>— {}</p></body></html>", escape(&signature)));
+    Email { to: to.into(), subject: format!("{subject} · {signature}"), text, html }
+}
+
+pub fn verify_email(brand: &Brand<'_>, to: &str, name: &str, url: &str, hours: i64) -> Email {
+    compose(
+        brand,
+        to,
+        "Confirm your email address",
+        name,
+        &[
+            "Please confirm that this is your email address to finish creating your account.",
+            &format!("The link works once and expires in {hours} hours."),
+            "If you did not sign up, ignore this email.",
+        ],
+        Some(("Confirm my email address", url)),
+    )
+}
+
+pub fn already_registered(brand: &Brand<'_>, to: &str, name: &str, reset_url: &str) -> Email {
+    compose(
+        brand,
+        to,
+        "Someone tried to sign up with your address",
+        name,
+        &[
+            "Someone tried to create an account with this email address, but you already have \
+             one. Nothing was changed.",
+            "If it was you and you forgot your password, you can reset it.",
+        ],
+        Some(("Reset my password", reset_url)),
+    )
+}
+
+pub fn password_reset(brand: &Brand<'_>, to: &str, name: &str, url: &str) -> Email {
+    compose(
+        brand,
+        to,
+        "Reset your password",
+        name,
+        &[
+            "Someone asked to reset the password of your account. The link works once and \
+             expires in one hour.",
+            "If you did not ask for this, ignore this email: your password stays as it is.",
+        ],
+        Some(("Choose a new password", url)),
+    )
+}
+
+pub fn password_changed(brand: &Brand<'_>, to: &str, name: &str, how: &str) -> Email {
+    compose(
+        brand,
+        to,
+        "Your password was changed",
+        name,
+        &[
+            &format!("The password of your account was {how}. All other sign-ins were ended."),
+            "If this was not you, reset your password at once and tell campus IT.",
+        ],
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_values_are_escaped_in_html_and_links_appear_in_both_parts() {
+        let brand = Brand { product: "Gatehouse", campus: Some("North Campus") };
+        let email = verify_email(&brand, "a@b.edu", "<script>x</script>", "https://id/x?t=1", 24);
+        assert!(email.html.contains("&lt;script&gt;"));
+        assert!(!email.html.contains("<script>"));
+        assert!(email.text.contains("https://id/x?t=1"));
+        assert!(email.html.contains("https://id/x?t=1"));
+        assert!(email.subject.contains("North Campus"));
+    }
+}

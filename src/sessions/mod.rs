@@ -1,0 +1,275 @@
+//! Browser sessions: a random 256-bit token in an HttpOnly cookie, stored only as its hash.
+//! A moka cache in front keeps session checks off the database; last activity is written at
+//! most once a minute per session, by a background writer, so a session check never costs a
+//! disk write. Revocation deletes the row and the cache entry at once. The cache entries also
+//! expire after a minute, so a change made by another process (the CLI) is seen within it.
+
+pub mod cookies;
+mod store;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use moka::future::Cache;
+use rusqlite::Connection;
+use tokio::sync::mpsc;
+
+use crate::accounts::Role;
+use crate::clock::Clock;
+use crate::crypto;
+use crate::db::{Db, DbError};
+pub use store::SessionListing;
+use store::SessionRow;
+
+/// Idle and absolute lifetimes, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub idle: i64,
+    pub absolute: i64,
+}
+
+pub const BROWSER_SESSION: Lifetimes = Lifetimes { idle: 30 * 60, absolute: 12 * 3600 };
+pub const REMEMBERED_SESSION: Lifetimes = Lifetimes { idle: 7 * 86400, absolute: 30 * 86400 };
+
+pub fn lifetimes(remember_me: bool) -> Lifetimes {
+    if remember_me { REMEMBERED_SESSION } else { BROWSER_SESSION }
+}
+
+/// Last activity is persisted at most this often per session.
+const TOUCH_INTERVAL: i64 = 60;
+const CACHE_TTL: Duration = Duration::from_secs(60);
+const CACHE_CAPACITY: u64 = 200_000;
+/// Longest token accepted before hashing (real ones are 43 characters).
+const MAX_TOKEN_LEN: usize = 128;
+
+/// Who a request acts for.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: String,
+    pub session_id: String,
+    pub role: Role,
+    pub remember_me: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub idle_timeout: i64,
+}
+
+/// A session just created: the token goes into the cookie and nowhere else.
+pub struct IssuedSession {
+    pub id: String,
+    pub token: String,
+    pub remember_me: bool,
+    pub expires_at: i64,
+}
+
+struct CachedSession {
+    row: SessionRow,
+    last_activity: AtomicI64,
+    last_persisted: AtomicI64,
+}
+
+struct Touch {
+    session_id: String,
+    at: i64,
+    ip: Option<String>,
+}
+
+pub struct Sessions {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    cache: Cache<Vec<u8>, Arc<CachedSession>>,
+    touches: mpsc::Sender<Touch>,
+    csrf_key: [u8; 32],
+}
+
+/// Writes last-activity updates in batches, off the request path.
+pub struct TouchWriter {
+    db: Db,
+    receiver: mpsc::Receiver<Touch>,
+}
+
+impl Sessions {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, csrf_key: [u8; 32]) -> (Self, TouchWriter) {
+        let (touches, receiver) = mpsc::channel(10_000);
+        let cache = Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(CACHE_TTL).build();
+        let writer = TouchWriter { db: db.clone(), receiver };
+        (Self { db, clock, cache, touches, csrf_key }, writer)
+    }
+
+    /// Creates a session inside the caller's transaction (sign-in commits with its audit row).
+    pub fn issue(
+        conn: &Connection,
+        user_id: &str,
+        remember_me: bool,
+        now: i64,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> rusqlite::Result<IssuedSession> {
+        let (token, hash) = crypto::new_token();
+        let id = uuid::Uuid::new_v4().to_string();
+        let expires_at = now + lifetimes(remember_me).absolute;
+        let user_agent = user_agent.map(|ua| ua.chars().take(256).collect::<String>());
+        store::insert(
+            conn,
+            &store::NewSession {
+                id: &id,
+                token_hash: &hash,
+                user_id,
+                remember_me,
+                now,
+                expires_at,
+                ip,
+                user_agent: user_agent.as_deref(),
+            },
+        )?;
+        Ok(IssuedSession { id, token, remember_me, expires_at })
+    }
+
+    /// The double-submit CSRF token for a session token: derived, so it needs no storage and
+    /// a cookie planted by another site cannot match it.
+    pub fn csrf_token(&self, session_token: &str) -> String {
+        crypto::base64url(&crypto::keyed_hash(&self.csrf_key, &[b"csrf", session_token.as_bytes()]))
+    }
+
+    /// The session for a cookie token, if it is live. Expired sessions are deleted.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<Option<Principal>, DbError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Ok(None);
+        }
+        let hash = crypto::hash_token(token);
+        let cached = match self.cache.get(&hash).await {
+            Some(cached) => cached,
+            None => {
+                let lookup = hash.clone();
+                let row = self
+                    .db
+                    .run(move |conn| store::find_by_token(conn, &lookup).map_err(DbError::from))
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                let cached = Arc::new(CachedSession {
+                    last_activity: AtomicI64::new(row.last_seen_at),
+                    last_persisted: AtomicI64::new(row.last_seen_at),
+                    row,
+                });
+                self.cache.insert(hash.clone(), cached.clone()).await;
+                cached
+            }
+        };
+        let now = self.clock.unix();
+        let row = &cached.row;
+        let limits = lifetimes(row.remember_me);
+        let idle_since = cached.last_activity.load(Ordering::Relaxed);
+        if now >= row.expires_at || now - idle_since > limits.idle || !row.email_verified {
+            self.cache.invalidate(&hash).await;
+            self.db
+                .run(move |conn| store::delete_by_token(conn, &hash).map_err(DbError::from))
+                .await?;
+            return Ok(None);
+        }
+        let Ok(role) = row.role.parse::<Role>() else { return Ok(None) };
+        cached.last_activity.fetch_max(now, Ordering::Relaxed);
+        let persisted = cached.last_persisted.load(Ordering::Relaxed);
+        if now - persisted >= TOUCH_INTERVAL
+            && cached
+                .last_persisted
+                .compare_exchange(persisted, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            // Dropped when the writer is behind: the next request will try again.
+            let _ = self.touches.try_send(Touch {
+                session_id: row.id.clone(),
+                at: now,
+                ip: ip.map(|ip| ip.to_string()),
+            });
+        }
+        Ok(Some(Principal {
+            user_id: row.user_id.clone(),
+            session_id: row.id.clone(),
+            role,
+            remember_me: row.remember_me,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            idle_timeout: limits.idle,
+        }))
+    }
+
+    pub async fn list(&self, user_id: &str) -> Result<Vec<SessionListing>, DbError> {
+        let user_id = user_id.to_string();
+        self.db.run(move |conn| store::list_for_user(conn, &user_id).map_err(DbError::from)).await
+    }
+
+    /// Ends one session of `user_id`; false when there is no such session.
+    pub async fn revoke(&self, user_id: &str, session_id: &str) -> Result<bool, DbError> {
+        let (user_id, session_id) = (user_id.to_string(), session_id.to_string());
+        let hash = self
+            .db
+            .run(move |conn| store::delete(conn, &user_id, &session_id).map_err(DbError::from))
+            .await?;
+        match hash {
+            Some(hash) => {
+                self.cache.invalidate(&hash).await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Ends every session of `user_id` except `keep`; returns how many ended.
+    pub async fn revoke_all(&self, user_id: &str, keep: Option<&str>) -> Result<usize, DbError> {
+        let (user_id, keep) = (user_id.to_string(), keep.map(str::to_string));
+        let hashes = self
+            .db
+            .run(move |conn| {
+                store::delete_all(conn, &user_id, keep.as_deref()).map_err(DbError::from)
+            })
+            .await?;
+        self.forget(&hashes).await;
+        Ok(hashes.len())
+    }
+
+    /// Deletes every session of `user_id` except `keep` inside the caller's transaction and
+    /// returns the token hashes to [`forget`](Self::forget) once it has committed.
+    pub fn delete_all_in(
+        conn: &Connection,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> rusqlite::Result<Vec<Vec<u8>>> {
+        store::delete_all(conn, user_id, keep)
+    }
+
+    /// Drops cache entries for sessions deleted elsewhere.
+    pub async fn forget(&self, token_hashes: &[Vec<u8>]) {
+        for hash in token_hashes {
+            self.cache.invalidate(hash).await;
+        }
+    }
+}
+
+impl TouchWriter {
+    /// Runs until every [`Sessions`] handle is gone, writing touches in batches.
+    pub async fn run(mut self) {
+        let mut batch = Vec::with_capacity(256);
+        while self.receiver.recv_many(&mut batch, 256).await > 0 {
+            let touches = std::mem::take(&mut batch);
+            let result = self
+                .db
+                .run(move |conn| {
+                    let tx = conn.transaction()?;
+                    for touch in &touches {
+                        store::touch(&tx, &touch.session_id, touch.at, touch.ip.as_deref())?;
+                    }
+                    tx.commit().map_err(DbError::from)
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "cannot record session activity");
+            }
+        }
+    }
+}

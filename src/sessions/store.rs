@@ -1,0 +1,136 @@
+//! SQL for the `sessions` table.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// A session row joined with what authorisation needs from its user.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub role: String,
+    pub email_verified: bool,
+    pub remember_me: bool,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+/// A session as its owner sees it in the list.
+#[derive(Debug, Clone)]
+pub struct SessionListing {
+    pub id: String,
+    pub remember_me: bool,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub token_hash: &'a [u8],
+    pub user_id: &'a str,
+    pub remember_me: bool,
+    pub now: i64,
+    pub expires_at: i64,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+pub fn insert(conn: &Connection, s: &NewSession<'_>) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO sessions (id, token_hash, user_id, remember_me, created_at, last_seen_at,
+                               expires_at, ip, user_agent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
+        params![
+            s.id,
+            s.token_hash,
+            s.user_id,
+            s.remember_me,
+            s.now,
+            s.expires_at,
+            s.ip,
+            s.user_agent
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn find_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<Option<SessionRow>> {
+    conn.query_row(
+        "SELECT s.id, s.user_id, u.role, u.email_verified_at IS NOT NULL, s.remember_me,
+                s.created_at, s.last_seen_at, s.expires_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = ?1",
+        [token_hash],
+        |r| {
+            Ok(SessionRow {
+                id: r.get(0)?,
+                user_id: r.get(1)?,
+                role: r.get(2)?,
+                email_verified: r.get(3)?,
+                remember_me: r.get(4)?,
+                created_at: r.get(5)?,
+                last_seen_at: r.get(6)?,
+                expires_at: r.get(7)?,
+            })
+        },
+    )
+    .optional()
+}
+
+pub fn list_for_user(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<SessionListing>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, remember_me, created_at, last_seen_at, expires_at, ip, user_agent
+         FROM sessions WHERE user_id = ?1 ORDER BY last_seen_at DESC",
+    )?;
+    let rows = stmt.query_map([user_id], |r| {
+        Ok(SessionListing {
+            id: r.get(0)?,
+            remember_me: r.get(1)?,
+            created_at: r.get(2)?,
+            last_seen_at: r.get(3)?,
+            expires_at: r.get(4)?,
+            ip: r.get(5)?,
+            user_agent: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Deletes one session of `user_id`; returns its token hash when it existed.
+pub fn delete(conn: &Connection, user_id: &str, id: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.query_row(
+        "DELETE FROM sessions WHERE user_id = ?1 AND id = ?2 RETURNING token_hash",
+        params![user_id, id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Deletes every session of `user_id` except `keep`; returns the deleted token hashes.
+pub fn delete_all(
+    conn: &Connection,
+    user_id: &str,
+    keep: Option<&str>,
+) -> rusqlite::Result<Vec<Vec<u8>>> {
+    let mut stmt = conn
+        .prepare("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2 RETURNING token_hash")?;
+    let rows = stmt.query_map(params![user_id, keep], |r| r.get(0))?;
+    rows.collect()
+}
+
+pub fn delete_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+    Ok(())
+}
+
+pub fn touch(conn: &Connection, id: &str, at: i64, ip: Option<&str>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2), ip = coalesce(?3, ip)
+         WHERE id = ?1",
+        params![id, at, ip],
+    )?;
+    Ok(())
+}
