@@ -2,7 +2,10 @@
 //! - an `Origin` header, when sent, must be `server.public_url` or one of
 //!   `server.allowed_origins` (`origin_not_allowed`);
 //! - a request that carries the session cookie must also carry an allowed `Origin` (or
-//!   `Referer`) and the `X-CSRF-Token` header matching its session (`csrf_failed`).
+//!   `Referer`) and the `X-CSRF-Token` header matching its session (`csrf_failed`), except on
+//!   the unauthenticated forms (sign-up, sign-in, reset, ...: `/api/v1/auth/*` but logout, and
+//!   the bootstrap), which act on no session and so need only the origin check; a stale cookie
+//!   left in the browser must not stop anyone from signing in again.
 //!
 //! Bearer-token requests carry no cookie and pass. Safe methods never change state.
 
@@ -58,7 +61,11 @@ impl<E: Endpoint> Endpoint for CsrfEndpoint<E> {
             ));
         }
         let production = state.config.is_production();
-        let session = req.cookie().get(cookies::session_cookie_name(production));
+        let path = req.uri().path();
+        let public_form = (path.starts_with("/api/v1/auth/") && path != "/api/v1/auth/logout")
+            || path == "/api/v1/bootstrap";
+        let session =
+            req.cookie().get(cookies::session_cookie_name(production)).filter(|_| !public_form);
         if let Some(session) = session {
             let expected = state.accounts.sessions().csrf_token(session.value_str());
             let sent =

@@ -1,22 +1,50 @@
-//! Starts the real app in-process, the way the binary does, on a random loopback port.
+//! Starts the real app in-process, the way the binary does, on a random loopback port, with a
+//! clock the test can move and helpers to read the mail it sends.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use gatehouse::App;
+use gatehouse::app::AppState;
+use gatehouse::campuses::store::{self as campuses, Actor};
+use gatehouse::clock::ManualClock;
 use gatehouse::config::Config;
+use reqwest::cookie::{CookieStore, Jar};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub const PASSWORD: &str = "Correct-Horse-42";
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub bootstrap_link: Option<String>,
     dir: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A browser-like client: its own cookie jar, and the Origin header a page of the site sends.
+pub struct User {
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+    pub base: String,
+    pub email: String,
+}
+
+pub fn client_with(jar: Arc<Jar>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 impl TestServer {
@@ -27,6 +55,11 @@ impl TestServer {
     /// Starts with the test defaults, changed by `adjust`.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, adjust).await
+    }
+
+    /// Starts on an existing temporary directory (to restart on the same data).
+    pub async fn start_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let mut config = Config::default();
@@ -35,19 +68,25 @@ impl TestServer {
         config.server.public_url = format!("http://{addr}");
         adjust(&mut config);
         let config = config.finish().expect("valid test config");
+        let clock = ManualClock::new(chrono::Utc::now());
+        let app_clock = Arc::new(clock.clone());
+        let app = tokio::task::spawn_blocking(move || App::open_with_clock(config, app_clock))
+            .await
+            .expect("open task")
+            .expect("app opens");
+        let state = app.state().clone();
+        let bootstrap_link = app.bootstrap_link().map(str::to_string);
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(gatehouse::serve(config, listener, async {
+        let task = tokio::spawn(app.run(listener, async {
             rx.await.ok();
         }));
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
         let server = Self {
             addr,
             base: format!("http://{addr}"),
-            client,
+            client: client_with(Arc::new(Jar::default())),
+            state,
+            clock,
+            bootstrap_link,
             dir,
             shutdown: Some(tx),
             task: Some(task),
@@ -80,12 +119,110 @@ impl TestServer {
         self.client.get(self.url(path)).send().await.expect("request")
     }
 
+    /// A POST with a JSON body and no cookies, as an API client or a sign-in form sends it.
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(&body).send().await.expect("request")
+    }
+
+    pub fn add_campus(&self, name: &str, domains: &[&str]) -> i64 {
+        let mut conn = self.state.db.get().unwrap();
+        let domains: Vec<String> = domains.iter().map(|d| d.to_string()).collect();
+        let actor = Actor { user_id: None, ip: None };
+        campuses::create(&mut conn, name, &domains, 0, &actor).expect("campus").id
+    }
+
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        self.state.db.get().unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// Every message delivered to the maildir so far, parsed.
+    pub fn mails(&self) -> Vec<Mail> {
+        let dir = self.data_dir().join("mail/new");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files.iter().map(|f| Mail::parse(&std::fs::read(f).unwrap())).collect()
+    }
+
+    /// Waits for a mail to `to` whose subject contains `subject`.
+    pub async fn mail_to(&self, to: &str, subject: &str) -> Mail {
+        for _ in 0..200 {
+            self.state.outbox_wake.notify_one();
+            if let Some(mail) =
+                self.mails().into_iter().rev().find(|m| m.to == to && m.subject.contains(subject))
+            {
+                return mail;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "no mail to {to} about {subject:?}; got {:?}",
+            self.mails().iter().map(|m| &m.subject).collect::<Vec<_>>()
+        );
+    }
+
+    pub fn mail_count(&self, to: &str) -> usize {
+        self.mails().iter().filter(|m| m.to == to).count()
+    }
+
+    /// Lets the outbox deliver what is queued now.
+    pub async fn flush_outbox(&self) {
+        self.state.outbox_wake.notify_one();
+        for _ in 0..100 {
+            if self.query_i64(
+                "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+            ) == 0
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn new_user(&self, email: &str) -> User {
+        let jar = Arc::new(Jar::default());
+        User { client: client_with(jar.clone()), jar, base: self.base.clone(), email: email.into() }
+    }
+
+    pub async fn register(&self, email: &str) -> reqwest::Response {
+        self.post(
+            "/api/v1/auth/register",
+            serde_json::json!({"email": email, "password": PASSWORD, "display_name": "Test Student"}),
+        )
+        .await
+    }
+
+    /// Registers, verifies by the emailed link and signs in: a ready student.
+    pub async fn signed_in_user(&self, email: &str) -> User {
+        assert_eq!(self.register(email).await.status(), 202);
+        let mail = self.mail_to(email, "Confirm your email").await;
+        let token = mail.link_token("/verify-email");
+        let verified =
+            self.post("/api/v1/auth/verify-email", serde_json::json!({"token": token})).await;
+        assert_eq!(verified.status(), 200);
+        let user = self.new_user(email);
+        let response = user.login(PASSWORD, false).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        user
+    }
+
     /// Stops the server the way a signal would and returns what `serve` returned.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         self.task.take().expect("running").await.expect("serve task")
+    }
+
+    /// Stops and hands back the directory, to start again on the same data.
+    pub async fn stop_keep_dir(mut self) -> TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.take().expect("running").await.expect("serve task").expect("clean stop");
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
     }
 }
 
@@ -95,6 +232,97 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+impl User {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let header = self.jar.cookies(&self.base.parse().unwrap())?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_string))
+    }
+
+    pub async fn login(&self, password: &str, remember_me: bool) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": self.email, "password": password, "remember_me": remember_me}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// An unsafe request as the site's own pages send it: Origin and the CSRF header.
+    pub fn send(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let csrf = self.cookie("gatehouse_csrf").unwrap_or_default();
+        self.client
+            .request(method, self.url(path))
+            .header("origin", &self.base)
+            .header("x-csrf-token", csrf)
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path).json(&body).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.send(reqwest::Method::DELETE, path).send().await.unwrap()
+    }
+}
+
+/// A delivered email, decoded.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Mail {
+    pub fn parse(bytes: &[u8]) -> Self {
+        let message = mail_parser::MessageParser::default().parse(bytes).expect("RFC 5322 message");
+        let to = message
+            .to()
+            .and_then(|to| to.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_string();
+        Mail {
+            to,
+            subject: message.subject().unwrap_or_default().to_string(),
+            text: message.body_text(0).unwrap_or_default().to_string(),
+            html: message.body_html(0).unwrap_or_default().to_string(),
+        }
+    }
+
+    /// The `token` query value of the first link to `path` in the plain-text part.
+    pub fn link_token(&self, path: &str) -> String {
+        let start = self
+            .text
+            .find(&format!("{path}?token="))
+            .unwrap_or_else(|| panic!("no {path} link in {}", self.text));
+        let rest = &self.text[start + path.len() + "?token=".len()..];
+        rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+    }
+}
+
+/// Asserts a problem+json answer and returns its body.
+pub async fn problem(response: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    assert_eq!(response.status(), status, "expected {status} {code}");
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    body
 }
 
 /// A response read from a raw socket: status code and the whole text.

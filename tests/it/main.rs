@@ -2,9 +2,13 @@
 //! in-process on 127.0.0.1:0 with a temporary data directory; `binary` runs the real
 //! executable for what only a process can show (signals, exit codes, logs).
 
+mod admin;
 mod binary;
 mod config_errors;
 mod harness;
 mod http_errors;
 mod http_surface;
 mod openapi_drift;
+mod passwords;
+mod registration;
+mod sessions;
