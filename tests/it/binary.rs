@@ -252,3 +252,90 @@ fn migrate_applies_once() {
     let second = run();
     assert!(String::from_utf8_lossy(&second.stdout).starts_with("0 migration(s) applied"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_account_flow_leaves_no_secret_or_personal_data_in_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let campus = Command::new(BIN)
+        .args(["campus", "add", "--name", "North", "--domain", "north.edu"])
+        .env_clear()
+        .env("GATEHOUSE_STORAGE__DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(campus.status.success());
+    let mut process = tokio::task::spawn_blocking({
+        let data = data.clone();
+        move || start(&data, &[("GATEHOUSE_LOG__LEVEL", "debug")])
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{}", process.addr);
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = crate::harness::client_with(jar.clone());
+    let email = "grace.hopper@north.edu";
+    let password = "Cobol-Compiler-1959";
+    let register = serde_json::json!({"email": email, "password": password, "display_name": "Grace Hopper", "legal_name": "Grace Brewster Hopper", "phone": "+1 202 555 0143"});
+    let response =
+        client.post(format!("{base}/api/v1/auth/register")).json(&register).send().await.unwrap();
+    assert_eq!(response.status(), 202);
+
+    let mail_dir = data.join("mail/new");
+    let mut token = String::new();
+    for _ in 0..200 {
+        if let Some(file) = std::fs::read_dir(&mail_dir).ok().and_then(|mut d| d.next()) {
+            let mail = crate::harness::Mail::parse(&std::fs::read(file.unwrap().path()).unwrap());
+            token = mail.link_token("/verify-email");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(!token.is_empty(), "no verification mail");
+    let verify = client
+        .post(format!("{base}/api/v1/auth/verify-email"))
+        .json(&serde_json::json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verify.status(), 200);
+    let login = serde_json::json!({"email": email, "password": password});
+    let response =
+        client.post(format!("{base}/api/v1/auth/login")).json(&login).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let cookies =
+        reqwest::cookie::CookieStore::cookies(jar.as_ref(), &base.parse().unwrap()).unwrap();
+    let cookies = cookies.to_str().unwrap().to_string();
+    let session =
+        cookies.split("; ").find_map(|c| c.strip_prefix("gatehouse_session=")).unwrap().to_string();
+    let csrf =
+        cookies.split("; ").find_map(|c| c.strip_prefix("gatehouse_csrf=")).unwrap().to_string();
+    let wrong = serde_json::json!({"email": email, "password": "Not-The-Password-1"});
+    client.post(format!("{base}/api/v1/auth/login")).json(&wrong).send().await.unwrap();
+    assert_eq!(
+        client.get(format!("{base}/api/v1/auth/session")).send().await.unwrap().status(),
+        200
+    );
+
+    sigterm(&process.child);
+    let status =
+        tokio::task::spawn_blocking(move || wait_exit(&mut process.child, Duration::from_secs(15)))
+            .await
+            .unwrap();
+    assert!(status.success());
+    let logs = read_all_files(&data.join("logs"));
+    assert!(logs.contains("\"user_id\":\""), "access lines name the user");
+    for secret in [
+        password,
+        "Not-The-Password-1",
+        token.as_str(),
+        session.as_str(),
+        csrf.as_str(),
+        email,
+        "Grace",
+        "Hopper",
+        "202 555",
+        "grace.hopper",
+    ] {
+        assert!(!logs.contains(secret), "{secret:?} appears in the logs");
+    }
+}

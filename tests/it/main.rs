@@ -4,11 +4,14 @@
 
 mod admin;
 mod binary;
+mod cli;
 mod config_errors;
 mod harness;
 mod http_errors;
 mod http_surface;
+mod mail_delivery;
 mod openapi_drift;
 mod passwords;
 mod registration;
 mod sessions;
+mod smtp_sink;
