@@ -32,7 +32,7 @@ bench_start() {
 
 bench_rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
-bench_stop() { kill -TERM "$BENCH_PID" 2>/dev/null; wait "$BENCH_PID" 2>/dev/null || true; }
+bench_stop() { [ -n "${BENCH_PID:-}" ] || return 0; kill -TERM "$BENCH_PID" 2>/dev/null; wait "$BENCH_PID" 2>/dev/null || true; }
 
 # bench_rps URL SECONDS: requests per second that wrk measured (2 threads, 32 connections).
 bench_rps() {

@@ -66,11 +66,11 @@ impl Accounts {
         let token_hash = bootstrap_token.map(crypto::hash_token);
         let (now, ip) = (self.now(), meta.ip.clone());
         let user_id = uuid::Uuid::new_v4().to_string();
-        let (outcome, ended) = self
+        let (outcome, ended, admin_id) = self
             .db
             .run(move |conn| {
                 let mut ended = Vec::new();
-                let tx = conn.transaction()?;
+                let tx = crate::db::write_tx(conn)?;
                 if let Some(hash) = &token_hash
                     && !store::consume_bootstrap_token(&tx, hash, now)?
                 {
@@ -112,10 +112,11 @@ impl Accounts {
                     .with_details(serde_json::json!({"via": if token_hash.is_some() { "bootstrap_link" } else { "cli" }, "outcome": format!("{outcome:?}").to_lowercase()}));
                 audit::record(&tx, &event)?;
                 tx.commit().map_err(DbError::from)?;
-                Ok((outcome, ended))
+                Ok((outcome, ended, admin_id))
             })
             .await?;
         self.sessions().forget(&ended).await;
+        self.forget_user(&admin_id).await;
         Ok(outcome)
     }
 }

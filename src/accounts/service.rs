@@ -102,7 +102,10 @@ pub struct Accounts {
     outbox_wake: Arc<Notify>,
     email_index_key: [u8; 32],
     pub(super) public_url: String,
+    users: moka::sync::Cache<String, Arc<User>>,
 }
+
+pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Checks a display or legal name: trimmed, 1..=max characters, no control characters.
 pub(super) fn clean_name(value: &str, max: usize) -> Result<String, String> {
@@ -142,7 +145,18 @@ impl Accounts {
         let index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"email-index"])
             .try_into()
             .expect("HMAC-SHA256 is 32 bytes");
-        Self { db, clock, hasher, sessions, outbox_wake, email_index_key: index_key, public_url }
+        let users =
+            moka::sync::Cache::builder().max_capacity(100_000).time_to_live(USER_CACHE_TTL).build();
+        Self {
+            db,
+            clock,
+            hasher,
+            sessions,
+            outbox_wake,
+            email_index_key: index_key,
+            public_url,
+            users,
+        }
     }
 
     pub fn sessions(&self) -> &Sessions {
@@ -174,9 +188,28 @@ impl Accounts {
             .await?)
     }
 
+    /// A user for read-only views (who am I, profile), from a short-lived cache so that a
+    /// session check costs no query. Every change made here drops the entry; a change made by
+    /// another process (the CLI) is seen within [`USER_CACHE_TTL`].
     pub async fn user(&self, user_id: &str) -> Result<Option<User>, AccountError> {
+        if let Some(user) = self.users.get(user_id) {
+            return Ok(Some(user.as_ref().clone()));
+        }
+        let user = self.user_from_db(user_id).await?;
+        if let Some(user) = &user {
+            self.users.insert(user_id.to_string(), Arc::new(user.clone()));
+        }
+        Ok(user)
+    }
+
+    async fn user_from_db(&self, user_id: &str) -> Result<Option<User>, AccountError> {
         let id = user_id.to_string();
         Ok(self.db.run(move |c| store::find_by_id(c, &id).map_err(DbError::from)).await?)
+    }
+
+    /// Drops a user's cached copy after a change.
+    pub async fn forget_user(&self, user_id: &str) {
+        self.users.invalidate(user_id);
     }
 
     fn wake_outbox(&self) {
@@ -241,7 +274,7 @@ impl Accounts {
         let display_name = display_name.unwrap_or_default();
         self.db
             .run(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = crate::db::write_tx(conn)?;
                 let created = store::insert(
                     &tx,
                     &store::NewUser {
@@ -300,9 +333,10 @@ impl Accounts {
         let hash = token_hash(token)?;
         let now = self.now();
         let ip = meta.ip.clone();
-        self.db
+        let user_id = self
+            .db
             .run(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = crate::db::write_tx(conn)?;
                 let token = usable_token(&tx, &hash, store::VERIFY_EMAIL, now)?;
                 if !store::consume_email_token(&tx, &hash, now)? {
                     return Err(AccountError::TokenUsed);
@@ -318,9 +352,11 @@ impl Accounts {
                     ),
                 )?;
                 tx.commit()?;
-                Ok(())
+                Ok(token.user_id)
             })
-            .await
+            .await?;
+        self.forget_user(&user_id).await;
+        Ok(())
     }
 
     pub async fn resend_verification(&self, raw_email: &str) -> Result<(), AccountError> {
@@ -335,7 +371,7 @@ impl Accounts {
         let sent = self
             .db
             .run(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = crate::db::write_tx(conn)?;
                 if !may_send_link(&tx, &user.id, store::VERIFY_EMAIL, now)? {
                     return Ok(false);
                 }
@@ -411,7 +447,7 @@ impl Accounts {
         let session = self
             .db
             .run(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = crate::db::write_tx(conn)?;
                 if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
                     store::upgrade_password_hash(&tx, &user.id, old, new)?;
                 }
@@ -524,7 +560,8 @@ impl Accounts {
         new: &str,
         meta: &RequestMeta,
     ) -> Result<u8, AccountError> {
-        let user = self.user(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
+        let user =
+            self.user_from_db(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
         if self.hasher.verify(current, user.password_hash.as_deref()).await? == Verified::No {
             return Err(AccountError::Validation(vec![field(
                 "current_password",
@@ -547,7 +584,7 @@ impl Accounts {
         let ended = self
             .db
             .run(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = crate::db::write_tx(conn)?;
                 store::set_password(&tx, &user.id, &hash, now)?;
                 let ended = Sessions::delete_all_in(&tx, &user.id, Some(&keep))?;
                 audit::record(
@@ -571,6 +608,7 @@ impl Accounts {
             })
             .await?;
         self.sessions.forget(&ended).await;
+        self.forget_user(&principal.user_id).await;
         self.wake_outbox();
         Ok(score)
     }
@@ -589,7 +627,7 @@ impl Accounts {
         let sent = self
             .db
             .run(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = crate::db::write_tx(conn)?;
                 if !may_send_link(&tx, &user.id, store::RESET_PASSWORD, now)? {
                     return Ok(false);
                 }
@@ -650,11 +688,11 @@ impl Accounts {
             return Err(AccountError::Validation(vec![field("new_password", problem)]));
         }
         let new_hash = self.hasher.hash(new).await?;
-        let ip = meta.ip.clone();
+        let (ip, user_id) = (meta.ip.clone(), user.id.clone());
         let ended = self
             .db
             .run(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = crate::db::write_tx(conn)?;
                 if !store::consume_email_token(&tx, &hash, now)? {
                     return Err(AccountError::TokenUsed);
                 }
@@ -682,6 +720,7 @@ impl Accounts {
             })
             .await?;
         self.sessions.forget(&ended).await;
+        self.forget_user(&user_id).await;
         self.wake_outbox();
         Ok(())
     }
@@ -705,9 +744,10 @@ impl Accounts {
             return Err(AccountError::Validation(errors));
         }
         let (user_id, now, ip) = (principal.user_id.clone(), self.now(), meta.ip.clone());
+        self.forget_user(&user_id).await;
         self.db
             .run(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = crate::db::write_tx(conn)?;
                 store::update_profile(
                     &tx,
                     &user_id,

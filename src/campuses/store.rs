@@ -150,7 +150,7 @@ pub fn create(
 ) -> Result<Campus, CampusError> {
     let name = clean_name(name)?;
     let domains = clean_domains(domains)?;
-    let tx = conn.transaction()?;
+    let tx = crate::db::write_tx(conn)?;
     if name_taken(&tx, &name, None)? {
         return Err(CampusError::NameTaken(name));
     }
@@ -172,7 +172,7 @@ pub fn update(
 ) -> Result<Campus, CampusError> {
     let name = name.map(clean_name).transpose()?;
     let domains = domains.map(clean_domains).transpose()?;
-    let tx = conn.transaction()?;
+    let tx = crate::db::write_tx(conn)?;
     let current = get(&tx, id)?;
     if let Some(name) = &name {
         if name_taken(&tx, name, Some(id))? {
@@ -198,7 +198,7 @@ pub fn remove(
     now: i64,
     actor: &Actor<'_>,
 ) -> Result<Campus, CampusError> {
-    let tx = conn.transaction()?;
+    let tx = crate::db::write_tx(conn)?;
     let id = match id_or_domain.parse::<i64>() {
         Ok(id) => id,
         Err(_) => {

@@ -62,7 +62,7 @@ pub fn migrate(conn: &mut Connection) -> Result<MigrationReport, MigrateError> {
             Some(existing) if existing == checksum => report.already_applied += 1,
             Some(_) => return Err(MigrateError::Edited { name }),
             None => {
-                let tx = conn.transaction()?;
+                let tx = crate::db::write_tx(conn)?;
                 tx.execute_batch(&sql)
                     .map_err(|source| MigrateError::Apply { name: name.clone(), source })?;
                 tx.execute(

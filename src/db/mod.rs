@@ -9,3 +9,10 @@ mod pool;
 pub use blocking::{BlockingError, BlockingPool};
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{Db, DbError, open};
+
+/// Starts a write transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A
+/// deferred transaction that reads and then writes can fail with "database is locked" when
+/// another connection wrote in between, without waiting for the busy timeout; this one waits.
+pub fn write_tx(conn: &mut rusqlite::Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}

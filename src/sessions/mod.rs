@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use moka::future::Cache;
+use moka::sync::Cache;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
@@ -143,7 +143,7 @@ impl Sessions {
             return Ok(None);
         }
         let hash = crypto::hash_token(token);
-        let cached = match self.cache.get(&hash).await {
+        let cached = match self.cache.get(&hash) {
             Some(cached) => cached,
             None => {
                 let lookup = hash.clone();
@@ -157,7 +157,7 @@ impl Sessions {
                     last_persisted: AtomicI64::new(row.last_seen_at),
                     row,
                 });
-                self.cache.insert(hash.clone(), cached.clone()).await;
+                self.cache.insert(hash.clone(), cached.clone());
                 cached
             }
         };
@@ -166,7 +166,7 @@ impl Sessions {
         let limits = lifetimes(row.remember_me);
         let idle_since = cached.last_activity.load(Ordering::Relaxed);
         if now >= row.expires_at || now - idle_since > limits.idle || !row.email_verified {
-            self.cache.invalidate(&hash).await;
+            self.cache.invalidate(&hash);
             self.db
                 .run(move |conn| store::delete_by_token(conn, &hash).map_err(DbError::from))
                 .await?;
@@ -213,7 +213,7 @@ impl Sessions {
             .await?;
         match hash {
             Some(hash) => {
-                self.cache.invalidate(&hash).await;
+                self.cache.invalidate(&hash);
                 Ok(true)
             }
             None => Ok(false),
@@ -246,7 +246,7 @@ impl Sessions {
     /// Drops cache entries for sessions deleted elsewhere.
     pub async fn forget(&self, token_hashes: &[Vec<u8>]) {
         for hash in token_hashes {
-            self.cache.invalidate(hash).await;
+            self.cache.invalidate(hash);
         }
     }
 }
@@ -260,7 +260,7 @@ impl TouchWriter {
             let result = self
                 .db
                 .run(move |conn| {
-                    let tx = conn.transaction()?;
+                    let tx = crate::db::write_tx(conn)?;
                     for touch in &touches {
                         store::touch(&tx, &touch.session_id, touch.at, touch.ip.as_deref())?;
                     }
