@@ -53,6 +53,8 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     /// Notified when a message is queued, so the outbox worker sends it at once.
     pub outbox_wake: Arc<Notify>,
+    /// The outbox worker's sign of life, for `/ready`.
+    pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
 }
 
 pub type Apis = (AuthApi, AccountApi, CampusesApi, BootstrapApi, OpsApi);

@@ -21,6 +21,7 @@ use crate::db::{self, BlockingPool, Db};
 use crate::keys::Keys;
 use crate::notify::mail::MailSender;
 use crate::notify::outbox::Outbox;
+use crate::ops::heartbeat::Heartbeat;
 use crate::ops::metrics::Metrics;
 use crate::sessions::{Sessions, TouchWriter};
 
@@ -97,7 +98,9 @@ pub fn build(
         config.server.public_url.clone(),
     );
     let mail = MailSender::from_config(&config.mail, &data_dir).context("mail configuration")?;
-    let outbox = Outbox::new(db.clone(), mail, clock.clone(), outbox_wake.clone());
+    let outbox_heartbeat = Arc::new(Heartbeat::new());
+    let outbox =
+        Outbox::new(db.clone(), mail, clock.clone(), outbox_wake.clone(), outbox_heartbeat.clone());
     let state = AppState {
         config: Arc::new(config),
         db,
@@ -107,6 +110,7 @@ pub fn build(
         clock,
         accounts: Arc::new(accounts),
         outbox_wake,
+        outbox_heartbeat,
     };
     Ok((state, touch_writer, outbox))
 }

@@ -44,6 +44,16 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"email":"$email","password":"$password"}'
 LUA
 
+# Uniform answers: the median time of a wrong password and of an unknown email.
+median_login_ms() {
+  for _ in $(seq 1 21); do
+    curl -s -o /dev/null -w '%{time_total}\n' -H 'content-type: application/json' \
+      "$BENCH_URL/api/v1/auth/login" -d "{\"email\":\"$1\",\"password\":\"Wrong-Pass-99\"}"
+  done | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)] * 1000}'
+}
+wrong_ms=$(median_login_ms "$email")
+unknown_ms=$(median_login_ms "nobody@bench.edu")
+
 argon2=$("$target/release/examples/argon2_rate" "$seconds")
 logins=$(wrk -t2 -c8 -d"${seconds}s" -s "$work/login.lua" "$BENCH_URL/api/v1/auth/login" | awk '/Requests\/sec/ {print $2}')
 health=$(bench_rps "$BENCH_URL/health" "$seconds")
@@ -58,3 +68,5 @@ printf '%-34s %12s\n' "GET /health req/s" "$health"
 printf '%-34s %12s\n' "GET /api/v1/auth/session req/s" "$session"
 printf '%-34s %12s\n' "session / health (target >= 0.80)" "$(awk -v a="$session" -v b="$health" 'BEGIN {printf "%.2f", a / b}')"
 printf '%-34s %12s\n' "session check still valid (200)" "$status"
+printf '%-34s %12s\n' "median ms, wrong password" "$wrong_ms"
+printf '%-34s %12s\n' "median ms, unknown email" "$unknown_ms"

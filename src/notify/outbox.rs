@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use super::mail::{MailSender, OutgoingMail};
 use crate::clock::Clock;
 use crate::db::{Db, DbError};
+use crate::ops::heartbeat::Heartbeat;
 
 pub const MAX_ATTEMPTS: i64 = 12;
 const BATCH: i64 = 20;
@@ -23,6 +24,7 @@ pub struct Outbox {
     mail: MailSender,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
+    heartbeat: Arc<Heartbeat>,
 }
 
 struct DueMessage {
@@ -40,20 +42,30 @@ fn backoff_seconds(attempts: i64) -> i64 {
 }
 
 impl Outbox {
-    pub fn new(db: Db, mail: MailSender, clock: Arc<dyn Clock>, wake: Arc<Notify>) -> Self {
-        Self { db, mail, clock, wake }
+    pub fn new(
+        db: Db,
+        mail: MailSender,
+        clock: Arc<dyn Clock>,
+        wake: Arc<Notify>,
+        heartbeat: Arc<Heartbeat>,
+    ) -> Self {
+        Self { db, mail, clock, wake, heartbeat }
     }
 
     /// Delivers until `stop` is notified. Wakes when a message is queued, or every few seconds.
     pub async fn run(self, stop: Arc<Notify>) {
         loop {
+            self.heartbeat.beat();
             match self.deliver_due().await {
                 Ok(n) if n >= BATCH as usize => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "outbox: cannot read due messages"),
             }
             tokio::select! {
-                _ = stop.notified() => return,
+                _ = stop.notified() => {
+                    self.heartbeat.stop();
+                    return;
+                }
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
             }

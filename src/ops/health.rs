@@ -11,6 +11,10 @@ use crate::error::{FieldError, Problem};
 
 pub struct OpsApi;
 
+/// A worker that has not looked for work for this long counts as not running (a pass may
+/// include slow SMTP conversations).
+const WORKER_SILENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// The process is alive.
 #[derive(Object)]
 struct Health {
@@ -54,7 +58,8 @@ impl OpsApi {
 
     /// Readiness probe.
     ///
-    /// Answers 200 when the database is reachable and writable, 503 with the reasons otherwise.
+    /// Answers 200 when the database is reachable and writable and the background workers are
+    /// running; 503 naming each failed check otherwise.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self, state: poem::web::Data<&AppState>) -> ReadyResponse {
         let write = state
@@ -68,21 +73,29 @@ impl OpsApi {
                 .map_err(DbError::from)
             })
             .await;
-        match write {
-            Ok(_) => ReadyResponse::Ready(Json(Readiness { status: "ready".into() })),
-            Err(e) => {
-                tracing::warn!(error = %e, "readiness check failed: database not writable");
-                let mut problem = Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "not_ready",
-                    "Gatehouse is not ready to serve requests.",
-                );
-                problem.errors = Some(vec![FieldError {
-                    field: "database".into(),
-                    message: "the database does not accept writes".into(),
-                }]);
-                ReadyResponse::NotReady(Json(problem))
-            }
+        let mut failures = Vec::new();
+        if let Err(e) = write {
+            tracing::warn!(error = %e, "readiness check failed: database not writable");
+            failures.push(FieldError {
+                field: "database".into(),
+                message: "the database does not accept writes".into(),
+            });
         }
+        if !state.outbox_heartbeat.alive(WORKER_SILENCE) {
+            failures.push(FieldError {
+                field: "outbox".into(),
+                message: "the outbox worker is not running".into(),
+            });
+        }
+        if failures.is_empty() {
+            return ReadyResponse::Ready(Json(Readiness { status: "ready".into() }));
+        }
+        let mut problem = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "Gatehouse is not ready to serve requests.",
+        );
+        problem.errors = Some(failures);
+        ReadyResponse::NotReady(Json(problem))
     }
 }

@@ -1,4 +1,5 @@
 //! Operations: liveness and readiness probes, Prometheus metrics.
 
 pub mod health;
+pub mod heartbeat;
 pub mod metrics;
