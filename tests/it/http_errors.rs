@@ -130,3 +130,46 @@ async fn malformed_json_wrong_types_and_wrong_content_types() {
     let (status, code, _) = problem_code(response).await;
     assert_eq!((status, code.as_str()), (415, "unsupported_media_type"));
 }
+
+#[tokio::test]
+async fn real_operations_refuse_bad_bodies_with_problems() {
+    let server = TestServer::start().await;
+    let url = server.url("/api/v1/auth/register");
+    let send = |content_type: &'static str, body: &'static str| {
+        server.client.post(url.clone()).header("content-type", content_type).body(body).send()
+    };
+    assert_problem(
+        send("application/json", "{\"email\": ").await.unwrap(),
+        400,
+        "malformed_request",
+    )
+    .await;
+    assert_problem(send("application/json", "[]").await.unwrap(), 400, "malformed_request").await;
+    assert_problem(
+        send("application/json", r#"{"email": 5}"#).await.unwrap(),
+        400,
+        "malformed_request",
+    )
+    .await;
+    assert_problem(send("text/plain", "hello").await.unwrap(), 415, "unsupported_media_type").await;
+    assert_problem(
+        send("application/x-www-form-urlencoded", "email=a").await.unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    let detail = server
+        .client
+        .post(url.clone())
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = detail.json().await.unwrap();
+    let text = body.to_string();
+    assert!(
+        !text.contains("/root") && !text.contains(".rs") && !text.to_lowercase().contains("sqlite"),
+        "{text}"
+    );
+}
