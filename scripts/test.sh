@@ -34,4 +34,7 @@ if ! diff -u openapi/openapi.yaml <("$CARGO_TARGET_DIR/debug/gatehouse" openapi)
   exit 1
 fi
 
+step "browser tests (scripts/e2e.sh)"
+bash scripts/e2e.sh
+
 step "all checks passed"

@@ -20,6 +20,7 @@ use crate::http::{BodyLimit, Csrf, Observe};
 use crate::keys::Keys;
 use crate::ops::health::OpsApi;
 use crate::ops::metrics::{self, Metrics};
+use crate::tokens::api::TokensApi;
 use crate::web;
 
 /// The groups operations are listed under in the spec and Swagger UI.
@@ -53,17 +54,18 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     /// Notified when a message is queued, so the outbox worker sends it at once.
     pub outbox_wake: Arc<Notify>,
+    pub tokens: Arc<crate::tokens::Tokens>,
     /// The outbox worker's sign of life, for `/ready`.
     pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
 }
 
-pub type Apis = (AuthApi, AccountApi, CampusesApi, BootstrapApi, OpsApi);
+pub type Apis = (AuthApi, TokensApi, AccountApi, CampusesApi, BootstrapApi, OpsApi);
 
 /// The OpenAPI service. It depends on nothing but code, so the spec it produces is the same
 /// for every configuration (and matches the committed `openapi/openapi.yaml`).
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (AuthApi, AccountApi, CampusesApi, BootstrapApi, OpsApi),
+        (AuthApi, TokensApi, AccountApi, CampusesApi, BootstrapApi, OpsApi),
         "Gatehouse",
         env!("CARGO_PKG_VERSION"),
     )
@@ -89,6 +91,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         .nest_no_strip("/health", api.clone())
         .nest_no_strip("/ready", api)
         .at("/metrics", get(metrics::metrics))
+        .at("/.well-known/jwks.json", get(crate::tokens::api::jwks))
         .at("/docs", get(web::swagger_ui))
         .at("/openapi.json", get(web::openapi_json))
         .at("/openapi.yaml", get(web::openapi_yaml))

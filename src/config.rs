@@ -208,11 +208,19 @@ impl Default for CaptchaConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// A code for an unknown phone creates an account (off: a phone proves no campus membership).
     pub phone_signup: bool,
+    /// The `aud` claim of access tokens.
+    pub token_audience: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { phone_signup: false, token_audience: "gatehouse".into() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -253,6 +261,23 @@ impl ConfigError {
     }
 }
 
+/// A `GATEHOUSE_` variable without the `__` separator is ignored; say so, because it is most
+/// likely a misspelt setting (`GATEHOUSE_SERVER_LISTEN`).
+fn warn_about_stray_variables() {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if let Some(rest) = name.strip_prefix("GATEHOUSE_")
+            && !rest.contains("__")
+            && rest != "CONFIG"
+        {
+            eprintln!(
+                "warning: ignoring {name}: settings are GATEHOUSE_<SECTION>__<KEY>, \
+                 e.g. GATEHOUSE_SERVER__LISTEN"
+            );
+        }
+    }
+}
+
 impl Config {
     /// Loads defaults, then `file` (if any), then the `GATEHOUSE_` environment, and validates.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -266,7 +291,12 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment = figment.merge(Env::prefixed("GATEHOUSE_").split("__").ignore(&["config"]));
+        warn_about_stray_variables();
+        // Only GATEHOUSE_<SECTION>__<KEY> variables are configuration; others that share the
+        // prefix (GATEHOUSE_CONFIG, a test's GATEHOUSE_BIN) are not.
+        figment = figment.merge(
+            Env::prefixed("GATEHOUSE_").filter(|key| key.as_str().contains("__")).split("__"),
+        );
         let config: Config = figment.extract().map_err(Box::new)?;
         config.finish()
     }

@@ -270,3 +270,22 @@ impl From<crate::db::DbError> for ApiError {
         Self::internal(e)
     }
 }
+
+impl From<crate::tokens::TokenError> for ApiError {
+    fn from(e: crate::tokens::TokenError) -> Self {
+        use crate::tokens::TokenError as E;
+        match e {
+            E::Account(e) => e.into(),
+            E::InvalidRefreshToken => Self::unauthorized(
+                "invalid_refresh_token",
+                "This refresh token is not valid any more. Sign in again.",
+            ),
+            E::RefreshTokenReused => Self::unauthorized(
+                "refresh_token_reused",
+                "This refresh token was already used, so every token of this sign-in was revoked. \
+                 Sign in again.",
+            ),
+            E::Internal(cause) => Self::internal(cause),
+        }
+    }
+}

@@ -27,6 +27,7 @@ pub mod notify;
 pub mod ops;
 pub mod server;
 pub mod sessions;
+pub mod tokens;
 pub mod web;
 
 pub use server::{App, serve};

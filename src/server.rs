@@ -24,6 +24,8 @@ use crate::notify::outbox::Outbox;
 use crate::ops::heartbeat::Heartbeat;
 use crate::ops::metrics::Metrics;
 use crate::sessions::{Sessions, TouchWriter};
+use crate::tokens::Tokens;
+use crate::tokens::jwt::JwtKeys;
 
 /// How long in-flight requests may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -88,7 +90,7 @@ pub fn build(
     let (sessions, touch_writer) =
         Sessions::new(db.clone(), clock.clone(), *keys.session_secret.expose());
     let outbox_wake = Arc::new(Notify::new());
-    let accounts = Accounts::new(
+    let accounts = Arc::new(Accounts::new(
         db.clone(),
         clock.clone(),
         hasher,
@@ -96,7 +98,13 @@ pub fn build(
         outbox_wake.clone(),
         keys.pii_key.expose(),
         config.server.public_url.clone(),
+    ));
+    let jwt = JwtKeys::new(
+        keys.jwt_signing_seed.expose(),
+        &config.server.public_url,
+        &config.auth.token_audience,
     );
+    let tokens = Arc::new(Tokens::new(db.clone(), clock.clone(), jwt, accounts.clone()));
     let mail = MailSender::from_config(&config.mail, &data_dir).context("mail configuration")?;
     let outbox_heartbeat = Arc::new(Heartbeat::new());
     let outbox =
@@ -108,7 +116,8 @@ pub fn build(
         metrics: Arc::new(Metrics::new()),
         spec: Arc::new(app::spec_documents()),
         clock,
-        accounts: Arc::new(accounts),
+        accounts,
+        tokens,
         outbox_wake,
         outbox_heartbeat,
     };

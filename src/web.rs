@@ -1,6 +1,7 @@
 //! The bundled web UI, Swagger UI and the spec documents, all served from the binary.
-//! HTML is revalidated on every load (`no-cache`); other assets may be cached for an hour.
-//! Both carry a strong ETag, so a revalidation costs a 304.
+//! Everything is revalidated on every load (`no-cache`) with a strong ETag, so a revalidation
+//! costs a 304 and an upgrade never leaves a browser running old scripts beside new pages.
+//! Only the large, versioned Swagger UI bundle may be cached for a day.
 
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
@@ -34,7 +35,7 @@ fn serve_embedded(path: &str, req: &Request) -> Response {
         return problem_response(StatusCode::NOT_FOUND, "not_found", "No resource at this path.");
     };
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
-    let cache = if path.ends_with(".html") { "no-cache" } else { "public, max-age=3600" };
+    let cache = if path.starts_with("vendor/") { "public, max-age=86400" } else { "no-cache" };
     let not_modified = req
         .headers()
         .get(header::IF_NONE_MATCH)

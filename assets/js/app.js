@@ -1,27 +1,122 @@
-// Gatehouse UI shell. Pages are added as the API grows; this module routes on the path.
-const pages = {
-  "/": { title: "Gatehouse", intro: "Campus sign-in and driver verification." },
+// Gatehouse UI: every page path serves the same shell; this module loads the page's module
+// from ./pages/, draws the navigation for who is signed in, and watches the idle timeout.
+
+import { announce, h, notice, replace } from "./dom.js";
+import { isAdmin, loadSession, signOut, startTimeoutWatch, stopTimeoutWatch } from "./session.js";
+
+const routes = {
+  "/": "home",
+  "/sign-up": "sign-up",
+  "/sign-in": "sign-in",
+  "/verify-email": "verify-email",
+  "/forgot-password": "forgot-password",
+  "/reset-password": "reset-password",
+  "/account": "account",
+  "/admin": "admin",
+  "/bootstrap": "bootstrap",
+  "/phone": "not-yet",
+  "/driver": "not-yet",
 };
 
-function render() {
-  const page = pages[window.location.pathname] ?? {
-    title: "Coming soon",
-    intro: "This page is not available yet.",
-  };
-  document.title = `${page.title} · Gatehouse`;
-  document.getElementById("page-title").textContent = page.title;
-  document.getElementById("page-intro").textContent = page.intro;
+const path = window.location.pathname.replace(/\/+$/, "") || "/";
+
+/** Sets the page's heading and the window title. */
+function setTitle(text) {
+  document.getElementById("page-title").textContent = text;
+  document.title = `${text} · Gatehouse`;
 }
 
-async function showHealth() {
-  const status = document.getElementById("status");
-  try {
-    const response = await fetch("/health", { headers: { Accept: "application/json" } });
-    status.textContent = response.ok ? "The service is up." : "The service is not answering.";
-  } catch {
-    status.textContent = "The service cannot be reached.";
+/** Paths inside this UI that a `next` parameter may send someone back to. */
+export function safeNext(value, fallback = "/account") {
+  if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//")) return fallback;
+  const target = value.split(/[?#]/)[0].replace(/\/+$/, "") || "/";
+  return routes[target] && !["/sign-in", "/sign-up", "/bootstrap"].includes(target) ? value : fallback;
+}
+
+function navLink(href, text) {
+  const current = href === path;
+  return h("li", {}, h("a", { href, "aria-current": current ? "page" : null }, text));
+}
+
+function renderNav(who) {
+  const nav = document.getElementById("nav");
+  if (!who) {
+    replace(nav, navLink("/sign-in", "Sign in"), navLink("/sign-up", "Create account"));
+    return;
   }
+  const signOutButton = h("button", { type: "button", class: "nav-button" }, "Sign out");
+  signOutButton.addEventListener("click", async () => {
+    signOutButton.setAttribute("aria-disabled", "true");
+    try {
+      await signOut();
+      window.location.assign("/sign-in?signed_out=1");
+    } catch (error) {
+      signOutButton.removeAttribute("aria-disabled");
+      announce(error.message);
+    }
+  });
+  replace(
+    nav,
+    navLink("/account", "Account"),
+    isAdmin(who) ? navLink("/admin", "Admin") : null,
+    h("li", {}, signOutButton),
+  );
 }
 
-render();
-showHealth();
+async function main() {
+  const pageName = routes[path] ?? "not-found";
+  const root = document.getElementById("page");
+  const [page, who] = await Promise.all([import(`./pages/${pageName}.js`), loadSession()]);
+  signedIn = Boolean(who);
+  renderNav(who);
+  setTitle(page.title ?? "Gatehouse");
+  const ctx = {
+    who,
+    path,
+    params: new URLSearchParams(window.location.search),
+    setTitle,
+    safeNext,
+    refreshNav: renderNav,
+  };
+  replace(root);
+  try {
+    await page.render(root, ctx);
+  } catch (error) {
+    console.error(error);
+    replace(root, notice("error", h("p", {}, "This page could not be shown. Reload it to try again.")));
+  }
+  if (who) startTimeoutWatch(who);
+  document.body.dataset.ready = "true";
+}
+
+// When a request finds the session of a signed-in page gone, say so once and show the
+// signed-out navigation. (A 401 while nobody is signed in is no news.)
+let signedIn = false;
+window.addEventListener("gatehouse:signed-out", () => {
+  if (!signedIn) return;
+  signedIn = false;
+  stopTimeoutWatch();
+  renderNav(null);
+  const main = document.getElementById("main");
+  if (main.querySelector(".session-ended")) return;
+  const next = encodeURIComponent(window.location.pathname + window.location.search);
+  const box = notice(
+    "warning",
+    h("p", {}, "Your session has ended. ", h("a", { href: `/sign-in?next=${next}` }, "Sign in again"), " to go on."),
+  );
+  box.classList.add("session-ended");
+  main.querySelector("h1").after(box);
+});
+
+// A page restored from the back/forward cache may show data from before a sign-out: reload it.
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) window.location.reload();
+});
+
+main().catch((error) => {
+  console.error(error);
+  replace(
+    document.getElementById("page"),
+    notice("error", h("p", {}, "This page could not be loaded. Check your connection and reload it.")),
+  );
+});

@@ -59,7 +59,7 @@ fn status(text: &str) -> Json<StatusBody> {
 
 /// A link token from an email.
 #[derive(Object)]
-pub struct TokenRequest {
+pub struct LinkTokenRequest {
     token: String,
 }
 
@@ -296,7 +296,7 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<TokenRequest>,
+        body: Json<LinkTokenRequest>,
     ) -> ApiResult<Done> {
         state.accounts.verify_email(&body.0.token, &request_meta(req)).await?;
         Ok(Done::Ok(status("verified")))

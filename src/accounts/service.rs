@@ -17,7 +17,7 @@ use crate::crypto;
 use crate::db::{BlockingError, Db, DbError};
 use crate::error::FieldError;
 use crate::notify::{self, Email, templates};
-use crate::sessions::{IssuedSession, Principal, Sessions};
+use crate::sessions::{AuthMethod, IssuedSession, Principal, Sessions};
 
 /// Verification links are valid this long (SPEC: 24 h, configurable 24–48 h).
 pub const VERIFY_TOKEN_HOURS: i64 = 24;
@@ -405,13 +405,16 @@ impl Accounts {
         Ok(())
     }
 
-    pub async fn login(
+    /// Checks an email and password the way every sign-in does: the same answer and cost for
+    /// a wrong password and an unknown email, a failure audited, and an unverified account
+    /// told so only when the password is right. On success the caller stores the upgraded
+    /// hash, if any, in its own transaction.
+    pub async fn check_password(
         &self,
         raw_email: &str,
         password: &str,
-        remember_me: bool,
         meta: &RequestMeta,
-    ) -> Result<SignedIn, AccountError> {
+    ) -> Result<(User, Verified), AccountError> {
         let email = email::normalize(raw_email);
         let user = match email::problem(&email) {
             None => self.find_by_email(&email).await?,
@@ -442,6 +445,18 @@ impl Accounts {
         if user.email_verified_at.is_none() {
             return Err(AccountError::EmailNotVerified);
         }
+        Ok((user, verified))
+    }
+
+    pub async fn login(
+        &self,
+        raw_email: &str,
+        password: &str,
+        remember_me: bool,
+        meta: &RequestMeta,
+    ) -> Result<SignedIn, AccountError> {
+        let (user, verified) = self.check_password(raw_email, password, meta).await?;
+        let (now, meta) = (self.now(), meta.clone());
         let csrf_source = self.sessions.clone();
         let signed_in_user = user.clone();
         let session = self
@@ -477,7 +492,22 @@ impl Accounts {
         principal: &Principal,
         meta: &RequestMeta,
     ) -> Result<(), AccountError> {
-        self.sessions.revoke(&principal.user_id, &principal.session_id).await?;
+        match principal.method {
+            AuthMethod::Session => {
+                self.sessions.revoke(&principal.user_id, &principal.session_id).await?;
+            }
+            AuthMethod::Bearer => {
+                let (family, now) = (principal.session_id.clone(), self.now());
+                let revoke = family.clone();
+                self.db
+                    .run(move |c| {
+                        crate::tokens::store::revoke_family(c, &revoke, now, "logout")
+                            .map_err(DbError::from)
+                    })
+                    .await?;
+                self.sessions.forget_families(&[family]);
+            }
+        }
         self.audit(AuditEvent::by_user(
             self.now(),
             &principal.user_id,
@@ -587,6 +617,12 @@ impl Accounts {
                 let tx = crate::db::write_tx(conn)?;
                 store::set_password(&tx, &user.id, &hash, now)?;
                 let ended = Sessions::delete_all_in(&tx, &user.id, Some(&keep))?;
+                let families = crate::tokens::store::revoke_user_families(
+                    &tx,
+                    &user.id,
+                    now,
+                    "password_changed",
+                )?;
                 audit::record(
                     &tx,
                     &AuditEvent::by_user(now, &user.id, actions::PASSWORD_CHANGED, ip.as_deref()),
@@ -604,10 +640,11 @@ impl Accounts {
                     now,
                 )?;
                 tx.commit().map_err(DbError::from)?;
-                Ok::<_, AccountError>(ended)
+                Ok::<_, AccountError>((ended, families))
             })
             .await?;
-        self.sessions.forget(&ended).await;
+        self.sessions.forget(&ended.0).await;
+        self.sessions.forget_families(&ended.1);
         self.forget_user(&principal.user_id).await;
         self.wake_outbox();
         Ok(score)
@@ -699,6 +736,12 @@ impl Accounts {
                 store::set_password(&tx, &user.id, &new_hash, now)?;
                 store::mark_email_verified(&tx, &user.id, now)?;
                 let ended = Sessions::delete_all_in(&tx, &user.id, None)?;
+                let families = crate::tokens::store::revoke_user_families(
+                    &tx,
+                    &user.id,
+                    now,
+                    "password_reset",
+                )?;
                 audit::record(
                     &tx,
                     &AuditEvent::by_user(now, &user.id, actions::PASSWORD_RESET, ip.as_deref()),
@@ -716,10 +759,11 @@ impl Accounts {
                     now,
                 )?;
                 tx.commit()?;
-                Ok(ended)
+                Ok((ended, families))
             })
             .await?;
-        self.sessions.forget(&ended).await;
+        self.sessions.forget(&ended.0).await;
+        self.sessions.forget_families(&ended.1);
         self.forget_user(&user_id).await;
         self.wake_outbox();
         Ok(())

@@ -15,17 +15,17 @@ pub struct Campus {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CampusError {
-    #[error("no such campus")]
+    #[error("There is no such campus.")]
     NotFound,
-    #[error("a campus needs a name of 1 to 100 characters")]
+    #[error("A campus needs a name of 1 to 100 characters.")]
     InvalidName,
-    #[error("a campus needs at least one domain")]
+    #[error("A campus needs at least one email domain.")]
     NoDomains,
-    #[error("{0:?} is not a domain like campus.edu")]
+    #[error("{0:?} is not a domain like campus.edu.")]
     InvalidDomain(String),
-    #[error("a campus named {0:?} exists already")]
+    #[error("A campus named {0:?} exists already.")]
     NameTaken(String),
-    #[error("the domain {0:?} belongs to another campus")]
+    #[error("The domain {0:?} belongs to another campus.")]
     DomainTaken(String),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),

@@ -1,11 +1,11 @@
 //! Authentication of protected operations. Both cookie names appear as security schemes in the
 //! spec: `gatehouse_session` (development) and `__Host-gatehouse_session` (production); each
-//! mode accepts only its own. Bearer access tokens join them with the API-token feature.
+//! mode accepts only its own. A bearer access token (JWT) is the third scheme.
 
 use poem::Request;
 use poem::http::StatusCode;
 use poem_openapi::SecurityScheme;
-use poem_openapi::auth::ApiKey;
+use poem_openapi::auth::{ApiKey, Bearer};
 
 use crate::accounts::Role;
 use crate::app::AppState;
@@ -33,18 +33,25 @@ pub struct SessionCookie(Principal);
 )]
 pub struct HostSessionCookie(Principal);
 
-/// Who is calling: a session cookie.
+/// An access token from `POST /api/v1/auth/token`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "bearer_token")]
+pub struct BearerToken(Principal);
+
+/// Who is calling: a session cookie or a bearer access token.
 #[derive(SecurityScheme)]
 pub enum Auth {
     SessionCookie(SessionCookie),
     HostSessionCookie(HostSessionCookie),
+    BearerToken(BearerToken),
 }
 
 impl Auth {
     pub fn principal(&self) -> &Principal {
         match self {
             Auth::SessionCookie(SessionCookie(p))
-            | Auth::HostSessionCookie(HostSessionCookie(p)) => p,
+            | Auth::HostSessionCookie(HostSessionCookie(p))
+            | Auth::BearerToken(BearerToken(p)) => p,
         }
     }
 
@@ -65,6 +72,27 @@ async fn development_cookie(req: &Request, key: ApiKey) -> poem::Result<Principa
 
 async fn production_cookie(req: &Request, key: ApiKey) -> poem::Result<Principal> {
     authenticate(req, &key.key, true).await
+}
+
+async fn bearer_token(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    let state = req.data::<AppState>().ok_or_else(unauthenticated)?;
+    match state.tokens.authenticate(&bearer.token).await {
+        Ok(Some(principal)) => {
+            if let Some(slot) = req.data::<AccessUser>() {
+                slot.set(&principal.user_id);
+            }
+            Ok(principal)
+        }
+        Ok(None) => Err(unauthenticated()),
+        Err(e) => {
+            tracing::error!(error = %e, "token family lookup failed");
+            Err(problem_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Please try again in a moment.",
+            ))
+        }
+    }
 }
 
 fn unauthenticated() -> poem::Error {

@@ -44,9 +44,19 @@ const CACHE_CAPACITY: u64 = 200_000;
 /// Longest token accepted before hashing (real ones are 43 characters).
 const MAX_TOKEN_LEN: usize = 128;
 
+/// How a request proved who it acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// The session cookie; `Principal::session_id` is the session.
+    Session,
+    /// A bearer access token; `Principal::session_id` is its token family.
+    Bearer,
+}
+
 /// Who a request acts for.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    pub method: AuthMethod,
     pub user_id: String,
     pub session_id: String,
     pub role: Role,
@@ -80,6 +90,8 @@ pub struct Sessions {
     db: Db,
     clock: Arc<dyn Clock>,
     cache: Cache<Vec<u8>, Arc<CachedSession>>,
+    /// Whether an API token family is revoked, so bearer checks cost no query.
+    families: Cache<String, bool>,
     touches: mpsc::Sender<Touch>,
     csrf_key: [u8; 32],
 }
@@ -95,7 +107,9 @@ impl Sessions {
         let (touches, receiver) = mpsc::channel(10_000);
         let cache = Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(CACHE_TTL).build();
         let writer = TouchWriter { db: db.clone(), receiver };
-        (Self { db, clock, cache, touches, csrf_key }, writer)
+        let families =
+            Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(CACHE_TTL).build();
+        (Self { db, clock, cache, families, touches, csrf_key }, writer)
     }
 
     /// Creates a session inside the caller's transaction (sign-in commits with its audit row).
@@ -189,6 +203,7 @@ impl Sessions {
             });
         }
         Ok(Some(Principal {
+            method: AuthMethod::Session,
             user_id: row.user_id.clone(),
             session_id: row.id.clone(),
             role,
@@ -241,6 +256,21 @@ impl Sessions {
         keep: Option<&str>,
     ) -> rusqlite::Result<Vec<Vec<u8>>> {
         store::delete_all(conn, user_id, keep)
+    }
+
+    pub fn family_revoked_cached(&self, family: &str) -> Option<bool> {
+        self.families.get(family)
+    }
+
+    pub fn note_family(&self, family: &str, revoked: bool) {
+        self.families.insert(family.to_string(), revoked);
+    }
+
+    /// Drops cached states of token families revoked elsewhere.
+    pub fn forget_families(&self, families: &[String]) {
+        for family in families {
+            self.families.invalidate(family);
+        }
     }
 
     /// Drops cache entries for sessions deleted elsewhere.

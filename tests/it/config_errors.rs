@@ -147,3 +147,15 @@ fn the_packaged_config_is_valid() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("mode = \"production\""));
 }
+
+#[test]
+fn variables_without_a_section_are_ignored_with_a_warning() {
+    let output = check_config(
+        None,
+        &[("GATEHOUSE_BIN", "/usr/bin/x"), ("GATEHOUSE_SERVER_LISTEN", "0.0.0.0:1")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("ignoring GATEHOUSE_SERVER_LISTEN"), "{err}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("listen = \"127.0.0.1:8080\""));
+}

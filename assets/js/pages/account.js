@@ -1,0 +1,263 @@
+// The signed-in user's account: profile, password, sessions, signing out.
+
+import { api } from "../api.js";
+import { formatDate, formatDateTime, formatRelative, h, notice, replace } from "../dom.js";
+import { bindForm, busyClick, field, submit } from "../forms.js";
+import { signOut } from "../session.js";
+import { attachStrengthMeter } from "../strength.js";
+
+export const title = "Your account";
+
+export async function render(root, { who }) {
+  if (!who) {
+    window.location.replace("/sign-in?next=/account");
+    return;
+  }
+  const loading = h("p", { role: "status" }, "Loading your account…");
+  replace(root, loading);
+  let user;
+  try {
+    user = await api("GET", "/api/v1/account");
+  } catch (error) {
+    replace(root, h("div", { role: "alert" }, notice("error", h("p", {}, error.message))));
+    return;
+  }
+  const sessions = sessionsSection();
+  replace(
+    root,
+    profileSection(user),
+    passwordSection(user, () => sessions.reload()),
+    sessions.element,
+    signOutSection(),
+  );
+  await sessions.reload();
+}
+
+function section(id, heading, ...children) {
+  return h("section", { class: "panel", "aria-labelledby": id }, h("h2", { id }, heading), ...children);
+}
+
+function facts(user) {
+  const row = (term, value) => [h("dt", {}, term), h("dd", {}, value)];
+  return h(
+    "dl",
+    { class: "facts" },
+    row("Email", [user.email, user.email_verified ? "" : " (not confirmed)"]),
+    row("Campus", user.campus?.name ?? "None"),
+    user.phone ? row("Phone", user.phone) : null,
+    row("Member since", formatDate(user.created_at)),
+  );
+}
+
+function profileSection(user) {
+  const result = h("div", { role: "status", class: "form-result" });
+  const form = h(
+    "form",
+    { class: "stack", "aria-label": "Edit your profile" },
+    field({
+      name: "display_name",
+      label: "Your name",
+      autocomplete: "nickname",
+      hint: "The name other people see.",
+      value: user.display_name,
+      required: "Enter the name other people will see",
+      maxlength: 100,
+    }),
+    field({
+      name: "legal_name",
+      label: "Legal name",
+      autocomplete: "name",
+      hint: "As on your official documents. Leave it empty to remove it.",
+      value: user.legal_name ?? "",
+      optional: true,
+    }),
+    submit("Save profile"),
+  );
+  bindForm(form, {
+    onSubmit: async (v) => {
+      replace(result);
+      const updated = await api("PATCH", "/api/v1/account", {
+        display_name: v.display_name,
+        legal_name: v.legal_name,
+      });
+      form.elements.display_name.value = updated.display_name;
+      form.elements.legal_name.value = updated.legal_name ?? "";
+      replace(result, notice("success", h("p", {}, "Your profile is saved.")));
+    },
+  });
+  return section("profile-heading", "Profile", facts(user), form, result);
+}
+
+function passwordSection(user, afterChange) {
+  const result = h("div", { role: "status", class: "form-result" });
+  const newPassword = field({
+    name: "new_password",
+    label: "New password",
+    type: "password",
+    autocomplete: "new-password",
+    hint: "At least 8 characters, with an upper-case letter, a lower-case letter and a digit.",
+    required: "Choose a new password",
+  });
+  const form = h(
+    "form",
+    { class: "stack", "aria-label": "Change your password" },
+    field({
+      name: "current_password",
+      label: "Current password",
+      type: "password",
+      autocomplete: "current-password",
+      required: "Enter your current password",
+    }),
+    newPassword,
+    submit("Change password"),
+  );
+  const meter = attachStrengthMeter(newPassword, () => user.email);
+  bindForm(form, {
+    onSubmit: async (v) => {
+      replace(result);
+      await api("POST", "/api/v1/account/password", {
+        current_password: v.current_password,
+        new_password: v.new_password,
+      });
+      form.reset();
+      meter.reset();
+      replace(
+        result,
+        notice("success", h("p", {}, "Your password is changed. You were signed out on your other devices.")),
+      );
+      await afterChange();
+    },
+  });
+  return section("password-heading", "Password", form, result);
+}
+
+/** "Chrome on Android" from a user agent; the raw string when it is not recognised. */
+export function describeDevice(ua) {
+  if (!ua) return "Unknown device";
+  const browser =
+    [
+      [/Edg\//, "Edge"],
+      [/OPR\//, "Opera"],
+      [/Firefox\//, "Firefox"],
+      [/Chrom(e|ium)\//, "Chrome"],
+      [/Safari\//, "Safari"],
+      [/^curl\//, "curl"],
+    ].find(([re]) => re.test(ua))?.[1] ?? null;
+  const system =
+    [
+      [/Android/, "Android"],
+      [/iPhone|iPad|iPod/, "iOS"],
+      [/Windows/, "Windows"],
+      [/Mac OS X|Macintosh/, "macOS"],
+      [/CrOS/, "ChromeOS"],
+      [/Linux/, "Linux"],
+    ].find(([re]) => re.test(ua))?.[1] ?? null;
+  if (browser && system) return `${browser} on ${system}`;
+  return browser ?? system ?? ua.slice(0, 60);
+}
+
+function sessionsSection() {
+  const list = h("ul", { class: "session-list" });
+  const result = h("div", { role: "status", class: "form-result" });
+  const others = h("button", { type: "button", class: "button secondary" }, "Sign out everywhere else");
+  const element = section(
+    "sessions-heading",
+    "Where you are signed in",
+    h("p", {}, "If you see a device you do not know, sign it out and change your password."),
+    list,
+    h("div", { class: "button-row" }, others),
+    result,
+  );
+
+  const fail = (error) => replace(result, h("div", { role: "alert" }, notice("error", h("p", {}, error.message))));
+
+  const reload = async () => {
+    let sessions;
+    try {
+      sessions = await api("GET", "/api/v1/account/sessions");
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    // This device first, then the others, most recently active first (the API's order).
+    const ordered = [...sessions.filter((s) => s.current), ...sessions.filter((s) => !s.current)];
+    replace(list, ordered.map((s) => sessionItem(s)));
+    others.hidden = !sessions.some((s) => !s.current);
+  };
+
+  const sessionItem = (s) => {
+    const device = describeDevice(s.user_agent);
+    const item = h(
+      "li",
+      { class: "session", "data-session-id": s.id, "data-current": String(s.current) },
+      h(
+        "p",
+        { class: "session-device" },
+        h("strong", {}, device),
+        s.current ? h("span", { class: "tag" }, "This device") : null,
+      ),
+      h(
+        "dl",
+        { class: "facts compact" },
+        s.ip ? [h("dt", {}, "Network address"), h("dd", {}, s.ip)] : null,
+        h("dt", {}, "Signed in"),
+        h("dd", {}, formatDateTime(s.created_at)),
+        h("dt", {}, "Last active"),
+        h("dd", {}, h("time", { datetime: s.last_seen_at, title: formatDateTime(s.last_seen_at) }, formatRelative(s.last_seen_at))),
+        h("dt", {}, s.remember_me ? "Kept signed in until" : "Ends at the latest"),
+        h("dd", {}, formatDateTime(s.expires_at)),
+      ),
+    );
+    if (!s.current) {
+      const button = h(
+        "button",
+        { type: "button", class: "button secondary small", "aria-label": `Sign out this device: ${device}, signed in ${formatDateTime(s.created_at)}` },
+        "Sign out this device",
+      );
+      busyClick(
+        button,
+        async () => {
+          replace(result);
+          await api("DELETE", `/api/v1/account/sessions/${encodeURIComponent(s.id)}`);
+          await reload();
+          replace(result, notice("success", h("p", {}, `${device} is signed out.`)));
+          list.closest("section").querySelector("h2").focus();
+        },
+        fail,
+      );
+      item.append(button);
+    }
+    return item;
+  };
+
+  busyClick(
+    others,
+    async () => {
+      replace(result);
+      const answer = await api("DELETE", "/api/v1/account/sessions");
+      await reload();
+      const n = Number(answer?.revoked ?? 0);
+      replace(
+        result,
+        notice("success", h("p", {}, n === 1 ? "1 other session is signed out." : `${n} other sessions are signed out.`)),
+      );
+    },
+    fail,
+  );
+  element.querySelector("h2").setAttribute("tabindex", "-1");
+  return { element, reload };
+}
+
+function signOutSection() {
+  const result = h("div", { role: "status", class: "form-result" });
+  const button = h("button", { type: "button", class: "button secondary" }, "Sign out");
+  busyClick(
+    button,
+    async () => {
+      await signOut();
+      window.location.assign("/sign-in?signed_out=1");
+    },
+    (error) => replace(result, h("div", { role: "alert" }, notice("error", h("p", {}, error.message)))),
+  );
+  return section("signout-heading", "Sign out", h("p", {}, "Sign out of Gatehouse on this device."), h("div", { class: "button-row" }, button), result);
+}

@@ -1,0 +1,112 @@
+//! `/api/v1/auth/token`, `/token/refresh`, `/token/revoke` and the JWK set.
+
+use poem::web::Data;
+use poem::{IntoResponse, Request, handler};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::TokenPair;
+use crate::accounts::api::request_meta;
+use crate::app::{ApiTags, AppState};
+use crate::error::ApiError;
+
+#[derive(Object)]
+pub struct TokenGrantRequest {
+    email: String,
+    password: String,
+    /// A TOTP code, once the account has TOTP enrolled.
+    totp_code: Option<String>,
+}
+
+#[derive(Object)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// An access token and the refresh token that replaces it.
+#[derive(Object)]
+pub struct TokenBody {
+    /// A JWT (EdDSA) to send as `Authorization: Bearer ...`.
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: String,
+    /// Seconds until the access token expires.
+    expires_in: i64,
+    /// Opaque, single use, valid 7 days: spend it at `/api/v1/auth/token/refresh`.
+    refresh_token: String,
+}
+
+impl From<TokenPair> for TokenBody {
+    fn from(pair: TokenPair) -> Self {
+        Self {
+            access_token: pair.access_token,
+            token_type: "Bearer".into(),
+            expires_in: pair.expires_in,
+            refresh_token: pair.refresh_token,
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct TokenRevokedBody {
+    status: String,
+}
+
+#[derive(ApiResponse)]
+pub enum TokenResponse {
+    /// A new token pair.
+    #[oai(status = 200)]
+    Ok(Json<TokenBody>),
+}
+
+pub struct TokensApi;
+
+#[OpenApi(prefix_path = "/api/v1/auth/token", tag = "ApiTags::Auth")]
+impl TokensApi {
+    /// Get API tokens with email and password (for mobile and server apps).
+    ///
+    /// A wrong password and an unknown email get the same answer.
+    #[oai(path = "/", method = "post", operation_id = "create_token")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<TokenGrantRequest>,
+    ) -> Result<TokenResponse, ApiError> {
+        let pair = state.tokens.issue(&body.0.email, &body.0.password, &request_meta(req)).await?;
+        Ok(TokenResponse::Ok(Json(pair.into())))
+    }
+
+    /// Spend a refresh token for a new pair.
+    ///
+    /// Presenting a spent refresh token revokes every token of its sign-in
+    /// (`refresh_token_reused`).
+    #[oai(path = "/refresh", method = "post", operation_id = "refresh_token")]
+    async fn refresh(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<RefreshRequest>,
+    ) -> Result<TokenResponse, ApiError> {
+        let pair = state.tokens.refresh(&body.0.refresh_token, &request_meta(req)).await?;
+        Ok(TokenResponse::Ok(Json(pair.into())))
+    }
+
+    /// Revoke a refresh token and every token of its sign-in. Unknown tokens are ignored.
+    #[oai(path = "/revoke", method = "post", operation_id = "revoke_token")]
+    async fn revoke(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<RefreshRequest>,
+    ) -> Result<Json<TokenRevokedBody>, ApiError> {
+        state.tokens.revoke(&body.0.refresh_token, &request_meta(req)).await?;
+        Ok(Json(TokenRevokedBody { status: "revoked".into() }))
+    }
+}
+
+/// `GET /.well-known/jwks.json`: the public keys that sign access tokens.
+#[handler]
+pub fn jwks(state: Data<&AppState>) -> impl IntoResponse {
+    poem::web::Json(state.tokens.jwks()).with_header("cache-control", "public, max-age=300")
+}

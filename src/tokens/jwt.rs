@@ -1,0 +1,189 @@
+//! JWT access tokens: EdDSA (Ed25519) signatures with the key derived from the configured
+//! seed, `kid` in the header, issuer `server.public_url`, a configurable audience, 15 minutes.
+//! The public key is published as a JWK set at `/.well-known/jwks.json`.
+
+use ed25519_dalek::SigningKey;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::base64url;
+
+pub const ACCESS_TOKEN_SECONDS: i64 = 15 * 60;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id.
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+    /// A unique id for this token.
+    pub jti: String,
+    /// The token family (one API sign-in).
+    pub fam: String,
+    pub role: String,
+}
+
+pub struct JwtKeys {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    public_x: String,
+    issuer: String,
+    audience: String,
+}
+
+/// PKCS#8 v1 wrapping of an Ed25519 seed (RFC 8410): a fixed prefix and the 32 bytes.
+fn pkcs8_der(seed: &[u8; 32]) -> Vec<u8> {
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(seed);
+    der
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("access token refused: {0}")]
+pub struct JwtError(String);
+
+impl JwtKeys {
+    pub fn new(seed: &[u8; 32], issuer: &str, audience: &str) -> Self {
+        let public = SigningKey::from_bytes(seed).verifying_key().to_bytes();
+        let kid = hex::encode(&Sha256::digest(public)[..8]);
+        Self {
+            kid,
+            encoding: EncodingKey::from_ed_der(&pkcs8_der(seed)),
+            decoding: DecodingKey::from_ed_der(&public),
+            public_x: base64url(&public),
+            issuer: issuer.into(),
+            audience: audience.into(),
+        }
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, JwtError> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| JwtError(e.to_string()))
+    }
+
+    /// Verifies signature, algorithm (EdDSA only: `none` and HMAC are refused), `kid`, issuer,
+    /// audience and expiry (no leeway).
+    pub fn verify(&self, token: &str) -> Result<Claims, JwtError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError(e.to_string()))?;
+        if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(JwtError("unknown algorithm or key".into()));
+        }
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = 0;
+        validation.set_audience(&[&self.audience]);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| JwtError(e.to_string()))
+    }
+
+    /// The JWK set published at `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({
+            "keys": [{
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": self.public_x,
+                "kid": self.kid,
+                "alg": "EdDSA",
+                "use": "sig",
+            }]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            iss: "https://id.north.edu".into(),
+            aud: "gatehouse".into(),
+            sub: "user-1".into(),
+            iat: 0,
+            exp,
+            jti: "j".into(),
+            fam: "f".into(),
+            role: "user".into(),
+        }
+    }
+
+    fn future() -> i64 {
+        chrono::Utc::now().timestamp() + 600
+    }
+
+    #[test]
+    fn signs_and_verifies_with_kid() {
+        let keys = JwtKeys::new(&[3; 32], "https://id.north.edu", "gatehouse");
+        let token = keys.sign(&claims(future())).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(keys.kid()));
+        assert_eq!(keys.verify(&token).unwrap().sub, "user-1");
+        assert_eq!(keys.jwks()["keys"][0]["kid"], keys.kid());
+    }
+
+    #[test]
+    fn refuses_expired_wrong_key_wrong_audience_tampered_and_alg_none() {
+        let keys = JwtKeys::new(&[3; 32], "https://id.north.edu", "gatehouse");
+        let expired = keys.sign(&claims(chrono::Utc::now().timestamp() - 1)).unwrap();
+        assert!(keys.verify(&expired).is_err());
+
+        let other = JwtKeys::new(&[4; 32], "https://id.north.edu", "gatehouse");
+        let mut forged = other.sign(&claims(future())).unwrap();
+        assert!(keys.verify(&forged).is_err());
+        // Same kid as ours but signed with another key.
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(keys.kid().into());
+        forged = jsonwebtoken::encode(&header, &claims(future()), &other.encoding).unwrap();
+        assert!(keys.verify(&forged).is_err());
+
+        let other_audience = Claims { aud: "other-app".into(), ..claims(future()) };
+        assert!(keys.verify(&keys.sign(&other_audience).unwrap()).is_err());
+        let other_issuer = Claims { iss: "https://evil.example".into(), ..claims(future()) };
+        assert!(keys.verify(&keys.sign(&other_issuer).unwrap()).is_err());
+
+        let token = keys.sign(&claims(future())).unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut payload = claims(future());
+        payload.role = "admin".into();
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            base64url(&serde_json::to_vec(&payload).unwrap()),
+            parts[2]
+        );
+        assert!(keys.verify(&tampered).is_err());
+
+        let none_header =
+            base64url(format!(r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#, keys.kid()).as_bytes());
+        let unsigned = format!("{none_header}.{}.", parts[1]);
+        assert!(keys.verify(&unsigned).is_err());
+        let hs_header = base64url(
+            format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{}"}}"#, keys.kid()).as_bytes(),
+        );
+        assert!(keys.verify(&format!("{hs_header}.{}.{}", parts[1], parts[2])).is_err());
+    }
+}

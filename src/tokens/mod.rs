@@ -1,0 +1,11 @@
+//! API tokens for campus mobile and server apps: a 15-minute JWT access token (EdDSA) and an
+//! opaque 7-day refresh token that is spent by each refresh. Tokens descended from one sign-in
+//! form a family; presenting a spent refresh token revokes the whole family (a stolen token
+//! and its legitimate twin cannot both live). Password change and reset revoke every family.
+
+pub mod api;
+pub mod jwt;
+mod service;
+pub mod store;
+
+pub use service::{TokenError, TokenPair, Tokens};

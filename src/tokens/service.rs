@@ -1,0 +1,232 @@
+//! Issuing, refreshing, revoking and checking API tokens.
+
+use std::sync::Arc;
+
+use super::jwt::{ACCESS_TOKEN_SECONDS, Claims, JwtKeys};
+use super::store;
+use crate::accounts::password::Verified;
+use crate::accounts::service::RequestMeta;
+use crate::accounts::{AccountError, Accounts, Role, store as accounts_store};
+use crate::audit::{self, AuditEvent};
+use crate::clock::Clock;
+use crate::crypto;
+use crate::db::{Db, DbError};
+use crate::sessions::{AuthMethod, Principal};
+
+pub const REFRESH_TOKEN_SECONDS: i64 = 7 * 86400;
+
+/// What the token endpoints answer.
+pub struct TokenPair {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error("the refresh token is not valid")]
+    InvalidRefreshToken,
+    #[error("the refresh token was already used")]
+    RefreshTokenReused,
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<DbError> for TokenError {
+    fn from(e: DbError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for TokenError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+pub struct Tokens {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    jwt: JwtKeys,
+    accounts: Arc<Accounts>,
+}
+
+impl Tokens {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, jwt: JwtKeys, accounts: Arc<Accounts>) -> Self {
+        Self { db, clock, jwt, accounts }
+    }
+
+    pub fn jwks(&self) -> serde_json::Value {
+        self.jwt.jwks()
+    }
+
+    fn access_token(
+        &self,
+        user_id: &str,
+        role: &str,
+        family: &str,
+        now: i64,
+    ) -> Result<String, TokenError> {
+        let claims = Claims {
+            iss: self.jwt.issuer().to_string(),
+            aud: self.jwt.audience().to_string(),
+            sub: user_id.to_string(),
+            iat: now,
+            exp: now + ACCESS_TOKEN_SECONDS,
+            jti: uuid::Uuid::new_v4().to_string(),
+            fam: family.to_string(),
+            role: role.to_string(),
+        };
+        self.jwt.sign(&claims).map_err(|e| TokenError::Internal(e.to_string()))
+    }
+
+    /// Email and password (checked like any sign-in) for a new token family.
+    pub async fn issue(
+        &self,
+        email: &str,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> Result<TokenPair, TokenError> {
+        let (user, verified) = self.accounts.check_password(email, password, meta).await?;
+        let now = self.clock.unix();
+        let family = uuid::Uuid::new_v4().to_string();
+        let (refresh, refresh_hash) = crypto::new_token();
+        let (user_id, ip, family_id) = (user.id.clone(), meta.ip.clone(), family.clone());
+        self.db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
+                    accounts_store::upgrade_password_hash(&tx, &user.id, old, new)?;
+                }
+                store::insert_family(&tx, &family_id, &user.id, now)?;
+                store::insert_refresh(
+                    &tx,
+                    &refresh_hash,
+                    &family_id,
+                    now,
+                    now + REFRESH_TOKEN_SECONDS,
+                )?;
+                let event = AuditEvent::by_user(now, &user.id, "token.issued", ip.as_deref())
+                    .with_details(serde_json::json!({"family": family_id}));
+                audit::record(&tx, &event)?;
+                tx.commit().map_err(DbError::from)
+            })
+            .await?;
+        let access_token = self.access_token(&user_id, &user.role, &family, now)?;
+        Ok(TokenPair { access_token, expires_in: ACCESS_TOKEN_SECONDS, refresh_token: refresh })
+    }
+
+    /// Spends `refresh_token` for a new pair. A spent token revokes its whole family.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        meta: &RequestMeta,
+    ) -> Result<TokenPair, TokenError> {
+        if refresh_token.is_empty() || refresh_token.len() > 128 {
+            return Err(TokenError::InvalidRefreshToken);
+        }
+        let hash = crypto::hash_token(refresh_token);
+        let now = self.clock.unix();
+        let (next, next_hash) = crypto::new_token();
+        let ip = meta.ip.clone();
+        let outcome = self
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let Some(row) = store::find_refresh(&tx, &hash)? else {
+                    return Ok(Err(TokenError::InvalidRefreshToken));
+                };
+                if row.family_revoked || now >= row.expires_at {
+                    return Ok(Err(TokenError::InvalidRefreshToken));
+                }
+                if row.spent_at.is_some() || !store::spend(&tx, &hash, now)? {
+                    store::revoke_family(&tx, &row.family_id, now, "reuse")?;
+                    let event = AuditEvent::by_user(
+                        now,
+                        &row.user_id,
+                        "token.reuse_detected",
+                        ip.as_deref(),
+                    )
+                    .failed()
+                    .with_details(serde_json::json!({"family": row.family_id}));
+                    audit::record(&tx, &event)?;
+                    tx.commit()?;
+                    return Ok(Err(TokenError::RefreshTokenReused));
+                }
+                let Some(user) = accounts_store::find_by_id(&tx, &row.user_id)? else {
+                    return Ok(Err(TokenError::InvalidRefreshToken));
+                };
+                store::insert_refresh(
+                    &tx,
+                    &next_hash,
+                    &row.family_id,
+                    now,
+                    now + REFRESH_TOKEN_SECONDS,
+                )?;
+                tx.commit()?;
+                Ok::<_, DbError>(Ok((user.id, user.role, row.family_id)))
+            })
+            .await?;
+        let (user_id, role, family) = outcome?;
+        let access_token = self.access_token(&user_id, &role, &family, now)?;
+        Ok(TokenPair { access_token, expires_in: ACCESS_TOKEN_SECONDS, refresh_token: next })
+    }
+
+    /// Revokes the family of `refresh_token`. Unknown tokens are ignored (RFC 7009).
+    pub async fn revoke(&self, refresh_token: &str, meta: &RequestMeta) -> Result<(), TokenError> {
+        let hash = crypto::hash_token(refresh_token);
+        let now = self.clock.unix();
+        let ip = meta.ip.clone();
+        let family = self
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let Some(row) = store::find_refresh(&tx, &hash)? else { return Ok(None) };
+                store::revoke_family(&tx, &row.family_id, now, "revoked")?;
+                let event = AuditEvent::by_user(now, &row.user_id, "token.revoked", ip.as_deref())
+                    .with_details(serde_json::json!({"family": row.family_id}));
+                audit::record(&tx, &event)?;
+                tx.commit()?;
+                Ok::<_, DbError>(Some(row.family_id))
+            })
+            .await?;
+        if let Some(family) = family {
+            self.accounts.sessions().forget_families(&[family]);
+        }
+        Ok(())
+    }
+
+    /// The principal of a bearer access token, if it is valid and its family is not revoked.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, DbError> {
+        let Ok(claims) = self.jwt.verify(token) else { return Ok(None) };
+        let Ok(role) = claims.role.parse::<Role>() else { return Ok(None) };
+        let sessions = self.accounts.sessions();
+        let revoked = match sessions.family_revoked_cached(&claims.fam) {
+            Some(revoked) => revoked,
+            None => {
+                let family = claims.fam.clone();
+                let revoked = self
+                    .db
+                    .run(move |c| store::family_revoked(c, &family).map_err(DbError::from))
+                    .await?;
+                sessions.note_family(&claims.fam, revoked);
+                revoked
+            }
+        };
+        if revoked {
+            return Ok(None);
+        }
+        Ok(Some(Principal {
+            user_id: claims.sub,
+            session_id: claims.fam,
+            role,
+            remember_me: false,
+            created_at: claims.iat,
+            expires_at: claims.exp,
+            idle_timeout: ACCESS_TOKEN_SECONDS,
+            method: AuthMethod::Bearer,
+        }))
+    }
+}

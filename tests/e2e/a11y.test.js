@@ -1,0 +1,145 @@
+// An axe-core scan of every page (and of the states that matter: errors shown, the strength
+// meter, the timeout warning, admin forms) at desktop and phone width; serious or critical
+// violations fail. A screenshot of each is saved in artifacts/.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { startGatehouse } from "./lib/server.js";
+import { axeViolations, launch, openPage, screenshot, visit, DESKTOP, PHONE } from "./lib/browser.js";
+import { assertNoProblems, createAdmin, createConfirmedUser, expectText, signIn } from "./lib/helpers.js";
+
+const STUDENT = { email: "ada@north.edu", password: "Velvet-Canyon-31", display_name: "Ada" };
+const ADMIN = { email: "root@north.edu", password: "Copper-Meadow-64", display_name: "Campus IT" };
+
+let server;
+let browser;
+const contexts = new Map();
+
+before(async () => {
+  server = await startGatehouse();
+  browser = await launch();
+  await createConfirmedUser(server, STUDENT);
+  await createAdmin(server, ADMIN);
+});
+
+after(async () => {
+  for (const { context } of contexts.values()) await context.close().catch(() => {});
+  await browser?.close();
+  await server?.stop();
+});
+
+/** One browser profile per role and width, signed in as that role. bypassCSP lets axe in. */
+async function pageFor(role, viewport) {
+  const key = `${role}:${viewport.width}`;
+  if (!contexts.has(key)) {
+    const opened = await openPage(browser, { baseURL: server.url, viewport, bypassCSP: true });
+    if (role === "student") await signIn(opened.page, STUDENT.email, STUDENT.password);
+    if (role === "admin") await signIn(opened.page, ADMIN.email, ADMIN.password);
+    contexts.set(key, opened);
+  }
+  return contexts.get(key);
+}
+
+const submitEmpty = (button) => async (page) => {
+  await page.getByRole("button", { name: button, exact: true }).click();
+  await page.locator("form .form-summary.is-shown").first().waitFor();
+};
+
+const scenarios = [
+  { name: "home", role: "guest", path: "/" },
+  { name: "sign-up", role: "guest", path: "/sign-up" },
+  { name: "sign-up-errors", role: "guest", path: "/sign-up", act: submitEmpty("Create account") },
+  {
+    name: "sign-up-strength",
+    role: "guest",
+    path: "/sign-up",
+    act: async (page) => {
+      await page.getByLabel("Campus email").fill("new@north.edu");
+      await page.getByLabel("Password", { exact: true }).fill("Pass1");
+      await expectText(page.locator(".strength-text"), /Password strength/);
+    },
+  },
+  { name: "sign-in", role: "guest", path: "/sign-in" },
+  {
+    name: "sign-in-error",
+    role: "guest",
+    path: "/sign-in",
+    act: async (page) => {
+      await page.getByLabel("Email", { exact: true }).fill(STUDENT.email);
+      await page.getByLabel("Password", { exact: true }).fill("Wrong-Password-1");
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await expectText(page.locator("form .form-summary"), /not right/);
+    },
+  },
+  { name: "sign-in-expired", role: "guest", path: "/sign-in?expired=1&next=%2Faccount" },
+  { name: "verify-email", role: "guest", path: "/verify-email" },
+  {
+    name: "verify-email-bad-link",
+    role: "guest",
+    path: "/verify-email?token=made-up",
+    act: async (page) => expectText(page.locator("main"), /not valid/),
+  },
+  { name: "forgot-password", role: "guest", path: "/forgot-password" },
+  { name: "forgot-password-errors", role: "guest", path: "/forgot-password", act: submitEmpty("Email me a reset link") },
+  { name: "reset-password", role: "guest", path: "/reset-password?token=made-up" },
+  { name: "reset-password-no-token", role: "guest", path: "/reset-password" },
+  { name: "bootstrap", role: "guest", path: "/bootstrap?token=made-up" },
+  { name: "phone", role: "guest", path: "/phone" },
+  { name: "driver", role: "guest", path: "/driver" },
+  { name: "home-signed-in", role: "student", path: "/" },
+  { name: "account", role: "student", path: "/account", act: async (page) => page.locator(".session-list > li").first().waitFor() },
+  { name: "admin-not-allowed", role: "student", path: "/admin" },
+  { name: "admin", role: "admin", path: "/admin", act: async (page) => page.locator(".campus-list > li").first().waitFor() },
+  {
+    name: "admin-edit",
+    role: "admin",
+    path: "/admin",
+    act: async (page) => {
+      await page.getByRole("button", { name: "Edit North" }).click();
+      await page.getByRole("form", { name: "Edit North" }).waitFor();
+    },
+  },
+  {
+    name: "admin-remove-confirm",
+    role: "admin",
+    path: "/admin",
+    act: async (page) => {
+      await page.getByRole("button", { name: "Remove North" }).click();
+      await page.getByRole("button", { name: "Yes, remove North" }).waitFor();
+    },
+  },
+];
+
+for (const scenario of scenarios) {
+  test(`axe: ${scenario.name}`, async () => {
+    for (const [label, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
+      const { page, problems } = await pageFor(scenario.role, viewport);
+      problems.length = 0;
+      await visit(page, scenario.path);
+      if (scenario.act) await scenario.act(page);
+      const violations = await axeViolations(page);
+      await screenshot(page, `${scenario.name}-${label}`);
+      assert.equal(await page.locator(".session-ended").count(), 0, "no 'session has ended' notice");
+      assert.deepEqual(violations, [], `${scenario.name} at ${label} width:\n${violations.join("\n")}`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${scenario.name} scrolls sideways at ${label} width by ${overflow}px`);
+      assertNoProblems(problems);
+    }
+  });
+}
+
+test("axe: the session-timeout warning", async () => {
+  for (const [label, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
+    const opened = await openPage(browser, { baseURL: server.url, viewport, bypassCSP: true });
+    contexts.set(`clock:${label}`, opened);
+    const { context, page, problems } = opened;
+    await context.clock.install();
+    await signIn(page, STUDENT.email, STUDENT.password);
+    await page.clock.fastForward("28:30");
+    await page.getByRole("dialog").waitFor();
+    const violations = await axeViolations(page);
+    await screenshot(page, `timeout-warning-${label}`, { fullPage: false });
+    assert.deepEqual(violations, [], `timeout warning at ${label} width:\n${violations.join("\n")}`);
+    assertNoProblems(problems);
+  }
+});

@@ -1,0 +1,77 @@
+// Starts the real gatehouse binary on a free port with a temporary data directory.
+
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { tmpdir, homedir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+export const BIN =
+  process.env.GATEHOUSE_BIN || join(homedir(), ".cache", "gatehouse-target", "debug", "gatehouse");
+
+/**
+ * Starts Gatehouse. Options: campuses, a list of [name, domain] added with the CLI first.
+ * Resolves with {url, dataDir, bootstrapLink, stop(), output()}.
+ */
+export async function startGatehouse({ campuses = [["North", "north.edu"]] } = {}) {
+  if (!existsSync(BIN)) {
+    throw new Error(`No gatehouse binary at ${BIN}: build it (cargo build) or set GATEHOUSE_BIN`);
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), "gatehouse-e2e-"));
+  const env = { ...process.env };
+  // Gatehouse refuses unknown GATEHOUSE_* variables as configuration errors, and
+  // GATEHOUSE_BIN (where the binary is) is one: the server must not see it.
+  delete env.GATEHOUSE_BIN;
+  Object.assign(env, {
+    GATEHOUSE_STORAGE__DATA_DIR: dataDir,
+    GATEHOUSE_SERVER__LISTEN: "127.0.0.1:0",
+    GATEHOUSE_CAPTCHA__ENABLED: "false",
+    GATEHOUSE_LOG__LEVEL: process.env.GATEHOUSE_LOG__LEVEL || "warn",
+  });
+  for (const [name, domain] of campuses) {
+    execFileSync(BIN, ["campus", "add", "--name", name, "--domain", domain], { env, stdio: "pipe" });
+  }
+
+  const child = spawn(BIN, [], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const lines = [];
+  let url = null;
+  let bootstrapLink = null;
+
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Gatehouse did not start in 30 s:\n${lines.join("\n")}`)), 30_000);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const read = (stream) => {
+      createInterface({ input: stream }).on("line", (line) => {
+        lines.push(line);
+        const serving = line.match(/^Gatehouse \S+ is serving on (\S+)/);
+        if (serving) url = `http://${serving[1]}`;
+        const boot = line.match(/^ {2}Bootstrap:\s+(\S+)/);
+        if (boot) bootstrapLink = boot[1];
+        // The bootstrap link (printed after the address) is followed by this hint.
+        if (url && (bootstrapLink || line.includes("admin create"))) done();
+      });
+    };
+    read(child.stdout);
+    read(child.stderr);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Gatehouse exited with ${code} before serving:\n${lines.join("\n")}`));
+    });
+  });
+  await ready;
+
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      const timeout = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timeout);
+    }
+    if (!process.env.E2E_KEEP_DATA) rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { url, dataDir, bootstrapLink, stop, output: () => lines.join("\n") };
+}
