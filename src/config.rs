@@ -215,11 +215,13 @@ pub struct AuthConfig {
     pub phone_signup: bool,
     /// The `aud` claim of access tokens.
     pub token_audience: String,
+    /// How long an email verification link works, in hours (24 to 48).
+    pub verification_hours: u8,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { phone_signup: false, token_audience: "gatehouse".into() }
+        Self { phone_signup: false, token_audience: "gatehouse".into(), verification_hours: 24 }
     }
 }
 

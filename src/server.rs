@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use crate::accounts::Accounts;
 use crate::accounts::bootstrap::bootstrap_link;
 use crate::accounts::password::PasswordHasherPool;
+use crate::accounts::service::AccountSettings;
 use crate::app::{self, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -97,7 +98,10 @@ pub fn build(
         Arc::new(sessions),
         outbox_wake.clone(),
         keys.pii_key.expose(),
-        config.server.public_url.clone(),
+        AccountSettings {
+            public_url: config.server.public_url.clone(),
+            verify_hours: config.auth.verification_hours.into(),
+        },
     ));
     let jwt = JwtKeys::new(
         keys.jwt_signing_seed.expose(),

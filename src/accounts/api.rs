@@ -309,9 +309,10 @@ impl AuthApi {
     async fn resend(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         body: Json<EmailRequest>,
     ) -> ApiResult<Accepted> {
-        state.accounts.resend_verification(&body.0.email).await?;
+        state.accounts.resend_verification(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }
 
@@ -397,14 +398,20 @@ impl AuthApi {
 
     /// Rate a password against the policy and zxcvbn, for a live strength meter.
     #[oai(path = "/password/strength", method = "post", operation_id = "password_strength")]
-    async fn strength(&self, body: Json<StrengthRequest>) -> Json<StrengthBody> {
+    async fn strength(
+        &self,
+        state: Data<&AppState>,
+        body: Json<StrengthRequest>,
+    ) -> ApiResult<Json<StrengthBody>> {
         let email = super::email::normalize(&body.0.email);
         let problem = password::policy_violation(&body.0.password, &email);
-        Json(StrengthBody {
-            score: password::strength(&body.0.password, &email),
-            acceptable: problem.is_none(),
-            problem,
-        })
+        let score = state
+            .accounts
+            .hasher()
+            .strength(&body.0.password, &email)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Json(StrengthBody { score, acceptable: problem.is_none(), problem }))
     }
 }
 

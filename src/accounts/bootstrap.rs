@@ -72,8 +72,10 @@ impl Accounts {
                 let mut ended = Vec::new();
                 let tx = crate::db::write_tx(conn)?;
                 if let Some(hash) = &token_hash
-                    && !store::consume_bootstrap_token(&tx, hash, now)?
+                    && (!store::consume_bootstrap_token(&tx, hash, now)?
+                        || store::count_admins(&tx)? > 0)
                 {
+                    // Spent, expired, forged, or an admin exists already (made from the shell).
                     return Err(AccountError::InvalidToken);
                 }
                 let (outcome, admin_id) = match store::find_by_email_index(&tx, &index)? {
@@ -111,6 +113,8 @@ impl Accounts {
                 let event = AuditEvent { actor_id: None, ..AuditEvent::by_user(now, &admin_id, actions::ADMIN_CREATED, ip.as_deref()) }
                     .with_details(serde_json::json!({"via": if token_hash.is_some() { "bootstrap_link" } else { "cli" }, "outcome": format!("{outcome:?}").to_lowercase()}));
                 audit::record(&tx, &event)?;
+                // With an admin in place the printed link has no purpose left.
+                store::delete_bootstrap_tokens(&tx)?;
                 tx.commit().map_err(DbError::from)?;
                 Ok((outcome, ended, admin_id))
             })

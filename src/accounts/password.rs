@@ -55,13 +55,19 @@ pub fn policy_violation(password: &str, email: &str) -> Option<String> {
     None
 }
 
-/// zxcvbn's score, 0 (weakest) to 4, with the email as a user input to penalise.
+/// Characters zxcvbn looks at: its matching grows fast with length (upstream advises
+/// truncating), and a password this long is strong whatever follows.
+const STRENGTH_CHARS: usize = 64;
+
+/// zxcvbn's score, 0 (weakest) to 4, with the email as a user input to penalise. CPU-bound:
+/// call it through [`PasswordHasherPool::strength`] from async code.
 pub fn strength(password: &str, email: &str) -> u8 {
-    if password.is_empty() || password.chars().count() > MAX_CHARS {
+    let password: String = password.chars().take(STRENGTH_CHARS).collect();
+    if password.is_empty() {
         return 0;
     }
     let local = email.split('@').next().unwrap_or("");
-    zxcvbn::zxcvbn(password, &[local, email]).score().into()
+    zxcvbn::zxcvbn(&password, &[local, email]).score().into()
 }
 
 /// Hashes and verifies passwords on a bounded pool, so that a burst of sign-ins queues there
@@ -117,6 +123,16 @@ impl PasswordHasherPool {
         let dummy = crate::crypto::base64url(&rand::random::<[u8; 24]>());
         let dummy_hash = hash_sync(&pepper, &dummy).into();
         Self { pool, pepper: Arc::new(pepper), dummy_hash }
+    }
+
+    /// [`strength`] on the bounded pool, off the async workers.
+    pub async fn strength(
+        &self,
+        password: &str,
+        email: &str,
+    ) -> Result<u8, crate::db::BlockingError> {
+        let (password, email) = (password.to_string(), email.to_string());
+        self.pool.run(move || strength(&password, &email)).await
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, crate::db::BlockingError> {

@@ -19,8 +19,6 @@ use crate::error::FieldError;
 use crate::notify::{self, Email, templates};
 use crate::sessions::{AuthMethod, IssuedSession, Principal, Sessions};
 
-/// Verification links are valid this long (SPEC: 24 h, configurable 24–48 h).
-pub const VERIFY_TOKEN_HOURS: i64 = 24;
 pub const RESET_TOKEN_SECONDS: i64 = 3600;
 /// At most one email link per minute and five per day per account and purpose; requests past
 /// that are answered the same but send nothing.
@@ -94,6 +92,14 @@ pub struct SignedIn {
     pub csrf: String,
 }
 
+/// What accounts take from the configuration.
+pub struct AccountSettings {
+    /// Links in emails are built from it.
+    pub public_url: String,
+    /// How long a verification link works (24 to 48).
+    pub verify_hours: i64,
+}
+
 pub struct Accounts {
     pub(super) db: Db,
     clock: Arc<dyn Clock>,
@@ -102,6 +108,7 @@ pub struct Accounts {
     outbox_wake: Arc<Notify>,
     email_index_key: [u8; 32],
     pub(super) public_url: String,
+    verify_hours: i64,
     users: moka::sync::Cache<String, Arc<User>>,
 }
 
@@ -140,7 +147,7 @@ impl Accounts {
         sessions: Arc<Sessions>,
         outbox_wake: Arc<Notify>,
         pii_key: &[u8; 32],
-        public_url: String,
+        settings: AccountSettings,
     ) -> Self {
         let index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"email-index"])
             .try_into()
@@ -154,7 +161,8 @@ impl Accounts {
             sessions,
             outbox_wake,
             email_index_key: index_key,
-            public_url,
+            public_url: settings.public_url,
+            verify_hours: settings.verify_hours,
             users,
         }
     }
@@ -272,6 +280,7 @@ impl Accounts {
         let user_id = uuid::Uuid::new_v4().to_string();
         let ip = meta.ip.clone();
         let display_name = display_name.unwrap_or_default();
+        let hours = self.verify_hours;
         self.db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
@@ -293,7 +302,7 @@ impl Accounts {
                 )?;
                 let brand = templates::Brand { product: PRODUCT, campus: Some(&campus_name) };
                 if created {
-                    let expires = now + VERIFY_TOKEN_HOURS * 3600;
+                    let expires = now + hours * 3600;
                     store::insert_email_token(
                         &tx,
                         &token_hash,
@@ -302,13 +311,8 @@ impl Accounts {
                         now,
                         expires,
                     )?;
-                    let mail = templates::verify_email(
-                        &brand,
-                        &email,
-                        &display_name,
-                        &verify_url,
-                        VERIFY_TOKEN_HOURS,
-                    );
+                    let mail =
+                        templates::verify_email(&brand, &email, &display_name, &verify_url, hours);
                     notify::enqueue_email(&tx, &mail, now)?;
                     audit::record(
                         &tx,
@@ -359,44 +363,65 @@ impl Accounts {
         Ok(())
     }
 
-    pub async fn resend_verification(&self, raw_email: &str) -> Result<(), AccountError> {
+    /// Sends a new verification link to an unverified account. Every path writes one audit
+    /// row and commits, so the answer takes the same time whether or not the account exists.
+    pub async fn resend_verification(
+        &self,
+        raw_email: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
         let email = Self::checked_email(raw_email)?;
-        let Some(user) = self.find_by_email(&email).await? else { return Ok(()) };
-        if user.email_verified_at.is_some() {
-            return Ok(());
-        }
+        let user = self.find_by_email(&email).await?.filter(|u| u.email_verified_at.is_none());
+        let hours = self.verify_hours;
         let now = self.now();
         let (token, token_hash) = crypto::new_token();
         let url = self.link("verify-email", &token);
+        let ip = meta.ip.clone();
         let sent = self
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                if !may_send_link(&tx, &user.id, store::VERIFY_EMAIL, now)? {
-                    return Ok(false);
-                }
-                store::retire_email_tokens(&tx, &user.id, store::VERIFY_EMAIL, now)?;
-                let expires = now + VERIFY_TOKEN_HOURS * 3600;
-                store::insert_email_token(
+                let sent = match &user {
+                    Some(user) if may_send_link(&tx, &user.id, store::VERIFY_EMAIL, now)? => {
+                        store::retire_email_tokens(&tx, &user.id, store::VERIFY_EMAIL, now)?;
+                        let expires = now + hours * 3600;
+                        store::insert_email_token(
+                            &tx,
+                            &token_hash,
+                            &user.id,
+                            store::VERIFY_EMAIL,
+                            now,
+                            expires,
+                        )?;
+                        let brand = templates::Brand {
+                            product: PRODUCT,
+                            campus: user.campus_name.as_deref(),
+                        };
+                        let mail = templates::verify_email(
+                            &brand,
+                            &user.email,
+                            &user.display_name,
+                            &url,
+                            hours,
+                        );
+                        notify::enqueue_email(&tx, &mail, now)?;
+                        true
+                    }
+                    _ => false,
+                };
+                let subject = user.as_ref().map(|u| u.id.as_str());
+                audit::record(
                     &tx,
-                    &token_hash,
-                    &user.id,
-                    store::VERIFY_EMAIL,
-                    now,
-                    expires,
+                    &link_request_event(
+                        now,
+                        actions::VERIFICATION_RESEND_REQUESTED,
+                        subject,
+                        ip.as_deref(),
+                        sent,
+                    ),
                 )?;
-                let brand =
-                    templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
-                let mail = templates::verify_email(
-                    &brand,
-                    &user.email,
-                    &user.display_name,
-                    &url,
-                    VERIFY_TOKEN_HOURS,
-                );
-                notify::enqueue_email(&tx, &mail, now)?;
                 tx.commit().map_err(DbError::from)?;
-                Ok::<_, AccountError>(true)
+                Ok::<_, AccountError>(sent)
             })
             .await?;
         if sent {
@@ -463,6 +488,10 @@ impl Accounts {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
+                // A reset or change that committed while the hash was checked wins.
+                if store::password_hash_of(&tx, &user.id)? != user.password_hash {
+                    return Err(AccountError::InvalidCredentials);
+                }
                 if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
                     store::upgrade_password_hash(&tx, &user.id, old, new)?;
                 }
@@ -487,98 +516,94 @@ impl Accounts {
         Ok(SignedIn { user: signed_in_user, session, csrf })
     }
 
+    /// Ends what the request is signed in with: its session, or its API token family.
     pub async fn logout(
         &self,
         principal: &Principal,
         meta: &RequestMeta,
     ) -> Result<(), AccountError> {
-        match principal.method {
-            AuthMethod::Session => {
-                self.sessions.revoke(&principal.user_id, &principal.session_id).await?;
-            }
-            AuthMethod::Bearer => {
-                let (family, now) = (principal.session_id.clone(), self.now());
-                let revoke = family.clone();
-                self.db
-                    .run(move |c| {
-                        crate::tokens::store::revoke_family(c, &revoke, now, "logout")
-                            .map_err(DbError::from)
-                    })
-                    .await?;
-                self.sessions.forget_families(&[family]);
-            }
+        let (user_id, id, method) =
+            (principal.user_id.clone(), principal.session_id.clone(), principal.method);
+        let (now, ip) = (self.now(), meta.ip.clone());
+        let ended = self
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let ended = match method {
+                    AuthMethod::Session => {
+                        Sessions::delete_in(&tx, &user_id, &id)?.into_iter().collect()
+                    }
+                    AuthMethod::Bearer => {
+                        crate::tokens::store::revoke_family(&tx, &id, now, "logout")?;
+                        Vec::new()
+                    }
+                };
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(now, &user_id, actions::LOGOUT, ip.as_deref()),
+                )?;
+                tx.commit().map_err(DbError::from)?;
+                Ok::<_, AccountError>(ended)
+            })
+            .await?;
+        self.sessions.forget(&ended).await;
+        if method == AuthMethod::Bearer {
+            self.sessions.forget_families(std::slice::from_ref(&principal.session_id));
         }
-        self.audit(AuditEvent::by_user(
-            self.now(),
-            &principal.user_id,
-            actions::LOGOUT,
-            meta.ip.as_deref(),
-        ))
-        .await
+        Ok(())
     }
 
+    /// Ends one of the caller's sessions; its audit row commits with it.
     pub async fn revoke_session(
         &self,
         principal: &Principal,
         session_id: &str,
         meta: &RequestMeta,
     ) -> Result<(), AccountError> {
-        if !self.sessions.revoke(&principal.user_id, session_id).await? {
-            return Err(AccountError::SessionNotFound);
-        }
-        let event = AuditEvent::by_user(
-            self.now(),
-            &principal.user_id,
-            actions::SESSION_REVOKED,
-            meta.ip.as_deref(),
-        )
-        .with_details(serde_json::json!({"session_id": session_id}));
-        self.audit(event).await
+        let (user_id, id) = (principal.user_id.clone(), session_id.to_string());
+        let (now, ip) = (self.now(), meta.ip.clone());
+        let ended = self
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let Some(hash) = Sessions::delete_in(&tx, &user_id, &id)? else {
+                    return Err(AccountError::SessionNotFound);
+                };
+                let event =
+                    AuditEvent::by_user(now, &user_id, actions::SESSION_REVOKED, ip.as_deref())
+                        .with_details(serde_json::json!({"session_id": id}));
+                audit::record(&tx, &event)?;
+                tx.commit().map_err(DbError::from)?;
+                Ok(hash)
+            })
+            .await?;
+        self.sessions.forget(&[ended]).await;
+        Ok(())
     }
 
+    /// Ends every session of the caller but the current one; returns how many ended.
     pub async fn revoke_other_sessions(
         &self,
         principal: &Principal,
         meta: &RequestMeta,
     ) -> Result<usize, AccountError> {
-        let count =
-            self.sessions.revoke_all(&principal.user_id, Some(&principal.session_id)).await?;
-        let event = AuditEvent::by_user(
-            self.now(),
-            &principal.user_id,
-            actions::SESSIONS_REVOKED,
-            meta.ip.as_deref(),
-        )
-        .with_details(serde_json::json!({"count": count}));
-        self.audit(event).await?;
-        Ok(count)
-    }
-
-    async fn audit(&self, event: AuditEvent<'_>) -> Result<(), AccountError> {
-        let (at, actor, action, subject, ip, success, details) = (
-            event.at,
-            event.actor_id.map(str::to_string),
-            event.action.to_string(),
-            event.subject_id.map(str::to_string),
-            event.ip.map(str::to_string),
-            event.success,
-            event.details,
-        );
-        self.db
+        let (user_id, keep) = (principal.user_id.clone(), principal.session_id.clone());
+        let (now, ip) = (self.now(), meta.ip.clone());
+        let ended = self
+            .db
             .run(move |conn| {
-                let event = AuditEvent {
-                    at,
-                    actor_id: actor.as_deref(),
-                    action: &action,
-                    subject_id: subject.as_deref(),
-                    ip: ip.as_deref(),
-                    success,
-                    details,
-                };
-                audit::record(conn, &event).map_err(DbError::from)
+                let tx = crate::db::write_tx(conn)?;
+                let ended = Sessions::delete_all_in(&tx, &user_id, Some(&keep))?;
+                let event =
+                    AuditEvent::by_user(now, &user_id, actions::SESSIONS_REVOKED, ip.as_deref())
+                        .with_details(serde_json::json!({"count": ended.len()}));
+                audit::record(&tx, &event)?;
+                tx.commit().map_err(DbError::from)?;
+                Ok::<_, AccountError>(ended)
             })
             .await?;
-        Ok(())
+        self.sessions.forget(&ended).await;
+        Ok(ended.len())
     }
 
     /// Changes the password (current one required) and ends every other session. Returns the
@@ -608,13 +633,20 @@ impl Accounts {
             )]));
         }
         let hash = self.hasher.hash(new).await?;
-        let score = password::strength(new, &user.email);
-        let keep = principal.session_id.clone();
+        let score = self.hasher.strength(new, &user.email).await?;
+        let (keep, method) = (principal.session_id.clone(), principal.method);
         let (now, ip) = (self.now(), meta.ip.clone());
         let ended = self
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
+                // The password checked must still be the stored one, and the caller still
+                // signed in: a reset that committed meanwhile wins.
+                if store::password_hash_of(&tx, &user.id)? != user.password_hash
+                    || !Sessions::still_signed_in(&tx, method, &keep)?
+                {
+                    return Err(AccountError::InvalidCredentials);
+                }
                 store::set_password(&tx, &user.id, &hash, now)?;
                 let ended = Sessions::delete_all_in(&tx, &user.id, Some(&keep))?;
                 let families = crate::tokens::store::revoke_user_families(
@@ -650,13 +682,15 @@ impl Accounts {
         Ok(score)
     }
 
+    /// Sends a password-reset link. Every path writes one audit row and commits, so the
+    /// answer takes the same time whether or not the account exists.
     pub async fn forgot_password(
         &self,
         raw_email: &str,
         meta: &RequestMeta,
     ) -> Result<(), AccountError> {
         let email = Self::checked_email(raw_email)?;
-        let Some(user) = self.find_by_email(&email).await? else { return Ok(()) };
+        let user = self.find_by_email(&email).await?;
         let now = self.now();
         let (token, token_hash) = crypto::new_token();
         let url = self.link("reset-password", &token);
@@ -665,36 +699,46 @@ impl Accounts {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                if !may_send_link(&tx, &user.id, store::RESET_PASSWORD, now)? {
-                    return Ok(false);
-                }
-                store::retire_email_tokens(&tx, &user.id, store::RESET_PASSWORD, now)?;
-                store::insert_email_token(
-                    &tx,
-                    &token_hash,
-                    &user.id,
-                    store::RESET_PASSWORD,
-                    now,
-                    now + RESET_TOKEN_SECONDS,
-                )?;
-                let brand =
-                    templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
-                notify::enqueue_email(
-                    &tx,
-                    &templates::password_reset(&brand, &user.email, &user.display_name, &url),
-                    now,
-                )?;
+                let sent = match &user {
+                    Some(user) if may_send_link(&tx, &user.id, store::RESET_PASSWORD, now)? => {
+                        store::retire_email_tokens(&tx, &user.id, store::RESET_PASSWORD, now)?;
+                        let expires = now + RESET_TOKEN_SECONDS;
+                        store::insert_email_token(
+                            &tx,
+                            &token_hash,
+                            &user.id,
+                            store::RESET_PASSWORD,
+                            now,
+                            expires,
+                        )?;
+                        let brand = templates::Brand {
+                            product: PRODUCT,
+                            campus: user.campus_name.as_deref(),
+                        };
+                        let mail = templates::password_reset(
+                            &brand,
+                            &user.email,
+                            &user.display_name,
+                            &url,
+                        );
+                        notify::enqueue_email(&tx, &mail, now)?;
+                        true
+                    }
+                    _ => false,
+                };
+                let subject = user.as_ref().map(|u| u.id.as_str());
                 audit::record(
                     &tx,
-                    &AuditEvent::by_user(
+                    &link_request_event(
                         now,
-                        &user.id,
                         actions::PASSWORD_RESET_REQUESTED,
+                        subject,
                         ip.as_deref(),
+                        sent,
                     ),
                 )?;
                 tx.commit().map_err(DbError::from)?;
-                Ok::<_, AccountError>(true)
+                Ok::<_, AccountError>(sent)
             })
             .await?;
         if sent {
@@ -788,8 +832,8 @@ impl Accounts {
             return Err(AccountError::Validation(errors));
         }
         let (user_id, now, ip) = (principal.user_id.clone(), self.now(), meta.ip.clone());
-        self.forget_user(&user_id).await;
-        self.db
+        let user = self
+            .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 store::update_profile(
@@ -805,9 +849,11 @@ impl Accounts {
                 let user =
                     store::find_by_id(&tx, &user_id)?.ok_or(AccountError::InvalidCredentials)?;
                 tx.commit()?;
-                Ok(user)
+                Ok::<_, AccountError>(user)
             })
-            .await
+            .await?;
+        self.forget_user(&user.id).await;
+        Ok(user)
     }
 }
 
@@ -834,6 +880,26 @@ fn usable_token(
         return Err(AccountError::TokenExpired);
     }
     Ok(token)
+}
+
+/// An audit row for a link request: `success` when a link was sent; the subject is the account
+/// when one exists (never the email that was typed).
+fn link_request_event<'a>(
+    now: i64,
+    action: &'a str,
+    subject: Option<&'a str>,
+    ip: Option<&'a str>,
+    sent: bool,
+) -> AuditEvent<'a> {
+    AuditEvent {
+        at: now,
+        actor_id: subject,
+        action,
+        subject_id: subject,
+        ip,
+        success: sent,
+        details: serde_json::json!({"link_sent": sent}),
+    }
 }
 
 fn may_send_link(

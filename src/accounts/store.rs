@@ -106,6 +106,13 @@ pub fn insert(conn: &Connection, u: &NewUser<'_>) -> rusqlite::Result<bool> {
     }
 }
 
+/// The stored hash now: a sign-in checked against an older one must not start a session.
+pub fn password_hash_of(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT password_hash FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+        .optional()
+        .map(Option::flatten)
+}
+
 pub fn set_password(
     conn: &Connection,
     user_id: &str,
@@ -255,6 +262,11 @@ pub fn insert_bootstrap_token(
         "INSERT INTO bootstrap_tokens (token_hash, expires_at) VALUES (?1, ?2)",
         params![token_hash, expires_at],
     )?;
+    Ok(())
+}
+
+pub fn delete_bootstrap_tokens(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM bootstrap_tokens", [])?;
     Ok(())
 }
 

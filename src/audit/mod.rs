@@ -63,6 +63,7 @@ pub fn record(conn: &Connection, event: &AuditEvent<'_>) -> rusqlite::Result<()>
 pub mod actions {
     pub const USER_REGISTERED: &str = "user.registered";
     pub const EMAIL_VERIFIED: &str = "email.verified";
+    pub const VERIFICATION_RESEND_REQUESTED: &str = "email.verification_resend_requested";
     pub const LOGIN: &str = "login";
     pub const LOGOUT: &str = "logout";
     pub const SESSION_REVOKED: &str = "session.revoked";

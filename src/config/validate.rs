@@ -14,6 +14,12 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
     if !(1..=32).contains(&config.captcha.difficulty) {
         return Err(ConfigError::invalid("captcha.difficulty", "must be between 1 and 32"));
     }
+    if !(24..=48).contains(&config.auth.verification_hours) {
+        return Err(ConfigError::invalid("auth.verification_hours", "must be between 24 and 48"));
+    }
+    if config.auth.token_audience.trim().is_empty() {
+        return Err(ConfigError::invalid("auth.token_audience", "must not be empty"));
+    }
     if config.server.mode == Mode::Production && !config.rate_limit.enabled {
         return Err(ConfigError::invalid(
             "rate_limit.enabled",

@@ -1,6 +1,7 @@
 //! The outbox worker: delivers due messages, oldest first, and reschedules failures with
 //! exponential backoff (5 s doubling to 1 h) until [`MAX_ATTEMPTS`], after which the row is
-//! marked failed for an admin to see. A message whose delivery succeeded but whose row was not
+//! marked failed for an admin to see (its body, which may hold a single-use link, is erased
+//! then, as after a delivery). A message whose delivery succeeded but whose row was not
 //! yet marked (a crash in between) is sent again: delivery is at least once, and the
 //! Message-ID (`outbox-<id>`) is the same both times.
 
@@ -100,6 +101,7 @@ impl Outbox {
             .await?;
         let count = due.len();
         for message in due {
+            self.heartbeat.beat();
             let outcome = match message.channel.as_str() {
                 "email" => self
                     .mail
@@ -144,13 +146,17 @@ impl Outbox {
             Err(error) => {
                 let attempts = attempts + 1;
                 let give_up = attempts >= MAX_ATTEMPTS;
-                tracing::warn!(outbox_id = id, attempts, give_up, %error, "outbox: delivery failed");
+                // The relay's reply may quote the recipient's address: it goes to the row's
+                // last_error for admins, not to the log.
+                tracing::warn!(outbox_id = id, attempts, give_up, "outbox: delivery failed");
                 let next = now + backoff_seconds(attempts);
                 self.db
                     .run(move |conn| {
                         conn.execute(
                             "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4,
-                                    failed_at = CASE WHEN ?5 THEN ?6 END
+                                    failed_at = CASE WHEN ?5 THEN ?6 END,
+                                    body_text = CASE WHEN ?5 THEN '' ELSE body_text END,
+                                    body_html = CASE WHEN ?5 THEN NULL ELSE body_html END
                              WHERE id = ?1",
                             params![id, attempts, next, error, give_up, now],
                         )

@@ -51,6 +51,12 @@ impl Metrics {
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        // Any token is a valid HTTP method: only the standard ones become label values, so a
+        // client cannot create series at will.
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+            _ => "OTHER",
+        };
         self.http_requests.with_label_values(&[method, route, &status.to_string()]).inc();
         self.http_duration.with_label_values(&[method, route]).observe(elapsed.as_secs_f64());
     }

@@ -92,6 +92,8 @@ pub struct Sessions {
     cache: Cache<Vec<u8>, Arc<CachedSession>>,
     /// Whether an API token family is revoked, so bearer checks cost no query.
     families: Cache<String, bool>,
+    /// Counts revocations; see [`Sessions::load`].
+    revocations: std::sync::Mutex<u64>,
     touches: mpsc::Sender<Touch>,
     csrf_key: [u8; 32],
 }
@@ -109,7 +111,8 @@ impl Sessions {
         let writer = TouchWriter { db: db.clone(), receiver };
         let families =
             Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(CACHE_TTL).build();
-        (Self { db, clock, cache, families, touches, csrf_key }, writer)
+        let revocations = std::sync::Mutex::new(0);
+        (Self { db, clock, cache, families, revocations, touches, csrf_key }, writer)
     }
 
     /// Creates a session inside the caller's transaction (sign-in commits with its audit row).
@@ -159,21 +162,10 @@ impl Sessions {
         let hash = crypto::hash_token(token);
         let cached = match self.cache.get(&hash) {
             Some(cached) => cached,
-            None => {
-                let lookup = hash.clone();
-                let row = self
-                    .db
-                    .run(move |conn| store::find_by_token(conn, &lookup).map_err(DbError::from))
-                    .await?;
-                let Some(row) = row else { return Ok(None) };
-                let cached = Arc::new(CachedSession {
-                    last_activity: AtomicI64::new(row.last_seen_at),
-                    last_persisted: AtomicI64::new(row.last_seen_at),
-                    row,
-                });
-                self.cache.insert(hash.clone(), cached.clone());
-                cached
-            }
+            None => match self.load(&hash).await? {
+                Some(cached) => cached,
+                None => return Ok(None),
+            },
         };
         let now = self.clock.unix();
         let row = &cached.row;
@@ -189,18 +181,14 @@ impl Sessions {
         let Ok(role) = row.role.parse::<Role>() else { return Ok(None) };
         cached.last_activity.fetch_max(now, Ordering::Relaxed);
         let persisted = cached.last_persisted.load(Ordering::Relaxed);
-        if now - persisted >= TOUCH_INTERVAL
-            && cached
-                .last_persisted
-                .compare_exchange(persisted, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            // Dropped when the writer is behind: the next request will try again.
-            let _ = self.touches.try_send(Touch {
-                session_id: row.id.clone(),
-                at: now,
-                ip: ip.map(|ip| ip.to_string()),
-            });
+        if now - persisted >= TOUCH_INTERVAL {
+            let touch =
+                Touch { session_id: row.id.clone(), at: now, ip: ip.map(|ip| ip.to_string()) };
+            // When the writer is behind the touch is dropped and the next request tries again;
+            // two requests racing here may both send, which the writer absorbs.
+            if self.touches.try_send(touch).is_ok() {
+                cached.last_persisted.fetch_max(now, Ordering::Relaxed);
+            }
         }
         Ok(Some(Principal {
             method: AuthMethod::Session,
@@ -212,6 +200,47 @@ impl Sessions {
             expires_at: row.expires_at,
             idle_timeout: limits.idle,
         }))
+    }
+
+    /// Reads a session row and caches it, unless a revocation happened during the read (the
+    /// row may then be stale): such a read is done again. Revocations take the same lock to
+    /// bump the generation and drop entries, so a stale row can never be cached after them.
+    async fn load(&self, hash: &[u8]) -> Result<Option<Arc<CachedSession>>, DbError> {
+        loop {
+            let generation = self.generation();
+            let lookup = hash.to_vec();
+            let row = self
+                .db
+                .run(move |conn| store::find_by_token(conn, &lookup).map_err(DbError::from))
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            let cached = Arc::new(CachedSession {
+                last_activity: AtomicI64::new(row.last_seen_at),
+                last_persisted: AtomicI64::new(row.last_seen_at),
+                row,
+            });
+            let current = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
+            if *current == generation {
+                self.cache.insert(hash.to_vec(), cached.clone());
+                return Ok(Some(cached));
+            }
+        }
+    }
+
+    /// The revocation generation, read before a database lookup that will fill a cache.
+    pub fn generation(&self) -> u64 {
+        *self.revocations.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn invalidate(&self, hashes: &[Vec<u8>], families: &[String]) {
+        let mut generation = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
+        *generation += 1;
+        for hash in hashes {
+            self.cache.invalidate(hash);
+        }
+        for family in families {
+            self.families.invalidate(family);
+        }
     }
 
     pub async fn list(&self, user_id: &str) -> Result<Vec<SessionListing>, DbError> {
@@ -228,7 +257,7 @@ impl Sessions {
             .await?;
         match hash {
             Some(hash) => {
-                self.cache.invalidate(&hash);
+                self.invalidate(&[hash], &[]);
                 Ok(true)
             }
             None => Ok(false),
@@ -248,6 +277,16 @@ impl Sessions {
         Ok(hashes.len())
     }
 
+    /// Deletes one session of `user_id` inside the caller's transaction; returns its token hash
+    /// to [`forget`](Self::forget) once it has committed.
+    pub fn delete_in(
+        conn: &Connection,
+        user_id: &str,
+        id: &str,
+    ) -> rusqlite::Result<Option<Vec<u8>>> {
+        store::delete(conn, user_id, id)
+    }
+
     /// Deletes every session of `user_id` except `keep` inside the caller's transaction and
     /// returns the token hashes to [`forget`](Self::forget) once it has committed.
     pub fn delete_all_in(
@@ -262,22 +301,38 @@ impl Sessions {
         self.families.get(family)
     }
 
-    pub fn note_family(&self, family: &str, revoked: bool) {
-        self.families.insert(family.to_string(), revoked);
+    /// Caches a family's state read after `generation` was taken, unless a revocation came
+    /// in between (see [`load`](Self::load)).
+    pub fn note_family(&self, family: &str, revoked: bool, generation: u64) {
+        let current = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
+        if *current == generation {
+            self.families.insert(family.to_string(), revoked);
+        }
     }
 
     /// Drops cached states of token families revoked elsewhere.
     pub fn forget_families(&self, families: &[String]) {
-        for family in families {
-            self.families.invalidate(family);
+        self.invalidate(&[], families);
+    }
+
+    /// Whether the caller's session (or, for a bearer token, its family) still exists, checked
+    /// inside a transaction that is about to act for it.
+    pub fn still_signed_in(
+        conn: &Connection,
+        method: AuthMethod,
+        id: &str,
+    ) -> rusqlite::Result<bool> {
+        match method {
+            AuthMethod::Session => store::exists(conn, id),
+            AuthMethod::Bearer => {
+                crate::tokens::store::family_revoked(conn, id).map(|revoked| !revoked)
+            }
         }
     }
 
     /// Drops cache entries for sessions deleted elsewhere.
     pub async fn forget(&self, token_hashes: &[Vec<u8>]) {
-        for hash in token_hashes {
-            self.cache.invalidate(hash);
-        }
+        self.invalidate(token_hashes, &[]);
     }
 }
 

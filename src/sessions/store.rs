@@ -121,6 +121,10 @@ pub fn delete_all(
     rows.collect()
 }
 
+pub fn exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS(SELECT 1 FROM sessions WHERE id = ?1)", [id], |r| r.get(0))
+}
+
 pub fn delete_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
     Ok(())

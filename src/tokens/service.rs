@@ -94,9 +94,14 @@ impl Tokens {
         let family = uuid::Uuid::new_v4().to_string();
         let (refresh, refresh_hash) = crypto::new_token();
         let (user_id, ip, family_id) = (user.id.clone(), meta.ip.clone(), family.clone());
-        self.db
+        let role = self
+            .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
+                // A reset or change that committed while the hash was checked wins.
+                if accounts_store::password_hash_of(&tx, &user.id)? != user.password_hash {
+                    return Err(TokenError::Account(AccountError::InvalidCredentials));
+                }
                 if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
                     accounts_store::upgrade_password_hash(&tx, &user.id, old, new)?;
                 }
@@ -111,10 +116,11 @@ impl Tokens {
                 let event = AuditEvent::by_user(now, &user.id, "token.issued", ip.as_deref())
                     .with_details(serde_json::json!({"family": family_id}));
                 audit::record(&tx, &event)?;
-                tx.commit().map_err(DbError::from)
+                tx.commit()?;
+                Ok::<_, TokenError>(user.role)
             })
             .await?;
-        let access_token = self.access_token(&user_id, &user.role, &family, now)?;
+        let access_token = self.access_token(&user_id, &role, &family, now)?;
         Ok(TokenPair { access_token, expires_in: ACCESS_TOKEN_SECONDS, refresh_token: refresh })
     }
 
@@ -206,12 +212,13 @@ impl Tokens {
         let revoked = match sessions.family_revoked_cached(&claims.fam) {
             Some(revoked) => revoked,
             None => {
+                let generation = sessions.generation();
                 let family = claims.fam.clone();
                 let revoked = self
                     .db
                     .run(move |c| store::family_revoked(c, &family).map_err(DbError::from))
                     .await?;
-                sessions.note_family(&claims.fam, revoked);
+                sessions.note_family(&claims.fam, revoked, generation);
                 revoked
             }
         };
