@@ -83,8 +83,8 @@ impl JwtKeys {
     }
 
     /// Verifies signature, algorithm (EdDSA only: `none` and HMAC are refused), `kid`, issuer,
-    /// audience and expiry (no leeway).
-    pub fn verify(&self, token: &str) -> Result<Claims, JwtError> {
+    /// audience, and expiry against `now` (the app's clock, no leeway).
+    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError(e.to_string()))?;
         if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.kid.as_str()) {
             return Err(JwtError("unknown algorithm or key".into()));
@@ -94,9 +94,15 @@ impl JwtKeys {
         validation.set_audience(&[&self.audience]);
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+        // Expiry is checked here, against the injected clock, rather than the system's.
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map(|data| data.claims)
-            .map_err(|e| JwtError(e.to_string()))
+            .map_err(|e| JwtError(e.to_string()))?;
+        if now >= claims.exp {
+            return Err(JwtError("expired".into()));
+        }
+        Ok(claims)
     }
 
     /// The JWK set published at `/.well-known/jwks.json`.
@@ -141,29 +147,33 @@ mod tests {
         let token = keys.sign(&claims(future())).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(keys.kid()));
-        assert_eq!(keys.verify(&token).unwrap().sub, "user-1");
+        assert_eq!(keys.verify(&token, 0).unwrap().sub, "user-1");
         assert_eq!(keys.jwks()["keys"][0]["kid"], keys.kid());
     }
 
     #[test]
     fn refuses_expired_wrong_key_wrong_audience_tampered_and_alg_none() {
         let keys = JwtKeys::new(&[3; 32], "https://id.north.edu", "gatehouse");
+        let now = chrono::Utc::now().timestamp();
+        let at_100 = keys.sign(&claims(100)).unwrap();
+        assert!(keys.verify(&at_100, 99).is_ok());
+        assert!(keys.verify(&at_100, 100).is_err());
         let expired = keys.sign(&claims(chrono::Utc::now().timestamp() - 1)).unwrap();
-        assert!(keys.verify(&expired).is_err());
+        assert!(keys.verify(&expired, now).is_err());
 
         let other = JwtKeys::new(&[4; 32], "https://id.north.edu", "gatehouse");
         let mut forged = other.sign(&claims(future())).unwrap();
-        assert!(keys.verify(&forged).is_err());
+        assert!(keys.verify(&forged, now).is_err());
         // Same kid as ours but signed with another key.
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(keys.kid().into());
         forged = jsonwebtoken::encode(&header, &claims(future()), &other.encoding).unwrap();
-        assert!(keys.verify(&forged).is_err());
+        assert!(keys.verify(&forged, now).is_err());
 
         let other_audience = Claims { aud: "other-app".into(), ..claims(future()) };
-        assert!(keys.verify(&keys.sign(&other_audience).unwrap()).is_err());
+        assert!(keys.verify(&keys.sign(&other_audience).unwrap(), now).is_err());
         let other_issuer = Claims { iss: "https://evil.example".into(), ..claims(future()) };
-        assert!(keys.verify(&keys.sign(&other_issuer).unwrap()).is_err());
+        assert!(keys.verify(&keys.sign(&other_issuer).unwrap(), now).is_err());
 
         let token = keys.sign(&claims(future())).unwrap();
         let parts: Vec<&str> = token.split('.').collect();
@@ -175,15 +185,15 @@ mod tests {
             base64url(&serde_json::to_vec(&payload).unwrap()),
             parts[2]
         );
-        assert!(keys.verify(&tampered).is_err());
+        assert!(keys.verify(&tampered, now).is_err());
 
         let none_header =
             base64url(format!(r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#, keys.kid()).as_bytes());
         let unsigned = format!("{none_header}.{}.", parts[1]);
-        assert!(keys.verify(&unsigned).is_err());
+        assert!(keys.verify(&unsigned, now).is_err());
         let hs_header = base64url(
             format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{}"}}"#, keys.kid()).as_bytes(),
         );
-        assert!(keys.verify(&format!("{hs_header}.{}.{}", parts[1], parts[2])).is_err());
+        assert!(keys.verify(&format!("{hs_header}.{}.{}", parts[1], parts[2]), now).is_err());
     }
 }

@@ -46,6 +46,13 @@ impl From<rusqlite::Error> for TokenError {
     }
 }
 
+/// What a refresh attempt found.
+enum Refreshed {
+    Issued { user_id: String, role: String, family: String },
+    Reused(String),
+    Invalid,
+}
+
 pub struct Tokens {
     db: Db,
     clock: Arc<dyn Clock>,
@@ -142,10 +149,10 @@ impl Tokens {
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 let Some(row) = store::find_refresh(&tx, &hash)? else {
-                    return Ok(Err(TokenError::InvalidRefreshToken));
+                    return Ok(Refreshed::Invalid);
                 };
                 if row.family_revoked || now >= row.expires_at {
-                    return Ok(Err(TokenError::InvalidRefreshToken));
+                    return Ok(Refreshed::Invalid);
                 }
                 if row.spent_at.is_some() || !store::spend(&tx, &hash, now)? {
                     store::revoke_family(&tx, &row.family_id, now, "reuse")?;
@@ -159,10 +166,10 @@ impl Tokens {
                     .with_details(serde_json::json!({"family": row.family_id}));
                     audit::record(&tx, &event)?;
                     tx.commit()?;
-                    return Ok(Err(TokenError::RefreshTokenReused));
+                    return Ok(Refreshed::Reused(row.family_id));
                 }
                 let Some(user) = accounts_store::find_by_id(&tx, &row.user_id)? else {
-                    return Ok(Err(TokenError::InvalidRefreshToken));
+                    return Ok(Refreshed::Invalid);
                 };
                 store::insert_refresh(
                     &tx,
@@ -172,10 +179,22 @@ impl Tokens {
                     now + REFRESH_TOKEN_SECONDS,
                 )?;
                 tx.commit()?;
-                Ok::<_, DbError>(Ok((user.id, user.role, row.family_id)))
+                Ok::<_, DbError>(Refreshed::Issued {
+                    user_id: user.id,
+                    role: user.role,
+                    family: row.family_id,
+                })
             })
             .await?;
-        let (user_id, role, family) = outcome?;
+        let (user_id, role, family) = match outcome {
+            Refreshed::Issued { user_id, role, family } => (user_id, role, family),
+            Refreshed::Reused(family) => {
+                // The family's access tokens die with it, cached state included.
+                self.accounts.sessions().forget_families(&[family]);
+                return Err(TokenError::RefreshTokenReused);
+            }
+            Refreshed::Invalid => return Err(TokenError::InvalidRefreshToken),
+        };
         let access_token = self.access_token(&user_id, &role, &family, now)?;
         Ok(TokenPair { access_token, expires_in: ACCESS_TOKEN_SECONDS, refresh_token: next })
     }
@@ -206,7 +225,7 @@ impl Tokens {
 
     /// The principal of a bearer access token, if it is valid and its family is not revoked.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, DbError> {
-        let Ok(claims) = self.jwt.verify(token) else { return Ok(None) };
+        let Ok(claims) = self.jwt.verify(token, self.clock.unix()) else { return Ok(None) };
         let Ok(role) = claims.role.parse::<Role>() else { return Ok(None) };
         let sessions = self.accounts.sessions();
         let revoked = match sessions.family_revoked_cached(&claims.fam) {

@@ -15,3 +15,4 @@ mod passwords;
 mod registration;
 mod sessions;
 mod smtp_sink;
+mod tokens;

@@ -66,6 +66,8 @@ async fn a_reset_sets_the_password_ends_every_session_and_works_once() {
     let server = TestServer::start().await;
     server.add_campus("North", &["north.edu"]);
     let user = server.signed_in_user("ada@north.edu").await;
+    // Warm the session cache: the reset must beat it.
+    assert_eq!(user.get("/api/v1/auth/session").await.status(), 200);
     server.post("/api/v1/auth/password/forgot", json!({"email": "ada@north.edu"})).await;
     let token =
         server.mail_to("ada@north.edu", "Reset your password").await.link_token("/reset-password");
@@ -130,4 +132,70 @@ async fn the_strength_meter_reports_policy_and_score() {
     let strong: serde_json::Value = rate("Violet-Kettle-Harbor-88").await.json().await.unwrap();
     assert_eq!(strong["acceptable"], true);
     assert_eq!(strong["score"], 4);
+}
+
+#[tokio::test]
+async fn a_sign_in_racing_a_reset_never_outlives_it() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    server.signed_in_user("ada@north.edu").await;
+    server.post("/api/v1/auth/password/forgot", json!({"email": "ada@north.edu"})).await;
+    let token =
+        server.mail_to("ada@north.edu", "Reset your password").await.link_token("/reset-password");
+    // Sign-ins with the old password keep coming while the reset lands.
+    let attackers: Vec<_> = (0..4)
+        .map(|_| {
+            let user = server.new_user("ada@north.edu");
+            tokio::spawn(async move {
+                let mut signed_in = Vec::new();
+                for _ in 0..6 {
+                    if user.login(PASSWORD, false).await.status() == 200 {
+                        signed_in.push(user.cookie("gatehouse_session").unwrap());
+                    }
+                }
+                signed_in
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let reset = server
+        .post("/api/v1/auth/password/reset", json!({"token": token, "new_password": NEW_PASSWORD}));
+    assert_eq!(reset.await.status(), 200);
+    let reset_at =
+        server.query_i64("SELECT max(id) FROM audit_log WHERE action = 'password.reset'");
+    for attacker in attackers {
+        attacker.await.unwrap();
+    }
+    // Every session that exists now was made after the reset, with the new password: none.
+    let sessions_after = server.query_i64(&format!(
+        "SELECT count(*) FROM audit_log WHERE action = 'login' AND outcome = 'success' AND id > {reset_at}"
+    ));
+    assert_eq!(sessions_after, 0, "a sign-in with the old password succeeded after the reset");
+    assert_eq!(server.query_i64("SELECT count(*) FROM sessions"), 0);
+}
+
+#[tokio::test]
+async fn one_reset_link_used_twice_at_once_works_once() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    server.signed_in_user("ada@north.edu").await;
+    server.post("/api/v1/auth/password/forgot", json!({"email": "ada@north.edu"})).await;
+    let token =
+        server.mail_to("ada@north.edu", "Reset your password").await.link_token("/reset-password");
+    let tasks: Vec<_> = ["First-New-Pass-1", "Second-New-Pass-2"]
+        .into_iter()
+        .map(|password| {
+            let (client, url) = (server.client.clone(), server.url("/api/v1/auth/password/reset"));
+            let body = json!({"token": token, "new_password": password});
+            tokio::spawn(async move {
+                client.post(url).json(&body).send().await.unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 400]);
 }

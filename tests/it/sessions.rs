@@ -127,6 +127,7 @@ async fn sessions_are_listed_and_revocation_takes_effect_at_once() {
     tablet.login(PASSWORD, false).await;
     // Warm the cache: revocation must beat it.
     assert_eq!(phone.get("/api/v1/auth/session").await.status(), 200);
+    assert_eq!(tablet.get("/api/v1/auth/session").await.status(), 200);
 
     let list: Vec<serde_json::Value> =
         laptop.get("/api/v1/account/sessions").await.json().await.unwrap();
@@ -194,7 +195,7 @@ async fn sessions_are_listed_and_revocation_takes_effect_at_once() {
 }
 
 #[tokio::test]
-async fn a_session_of_a_deleted_user_is_refused() {
+async fn a_session_of_a_user_deleted_while_the_server_was_down_is_refused() {
     let server = TestServer::start().await;
     server.add_campus("North", &["north.edu"]);
     let user = server.signed_in_user("ada@north.edu").await;
