@@ -31,6 +31,9 @@ impl fmt::Debug for KeyBytes {
 pub struct Keys {
     pub session_secret: KeyBytes,
     pub jwt_signing_seed: KeyBytes,
+    /// Former JWT signing keys (`<data_dir>/keys/jwt_retired/*.key`): they no longer sign,
+    /// but tokens they signed keep verifying and their public keys stay in the JWK set.
+    pub jwt_retired_seeds: Vec<KeyBytes>,
     pub pii_key: KeyBytes,
     pub pepper: KeyBytes,
 }
@@ -61,10 +64,23 @@ impl Keys {
         Ok(Self {
             session_secret: load(&config.session_secret_file, "session_secret.key")?,
             jwt_signing_seed: load(&config.jwt_signing_key_file, "jwt_signing.key")?,
+            jwt_retired_seeds: retired_keys(&dir.join("jwt_retired"))?,
             pii_key: load(&config.pii_key_file, "pii.key")?,
             pepper: load(&config.pepper_file, "pepper.key")?,
         })
     }
+}
+
+/// Every `*.key` file in `dir` (none when it does not exist), in name order.
+fn retired_keys(dir: &Path) -> Result<Vec<KeyBytes>, KeyError> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "key"))
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| read_key(p)).collect()
 }
 
 fn load_or_create(dir: &Path, path: &Path) -> Result<KeyBytes, KeyError> {

@@ -103,8 +103,10 @@ pub fn build(
             verify_hours: config.auth.verification_hours.into(),
         },
     ));
-    let jwt = JwtKeys::new(
+    let retired: Vec<[u8; 32]> = keys.jwt_retired_seeds.iter().map(|k| *k.expose()).collect();
+    let jwt = JwtKeys::with_retired(
         keys.jwt_signing_seed.expose(),
+        &retired,
         &config.server.public_url,
         &config.auth.token_audience,
     );

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Accounts figures, measured in one run so the ratios compare like with like:
+# Accounts and API-token figures, measured in one run so the ratios compare like with like:
 #   - sign-ins per second (POST /api/v1/auth/login, right password) against the raw argon2id
 #     verification rate of this machine with the same parameters (target: 85% or more);
-#   - GET /api/v1/auth/session with a cookie against GET /health (target: 80% or more).
+#   - GET /api/v1/auth/session with a cookie, and with a bearer token, against GET /health
+#     (target: 80% or more);
+#   - token refreshes per second (two clients, each spending its refresh token and using the
+#     next one, as a real client must);
+#   - the median time of a wrong password and of an unknown email (should be equal).
 #
 #   cargo build --release --bins --examples && scripts/bench/accounts.sh [SECONDS]
 set -euo pipefail
@@ -38,6 +42,32 @@ cookie=$(curl -fsS -D - -o /dev/null -H 'content-type: application/json' "$BENCH
   -d "{\"email\":\"$email\",\"password\":\"$password\",\"remember_me\":true}" |
   awk -F'[=;]' '/^set-cookie: gatehouse_session=/ {print $2}')
 
+token_pair() {
+  curl -fsS -H 'content-type: application/json' "$BENCH_URL/api/v1/auth/token" \
+    -d "{\"email\":\"$email\",\"password\":\"$password\"}"
+}
+access=$(token_pair | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+refresh1=$(token_pair | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')
+refresh2=$(token_pair | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')
+cat >"$work/refresh.lua" <<'LUA'
+-- Each thread chains its own family: spend the token, keep the one the answer returns.
+local tokens = { os.getenv("REFRESH1"), os.getenv("REFRESH2") }
+local next_id = 1
+function setup(thread)
+  thread:set("token", tokens[next_id])
+  next_id = next_id + 1
+end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+function request()
+  return wrk.format(nil, nil, nil, '{"refresh_token":"' .. token .. '"}')
+end
+function response(status, headers, body)
+  local next = body:match('"refresh_token":"([^"]+)"')
+  if next then token = next end
+end
+LUA
+
 cat >"$work/login.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -59,6 +89,9 @@ logins=$(wrk -t2 -c8 -d"${seconds}s" -s "$work/login.lua" "$BENCH_URL/api/v1/aut
 health=$(bench_rps "$BENCH_URL/health" "$seconds")
 session=$(wrk -t2 -c32 -d"${seconds}s" -H "Cookie: gatehouse_session=$cookie" "$BENCH_URL/api/v1/auth/session" | awk '/Requests\/sec/ {print $2}')
 status=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: gatehouse_session=$cookie" "$BENCH_URL/api/v1/auth/session")
+bearer=$(wrk -t2 -c32 -d"${seconds}s" -H "Authorization: Bearer $access" "$BENCH_URL/api/v1/auth/session" | awk '/Requests\/sec/ {print $2}')
+refreshes=$(REFRESH1=$refresh1 REFRESH2=$refresh2 wrk -t2 -c2 -d"${seconds}s" -s "$work/refresh.lua" "$BENCH_URL/api/v1/auth/token/refresh" | awk '/Requests\/sec/ {print $2}')
+refresh_ok=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' "$BENCH_URL/api/v1/auth/token/refresh" -d "{\"refresh_token\":\"$refresh1\"}")
 
 printf '%-34s %12s\n' "measure" "value"
 printf '%-34s %12s\n' "argon2id verifications/s (raw)" "$argon2"
@@ -68,5 +101,9 @@ printf '%-34s %12s\n' "GET /health req/s" "$health"
 printf '%-34s %12s\n' "GET /api/v1/auth/session req/s" "$session"
 printf '%-34s %12s\n' "session / health (target >= 0.80)" "$(awk -v a="$session" -v b="$health" 'BEGIN {printf "%.2f", a / b}')"
 printf '%-34s %12s\n' "session check still valid (200)" "$status"
+printf '%-34s %12s\n' "GET session, bearer req/s" "$bearer"
+printf '%-34s %12s\n' "bearer / health (target >= 0.80)" "$(awk -v a="$bearer" -v b="$health" 'BEGIN {printf "%.2f", a / b}')"
+printf '%-34s %12s\n' "token refreshes/s (2 chains)" "$refreshes"
+printf '%-34s %12s\n' "first token reused afterwards (401)" "$refresh_ok"
 printf '%-34s %12s\n' "median ms, wrong password" "$wrong_ms"
 printf '%-34s %12s\n' "median ms, unknown email" "$unknown_ms"

@@ -27,11 +27,30 @@ pub struct Claims {
     pub role: String,
 }
 
+/// A public key that verifies tokens, and its JWK form.
+struct VerifyingKey {
+    kid: String,
+    decoding: DecodingKey,
+    public_x: String,
+}
+
+impl VerifyingKey {
+    fn from_seed(seed: &[u8; 32]) -> Self {
+        let public = SigningKey::from_bytes(seed).verifying_key().to_bytes();
+        Self {
+            kid: hex::encode(&Sha256::digest(public)[..8]),
+            decoding: DecodingKey::from_ed_der(&public),
+            public_x: base64url(&public),
+        }
+    }
+}
+
+/// The current signing key and the retired ones that still verify (a rotation keeps a former
+/// key here until the last token it signed has expired, 15 minutes later).
 pub struct JwtKeys {
     kid: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
-    public_x: String,
+    verifying: Vec<VerifyingKey>,
     issuer: String,
     audience: String,
 }
@@ -52,13 +71,22 @@ pub struct JwtError(String);
 
 impl JwtKeys {
     pub fn new(seed: &[u8; 32], issuer: &str, audience: &str) -> Self {
-        let public = SigningKey::from_bytes(seed).verifying_key().to_bytes();
-        let kid = hex::encode(&Sha256::digest(public)[..8]);
+        Self::with_retired(seed, &[], issuer, audience)
+    }
+
+    pub fn with_retired(
+        seed: &[u8; 32],
+        retired: &[[u8; 32]],
+        issuer: &str,
+        audience: &str,
+    ) -> Self {
+        let current = VerifyingKey::from_seed(seed);
+        let mut verifying = vec![current];
+        verifying.extend(retired.iter().map(VerifyingKey::from_seed));
         Self {
-            kid,
+            kid: verifying[0].kid.clone(),
             encoding: EncodingKey::from_ed_der(&pkcs8_der(seed)),
-            decoding: DecodingKey::from_ed_der(&public),
-            public_x: base64url(&public),
+            verifying,
             issuer: issuer.into(),
             audience: audience.into(),
         }
@@ -86,9 +114,12 @@ impl JwtKeys {
     /// audience, and expiry against `now` (the app's clock, no leeway).
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError(e.to_string()))?;
-        if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.kid.as_str()) {
-            return Err(JwtError("unknown algorithm or key".into()));
-        }
+        let key = self
+            .verifying
+            .iter()
+            .find(|k| header.kid.as_deref() == Some(k.kid.as_str()))
+            .filter(|_| header.alg == Algorithm::EdDSA)
+            .ok_or_else(|| JwtError("unknown algorithm or key".into()))?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = 0;
         validation.set_audience(&[&self.audience]);
@@ -96,7 +127,7 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked here, against the injected clock, rather than the system's.
         validation.validate_exp = false;
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
             .map(|data| data.claims)
             .map_err(|e| JwtError(e.to_string()))?;
         if now >= claims.exp {
@@ -105,18 +136,23 @@ impl JwtKeys {
         Ok(claims)
     }
 
-    /// The JWK set published at `/.well-known/jwks.json`.
+    /// The JWK set published at `/.well-known/jwks.json`: the current key first.
     pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({
-            "keys": [{
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "x": self.public_x,
-                "kid": self.kid,
-                "alg": "EdDSA",
-                "use": "sig",
-            }]
-        })
+        let keys: Vec<serde_json::Value> = self
+            .verifying
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": k.public_x,
+                    "kid": k.kid,
+                    "alg": "EdDSA",
+                    "use": "sig",
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
     }
 }
 
@@ -149,6 +185,25 @@ mod tests {
         assert_eq!(header.kid.as_deref(), Some(keys.kid()));
         assert_eq!(keys.verify(&token, 0).unwrap().sub, "user-1");
         assert_eq!(keys.jwks()["keys"][0]["kid"], keys.kid());
+    }
+
+    #[test]
+    fn a_retired_key_still_verifies_and_is_published() {
+        let old = JwtKeys::new(&[5; 32], "https://id.north.edu", "gatehouse");
+        let token = old.sign(&claims(future())).unwrap();
+        let rotated =
+            JwtKeys::with_retired(&[6; 32], &[[5; 32]], "https://id.north.edu", "gatehouse");
+        assert_ne!(rotated.kid(), old.kid());
+        assert!(rotated.verify(&token, 0).is_ok());
+        let kids: Vec<_> =
+            rotated.jwks()["keys"].as_array().unwrap().iter().map(|k| k["kid"].clone()).collect();
+        assert_eq!(kids, vec![serde_json::json!(rotated.kid()), serde_json::json!(old.kid())]);
+        let fresh = rotated.sign(&claims(future())).unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&fresh).unwrap().kid.as_deref(),
+            Some(rotated.kid())
+        );
+        assert!(old.verify(&fresh, 0).is_err(), "the old key set does not know the new key");
     }
 
     #[test]
