@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::problem_response;
-use crate::http::{BodyLimit, Csrf, Observe};
+use crate::http::{BodyLimit, Cors, Csrf, Observe};
 use crate::keys::Keys;
 use crate::ops::health::OpsApi;
 use crate::ops::metrics::{self, Metrics};
@@ -108,6 +108,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     route
         .with(Csrf)
         .with(CookieJarManager::new())
+        .with(Cors)
         .with(BodyLimit::new(state.config.server.max_body_bytes))
         .with(CatchPanic::new().with_handler(|_| {
             problem_response(

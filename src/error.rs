@@ -162,7 +162,17 @@ pub fn problem_response(status: StatusCode, code: &str, detail: impl Into<String
 
 /// Turns any framework error into problem+json. Statuses other than the ones listed are
 /// reported with a generic detail so that no internal message reaches the client.
+/// The matched route travels with the answer, for the access log and the metrics.
 pub fn framework_error_response(err: poem::Error) -> Response {
+    let pattern = err.data::<poem::PathPattern>().cloned();
+    let mut response = problem_for(err);
+    if let Some(pattern) = pattern {
+        response.set_data(pattern);
+    }
+    response
+}
+
+fn problem_for(err: poem::Error) -> Response {
     // Our own problems (an operation's ApiError, which poem-openapi carries as a response,
     // or a ProblemError from middleware) are answered as they are.
     if err.is::<ProblemError>() || err.is_from_response() {

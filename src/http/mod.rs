@@ -4,11 +4,13 @@
 pub mod auth;
 mod body_limit;
 mod client_ip;
+mod cors;
 mod csrf;
 pub mod observe;
 mod security_headers;
 
 pub use body_limit::BodyLimit;
 pub use client_ip::{ClientIp, client_ip};
+pub use cors::Cors;
 pub use csrf::Csrf;
 pub use observe::{Observe, RequestId};

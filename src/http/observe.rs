@@ -95,14 +95,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let result = self.inner.call(req).instrument(span).await;
         let mut response = match result {
             Ok(response) => response.into_response(),
-            Err(err) => {
-                let pattern = err.data::<PathPattern>().cloned();
-                let mut response = framework_error_response(err);
-                if let Some(pattern) = pattern {
-                    response.set_data(pattern);
-                }
-                response
-            }
+            Err(err) => framework_error_response(err),
         };
 
         security_headers::apply(response.headers_mut(), self.production, is_api);

@@ -266,3 +266,36 @@ async fn allowed_origins_are_accepted() {
         .unwrap();
     assert_eq!(response.status(), 204);
 }
+
+#[tokio::test]
+async fn cors_answers_only_configured_origins() {
+    let server = TestServer::start_with(|c| {
+        c.server.allowed_origins = vec!["https://rides.north.edu".into()]
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        server
+            .client
+            .request(reqwest::Method::OPTIONS, server.url("/api/v1/auth/login"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type, x-csrf-token")
+            .send()
+    };
+    let ok = preflight("https://rides.north.edu").await.unwrap();
+    assert_eq!(ok.status(), 204);
+    assert_eq!(ok.headers()["access-control-allow-origin"], "https://rides.north.edu");
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    assert!(
+        ok.headers()["access-control-allow-headers"].to_str().unwrap().contains("x-csrf-token")
+    );
+    problem(preflight("https://evil.example").await.unwrap(), 403, "origin_not_allowed").await;
+
+    let read = |origin: &'static str| {
+        server.client.get(server.url("/api/v1/auth/session")).header("origin", origin).send()
+    };
+    let allowed = read("https://rides.north.edu").await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://rides.north.edu");
+    let other = read("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
