@@ -363,8 +363,7 @@ impl Accounts {
         Ok(())
     }
 
-    /// Sends a new verification link to an unverified account. Every path writes one audit
-    /// row and commits, so the answer takes the same time whether or not the account exists.
+    /// Sends a new verification link to an unverified account.
     pub async fn resend_verification(
         &self,
         raw_email: &str,
@@ -372,24 +371,46 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let email = Self::checked_email(raw_email)?;
         let user = self.find_by_email(&email).await?.filter(|u| u.email_verified_at.is_none());
-        let hours = self.verify_hours;
-        let now = self.now();
+        self.send_link(user, LinkKind::Verify, meta).await
+    }
+
+    /// Sends a password-reset link.
+    pub async fn forgot_password(
+        &self,
+        raw_email: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        let email = Self::checked_email(raw_email)?;
+        let user = self.find_by_email(&email).await?;
+        self.send_link(user, LinkKind::Reset, meta).await
+    }
+
+    /// Emails `user` (when there is one and it has not had a link too recently) a new link of
+    /// this kind, replacing older ones. Every path writes one audit row and commits, so the
+    /// answer takes the same time whether or not the account exists.
+    async fn send_link(
+        &self,
+        user: Option<User>,
+        kind: LinkKind,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        let (now, hours, ip) = (self.now(), self.verify_hours, meta.ip.clone());
         let (token, token_hash) = crypto::new_token();
-        let url = self.link("verify-email", &token);
-        let ip = meta.ip.clone();
+        let url = self.link(kind.page(), &token);
         let sent = self
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
+                let purpose = kind.purpose();
                 let sent = match &user {
-                    Some(user) if may_send_link(&tx, &user.id, store::VERIFY_EMAIL, now)? => {
-                        store::retire_email_tokens(&tx, &user.id, store::VERIFY_EMAIL, now)?;
-                        let expires = now + hours * 3600;
+                    Some(user) if may_send_link(&tx, &user.id, purpose, now)? => {
+                        store::retire_email_tokens(&tx, &user.id, purpose, now)?;
+                        let expires = now + kind.lifetime_seconds(hours);
                         store::insert_email_token(
                             &tx,
                             &token_hash,
                             &user.id,
-                            store::VERIFY_EMAIL,
+                            purpose,
                             now,
                             expires,
                         )?;
@@ -397,13 +418,21 @@ impl Accounts {
                             product: PRODUCT,
                             campus: user.campus_name.as_deref(),
                         };
-                        let mail = templates::verify_email(
-                            &brand,
-                            &user.email,
-                            &user.display_name,
-                            &url,
-                            hours,
-                        );
+                        let mail = match kind {
+                            LinkKind::Verify => templates::verify_email(
+                                &brand,
+                                &user.email,
+                                &user.display_name,
+                                &url,
+                                hours,
+                            ),
+                            LinkKind::Reset => templates::password_reset(
+                                &brand,
+                                &user.email,
+                                &user.display_name,
+                                &url,
+                            ),
+                        };
                         notify::enqueue_email(&tx, &mail, now)?;
                         true
                     }
@@ -412,13 +441,7 @@ impl Accounts {
                 let subject = user.as_ref().map(|u| u.id.as_str());
                 audit::record(
                     &tx,
-                    &link_request_event(
-                        now,
-                        actions::VERIFICATION_RESEND_REQUESTED,
-                        subject,
-                        ip.as_deref(),
-                        sent,
-                    ),
+                    &link_request_event(now, kind.action(), subject, ip.as_deref(), sent),
                 )?;
                 tx.commit().map_err(DbError::from)?;
                 Ok::<_, AccountError>(sent)
@@ -682,71 +705,6 @@ impl Accounts {
         Ok(score)
     }
 
-    /// Sends a password-reset link. Every path writes one audit row and commits, so the
-    /// answer takes the same time whether or not the account exists.
-    pub async fn forgot_password(
-        &self,
-        raw_email: &str,
-        meta: &RequestMeta,
-    ) -> Result<(), AccountError> {
-        let email = Self::checked_email(raw_email)?;
-        let user = self.find_by_email(&email).await?;
-        let now = self.now();
-        let (token, token_hash) = crypto::new_token();
-        let url = self.link("reset-password", &token);
-        let ip = meta.ip.clone();
-        let sent = self
-            .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
-                let sent = match &user {
-                    Some(user) if may_send_link(&tx, &user.id, store::RESET_PASSWORD, now)? => {
-                        store::retire_email_tokens(&tx, &user.id, store::RESET_PASSWORD, now)?;
-                        let expires = now + RESET_TOKEN_SECONDS;
-                        store::insert_email_token(
-                            &tx,
-                            &token_hash,
-                            &user.id,
-                            store::RESET_PASSWORD,
-                            now,
-                            expires,
-                        )?;
-                        let brand = templates::Brand {
-                            product: PRODUCT,
-                            campus: user.campus_name.as_deref(),
-                        };
-                        let mail = templates::password_reset(
-                            &brand,
-                            &user.email,
-                            &user.display_name,
-                            &url,
-                        );
-                        notify::enqueue_email(&tx, &mail, now)?;
-                        true
-                    }
-                    _ => false,
-                };
-                let subject = user.as_ref().map(|u| u.id.as_str());
-                audit::record(
-                    &tx,
-                    &link_request_event(
-                        now,
-                        actions::PASSWORD_RESET_REQUESTED,
-                        subject,
-                        ip.as_deref(),
-                        sent,
-                    ),
-                )?;
-                tx.commit().map_err(DbError::from)?;
-                Ok::<_, AccountError>(sent)
-            })
-            .await?;
-        if sent {
-            self.wake_outbox();
-        }
-        Ok(())
-    }
-
     /// Sets a new password from an emailed link, ends every session and sends a notice. The
     /// link proves the mailbox, so the email counts as verified afterwards.
     pub async fn reset_password(
@@ -880,6 +838,43 @@ fn usable_token(
         return Err(AccountError::TokenExpired);
     }
     Ok(token)
+}
+
+/// The emailed links that `send_link` sends.
+#[derive(Clone, Copy)]
+enum LinkKind {
+    Verify,
+    Reset,
+}
+
+impl LinkKind {
+    fn purpose(self) -> &'static str {
+        match self {
+            LinkKind::Verify => store::VERIFY_EMAIL,
+            LinkKind::Reset => store::RESET_PASSWORD,
+        }
+    }
+
+    fn page(self) -> &'static str {
+        match self {
+            LinkKind::Verify => "verify-email",
+            LinkKind::Reset => "reset-password",
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            LinkKind::Verify => actions::VERIFICATION_RESEND_REQUESTED,
+            LinkKind::Reset => actions::PASSWORD_RESET_REQUESTED,
+        }
+    }
+
+    fn lifetime_seconds(self, verify_hours: i64) -> i64 {
+        match self {
+            LinkKind::Verify => verify_hours * 3600,
+            LinkKind::Reset => RESET_TOKEN_SECONDS,
+        }
+    }
 }
 
 /// An audit row for a link request: `success` when a link was sent; the subject is the account

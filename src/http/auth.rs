@@ -9,6 +9,7 @@ use poem_openapi::auth::{ApiKey, Bearer};
 
 use crate::accounts::Role;
 use crate::app::AppState;
+use crate::db::DbError;
 use crate::error::{ApiError, problem_error};
 use crate::http::{ClientIp, observe::AccessUser};
 use crate::sessions::Principal;
@@ -76,7 +77,12 @@ async fn production_cookie(req: &Request, key: ApiKey) -> poem::Result<Principal
 
 async fn bearer_token(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
     let state = req.data::<AppState>().ok_or_else(unauthenticated)?;
-    match state.tokens.authenticate(&bearer.token).await {
+    settle(req, state.tokens.authenticate(&bearer.token).await)
+}
+
+/// Turns a lookup into the checker's answer, naming the user for the access log.
+fn settle(req: &Request, found: Result<Option<Principal>, DbError>) -> poem::Result<Principal> {
+    match found {
         Ok(Some(principal)) => {
             if let Some(slot) = req.data::<AccessUser>() {
                 slot.set(&principal.user_id);
@@ -85,7 +91,7 @@ async fn bearer_token(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
         }
         Ok(None) => Err(unauthenticated()),
         Err(e) => {
-            tracing::error!(error = %e, "token family lookup failed");
+            tracing::error!(error = %e, "credential lookup failed");
             Err(problem_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -113,21 +119,5 @@ async fn authenticate(
         return Err(unauthenticated());
     }
     let ip = req.data::<ClientIp>().map(|ip| ip.0);
-    match state.accounts.sessions().authenticate(token, ip).await {
-        Ok(Some(principal)) => {
-            if let Some(slot) = req.data::<AccessUser>() {
-                slot.set(&principal.user_id);
-            }
-            Ok(principal)
-        }
-        Ok(None) => Err(unauthenticated()),
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            Err(problem_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Please try again in a moment.",
-            ))
-        }
-    }
+    settle(req, state.accounts.sessions().authenticate(token, ip).await)
 }
