@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// How many rows fall in a window, and the oldest and newest of them.
+/// How many rows fall in a window (strictly after its start), and the oldest and newest.
 pub struct Window {
     pub count: i64,
     pub oldest: Option<i64>,
@@ -26,7 +26,7 @@ pub fn codes_since(conn: &Connection, phone_index: &[u8], since: i64) -> rusqlit
     window(
         conn,
         "SELECT count(*), min(created_at), max(created_at) FROM phone_codes
-         WHERE phone_index = ?1 AND created_at >= ?2",
+         WHERE phone_index = ?1 AND created_at > ?2",
         &phone_index,
         since,
     )
@@ -107,7 +107,7 @@ pub fn checks_by_phone(
 ) -> rusqlite::Result<Window> {
     window(
         conn,
-        "SELECT count(*), min(at), max(at) FROM phone_code_checks WHERE phone_index = ?1 AND at >= ?2",
+        "SELECT count(*), min(at), max(at) FROM phone_code_checks WHERE phone_index = ?1 AND at > ?2",
         &phone_index,
         since,
     )
@@ -116,7 +116,7 @@ pub fn checks_by_phone(
 pub fn checks_by_ip(conn: &Connection, ip: &str, since: i64) -> rusqlite::Result<Window> {
     window(
         conn,
-        "SELECT count(*), min(at), max(at) FROM phone_code_checks WHERE ip = ?1 AND at >= ?2",
+        "SELECT count(*), min(at), max(at) FROM phone_code_checks WHERE ip = ?1 AND at > ?2",
         &ip,
         since,
     )

@@ -11,6 +11,7 @@ mod http_errors;
 mod http_surface;
 mod mail_delivery;
 mod openapi_drift;
+mod otp;
 mod passwords;
 mod registration;
 mod sessions;
