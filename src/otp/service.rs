@@ -331,3 +331,24 @@ fn check_and_apply(
     audit::record(tx, &login)?;
     Ok(Applied::SignedIn(user, session))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{checked_code, new_code, wait};
+
+    #[test]
+    fn codes_are_six_digits_including_leading_zeros() {
+        let codes: Vec<String> = (0..2000).map(|_| new_code()).collect();
+        assert!(codes.iter().all(|c| checked_code(c).is_ok()));
+        // P(no leading zero in 2000 codes) = 0.9^2000: never.
+        assert!(codes.iter().any(|c| c.starts_with('0')));
+        assert!(codes.iter().collect::<std::collections::HashSet<_>>().len() > 1900);
+    }
+
+    #[test]
+    fn waits_are_what_is_left_of_the_window_and_at_least_one_second() {
+        assert_eq!(wait(Some(100), 900, 400), 600);
+        assert_eq!(wait(Some(100), 60, 200), 1);
+        assert_eq!(wait(None, 900, 400), 1);
+    }
+}

@@ -15,5 +15,6 @@ mod otp;
 mod passwords;
 mod registration;
 mod sessions;
+mod sms_providers;
 mod smtp_sink;
 mod tokens;
