@@ -20,13 +20,14 @@ use crate::http::{BodyLimit, Cors, Csrf, Observe};
 use crate::keys::Keys;
 use crate::ops::health::OpsApi;
 use crate::ops::metrics::{self, Metrics};
+use crate::otp::api::OtpApi;
 use crate::tokens::api::TokensApi;
 use crate::web;
 
 /// The groups operations are listed under in the spec and Swagger UI.
 #[derive(Tags)]
 pub enum ApiTags {
-    /// Sign-up, email verification, sign-in and sign-out, password reset.
+    /// Sign-up, email verification, sign-in (password or SMS code) and sign-out, password reset.
     Auth,
     /// The signed-in user's profile, password and sessions.
     Account,
@@ -55,17 +56,18 @@ pub struct AppState {
     /// Notified when a message is queued, so the outbox worker sends it at once.
     pub outbox_wake: Arc<Notify>,
     pub tokens: Arc<crate::tokens::Tokens>,
+    pub phone_codes: Arc<crate::otp::PhoneCodes>,
     /// The outbox worker's sign of life, for `/ready`.
     pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
 }
 
-pub type Apis = (AuthApi, TokensApi, AccountApi, CampusesApi, BootstrapApi, OpsApi);
+pub type Apis = (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, BootstrapApi, OpsApi);
 
 /// The OpenAPI service. It depends on nothing but code, so the spec it produces is the same
 /// for every configuration (and matches the committed `openapi/openapi.yaml`).
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (AuthApi, TokensApi, AccountApi, CampusesApi, BootstrapApi, OpsApi),
+        (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, BootstrapApi, OpsApi),
         "Gatehouse",
         env!("CARGO_PKG_VERSION"),
     )

@@ -161,6 +161,9 @@ pub struct SmsConfig {
     pub twilio_from: String,
     /// Region for numbers written without `+` (ISO 3166 alpha-2).
     pub default_region: String,
+    /// Development only: the code request answers with the code itself (`dev_code`), for
+    /// trying the flow without a phone. Production mode refuses to start with it.
+    pub dev_echo: bool,
 }
 
 impl Default for SmsConfig {
@@ -176,6 +179,7 @@ impl Default for SmsConfig {
             twilio_auth_token_file: PathBuf::new(),
             twilio_from: String::new(),
             default_region: "IN".into(),
+            dev_echo: false,
         }
     }
 }

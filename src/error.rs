@@ -281,6 +281,32 @@ impl From<crate::db::DbError> for ApiError {
     }
 }
 
+impl From<crate::otp::OtpError> for ApiError {
+    fn from(e: crate::otp::OtpError) -> Self {
+        use crate::otp::OtpError as E;
+        match e {
+            E::Validation(errors) => Self::validation(errors),
+            E::RateLimited { retry_after } => Self::TooManyRequests(
+                Json(Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("Too many tries for now. Try again in {retry_after} seconds."),
+                )),
+                retry_after,
+            ),
+            E::InvalidCode => Self::unauthorized(
+                "invalid_code",
+                "This code is not right, has expired or was already used. Ask for a new one.",
+            ),
+            E::PhoneTaken => Self::conflict(
+                "phone_taken",
+                "This phone number is already verified on another account.",
+            ),
+            E::Internal(cause) => Self::internal(cause),
+        }
+    }
+}
+
 impl From<crate::tokens::TokenError> for ApiError {
     fn from(e: crate::tokens::TokenError) -> Self {
         use crate::tokens::TokenError as E;

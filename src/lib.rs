@@ -25,6 +25,7 @@ pub mod keys;
 pub mod logging;
 pub mod notify;
 pub mod ops;
+pub mod otp;
 pub mod server;
 pub mod sessions;
 pub mod tokens;

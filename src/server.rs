@@ -22,8 +22,10 @@ use crate::db::{self, BlockingPool, Db};
 use crate::keys::Keys;
 use crate::notify::mail::MailSender;
 use crate::notify::outbox::Outbox;
+use crate::notify::sms::SmsSender;
 use crate::ops::heartbeat::Heartbeat;
 use crate::ops::metrics::Metrics;
+use crate::otp::{OtpSettings, PhoneCodes};
 use crate::sessions::{Sessions, TouchWriter};
 use crate::tokens::Tokens;
 use crate::tokens::jwt::JwtKeys;
@@ -101,6 +103,7 @@ pub fn build(
         AccountSettings {
             public_url: config.server.public_url.clone(),
             verify_hours: config.auth.verification_hours.into(),
+            default_region: config.sms.default_region.clone(),
         },
     ));
     let retired: Vec<[u8; 32]> = keys.jwt_retired_seeds.iter().map(|k| *k.expose()).collect();
@@ -111,10 +114,25 @@ pub fn build(
         &config.auth.token_audience,
     );
     let tokens = Arc::new(Tokens::new(db.clone(), clock.clone(), jwt, accounts.clone()));
+    let phone_codes = Arc::new(PhoneCodes::new(
+        db.clone(),
+        clock.clone(),
+        accounts.clone(),
+        outbox_wake.clone(),
+        keys.session_secret.expose(),
+        OtpSettings { dev_echo: config.sms.dev_echo },
+    ));
     let mail = MailSender::from_config(&config.mail, &data_dir).context("mail configuration")?;
+    let sms = SmsSender::from_config(&config.sms, &data_dir).context("sms configuration")?;
     let outbox_heartbeat = Arc::new(Heartbeat::new());
-    let outbox =
-        Outbox::new(db.clone(), mail, clock.clone(), outbox_wake.clone(), outbox_heartbeat.clone());
+    let outbox = Outbox::new(
+        db.clone(),
+        mail,
+        sms,
+        clock.clone(),
+        outbox_wake.clone(),
+        outbox_heartbeat.clone(),
+    );
     let state = AppState {
         config: Arc::new(config),
         db,
@@ -124,6 +142,7 @@ pub fn build(
         clock,
         accounts,
         tokens,
+        phone_codes,
         outbox_wake,
         outbox_heartbeat,
     };

@@ -138,7 +138,10 @@ pub struct UserView {
     email: String,
     display_name: String,
     legal_name: Option<String>,
+    /// E.164 (`+919876543210`).
     phone: Option<String>,
+    /// The phone received a code that was entered: it can be used to sign in.
+    phone_verified: bool,
     /// `user`, plus `reviewer` or `admin`.
     roles: Vec<String>,
     email_verified: bool,
@@ -155,6 +158,7 @@ impl From<User> for UserView {
             display_name: u.display_name,
             legal_name: u.legal_name,
             phone: u.phone,
+            phone_verified: u.phone_verified_at.is_some(),
             roles: super::Role::roles(role),
             email_verified: u.email_verified_at.is_some(),
             campus: u.campus_id.zip(u.campus_name).map(|(id, name)| CampusRef { id, name }),

@@ -101,6 +101,7 @@ impl Accounts {
                             display_name: &display_name,
                             legal_name: None,
                             phone: None,
+                            phone_index: None,
                             password_hash: hash,
                             campus_id: None,
                             role: "admin",

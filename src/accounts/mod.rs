@@ -6,6 +6,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod email;
 pub mod password;
+pub mod phone;
 pub mod service;
 pub mod store;
 

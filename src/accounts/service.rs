@@ -66,7 +66,7 @@ impl From<rusqlite::Error> for AccountError {
     }
 }
 
-pub(super) fn field(name: &str, message: impl Into<String>) -> FieldError {
+pub(crate) fn field(name: &str, message: impl Into<String>) -> FieldError {
     FieldError { field: name.into(), message: message.into() }
 }
 
@@ -98,6 +98,8 @@ pub struct AccountSettings {
     pub public_url: String,
     /// How long a verification link works (24 to 48).
     pub verify_hours: i64,
+    /// Region for phone numbers written without `+`.
+    pub default_region: String,
 }
 
 pub struct Accounts {
@@ -107,6 +109,8 @@ pub struct Accounts {
     sessions: Arc<Sessions>,
     outbox_wake: Arc<Notify>,
     email_index_key: [u8; 32],
+    phone_index_key: [u8; 32],
+    default_region: String,
     pub(super) public_url: String,
     verify_hours: i64,
     users: moka::sync::Cache<String, Arc<User>>,
@@ -129,16 +133,6 @@ pub(super) fn clean_name(value: &str, max: usize) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-fn clean_phone(value: &str) -> Result<String, String> {
-    let digits: String =
-        value.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
-    let body = digits.strip_prefix('+').unwrap_or(&digits);
-    if body.len() < 6 || body.len() > 15 || !body.chars().all(|c| c.is_ascii_digit()) {
-        return Err("Enter a phone number such as +91 98765 43210.".into());
-    }
-    Ok(digits)
-}
-
 impl Accounts {
     pub fn new(
         db: Db,
@@ -152,6 +146,9 @@ impl Accounts {
         let index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"email-index"])
             .try_into()
             .expect("HMAC-SHA256 is 32 bytes");
+        let phone_index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"phone-index"])
+            .try_into()
+            .expect("HMAC-SHA256 is 32 bytes");
         let users =
             moka::sync::Cache::builder().max_capacity(100_000).time_to_live(USER_CACHE_TTL).build();
         Self {
@@ -161,6 +158,8 @@ impl Accounts {
             sessions,
             outbox_wake,
             email_index_key: index_key,
+            phone_index_key,
+            default_region: settings.default_region,
             public_url: settings.public_url,
             verify_hours: settings.verify_hours,
             users,
@@ -182,6 +181,17 @@ impl Accounts {
     /// The blind index of a normalised email.
     pub fn email_index(&self, email: &str) -> Vec<u8> {
         crypto::keyed_hash(&self.email_index_key, &[email.as_bytes()])
+    }
+
+    /// The blind index of an E.164 phone number.
+    pub fn phone_index(&self, e164: &str) -> Vec<u8> {
+        crypto::keyed_hash(&self.phone_index_key, &[e164.as_bytes()])
+    }
+
+    /// A typed phone number in E.164, or a validation error on `field_name`.
+    pub fn e164(&self, raw: &str, field_name: &str) -> Result<String, AccountError> {
+        super::phone::to_e164(raw, &self.default_region)
+            .map_err(|m| AccountError::Validation(vec![field(field_name, m)]))
     }
 
     fn link(&self, page: &str, token: &str) -> String {
@@ -254,7 +264,9 @@ impl Accounts {
             None => None,
         };
         let phone = match input.phone.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(phone) => clean_phone(phone).map_err(|m| errors.push(field("phone", m))).ok(),
+            Some(phone) => super::phone::to_e164(phone, &self.default_region)
+                .map_err(|m| errors.push(field("phone", m)))
+                .ok(),
             None => None,
         };
         if let Some(problem) = password::policy_violation(&input.password, &email) {
@@ -277,6 +289,7 @@ impl Accounts {
         let verify_url = self.link("verify-email", &token);
         let reset_url = format!("{}/forgot-password", self.public_url);
         let index = self.email_index(&email);
+        let phone_index = phone.as_deref().map(|p| self.phone_index(p));
         let user_id = uuid::Uuid::new_v4().to_string();
         let ip = meta.ip.clone();
         let display_name = display_name.unwrap_or_default();
@@ -293,6 +306,7 @@ impl Accounts {
                         display_name: &display_name,
                         legal_name: legal_name.as_deref(),
                         phone: phone.as_deref(),
+                        phone_index: phone_index.as_deref(),
                         password_hash: &password_hash,
                         campus_id: Some(campus_id),
                         role: "user",

@@ -15,10 +15,11 @@ pub struct User {
     pub role: String,
     pub email_verified_at: Option<i64>,
     pub created_at: i64,
+    pub phone_verified_at: Option<i64>,
 }
 
 const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.legal_name, u.phone, u.password_hash,
-    u.campus_id, c.name, u.role, u.email_verified_at, u.created_at";
+    u.campus_id, c.name, u.role, u.email_verified_at, u.created_at, u.phone_verified_at";
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -33,6 +34,7 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         role: r.get(8)?,
         email_verified_at: r.get(9)?,
         created_at: r.get(10)?,
+        phone_verified_at: r.get(11)?,
     })
 }
 
@@ -46,6 +48,34 @@ pub fn find_by_email_index(conn: &Connection, index: &[u8]) -> rusqlite::Result<
         user_from_row,
     )
     .optional()
+}
+
+/// The account on which this phone is verified (there is at most one).
+pub fn find_by_verified_phone(conn: &Connection, index: &[u8]) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!(
+            "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
+             WHERE u.phone_index = ?1 AND u.phone_verified_at IS NOT NULL"
+        ),
+        [index],
+        user_from_row,
+    )
+    .optional()
+}
+
+/// Sets the account's phone and marks it verified (a code sent to it was entered).
+pub fn set_verified_phone(
+    conn: &Connection,
+    user_id: &str,
+    e164: &str,
+    index: &[u8],
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET phone = ?2, phone_index = ?3, phone_verified_at = ?4 WHERE id = ?1",
+        params![user_id, e164, index, now],
+    )?;
+    Ok(())
 }
 
 pub fn find_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
@@ -67,6 +97,7 @@ pub struct NewUser<'a> {
     pub display_name: &'a str,
     pub legal_name: Option<&'a str>,
     pub phone: Option<&'a str>,
+    pub phone_index: Option<&'a [u8]>,
     pub password_hash: &'a str,
     pub campus_id: Option<i64>,
     pub role: &'a str,
@@ -79,8 +110,8 @@ pub fn insert(conn: &Connection, u: &NewUser<'_>) -> rusqlite::Result<bool> {
     let result = conn.execute(
         "INSERT INTO users (id, email_index, email, display_name, legal_name, phone,
                             password_hash, campus_id, role, email_verified_at, created_at,
-                            password_changed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                            password_changed_at, phone_index)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
         params![
             u.id,
             u.email_index,
@@ -92,7 +123,8 @@ pub fn insert(conn: &Connection, u: &NewUser<'_>) -> rusqlite::Result<bool> {
             u.campus_id,
             u.role,
             u.email_verified_at,
-            u.now
+            u.now,
+            u.phone_index
         ],
     );
     match result {

@@ -76,4 +76,7 @@ pub mod actions {
     pub const CAMPUS_UPDATED: &str = "campus.updated";
     pub const CAMPUS_REMOVED: &str = "campus.removed";
     pub const ADMIN_CREATED: &str = "admin.created";
+    pub const PHONE_CODE_REQUESTED: &str = "phone_code.requested";
+    pub const PHONE_CODE_VERIFIED: &str = "phone_code.verified";
+    pub const PHONE_LINKED: &str = "phone.linked";
 }

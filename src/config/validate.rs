@@ -14,6 +14,15 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
     if !(1..=32).contains(&config.captcha.difficulty) {
         return Err(ConfigError::invalid("captcha.difficulty", "must be between 1 and 32"));
     }
+    if config.auth.phone_signup {
+        // Accounts are keyed by email (users.email is NOT NULL): phone-only accounts do not
+        // exist yet, so refusing beats silently ignoring the setting.
+        return Err(ConfigError::invalid(
+            "auth.phone_signup",
+            "phone-only accounts are not supported yet; set it to false (a verified code signs \
+             in an account that already has the phone, or links it to the signed-in account)",
+        ));
+    }
     if !(24..=48).contains(&config.auth.verification_hours) {
         return Err(ConfigError::invalid("auth.verification_hours", "must be between 24 and 48"));
     }
@@ -104,6 +113,7 @@ fn validate_mail(config: &mut Config) -> Result<(), ConfigError> {
 }
 
 fn validate_sms(config: &mut Config) -> Result<(), ConfigError> {
+    let production = config.server.mode == Mode::Production;
     let sms = &mut config.sms;
     read_secret_file(&mut sms.webhook_secret, &sms.webhook_secret_file, "sms.webhook_secret_file")?;
     read_secret_file(
@@ -111,6 +121,12 @@ fn validate_sms(config: &mut Config) -> Result<(), ConfigError> {
         &sms.twilio_auth_token_file,
         "sms.twilio_auth_token_file",
     )?;
+    if sms.dev_echo && production {
+        return Err(ConfigError::invalid(
+            "sms.dev_echo",
+            "would put sign-in codes in API responses; it is for development mode only",
+        ));
+    }
     let region = &sms.default_region;
     if region.len() != 2 || !region.chars().all(|c| c.is_ascii_uppercase()) {
         return Err(ConfigError::invalid(

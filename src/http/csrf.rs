@@ -30,6 +30,10 @@ const PUBLIC_FORMS: &[&str] = &[
     "/api/v1/auth/token",
     "/api/v1/auth/token/refresh",
     "/api/v1/auth/token/revoke",
+    // Sending a code needs no session (a signed-in caller only widens who gets one). Not
+    // `/otp/verify`: with a session cookie it adds the phone to that account.
+    "/api/v1/auth/otp/request",
+    "/api/v1/auth/otp/resend",
     "/api/v1/bootstrap",
 ];
 

@@ -12,6 +12,7 @@ use rusqlite::params;
 use tokio::sync::Notify;
 
 use super::mail::{MailSender, OutgoingMail};
+use super::sms::SmsSender;
 use crate::clock::Clock;
 use crate::db::{Db, DbError};
 use crate::ops::heartbeat::Heartbeat;
@@ -23,6 +24,7 @@ const IDLE_POLL: Duration = Duration::from_secs(5);
 pub struct Outbox {
     db: Db,
     mail: MailSender,
+    sms: SmsSender,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     heartbeat: Arc<Heartbeat>,
@@ -46,11 +48,12 @@ impl Outbox {
     pub fn new(
         db: Db,
         mail: MailSender,
+        sms: SmsSender,
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
         heartbeat: Arc<Heartbeat>,
     ) -> Self {
-        Self { db, mail, clock, wake, heartbeat }
+        Self { db, mail, sms, clock, wake, heartbeat }
     }
 
     /// Delivers until `stop` is notified. Wakes when a message is queued, or every few seconds.
@@ -114,6 +117,11 @@ impl Outbox {
                     })
                     .await
                     .map_err(|e| e.to_string()),
+                "sms" => self
+                    .sms
+                    .send(&message.recipient, &message.text)
+                    .await
+                    .map_err(|e| e.to_string()),
                 other => Err(format!("no transport for channel {other}")),
             };
             self.record_outcome(message.id, message.attempts, outcome).await?;
@@ -147,7 +155,7 @@ impl Outbox {
                 let attempts = attempts + 1;
                 let give_up = attempts >= MAX_ATTEMPTS;
                 // The relay's reply may quote the recipient's address: it goes to the row's
-                // last_error for admins, not to the log.
+                // last_error for admins, not to the log. (SMS errors never quote the reply.)
                 tracing::warn!(outbox_id = id, attempts, give_up, "outbox: delivery failed");
                 let next = now + backoff_seconds(attempts);
                 self.db

@@ -316,6 +316,33 @@ async fn a_full_account_flow_leaves_no_secret_or_personal_data_in_logs() {
         client.get(format!("{base}/api/v1/auth/session")).send().await.unwrap().status(),
         200
     );
+    // Phone codes: link the phone (signed in), then sign in with a second code.
+    let phone = serde_json::json!({"phone": "+1 202 555 0143"});
+    let sms_file = data.join("sms.jsonl");
+    let mut codes = Vec::new();
+    for round in 0..2 {
+        let url = format!("{base}/api/v1/auth/otp/request");
+        let response = client.post(&url).json(&phone).send().await.unwrap();
+        assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+        let code = crate::otp::wait_for_code(&sms_file, "+12025550143", round + 1).await;
+        let body = serde_json::json!({"phone": "+1 202 555 0143", "code": code});
+        let response = client
+            .post(format!("{base}/api/v1/auth/otp/verify"))
+            .header("origin", &base)
+            .header("x-csrf-token", &csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        codes.push(code);
+        if round == 0 {
+            // The cooldown is a minute on the real clock: the second code is for a fresh
+            // client, after the first code's row is moved back in time by the test.
+            let db = rusqlite::Connection::open(data.join("gatehouse.db")).unwrap();
+            db.execute("UPDATE phone_codes SET created_at = created_at - 120", []).unwrap();
+        }
+    }
 
     sigterm(&process.child);
     let status =
@@ -341,6 +368,9 @@ async fn a_full_account_flow_leaves_no_secret_or_personal_data_in_logs() {
         "Hopper",
         "202 555",
         "grace.hopper",
+        "2025550143",
+        codes[0].as_str(),
+        codes[1].as_str(),
     ] {
         assert!(!logs.contains(secret), "{secret:?} appears in the logs");
     }

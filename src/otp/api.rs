@@ -1,0 +1,170 @@
+//! `/api/v1/auth/otp/request`, `/otp/resend` and `/otp/verify`.
+//!
+//! The caller's session or bearer token is read here rather than by the `Auth` scheme: these
+//! operations also serve callers who are not signed in, and a stale cookie left in a browser
+//! must not stop a sign-in (it is simply not signed in). `request` and `resend` are CSRF
+//! public forms (they send a code, and a code only works with the phone that got it);
+//! `verify` is not, because with a session cookie it changes that account.
+
+use poem::Request;
+use poem::web::Data;
+use poem::web::cookie::CookieJar;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::Verified;
+use crate::accounts::api::{UserView, request_meta};
+use crate::app::{ApiTags, AppState};
+use crate::error::ApiError;
+use crate::http::ClientIp;
+use crate::sessions::{Principal, cookies};
+
+#[derive(Object)]
+pub struct PhoneRequest {
+    /// A mobile number, international (`+91 98765 43210`) or in the configured default region.
+    phone: String,
+}
+
+#[derive(Object)]
+pub struct VerifyCodeRequest {
+    phone: String,
+    /// The 6 digits from the SMS.
+    code: String,
+    /// Keep the session for 30 days (7 days idle) instead of 12 hours (30 minutes idle).
+    #[oai(default)]
+    remember_me: bool,
+}
+
+#[derive(Object)]
+pub struct CodeRequestedBody {
+    /// Always `accepted`, whether or not a code was sent.
+    status: String,
+    /// The code itself, only when `sms.dev_echo` is on (development mode only).
+    #[oai(skip_serializing_if_is_none)]
+    dev_code: Option<String>,
+}
+
+#[derive(Object)]
+pub struct CodeVerifiedBody {
+    user: UserView,
+    /// `signed_in` (a new session, cookies set) or `linked` (the phone was added to the
+    /// signed-in account, whose session stays as it is).
+    outcome: String,
+}
+
+#[derive(ApiResponse)]
+pub enum CodeRequested {
+    /// Accepted. The answer is the same whether or not a code was sent.
+    #[oai(status = 202)]
+    Accepted(Json<CodeRequestedBody>),
+}
+
+#[derive(ApiResponse)]
+pub enum CodeVerified {
+    /// The code was right.
+    #[oai(status = 200)]
+    Ok(Json<CodeVerifiedBody>),
+}
+
+/// The caller's principal when the request carries a live session cookie or bearer token.
+async fn caller(state: &AppState, req: &Request) -> Result<Option<Principal>, ApiError> {
+    let bearer = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(token) = bearer {
+        return state.tokens.authenticate(token.trim()).await.map_err(ApiError::internal);
+    }
+    let name = cookies::session_cookie_name(state.config.is_production());
+    match req.cookie().get(name) {
+        Some(cookie) => {
+            let ip = req.data::<ClientIp>().map(|ip| ip.0);
+            Ok(state.accounts.sessions().authenticate(cookie.value_str(), ip).await?)
+        }
+        None => Ok(None),
+    }
+}
+
+pub struct OtpApi;
+
+#[OpenApi(prefix_path = "/api/v1/auth/otp", tag = "ApiTags::Auth")]
+impl OtpApi {
+    /// Ask for a sign-in code by SMS.
+    ///
+    /// Always 202 for a valid number. The code (6 digits, valid 10 minutes) is sent when the
+    /// phone is verified on an account, or when the caller is signed in (to add the phone to
+    /// the account). A new code replaces the previous one. At most one code a minute and 3
+    /// per 15 minutes per phone (429 with `Retry-After`).
+    #[oai(path = "/request", method = "post", operation_id = "request_phone_code")]
+    async fn request(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<PhoneRequest>,
+    ) -> Result<CodeRequested, ApiError> {
+        send_code(&state, req, &body.0.phone).await
+    }
+
+    /// Send a new sign-in code by SMS.
+    ///
+    /// The same as `request_phone_code`, with the same limits.
+    #[oai(path = "/resend", method = "post", operation_id = "resend_phone_code")]
+    async fn resend(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<PhoneRequest>,
+    ) -> Result<CodeRequested, ApiError> {
+        send_code(&state, req, &body.0.phone).await
+    }
+
+    /// Sign in with a code from an SMS, or add the phone to the signed-in account.
+    ///
+    /// Not signed in: signs in the account on which the phone is verified and sets the session
+    /// and CSRF cookies. Signed in (session cookie with the CSRF header, or a bearer token):
+    /// links the phone to that account. A wrong, expired, used or dead code is
+    /// `invalid_code`; a code dies after 5 wrong attempts. At most 10 attempts per 15 minutes
+    /// per phone and per client IP (429 with `Retry-After`).
+    #[oai(path = "/verify", method = "post", operation_id = "verify_phone_code")]
+    async fn verify(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        body: Json<VerifyCodeRequest>,
+    ) -> Result<CodeVerified, ApiError> {
+        let body = body.0;
+        let principal = caller(&state, req).await?;
+        let verified = state
+            .phone_codes
+            .verify(
+                &body.phone,
+                &body.code,
+                principal.as_ref(),
+                body.remember_me,
+                &request_meta(req),
+            )
+            .await?;
+        let (user, outcome) = match verified {
+            Verified::SignedIn(signed_in) => {
+                let production = state.config.is_production();
+                let now = state.accounts.now();
+                cookies::set(jar, production, &signed_in.session, &signed_in.csrf, now);
+                (signed_in.user, "signed_in")
+            }
+            Verified::Linked(user) => (user, "linked"),
+        };
+        Ok(CodeVerified::Ok(Json(CodeVerifiedBody { user: user.into(), outcome: outcome.into() })))
+    }
+}
+
+async fn send_code(
+    state: &AppState,
+    req: &Request,
+    phone: &str,
+) -> Result<CodeRequested, ApiError> {
+    let principal = caller(state, req).await?;
+    let dev_code = state.phone_codes.request(phone, principal.as_ref(), &request_meta(req)).await?;
+    Ok(CodeRequested::Accepted(Json(CodeRequestedBody { status: "accepted".into(), dev_code })))
+}

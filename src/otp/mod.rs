@@ -1,0 +1,10 @@
+//! Phone sign-in codes (SPEC section 5): 6 random digits sent by SMS through the outbox,
+//! valid 10 minutes, stored as an HMAC, 5 attempts then dead, single use. A verified code
+//! signs in the account that has the phone verified, or links the phone to the signed-in
+//! account. `api.rs` is the HTTP face, `service.rs` the rules, `store.rs` the SQL.
+
+pub mod api;
+mod service;
+pub mod store;
+
+pub use service::{OtpError, OtpSettings, PhoneCodes, Verified};

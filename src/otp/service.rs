@@ -1,0 +1,354 @@
+//! The rules of phone sign-in codes. A request for an unknown phone does the same database
+//! work as one for a known phone (a code row and an audit row) and gets the same answer; only
+//! the SMS is not queued. Codes are never logged; the audit log records outcomes only.
+
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use tokio::sync::Notify;
+
+use super::store::{self, Window};
+use crate::accounts::service::{RequestMeta, SignedIn, field};
+use crate::accounts::store::{self as users, User};
+use crate::accounts::{AccountError, Accounts};
+use crate::audit::{self, AuditEvent, actions};
+use crate::clock::Clock;
+use crate::crypto;
+use crate::db::{Db, DbError};
+use crate::error::FieldError;
+use crate::notify;
+use crate::sessions::{Principal, Sessions};
+
+pub const CODE_SECONDS: i64 = 600;
+pub const MAX_ATTEMPTS: i64 = 5;
+/// Seconds between two codes for one phone.
+pub const COOLDOWN: i64 = 60;
+/// The window of the request and verification limits.
+pub const WINDOW: i64 = 900;
+pub const REQUESTS_PER_WINDOW: i64 = 3;
+pub const CHECKS_PER_WINDOW: i64 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OtpError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("rate limited")]
+    RateLimited { retry_after: u64 },
+    #[error("invalid code")]
+    InvalidCode,
+    #[error("the phone is verified on another account")]
+    PhoneTaken,
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<DbError> for OtpError {
+    fn from(e: DbError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for OtpError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<AccountError> for OtpError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Validation(errors) => Self::Validation(errors),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+pub struct OtpSettings {
+    /// Answer code requests with the code (development mode only; validated at start-up).
+    pub dev_echo: bool,
+}
+
+/// What a verified code did.
+pub enum Verified {
+    SignedIn(SignedIn),
+    Linked(User),
+}
+
+pub struct PhoneCodes {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    accounts: Arc<Accounts>,
+    outbox_wake: Arc<Notify>,
+    code_key: [u8; 32],
+    dev_echo: bool,
+}
+
+/// 6 uniformly random digits (rejection sampling: 4,294,000,000 is a multiple of 10^6).
+fn new_code() -> String {
+    loop {
+        let n: u32 = rand::random();
+        if n < 4_294_000_000 {
+            return format!("{:06}", n % 1_000_000);
+        }
+    }
+}
+
+fn checked_code(raw: &str) -> Result<&str, FieldError> {
+    if raw.len() == 6 && raw.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(raw)
+    } else {
+        Err(field("code", "Enter the 6 digits of the code we sent by SMS."))
+    }
+}
+
+/// Seconds until a full window frees a slot, at least 1.
+fn wait(oldest: Option<i64>, span: i64, now: i64) -> u64 {
+    oldest.map_or(1, |t| (t + span - now).max(1) as u64)
+}
+
+fn limited(w: &Window, max: i64, now: i64) -> Option<u64> {
+    (w.count >= max).then(|| wait(w.oldest, WINDOW, now))
+}
+
+impl PhoneCodes {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        accounts: Arc<Accounts>,
+        outbox_wake: Arc<Notify>,
+        session_secret: &[u8; 32],
+        settings: OtpSettings,
+    ) -> Self {
+        let code_key: [u8; 32] = crypto::keyed_hash(session_secret, &[b"phone-code"])
+            .try_into()
+            .expect("HMAC-SHA256 is 32 bytes");
+        Self { db, clock, accounts, outbox_wake, code_key, dev_echo: settings.dev_echo }
+    }
+
+    /// The stored form of a code: bound to the phone, so a code row says nothing about others.
+    fn code_hash(&self, phone_index: &[u8], code: &str) -> Vec<u8> {
+        crypto::keyed_hash(&self.code_key, &[phone_index, code.as_bytes()])
+    }
+
+    /// Sends a new code to `raw_phone` when the phone is verified on an account, or when the
+    /// caller is signed in (to link it). Returns the code only with `dev_echo`.
+    pub async fn request(
+        &self,
+        raw_phone: &str,
+        signed_in: Option<&Principal>,
+        meta: &RequestMeta,
+    ) -> Result<Option<String>, OtpError> {
+        let phone = self.accounts.e164(raw_phone, "phone")?;
+        let index = self.accounts.phone_index(&phone);
+        let code = new_code();
+        let hash = self.code_hash(&index, &code);
+        let body = format!(
+            "Your Gatehouse code is {code}. It expires in 10 minutes. Never share it: Gatehouse \
+             will never ask you for it."
+        );
+        let (now, ip) = (self.clock.unix(), meta.ip.clone());
+        let caller = signed_in.map(|p| p.user_id.clone());
+        let sent = self
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let recent = store::codes_since(&tx, &index, now - WINDOW)?;
+                if let Some(last) = recent.newest.filter(|t| now - t < COOLDOWN) {
+                    return Err(OtpError::RateLimited {
+                        retry_after: wait(Some(last), COOLDOWN, now),
+                    });
+                }
+                if let Some(retry_after) = limited(&recent, REQUESTS_PER_WINDOW, now) {
+                    return Err(OtpError::RateLimited { retry_after });
+                }
+                let owner = users::find_by_verified_phone(&tx, &index)?.map(|u| u.id);
+                let subject = caller.or(owner);
+                store::kill_live_codes(&tx, &index, now)?;
+                store::insert_code(&tx, &index, &hash, now, now + CODE_SECONDS)?;
+                let sent = subject.is_some();
+                if sent {
+                    notify::enqueue_sms(&tx, &phone, &body, now)?;
+                }
+                let event = AuditEvent {
+                    at: now,
+                    actor_id: subject.as_deref(),
+                    action: actions::PHONE_CODE_REQUESTED,
+                    subject_id: subject.as_deref(),
+                    ip: ip.as_deref(),
+                    success: sent,
+                    details: serde_json::json!({"sms_sent": sent}),
+                };
+                audit::record(&tx, &event)?;
+                tx.commit()?;
+                Ok(sent)
+            })
+            .await?;
+        if sent {
+            self.outbox_wake.notify_one();
+        }
+        Ok((sent && self.dev_echo).then_some(code))
+    }
+
+    /// Checks a code. Signed in: links the phone to the caller. Otherwise: signs in the
+    /// account on which the phone is verified. Every attempt counts towards the limits.
+    pub async fn verify(
+        &self,
+        raw_phone: &str,
+        raw_code: &str,
+        signed_in: Option<&Principal>,
+        remember_me: bool,
+        meta: &RequestMeta,
+    ) -> Result<Verified, OtpError> {
+        let phone = self.accounts.e164(raw_phone, "phone");
+        let code = checked_code(raw_code);
+        let (phone, code) = match (phone, code) {
+            (Ok(phone), Ok(code)) => (phone, code),
+            (phone, code) => {
+                let mut errors = match phone {
+                    Err(AccountError::Validation(errors)) => errors,
+                    _ => Vec::new(),
+                };
+                errors.extend(code.err());
+                return Err(OtpError::Validation(errors));
+            }
+        };
+        let index = self.accounts.phone_index(&phone);
+        let hash = self.code_hash(&index, code);
+        let (now, meta) = (self.clock.unix(), meta.clone());
+        let caller = signed_in.map(|p| p.user_id.clone());
+        let outcome = self
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let by_phone = store::checks_by_phone(&tx, &index, now - WINDOW)?;
+                let mut wait = limited(&by_phone, CHECKS_PER_WINDOW, now);
+                if let Some(ip) = meta.ip.as_deref() {
+                    let by_ip = store::checks_by_ip(&tx, ip, now - WINDOW)?;
+                    wait = wait.max(limited(&by_ip, CHECKS_PER_WINDOW, now));
+                }
+                if let Some(retry_after) = wait {
+                    return Err(OtpError::RateLimited { retry_after });
+                }
+                store::insert_check(&tx, &index, meta.ip.as_deref(), now)?;
+                let outcome =
+                    check_and_apply(&tx, &index, &hash, &phone, caller, remember_me, now, &meta)?;
+                tx.commit()?;
+                Ok(outcome)
+            })
+            .await?;
+        match outcome {
+            Applied::Failed(reason) => Err(reason),
+            Applied::Linked(user) => {
+                self.accounts.forget_user(&user.id).await;
+                Ok(Verified::Linked(user))
+            }
+            Applied::SignedIn(user, session) => {
+                let csrf = self.accounts.sessions().csrf_token(&session.token);
+                Ok(Verified::SignedIn(SignedIn { user, session, csrf }))
+            }
+        }
+    }
+}
+
+/// What a verification did; failures are committed too (attempts, audit), then answered.
+enum Applied {
+    Failed(OtpError),
+    Linked(User),
+    SignedIn(User, crate::sessions::IssuedSession),
+}
+
+fn verification_event<'a>(
+    now: i64,
+    subject: Option<&'a str>,
+    ip: Option<&'a str>,
+    outcome: &str,
+) -> AuditEvent<'a> {
+    AuditEvent {
+        at: now,
+        actor_id: subject,
+        action: actions::PHONE_CODE_VERIFIED,
+        subject_id: subject,
+        ip,
+        success: matches!(outcome, "signed_in" | "linked"),
+        details: serde_json::json!({"outcome": outcome}),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_and_apply(
+    tx: &Connection,
+    index: &[u8],
+    hash: &[u8],
+    phone: &str,
+    caller: Option<String>,
+    remember_me: bool,
+    now: i64,
+    meta: &RequestMeta,
+) -> Result<Applied, OtpError> {
+    let ip = meta.ip.as_deref();
+    let owner = users::find_by_verified_phone(tx, index)?;
+    let subject = caller.clone().or_else(|| owner.as_ref().map(|u| u.id.clone()));
+    let fail = |reason: &str, error: OtpError| -> Result<Applied, OtpError> {
+        audit::record(tx, &verification_event(now, subject.as_deref(), ip, reason).failed())?;
+        Ok(Applied::Failed(error))
+    };
+    let Some(code) = store::live_code(tx, index)? else {
+        return fail("no_live_code", OtpError::InvalidCode);
+    };
+    if !crypto::constant_time_eq(&code.code_hash, hash) {
+        store::wrong_attempt(tx, code.id, MAX_ATTEMPTS, now)?;
+        return fail("wrong_code", OtpError::InvalidCode);
+    }
+    if now >= code.expires_at {
+        return fail("expired", OtpError::InvalidCode);
+    }
+    if let Some(caller) = caller {
+        if owner.as_ref().is_some_and(|o| o.id != caller) {
+            return fail("phone_taken", OtpError::PhoneTaken);
+        }
+        if !store::consume_code(tx, code.id, now)? {
+            return fail("already_used", OtpError::InvalidCode);
+        }
+        users::set_verified_phone(tx, &caller, phone, index, now)?;
+        audit::record(tx, &verification_event(now, Some(&caller), ip, "linked"))?;
+        audit::record(tx, &AuditEvent::by_user(now, &caller, actions::PHONE_LINKED, ip))?;
+        let user = users::find_by_id(tx, &caller)?.ok_or(OtpError::InvalidCode)?;
+        return Ok(Applied::Linked(user));
+    }
+    // No account has this phone verified: no SMS was sent for it, so the code cannot be right
+    // unless guessed. It is spent all the same.
+    let Some(user) = owner else {
+        store::consume_code(tx, code.id, now)?;
+        return fail("unknown_phone", OtpError::InvalidCode);
+    };
+    if !store::consume_code(tx, code.id, now)? {
+        return fail("already_used", OtpError::InvalidCode);
+    }
+    let session = Sessions::issue(tx, &user.id, remember_me, now, ip, meta.user_agent.as_deref())?;
+    audit::record(tx, &verification_event(now, Some(&user.id), ip, "signed_in"))?;
+    let login = AuditEvent::by_user(now, &user.id, actions::LOGIN, ip)
+        .with_details(serde_json::json!({"method": "phone_code", "remember_me": remember_me}));
+    audit::record(tx, &login)?;
+    Ok(Applied::SignedIn(user, session))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{checked_code, new_code, wait};
+
+    #[test]
+    fn codes_are_six_digits_including_leading_zeros() {
+        let codes: Vec<String> = (0..2000).map(|_| new_code()).collect();
+        assert!(codes.iter().all(|c| checked_code(c).is_ok()));
+        // P(no leading zero in 2000 codes) = 0.9^2000: never.
+        assert!(codes.iter().any(|c| c.starts_with('0')));
+        assert!(codes.iter().collect::<std::collections::HashSet<_>>().len() > 1900);
+    }
+
+    #[test]
+    fn waits_are_what_is_left_of_the_window_and_at_least_one_second() {
+        assert_eq!(wait(Some(100), 900, 400), 600);
+        assert_eq!(wait(Some(100), 60, 200), 1);
+        assert_eq!(wait(None, 900, 400), 1);
+    }
+}

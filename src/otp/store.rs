@@ -1,0 +1,136 @@
+//! SQL for `phone_codes` (the codes) and `phone_code_checks` (verification attempts, for the
+//! per-phone and per-IP limits).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// How many rows fall in a window (strictly after its start), and the oldest and newest.
+pub struct Window {
+    pub count: i64,
+    pub oldest: Option<i64>,
+    pub newest: Option<i64>,
+}
+
+fn window(
+    conn: &Connection,
+    sql: &str,
+    key: &dyn rusqlite::ToSql,
+    since: i64,
+) -> rusqlite::Result<Window> {
+    conn.query_row(sql, params![key, since], |r| {
+        Ok(Window { count: r.get(0)?, oldest: r.get(1)?, newest: r.get(2)? })
+    })
+}
+
+/// Codes created for a phone since `since` (for the cooldown and the 3-per-15-minutes limit).
+pub fn codes_since(conn: &Connection, phone_index: &[u8], since: i64) -> rusqlite::Result<Window> {
+    window(
+        conn,
+        "SELECT count(*), min(created_at), max(created_at) FROM phone_codes
+         WHERE phone_index = ?1 AND created_at > ?2",
+        &phone_index,
+        since,
+    )
+}
+
+/// Kills every live code of the phone: a new code replaces the older ones.
+pub fn kill_live_codes(conn: &Connection, phone_index: &[u8], now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE phone_codes SET dead_at = ?2
+         WHERE phone_index = ?1 AND used_at IS NULL AND dead_at IS NULL",
+        params![phone_index, now],
+    )?;
+    Ok(())
+}
+
+pub fn insert_code(
+    conn: &Connection,
+    phone_index: &[u8],
+    code_hash: &[u8],
+    now: i64,
+    expires_at: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO phone_codes (phone_index, code_hash, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![phone_index, code_hash, now, expires_at],
+    )?;
+    Ok(())
+}
+
+pub struct LiveCode {
+    pub id: i64,
+    pub code_hash: Vec<u8>,
+    pub expires_at: i64,
+}
+
+/// The phone's newest code that is neither used nor dead (expired ones included).
+pub fn live_code(conn: &Connection, phone_index: &[u8]) -> rusqlite::Result<Option<LiveCode>> {
+    conn.query_row(
+        "SELECT id, code_hash, expires_at FROM phone_codes
+         WHERE phone_index = ?1 AND used_at IS NULL AND dead_at IS NULL
+         ORDER BY id DESC LIMIT 1",
+        [phone_index],
+        |r| Ok(LiveCode { id: r.get(0)?, code_hash: r.get(1)?, expires_at: r.get(2)? }),
+    )
+    .optional()
+}
+
+/// Counts a wrong attempt; the code dies at `max_attempts`.
+pub fn wrong_attempt(
+    conn: &Connection,
+    id: i64,
+    max_attempts: i64,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE phone_codes SET attempts = attempts + 1,
+                dead_at = CASE WHEN attempts + 1 >= ?2 THEN ?3 END
+         WHERE id = ?1",
+        params![id, max_attempts, now],
+    )?;
+    Ok(())
+}
+
+/// Spends a code; false when another request spent or killed it first.
+pub fn consume_code(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE phone_codes SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL AND dead_at IS NULL",
+        params![id, now],
+    )?;
+    Ok(changed == 1)
+}
+
+pub fn checks_by_phone(
+    conn: &Connection,
+    phone_index: &[u8],
+    since: i64,
+) -> rusqlite::Result<Window> {
+    window(
+        conn,
+        "SELECT count(*), min(at), max(at) FROM phone_code_checks WHERE phone_index = ?1 AND at > ?2",
+        &phone_index,
+        since,
+    )
+}
+
+pub fn checks_by_ip(conn: &Connection, ip: &str, since: i64) -> rusqlite::Result<Window> {
+    window(
+        conn,
+        "SELECT count(*), min(at), max(at) FROM phone_code_checks WHERE ip = ?1 AND at > ?2",
+        &ip,
+        since,
+    )
+}
+
+pub fn insert_check(
+    conn: &Connection,
+    phone_index: &[u8],
+    ip: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO phone_code_checks (phone_index, ip, at) VALUES (?1, ?2, ?3)",
+        params![phone_index, ip, now],
+    )?;
+    Ok(())
+}
