@@ -135,7 +135,8 @@ pub struct CampusRef {
 #[derive(Object)]
 pub struct UserView {
     id: String,
-    email: String,
+    /// Null for an account made by phone sign-in alone.
+    email: Option<String>,
     display_name: String,
     legal_name: Option<String>,
     /// E.164 (`+919876543210`).

@@ -435,14 +435,14 @@ impl Accounts {
                         let mail = match kind {
                             LinkKind::Verify => templates::verify_email(
                                 &brand,
-                                &user.email,
+                                user.email.as_deref().unwrap_or_default(),
                                 &user.display_name,
                                 &url,
                                 hours,
                             ),
                             LinkKind::Reset => templates::password_reset(
                                 &brand,
-                                &user.email,
+                                user.email.as_deref().unwrap_or_default(),
                                 &user.display_name,
                                 &url,
                             ),
@@ -660,7 +660,9 @@ impl Accounts {
                 "This is not your current password.",
             )]));
         }
-        if let Some(problem) = password::policy_violation(new, &user.email) {
+        if let Some(problem) =
+            password::policy_violation(new, user.email.as_deref().unwrap_or_default())
+        {
             return Err(AccountError::Validation(vec![field("new_password", problem)]));
         }
         if new == current {
@@ -670,7 +672,7 @@ impl Accounts {
             )]));
         }
         let hash = self.hasher.hash(new).await?;
-        let score = self.hasher.strength(new, &user.email).await?;
+        let score = self.hasher.strength(new, user.email.as_deref().unwrap_or_default()).await?;
         let (keep, method) = (principal.session_id.clone(), principal.method);
         let (now, ip) = (self.now(), meta.ip.clone());
         let ended = self
@@ -698,16 +700,12 @@ impl Accounts {
                 )?;
                 let brand =
                     templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
-                notify::enqueue_email(
-                    &tx,
-                    &templates::password_changed(
-                        &brand,
-                        &user.email,
-                        &user.display_name,
-                        "changed",
-                    ),
-                    now,
-                )?;
+                // A phone-only account has no address to tell.
+                if let Some(to) = user.email.as_deref() {
+                    let notice =
+                        templates::password_changed(&brand, to, &user.display_name, "changed");
+                    notify::enqueue_email(&tx, &notice, now)?;
+                }
                 tx.commit().map_err(DbError::from)?;
                 Ok::<_, AccountError>((ended, families))
             })
@@ -737,7 +735,9 @@ impl Accounts {
                 store::find_by_id(conn, &token.user_id)?.ok_or(AccountError::InvalidToken)
             })
             .await?;
-        if let Some(problem) = password::policy_violation(new, &user.email) {
+        if let Some(problem) =
+            password::policy_violation(new, user.email.as_deref().unwrap_or_default())
+        {
             return Err(AccountError::Validation(vec![field("new_password", problem)]));
         }
         let new_hash = self.hasher.hash(new).await?;
@@ -764,16 +764,16 @@ impl Accounts {
                 )?;
                 let brand =
                     templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
-                notify::enqueue_email(
-                    &tx,
-                    &templates::password_changed(
+                // A phone-only account has no address to tell.
+                if let Some(to) = user.email.as_deref() {
+                    let notice = templates::password_changed(
                         &brand,
-                        &user.email,
+                        to,
                         &user.display_name,
                         "reset with an emailed link",
-                    ),
-                    now,
-                )?;
+                    );
+                    notify::enqueue_email(&tx, &notice, now)?;
+                }
                 tx.commit()?;
                 Ok((ended, families))
             })
@@ -940,8 +940,12 @@ fn notice_duplicate_signup(
     let event = AuditEvent { actor_id: None, ..AuditEvent::by_user(now, &owner.id, ACTION, ip) };
     audit::record(conn, &event)?;
     if !recent {
-        let mail: Email =
-            templates::already_registered(brand, &owner.email, &owner.display_name, reset_url);
+        let mail: Email = templates::already_registered(
+            brand,
+            owner.email.as_deref().unwrap_or_default(),
+            &owner.display_name,
+            reset_url,
+        );
         notify::enqueue_email(conn, &mail, now)?;
     }
     Ok(())

@@ -5,7 +5,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 #[derive(Debug, Clone)]
 pub struct User {
     pub id: String,
-    pub email: String,
+    /// None for a phone-only account.
+    pub email: Option<String>,
     pub display_name: String,
     pub legal_name: Option<String>,
     pub phone: Option<String>,
@@ -154,6 +155,25 @@ pub fn set_password(
     conn.execute(
         "UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE id = ?1",
         params![user_id, hash, now],
+    )?;
+    Ok(())
+}
+
+/// A phone-only account (`auth.phone_signup`): no email, no password, the phone verified by
+/// the code that created it.
+pub fn insert_phone_user(
+    conn: &Connection,
+    id: &str,
+    phone: &str,
+    phone_index: &[u8],
+    display_name: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO users (id, display_name, phone, phone_index, phone_verified_at, role,
+                            created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'user', ?5)",
+        params![id, display_name, phone, phone_index, now],
     )?;
     Ok(())
 }

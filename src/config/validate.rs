@@ -14,15 +14,6 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
     if !(1..=32).contains(&config.captcha.difficulty) {
         return Err(ConfigError::invalid("captcha.difficulty", "must be between 1 and 32"));
     }
-    if config.auth.phone_signup {
-        // Accounts are keyed by email (users.email is NOT NULL): phone-only accounts do not
-        // exist yet, so refusing beats silently ignoring the setting.
-        return Err(ConfigError::invalid(
-            "auth.phone_signup",
-            "phone-only accounts are not supported yet; set it to false (a verified code signs \
-             in an account that already has the phone, or links it to the signed-in account)",
-        ));
-    }
     if !(24..=48).contains(&config.auth.verification_hours) {
         return Err(ConfigError::invalid("auth.verification_hours", "must be between 24 and 48"));
     }

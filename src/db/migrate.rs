@@ -41,6 +41,41 @@ fn sorted_migrations() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The first line of a migration that rebuilds a table (see `migrate`).
+const FOREIGN_KEYS_OFF: &str = "-- gatehouse: foreign_keys=off";
+
+fn apply(
+    conn: &mut Connection,
+    name: &str,
+    sql: &str,
+    checksum: &str,
+    check_keys: bool,
+) -> Result<(), MigrateError> {
+    let tx = crate::db::write_tx(conn)?;
+    tx.execute_batch(sql)
+        .map_err(|source| MigrateError::Apply { name: name.to_string(), source })?;
+    if check_keys {
+        let broken: i64 =
+            tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?;
+        if broken > 0 {
+            return Err(MigrateError::Apply {
+                name: name.to_string(),
+                source: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!("{broken} rows break a foreign key after the rebuild")),
+                ),
+            });
+        }
+    }
+    tx.execute(
+        "INSERT INTO schema_migrations (name, checksum, applied_at)
+         VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+        params![name, checksum],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Applies every migration not yet recorded, in order.
 pub fn migrate(conn: &mut Connection) -> Result<MigrationReport, MigrateError> {
     conn.execute_batch(
@@ -62,15 +97,18 @@ pub fn migrate(conn: &mut Connection) -> Result<MigrationReport, MigrateError> {
             Some(existing) if existing == checksum => report.already_applied += 1,
             Some(_) => return Err(MigrateError::Edited { name }),
             None => {
-                let tx = crate::db::write_tx(conn)?;
-                tx.execute_batch(&sql)
-                    .map_err(|source| MigrateError::Apply { name: name.clone(), source })?;
-                tx.execute(
-                    "INSERT INTO schema_migrations (name, checksum, applied_at)
-                     VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-                    params![name, checksum],
-                )?;
-                tx.commit()?;
+                // A table rebuild must not fire ON DELETE actions when the old table is dropped:
+                // such a migration says so on its first line, and runs with foreign keys off
+                // (which SQLite allows only outside a transaction), checked before commit.
+                let rebuild = sql.starts_with(FOREIGN_KEYS_OFF);
+                if rebuild {
+                    conn.pragma_update(None, "foreign_keys", "OFF")?;
+                }
+                let applied = apply(conn, &name, &sql, &checksum, rebuild);
+                if rebuild {
+                    conn.pragma_update(None, "foreign_keys", "ON")?;
+                }
+                applied?;
                 report.applied.push(name);
             }
         }
@@ -94,6 +132,28 @@ mod tests {
         let recorded: i64 =
             conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
         assert_eq!(recorded as usize, first.applied.len());
+    }
+
+    #[test]
+    fn a_table_rebuild_keeps_the_rows_that_point_at_it() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrate(&mut conn).unwrap();
+        // Roll back to before 0005 with a user and a session in place, then rebuild again.
+        conn.execute_batch(
+            "INSERT INTO users (id, email_index, email, display_name, role, created_at)
+             VALUES ('u1', x'01', 'a@b.edu', 'A', 'user', 0);
+             INSERT INTO sessions (id, token_hash, user_id, remember_me, created_at, last_seen_at, expires_at)
+             VALUES ('s1', x'02', 'u1', 0, 0, 0, 1);
+             DELETE FROM schema_migrations WHERE name LIKE '0005_%';",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let sessions: i64 =
+            conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0)).unwrap();
+        assert_eq!(sessions, 1, "dropping the old users table must not cascade");
+        let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk, 1, "foreign keys are back on");
     }
 
     #[test]

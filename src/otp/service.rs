@@ -66,6 +66,8 @@ impl From<AccountError> for OtpError {
 pub struct OtpSettings {
     /// Answer code requests with the code (development mode only; validated at start-up).
     pub dev_echo: bool,
+    /// A code for a phone no account has creates a phone-only account (`auth.phone_signup`).
+    pub phone_signup: bool,
 }
 
 /// What a verified code did.
@@ -81,6 +83,7 @@ pub struct PhoneCodes {
     outbox_wake: Arc<Notify>,
     code_key: [u8; 32],
     dev_echo: bool,
+    phone_signup: bool,
 }
 
 /// 6 uniformly random digits (rejection sampling: 4,294,000,000 is a multiple of 10^6).
@@ -122,7 +125,15 @@ impl PhoneCodes {
         let code_key: [u8; 32] = crypto::keyed_hash(session_secret, &[b"phone-code"])
             .try_into()
             .expect("HMAC-SHA256 is 32 bytes");
-        Self { db, clock, accounts, outbox_wake, code_key, dev_echo: settings.dev_echo }
+        Self {
+            db,
+            clock,
+            accounts,
+            outbox_wake,
+            code_key,
+            dev_echo: settings.dev_echo,
+            phone_signup: settings.phone_signup,
+        }
     }
 
     /// The stored form of a code: bound to the phone, so a code row says nothing about others.
@@ -146,7 +157,7 @@ impl PhoneCodes {
             "Your Gatehouse code is {code}. It expires in 10 minutes. Never share it: Gatehouse \
              will never ask you for it."
         );
-        let (now, ip) = (self.clock.unix(), meta.ip.clone());
+        let (now, ip, signup) = (self.clock.unix(), meta.ip.clone(), self.phone_signup);
         let caller = signed_in.map(|p| p.user_id.clone());
         let sent = self
             .db
@@ -165,7 +176,8 @@ impl PhoneCodes {
                 let subject = caller.or(owner);
                 store::kill_live_codes(&tx, &index, now)?;
                 store::insert_code(&tx, &index, &hash, now, now + CODE_SECONDS)?;
-                let sent = subject.is_some();
+                // With phone sign-up on, an unknown phone gets its code too: it makes an account.
+                let sent = subject.is_some() || signup;
                 if sent {
                     notify::enqueue_sms(&tx, &phone, &body, now)?;
                 }
@@ -214,7 +226,7 @@ impl PhoneCodes {
         };
         let index = self.accounts.phone_index(&phone);
         let hash = self.code_hash(&index, code);
-        let (now, meta) = (self.clock.unix(), meta.clone());
+        let (now, meta, signup) = (self.clock.unix(), meta.clone(), self.phone_signup);
         let caller = signed_in.map(|p| p.user_id.clone());
         let outcome = self
             .db
@@ -230,8 +242,16 @@ impl PhoneCodes {
                     return Err(OtpError::RateLimited { retry_after });
                 }
                 store::insert_check(&tx, &index, meta.ip.as_deref(), now)?;
-                let outcome =
-                    check_and_apply(&tx, &index, &hash, &phone, caller, remember_me, now, &meta)?;
+                let outcome = check_and_apply(
+                    &tx,
+                    &index,
+                    &hash,
+                    &phone,
+                    caller,
+                    Signing { remember_me, signup },
+                    now,
+                    &meta,
+                )?;
                 tx.commit()?;
                 Ok(outcome)
             })
@@ -249,6 +269,9 @@ impl PhoneCodes {
         }
     }
 }
+
+/// The display name of an account made by phone sign-up, until its owner sets one.
+const NEW_PHONE_USER_NAME: &str = "New user";
 
 /// What a verification did; failures are committed too (attempts, audit), then answered.
 enum Applied {
@@ -274,6 +297,13 @@ fn verification_event<'a>(
     }
 }
 
+/// How a successful code signs in: the session's lifetime, and whether an unknown phone gets a
+/// new account.
+struct Signing {
+    remember_me: bool,
+    signup: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check_and_apply(
     tx: &Connection,
@@ -281,10 +311,11 @@ fn check_and_apply(
     hash: &[u8],
     phone: &str,
     caller: Option<String>,
-    remember_me: bool,
+    signing: Signing,
     now: i64,
     meta: &RequestMeta,
 ) -> Result<Applied, OtpError> {
+    let remember_me = signing.remember_me;
     let ip = meta.ip.as_deref();
     let owner = users::find_by_verified_phone(tx, index)?;
     let subject = caller.clone().or_else(|| owner.as_ref().map(|u| u.id.clone()));
@@ -315,11 +346,32 @@ fn check_and_apply(
         let user = users::find_by_id(tx, &caller)?.ok_or(OtpError::InvalidCode)?;
         return Ok(Applied::Linked(user));
     }
-    // No account has this phone verified: no SMS was sent for it, so the code cannot be right
-    // unless guessed. It is spent all the same.
-    let Some(user) = owner else {
-        store::consume_code(tx, code.id, now)?;
-        return fail("unknown_phone", OtpError::InvalidCode);
+    let user = match owner {
+        Some(user) => user,
+        // Phone sign-up: the code proved the phone, which becomes a new account's only key.
+        None if signing.signup => {
+            if !store::consume_code(tx, code.id, now)? {
+                return fail("already_used", OtpError::InvalidCode);
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            users::insert_phone_user(tx, &id, phone, index, NEW_PHONE_USER_NAME, now)?;
+            audit::record(
+                tx,
+                &AuditEvent::by_user(now, &id, actions::USER_REGISTERED, ip)
+                    .with_details(serde_json::json!({"method": "phone_code"})),
+            )?;
+            let user = users::find_by_id(tx, &id)?.ok_or(OtpError::InvalidCode)?;
+            let session =
+                Sessions::issue(tx, &user.id, remember_me, now, ip, meta.user_agent.as_deref())?;
+            audit::record(tx, &verification_event(now, Some(&user.id), ip, "signed_in"))?;
+            return Ok(Applied::SignedIn(user, session));
+        }
+        // No account has this phone verified: no SMS was sent for it, so the code cannot be
+        // right unless guessed. It is spent all the same.
+        None => {
+            store::consume_code(tx, code.id, now)?;
+            return fail("unknown_phone", OtpError::InvalidCode);
+        }
     };
     if !store::consume_code(tx, code.id, now)? {
         return fail("already_used", OtpError::InvalidCode);

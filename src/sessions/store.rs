@@ -8,6 +8,7 @@ pub struct SessionRow {
     pub id: String,
     pub user_id: String,
     pub role: String,
+    /// The account proved an email or a phone (only such accounts have sessions).
     pub email_verified: bool,
     pub remember_me: bool,
     pub created_at: i64,
@@ -59,7 +60,8 @@ pub fn insert(conn: &Connection, s: &NewSession<'_>) -> rusqlite::Result<()> {
 
 pub fn find_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<Option<SessionRow>> {
     conn.query_row(
-        "SELECT s.id, s.user_id, u.role, u.email_verified_at IS NOT NULL, s.remember_me,
+        "SELECT s.id, s.user_id, u.role,
+                u.email_verified_at IS NOT NULL OR u.phone_verified_at IS NOT NULL, s.remember_me,
                 s.created_at, s.last_seen_at, s.expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = ?1",

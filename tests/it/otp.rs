@@ -378,8 +378,48 @@ async fn dev_echo_answers_with_the_code_in_development_only() {
     config.sms.dev_echo = true;
     let error = config.finish().expect_err("dev_echo refused in production").to_string();
     assert!(error.contains("sms.dev_echo"), "{error}");
-    let mut config = gatehouse::config::Config::default();
-    config.auth.phone_signup = true;
-    let error = config.finish().expect_err("phone_signup not supported").to_string();
-    assert!(error.contains("auth.phone_signup"), "{error}");
+}
+
+#[tokio::test]
+async fn with_phone_signup_a_code_for_an_unknown_phone_makes_a_phone_only_account() {
+    let server = TestServer::start_with(|c| c.auth.phone_signup = true).await;
+    // Each verification from a new browser: no session cookie from the previous one.
+    let verify = |phone: &'static str, code: String| {
+        let client = server.new_user("").client;
+        let url = server.url("/api/v1/auth/otp/verify");
+        async move {
+            client.post(url).json(&json!({"phone": phone, "code": code})).send().await.unwrap()
+        }
+    };
+    assert_eq!(request(&server, PHONE).await.status(), 202);
+    let first = code(&server, 1).await;
+    problem(verify(PHONE, wrong(&first).to_string()).await, 401, "invalid_code").await;
+    let response = verify(PHONE, first.clone()).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("gatehouse_session="))
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["outcome"], "signed_in");
+    assert_eq!(body["user"]["email"], Value::Null);
+    assert_eq!(body["user"]["phone"], E164);
+    assert_eq!(
+        server.query_i64(
+            "SELECT count(*) FROM users WHERE email IS NULL AND phone_verified_at IS NOT NULL"
+        ),
+        1
+    );
+
+    // The same phone later signs in to the same account; the code is spent.
+    problem(verify(PHONE, first.clone()).await, 401, "invalid_code").await;
+    server.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(request(&server, PHONE).await.status(), 202);
+    let second = code(&server, 2).await;
+    let again: Value = verify(PHONE, second.clone()).await.json().await.unwrap();
+    assert_eq!(again["user"]["id"], body["user"]["id"]);
+    assert_eq!(server.query_i64("SELECT count(*) FROM users"), 1);
 }
