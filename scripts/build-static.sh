@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds a statically linked gatehouse (glibc with crt-static) for the .deb and prints where it
-# is. glibc is used rather than musl because the musl target is not part of this toolchain and
-# glibc's allocator keeps throughput on par with the default build (scripts/bench/static_vs_default.sh).
+# Builds a statically linked gatehouse (glibc with crt-static; mimalloc is the allocator in
+# every build) for the .deb and prints where it is. glibc rather than musl because the musl
+# target is not part of this toolchain; scripts/bench/skeleton.sh compares its throughput with
+# the default build.
 #
 # The target is named explicitly so that RUSTFLAGS apply to the binary only, not to build
 # scripts and proc macros (which cannot be static).
