@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds a statically linked gatehouse (glibc with crt-static; mimalloc is the allocator in
-# every build) for the .deb and prints where it is. glibc rather than musl because the musl
+# Builds a statically linked gatehouse (glibc with crt-static) for the .deb and prints where
+# it is. glibc rather than musl because the musl
 # target is not part of this toolchain; scripts/bench/skeleton.sh compares its throughput with
 # the default build.
 #
