@@ -150,21 +150,30 @@ pub struct UserView {
     created_at: String,
 }
 
-impl From<User> for UserView {
-    fn from(u: User) -> Self {
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
         let role = u.role.parse().unwrap_or(super::Role::User);
         Self {
-            id: u.id,
-            email: u.email,
-            display_name: u.display_name,
-            legal_name: u.legal_name,
-            phone: u.phone,
+            id: u.id.clone(),
+            email: u.email.clone(),
+            display_name: u.display_name.clone(),
+            legal_name: u.legal_name.clone(),
+            phone: u.phone.clone(),
             phone_verified: u.phone_verified_at.is_some(),
             roles: super::Role::roles(role),
             email_verified: u.email_verified_at.is_some(),
-            campus: u.campus_id.zip(u.campus_name).map(|(id, name)| CampusRef { id, name }),
+            campus: u
+                .campus_id
+                .zip(u.campus_name.as_ref())
+                .map(|(id, name)| CampusRef { id, name: name.clone() }),
             created_at: rfc3339(u.created_at),
         }
+    }
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self::from(&u)
     }
 }
 
@@ -369,7 +378,7 @@ impl AuthApi {
             .user(&principal.user_id)
             .await?
             .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Sign in first."))?;
-        Ok(Json(WhoAmI { user: user.into(), session: principal.into() }))
+        Ok(Json(WhoAmI { user: UserView::from(user.as_ref()), session: principal.into() }))
     }
 
     /// Ask for a password-reset link by email.
@@ -432,7 +441,7 @@ impl AccountApi {
             .user(&auth.principal().user_id)
             .await?
             .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Sign in first."))?;
-        Ok(Json(user.into()))
+        Ok(Json(UserView::from(user.as_ref())))
     }
 
     /// Change the display name or legal name.

@@ -209,15 +209,14 @@ impl Accounts {
     /// A user for read-only views (who am I, profile), from a short-lived cache so that a
     /// session check costs no query. Every change made here drops the entry; a change made by
     /// another process (the CLI) is seen within [`USER_CACHE_TTL`].
-    pub async fn user(&self, user_id: &str) -> Result<Option<User>, AccountError> {
+    pub async fn user(&self, user_id: &str) -> Result<Option<Arc<User>>, AccountError> {
         if let Some(user) = self.users.get(user_id) {
-            return Ok(Some(user.as_ref().clone()));
+            return Ok(Some(user));
         }
-        let user = self.user_from_db(user_id).await?;
-        if let Some(user) = &user {
-            self.users.insert(user_id.to_string(), Arc::new(user.clone()));
-        }
-        Ok(user)
+        let Some(user) = self.user_from_db(user_id).await? else { return Ok(None) };
+        let user = Arc::new(user);
+        self.users.insert(user_id.to_string(), user.clone());
+        Ok(Some(user))
     }
 
     async fn user_from_db(&self, user_id: &str) -> Result<Option<User>, AccountError> {
