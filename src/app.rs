@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::problem_response;
-use crate::http::{BodyLimit, Cors, Csrf, Observe};
+use crate::http::{AnonymousLimit, BodyLimit, Cors, Csrf, Observe};
 use crate::keys::Keys;
 use crate::ops::health::OpsApi;
 use crate::ops::metrics::{self, Metrics};
@@ -56,6 +56,7 @@ pub struct AppState {
     /// Notified when a message is queued, so the outbox worker sends it at once.
     pub outbox_wake: Arc<Notify>,
     pub tokens: Arc<crate::tokens::Tokens>,
+    pub limits: Arc<crate::ratelimit::RateLimits>,
     pub phone_codes: Arc<crate::otp::PhoneCodes>,
     /// The outbox worker's sign of life, for `/ready`.
     pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
@@ -101,7 +102,8 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     for page in web::UI_PAGES {
         route = route.at(*page, get(web::ui_page));
     }
-    // Outermost last: Observe sees every answer, CSRF runs after the cookies are parsed.
+    // Outermost last: Observe sees every answer; the anonymous limit and CSRF run after the
+    // cookies are parsed.
     let observe = Observe::new(
         state.metrics.clone(),
         &state.config.server.trusted_proxies,
@@ -109,6 +111,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     );
     route
         .with(Csrf)
+        .with(AnonymousLimit)
         .with(CookieJarManager::new())
         .with(Cors)
         .with(BodyLimit::new(state.config.server.max_body_bytes))

@@ -234,11 +234,29 @@ impl Default for AuthConfig {
 pub struct RateLimitConfig {
     /// `false` only for benchmarks; production mode refuses it.
     pub enabled: bool,
+    /// The window of the per-address and per-account tiers, in seconds.
+    pub window_seconds: u64,
+    /// Sign-in, sign-up, reset, verification and phone-code requests per window per
+    /// (client IP, account identifier).
+    pub auth_per_account: u32,
+    /// The same requests per window per client IP.
+    pub auth_per_ip: u32,
+    /// Any other unauthenticated API request per window per client IP.
+    pub anonymous_per_ip: u32,
+    /// Authenticated API requests per minute per user.
+    pub authenticated_per_minute: u32,
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            window_seconds: 900,
+            auth_per_account: 5,
+            auth_per_ip: 100,
+            anonymous_per_ip: 1000,
+            authenticated_per_minute: 600,
+        }
     }
 }
 

@@ -77,7 +77,19 @@ pub enum ApiError {
     Unprocessable(Json<Problem>),
     /// Too many requests; retry after the number of seconds in `Retry-After`.
     #[oai(status = 429, content_type = "application/problem+json")]
-    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
+    TooManyRequests(
+        Json<Problem>,
+        #[oai(header = "Retry-After")] u64,
+        /// Requests allowed per window (absent for per-code limits).
+        #[oai(header = "RateLimit-Limit")]
+        Option<u32>,
+        /// Requests left in the window: 0.
+        #[oai(header = "RateLimit-Remaining")]
+        Option<u32>,
+        /// Seconds until the whole allowance is back.
+        #[oai(header = "RateLimit-Reset")]
+        Option<u64>,
+    ),
     /// Something failed inside Gatehouse; the request id in `X-Request-Id` finds it in the log.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
@@ -287,12 +299,11 @@ impl From<crate::otp::OtpError> for ApiError {
         match e {
             E::Validation(errors) => Self::validation(errors),
             E::RateLimited { retry_after } => Self::TooManyRequests(
-                Json(Problem::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!("Too many tries for now. Try again in {retry_after} seconds."),
-                )),
+                Json(rate_limited_problem(retry_after)),
                 retry_after,
+                None,
+                None,
+                None,
             ),
             E::InvalidCode => Self::unauthorized(
                 "invalid_code",
@@ -324,4 +335,42 @@ impl From<crate::tokens::TokenError> for ApiError {
             E::Internal(cause) => Self::internal(cause),
         }
     }
+}
+
+fn rate_limited_problem(retry_after: u64) -> Problem {
+    Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("Too many tries for now. Try again in {retry_after} seconds."),
+    )
+}
+
+impl From<crate::ratelimit::Limited> for ApiError {
+    fn from(l: crate::ratelimit::Limited) -> Self {
+        Self::TooManyRequests(
+            Json(rate_limited_problem(l.retry_after)),
+            l.retry_after,
+            Some(l.limit),
+            Some(0),
+            Some(l.reset),
+        )
+    }
+}
+
+/// A 429 answer for middleware (outside the typed API), with the same headers.
+pub fn limited_error(l: crate::ratelimit::Limited) -> poem::Error {
+    let response = rate_limited_problem(l.retry_after).into_response();
+    let mut response = response;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("retry-after", l.retry_after.to_string()),
+        ("ratelimit-limit", l.limit.to_string()),
+        ("ratelimit-remaining", "0".to_string()),
+        ("ratelimit-reset", l.reset.to_string()),
+    ] {
+        if let Ok(value) = poem::http::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    poem::Error::from_response(response)
 }

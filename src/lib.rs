@@ -26,6 +26,7 @@ pub mod logging;
 pub mod notify;
 pub mod ops;
 pub mod otp;
+pub mod ratelimit;
 pub mod server;
 pub mod sessions;
 pub mod tokens;

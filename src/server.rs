@@ -133,6 +133,7 @@ pub fn build(
         outbox_wake.clone(),
         outbox_heartbeat.clone(),
     );
+    let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
     let state = AppState {
         config: Arc::new(config),
         db,
@@ -142,6 +143,7 @@ pub fn build(
         clock,
         accounts,
         tokens,
+        limits,
         phone_codes,
         outbox_wake,
         outbox_heartbeat,

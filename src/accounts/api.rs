@@ -19,6 +19,13 @@ use crate::http::ClientIp;
 use crate::http::auth::Auth;
 use crate::sessions::{Principal, SessionListing, cookies};
 
+/// Counts a sign-in, sign-up, reset, verification or phone-code request against the limits
+/// for its client address and the account it names (`identifier`).
+pub fn limit_sensitive(state: &AppState, req: &Request, identifier: &str) -> Result<(), ApiError> {
+    let ip = req.data::<ClientIp>().map(|ip| ip.0);
+    state.limits.sensitive(ip, identifier).map_err(ApiError::from)
+}
+
 pub fn request_meta(req: &Request) -> RequestMeta {
     RequestMeta {
         ip: req.data::<ClientIp>().map(|ip| ip.0.to_string()),
@@ -293,6 +300,7 @@ impl AuthApi {
         body: Json<RegisterRequest>,
     ) -> ApiResult<Accepted> {
         let body = body.0;
+        limit_sensitive(&state, req, &super::email::normalize(&body.email))?;
         let input = Registration {
             email: body.email,
             password: body.password,
@@ -312,6 +320,7 @@ impl AuthApi {
         req: &Request,
         body: Json<LinkTokenRequest>,
     ) -> ApiResult<Done> {
+        limit_sensitive(&state, req, "email-link")?;
         state.accounts.verify_email(&body.0.token, &request_meta(req)).await?;
         Ok(Done::Ok(status("verified")))
     }
@@ -326,6 +335,7 @@ impl AuthApi {
         req: &Request,
         body: Json<EmailRequest>,
     ) -> ApiResult<Accepted> {
+        limit_sensitive(&state, req, &super::email::normalize(&body.0.email))?;
         state.accounts.resend_verification(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }
@@ -343,6 +353,7 @@ impl AuthApi {
         body: Json<LoginRequest>,
     ) -> ApiResult<LoginResponse> {
         let body = body.0;
+        limit_sensitive(&state, req, &super::email::normalize(&body.email))?;
         let signed_in = state
             .accounts
             .login(&body.email, &body.password, body.remember_me, &request_meta(req))
@@ -391,6 +402,7 @@ impl AuthApi {
         req: &Request,
         body: Json<EmailRequest>,
     ) -> ApiResult<Accepted> {
+        limit_sensitive(&state, req, &super::email::normalize(&body.0.email))?;
         state.accounts.forgot_password(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }
@@ -406,6 +418,7 @@ impl AuthApi {
         body: Json<ResetRequest>,
     ) -> ApiResult<Done> {
         let body = body.0;
+        limit_sensitive(&state, req, "email-link")?;
         state.accounts.reset_password(&body.token, &body.new_password, &request_meta(req)).await?;
         Ok(Done::Ok(status("password_reset")))
     }

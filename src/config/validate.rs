@@ -20,6 +20,18 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
     if config.auth.token_audience.trim().is_empty() {
         return Err(ConfigError::invalid("auth.token_audience", "must not be empty"));
     }
+    let limits = &config.rate_limit;
+    for (key, value) in [
+        ("rate_limit.window_seconds", limits.window_seconds),
+        ("rate_limit.auth_per_account", limits.auth_per_account.into()),
+        ("rate_limit.auth_per_ip", limits.auth_per_ip.into()),
+        ("rate_limit.anonymous_per_ip", limits.anonymous_per_ip.into()),
+        ("rate_limit.authenticated_per_minute", limits.authenticated_per_minute.into()),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::invalid(key, "must be at least 1"));
+        }
+    }
     if config.server.mode == Mode::Production && !config.rate_limit.enabled {
         return Err(ConfigError::invalid(
             "rate_limit.enabled",

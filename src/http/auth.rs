@@ -3,14 +3,16 @@
 //! mode accepts only its own. A bearer access token (JWT) is the third scheme.
 
 use poem::Request;
+use poem::RequestBody;
 use poem::http::StatusCode;
-use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::registry::Registry;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 
 use crate::accounts::Role;
 use crate::app::AppState;
 use crate::db::DbError;
-use crate::error::{ApiError, problem_error};
+use crate::error::{ApiError, limited_error, problem_error};
 use crate::http::{ClientIp, observe::AccessUser};
 use crate::sessions::Principal;
 
@@ -41,19 +43,50 @@ pub struct BearerToken(Principal);
 
 /// Who is calling: a session cookie or a bearer access token.
 #[derive(SecurityScheme)]
-pub enum Auth {
+pub enum AuthScheme {
     SessionCookie(SessionCookie),
     HostSessionCookie(HostSessionCookie),
     BearerToken(BearerToken),
 }
 
+/// The caller of a protected operation: [`AuthScheme`], then counted against the user's rate
+/// limit. (A checker's own error would be lost: poem-openapi answers with the last scheme's.)
+pub struct Auth(AuthScheme);
+
+impl<'a> ApiExtractor<'a> for Auth {
+    const TYPES: &'static [ApiExtractorType] = <AuthScheme as ApiExtractor<'a>>::TYPES;
+
+    type ParamType = <AuthScheme as ApiExtractor<'a>>::ParamType;
+    type ParamRawType = <AuthScheme as ApiExtractor<'a>>::ParamRawType;
+
+    fn register(registry: &mut Registry) {
+        AuthScheme::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        AuthScheme::security_schemes()
+    }
+
+    fn has_security_fallback() -> bool {
+        AuthScheme::has_security_fallback()
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let scheme = AuthScheme::from_request(req, body, param_opts).await?;
+        if let Some(state) = req.data::<AppState>() {
+            state.limits.authenticated(&scheme.principal().user_id).map_err(limited_error)?;
+        }
+        Ok(Self(scheme))
+    }
+}
+
 impl Auth {
     pub fn principal(&self) -> &Principal {
-        match self {
-            Auth::SessionCookie(SessionCookie(p))
-            | Auth::HostSessionCookie(HostSessionCookie(p))
-            | Auth::BearerToken(BearerToken(p)) => p,
-        }
+        self.0.principal()
     }
 
     /// The principal if it holds `role` (admins hold every role).
@@ -63,6 +96,16 @@ impl Auth {
             Ok(principal)
         } else {
             Err(ApiError::forbidden("forbidden", "Your account may not do this."))
+        }
+    }
+}
+
+impl AuthScheme {
+    pub fn principal(&self) -> &Principal {
+        match self {
+            AuthScheme::SessionCookie(SessionCookie(p))
+            | AuthScheme::HostSessionCookie(HostSessionCookie(p))
+            | AuthScheme::BearerToken(BearerToken(p)) => p,
         }
     }
 }

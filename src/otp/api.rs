@@ -135,6 +135,7 @@ impl OtpApi {
         body: Json<VerifyCodeRequest>,
     ) -> Result<CodeVerified, ApiError> {
         let body = body.0;
+        crate::accounts::api::limit_sensitive(&state, req, &phone_key(&body.phone))?;
         let principal = caller(&state, req).await?;
         let verified = state
             .phone_codes
@@ -164,7 +165,14 @@ async fn send_code(
     req: &Request,
     phone: &str,
 ) -> Result<CodeRequested, ApiError> {
+    crate::accounts::api::limit_sensitive(state, req, &phone_key(phone))?;
     let principal = caller(state, req).await?;
     let dev_code = state.phone_codes.request(phone, principal.as_ref(), &request_meta(req)).await?;
     Ok(CodeRequested::Accepted(Json(CodeRequestedBody { status: "accepted".into(), dev_code })))
+}
+
+/// The digits of a phone as typed: the same number written two ways counts once.
+fn phone_key(phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    format!("phone:{digits}")
 }

@@ -73,6 +73,8 @@ impl TokensApi {
         req: &Request,
         body: Json<TokenGrantRequest>,
     ) -> Result<TokenResponse, ApiError> {
+        let email = crate::accounts::email::normalize(&body.0.email);
+        crate::accounts::api::limit_sensitive(&state, req, &email)?;
         let pair = state.tokens.issue(&body.0.email, &body.0.password, &request_meta(req)).await?;
         Ok(TokenResponse::Ok(Json(pair.into())))
     }

@@ -66,6 +66,9 @@ impl TestServer {
         config.storage.data_dir = dir.path().join("data");
         config.server.listen = addr;
         config.server.public_url = format!("http://{addr}");
+        // Most tests sign in and sign up more often than a person would; tests/it/rate_limits.rs
+        // turns the limits on.
+        config.rate_limit.enabled = false;
         adjust(&mut config);
         let config = config.finish().expect("valid test config");
         let clock = ManualClock::new(chrono::Utc::now());

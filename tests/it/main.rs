@@ -13,6 +13,7 @@ mod mail_delivery;
 mod openapi_drift;
 mod otp;
 mod passwords;
+mod rate_limits;
 mod registration;
 mod sessions;
 mod sms_providers;

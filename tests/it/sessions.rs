@@ -63,6 +63,7 @@ async fn production_cookies_are_host_prefixed_and_secure() {
     let server = TestServer::start_with(|c| {
         c.server.mode = gatehouse::config::Mode::Production;
         c.server.public_url = "https://id.north.edu".into();
+        c.rate_limit.enabled = true;
     })
     .await;
     server.add_campus("North", &["north.edu"]);

@@ -1,0 +1,166 @@
+//! Rate-limit tiers through the real app: per (address, account), per address, anonymous, per
+//! user; the 429 answer and its headers; client addresses from trusted proxies only.
+
+use serde_json::json;
+
+use crate::harness::{PASSWORD, TestServer, problem};
+
+fn limited(c: &mut gatehouse::config::Config) {
+    c.rate_limit.enabled = true;
+    c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+}
+
+async fn login_from(
+    server: &TestServer,
+    ip: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    server
+        .new_user(email)
+        .client
+        .post(server.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_attacker_behind_a_dorm_address_does_not_lock_out_the_other_students() {
+    let server = TestServer::start_with(limited).await;
+    server.add_campus("North", &["north.edu"]);
+    server.signed_in_user("victim@north.edu").await;
+    server.signed_in_user("student@north.edu").await;
+    let dorm = "203.0.113.50";
+    for _ in 0..5 {
+        problem(
+            login_from(&server, dorm, "victim@north.edu", "Guess-Pass-11").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    let refused = login_from(&server, dorm, "victim@north.edu", "Guess-Pass-11").await;
+    let headers = refused.headers().clone();
+    problem(refused, 429, "rate_limited").await;
+    let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=180).contains(&retry_after), "{retry_after}");
+    assert_eq!(headers["ratelimit-limit"], "5");
+    assert_eq!(headers["ratelimit-remaining"], "0");
+    assert!(headers["ratelimit-reset"].to_str().unwrap().parse::<u64>().unwrap() >= retry_after);
+    // Another student at the same address signs in.
+    assert_eq!(login_from(&server, dorm, "student@north.edu", PASSWORD).await.status(), 200);
+    // And the victim from elsewhere.
+    assert_eq!(
+        login_from(&server, "198.51.100.9", "victim@north.edu", PASSWORD).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_address_gets_a_bounded_number_of_sensitive_requests() {
+    let server = TestServer::start_with(|c| {
+        limited(c);
+        c.rate_limit.auth_per_ip = 10;
+    })
+    .await;
+    server.add_campus("North", &["north.edu"]);
+    for i in 0..10 {
+        let response =
+            login_from(&server, "192.0.2.1", &format!("s{i}@north.edu"), "Guess-Pass-11").await;
+        assert_eq!(response.status(), 401);
+    }
+    problem(
+        login_from(&server, "192.0.2.1", "s99@north.edu", "Guess-Pass-11").await,
+        429,
+        "rate_limited",
+    )
+    .await;
+    assert_eq!(
+        login_from(&server, "192.0.2.2", "s99@north.edu", "Guess-Pass-11").await.status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing() {
+    let server = TestServer::start_with(|c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.auth_per_account = 2;
+    })
+    .await;
+    server.add_campus("North", &["north.edu"]);
+    for i in 0..2 {
+        let response =
+            login_from(&server, &format!("10.9.9.{i}"), "ada@north.edu", "Guess-Pass-11").await;
+        assert_eq!(response.status(), 401);
+    }
+    let spoofed = login_from(&server, "10.9.9.99", "ada@north.edu", "Guess-Pass-11").await;
+    problem(spoofed, 429, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn anonymous_and_authenticated_tiers() {
+    let server = TestServer::start_with(|c| {
+        limited(c);
+        c.rate_limit.anonymous_per_ip = 3;
+        c.rate_limit.authenticated_per_minute = 4;
+    })
+    .await;
+    server.add_campus("North", &["north.edu"]);
+    let user = server.signed_in_user("ada@north.edu").await;
+    let anonymous = || {
+        server
+            .client
+            .get(server.url("/api/v1/auth/session"))
+            .header("x-forwarded-for", "192.0.2.77")
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(anonymous().await.unwrap().status(), 401);
+    }
+    let refused = anonymous().await.unwrap();
+    assert!(refused.headers().contains_key("retry-after"));
+    problem(refused, 429, "rate_limited").await;
+    // Probes and pages are not API requests.
+    for _ in 0..5 {
+        let health =
+            server.client.get(server.url("/health")).header("x-forwarded-for", "192.0.2.77").send();
+        assert_eq!(health.await.unwrap().status(), 200);
+    }
+    // A signed-in user is counted as a user, not as an address.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(user.get("/api/v1/auth/session").await.status().as_u16());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 4, "{statuses:?}");
+    assert_eq!(*statuses.last().unwrap(), 429);
+}
+
+#[tokio::test]
+async fn the_allowance_comes_back_after_the_window() {
+    let server = TestServer::start_with(|c| {
+        limited(c);
+        c.rate_limit.window_seconds = 2;
+        c.rate_limit.auth_per_account = 1;
+    })
+    .await;
+    server.add_campus("North", &["north.edu"]);
+    assert_eq!(
+        login_from(&server, "192.0.2.5", "ada@north.edu", "Guess-Pass-11").await.status(),
+        401
+    );
+    problem(
+        login_from(&server, "192.0.2.5", "ada@north.edu", "Guess-Pass-11").await,
+        429,
+        "rate_limited",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        login_from(&server, "192.0.2.5", "ada@north.edu", "Guess-Pass-11").await.status(),
+        401
+    );
+}
