@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use crate::accounts::Accounts;
 use crate::accounts::api::{AccountApi, AuthApi};
 use crate::admin::bootstrap::BootstrapApi;
+use crate::admin::users::UsersApi;
 use crate::campuses::api::CampusesApi;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -62,13 +63,14 @@ pub struct AppState {
     pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
 }
 
-pub type Apis = (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, BootstrapApi, OpsApi);
+pub type Apis =
+    (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, UsersApi, BootstrapApi, OpsApi);
 
 /// The OpenAPI service. It depends on nothing but code, so the spec it produces is the same
 /// for every configuration (and matches the committed `openapi/openapi.yaml`).
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, BootstrapApi, OpsApi),
+        (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, UsersApi, BootstrapApi, OpsApi),
         "Gatehouse",
         env!("CARGO_PKG_VERSION"),
     )

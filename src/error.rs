@@ -265,6 +265,20 @@ impl From<crate::accounts::AccountError> for ApiError {
             E::SessionNotFound => {
                 Self::not_found("session_not_found", "You have no session with this id.")
             }
+            E::Throttled { retry_after } => Self::TooManyRequests(
+                Json(Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "account_throttled",
+                    format!(
+                        "Too many wrong passwords for this account: sign-ins are paused. Try again \
+                         in {retry_after} seconds, or reset your password."
+                    ),
+                )),
+                retry_after,
+                None,
+                None,
+                None,
+            ),
             E::Internal(cause) => Self::internal(cause),
         }
     }
@@ -373,4 +387,10 @@ pub fn limited_error(l: crate::ratelimit::Limited) -> poem::Error {
         }
     }
     poem::Error::from_response(response)
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::internal(e)
+    }
 }

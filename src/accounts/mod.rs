@@ -5,6 +5,7 @@
 pub mod api;
 pub mod bootstrap;
 pub mod email;
+pub mod lockout;
 pub mod password;
 pub mod phone;
 pub mod service;

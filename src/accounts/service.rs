@@ -7,9 +7,9 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::Notify;
 
-use super::email;
 use super::password::{self, PasswordHasherPool, Verified};
 use super::store::{self, User};
+use super::{email, lockout};
 use crate::audit::{self, AuditEvent, actions};
 use crate::campuses::store::campus_for_domain;
 use crate::clock::Clock;
@@ -44,6 +44,8 @@ pub enum AccountError {
     TokenUsed,
     #[error("no such session")]
     SessionNotFound,
+    #[error("the account is throttled")]
+    Throttled { retry_after: u64 },
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -466,6 +468,63 @@ impl Accounts {
         Ok(())
     }
 
+    /// Audits a failed password and counts it towards the account's lockout; true when this
+    /// failure locked the account (its owner is emailed at the first lock of a series).
+    async fn record_failed_password(
+        &self,
+        user: Option<User>,
+        now: i64,
+        meta: RequestMeta,
+    ) -> Result<bool, AccountError> {
+        let locked = self
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let subject = user.as_ref().map(|u| u.id.as_str());
+                let event = AuditEvent {
+                    subject_id: subject,
+                    actor_id: subject,
+                    ..AuditEvent::by_user(now, "", actions::LOGIN, meta.ip.as_deref())
+                }
+                .failed()
+                .with_details(serde_json::json!({"reason": "invalid_credentials"}));
+                audit::record(&tx, &event)?;
+                let mut locked = false;
+                if let Some(user) = &user
+                    && let Some((until, level)) = lockout::record_failure(&tx, &user.id, now)?
+                {
+                    locked = true;
+                    let event = AuditEvent {
+                        actor_id: None,
+                        ..AuditEvent::by_user(
+                            now,
+                            &user.id,
+                            actions::ACCOUNT_LOCKED,
+                            meta.ip.as_deref(),
+                        )
+                    }
+                    .with_details(serde_json::json!({"until": until, "level": level}));
+                    audit::record(&tx, &event)?;
+                    if let (1, Some(to)) = (level, user.email.as_deref()) {
+                        let brand = templates::Brand {
+                            product: PRODUCT,
+                            campus: user.campus_name.as_deref(),
+                        };
+                        let minutes = ((until - now) / 60).max(1);
+                        notify::enqueue_email(
+                            &tx,
+                            &templates::account_locked(&brand, to, &user.display_name, minutes),
+                            now,
+                        )?;
+                    }
+                }
+                tx.commit()?;
+                Ok::<_, AccountError>(locked)
+            })
+            .await?;
+        Ok(locked)
+    }
+
     /// Checks an email and password the way every sign-in does: the same answer and cost for
     /// a wrong password and an unknown email, a failure audited, and an unverified account
     /// told so only when the password is right. On success the caller stores the upgraded
@@ -481,27 +540,42 @@ impl Accounts {
             None => self.find_by_email(&email).await?,
             Some(_) => None,
         };
+        let now = self.now();
+        if let Some(user) = &user {
+            let id = user.id.clone();
+            let until = self
+                .db
+                .run(move |c| lockout::throttled_until(c, &id, now).map_err(DbError::from))
+                .await?;
+            if let Some(until) = until {
+                // The same work and the same answer whatever the password.
+                self.hasher.verify(password, None).await?;
+                let (id, ip) = (user.id.clone(), meta.ip.clone());
+                self.db
+                    .run(move |conn| {
+                        let event =
+                            AuditEvent::by_user(now, &id, actions::LOGIN_THROTTLED, ip.as_deref())
+                                .failed();
+                        audit::record(conn, &event).map_err(DbError::from)
+                    })
+                    .await?;
+                return Err(AccountError::Throttled { retry_after: (until - now).max(1) as u64 });
+            }
+        }
         let verified = self
             .hasher
             .verify(password, user.as_ref().and_then(|u| u.password_hash.as_deref()))
             .await?;
-        let now = self.now();
         let meta = meta.clone();
-        let subject = user.as_ref().map(|u| u.id.clone());
-        let Some(user) = user.filter(|_| verified != Verified::No) else {
-            self.db
-                .run(move |conn| {
-                    let event = AuditEvent {
-                        subject_id: subject.as_deref(),
-                        actor_id: subject.as_deref(),
-                        ..AuditEvent::by_user(now, "", actions::LOGIN, meta.ip.as_deref())
-                    }
-                    .failed()
-                    .with_details(serde_json::json!({"reason": "invalid_credentials"}));
-                    audit::record(conn, &event).map_err(DbError::from)
-                })
-                .await?;
-            return Err(AccountError::InvalidCredentials);
+        let user = match user {
+            Some(user) if verified != Verified::No => user,
+            failed => {
+                let locked = self.record_failed_password(failed, now, meta).await?;
+                if locked {
+                    self.wake_outbox();
+                }
+                return Err(AccountError::InvalidCredentials);
+            }
         };
         if user.email_verified_at.is_none() {
             return Err(AccountError::EmailNotVerified);
@@ -531,6 +605,7 @@ impl Accounts {
                 if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
                     store::upgrade_password_hash(&tx, &user.id, old, new)?;
                 }
+                lockout::clear(&tx, &user.id)?;
                 let session = Sessions::issue(
                     &tx,
                     &user.id,
@@ -750,6 +825,7 @@ impl Accounts {
                 }
                 store::set_password(&tx, &user.id, &new_hash, now)?;
                 store::mark_email_verified(&tx, &user.id, now)?;
+                lockout::clear(&tx, &user.id)?;
                 let ended = Sessions::delete_all_in(&tx, &user.id, None)?;
                 let families = crate::tokens::store::revoke_user_families(
                     &tx,

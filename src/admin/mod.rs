@@ -1,3 +1,4 @@
-//! Administration that is not a feature of its own: the first-admin bootstrap.
+//! Administration that is not a feature of its own: the first-admin bootstrap, accounts.
 
 pub mod bootstrap;
+pub mod users;

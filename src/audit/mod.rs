@@ -65,6 +65,9 @@ pub mod actions {
     pub const EMAIL_VERIFIED: &str = "email.verified";
     pub const VERIFICATION_RESEND_REQUESTED: &str = "email.verification_resend_requested";
     pub const LOGIN: &str = "login";
+    pub const LOGIN_THROTTLED: &str = "login.throttled";
+    pub const ACCOUNT_LOCKED: &str = "account.locked";
+    pub const ACCOUNT_UNLOCKED: &str = "account.unlocked";
     pub const LOGOUT: &str = "logout";
     pub const SESSION_REVOKED: &str = "session.revoked";
     pub const SESSIONS_REVOKED: &str = "sessions.revoked";

@@ -119,6 +119,24 @@ pub fn password_changed(brand: &Brand<'_>, to: &str, name: &str, how: &str) -> E
     )
 }
 
+pub fn account_locked(brand: &Brand<'_>, to: &str, name: &str, minutes: i64) -> Email {
+    compose(
+        brand,
+        to,
+        "Sign-ins to your account are paused",
+        name,
+        &[
+            &format!(
+                "Someone entered a wrong password for your account several times, so sign-ins \
+                 are paused for {minutes} minute(s), longer if it goes on."
+            ),
+            "If it was you, wait and try again, or reset your password. If it was not, \
+             resetting your password ends the pause and keeps your account safe.",
+        ],
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,6 +120,7 @@ impl Tokens {
                 if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
                     accounts_store::upgrade_password_hash(&tx, &user.id, old, new)?;
                 }
+                crate::accounts::lockout::clear(&tx, &user.id)?;
                 store::insert_family(&tx, &family_id, &user.id, now)?;
                 store::insert_refresh(
                     &tx,
