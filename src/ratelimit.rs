@@ -3,8 +3,9 @@
 //! a whole window, so memory stays bounded when a client sprays addresses.
 //!
 //! Tiers:
-//! - sign-in, sign-up, reset, verification, phone codes and tokens: `auth_per_account` per
-//!   window per (client IP, account identifier), and `auth_per_ip` per window per client IP;
+//! - sign-in, sign-up, reset, verification and tokens: `auth_per_account` per window per
+//!   (client IP, account identifier), and `auth_per_ip` per window per client IP (phone codes:
+//!   the per-IP tier only, beside their own per-number limits);
 //!   past the first the answer is 429. Past the second it is 429 too: the captcha that should
 //!   let such requests through (SPEC: 428 `captcha_required`) does not exist yet.
 //! - any other unauthenticated API request: `anonymous_per_ip` per window per client IP;
@@ -113,6 +114,15 @@ impl RateLimits {
         // address uses up that pair, not the address that other students share.
         self.auth_account.check(&format!("{ip}|{identifier}"))?;
         self.auth_ip.check(&ip)
+    }
+
+    /// A sensitive request limited per address only (phone codes have per-number limits of
+    /// their own).
+    pub fn sensitive_by_address(&self, ip: Option<IpAddr>) -> Result<(), Limited> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.auth_ip.check(&ip.map(|ip| ip.to_string()).unwrap_or_default())
     }
 
     pub fn anonymous(&self, ip: IpAddr) -> Result<(), Limited> {

@@ -103,6 +103,12 @@ function plural(n, word) {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
+/** A wait in words: "45 seconds" under two minutes, "15 minutes" (rounded up) above. */
+export function waitWords(seconds) {
+  const s = Math.max(0, Math.ceil(Number(seconds) || 0));
+  return s < 120 ? plural(s, "second") : plural(Math.ceil(s / 60), "minute");
+}
+
 /** The words shown to a person for an error: the API's `detail`, with a few friendlier ones. */
 function describe(error) {
   const { status, code, problem } = error;
@@ -114,7 +120,7 @@ function describe(error) {
     case "rate_limited": {
       const wait = error.retryAfter;
       return wait
-        ? `Too many tries. Please wait ${plural(wait, "second")} and try again.`
+        ? `Too many tries. Please wait ${waitWords(wait)} and try again.`
         : "Too many tries. Please wait a little and try again.";
     }
     case "validation_failed":

@@ -14,7 +14,7 @@ const routes = {
   "/account": "account",
   "/admin": "admin",
   "/bootstrap": "bootstrap",
-  "/phone": "not-yet",
+  "/phone": "phone",
   "/driver": "not-yet",
 };
 
@@ -30,7 +30,7 @@ function setTitle(text) {
 export function safeNext(value, fallback = "/account") {
   if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//")) return fallback;
   const target = value.split(/[?#]/)[0].replace(/\/+$/, "") || "/";
-  return routes[target] && !["/sign-in", "/sign-up", "/bootstrap"].includes(target) ? value : fallback;
+  return routes[target] && !["/sign-in", "/sign-up", "/phone", "/bootstrap"].includes(target) ? value : fallback;
 }
 
 function navLink(href, text) {

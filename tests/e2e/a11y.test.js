@@ -1,6 +1,6 @@
 // An axe-core scan of every page (and of the states that matter: errors shown, the strength
-// meter, the timeout warning, admin forms) at desktop and phone width; serious or critical
-// violations fail. A screenshot of each is saved in artifacts/.
+// meter, the phone code step, the timeout warning, admin forms) at desktop and phone width;
+// serious or critical violations fail. A screenshot of each is saved in artifacts/.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -45,6 +45,18 @@ const submitEmpty = (button) => async (page) => {
   await page.locator("form .form-summary.is-shown").first().waitFor();
 };
 
+/**
+ * Asks for a code on the page's phone form (/phone, or the account page's Phone section) and
+ * waits for the code step. Each width gets its own number: a number gets one code a minute.
+ */
+const askForCode = (number) => async (page) => {
+  const typed = `${number}${page.viewportSize().width === PHONE.width ? 1 : 0}`;
+  await page.getByLabel("Mobile number").fill(typed);
+  await page.getByRole("button", { name: "Send me a code" }).click();
+  await expectText(page.locator(".code-notice"), /code/);
+  await expectText(page.locator(".countdown"), /new code in/);
+};
+
 const scenarios = [
   { name: "home", role: "guest", path: "/" },
   { name: "sign-up", role: "guest", path: "/sign-up" },
@@ -85,9 +97,23 @@ const scenarios = [
   { name: "reset-password-no-token", role: "guest", path: "/reset-password" },
   { name: "bootstrap", role: "guest", path: "/bootstrap?token=made-up" },
   { name: "phone", role: "guest", path: "/phone" },
+  { name: "phone-errors", role: "guest", path: "/phone", act: submitEmpty("Send me a code") },
+  { name: "phone-code", role: "guest", path: "/phone", act: askForCode("+91 98765 1000") },
+  {
+    name: "phone-code-error",
+    role: "guest",
+    path: "/phone",
+    act: async (page) => {
+      await askForCode("+91 98765 1001")(page);
+      await page.getByLabel("Code from the SMS").fill("123456");
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await expectText(page.locator("form .form-summary.is-shown"), /did not work/);
+    },
+  },
   { name: "driver", role: "guest", path: "/driver" },
   { name: "home-signed-in", role: "student", path: "/" },
   { name: "account", role: "student", path: "/account", act: async (page) => page.locator(".session-list > li").first().waitFor() },
+  { name: "account-phone-code", role: "student", path: "/account", act: askForCode("+91 98765 1002") },
   { name: "admin-not-allowed", role: "student", path: "/admin" },
   { name: "admin", role: "admin", path: "/admin", act: async (page) => page.locator(".campus-list > li").first().waitFor() },
   {

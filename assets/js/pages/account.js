@@ -1,8 +1,10 @@
-// The signed-in user's account: profile, password, sessions, signing out.
+// The signed-in user's account: profile, phone (verified with a code by SMS), password,
+// sessions, signing out.
 
 import { api } from "../api.js";
 import { formatDate, formatDateTime, formatRelative, h, notice, replace } from "../dom.js";
 import { bindForm, busyClick, field, submit } from "../forms.js";
+import { phoneCodeFlow } from "../phone-code.js";
 import { signOut } from "../session.js";
 import { attachStrengthMeter } from "../strength.js";
 
@@ -26,6 +28,7 @@ export async function render(root, { who }) {
   replace(
     root,
     profileSection(user),
+    phoneSection(user),
     passwordSection(user, () => sessions.reload()),
     sessions.element,
     signOutSection(),
@@ -42,9 +45,8 @@ function facts(user) {
   return h(
     "dl",
     { class: "facts" },
-    row("Email", [user.email, user.email_verified ? "" : " (not confirmed)"]),
+    row("Email", user.email ? [user.email, user.email_verified ? "" : " (not confirmed)"] : "None"),
     row("Campus", user.campus?.name ?? "None"),
-    user.phone ? row("Phone", user.phone) : null,
     row("Member since", formatDate(user.created_at)),
   );
 }
@@ -86,6 +88,85 @@ function profileSection(user) {
     },
   });
   return section("profile-heading", "Profile", facts(user), form, result);
+}
+
+/** The phone: shown with whether it is verified, and verified (or changed) with a code by SMS. */
+function phoneSection(user) {
+  const body = h("div", { class: "phone-body" });
+  // Always in the page (never display: none), so that what is put in it is announced.
+  const result = h("div", { class: "live-result", role: "status" });
+  const element = section("phone-heading", "Phone", body, result);
+  const heading = element.querySelector("h2");
+  heading.setAttribute("tabindex", "-1");
+
+  const flowFor = (phone, { onCancel = null } = {}) =>
+    phoneCodeFlow({
+      mode: "link",
+      phone,
+      verifyLabel: "Verify phone",
+      onCancel,
+      onVerified: (answer) => {
+        if (answer?.outcome !== "linked") {
+          // The session ended meanwhile and the code signed in the phone's account instead:
+          // show whoever is signed in now.
+          window.location.reload();
+          return;
+        }
+        draw(answer.user);
+        replace(
+          result,
+          notice("success", h("p", {}, `${answer.user.phone} is verified. You can now sign in with a code sent to it.`)),
+        );
+        heading.focus();
+      },
+    });
+
+  const draw = (u) => {
+    const status = u.phone_verified
+      ? h("span", { class: "tag tag-ok" }, "Verified")
+      : h("span", { class: "tag tag-todo" }, "Not verified");
+    const facts = u.phone
+      ? h("dl", { class: "facts" }, h("dt", {}, "Mobile number"), h("dd", { class: "phone-number" }, u.phone, " ", status))
+      : null;
+    if (u.phone && u.phone_verified) {
+      const other = h("button", { type: "button", class: "button secondary" }, "Use a different phone");
+      const area = h("div", { class: "phone-change" });
+      const closeChange = () => {
+        replace(area);
+        other.hidden = false;
+        other.focus();
+      };
+      other.addEventListener("click", () => {
+        replace(result);
+        const flow = flowFor("", { onCancel: closeChange });
+        replace(area, flow.element);
+        other.hidden = true;
+        flow.focus();
+      });
+      replace(
+        body,
+        facts,
+        h("p", {}, "You can sign in with a code sent to this phone by SMS, on the ", h("a", { href: "/phone" }, "phone sign-in page"), "."),
+        h("div", { class: "button-row" }, other),
+        area,
+      );
+      return;
+    }
+    replace(
+      body,
+      facts,
+      h(
+        "p",
+        {},
+        u.phone
+          ? "Verify this number to sign in with a code sent to it by SMS. We send a code; you type it here."
+          : "Add a mobile number to sign in with a code sent to it by SMS. We send a code; you type it here.",
+      ),
+      flowFor(u.phone ?? "").element,
+    );
+  };
+  draw(user);
+  return element;
 }
 
 function passwordSection(user, afterChange) {

@@ -1,11 +1,10 @@
-// Pages whose API has not landed yet (phone sign-in, driver verification).
+// Pages whose API has not landed yet (driver verification).
 
 import { h, replace } from "../dom.js";
 
 export const title = "Not available yet";
 
 const WHAT = {
-  "/phone": ["Sign in with your phone", "Signing in with a code sent to your phone"],
   "/driver": ["Driver verification", "Driver verification"],
 };
 

@@ -22,7 +22,7 @@ export function render(root, { who, params, safeNext }) {
   if (who) {
     replace(
       root,
-      notice("info", h("p", {}, `You are already signed in as ${who.user.email}. `, h("a", { href: "/account" }, "Go to your account"), ".")),
+      notice("info", h("p", {}, `You are already signed in as ${who.user.email ?? who.user.phone ?? who.user.display_name}. `, h("a", { href: "/account" }, "Go to your account"), ".")),
     );
     return;
   }
@@ -95,6 +95,12 @@ export function render(root, { who, params, safeNext }) {
       { class: "link-list" },
       h("li", {}, h("a", { href: "/forgot-password" }, "Forgotten your password?")),
       h("li", {}, "New here? ", h("a", { href: "/sign-up" }, "Create an account")),
+      h(
+        "li",
+        {},
+        "Phone verified on your account? ",
+        h("a", { href: params.get("next") ? `/phone?next=${encodeURIComponent(params.get("next"))}` : "/phone" }, "Sign in with a code sent to your phone"),
+      ),
     ),
   );
 }

@@ -31,14 +31,17 @@ export async function signIn(page, email, password, { remember = false, next = "
   await waitReady(page);
 }
 
-/** Creates a confirmed account through the API and the emailed link (no browser). */
-export async function createConfirmedUser(server, { email, password, display_name }) {
+/**
+ * Creates a confirmed account through the API and the emailed link (no browser). Other
+ * registration fields (legal_name, phone) are sent when given.
+ */
+export async function createConfirmedUser(server, { email, password, display_name, ...more }) {
   const ignore = mailFiles(server.dataDir);
   const json = { "Content-Type": "application/json" };
   const res = await fetch(`${server.url}/api/v1/auth/register`, {
     method: "POST",
     headers: json,
-    body: JSON.stringify({ email, password, display_name }),
+    body: JSON.stringify({ email, password, display_name, ...more }),
   });
   assert.equal(res.status, 202, await res.text());
   const link = await waitForLink(server.dataDir, email, "/verify-email", { ignore });
