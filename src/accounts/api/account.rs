@@ -1,0 +1,103 @@
+//! `/api/v1/account/...`: the signed-in user's profile, password and sessions.
+
+use poem_openapi::OpenApi;
+
+use super::*;
+
+pub struct AccountApi;
+
+#[OpenApi(prefix_path = "/api/v1/account", tag = "ApiTags::Account")]
+impl AccountApi {
+    /// The caller's profile.
+    #[oai(path = "/", method = "get", operation_id = "get_account")]
+    async fn get(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<Json<UserView>> {
+        let user = state
+            .accounts
+            .user(&auth.principal().user_id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Sign in first."))?;
+        Ok(Json(UserView::from(user.as_ref())))
+    }
+
+    /// Change the display name or legal name.
+    #[oai(path = "/", method = "patch", operation_id = "update_account")]
+    async fn patch(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        body: Json<ProfilePatch>,
+    ) -> ApiResult<Json<UserView>> {
+        let body = body.0;
+        let legal = body.legal_name.as_deref().map(|n| Some(n).filter(|n| !n.trim().is_empty()));
+        let user = state
+            .accounts
+            .update_profile(
+                auth.principal(),
+                body.display_name.as_deref(),
+                legal,
+                &request_meta(req),
+            )
+            .await?;
+        Ok(Json(user.into()))
+    }
+
+    /// Change the password (the current one is required). Ends every other session.
+    #[oai(path = "/password", method = "post", operation_id = "change_password")]
+    async fn change_password(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        body: Json<ChangePasswordRequest>,
+    ) -> ApiResult<Json<PasswordChangedBody>> {
+        let strength = state
+            .accounts
+            .change_password(
+                auth.principal(),
+                &body.0.current_password,
+                &body.0.new_password,
+                &request_meta(req),
+            )
+            .await?;
+        Ok(Json(PasswordChangedBody { status: "password_changed".into(), strength }))
+    }
+
+    /// The caller's sessions, most recently active first.
+    #[oai(path = "/sessions", method = "get", operation_id = "list_sessions")]
+    async fn sessions(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> ApiResult<Json<Vec<SessionListItem>>> {
+        let principal = auth.principal();
+        let list = state.accounts.sessions().list(&principal.user_id).await?;
+        Ok(Json(list.into_iter().map(|s| listing(s, &principal.session_id)).collect()))
+    }
+
+    /// End one of the caller's sessions.
+    #[oai(path = "/sessions/:id", method = "delete", operation_id = "revoke_session")]
+    async fn revoke(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<NoContent> {
+        state.accounts.revoke_session(auth.principal(), &id.0, &request_meta(req)).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// End every session of the caller except the current one.
+    #[oai(path = "/sessions", method = "delete", operation_id = "revoke_other_sessions")]
+    async fn revoke_others(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+    ) -> ApiResult<Json<RevokedBody>> {
+        let revoked =
+            state.accounts.revoke_other_sessions(auth.principal(), &request_meta(req)).await?;
+        Ok(Json(RevokedBody { revoked: revoked as u32 }))
+    }
+}

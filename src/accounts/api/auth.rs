@@ -1,0 +1,163 @@
+//! `/api/v1/auth/...`: sign-up, verification, sign-in and sign-out, password reset.
+
+use poem_openapi::OpenApi;
+
+use super::*;
+
+pub struct AuthApi;
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Sign up with a campus email.
+    ///
+    /// Sends a verification link by email. The answer is the same whether or not the email
+    /// already has an account (its owner is told by email instead).
+    #[oai(path = "/register", method = "post", operation_id = "register")]
+    async fn register(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<RegisterRequest>,
+    ) -> ApiResult<Accepted> {
+        let body = body.0;
+        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.email))?;
+        let input = Registration {
+            email: body.email,
+            password: body.password,
+            display_name: body.display_name,
+            legal_name: body.legal_name,
+            phone: body.phone,
+        };
+        state.accounts.register(input, &request_meta(req)).await?;
+        Ok(Accepted::Accepted(status("verification_sent")))
+    }
+
+    /// Verify an email address with the token from the emailed link.
+    #[oai(path = "/verify-email", method = "post", operation_id = "verify_email")]
+    async fn verify_email(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<LinkTokenRequest>,
+    ) -> ApiResult<Done> {
+        limit_sensitive(&state, req, "email-link")?;
+        state.accounts.verify_email(&body.0.token, &request_meta(req)).await?;
+        Ok(Done::Ok(status("verified")))
+    }
+
+    /// Send a new verification link.
+    ///
+    /// Always 202. At most one link a minute and five a day are sent per account.
+    #[oai(path = "/verify-email/resend", method = "post", operation_id = "resend_verification")]
+    async fn resend(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<EmailRequest>,
+    ) -> ApiResult<Accepted> {
+        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.0.email))?;
+        state.accounts.resend_verification(&body.0.email, &request_meta(req)).await?;
+        Ok(Accepted::Accepted(status("accepted")))
+    }
+
+    /// Sign in with email and password.
+    ///
+    /// Sets the session cookie (HttpOnly) and the CSRF cookie. A wrong password and an unknown
+    /// email get the same answer.
+    #[oai(path = "/login", method = "post", operation_id = "login")]
+    async fn login(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        body: Json<LoginRequest>,
+    ) -> ApiResult<LoginResponse> {
+        let body = body.0;
+        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.email))?;
+        let signed_in = state
+            .accounts
+            .login(&body.email, &body.password, body.remember_me, &request_meta(req))
+            .await?;
+        let production = state.config.is_production();
+        cookies::set(jar, production, &signed_in.session, &signed_in.csrf, state.accounts.now());
+        Ok(LoginResponse::Ok(Json(LoginBody {
+            user: Some(signed_in.user.into()),
+            mfa_required: false,
+        })))
+    }
+
+    /// Sign out: ends the current session and clears its cookies.
+    #[oai(path = "/logout", method = "post", operation_id = "logout")]
+    async fn logout(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        auth: Auth,
+    ) -> ApiResult<NoContent> {
+        state.accounts.logout(auth.principal(), &request_meta(req)).await?;
+        cookies::clear(jar, state.config.is_production());
+        Ok(NoContent::NoContent)
+    }
+
+    /// Who am I: the signed-in user and the current session.
+    #[oai(path = "/session", method = "get", operation_id = "get_session")]
+    async fn session(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<Json<WhoAmI>> {
+        let principal = auth.principal();
+        let user = state
+            .accounts
+            .user(&principal.user_id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Sign in first."))?;
+        Ok(Json(WhoAmI { user: UserView::from(user.as_ref()), session: principal.into() }))
+    }
+
+    /// Ask for a password-reset link by email.
+    ///
+    /// Always 202, whether or not the email has an account.
+    #[oai(path = "/password/forgot", method = "post", operation_id = "forgot_password")]
+    async fn forgot(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<EmailRequest>,
+    ) -> ApiResult<Accepted> {
+        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.0.email))?;
+        state.accounts.forgot_password(&body.0.email, &request_meta(req)).await?;
+        Ok(Accepted::Accepted(status("accepted")))
+    }
+
+    /// Set a new password with the token from the reset link.
+    ///
+    /// Ends every session of the account and emails a notice.
+    #[oai(path = "/password/reset", method = "post", operation_id = "reset_password")]
+    async fn reset(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<ResetRequest>,
+    ) -> ApiResult<Done> {
+        let body = body.0;
+        limit_sensitive(&state, req, "email-link")?;
+        state.accounts.reset_password(&body.token, &body.new_password, &request_meta(req)).await?;
+        Ok(Done::Ok(status("password_reset")))
+    }
+
+    /// Rate a password against the policy and zxcvbn, for a live strength meter.
+    #[oai(path = "/password/strength", method = "post", operation_id = "password_strength")]
+    async fn strength(
+        &self,
+        state: Data<&AppState>,
+        body: Json<StrengthRequest>,
+    ) -> ApiResult<Json<StrengthBody>> {
+        let email = crate::accounts::email::normalize(&body.0.email);
+        let problem = password::policy_violation(&body.0.password, &email);
+        let score = state
+            .accounts
+            .hasher()
+            .strength(&body.0.password, &email)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Json(StrengthBody { score, acceptable: problem.is_none(), problem }))
+    }
+}

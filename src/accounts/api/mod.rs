@@ -1,0 +1,291 @@
+//! HTTP face of accounts: `/api/v1/auth/...` (sign-up, verification, sign-in, reset) and
+//! `/api/v1/account/...` (profile, password, sessions). Thin: parse, authorise, call the
+//! service, map the answer.
+
+mod account;
+mod auth;
+
+pub use account::AccountApi;
+pub use auth::AuthApi;
+
+use poem::Request;
+use poem::web::Data;
+use poem::web::cookie::CookieJar;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+use super::password;
+use super::service::{Registration, RequestMeta};
+use super::store::User;
+use crate::app::{ApiTags, AppState};
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::http::ClientIp;
+use crate::http::auth::Auth;
+use crate::sessions::{Principal, SessionListing, cookies};
+
+/// Counts a sign-in, sign-up, reset, verification or phone-code request against the limits
+/// for its client address and the account it names (`identifier`).
+pub fn limit_sensitive(state: &AppState, req: &Request, identifier: &str) -> Result<(), ApiError> {
+    let ip = req.data::<ClientIp>().map(|ip| ip.0);
+    state.limits.sensitive(ip, identifier).map_err(ApiError::from)
+}
+
+pub fn request_meta(req: &Request) -> RequestMeta {
+    RequestMeta {
+        ip: req.data::<ClientIp>().map(|ip| ip.0.to_string()),
+        user_agent: req
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    }
+}
+
+/// A new account.
+#[derive(Object)]
+pub struct RegisterRequest {
+    /// A campus email address (its domain must be a campus domain).
+    email: String,
+    /// At least 8 characters with an upper-case letter, a lower-case letter and a digit; at
+    /// most 128; not a common password; not containing the email's local part.
+    password: String,
+    /// The name other people see.
+    display_name: String,
+    /// The name on official documents (needed later to drive).
+    legal_name: Option<String>,
+    /// A phone number, international (+...) or in the default region.
+    phone: Option<String>,
+}
+
+/// The outcome of a request whose answer must not depend on whether an account exists.
+#[derive(Object)]
+pub struct StatusBody {
+    /// `verification_sent`, `accepted`, `verified`, `password_reset`.
+    status: String,
+}
+
+fn status(text: &str) -> Json<StatusBody> {
+    Json(StatusBody { status: text.into() })
+}
+
+/// A link token from an email.
+#[derive(Object)]
+pub struct LinkTokenRequest {
+    token: String,
+}
+
+/// An email address.
+#[derive(Object)]
+pub struct EmailRequest {
+    email: String,
+}
+
+#[derive(Object)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+    /// Keep the session for 30 days (7 days idle) instead of 12 hours (30 minutes idle).
+    #[oai(default)]
+    remember_me: bool,
+}
+
+#[derive(Object)]
+pub struct ResetRequest {
+    /// The token from the reset link.
+    token: String,
+    new_password: String,
+}
+
+#[derive(Object)]
+pub struct ChangePasswordRequest {
+    current_password: String,
+    new_password: String,
+}
+
+#[derive(Object)]
+pub struct StrengthRequest {
+    password: String,
+    /// The email the password is for, so that containing it counts against it.
+    #[oai(default)]
+    email: String,
+}
+
+/// How strong a password is and whether the policy accepts it.
+#[derive(Object)]
+pub struct StrengthBody {
+    /// zxcvbn score: 0 (guessable at once) to 4 (very hard to guess).
+    score: u8,
+    /// Whether the password policy accepts it.
+    acceptable: bool,
+    /// Why the policy refuses it, when it does.
+    problem: Option<String>,
+}
+
+#[derive(Object)]
+pub struct PasswordChangedBody {
+    status: String,
+    /// The new password's zxcvbn score, 0 to 4.
+    strength: u8,
+}
+
+/// Profile fields to change; absent fields stay as they are.
+#[derive(Object)]
+pub struct ProfilePatch {
+    display_name: Option<String>,
+    /// The legal name; an empty string removes it.
+    legal_name: Option<String>,
+}
+
+#[derive(Object)]
+pub struct CampusRef {
+    id: i64,
+    name: String,
+}
+
+/// An account as its owner (or an admin) sees it.
+#[derive(Object)]
+pub struct UserView {
+    id: String,
+    /// Null for an account made by phone sign-in alone.
+    email: Option<String>,
+    display_name: String,
+    legal_name: Option<String>,
+    /// E.164 (`+919876543210`).
+    phone: Option<String>,
+    /// The phone received a code that was entered: it can be used to sign in.
+    phone_verified: bool,
+    /// `user`, plus `reviewer` or `admin`.
+    roles: Vec<String>,
+    email_verified: bool,
+    campus: Option<CampusRef>,
+    created_at: String,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        let role = u.role.parse().unwrap_or(crate::accounts::Role::User);
+        Self {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            display_name: u.display_name.clone(),
+            legal_name: u.legal_name.clone(),
+            phone: u.phone.clone(),
+            phone_verified: u.phone_verified_at.is_some(),
+            roles: crate::accounts::Role::roles(role),
+            email_verified: u.email_verified_at.is_some(),
+            campus: u
+                .campus_id
+                .zip(u.campus_name.as_ref())
+                .map(|(id, name)| CampusRef { id, name: name.clone() }),
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self::from(&u)
+    }
+}
+
+#[derive(Object)]
+pub struct LoginBody {
+    user: Option<UserView>,
+    /// True when a second factor is needed before a session exists.
+    mfa_required: bool,
+}
+
+/// The current session.
+#[derive(Object)]
+pub struct SessionView {
+    id: String,
+    created_at: String,
+    /// When the session ends regardless of activity.
+    expires_at: String,
+    remember_me: bool,
+    /// The session ends after this many seconds without a request.
+    idle_timeout_seconds: i64,
+}
+
+impl From<&Principal> for SessionView {
+    fn from(p: &Principal) -> Self {
+        Self {
+            id: p.session_id.clone(),
+            created_at: rfc3339(p.created_at),
+            expires_at: rfc3339(p.expires_at),
+            remember_me: p.remember_me,
+            idle_timeout_seconds: p.idle_timeout,
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct WhoAmI {
+    user: UserView,
+    session: SessionView,
+}
+
+/// One of the caller's sessions.
+#[derive(Object)]
+pub struct SessionListItem {
+    id: String,
+    created_at: String,
+    last_seen_at: String,
+    expires_at: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    remember_me: bool,
+    /// This is the session making the request.
+    current: bool,
+}
+
+fn listing(s: SessionListing, current: &str) -> SessionListItem {
+    SessionListItem {
+        current: s.id == current,
+        id: s.id,
+        created_at: rfc3339(s.created_at),
+        last_seen_at: rfc3339(s.last_seen_at),
+        expires_at: rfc3339(s.expires_at),
+        ip: s.ip,
+        user_agent: s.user_agent,
+        remember_me: s.remember_me,
+    }
+}
+
+#[derive(Object)]
+pub struct RevokedBody {
+    /// How many sessions ended.
+    revoked: u32,
+}
+
+#[derive(ApiResponse)]
+pub enum Accepted {
+    /// Accepted. The answer is the same whether or not an account exists.
+    #[oai(status = 202)]
+    Accepted(Json<StatusBody>),
+}
+
+#[derive(ApiResponse)]
+pub enum Done {
+    /// Done.
+    #[oai(status = 200)]
+    Ok(Json<StatusBody>),
+}
+
+#[derive(ApiResponse)]
+pub enum NoContent {
+    /// Done; nothing to return.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[derive(ApiResponse)]
+pub enum LoginResponse {
+    /// Signed in: the session and CSRF cookies are set.
+    #[oai(status = 200)]
+    Ok(Json<LoginBody>),
+}
+
+type ApiResult<T> = Result<T, ApiError>;

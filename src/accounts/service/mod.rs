@@ -1,0 +1,280 @@
+//! The rules of campus accounts, testable without HTTP. Answers that could tell whether an
+//! email has an account (register, resend, forgot) are the same either way, and the work done
+//! is the same too (a password hash is computed on both paths).
+//!
+//! One `impl Accounts` per concern: `signup` (registration, verification), `links` (emailed
+//! links), `signin` (passwords, sessions, lockout), `passwords` (change, reset), `profile`.
+
+mod links;
+mod passwords;
+mod profile;
+mod signin;
+mod signup;
+
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use tokio::sync::Notify;
+
+use super::password::{self, PasswordHasherPool, Verified};
+use super::store::{self, User};
+use super::{email, lockout};
+use crate::audit::{self, AuditEvent, actions};
+use crate::campuses::store::campus_for_domain;
+use crate::clock::Clock;
+use crate::crypto;
+use crate::db::{BlockingError, Db, DbError};
+use crate::error::FieldError;
+use crate::notify::{self, Email, templates};
+use crate::sessions::{AuthMethod, IssuedSession, Principal, Sessions};
+
+pub const RESET_TOKEN_SECONDS: i64 = 3600;
+/// At most one email link per minute and five per day per account and purpose; requests past
+/// that are answered the same but send nothing.
+const LINK_COOLDOWN: i64 = 60;
+const LINKS_PER_DAY: i64 = 5;
+const PRODUCT: &str = "Gatehouse";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("the email's domain is not a campus domain")]
+    CampusDomainNotAllowed,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("email not verified")]
+    EmailNotVerified,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("token expired")]
+    TokenExpired,
+    #[error("token already used")]
+    TokenUsed,
+    #[error("no such session")]
+    SessionNotFound,
+    #[error("the account is throttled")]
+    Throttled { retry_after: u64 },
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<DbError> for AccountError {
+    fn from(e: DbError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<BlockingError> for AccountError {
+    fn from(e: BlockingError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for AccountError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+pub(crate) fn field(name: &str, message: impl Into<String>) -> FieldError {
+    FieldError { field: name.into(), message: message.into() }
+}
+
+/// Where a request came from, for sessions and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub display_name: String,
+    pub legal_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// A successful sign-in: the session to put in cookies and the user it belongs to.
+pub struct SignedIn {
+    pub user: User,
+    pub session: IssuedSession,
+    pub csrf: String,
+}
+
+/// What accounts take from the configuration.
+pub struct AccountSettings {
+    /// Links in emails are built from it.
+    pub public_url: String,
+    /// How long a verification link works (24 to 48).
+    pub verify_hours: i64,
+    /// Region for phone numbers written without `+`.
+    pub default_region: String,
+}
+
+pub struct Accounts {
+    pub(super) db: Db,
+    clock: Arc<dyn Clock>,
+    hasher: PasswordHasherPool,
+    sessions: Arc<Sessions>,
+    outbox_wake: Arc<Notify>,
+    email_index_key: [u8; 32],
+    phone_index_key: [u8; 32],
+    default_region: String,
+    pub(super) public_url: String,
+    verify_hours: i64,
+    users: moka::sync::Cache<String, Arc<User>>,
+}
+
+pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Checks a display or legal name: trimmed, 1..=max characters, no control characters.
+pub(super) fn clean_name(value: &str, max: usize) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("This cannot be empty.".into());
+    }
+    if value.chars().count() > max {
+        return Err(format!("Use at most {max} characters."));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("Control characters cannot be used.".into());
+    }
+    Ok(value.to_string())
+}
+
+impl Accounts {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        hasher: PasswordHasherPool,
+        sessions: Arc<Sessions>,
+        outbox_wake: Arc<Notify>,
+        pii_key: &[u8; 32],
+        settings: AccountSettings,
+    ) -> Self {
+        let index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"email-index"])
+            .try_into()
+            .expect("HMAC-SHA256 is 32 bytes");
+        let phone_index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"phone-index"])
+            .try_into()
+            .expect("HMAC-SHA256 is 32 bytes");
+        let users =
+            moka::sync::Cache::builder().max_capacity(100_000).time_to_live(USER_CACHE_TTL).build();
+        Self {
+            db,
+            clock,
+            hasher,
+            sessions,
+            outbox_wake,
+            email_index_key: index_key,
+            phone_index_key,
+            default_region: settings.default_region,
+            public_url: settings.public_url,
+            verify_hours: settings.verify_hours,
+            users,
+        }
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    pub fn hasher(&self) -> &PasswordHasherPool {
+        &self.hasher
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.unix()
+    }
+
+    /// The blind index of a normalised email.
+    pub fn email_index(&self, email: &str) -> Vec<u8> {
+        crypto::keyed_hash(&self.email_index_key, &[email.as_bytes()])
+    }
+
+    /// The blind index of an E.164 phone number.
+    pub fn phone_index(&self, e164: &str) -> Vec<u8> {
+        crypto::keyed_hash(&self.phone_index_key, &[e164.as_bytes()])
+    }
+
+    /// A typed phone number in E.164, or a validation error on `field_name`.
+    pub fn e164(&self, raw: &str, field_name: &str) -> Result<String, AccountError> {
+        crate::accounts::phone::to_e164(raw, &self.default_region)
+            .map_err(|m| AccountError::Validation(vec![field(field_name, m)]))
+    }
+
+    fn link(&self, page: &str, token: &str) -> String {
+        format!("{}/{page}?token={token}", self.public_url)
+    }
+
+    async fn find_by_email(&self, email: &str) -> Result<Option<User>, AccountError> {
+        let index = self.email_index(email);
+        Ok(self
+            .db
+            .run(move |c| store::find_by_email_index(c, &index).map_err(DbError::from))
+            .await?)
+    }
+
+    /// A user for read-only views (who am I, profile), from a short-lived cache so that a
+    /// session check costs no query. Every change made here drops the entry; a change made by
+    /// another process (the CLI) is seen within [`USER_CACHE_TTL`].
+    pub async fn user(&self, user_id: &str) -> Result<Option<Arc<User>>, AccountError> {
+        if let Some(user) = self.users.get(user_id) {
+            return Ok(Some(user));
+        }
+        let Some(user) = self.user_from_db(user_id).await? else { return Ok(None) };
+        let user = Arc::new(user);
+        self.users.insert(user_id.to_string(), user.clone());
+        Ok(Some(user))
+    }
+
+    async fn user_from_db(&self, user_id: &str) -> Result<Option<User>, AccountError> {
+        let id = user_id.to_string();
+        Ok(self.db.run(move |c| store::find_by_id(c, &id).map_err(DbError::from)).await?)
+    }
+
+    /// Drops a user's cached copy after a change.
+    pub async fn forget_user(&self, user_id: &str) {
+        self.users.invalidate(user_id);
+    }
+
+    fn wake_outbox(&self) {
+        self.outbox_wake.notify_one();
+    }
+
+    /// Validates a normalised email for endpoints that only take an email.
+    fn checked_email(raw: &str) -> Result<String, AccountError> {
+        let email = email::normalize(raw);
+        match email::problem(&email) {
+            Some(problem) => Err(AccountError::Validation(vec![field("email", problem)])),
+            None => Ok(email),
+        }
+    }
+}
+
+fn token_hash(token: &str) -> Result<Vec<u8>, AccountError> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > 128 {
+        return Err(AccountError::InvalidToken);
+    }
+    Ok(crypto::hash_token(token))
+}
+
+/// The token's row if it is unused and unexpired; otherwise the reason it is not.
+fn usable_token(
+    conn: &Connection,
+    hash: &[u8],
+    purpose: &str,
+    now: i64,
+) -> Result<store::EmailToken, AccountError> {
+    let token = store::find_email_token(conn, hash, purpose)?.ok_or(AccountError::InvalidToken)?;
+    if token.used_at.is_some() {
+        return Err(AccountError::TokenUsed);
+    }
+    if now >= token.expires_at {
+        return Err(AccountError::TokenExpired);
+    }
+    Ok(token)
+}

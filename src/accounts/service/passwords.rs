@@ -1,0 +1,148 @@
+//! Changing a password, and resetting a forgotten one.
+
+use super::*;
+
+impl Accounts {
+    /// Changes the password (current one required) and ends every other session. Returns the
+    /// new password's strength score.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+        meta: &RequestMeta,
+    ) -> Result<u8, AccountError> {
+        let user =
+            self.user_from_db(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
+        if self.hasher.verify(current, user.password_hash.as_deref()).await? == Verified::No {
+            return Err(AccountError::Validation(vec![field(
+                "current_password",
+                "This is not your current password.",
+            )]));
+        }
+        if let Some(problem) =
+            password::policy_violation(new, user.email.as_deref().unwrap_or_default())
+        {
+            return Err(AccountError::Validation(vec![field("new_password", problem)]));
+        }
+        if new == current {
+            return Err(AccountError::Validation(vec![field(
+                "new_password",
+                "Choose a password different from the current one.",
+            )]));
+        }
+        let hash = self.hasher.hash(new).await?;
+        let score = self.hasher.strength(new, user.email.as_deref().unwrap_or_default()).await?;
+        let (keep, method) = (principal.session_id.clone(), principal.method);
+        let (now, ip) = (self.now(), meta.ip.clone());
+        let ended = self
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                // The password checked must still be the stored one, and the caller still
+                // signed in: a reset that committed meanwhile wins.
+                if store::password_hash_of(&tx, &user.id)? != user.password_hash
+                    || !Sessions::still_signed_in(&tx, method, &keep)?
+                {
+                    return Err(AccountError::InvalidCredentials);
+                }
+                store::set_password(&tx, &user.id, &hash, now)?;
+                let ended = Sessions::delete_all_in(&tx, &user.id, Some(&keep))?;
+                let families = crate::tokens::store::revoke_user_families(
+                    &tx,
+                    &user.id,
+                    now,
+                    "password_changed",
+                )?;
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(now, &user.id, actions::PASSWORD_CHANGED, ip.as_deref()),
+                )?;
+                let brand =
+                    templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
+                // A phone-only account has no address to tell.
+                if let Some(to) = user.email.as_deref() {
+                    let notice =
+                        templates::password_changed(&brand, to, &user.display_name, "changed");
+                    notify::enqueue_email(&tx, &notice, now)?;
+                }
+                tx.commit().map_err(DbError::from)?;
+                Ok::<_, AccountError>((ended, families))
+            })
+            .await?;
+        self.sessions.forget(&ended.0).await;
+        self.sessions.forget_families(&ended.1);
+        self.forget_user(&principal.user_id).await;
+        self.wake_outbox();
+        Ok(score)
+    }
+
+    /// Sets a new password from an emailed link, ends every session and sends a notice. The
+    /// link proves the mailbox, so the email counts as verified afterwards.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        let hash = token_hash(token)?;
+        let now = self.now();
+        let lookup = hash.clone();
+        let user = self
+            .db
+            .run(move |conn| {
+                let token = usable_token(conn, &lookup, store::RESET_PASSWORD, now)?;
+                store::find_by_id(conn, &token.user_id)?.ok_or(AccountError::InvalidToken)
+            })
+            .await?;
+        if let Some(problem) =
+            password::policy_violation(new, user.email.as_deref().unwrap_or_default())
+        {
+            return Err(AccountError::Validation(vec![field("new_password", problem)]));
+        }
+        let new_hash = self.hasher.hash(new).await?;
+        let (ip, user_id) = (meta.ip.clone(), user.id.clone());
+        let ended = self
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                if !store::consume_email_token(&tx, &hash, now)? {
+                    return Err(AccountError::TokenUsed);
+                }
+                store::set_password(&tx, &user.id, &new_hash, now)?;
+                store::mark_email_verified(&tx, &user.id, now)?;
+                lockout::clear(&tx, &user.id)?;
+                let ended = Sessions::delete_all_in(&tx, &user.id, None)?;
+                let families = crate::tokens::store::revoke_user_families(
+                    &tx,
+                    &user.id,
+                    now,
+                    "password_reset",
+                )?;
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(now, &user.id, actions::PASSWORD_RESET, ip.as_deref()),
+                )?;
+                let brand =
+                    templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
+                // A phone-only account has no address to tell.
+                if let Some(to) = user.email.as_deref() {
+                    let notice = templates::password_changed(
+                        &brand,
+                        to,
+                        &user.display_name,
+                        "reset with an emailed link",
+                    );
+                    notify::enqueue_email(&tx, &notice, now)?;
+                }
+                tx.commit()?;
+                Ok((ended, families))
+            })
+            .await?;
+        self.sessions.forget(&ended.0).await;
+        self.sessions.forget_families(&ended.1);
+        self.forget_user(&user_id).await;
+        self.wake_outbox();
+        Ok(())
+    }
+}

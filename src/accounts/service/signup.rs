@@ -1,0 +1,169 @@
+//! Registration and email verification.
+
+use super::*;
+
+impl Accounts {
+    pub async fn register(
+        &self,
+        input: Registration,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        let email = email::normalize(&input.email);
+        let mut errors = Vec::new();
+        if let Some(problem) = email::problem(&email) {
+            errors.push(field("email", problem));
+        }
+        let display_name = clean_name(&input.display_name, 100)
+            .map_err(|m| errors.push(field("display_name", m)))
+            .ok();
+        let legal_name = match input.legal_name.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        {
+            Some(name) => {
+                clean_name(name, 200).map_err(|m| errors.push(field("legal_name", m))).ok()
+            }
+            None => None,
+        };
+        let phone = match input.phone.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(phone) => crate::accounts::phone::to_e164(phone, &self.default_region)
+                .map_err(|m| errors.push(field("phone", m)))
+                .ok(),
+            None => None,
+        };
+        if let Some(problem) = password::policy_violation(&input.password, &email) {
+            errors.push(field("password", problem));
+        }
+        if !errors.is_empty() {
+            return Err(AccountError::Validation(errors));
+        }
+        let domain = email::domain_of(&email).to_string();
+        let campus =
+            self.db.run(move |c| campus_for_domain(c, &domain).map_err(DbError::from)).await?;
+        let Some((campus_id, campus_name)) = campus else {
+            return Err(AccountError::CampusDomainNotAllowed);
+        };
+
+        // Both paths hash the password, so both take the same time.
+        let password_hash = self.hasher.hash(&input.password).await?;
+        let now = self.now();
+        let (token, token_hash) = crypto::new_token();
+        let verify_url = self.link("verify-email", &token);
+        let reset_url = format!("{}/forgot-password", self.public_url);
+        let index = self.email_index(&email);
+        let phone_index = phone.as_deref().map(|p| self.phone_index(p));
+        let user_id = uuid::Uuid::new_v4().to_string();
+        let ip = meta.ip.clone();
+        let display_name = display_name.unwrap_or_default();
+        let hours = self.verify_hours;
+        self.db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let created = store::insert(
+                    &tx,
+                    &store::NewUser {
+                        id: &user_id,
+                        email_index: &index,
+                        email: &email,
+                        display_name: &display_name,
+                        legal_name: legal_name.as_deref(),
+                        phone: phone.as_deref(),
+                        phone_index: phone_index.as_deref(),
+                        password_hash: &password_hash,
+                        campus_id: Some(campus_id),
+                        role: "user",
+                        email_verified_at: None,
+                        now,
+                    },
+                )?;
+                let brand = templates::Brand { product: PRODUCT, campus: Some(&campus_name) };
+                if created {
+                    let expires = now + hours * 3600;
+                    store::insert_email_token(
+                        &tx,
+                        &token_hash,
+                        &user_id,
+                        store::VERIFY_EMAIL,
+                        now,
+                        expires,
+                    )?;
+                    let mail =
+                        templates::verify_email(&brand, &email, &display_name, &verify_url, hours);
+                    notify::enqueue_email(&tx, &mail, now)?;
+                    audit::record(
+                        &tx,
+                        &AuditEvent::by_user(
+                            now,
+                            &user_id,
+                            actions::USER_REGISTERED,
+                            ip.as_deref(),
+                        ),
+                    )?;
+                } else if let Some(owner) = store::find_by_email_index(&tx, &index)? {
+                    notice_duplicate_signup(&tx, &owner, &brand, &reset_url, now, ip.as_deref())?;
+                }
+                tx.commit().map_err(DbError::from)
+            })
+            .await?;
+        self.wake_outbox();
+        Ok(())
+    }
+
+    pub async fn verify_email(&self, token: &str, meta: &RequestMeta) -> Result<(), AccountError> {
+        let hash = token_hash(token)?;
+        let now = self.now();
+        let ip = meta.ip.clone();
+        let user_id = self
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let token = usable_token(&tx, &hash, store::VERIFY_EMAIL, now)?;
+                if !store::consume_email_token(&tx, &hash, now)? {
+                    return Err(AccountError::TokenUsed);
+                }
+                store::mark_email_verified(&tx, &token.user_id, now)?;
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(
+                        now,
+                        &token.user_id,
+                        actions::EMAIL_VERIFIED,
+                        ip.as_deref(),
+                    ),
+                )?;
+                tx.commit()?;
+                Ok(token.user_id)
+            })
+            .await?;
+        self.forget_user(&user_id).await;
+        Ok(())
+    }
+}
+
+/// Tells an account's owner that someone tried to sign up with their address, at most once an
+/// hour, so the form cannot be used to flood their inbox.
+fn notice_duplicate_signup(
+    conn: &Connection,
+    owner: &User,
+    brand: &templates::Brand<'_>,
+    reset_url: &str,
+    now: i64,
+    ip: Option<&str>,
+) -> rusqlite::Result<()> {
+    const ACTION: &str = "signup.duplicate";
+    let recent: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM audit_log WHERE action = ?1 AND subject_id = ?2 AND at > ?3)",
+        rusqlite::params![ACTION, owner.id, now - 3600],
+        |r| r.get(0),
+    )?;
+    let event = AuditEvent { actor_id: None, ..AuditEvent::by_user(now, &owner.id, ACTION, ip) };
+    audit::record(conn, &event)?;
+    if !recent {
+        let mail: Email = templates::already_registered(
+            brand,
+            owner.email.as_deref().unwrap_or_default(),
+            &owner.display_name,
+            reset_url,
+        );
+        notify::enqueue_email(conn, &mail, now)?;
+    }
+    Ok(())
+}
