@@ -2,6 +2,20 @@
 //!
 //! `main.rs` only calls [`cli::run`]; everything else lives here so that integration tests
 //! start exactly the app the binary runs, through [`serve`].
+//!
+//! The layout, by feature (each holds its HTTP face `api`, its rules `service`, its SQL
+//! `store`):
+//! - [`accounts`]: sign-up, verification, sign-in, passwords, lockout, profiles;
+//! - [`sessions`]: cookie sessions and their cache; [`tokens`]: API tokens (JWT, refresh);
+//! - [`otp`]: phone sign-in codes; [`campuses`]: campus email domains;
+//! - [`admin`]: first-admin bootstrap, account administration;
+//! - [`notify`]: the outbox, mail and SMS transports, email templates;
+//! - [`audit`]: the append-only audit log; [`ratelimit`]: rate-limit tiers;
+//! - [`http`]: middleware (request id, access log, errors, headers, CORS, CSRF, limits) and
+//!   authentication; [`error`]: the one problem+json error model;
+//! - [`ops`]: probes and metrics; [`web`]: the embedded UI and Swagger UI;
+//! - [`config`], [`db`], [`keys`], [`clock`], [`crypto`], [`logging`], [`server`], [`cli`]: the
+//!   plumbing.
 
 #![forbid(unsafe_code)]
 // Operations return `Result<_, ApiError>`, whose variants carry the problem document by value
