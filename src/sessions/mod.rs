@@ -302,7 +302,7 @@ impl Sessions {
     }
 
     /// Caches a family's state read after `generation` was taken, unless a revocation came
-    /// in between (see [`load`](Self::load)).
+    /// in between (see `Sessions::load`).
     pub fn note_family(&self, family: &str, revoked: bool, generation: u64) {
         let current = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
         if *current == generation {
