@@ -6,7 +6,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::store::{self, Actor, Campus};
+use super::store::{self, Actor, Campus, CampusError};
 use crate::accounts::Role;
 use crate::accounts::api::request_meta;
 use crate::app::{ApiTags, AppState};
@@ -83,15 +83,11 @@ impl CampusesApi {
         auth: Auth,
         body: Json<NewCampus>,
     ) -> Result<Created, ApiError> {
-        let admin = auth.require(Role::Admin)?.user_id.clone();
-        let (ip, now) = (request_meta(req).ip, state.clock.unix());
-        let campus = state
-            .db
-            .run(move |c| {
-                let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
-                store::create(c, &body.0.name, &body.0.domains, now, &actor).map_err(ApiError::from)
-            })
-            .await?;
+        let body = body.0;
+        let campus = change(&state, req, &auth, move |c, now, actor| {
+            store::create(c, &body.name, &body.domains, now, actor)
+        })
+        .await?;
         Ok(Created::Created(Json(campus.into())))
     }
 
@@ -105,23 +101,11 @@ impl CampusesApi {
         id: Path<i64>,
         body: Json<CampusPatch>,
     ) -> Result<Json<CampusView>, ApiError> {
-        let admin = auth.require(Role::Admin)?.user_id.clone();
-        let (ip, now) = (request_meta(req).ip, state.clock.unix());
-        let campus = state
-            .db
-            .run(move |c| {
-                let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
-                store::update(
-                    c,
-                    id.0,
-                    body.0.name.as_deref(),
-                    body.0.domains.as_deref(),
-                    now,
-                    &actor,
-                )
-                .map_err(ApiError::from)
-            })
-            .await?;
+        let body = body.0;
+        let campus = change(&state, req, &auth, move |c, now, actor| {
+            store::update(c, id.0, body.name.as_deref(), body.domains.as_deref(), now, actor)
+        })
+        .await?;
         Ok(Json(campus.into()))
     }
 
@@ -134,15 +118,31 @@ impl CampusesApi {
         auth: Auth,
         id: Path<i64>,
     ) -> Result<Removed, ApiError> {
-        let admin = auth.require(Role::Admin)?.user_id.clone();
-        let (ip, now) = (request_meta(req).ip, state.clock.unix());
-        state
-            .db
-            .run(move |c| {
-                let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
-                store::remove(c, &id.0.to_string(), now, &actor).map_err(ApiError::from)
-            })
-            .await?;
+        change(&state, req, &auth, move |c, now, actor| {
+            store::remove(c, &id.0.to_string(), now, actor)
+        })
+        .await?;
         Ok(Removed::Removed)
     }
+}
+
+/// Runs a campus change for an admin, on the database pool, with the admin and address for
+/// the audit log.
+async fn change<T: Send + 'static>(
+    state: &AppState,
+    req: &Request,
+    auth: &Auth,
+    work: impl FnOnce(&mut rusqlite::Connection, i64, &Actor<'_>) -> Result<T, CampusError>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
+    let admin = auth.require(Role::Admin)?.user_id.clone();
+    let (ip, now) = (request_meta(req).ip, state.clock.unix());
+    state
+        .db
+        .run(move |c| {
+            let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
+            work(c, now, &actor).map_err(ApiError::from)
+        })
+        .await
 }

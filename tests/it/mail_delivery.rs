@@ -16,6 +16,12 @@ fn smtp(config: &mut gatehouse::config::Config, port: u16) {
     config.mail.from = "North Gatehouse <gatehouse@north.edu>".into();
 }
 
+/// A loopback port nothing listens on (a relay that is down).
+fn unused_port() -> u16 {
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    reserved.local_addr().unwrap().port()
+}
+
 async fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> T {
     for _ in 0..300 {
         if let Some(value) = check() {
@@ -56,9 +62,7 @@ async fn verification_mail_goes_through_a_real_smtp_conversation() {
 
 #[tokio::test]
 async fn a_relay_that_is_down_is_retried_with_backoff_until_it_answers() {
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = reserved.local_addr().unwrap().port();
-    drop(reserved);
+    let port = unused_port();
     let server = TestServer::start_with(|c| smtp(c, port)).await;
     server.add_campus("North", &["north.edu"]);
     server.register("ada@north.edu").await;
@@ -84,9 +88,7 @@ async fn a_relay_that_is_down_is_retried_with_backoff_until_it_answers() {
 
 #[tokio::test]
 async fn queued_mail_survives_a_restart() {
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = reserved.local_addr().unwrap().port();
-    drop(reserved);
+    let port = unused_port();
     let server = TestServer::start_with(|c| smtp(c, port)).await;
     server.add_campus("North", &["north.edu"]);
     server.register("ada@north.edu").await;
