@@ -3,10 +3,10 @@
 // out, forgot/reset password, the first admin and campus administration. Bad input too: empty
 // forms, weak passwords, wrong passwords, double clicks, the back button after sign-out.
 
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startGatehouse } from "./lib/server.js";
-import { launch, openPage, screenshot, visit, waitReady, PHONE } from "./lib/browser.js";
+import { gatehouseSuite } from "./lib/suite.js";
+import { screenshot, visit, waitReady, PHONE } from "./lib/browser.js";
 import { mailFiles, waitForLink } from "./lib/mail.js";
 import { assertNoProblems, countRequests, expectText, signIn } from "./lib/helpers.js";
 
@@ -15,27 +15,8 @@ const NEW_PASSWORD = "Quiet-Lantern-77";
 const RESET_PASSWORD = "Amber-Orchard-93";
 const ADMIN = { email: "it@north.edu", name: "Campus IT", password: "Granite-Signal-58" };
 
-let server;
-let browser;
-const open = [];
-
-before(async () => {
-  server = await startGatehouse();
-  browser = await launch();
-});
-
-after(async () => {
-  for (const { context } of open) await context.close().catch(() => {});
-  await browser?.close();
-  await server?.stop();
-});
-
-/** A fresh browser profile (cookies) with a page; closed at the end of the run. */
-async function newPage(options = {}) {
-  const opened = await openPage(browser, { baseURL: server.url, ...options });
-  open.push(opened);
-  return opened;
-}
+const suite = gatehouseSuite();
+const { newPage } = suite;
 
 const summary = (page) => page.locator("form .form-summary.is-shown").first();
 const fieldError = (page, name) => page.locator(`.field[data-field="${name}"] .field-error`).first();
@@ -115,7 +96,7 @@ test("sign in before confirming: told to confirm, and can ask for a new link", a
 });
 
 test("confirm the email with the emailed link (once)", async () => {
-  const link = await waitForLink(server.dataDir, STUDENT.email, "/verify-email");
+  const link = await waitForLink(suite.server.dataDir, STUDENT.email, "/verify-email");
   const { page, problems } = await newPage();
   await page.goto(link);
   await waitReady(page);
@@ -258,7 +239,7 @@ test("idle timeout: a warning two minutes before, 'Stay signed in' keeps the ses
   await page.waitForURL(/\/sign-in\?expired=1/);
   await waitReady(page);
   await expectText(page.locator(".arrival"), /signed out because nothing happened/);
-  const who = await page.request.get(`${server.url}/api/v1/auth/session`);
+  const who = await page.request.get(`${suite.server.url}/api/v1/auth/session`);
   assert.equal(who.status(), 401, "the session was ended on the server too");
   assertNoProblems(problems);
 });
@@ -282,11 +263,11 @@ test("forgot password: the emailed link sets a new password (weak ones refused)"
   await visit(page, "/forgot-password");
   await page.getByRole("button", { name: "Email me a reset link" }).click();
   await expectText(fieldError(page, "email"), /Enter the email address/);
-  const ignore = mailFiles(server.dataDir);
+  const ignore = mailFiles(suite.server.dataDir);
   await page.getByLabel("Email").fill(STUDENT.email);
   await page.getByRole("button", { name: "Email me a reset link" }).click();
   await expectText(page.locator(".notice-success"), /reset link is on its way/);
-  const link = await waitForLink(server.dataDir, STUDENT.email, "/reset-password", { ignore });
+  const link = await waitForLink(suite.server.dataDir, STUDENT.email, "/reset-password", { ignore });
 
   await page.goto(link);
   await waitReady(page);
@@ -314,8 +295,8 @@ test("forgot password: the emailed link sets a new password (weak ones refused)"
 
 test("first admin: the bootstrap link, then campuses in the admin page", async () => {
   const { page, problems } = await newPage();
-  assert.ok(server.bootstrapLink, "the server printed a bootstrap link");
-  await page.goto(server.bootstrapLink);
+  assert.ok(suite.server.bootstrapLink, "the server printed a bootstrap link");
+  await page.goto(suite.server.bootstrapLink);
   await waitReady(page);
   await page.getByRole("heading", { name: "Create the first administrator" }).waitFor();
   await page.getByLabel("Email").fill(ADMIN.email);

@@ -4,10 +4,10 @@
 // the page; the server's own cooldown is real time and answers 429 with Retry-After); a phone
 // verified on another account (simulated); asking for a code after the session ended.
 
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startGatehouse } from "./lib/server.js";
-import { launch, openPage, screenshot, visit, waitReady, PHONE } from "./lib/browser.js";
+import { gatehouseSuite } from "./lib/suite.js";
+import { screenshot, visit, waitReady, PHONE } from "./lib/browser.js";
 import { smsCount, waitForCode } from "./lib/sms.js";
 import { assertNoProblems, countRequests, createConfirmedUser, expectText, signIn } from "./lib/helpers.js";
 
@@ -15,27 +15,10 @@ const STUDENT = { email: "pat@north.edu", password: "Silver-Meadow-27", display_
 // Written as a person would; the server stores (and texts) E.164.
 const MOBILE = { typed: "+91 98765 43210", e164: "+919876543210" };
 
-let server;
-let browser;
-const open = [];
-
-before(async () => {
-  server = await startGatehouse();
-  browser = await launch();
+const suite = gatehouseSuite(async (server) => {
   await createConfirmedUser(server, STUDENT);
 });
-
-after(async () => {
-  for (const { context } of open) await context.close().catch(() => {});
-  await browser?.close();
-  await server?.stop();
-});
-
-async function newPage(options = {}) {
-  const opened = await openPage(browser, { baseURL: server.url, ...options });
-  open.push(opened);
-  return opened;
-}
+const { newPage } = suite;
 
 const fieldError = (scope, name) => scope.locator(`.field[data-field="${name}"] .field-error`).first();
 const focusedName = (page) =>
@@ -164,12 +147,12 @@ test("account: add a phone with a code by SMS, then sign in on /phone with a new
   const section = page.getByRole("region", { name: "Phone" });
   await expectText(section, /Add a mobile number to sign in with a code/);
 
-  const sent = smsCount(server.dataDir);
+  const sent = smsCount(suite.server.dataDir);
   await section.getByLabel("Mobile number").fill(MOBILE.typed);
   await section.getByRole("button", { name: "Send me a code" }).click();
   await expectText(section.locator(".code-notice"), /A code is on its way to \+91 98765 43210 by SMS/);
   assert.equal(await focusedName(page), "code");
-  const linkCode = await waitForCode(server.dataDir, MOBILE.e164, { after: sent });
+  const linkCode = await waitForCode(suite.server.dataDir, MOBILE.e164, { after: sent });
   await section.getByLabel("Code from the SMS").fill(linkCode);
   await section.getByRole("button", { name: "Verify phone" }).click();
   await expectText(section.locator(".live-result"), /\+919876543210 is verified\. You can now sign in with a code sent to it/);
@@ -197,7 +180,7 @@ test("account: add a phone with a code by SMS, then sign in on /phone with a new
   await page.getByRole("link", { name: "Sign in with a code sent to your phone" }).click();
   await page.waitForURL(/\/phone$/);
   await waitReady(page);
-  const resent = smsCount(server.dataDir);
+  const resent = smsCount(suite.server.dataDir);
   await page.getByLabel("Mobile number").fill(MOBILE.typed);
   await page.getByRole("button", { name: "Send me a code" }).click();
 
@@ -215,7 +198,7 @@ test("account: add a phone with a code by SMS, then sign in on /phone with a new
   );
   await resend.click();
   await expectText(page.locator(".live-result"), /A new code is on its way to \+91 98765 43210/);
-  const signInCode = await waitForCode(server.dataDir, MOBILE.e164, { after: resent });
+  const signInCode = await waitForCode(suite.server.dataDir, MOBILE.e164, { after: resent });
   assert.notEqual(signInCode, linkCode);
   await page.getByLabel("Code from the SMS").fill(signInCode);
   await page.getByLabel("Keep me signed in on this device").check();
@@ -231,7 +214,7 @@ test("account: add a phone with a code by SMS, then sign in on /phone with a new
 
 test("account: a phone typed at sign-up is shown as not verified, ready to verify", async () => {
   const lee = { email: "lee@north.edu", password: "Maple-Harbour-64", display_name: "Lee", phone: "98765 43215" };
-  await createConfirmedUser(server, lee);
+  await createConfirmedUser(suite.server, lee);
   const { page, problems } = await newPage({ viewport: PHONE });
   await signIn(page, lee.email, lee.password);
   const section = page.getByRole("region", { name: "Phone" });
@@ -297,7 +280,7 @@ test("account: asking for a code after the session ended says so, and asks for n
   await section.getByRole("button", { name: "Use a different phone" }).click();
   // The session ends elsewhere (signed out on the server; the cookie stays in this browser).
   const csrf = (await context.cookies()).find((c) => c.name === "gatehouse_csrf")?.value ?? "";
-  const out = await page.request.post("/api/v1/auth/logout", { headers: { "X-CSRF-Token": csrf, Origin: server.url } });
+  const out = await page.request.post("/api/v1/auth/logout", { headers: { "X-CSRF-Token": csrf, Origin: suite.server.url } });
   assert.equal(out.status(), 204, await out.text());
   await section.getByLabel("Mobile number").fill("+91 98765 43214");
   await section.getByRole("button", { name: "Send me a code" }).click();
