@@ -10,7 +10,11 @@ use tokio::sync::Notify;
 
 use crate::accounts::Accounts;
 use crate::accounts::api::{AccountApi, AuthApi};
+use crate::admin::accounts::AccountsAdminApi;
+use crate::admin::audit::AuditApi;
 use crate::admin::bootstrap::BootstrapApi;
+use crate::admin::outbox::OutboxApi;
+use crate::backup::api::BackupsApi;
 use crate::admin::users::UsersApi;
 use crate::campuses::api::CampusesApi;
 use crate::clock::Clock;
@@ -32,7 +36,7 @@ pub enum ApiTags {
     Auth,
     /// The signed-in user's profile, password and sessions.
     Account,
-    /// Campus IT: campuses, the first admin.
+    /// Campus IT: campuses, accounts, the audit log, the outbox, backups, the first admin.
     Admin,
     /// Liveness and readiness probes for load balancers and systemd.
     Operations,
@@ -61,16 +65,43 @@ pub struct AppState {
     pub phone_codes: Arc<crate::otp::PhoneCodes>,
     /// The outbox worker's sign of life, for `/ready`.
     pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
+    /// Backups on demand and on schedule (one at a time).
+    pub backups: Arc<crate::backup::Backups>,
 }
 
-pub type Apis =
-    (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, UsersApi, BootstrapApi, OpsApi);
+pub type Apis = (
+    AuthApi,
+    OtpApi,
+    TokensApi,
+    AccountApi,
+    CampusesApi,
+    UsersApi,
+    AccountsAdminApi,
+    AuditApi,
+    OutboxApi,
+    BackupsApi,
+    BootstrapApi,
+    OpsApi,
+);
 
 /// The OpenAPI service. It depends on nothing but code, so the spec it produces is the same
 /// for every configuration (and matches the committed `openapi/openapi.yaml`).
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, UsersApi, BootstrapApi, OpsApi),
+        (
+            AuthApi,
+            OtpApi,
+            TokensApi,
+            AccountApi,
+            CampusesApi,
+            UsersApi,
+            AccountsAdminApi,
+            AuditApi,
+            OutboxApi,
+            BackupsApi,
+            BootstrapApi,
+            OpsApi,
+        ),
         "Gatehouse",
         env!("CARGO_PKG_VERSION"),
     )

@@ -37,6 +37,20 @@ enum Command {
     /// Manage admins.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Back up the database, keys and uploads into <data_dir>/backups (safe while serving).
+    Backup {
+        /// Also copy the archive to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Restore a backup archive into the data dir. The server must be stopped.
+    Restore {
+        /// The archive (gatehouse-<time>.tar.gz).
+        file: PathBuf,
+        /// Restore into this directory instead of the configured storage.data_dir.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +99,10 @@ pub fn run() -> ExitCode {
             Ok(())
         }
         Command::Campus(command) => campus(cli.config.as_deref(), command),
+        Command::Backup { out } => backup(cli.config.as_deref(), out.as_deref()),
+        Command::Restore { file, data_dir } => {
+            restore(cli.config.as_deref(), &file, data_dir.as_deref())
+        }
         Command::Admin(AdminCommand::Create { email, password_file, display_name }) => {
             admin_create(
                 cli.config.as_deref(),
@@ -231,6 +249,45 @@ fn campus(file: Option<&Path>, command: CampusCommand) -> anyhow::Result<()> {
             println!("removed campus {} ({})", campus.id, campus.name);
         }
     }
+    Ok(())
+}
+
+fn backup(file: Option<&Path>, out: Option<&Path>) -> anyhow::Result<()> {
+    let config = load(file)?;
+    let data_dir = &config.storage.data_dir;
+    if !data_dir.join("gatehouse.db").is_file() {
+        anyhow::bail!("there is no database in {} to back up", data_dir.display());
+    }
+    let bar = crate::backup::terminal_bar();
+    let info = crate::backup::create(data_dir, config.backup.keep, chrono::Utc::now(), &bar)?;
+    println!("backup written: {} ({} bytes, {} files)", info.path.display(), info.size_bytes, info.files);
+    if let Some(out) = out {
+        std::fs::copy(&info.path, out)
+            .with_context(|| format!("cannot copy the backup to {}", out.display()))?;
+        println!("copied to {}", out.display());
+    }
+    Ok(())
+}
+
+fn restore(file: Option<&Path>, archive: &Path, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let data_dir = match data_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => load(file)?.storage.data_dir,
+    };
+    let bar = crate::backup::terminal_bar();
+    let report = crate::backup::restore(archive, &data_dir, &bar)?;
+    let m = &report.manifest;
+    println!(
+        "restored the backup of {} (Gatehouse {}, {} files) into {}",
+        m.created_at,
+        m.gatehouse_version,
+        m.files.len(),
+        data_dir.display()
+    );
+    if let Some(old) = report.replaced {
+        println!("the replaced files are in {} (delete it once all is well)", old.display());
+    }
+    println!("start the server: pending migrations are applied at start-up");
     Ok(())
 }
 

@@ -30,6 +30,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
     pub keys: KeysConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,6 +259,16 @@ impl Default for RateLimitConfig {
             authenticated_per_minute: 600,
         }
     }
+}
+
+/// `GET /metrics` access. Empty token: open to anyone who can reach the port (keep it behind
+/// the firewall or the reverse proxy then).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Scrapers send `Authorization: Bearer <token>`.
+    pub token: Secret,
+    pub token_file: PathBuf,
 }
 
 /// Key files. Empty paths: generated on first start into `<data_dir>/keys/` (mode 0600).

@@ -265,6 +265,10 @@ impl From<crate::accounts::AccountError> for ApiError {
             E::SessionNotFound => {
                 Self::not_found("session_not_found", "You have no session with this id.")
             }
+            E::AccountDisabled => Self::forbidden(
+                "account_disabled",
+                "This account is disabled. Ask your campus IT team to enable it again.",
+            ),
             E::Throttled { retry_after } => Self::TooManyRequests(
                 Json(Problem::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -280,6 +284,37 @@ impl From<crate::accounts::AccountError> for ApiError {
                 None,
             ),
             E::Internal(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<crate::backup::BackupError> for ApiError {
+    fn from(e: crate::backup::BackupError) -> Self {
+        use crate::backup::BackupError as E;
+        match e {
+            E::Busy => Self::conflict(
+                "backup_in_progress",
+                "A backup is running now; wait for it to finish and list the backups.",
+            ),
+            // The reason (full, read-only, ...) helps the admin; the path stays in the log.
+            E::Destination { ref source, .. } => {
+                tracing::error!(error = %e, "backup failed");
+                Self::unavailable(
+                    "backup_failed",
+                    format!(
+                        "The backup could not be written to the backups directory ({}). \
+                         Nothing else is affected; free space or fix its permissions and retry.",
+                        source.kind()
+                    ),
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "backup failed");
+                Self::unavailable(
+                    "backup_failed",
+                    "The backup failed; the server log says why. Nothing else is affected.",
+                )
+            }
         }
     }
 }

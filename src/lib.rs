@@ -13,7 +13,8 @@
 //! - [`audit`]: the append-only audit log; [`ratelimit`]: rate-limit tiers;
 //! - [`http`]: middleware (request id, access log, errors, headers, CORS, CSRF, limits) and
 //!   authentication; [`error`]: the one problem+json error model;
-//! - [`ops`]: probes and metrics; [`web`]: the embedded UI and Swagger UI;
+//! - [`ops`]: probes and metrics; [`jobs`]: the background job scheduler; [`backup`]: backups
+//!   and restores; [`web`]: the embedded UI and Swagger UI;
 //! - [`config`], [`db`], [`keys`], [`clock`], [`crypto`], [`logging`], [`server`], [`cli`]: the
 //!   plumbing.
 
@@ -27,6 +28,7 @@ pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod audit;
+pub mod backup;
 pub mod campuses;
 pub mod cli;
 pub mod clock;
@@ -35,6 +37,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod keys;
 pub mod logging;
 pub mod notify;

@@ -21,7 +21,10 @@ use crate::config::Config;
 use crate::db::{self, BlockingPool, Db};
 use crate::keys::Keys;
 use crate::notify::mail::MailSender;
-use crate::notify::outbox::Outbox;
+use crate::backup::Backups;
+use crate::backup::lock::DataDirLock;
+use crate::jobs::{Job, Schedule, Scheduler};
+use crate::notify::outbox::{self, Outbox};
 use crate::notify::sms::SmsSender;
 use crate::ops::heartbeat::Heartbeat;
 use crate::ops::metrics::Metrics;
@@ -39,6 +42,27 @@ pub struct App {
     touch_writer: TouchWriter,
     outbox: Outbox,
     bootstrap_link: Option<String>,
+    /// Held while the app lives, so `gatehouse restore` refuses to run under it.
+    _lock: DataDirLock,
+}
+
+/// The background jobs (see [`crate::jobs`]). Registering one is one line here.
+pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler {
+    let mut jobs = Scheduler::new(state.metrics.jobs.clone());
+    let outbox = Arc::new(outbox);
+    jobs.add(
+        Job::every("outbox", outbox::POLL, move |_| {
+            let outbox = outbox.clone();
+            async move { outbox.deliver_all().await }
+        })
+        .woken_by(state.outbox_wake.clone())
+        .quiet(),
+    );
+    // Validated with the configuration: "" means no scheduled backups.
+    if let Ok(Some(Schedule::DailyAt(at))) = Schedule::daily(&state.config.backup.schedule) {
+        jobs.add(Job::daily("backup", at, |state| async move { state.backups.run().await }));
+    }
+    jobs
 }
 
 /// Creates the data directory if needed and proves it is writable.
@@ -125,14 +149,8 @@ pub fn build(
     let mail = MailSender::from_config(&config.mail, &data_dir).context("mail configuration")?;
     let sms = SmsSender::from_config(&config.sms, &data_dir).context("sms configuration")?;
     let outbox_heartbeat = Arc::new(Heartbeat::new());
-    let outbox = Outbox::new(
-        db.clone(),
-        mail,
-        sms,
-        clock.clone(),
-        outbox_wake.clone(),
-        outbox_heartbeat.clone(),
-    );
+    let outbox = Outbox::new(db.clone(), mail, sms, clock.clone(), outbox_heartbeat.clone());
+    let backups = Arc::new(Backups::new(data_dir.clone(), config.backup.keep));
     let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
     let state = AppState {
         config: Arc::new(config),
@@ -147,6 +165,7 @@ pub fn build(
         phone_codes,
         outbox_wake,
         outbox_heartbeat,
+        backups,
     };
     Ok((state, touch_writer, outbox))
 }
@@ -158,12 +177,14 @@ impl App {
     }
 
     pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        prepare_data_dir(&config.storage.data_dir)?;
+        let lock = DataDirLock::acquire(&config.storage.data_dir)?;
         let (state, touch_writer, outbox) = build(config, clock)?;
         let conn = state.db.get()?;
         let bootstrap_link =
             bootstrap_link(&conn, state.clock.unix(), &state.config.server.public_url)?;
         drop(conn);
-        Ok(Self { state, touch_writer, outbox, bootstrap_link })
+        Ok(Self { state, touch_writer, outbox, bootstrap_link, _lock: lock })
     }
 
     pub fn state(&self) -> &AppState {
@@ -184,15 +205,16 @@ impl App {
     ) -> anyhow::Result<()> {
         let acceptor = TcpAcceptor::from_tokio(listener).context("cannot use the listener")?;
         let state = self.state;
-        let stop_outbox = Arc::new(Notify::new());
-        let outbox_task = tokio::spawn(self.outbox.run(stop_outbox.clone()));
+        let jobs = schedule_jobs(&state, self.outbox);
+        tracing::info!(jobs = ?jobs.names(), "starting jobs");
+        let jobs = jobs.start(state.clone());
         let touch_task = tokio::spawn(self.touch_writer.run());
         let result = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(app::routes(state.clone()), shutdown, Some(SHUTDOWN_GRACE))
             .await;
-        tracing::info!("server stopped; stopping workers and checkpointing the database");
-        stop_outbox.notify_one();
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, outbox_task).await;
+        tracing::info!("server stopped; stopping jobs and checkpointing the database");
+        jobs.stop(SHUTDOWN_GRACE).await;
+        state.outbox_heartbeat.stop();
         // The touch writer ends when the last Sessions handle (in the state) is dropped.
         let db = state.db.clone();
         drop(state);

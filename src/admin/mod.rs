@@ -1,4 +1,10 @@
-//! Administration that is not a feature of its own: the first-admin bootstrap, accounts.
+//! Administration that is not a feature of its own: the first-admin bootstrap, accounts
+//! (search, view, disable, role, sessions, unlock), the audit log query and the outbox status.
 
+pub mod accounts;
+pub mod audit;
 pub mod bootstrap;
+pub mod outbox;
+pub mod paging;
+pub mod store;
 pub mod users;

@@ -82,4 +82,9 @@ pub mod actions {
     pub const PHONE_CODE_REQUESTED: &str = "phone_code.requested";
     pub const PHONE_CODE_VERIFIED: &str = "phone_code.verified";
     pub const PHONE_LINKED: &str = "phone.linked";
+    pub const ACCOUNT_DISABLED: &str = "account.disabled";
+    pub const ACCOUNT_ENABLED: &str = "account.enabled";
+    pub const ROLE_CHANGED: &str = "role.changed";
+    pub const BACKUP_CREATED: &str = "backup.created";
+    pub const OUTBOX_RETRIED: &str = "outbox.retried";
 }

@@ -11,6 +11,8 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
     validate_mail(config)?;
     validate_sms(config)?;
     validate_backup(config)?;
+    let metrics = &mut config.metrics;
+    read_secret_file(&mut metrics.token, &metrics.token_file, "metrics.token_file")?;
     if !(1..=32).contains(&config.captcha.difficulty) {
         return Err(ConfigError::invalid("captcha.difficulty", "must be between 1 and 32"));
     }

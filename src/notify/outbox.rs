@@ -1,15 +1,17 @@
 //! The outbox worker: delivers due messages, oldest first, and reschedules failures with
 //! exponential backoff (5 s doubling to 1 h) until [`MAX_ATTEMPTS`], after which the row is
-//! marked failed for an admin to see (its body, which may hold a single-use link, is erased
-//! then, as after a delivery). A message whose delivery succeeded but whose row was not
-//! yet marked (a crash in between) is sent again: delivery is at least once, and the
-//! Message-ID (`outbox-<id>`) is the same both times.
+//! marked failed for an admin to see and retry (`POST /api/v1/admin/outbox/{id}/retry`); its
+//! body is kept for that retry and erased once the message is sent. A message whose delivery
+//! succeeded but whose row was not yet marked (a crash in between) is sent again: delivery is
+//! at least once, and the Message-ID (`outbox-<id>`) is the same both times.
+//!
+//! It runs as the `outbox` job of the scheduler ([`crate::jobs`]): every few seconds, and at
+//! once when a feature queues a message and notifies the wake handle.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::params;
-use tokio::sync::Notify;
 
 use super::mail::{MailSender, OutgoingMail};
 use super::sms::SmsSender;
@@ -19,14 +21,14 @@ use crate::ops::heartbeat::Heartbeat;
 
 pub const MAX_ATTEMPTS: i64 = 12;
 const BATCH: i64 = 20;
-const IDLE_POLL: Duration = Duration::from_secs(5);
+/// How often the outbox job looks for due messages when nothing wakes it.
+pub const POLL: Duration = Duration::from_secs(5);
 
 pub struct Outbox {
     db: Db,
     mail: MailSender,
     sms: SmsSender,
     clock: Arc<dyn Clock>,
-    wake: Arc<Notify>,
     heartbeat: Arc<Heartbeat>,
 }
 
@@ -50,30 +52,27 @@ impl Outbox {
         mail: MailSender,
         sms: SmsSender,
         clock: Arc<dyn Clock>,
-        wake: Arc<Notify>,
         heartbeat: Arc<Heartbeat>,
     ) -> Self {
-        Self { db, mail, sms, clock, wake, heartbeat }
+        Self { db, mail, sms, clock, heartbeat }
     }
 
-    /// Delivers until `stop` is notified. Wakes when a message is queued, or every few seconds.
-    pub async fn run(self, stop: Arc<Notify>) {
+    /// Delivers everything that is due, batch after batch; returns how many were attempted.
+    pub async fn deliver_all(&self) -> Result<usize, DbError> {
+        let mut total = 0;
         loop {
             self.heartbeat.beat();
-            match self.deliver_due().await {
-                Ok(n) if n >= BATCH as usize => continue,
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "outbox: cannot read due messages"),
-            }
-            tokio::select! {
-                _ = stop.notified() => {
-                    self.heartbeat.stop();
-                    return;
-                }
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
+            let n = self.deliver_due().await?;
+            total += n;
+            if n < BATCH as usize {
+                return Ok(total);
             }
         }
+    }
+
+    /// The worker's sign of life for `/ready`.
+    pub fn heartbeat(&self) -> &Heartbeat {
+        &self.heartbeat
     }
 
     /// Sends every message that is due now; returns how many were attempted.
@@ -162,9 +161,7 @@ impl Outbox {
                     .run(move |conn| {
                         conn.execute(
                             "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4,
-                                    failed_at = CASE WHEN ?5 THEN ?6 END,
-                                    body_text = CASE WHEN ?5 THEN '' ELSE body_text END,
-                                    body_html = CASE WHEN ?5 THEN NULL ELSE body_html END
+                                    failed_at = CASE WHEN ?5 THEN ?6 END
                              WHERE id = ?1",
                             params![id, attempts, next, error, give_up, now],
                         )

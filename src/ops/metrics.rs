@@ -1,22 +1,43 @@
 //! Prometheus metrics, one registry per running app (so tests can run several apps in one
-//! process). `GET /metrics` renders them in the text exposition format.
+//! process). `GET /metrics` renders them in the text exposition format: requests and latency
+//! by route, sign-ins by method and outcome, rate-limited requests, outbox depth, job results
+//! and database pool usage. With `metrics.token` (or `metrics.token_file`) set, it answers
+//! only requests that carry `Authorization: Bearer <token>`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use poem::http::StatusCode;
 use poem::web::Data;
-use poem::{IntoResponse, handler};
+use poem::{IntoResponse, Request, Response, handler};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
+use crate::db::DbError;
+use crate::error::problem_response;
+use crate::jobs::JobMetrics;
 
 pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
+    sign_ins: IntCounterVec,
+    rate_limited: IntCounterVec,
+    outbox_messages: IntGaugeVec,
     db_connections: IntGaugeVec,
+    pub jobs: Arc<JobMetrics>,
 }
+
+/// Sign-in routes and the method each stands for in `gatehouse_sign_ins_total`.
+const SIGN_IN_ROUTES: &[(&str, &str)] = &[
+    ("/api/v1/auth/login", "password"),
+    ("/api/v1/auth/login/mfa", "mfa"),
+    ("/api/v1/auth/otp/verify", "phone_code"),
+    ("/api/v1/auth/token", "api_token"),
+];
 
 impl Metrics {
     pub fn new() -> Self {
@@ -35,6 +56,24 @@ impl Metrics {
             &["method", "route"],
         )
         .expect("static metric definition");
+        let sign_ins = IntCounterVec::new(
+            Opts::new(
+                "sign_ins_total",
+                "Sign-in attempts by method (password, mfa, phone_code, api_token) and outcome",
+            ),
+            &["method", "outcome"],
+        )
+        .expect("static metric definition");
+        let rate_limited = IntCounterVec::new(
+            Opts::new("rate_limited_requests_total", "Requests refused with 429, by route"),
+            &["route"],
+        )
+        .expect("static metric definition");
+        let outbox_messages = IntGaugeVec::new(
+            Opts::new("outbox_messages", "Outbox messages by state (pending, failed)"),
+            &["state"],
+        )
+        .expect("static metric definition");
         let db_connections = IntGaugeVec::new(
             Opts::new("db_pool_connections", "Database pool connections by state"),
             &["state"],
@@ -43,11 +82,29 @@ impl Metrics {
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
+            Box::new(sign_ins.clone()),
+            Box::new(rate_limited.clone()),
+            Box::new(outbox_messages.clone()),
             Box::new(db_connections.clone()),
         ] {
             registry.register(collector).expect("each metric is registered once");
         }
-        Self { registry, http_requests, http_duration, db_connections }
+        for (_, method) in SIGN_IN_ROUTES {
+            for outcome in ["success", "failure"] {
+                sign_ins.with_label_values(&[method, outcome]);
+            }
+        }
+        let jobs = Arc::new(JobMetrics::new(&registry));
+        Self {
+            registry,
+            http_requests,
+            http_duration,
+            sign_ins,
+            rate_limited,
+            outbox_messages,
+            db_connections,
+            jobs,
+        }
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
@@ -59,6 +116,25 @@ impl Metrics {
         };
         self.http_requests.with_label_values(&[method, route, &status.to_string()]).inc();
         self.http_duration.with_label_values(&[method, route]).observe(elapsed.as_secs_f64());
+        if status == 429 {
+            self.rate_limited.with_label_values(&[route]).inc();
+        }
+        // A sign-in is a success when it answers 200 (a password accepted with a second
+        // factor still to come counts as a password success); a refusal is a 4xx other than
+        // 429 (counted above) and a server error is neither.
+        if method == "POST"
+            && let Some((_, kind)) = SIGN_IN_ROUTES.iter().find(|(r, _)| *r == route)
+        {
+            let outcome = match status {
+                200..=299 => Some("success"),
+                429 => None,
+                400..=499 => Some("failure"),
+                _ => None,
+            };
+            if let Some(outcome) = outcome {
+                self.sign_ins.with_label_values(&[kind, outcome]).inc();
+            }
+        }
     }
 
     pub fn render(&self) -> String {
@@ -76,10 +152,55 @@ impl Default for Metrics {
     }
 }
 
+/// Whether the request carries the configured metrics token (always, without one).
+fn authorised(req: &Request, token: &str) -> bool {
+    if token.is_empty() {
+        return true;
+    }
+    let given = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    given.as_bytes().ct_eq(token.as_bytes()).into()
+}
+
 #[handler]
-pub fn metrics(state: Data<&AppState>) -> impl IntoResponse {
+pub async fn metrics(req: &Request, state: Data<&AppState>) -> Response {
+    if !authorised(req, state.config.metrics.token.expose()) {
+        return problem_response(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "The metrics need `Authorization: Bearer <metrics.token>`.",
+        );
+    }
     let (in_use, idle) = state.db.pool_state();
     state.metrics.db_connections.with_label_values(&["in_use"]).set(in_use.into());
     state.metrics.db_connections.with_label_values(&["idle"]).set(idle.into());
-    state.metrics.render().with_content_type("text/plain; version=0.0.4; charset=utf-8")
+    let depth = state
+        .db
+        .run(|conn| {
+            conn.query_row(
+                "SELECT count(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL),
+                        count(*) FILTER (WHERE failed_at IS NOT NULL)
+                 FROM outbox",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .map_err(DbError::from)
+        })
+        .await;
+    match depth {
+        Ok((pending, failed)) => {
+            state.metrics.outbox_messages.with_label_values(&["pending"]).set(pending);
+            state.metrics.outbox_messages.with_label_values(&["failed"]).set(failed);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count outbox messages"),
+    }
+    state
+        .metrics
+        .render()
+        .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+        .into_response()
 }

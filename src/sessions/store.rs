@@ -64,7 +64,7 @@ pub fn find_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<O
                 u.email_verified_at IS NOT NULL OR u.phone_verified_at IS NOT NULL, s.remember_me,
                 s.created_at, s.last_seen_at, s.expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = ?1",
+         WHERE s.token_hash = ?1 AND u.disabled_at IS NULL",
         [token_hash],
         |r| {
             Ok(SessionRow {

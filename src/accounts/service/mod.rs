@@ -53,6 +53,8 @@ pub enum AccountError {
     TokenUsed,
     #[error("no such session")]
     SessionNotFound,
+    #[error("the account is disabled")]
+    AccountDisabled,
     #[error("the account is throttled")]
     Throttled { retry_after: u64 },
     #[error("internal: {0}")]

@@ -1,0 +1,4 @@
+-- 0008: admins can disable an account. A disabled account cannot sign in, and its sessions and
+-- API tokens stop working (disabling also deletes them). NULL: enabled.
+ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+CREATE INDEX users_disabled ON users(disabled_at) WHERE disabled_at IS NOT NULL;

@@ -1,0 +1,385 @@
+//! `/api/v1/admin/users`: searching and viewing accounts, disabling and enabling them,
+//! changing roles and ending sessions (admin only). Personal fields come from
+//! [`Accounts::user`](crate::accounts::Accounts::user), which owns how they are stored; the
+//! email search uses the blind index, never the column.
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::paging::{PageInfo, Paging};
+use super::store::{self, AdminFacts, Status, UserFilter};
+use crate::accounts::api::request_meta;
+use crate::accounts::{Role, email};
+use crate::app::{ApiTags, AppState};
+use crate::audit::{self, AuditEvent, actions};
+use crate::clock::rfc3339;
+use crate::db::DbError;
+use crate::error::{ApiError, FieldError};
+use crate::http::auth::Auth;
+use crate::sessions::Sessions;
+
+/// An account as admins see it.
+#[derive(Object)]
+pub struct AdminUser {
+    id: String,
+    email: Option<String>,
+    phone: Option<String>,
+    display_name: String,
+    /// `user`, `reviewer` or `admin`.
+    role: String,
+    campus_id: Option<i64>,
+    campus_name: Option<String>,
+    email_verified: bool,
+    phone_verified: bool,
+    created_at: String,
+    /// `active`, `disabled`, `locked` or `unverified`.
+    status: String,
+    /// Set when the account is disabled.
+    disabled_at: Option<String>,
+    /// Set while a lockout pause lasts.
+    locked_until: Option<String>,
+    /// Consecutive failed passwords.
+    failed_logins: i64,
+    /// Live browser sessions.
+    sessions: i64,
+}
+
+/// One page of accounts.
+#[derive(Object)]
+pub struct UserPage {
+    items: Vec<AdminUser>,
+    #[oai(flatten)]
+    page: PageInfo,
+}
+
+#[derive(Object)]
+pub struct RoleChange {
+    /// `user`, `reviewer` or `admin`.
+    role: String,
+}
+
+/// What ending an account's sessions did.
+#[derive(Object)]
+pub struct Revoked {
+    /// Browser sessions ended.
+    sessions: usize,
+    /// API token families (access and refresh tokens) revoked.
+    token_families: usize,
+}
+
+pub struct AccountsAdminApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin/users", tag = "ApiTags::Admin")]
+impl AccountsAdminApi {
+    /// Search accounts.
+    ///
+    /// Filters combine: `email` (exact, any case), `role`, `status` (`active`, `disabled`,
+    /// `locked`, `unverified`) and `campus_id`. Newest first. A page past the end is empty.
+    #[oai(path = "/", method = "get", operation_id = "list_users")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        email: Query<Option<String>>,
+        role: Query<Option<String>>,
+        status: Query<Option<String>>,
+        campus_id: Query<Option<i64>>,
+        page: Query<Option<u32>>,
+        per_page: Query<Option<u32>>,
+    ) -> Result<Json<UserPage>, ApiError> {
+        auth.require(Role::Admin)?;
+        let paging = Paging::new(page.0, per_page.0)?;
+        let mut errors = Vec::new();
+        if let Some(role) = &role.0
+            && role.parse::<Role>().is_err()
+        {
+            errors.push(field("role", "must be user, reviewer or admin"));
+        }
+        let status = match status.0.as_deref().map(str::parse::<Status>) {
+            Some(Err(())) => {
+                errors.push(field("status", "must be active, disabled, locked or unverified"));
+                None
+            }
+            Some(Ok(status)) => Some(status),
+            None => None,
+        };
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        let filter = UserFilter {
+            email_index: email.0.map(|e| state.accounts.email_index(&email::normalize(&e))),
+            role: role.0,
+            status,
+            campus_id: campus_id.0,
+        };
+        let now = state.clock.unix();
+        let (ids, total) = state
+            .db
+            .run(move |c| {
+                store::search(c, &filter, now, paging.limit(), paging.offset())
+                    .map_err(DbError::from)
+            })
+            .await?;
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(user) = view(&state, &id).await? {
+                items.push(user);
+            }
+        }
+        Ok(Json(UserPage { items, page: paging.info(total) }))
+    }
+
+    /// View an account.
+    #[oai(path = "/:id", method = "get", operation_id = "get_user")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<String>,
+    ) -> Result<Json<AdminUser>, ApiError> {
+        auth.require(Role::Admin)?;
+        Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
+    }
+
+    /// Disable an account.
+    ///
+    /// It can no longer sign in; its sessions end and its API tokens are revoked at once.
+    /// The last enabled admin cannot be disabled, nor can admins disable themselves.
+    #[oai(path = "/:id/disable", method = "post", operation_id = "disable_user")]
+    async fn disable(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        id: Path<String>,
+    ) -> Result<Json<AdminUser>, ApiError> {
+        let admin = auth.require(Role::Admin)?.user_id.clone();
+        if admin == id.0 {
+            return Err(ApiError::conflict("cannot_disable_self", "You cannot disable yourself."));
+        }
+        let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
+        let ended = state
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let role = role_of(&tx, &user_id)?;
+                if role == "admin" && other_enabled_admins(&tx, &user_id)? == 0 {
+                    return Err(last_admin());
+                }
+                let changed = store::set_disabled(&tx, &user_id, Some(now))?;
+                let hashes = Sessions::delete_all_in(&tx, &user_id, None)?;
+                let families =
+                    crate::tokens::store::revoke_user_families(&tx, &user_id, now, "disabled")?;
+                if changed {
+                    let event = AuditEvent {
+                        actor_id: Some(&admin),
+                        ..AuditEvent::by_user(now, &user_id, actions::ACCOUNT_DISABLED, ip.as_deref())
+                    }
+                    .with_details(serde_json::json!({
+                        "sessions_ended": hashes.len(),
+                        "token_families_revoked": families.len(),
+                    }));
+                    audit::record(&tx, &event)?;
+                }
+                tx.commit()?;
+                Ok::<_, ApiError>((hashes, families))
+            })
+            .await?;
+        forget(&state, &id.0, ended).await;
+        Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
+    }
+
+    /// Enable a disabled account.
+    #[oai(path = "/:id/enable", method = "post", operation_id = "enable_user")]
+    async fn enable(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        id: Path<String>,
+    ) -> Result<Json<AdminUser>, ApiError> {
+        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
+        state
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                role_of(&tx, &user_id)?;
+                if store::set_disabled(&tx, &user_id, None)? {
+                    let event = AuditEvent {
+                        actor_id: Some(&admin),
+                        ..AuditEvent::by_user(now, &user_id, actions::ACCOUNT_ENABLED, ip.as_deref())
+                    };
+                    audit::record(&tx, &event)?;
+                }
+                tx.commit()?;
+                Ok::<_, ApiError>(())
+            })
+            .await?;
+        state.accounts.forget_user(&id.0).await;
+        Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
+    }
+
+    /// Change an account's role.
+    ///
+    /// The account's sessions end and its API tokens are revoked, so the new role applies at
+    /// once. The last enabled admin cannot be demoted.
+    #[oai(path = "/:id/role", method = "put", operation_id = "set_user_role")]
+    async fn set_role(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<RoleChange>,
+    ) -> Result<Json<AdminUser>, ApiError> {
+        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let new_role = body
+            .0
+            .role
+            .parse::<Role>()
+            .map_err(|_| ApiError::validation(vec![field("role", "must be user, reviewer or admin")]))?;
+        let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
+        let ended = state
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let old = role_of(&tx, &user_id)?;
+                if old == new_role.as_str() {
+                    return Ok((Vec::new(), Vec::new()));
+                }
+                if old == "admin" && other_enabled_admins(&tx, &user_id)? == 0 {
+                    return Err(last_admin());
+                }
+                crate::accounts::store::set_role(&tx, &user_id, new_role.as_str())?;
+                let hashes = Sessions::delete_all_in(&tx, &user_id, None)?;
+                let families =
+                    crate::tokens::store::revoke_user_families(&tx, &user_id, now, "role_changed")?;
+                let event = AuditEvent {
+                    actor_id: Some(&admin),
+                    ..AuditEvent::by_user(now, &user_id, actions::ROLE_CHANGED, ip.as_deref())
+                }
+                .with_details(serde_json::json!({"from": old, "to": new_role.as_str()}));
+                audit::record(&tx, &event)?;
+                tx.commit()?;
+                Ok::<_, ApiError>((hashes, families))
+            })
+            .await?;
+        forget(&state, &id.0, ended).await;
+        Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
+    }
+
+    /// End every session of an account and revoke its API tokens.
+    #[oai(path = "/:id/sessions", method = "delete", operation_id = "revoke_user_sessions")]
+    async fn revoke_sessions(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        id: Path<String>,
+    ) -> Result<Json<Revoked>, ApiError> {
+        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
+        let ended = state
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                role_of(&tx, &user_id)?;
+                let hashes = Sessions::delete_all_in(&tx, &user_id, None)?;
+                let families =
+                    crate::tokens::store::revoke_user_families(&tx, &user_id, now, "admin")?;
+                let event = AuditEvent {
+                    actor_id: Some(&admin),
+                    ..AuditEvent::by_user(now, &user_id, actions::SESSIONS_REVOKED, ip.as_deref())
+                }
+                .with_details(serde_json::json!({
+                    "by": "admin",
+                    "sessions_ended": hashes.len(),
+                    "token_families_revoked": families.len(),
+                }));
+                audit::record(&tx, &event)?;
+                tx.commit()?;
+                Ok::<_, ApiError>((hashes, families))
+            })
+            .await?;
+        let counts = Revoked { sessions: ended.0.len(), token_families: ended.1.len() };
+        forget(&state, &id.0, ended).await;
+        Ok(Json(counts))
+    }
+}
+
+fn field(name: &str, message: &str) -> FieldError {
+    FieldError { field: name.into(), message: message.into() }
+}
+
+fn no_such_user() -> ApiError {
+    ApiError::not_found("user_not_found", "There is no such account.")
+}
+
+fn last_admin() -> ApiError {
+    ApiError::conflict(
+        "last_admin",
+        "This is the last enabled admin: promote another account to admin first.",
+    )
+}
+
+fn role_of(conn: &rusqlite::Connection, user_id: &str) -> Result<String, ApiError> {
+    use rusqlite::OptionalExtension;
+    conn.query_row("SELECT role FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(no_such_user)
+}
+
+fn other_enabled_admins(conn: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id != ?1",
+        [user_id],
+        |r| r.get(0),
+    )
+}
+
+/// Drops what the caches hold about sessions and tokens ended in a committed transaction.
+async fn forget(state: &AppState, user_id: &str, (hashes, families): (Vec<Vec<u8>>, Vec<String>)) {
+    let sessions = state.accounts.sessions();
+    sessions.forget(&hashes).await;
+    sessions.forget_families(&families);
+    state.accounts.forget_user(user_id).await;
+}
+
+async fn view(state: &AppState, user_id: &str) -> Result<Option<AdminUser>, ApiError> {
+    let Some(user) = state.accounts.user(user_id).await? else { return Ok(None) };
+    let id = user_id.to_string();
+    let facts: Option<AdminFacts> =
+        state.db.run(move |c| store::facts(c, &id).map_err(DbError::from)).await?;
+    let Some(facts) = facts else { return Ok(None) };
+    let now = state.clock.unix();
+    let locked = facts.locked_until.filter(|until| *until > now);
+    let verified = user.email_verified_at.is_some() || user.phone_verified_at.is_some();
+    let status = match (facts.disabled_at, locked, verified) {
+        (Some(_), _, _) => "disabled",
+        (None, Some(_), _) => "locked",
+        (None, None, false) => "unverified",
+        (None, None, true) => "active",
+    };
+    Ok(Some(AdminUser {
+        id: user.id.clone(),
+        email: user.email.clone(),
+        phone: user.phone.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role.clone(),
+        campus_id: user.campus_id,
+        campus_name: user.campus_name.clone(),
+        email_verified: user.email_verified_at.is_some(),
+        phone_verified: user.phone_verified_at.is_some(),
+        created_at: rfc3339(user.created_at),
+        status: status.into(),
+        disabled_at: facts.disabled_at.map(rfc3339),
+        locked_until: locked.map(rfc3339),
+        failed_logins: facts.failed_logins,
+        sessions: facts.sessions,
+    }))
+}

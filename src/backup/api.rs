@@ -1,0 +1,96 @@
+//! `/api/v1/admin/backups`: list the backups and take one now (admin only).
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::BackupInfo;
+use crate::accounts::Role;
+use crate::accounts::api::request_meta;
+use crate::app::{ApiTags, AppState};
+use crate::audit::{self, AuditEvent, actions};
+use crate::clock::rfc3339;
+use crate::db::DbError;
+use crate::error::ApiError;
+use crate::http::auth::Auth;
+
+/// A backup archive in `<data_dir>/backups/`.
+#[derive(Object)]
+pub struct BackupView {
+    /// The file name; restore it with `gatehouse restore <data_dir>/backups/<name>`.
+    name: String,
+    size_bytes: u64,
+    created_at: String,
+}
+
+impl From<BackupInfo> for BackupView {
+    fn from(b: BackupInfo) -> Self {
+        Self { name: b.name, size_bytes: b.size_bytes, created_at: rfc3339(b.created_at) }
+    }
+}
+
+#[derive(Object)]
+pub struct BackupList {
+    /// Newest first.
+    items: Vec<BackupView>,
+    /// How many are kept (`backup.keep`).
+    keep: u32,
+}
+
+#[derive(ApiResponse)]
+pub enum Created {
+    /// The backup is written.
+    #[oai(status = 201)]
+    Created(Json<BackupView>),
+}
+
+pub struct BackupsApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin/backups", tag = "ApiTags::Admin")]
+impl BackupsApi {
+    /// List backups, newest first.
+    #[oai(path = "/", method = "get", operation_id = "list_backups")]
+    async fn list(&self, state: Data<&AppState>, auth: Auth) -> Result<Json<BackupList>, ApiError> {
+        auth.require(Role::Admin)?;
+        let backups = state.backups.list().await.map_err(ApiError::internal)?;
+        Ok(Json(BackupList {
+            items: backups.into_iter().map(Into::into).collect(),
+            keep: state.config.backup.keep,
+        }))
+    }
+
+    /// Take a backup now.
+    ///
+    /// Answers when the archive is written (seconds for most campuses). 409
+    /// `backup_in_progress` while another runs; 503 `backup_failed` when it cannot be written
+    /// (the directory is full or read-only), which affects nothing else.
+    #[oai(path = "/", method = "post", operation_id = "create_backup")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+    ) -> Result<Created, ApiError> {
+        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let info = state.backups.run().await?;
+        let (ip, now, name) = (request_meta(req).ip, state.clock.unix(), info.name.clone());
+        let size = info.size_bytes;
+        state
+            .db
+            .run(move |conn| {
+                let event = AuditEvent {
+                    at: now,
+                    actor_id: Some(&admin),
+                    action: actions::BACKUP_CREATED,
+                    subject_id: None,
+                    ip: ip.as_deref(),
+                    success: true,
+                    details: serde_json::json!({"name": name, "size_bytes": size}),
+                };
+                audit::record(conn, &event).map_err(DbError::from)
+            })
+            .await?;
+        Ok(Created::Created(Json(info.into())))
+    }
+}

@@ -1,0 +1,350 @@
+//! The in-process job scheduler: the outbox, backups, retention and driver expiry run here.
+//!
+//! A [`Job`] is a name, a [`Schedule`] (every so often, or daily at a local time of day) and an
+//! async function of the [`AppState`] that returns `Ok(outcome)` or an error. Each job runs in
+//! its own task, one run at a time; every run is logged with its outcome and counted in the
+//! job metrics (`gatehouse_job_*`). A run that fails or panics is retried with exponential
+//! backoff ([`Backoff`]) and never stops the other jobs. [`Scheduler::start`] spawns them all;
+//! [`Running::stop`] lets a run in progress finish (up to a grace period) and ends the rest.
+//!
+//! Registering a job is one line in `server::schedule_jobs`:
+//!
+//! ```ignore
+//! jobs.add(Job::every("retention", Duration::from_secs(3600), run_retention));
+//! ```
+//!
+//! The outbox is a job too: it runs every few seconds and also at once when its wake
+//! [`Notify`] fires (a message was queued), so mail still leaves immediately.
+
+pub mod metrics;
+
+use std::fmt::{Debug, Display};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Local, NaiveTime, TimeZone};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+pub use metrics::JobMetrics;
+
+/// The result of one run, as the scheduler sees it: a summary for the log, or why it failed.
+type RunResult = Result<String, String>;
+type RunFuture = Pin<Box<dyn Future<Output = RunResult> + Send>>;
+type RunFn = Arc<dyn Fn(AppState) -> RunFuture + Send + Sync>;
+
+/// When a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// Every `Duration`, the first run right after start-up.
+    Every(Duration),
+    /// Once a day at this local time of day.
+    DailyAt(NaiveTime),
+}
+
+impl Schedule {
+    /// Parses `HH:MM` (local time) as a daily schedule; empty means "never".
+    pub fn daily(hh_mm: &str) -> Result<Option<Self>, String> {
+        if hh_mm.trim().is_empty() {
+            return Ok(None);
+        }
+        NaiveTime::parse_from_str(hh_mm.trim(), "%H:%M")
+            .map(|t| Some(Self::DailyAt(t)))
+            .map_err(|_| format!("`{hh_mm}` is not a time of day as HH:MM (e.g. 03:00)"))
+    }
+
+    /// How long until the next regular run (not a retry).
+    fn next_delay(&self) -> Duration {
+        match *self {
+            Schedule::Every(every) => every,
+            Schedule::DailyAt(at) => until_next_local(at, Local::now()),
+        }
+    }
+}
+
+/// Time from `now` to the next `at` in the local zone (tomorrow if it has passed today).
+fn until_next_local<Tz: TimeZone>(at: NaiveTime, now: chrono::DateTime<Tz>) -> Duration {
+    let tz = now.timezone();
+    let mut day = now.date_naive();
+    for _ in 0..3 {
+        // A time skipped by a daylight-saving change has no local instant: try the next day.
+        if let Some(next) = tz.from_local_datetime(&day.and_time(at)).earliest()
+            && next > now
+        {
+            return (next - now.clone()).to_std().unwrap_or_default();
+        }
+        day = day.succ_opt().unwrap_or(day);
+    }
+    Duration::from_secs(86_400)
+}
+
+/// Retry delays after consecutive failures: `initial`, doubling, at most `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    pub const DEFAULT: Backoff =
+        Backoff { initial: Duration::from_secs(10), max: Duration::from_secs(3600) };
+
+    /// The delay before the retry that follows the `failures`-th consecutive failure (1-based).
+    pub fn delay(&self, failures: u32) -> Duration {
+        let factor = 1u32 << failures.saturating_sub(1).min(20);
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// One registered job.
+pub struct Job {
+    name: &'static str,
+    schedule: Schedule,
+    run: RunFn,
+    wake: Option<Arc<Notify>>,
+    quiet: bool,
+}
+
+impl Job {
+    /// A job run every `interval` (first right after start-up) by `run`.
+    pub fn every<F, Fut, T, E>(name: &'static str, interval: Duration, run: F) -> Self
+    where
+        F: Fn(AppState) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Debug,
+        E: Display,
+    {
+        Self::new(name, Schedule::Every(interval), run)
+    }
+
+    /// A job run once a day at `at`, local time.
+    pub fn daily<F, Fut, T, E>(name: &'static str, at: NaiveTime, run: F) -> Self
+    where
+        F: Fn(AppState) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Debug,
+        E: Display,
+    {
+        Self::new(name, Schedule::DailyAt(at), run)
+    }
+
+    pub fn new<F, Fut, T, E>(name: &'static str, schedule: Schedule, run: F) -> Self
+    where
+        F: Fn(AppState) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Debug,
+        E: Display,
+    {
+        let run: RunFn = Arc::new(move |state| {
+            let fut = run(state);
+            Box::pin(async move {
+                match fut.await {
+                    Ok(outcome) => Ok(format!("{outcome:?}")),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+        });
+        Self { name, schedule, run, wake: None, quiet: false }
+    }
+
+    /// Also run as soon as `wake` is notified (and the previous run is over).
+    pub fn woken_by(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = Some(wake);
+        self
+    }
+
+    /// Log successful runs at debug level only (a job that runs every few seconds).
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The registered jobs, not yet running.
+pub struct Scheduler {
+    jobs: Vec<Job>,
+    backoff: Backoff,
+    metrics: Arc<JobMetrics>,
+}
+
+/// The running jobs.
+pub struct Running {
+    stop: watch::Sender<bool>,
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
+}
+
+impl Scheduler {
+    pub fn new(metrics: Arc<JobMetrics>) -> Self {
+        Self { jobs: Vec::new(), backoff: Backoff::DEFAULT, metrics }
+    }
+
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    pub fn add(&mut self, job: Job) -> &mut Self {
+        assert!(
+            self.jobs.iter().all(|j| j.name != job.name),
+            "job {} is registered twice",
+            job.name
+        );
+        self.jobs.push(job);
+        self
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.jobs.iter().map(|j| j.name).collect()
+    }
+
+    /// Spawns one task per job.
+    pub fn start(self, state: AppState) -> Running {
+        let (stop, stopped) = watch::channel(false);
+        let tasks = self
+            .jobs
+            .into_iter()
+            .map(|job| {
+                let name = job.name;
+                self.metrics.register(name);
+                let task = tokio::spawn(job_loop(
+                    job,
+                    state.clone(),
+                    self.backoff,
+                    self.metrics.clone(),
+                    stopped.clone(),
+                ));
+                (name, task)
+            })
+            .collect();
+        Running { stop, tasks }
+    }
+}
+
+impl Running {
+    /// Stops every job: waiting ones at once, a run in progress when it ends or after `grace`
+    /// (then it is aborted).
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let deadline = tokio::time::Instant::now() + grace;
+        for (name, mut task) in self.tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::warn!(job = name, "job did not stop in time; aborting its run");
+                task.abort();
+            }
+        }
+        tracing::info!("jobs stopped");
+    }
+}
+
+/// Runs `job` on its schedule until `stopped` turns true.
+async fn job_loop(
+    job: Job,
+    state: AppState,
+    backoff: Backoff,
+    metrics: Arc<JobMetrics>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut failures: u32 = 0;
+    let mut delay = match job.schedule {
+        Schedule::Every(_) => Duration::ZERO,
+        Schedule::DailyAt(_) => job.schedule.next_delay(),
+    };
+    loop {
+        let wake = job.wake.clone();
+        tokio::select! {
+            _ = stopped.wait_for(|stop| *stop) => return,
+            _ = tokio::time::sleep(delay) => {}
+            _ = async { wake.as_ref().expect("guarded").notified().await },
+                if wake.is_some() && failures == 0 => {}
+        }
+        let started = tokio::time::Instant::now();
+        // The run is its own task, so that a panic is caught here and not in the loop.
+        let (run, run_state) = (job.run.clone(), state.clone());
+        let attempt = tokio::spawn(async move { run(run_state).await });
+        let result = attempt.await.unwrap_or_else(|e| Err(describe_join_error(e)));
+        let elapsed = started.elapsed();
+        match result {
+            Ok(outcome) => {
+                failures = 0;
+                metrics.succeeded(job.name, elapsed, state.clock.unix());
+                if job.quiet {
+                    tracing::debug!(job = job.name, %outcome, ms = elapsed.as_millis() as u64, "job run succeeded");
+                } else {
+                    tracing::info!(job = job.name, %outcome, ms = elapsed.as_millis() as u64, "job run succeeded");
+                }
+                delay = job.schedule.next_delay();
+            }
+            Err(error) => {
+                failures += 1;
+                metrics.failed(job.name, elapsed, failures);
+                let mut retry = backoff.delay(failures);
+                if let Schedule::Every(every) = job.schedule {
+                    retry = retry.min(every.max(backoff.initial));
+                }
+                tracing::error!(
+                    job = job.name,
+                    %error,
+                    consecutive_failures = failures,
+                    retry_in_s = retry.as_secs_f64(),
+                    "job run failed"
+                );
+                delay = retry;
+            }
+        }
+    }
+}
+
+fn describe_join_error(e: tokio::task::JoinError) -> String {
+    if !e.is_panic() {
+        return e.to_string();
+    }
+    let payload = e.into_panic();
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    format!("the run panicked: {message}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let b = Backoff { initial: Duration::from_secs(10), max: Duration::from_secs(60) };
+        assert_eq!(b.delay(1), Duration::from_secs(10));
+        assert_eq!(b.delay(2), Duration::from_secs(20));
+        assert_eq!(b.delay(3), Duration::from_secs(40));
+        assert_eq!(b.delay(4), Duration::from_secs(60));
+        assert_eq!(b.delay(400), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn daily_schedule_is_later_today_or_tomorrow() {
+        let at = NaiveTime::from_hms_opt(3, 0, 0).unwrap();
+        let before = chrono::Utc.with_ymd_and_hms(2026, 1, 10, 2, 0, 0).unwrap();
+        assert_eq!(until_next_local(at, before), Duration::from_secs(3600));
+        let after = chrono::Utc.with_ymd_and_hms(2026, 1, 10, 3, 0, 0).unwrap();
+        assert_eq!(until_next_local(at, after), Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn parses_the_backup_schedule() {
+        assert_eq!(
+            Schedule::daily("03:00").unwrap(),
+            Some(Schedule::DailyAt(NaiveTime::from_hms_opt(3, 0, 0).unwrap()))
+        );
+        assert_eq!(Schedule::daily("").unwrap(), None);
+        assert!(Schedule::daily("3am").is_err());
+        assert!(Schedule::daily("25:00").is_err());
+    }
+}
