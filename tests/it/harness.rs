@@ -210,6 +210,22 @@ impl TestServer {
         user
     }
 
+    /// Creates the first admin with the bootstrap link and signs them in.
+    pub async fn signed_in_admin(&self, email: &str) -> User {
+        let link = self.bootstrap_link.clone().expect("a bootstrap link without admins");
+        let token = link.split("token=").nth(1).unwrap();
+        let created = self
+            .post(
+                "/api/v1/bootstrap",
+                serde_json::json!({"token": token, "email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+        let admin = self.new_user(email);
+        assert_eq!(admin.login(PASSWORD, false).await.status(), 200);
+        admin
+    }
+
     /// Stops the server the way a signal would and returns what `serve` returned.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
@@ -279,6 +295,10 @@ impl User {
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
         self.send(reqwest::Method::DELETE, path).send().await.unwrap()
+    }
+
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.send(reqwest::Method::PUT, path).json(&body).send().await.unwrap()
     }
 }
 

@@ -3,12 +3,14 @@
 //! executable for what only a process can show (signals, exit codes, logs).
 
 mod admin;
+mod backups;
 mod binary;
 mod cli;
 mod config_errors;
 mod harness;
 mod http_errors;
 mod http_surface;
+mod jobs;
 mod lockout;
 mod mail_delivery;
 mod openapi_drift;
