@@ -260,7 +260,12 @@ fn backup(file: Option<&Path>, out: Option<&Path>) -> anyhow::Result<()> {
     }
     let bar = crate::backup::terminal_bar();
     let info = crate::backup::create(data_dir, config.backup.keep, chrono::Utc::now(), &bar)?;
-    println!("backup written: {} ({} bytes, {} files)", info.path.display(), info.size_bytes, info.files);
+    println!(
+        "backup written: {} ({} bytes, {} files)",
+        info.path.display(),
+        info.size_bytes,
+        info.files
+    );
     if let Some(out) = out {
         std::fs::copy(&info.path, out)
             .with_context(|| format!("cannot copy the backup to {}", out.display()))?;

@@ -177,7 +177,12 @@ impl AccountsAdminApi {
                 if changed {
                     let event = AuditEvent {
                         actor_id: Some(&admin),
-                        ..AuditEvent::by_user(now, &user_id, actions::ACCOUNT_DISABLED, ip.as_deref())
+                        ..AuditEvent::by_user(
+                            now,
+                            &user_id,
+                            actions::ACCOUNT_DISABLED,
+                            ip.as_deref(),
+                        )
                     }
                     .with_details(serde_json::json!({
                         "sessions_ended": hashes.len(),
@@ -212,7 +217,12 @@ impl AccountsAdminApi {
                 if store::set_disabled(&tx, &user_id, None)? {
                     let event = AuditEvent {
                         actor_id: Some(&admin),
-                        ..AuditEvent::by_user(now, &user_id, actions::ACCOUNT_ENABLED, ip.as_deref())
+                        ..AuditEvent::by_user(
+                            now,
+                            &user_id,
+                            actions::ACCOUNT_ENABLED,
+                            ip.as_deref(),
+                        )
                     };
                     audit::record(&tx, &event)?;
                 }
@@ -238,11 +248,9 @@ impl AccountsAdminApi {
         body: Json<RoleChange>,
     ) -> Result<Json<AdminUser>, ApiError> {
         let admin = auth.require(Role::Admin)?.user_id.clone();
-        let new_role = body
-            .0
-            .role
-            .parse::<Role>()
-            .map_err(|_| ApiError::validation(vec![field("role", "must be user, reviewer or admin")]))?;
+        let new_role = body.0.role.parse::<Role>().map_err(|_| {
+            ApiError::validation(vec![field("role", "must be user, reviewer or admin")])
+        })?;
         let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
         let ended = state
             .db

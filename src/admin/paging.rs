@@ -27,7 +27,11 @@ impl Paging {
                 message: format!("must be between 1 and {MAX_PER_PAGE}"),
             });
         }
-        if errors.is_empty() { Ok(Self { page, per_page }) } else { Err(ApiError::validation(errors)) }
+        if errors.is_empty() {
+            Ok(Self { page, per_page })
+        } else {
+            Err(ApiError::validation(errors))
+        }
     }
 
     pub fn limit(&self) -> i64 {

@@ -63,19 +63,21 @@ fn write_archive(
     bar.set_message("database");
     // Prove the directory takes a file before SQLite tries (its error would be vaguer).
     private_file(snapshot).map_err(dest)?;
-    let schema = snapshot_database(&data_dir.join("gatehouse.db"), snapshot).map_err(|e| match e {
-        BackupError::Database(rusqlite::Error::SqliteFailure(f, _))
-            if f.code == rusqlite::ErrorCode::DiskFull =>
-        {
-            dest(std::io::Error::from(std::io::ErrorKind::StorageFull))
-        }
-        other => other,
-    })?;
+    let schema =
+        snapshot_database(&data_dir.join("gatehouse.db"), snapshot).map_err(|e| match e {
+            BackupError::Database(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DiskFull =>
+            {
+                dest(std::io::Error::from(std::io::ErrorKind::StorageFull))
+            }
+            other => other,
+        })?;
     let mut sources = vec![(snapshot.to_path_buf(), "gatehouse.db".to_string())];
     for tree in ["keys", "uploads"] {
         collect_files(&data_dir.join(tree), tree, &mut sources)?;
     }
-    let total: u64 = sources.iter().filter_map(|(p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let total: u64 =
+        sources.iter().filter_map(|(p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     bar.set_length(total);
     bar.set_message("archive");
 
@@ -128,9 +130,8 @@ fn snapshot_database(from: &Path, to: &Path) -> Result<Option<String>, BackupErr
     }
     // The copy is a standalone file: fold it out of WAL mode so it needs no -wal beside it.
     copy.pragma_update(None, "journal_mode", "DELETE")?;
-    let schema = copy
-        .query_row("SELECT max(name) FROM schema_migrations", [], |r| r.get(0))
-        .unwrap_or(None);
+    let schema =
+        copy.query_row("SELECT max(name) FROM schema_migrations", [], |r| r.get(0)).unwrap_or(None);
     Ok(schema)
 }
 

@@ -37,9 +37,7 @@ impl DataDirLock {
             OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file, path }),
-            Err(TryLockError::WouldBlock) => {
-                Err(LockError::InUse { dir: data_dir.to_path_buf() })
-            }
+            Err(TryLockError::WouldBlock) => Err(LockError::InUse { dir: data_dir.to_path_buf() }),
             Err(TryLockError::Error(e)) => Err(io(e)),
         }
     }

@@ -193,9 +193,7 @@ impl Backups {
 
     pub async fn list(&self) -> std::io::Result<Vec<BackupInfo>> {
         let dir = self.dir();
-        tokio::task::spawn_blocking(move || list(&dir))
-            .await
-            .map_err(std::io::Error::other)?
+        tokio::task::spawn_blocking(move || list(&dir)).await.map_err(std::io::Error::other)?
     }
 }
 

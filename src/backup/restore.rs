@@ -173,8 +173,8 @@ fn safe_target(staging: &Path, path: &str) -> Result<PathBuf, RestoreError> {
 
 fn check_database(path: &Path) -> Result<(), RestoreError> {
     let integrity = |e: rusqlite::Error| RestoreError::Integrity(e.to_string());
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(integrity)?;
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(integrity)?;
     let result: String =
         conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(integrity)?;
     if result != "ok" {
@@ -194,7 +194,8 @@ fn check_database(path: &Path) -> Result<(), RestoreError> {
 fn replace(data_dir: &Path, staging: &Path, stamp: &str) -> Result<Option<PathBuf>, RestoreError> {
     let aside = data_dir.join(format!("replaced-{stamp}"));
     let fail = |source| RestoreError::Replace { moved: aside.clone(), source };
-    let mut names: Vec<String> = vec![DATABASE.into(), format!("{DATABASE}-wal"), format!("{DATABASE}-shm")];
+    let mut names: Vec<String> =
+        vec![DATABASE.into(), format!("{DATABASE}-wal"), format!("{DATABASE}-shm")];
     names.extend(TREES.iter().map(|t| t.to_string()));
     let mut moved_any = false;
     for name in &names {

@@ -174,10 +174,13 @@ async fn restore_refuses_a_damaged_archive_and_changes_nothing() {
 /// Rewrites an archive with the same manifest, letting `change` alter file contents.
 fn repack(from: &Path, to: &Path, change: impl Fn(&str, &mut Vec<u8>)) {
     let entries = read_entries(from);
-    write_entries(to, entries.into_iter().map(|(path, mut content)| {
-        change(&path, &mut content);
-        (path, content)
-    }));
+    write_entries(
+        to,
+        entries.into_iter().map(|(path, mut content)| {
+            change(&path, &mut content);
+            (path, content)
+        }),
+    );
 }
 
 fn repack_with_extra(from: &Path, to: &Path, extra_path: &str) {
@@ -245,7 +248,8 @@ async fn backups_are_listed_newest_first_and_only_the_newest_are_kept() {
         names.push(take_backup(&admin).await["name"].as_str().unwrap().to_string());
     }
     let list: Value = admin.get("/api/v1/admin/backups").await.json().await.unwrap();
-    let listed: Vec<&str> = list["items"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    let listed: Vec<&str> =
+        list["items"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
     assert_eq!(listed, vec![names[2].as_str(), names[1].as_str()]);
     assert_eq!(list["keep"], 2);
     assert!(!server.data_dir().join("backups").join(&names[0]).exists());
@@ -265,7 +269,8 @@ async fn a_backup_dir_that_cannot_be_written_is_a_clear_error_and_the_server_car
     let admin = server.signed_in_admin("it@north.edu").await;
     // Not a directory.
     std::fs::write(server.data_dir().join("backups"), b"in the way").unwrap();
-    let body = problem(admin.post("/api/v1/admin/backups", json!({})).await, 503, "backup_failed").await;
+    let body =
+        problem(admin.post("/api/v1/admin/backups", json!({})).await, 503, "backup_failed").await;
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains("backups directory"), "{detail}");
     assert!(!detail.contains(server.data_dir().to_str().unwrap()), "no server path: {detail}");

@@ -3,6 +3,7 @@
 //! executable for what only a process can show (signals, exit codes, logs).
 
 mod admin;
+mod admin_ops;
 mod backups;
 mod binary;
 mod cli;
