@@ -37,4 +37,18 @@ fi
 step "browser tests (scripts/e2e.sh)"
 bash scripts/e2e.sh
 
+# The .deb: one static release build (minutes), reused by the package; then installed on this
+# machine, checked and purged (scripts/check-package.sh says why not a throwaway root). Needs
+# root, dpkg and systemd-analyze; GATEHOUSE_SKIP_PACKAGE=1 skips it on a developer machine.
+if [ "${GATEHOUSE_SKIP_PACKAGE:-}" = 1 ]; then
+  step "package: skipped (GATEHOUSE_SKIP_PACKAGE=1)"
+elif [ "$(id -u)" != 0 ] || ! command -v dpkg >/dev/null || ! command -v systemd-analyze >/dev/null; then
+  step "package: skipped (needs root, dpkg and systemd-analyze)"
+else
+  step "package: static release build and .deb (scripts/package-deb.sh)"
+  deb=$(bash scripts/package-deb.sh | tail -n1)
+  step "package: install and check $deb (scripts/check-package.sh)"
+  bash scripts/check-package.sh "$deb"
+fi
+
 step "all checks passed"
