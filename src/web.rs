@@ -27,6 +27,9 @@ pub const UI_PAGES: &[&str] = &[
     "/account",
     "/driver",
     "/admin",
+    "/admin/users",
+    "/admin/audit",
+    "/admin/backups",
     "/bootstrap",
 ];
 

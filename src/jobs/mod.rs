@@ -10,8 +10,13 @@
 //! Registering a job is one line in `server::schedule_jobs`:
 //!
 //! ```ignore
-//! jobs.add(Job::every("retention", Duration::from_secs(3600), run_retention));
+//! jobs.add(Job::daily("retention", NaiveTime::from_hms_opt(4, 0, 0).unwrap(), run_retention));
+//! jobs.add(Job::every("driver_expiry", Duration::from_secs(3600), |s| async move { expire(&s).await }));
 //! ```
+//!
+//! where `run_retention` is an `async fn(AppState) -> Result<T, E>` (`T: Debug` is logged as
+//! the outcome, so it must hold counts, never personal data; `E: Display` is logged as the
+//! error).
 //!
 //! The outbox is a job too: it runs every few seconds and also at once when its wake
 //! [`Notify`] fires (a message was queued), so mail still leaves immediately.

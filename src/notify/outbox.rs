@@ -70,11 +70,6 @@ impl Outbox {
         }
     }
 
-    /// The worker's sign of life for `/ready`.
-    pub fn heartbeat(&self) -> &Heartbeat {
-        &self.heartbeat
-    }
-
     /// Sends every message that is due now; returns how many were attempted.
     pub async fn deliver_due(&self) -> Result<usize, DbError> {
         let now = self.clock.unix();

@@ -4,6 +4,7 @@ import { api } from "../api.js";
 import { formatDate, h, notice, replace } from "../dom.js";
 import { bindForm, busyClick, field, submit } from "../forms.js";
 import { isAdmin } from "../session.js";
+import { adminNav } from "../admin-common.js";
 
 export const title = "Administration";
 
@@ -28,7 +29,7 @@ export async function render(root, { who }) {
     return;
   }
   const campuses = campusesSection();
-  replace(root, campuses.element, newCampusSection(campuses.reload));
+  replace(root, adminNav("/admin"), campuses.element, newCampusSection(campuses.reload));
   await campuses.reload();
 }
 
