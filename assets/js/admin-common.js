@@ -45,9 +45,10 @@ export function select({ name, label, options, value = "" }) {
 
 /** A table with a caption; rows are arrays of cells (text or nodes). */
 export function table(caption, headings, rows) {
+  // Focusable, so that keyboard users can scroll a table wider than a phone.
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
     h(
       "table",
       { class: "data" },

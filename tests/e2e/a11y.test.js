@@ -134,6 +134,9 @@ const scenarios = [
       await page.getByRole("button", { name: "Yes, remove North" }).waitFor();
     },
   },
+  { name: "admin-users", role: "admin", path: "/admin/users", act: async (page) => page.locator(".account-list > li").first().waitFor() },
+  { name: "admin-audit", role: "admin", path: "/admin/audit", act: async (page) => page.locator("table.data tbody tr").first().waitFor() },
+  { name: "admin-backups", role: "admin", path: "/admin/backups", act: async (page) => page.locator(".outbox-counts").waitFor() },
 ];
 
 for (const scenario of scenarios) {
