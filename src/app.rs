@@ -9,7 +9,7 @@ use poem_openapi::{OpenApiService, Tags};
 use tokio::sync::Notify;
 
 use crate::accounts::Accounts;
-use crate::accounts::api::{AccountApi, AuthApi};
+use crate::accounts::api::{AccountApi, AuthApi, MfaApi};
 use crate::admin::bootstrap::BootstrapApi;
 use crate::admin::users::UsersApi;
 use crate::campuses::api::CampusesApi;
@@ -64,13 +64,23 @@ pub struct AppState {
 }
 
 pub type Apis =
-    (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, UsersApi, BootstrapApi, OpsApi);
+    (AuthApi, OtpApi, TokensApi, AccountApi, MfaApi, CampusesApi, UsersApi, BootstrapApi, OpsApi);
 
 /// The OpenAPI service. It depends on nothing but code, so the spec it produces is the same
 /// for every configuration (and matches the committed `openapi/openapi.yaml`).
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, UsersApi, BootstrapApi, OpsApi),
+        (
+            AuthApi,
+            OtpApi,
+            TokensApi,
+            AccountApi,
+            MfaApi,
+            CampusesApi,
+            UsersApi,
+            BootstrapApi,
+            OpsApi,
+        ),
         "Gatehouse",
         env!("CARGO_PKG_VERSION"),
     )

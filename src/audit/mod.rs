@@ -82,4 +82,11 @@ pub mod actions {
     pub const PHONE_CODE_REQUESTED: &str = "phone_code.requested";
     pub const PHONE_CODE_VERIFIED: &str = "phone_code.verified";
     pub const PHONE_LINKED: &str = "phone.linked";
+    pub const TOTP_ENROLMENT_STARTED: &str = "totp.enrolment_started";
+    pub const TOTP_ENABLED: &str = "totp.enabled";
+    pub const TOTP_DISABLED: &str = "totp.disabled";
+    /// A second factor was entered at sign-in (failure: wrong or replayed, see details).
+    pub const LOGIN_SECOND_FACTOR: &str = "login.second_factor";
+    pub const RECOVERY_CODE_USED: &str = "recovery_code.used";
+    pub const RECOVERY_CODES_REGENERATED: &str = "recovery_codes.regenerated";
 }

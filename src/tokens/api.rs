@@ -65,7 +65,9 @@ pub struct TokensApi;
 impl TokensApi {
     /// Get API tokens with email and password (for mobile and server apps).
     ///
-    /// A wrong password and an unknown email get the same answer.
+    /// A wrong password and an unknown email get the same answer. An account with two-step
+    /// sign-in needs `totp_code` (`totp_required` without it, `invalid_mfa_code` when it is
+    /// wrong or already used).
     #[oai(path = "/", method = "post", operation_id = "create_token")]
     async fn create(
         &self,
@@ -75,7 +77,11 @@ impl TokensApi {
     ) -> Result<TokenResponse, ApiError> {
         let email = crate::accounts::email::normalize(&body.0.email);
         crate::accounts::api::limit_sensitive(&state, req, &email)?;
-        let pair = state.tokens.issue(&body.0.email, &body.0.password, &request_meta(req)).await?;
+        let body = body.0;
+        let pair = state
+            .tokens
+            .issue(&body.email, &body.password, body.totp_code.as_deref(), &request_meta(req))
+            .await?;
         Ok(TokenResponse::Ok(Json(pair.into())))
     }
 

@@ -102,9 +102,11 @@ impl Tokens {
         &self,
         email: &str,
         password: &str,
+        totp_code: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<TokenPair, TokenError> {
         let (user, verified) = self.accounts.check_password(email, password, meta).await?;
+        self.accounts.check_totp_for_token(&user.id, totp_code, meta).await?;
         let now = self.clock.unix();
         let family = uuid::Uuid::new_v4().to_string();
         let (refresh, refresh_hash) = crypto::new_token();

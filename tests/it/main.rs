@@ -11,6 +11,7 @@ mod http_errors;
 mod http_surface;
 mod lockout;
 mod mail_delivery;
+mod mfa;
 mod openapi_drift;
 mod otp;
 mod passwords;

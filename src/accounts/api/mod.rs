@@ -4,9 +4,11 @@
 
 mod account;
 mod auth;
+mod mfa;
 
 pub use account::AccountApi;
 pub use auth::AuthApi;
+pub use mfa::MfaApi;
 
 use poem::Request;
 use poem::web::Data;
@@ -192,9 +194,21 @@ impl From<User> for UserView {
 
 #[derive(Object)]
 pub struct LoginBody {
+    /// The signed-in user; absent while a second factor is needed.
     user: Option<UserView>,
     /// True when a second factor is needed before a session exists.
     mfa_required: bool,
+    /// With `mfa_required`: the pending sign-in, for `POST /api/v1/auth/login/mfa`.
+    mfa_token: Option<String>,
+}
+
+/// The second step of a sign-in.
+#[derive(Object)]
+pub struct MfaLoginRequest {
+    /// From the `/login` answer.
+    mfa_token: String,
+    /// The 6-digit code from the authenticator app, or an unused recovery code.
+    code: String,
 }
 
 /// The current session.
@@ -283,7 +297,8 @@ pub enum NoContent {
 
 #[derive(ApiResponse)]
 pub enum LoginResponse {
-    /// Signed in: the session and CSRF cookies are set.
+    /// Signed in (the session and CSRF cookies are set), or a second factor is needed
+    /// (`mfa_required`, no cookies yet).
     #[oai(status = 200)]
     Ok(Json<LoginBody>),
 }

@@ -118,17 +118,19 @@ impl Accounts {
         Ok((user, verified))
     }
 
+    /// A password sign-in: a session, or (with TOTP on) a pending sign-in that
+    /// [`Accounts::complete_login`] finishes with a second factor.
     pub async fn login(
         &self,
         raw_email: &str,
         password: &str,
         remember_me: bool,
         meta: &RequestMeta,
-    ) -> Result<SignedIn, AccountError> {
+    ) -> Result<LoginOutcome, AccountError> {
         let (user, verified) = self.check_password(raw_email, password, meta).await?;
         let (now, meta) = (self.now(), meta.clone());
-        let csrf_source = self.sessions.clone();
         let signed_in_user = user.clone();
+        let (mfa_token, mfa_hash) = crypto::new_token();
         let session = self
             .db
             .run(move |conn| {
@@ -140,26 +142,28 @@ impl Accounts {
                 if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
                     store::upgrade_password_hash(&tx, &user.id, old, new)?;
                 }
-                lockout::clear(&tx, &user.id)?;
-                let session = Sessions::issue(
-                    &tx,
-                    &user.id,
-                    remember_me,
-                    now,
-                    meta.ip.as_deref(),
-                    meta.user_agent.as_deref(),
-                )?;
-                let event = AuditEvent::by_user(now, &user.id, actions::LOGIN, meta.ip.as_deref())
-                    .with_details(
-                        serde_json::json!({"method": "password", "remember_me": remember_me}),
-                    );
-                audit::record(&tx, &event)?;
+                if crate::accounts::totp::enabled(&tx, &user.id)? {
+                    crate::accounts::totp::create_challenge(
+                        &tx,
+                        &mfa_hash,
+                        &user.id,
+                        remember_me,
+                        now,
+                    )?;
+                    tx.commit().map_err(DbError::from)?;
+                    return Ok(None);
+                }
+                let session =
+                    mfa::open_session(&tx, &user.id, remember_me, now, &meta, "password")?;
                 tx.commit().map_err(DbError::from)?;
-                Ok::<_, AccountError>(session)
+                Ok::<_, AccountError>(Some(session))
             })
             .await?;
-        let csrf = csrf_source.csrf_token(&session.token);
-        Ok(SignedIn { user: signed_in_user, session, csrf })
+        let Some(session) = session else {
+            return Ok(LoginOutcome::SecondFactor { mfa_token });
+        };
+        let csrf = self.sessions.csrf_token(&session.token);
+        Ok(LoginOutcome::SignedIn(Box::new(SignedIn { user: signed_in_user, session, csrf })))
     }
 
     /// Ends what the request is signed in with: its session, or its API token family.
