@@ -13,6 +13,7 @@ use crate::accounts::api::{AccountApi, AuthApi, MfaApi};
 use crate::admin::bootstrap::BootstrapApi;
 use crate::admin::users::UsersApi;
 use crate::campuses::api::CampusesApi;
+use crate::captcha::api::CaptchaApi;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
@@ -58,13 +59,24 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     pub tokens: Arc<crate::tokens::Tokens>,
     pub limits: Arc<crate::ratelimit::RateLimits>,
+    pub captcha: Arc<crate::captcha::Captcha>,
     pub phone_codes: Arc<crate::otp::PhoneCodes>,
     /// The outbox worker's sign of life, for `/ready`.
     pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
 }
 
-pub type Apis =
-    (AuthApi, OtpApi, TokensApi, AccountApi, MfaApi, CampusesApi, UsersApi, BootstrapApi, OpsApi);
+pub type Apis = (
+    AuthApi,
+    OtpApi,
+    TokensApi,
+    AccountApi,
+    MfaApi,
+    CaptchaApi,
+    CampusesApi,
+    UsersApi,
+    BootstrapApi,
+    OpsApi,
+);
 
 /// The OpenAPI service. It depends on nothing but code, so the spec it produces is the same
 /// for every configuration (and matches the committed `openapi/openapi.yaml`).
@@ -76,6 +88,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             TokensApi,
             AccountApi,
             MfaApi,
+            CaptchaApi,
             CampusesApi,
             UsersApi,
             BootstrapApi,

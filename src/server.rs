@@ -134,6 +134,7 @@ pub fn build(
         outbox_heartbeat.clone(),
     );
     let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
+    let captcha = Arc::new(crate::captcha::Captcha::new(&config.captcha, clock.clone()));
     let state = AppState {
         config: Arc::new(config),
         db,
@@ -144,6 +145,7 @@ pub fn build(
         accounts,
         tokens,
         limits,
+        captcha,
         phone_codes,
         outbox_wake,
         outbox_heartbeat,

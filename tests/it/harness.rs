@@ -69,6 +69,9 @@ impl TestServer {
         // Most tests sign in and sign up more often than a person would; tests/it/rate_limits.rs
         // turns the limits on.
         config.rate_limit.enabled = false;
+        // Sign-up needs a solved proof-of-work captcha when it is on; tests/it/captcha.rs
+        // turns it on (with a low difficulty).
+        config.captcha.enabled = false;
         adjust(&mut config);
         let config = config.finish().expect("valid test config");
         let clock = ManualClock::new(chrono::Utc::now());

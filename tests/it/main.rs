@@ -4,6 +4,7 @@
 
 mod admin;
 mod binary;
+mod captcha;
 mod cli;
 mod config_errors;
 mod harness;

@@ -31,7 +31,8 @@ impl AuthApi {
         body: Json<RegisterRequest>,
     ) -> ApiResult<Accepted> {
         let body = body.0;
-        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.email))?;
+        let email = crate::accounts::email::normalize(&body.email);
+        guard_sensitive(&state, req, &email, body.captcha.as_ref(), true)?;
         let input = Registration {
             email: body.email,
             password: body.password,
@@ -66,7 +67,8 @@ impl AuthApi {
         req: &Request,
         body: Json<EmailRequest>,
     ) -> ApiResult<Accepted> {
-        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.0.email))?;
+        let email = crate::accounts::email::normalize(&body.0.email);
+        guard_sensitive(&state, req, &email, body.0.captcha.as_ref(), false)?;
         state.accounts.resend_verification(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }
@@ -85,10 +87,18 @@ impl AuthApi {
         body: Json<LoginRequest>,
     ) -> ApiResult<LoginResponse> {
         let body = body.0;
-        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.email))?;
+        let email = crate::accounts::email::normalize(&body.email);
+        let solved = guard_sensitive(&state, req, &email, body.captcha.as_ref(), false)?;
+        let captcha_missing = state.captcha.enabled() && !solved;
         let outcome = state
             .accounts
-            .login(&body.email, &body.password, body.remember_me, &request_meta(req))
+            .login(
+                &body.email,
+                &body.password,
+                body.remember_me,
+                captcha_missing,
+                &request_meta(req),
+            )
             .await?;
         match outcome {
             LoginOutcome::SignedIn(signed_in) => Ok(signed_in_response(&state, jar, *signed_in)),
@@ -155,7 +165,8 @@ impl AuthApi {
         req: &Request,
         body: Json<EmailRequest>,
     ) -> ApiResult<Accepted> {
-        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.0.email))?;
+        let email = crate::accounts::email::normalize(&body.0.email);
+        guard_sensitive(&state, req, &email, body.0.captcha.as_ref(), false)?;
         state.accounts.forgot_password(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }

@@ -64,10 +64,15 @@ impl Accounts {
     /// a wrong password and an unknown email, a failure audited, and an unverified account
     /// told so only when the password is right. On success the caller stores the upgraded
     /// hash, if any, in its own transaction.
+    ///
+    /// An account that was locked since its last sign-in is "being throttled": with
+    /// `captcha_missing` (the captcha is on and the request brought no solution) it answers
+    /// `CaptchaRequired` after the same work as any other answer.
     pub async fn check_password(
         &self,
         raw_email: &str,
         password: &str,
+        captcha_missing: bool,
         meta: &RequestMeta,
     ) -> Result<(User, Verified), AccountError> {
         let email = email::normalize(raw_email);
@@ -78,9 +83,12 @@ impl Accounts {
         let now = self.now();
         if let Some(user) = &user {
             let id = user.id.clone();
-            let until = self
+            let (until, was_locked) = self
                 .db
-                .run(move |c| lockout::throttled_until(c, &id, now).map_err(DbError::from))
+                .run(move |c| {
+                    let until = lockout::throttled_until(c, &id, now)?;
+                    Ok::<_, DbError>((until, lockout::was_locked(c, &id)?))
+                })
                 .await?;
             if let Some(until) = until {
                 // The same work and the same answer whatever the password.
@@ -95,6 +103,10 @@ impl Accounts {
                     })
                     .await?;
                 return Err(AccountError::Throttled { retry_after: (until - now).max(1) as u64 });
+            }
+            if was_locked && captcha_missing {
+                self.hasher.verify(password, None).await?;
+                return Err(AccountError::CaptchaRequired);
             }
         }
         let verified = self
@@ -125,9 +137,11 @@ impl Accounts {
         raw_email: &str,
         password: &str,
         remember_me: bool,
+        captcha_missing: bool,
         meta: &RequestMeta,
     ) -> Result<LoginOutcome, AccountError> {
-        let (user, verified) = self.check_password(raw_email, password, meta).await?;
+        let (user, verified) =
+            self.check_password(raw_email, password, captcha_missing, meta).await?;
         let (now, meta) = (self.now(), meta.clone());
         let signed_in_user = user.clone();
         let (mfa_token, mfa_hash) = crypto::new_token();
