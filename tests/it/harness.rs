@@ -172,13 +172,15 @@ impl TestServer {
         self.mails().iter().filter(|m| m.to == to).count()
     }
 
-    /// Lets the outbox deliver what is queued now.
+    /// Lets the outbox deliver what is queued now (and what emailed-link requests that were
+    /// answered already are still queueing).
     pub async fn flush_outbox(&self) {
         self.state.outbox_wake.notify_one();
         for _ in 0..100 {
-            if self.query_i64(
-                "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
-            ) == 0
+            if self.state.accounts.link_jobs_in_flight() == 0
+                && self.query_i64(
+                    "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+                ) == 0
             {
                 return;
             }

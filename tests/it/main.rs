@@ -22,3 +22,4 @@ mod sessions;
 mod sms_providers;
 mod smtp_sink;
 mod tokens;
+mod uniform;

@@ -1,6 +1,7 @@
 //! The rules of campus accounts, testable without HTTP. Answers that could tell whether an
-//! email has an account (register, resend, forgot) are the same either way, and the work done
-//! is the same too (a password hash is computed on both paths).
+//! email has an account (register, login, resend, forgot) are the same either way, and the work
+//! done is the same too: a password hash is computed on both paths of register and login, and
+//! resend and forgot look the email up and send the link after answering.
 //!
 //! One `impl Accounts` per concern: `signup` (registration, verification), `links` (emailed
 //! links), `signin` (passwords, sessions, lockout), `mfa` (TOTP, recovery codes, the second
@@ -145,6 +146,8 @@ pub struct Accounts {
     pub(super) public_url: String,
     verify_hours: i64,
     users: moka::sync::Cache<String, Arc<User>>,
+    /// Emailed-link jobs still running (see `links.rs`).
+    link_jobs: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -198,6 +201,7 @@ impl Accounts {
             public_url: settings.public_url,
             verify_hours: settings.verify_hours,
             users,
+            link_jobs: Arc::default(),
         }
     }
 
