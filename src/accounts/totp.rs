@@ -214,6 +214,7 @@ pub fn unused_recovery_codes(conn: &Connection, user_id: &str) -> rusqlite::Resu
 pub struct Challenge {
     pub user_id: String,
     pub remember_me: bool,
+    pub created_at: i64,
     pub expires_at: i64,
     pub attempts: i64,
 }
@@ -236,15 +237,16 @@ pub fn create_challenge(
 
 pub fn find_challenge(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<Option<Challenge>> {
     conn.query_row(
-        "SELECT user_id, remember_me, expires_at, attempts FROM mfa_challenges
+        "SELECT user_id, remember_me, created_at, expires_at, attempts FROM mfa_challenges
          WHERE token_hash = ?1",
         [token_hash],
         |r| {
             Ok(Challenge {
                 user_id: r.get(0)?,
                 remember_me: r.get(1)?,
-                expires_at: r.get(2)?,
-                attempts: r.get(3)?,
+                created_at: r.get(2)?,
+                expires_at: r.get(3)?,
+                attempts: r.get(4)?,
             })
         },
     )

@@ -419,3 +419,56 @@ async fn in_development_admins_need_no_totp() {
     admin.login(PASSWORD, false).await;
     assert_eq!(admin.get("/api/v1/admin/campuses").await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_password_reset_ends_a_pending_sign_in() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let user = server.signed_in_user("ada@north.edu").await;
+    let (secret, _) = enrol(&server, &user).await;
+    next_step(&server);
+    let attacker = server.new_user("ada@north.edu");
+    let token = pending_login(&attacker).await;
+    server.clock.advance(chrono::Duration::seconds(1));
+    server.post("/api/v1/auth/password/forgot", json!({"email": "ada@north.edu"})).await;
+    let reset =
+        server.mail_to("ada@north.edu", "Reset your password").await.link_token("/reset-password");
+    let answer = server
+        .post(
+            "/api/v1/auth/password/reset",
+            json!({"token": reset, "new_password": "Fresh-Start-77"}),
+        )
+        .await;
+    assert_eq!(answer.status(), 200);
+    problem(
+        second_step(&attacker, &token, &code(&server, &secret, 0)).await,
+        401,
+        "mfa_token_invalid",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn students_behind_one_address_each_finish_their_second_step() {
+    let server = TestServer::start_with(|c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.auth_per_account = 4;
+    })
+    .await;
+    server.add_campus("North", &["north.edu"]);
+    // Three students, two sign-ins each, all from 127.0.0.1: six second steps, more than the
+    // four a shared per-address key would allow.
+    let mut students = Vec::new();
+    for email in ["a@north.edu", "b@north.edu", "c@north.edu"] {
+        let user = server.signed_in_user(email).await;
+        let (_, codes) = enrol(&server, &user).await;
+        students.push((email, codes));
+    }
+    for (email, codes) in &students {
+        for code in codes.iter().take(2) {
+            let student = server.new_user(email);
+            let token = pending_login(&student).await;
+            assert_eq!(second_step(&student, &token, code).await.status(), 200);
+        }
+    }
+}

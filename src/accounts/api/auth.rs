@@ -123,7 +123,10 @@ impl AuthApi {
         body: Json<MfaLoginRequest>,
     ) -> ApiResult<LoginResponse> {
         let body = body.0;
-        limit_sensitive(&state, req, "mfa")?;
+        // Per pending sign-in, not per address: students behind one NAT address each have
+        // their own (and a pending sign-in ends after 5 wrong codes anyway).
+        let pending = crate::crypto::base64url(&crate::crypto::hash_token(&body.mfa_token)[..8]);
+        limit_sensitive(&state, req, &format!("mfa:{pending}"))?;
         let signed_in =
             state.accounts.complete_login(&body.mfa_token, &body.code, &request_meta(req)).await?;
         Ok(signed_in_response(&state, jar, signed_in))

@@ -347,6 +347,17 @@ impl Accounts {
                     .ok_or(AccountError::MfaTokenInvalid)?;
                 let user = store::find_by_id(&tx, &challenge.user_id)?
                     .ok_or(AccountError::MfaTokenInvalid)?;
+                // A password changed or reset since the password step ends the pending sign-in.
+                let changed: Option<i64> = tx.query_row(
+                    "SELECT password_changed_at FROM users WHERE id = ?1",
+                    [&user.id],
+                    |r| r.get(0),
+                )?;
+                if changed.is_some_and(|at| at > challenge.created_at) {
+                    totp::delete_challenge(&tx, &hash)?;
+                    tx.commit()?;
+                    return Err(AccountError::MfaTokenInvalid);
+                }
                 let check = spend_factor(&tx, &key, &user.id, &code, now, true)?;
                 audit_factor(&tx, &user.id, check, now, meta.ip.as_deref(), "login")?;
                 if !check.accepted() {
