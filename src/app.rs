@@ -9,7 +9,7 @@ use poem_openapi::{OpenApiService, Tags};
 use tokio::sync::Notify;
 
 use crate::accounts::Accounts;
-use crate::accounts::api::{AccountApi, AuthApi};
+use crate::accounts::api::{AccountApi, AuthApi, MfaApi};
 use crate::admin::accounts::AccountsAdminApi;
 use crate::admin::audit::AuditApi;
 use crate::admin::bootstrap::BootstrapApi;
@@ -17,6 +17,7 @@ use crate::admin::outbox::OutboxApi;
 use crate::admin::users::UsersApi;
 use crate::backup::api::BackupsApi;
 use crate::campuses::api::CampusesApi;
+use crate::captcha::api::CaptchaApi;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
@@ -62,6 +63,7 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     pub tokens: Arc<crate::tokens::Tokens>,
     pub limits: Arc<crate::ratelimit::RateLimits>,
+    pub captcha: Arc<crate::captcha::Captcha>,
     pub phone_codes: Arc<crate::otp::PhoneCodes>,
     /// The outbox worker's sign of life, for `/ready`.
     pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
@@ -74,6 +76,8 @@ pub type Apis = (
     OtpApi,
     TokensApi,
     AccountApi,
+    MfaApi,
+    CaptchaApi,
     CampusesApi,
     UsersApi,
     AccountsAdminApi,
@@ -93,6 +97,8 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             OtpApi,
             TokensApi,
             AccountApi,
+            MfaApi,
+            CaptchaApi,
             CampusesApi,
             UsersApi,
             AccountsAdminApi,

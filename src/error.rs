@@ -75,6 +75,10 @@ pub enum ApiError {
     /// The request is well-formed but its values are not acceptable.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
+    /// A solved proof-of-work captcha is needed first (`captcha_required`): get one from
+    /// `GET /api/v1/captcha` and send the solution with the request.
+    #[oai(status = 428, content_type = "application/problem+json")]
+    PreconditionRequired(Json<Problem>),
     /// Too many requests; retry after the number of seconds in `Retry-After`.
     #[oai(status = 429, content_type = "application/problem+json")]
     TooManyRequests(
@@ -140,6 +144,15 @@ impl ApiError {
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "Something went wrong on our side. It has been logged; please try again.",
+        )))
+    }
+
+    pub fn captcha_required() -> Self {
+        Self::PreconditionRequired(Json(Problem::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "captcha_required",
+            "Solve a captcha first: get a challenge from GET /api/v1/captcha and send its \
+             solution as `captcha` with this request.",
         )))
     }
 
@@ -269,6 +282,31 @@ impl From<crate::accounts::AccountError> for ApiError {
                 "account_disabled",
                 "This account is disabled. Ask your campus IT team to enable it again.",
             ),
+            E::TotpAlreadyEnabled => Self::conflict(
+                "totp_already_enabled",
+                "Two-step sign-in is already on. Turn it off first to enrol a new device.",
+            ),
+            E::TotpNotStarted => Self::conflict(
+                "totp_not_started",
+                "Start the enrolment first: POST /api/v1/account/mfa/totp.",
+            ),
+            E::TotpNotEnabled => {
+                Self::conflict("totp_not_enabled", "Two-step sign-in is not on for this account.")
+            }
+            E::TotpRequired => Self::unauthorized(
+                "totp_required",
+                "This account has two-step sign-in: send the current code as totp_code.",
+            ),
+            E::InvalidSecondFactor => Self::unauthorized(
+                "invalid_mfa_code",
+                "This code is not right or was already used. Enter the current code from your \
+                 authenticator app, or an unused recovery code.",
+            ),
+            E::MfaTokenInvalid => Self::unauthorized(
+                "mfa_token_invalid",
+                "This sign-in has expired or ended. Sign in with your password again.",
+            ),
+            E::CaptchaRequired => Self::captcha_required(),
             E::Throttled { retry_after } => Self::TooManyRequests(
                 Json(Problem::new(
                     StatusCode::TOO_MANY_REQUESTS,

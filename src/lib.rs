@@ -10,7 +10,8 @@
 //! - [`otp`]: phone sign-in codes; [`campuses`]: campus email domains;
 //! - [`admin`]: first-admin bootstrap, account administration;
 //! - [`notify`]: the outbox, mail and SMS transports, email templates;
-//! - [`audit`]: the append-only audit log; [`ratelimit`]: rate-limit tiers;
+//! - [`audit`]: the append-only audit log; [`ratelimit`]: rate-limit tiers; [`captcha`]: the
+//!   proof-of-work captcha;
 //! - [`http`]: middleware (request id, access log, errors, headers, CORS, CSRF, limits) and
 //!   authentication; [`error`]: the one problem+json error model;
 //! - [`ops`]: probes and metrics; [`jobs`]: the background job scheduler; [`backup`]: backups
@@ -30,6 +31,7 @@ pub mod app;
 pub mod audit;
 pub mod backup;
 pub mod campuses;
+pub mod captcha;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -6,8 +6,9 @@
 //! - sign-in, sign-up, reset, verification and tokens: `auth_per_account` per window per
 //!   (client IP, account identifier), and `auth_per_ip` per window per client IP (phone codes:
 //!   the per-IP tier only, beside their own per-number limits);
-//!   past the first the answer is 429. Past the second it is 429 too: the captcha that should
-//!   let such requests through (SPEC: 428 `captcha_required`) does not exist yet.
+//!   past the first the answer is 429. Past the second, requests from that address must carry
+//!   a solved captcha (428 `captcha_required` without one; a plain 429 with the captcha off),
+//!   so the other students behind a dormitory's NAT address can still sign in.
 //! - any other unauthenticated API request: `anonymous_per_ip` per window per client IP;
 //! - authenticated API requests: `authenticated_per_minute` per user.
 
@@ -83,6 +84,15 @@ impl Tier {
     }
 }
 
+/// Which tier refused a sensitive request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SensitiveRefusal {
+    /// The (address, account) pair: always a 429.
+    Account(Limited),
+    /// The address as a whole: a solved captcha lets the request through.
+    Address(Limited),
+}
+
 pub struct RateLimits {
     enabled: bool,
     auth_account: Tier,
@@ -105,15 +115,17 @@ impl RateLimits {
 
     /// A sign-in, sign-up, reset, verification, phone-code or token request from `ip` about
     /// `identifier` (a normalised email, an E.164 phone, or a token's prefix).
-    pub fn sensitive(&self, ip: Option<IpAddr>, identifier: &str) -> Result<(), Limited> {
+    pub fn sensitive(&self, ip: Option<IpAddr>, identifier: &str) -> Result<(), SensitiveRefusal> {
         if !self.enabled {
             return Ok(());
         }
         let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
         // The per-account tier first: an attacker hammering one account from a dormitory's
         // address uses up that pair, not the address that other students share.
-        self.auth_account.check(&format!("{ip}|{identifier}"))?;
-        self.auth_ip.check(&ip)
+        self.auth_account
+            .check(&format!("{ip}|{identifier}"))
+            .map_err(SensitiveRefusal::Account)?;
+        self.auth_ip.check(&ip).map_err(SensitiveRefusal::Address)
     }
 
     /// A sensitive request limited per address only (phone codes have per-number limits of

@@ -152,6 +152,7 @@ pub fn build(
     let outbox = Outbox::new(db.clone(), mail, sms, clock.clone(), outbox_heartbeat.clone());
     let backups = Arc::new(Backups::new(data_dir.clone(), config.backup.keep));
     let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
+    let captcha = Arc::new(crate::captcha::Captcha::new(&config.captcha, clock.clone()));
     let state = AppState {
         config: Arc::new(config),
         db,
@@ -162,6 +163,7 @@ pub fn build(
         accounts,
         tokens,
         limits,
+        captcha,
         phone_codes,
         outbox_wake,
         outbox_heartbeat,

@@ -18,8 +18,10 @@ bench_free_port() {
 bench_start() {
   local binary=$1 data=$2; shift 2
   local port; port=$(bench_free_port)
-  # Rate limits off: a load generator is one client hammering from one address.
-  env GATEHOUSE_RATE_LIMIT__ENABLED=false "$@" GATEHOUSE_STORAGE__DATA_DIR="$data" \
+  # Rate limits and the sign-up captcha off: a load generator is one client hammering from one
+  # address. (Arguments come after, so a benchmark can turn either back on.)
+  env GATEHOUSE_RATE_LIMIT__ENABLED=false GATEHOUSE_CAPTCHA__ENABLED=false "$@" \
+    GATEHOUSE_STORAGE__DATA_DIR="$data" \
     GATEHOUSE_SERVER__LISTEN="127.0.0.1:$port" GATEHOUSE_LOG__LEVEL=warn "$binary" serve \
     >"$data.out" 2>&1 &
   BENCH_PID=$!
@@ -39,4 +41,29 @@ bench_stop() { [ -n "${BENCH_PID:-}" ] || return 0; kill -TERM "$BENCH_PID" 2>/d
 # bench_rps URL SECONDS: requests per second that wrk measured (2 threads, 32 connections).
 bench_rps() {
   wrk -t2 -c32 -d"$2"s --latency "$1" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+}
+
+# bench_signed_in_cookie URL DATA_DIR EMAIL PASSWORD: registers (the campus of EMAIL must
+# exist), confirms by the emailed link, signs in (remember me); prints the session cookie value.
+bench_signed_in_cookie() {
+  local url=$1 data=$2 email=$3 password=$4 token=""
+  curl -fsS -o /dev/null -H 'content-type: application/json' "$url/api/v1/auth/register" \
+    -d "{\"email\":\"$email\",\"password\":\"$password\",\"display_name\":\"Bench\"}"
+  for _ in $(seq 1 100); do
+    token=$(python3 - "$data/mail/new" <<'PY' 2>/dev/null || true
+import email, glob, re, sys
+from email import policy
+for path in glob.glob(sys.argv[1] + "/*"):
+    text = email.message_from_file(open(path), policy=policy.default).get_body(("plain",)).get_content()
+    print(re.search(r"verify-email\?token=([A-Za-z0-9_-]+)", text).group(1))
+PY
+)
+    [ -n "$token" ] && break
+    sleep 0.1
+  done
+  curl -fsS -o /dev/null -H 'content-type: application/json' "$url/api/v1/auth/verify-email" \
+    -d "{\"token\":\"$token\"}"
+  curl -fsS -D - -o /dev/null -H 'content-type: application/json' "$url/api/v1/auth/login" \
+    -d "{\"email\":\"$email\",\"password\":\"$password\",\"remember_me\":true}" |
+    awk -F'[=;]' '/^set-cookie: gatehouse_session=/ {print $2}'
 }

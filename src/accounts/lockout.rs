@@ -31,6 +31,12 @@ pub fn throttled_until(
     Ok((failures >= FAILURES_PER_HOUR).then(|| oldest.unwrap_or(now) + 3600))
 }
 
+/// Whether the account was locked since its last successful sign-in (it is "being
+/// throttled": sign-ins to it need a captcha).
+pub fn was_locked(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT lock_level > 0 FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+}
+
 /// Counts a failed password; returns the lock's end and level when this failure locked it.
 pub fn record_failure(
     conn: &Connection,

@@ -10,6 +10,7 @@ pub mod password;
 pub mod phone;
 pub mod service;
 pub mod store;
+pub mod totp;
 
 use std::fmt;
 use std::str::FromStr;

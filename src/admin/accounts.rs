@@ -91,7 +91,7 @@ impl AccountsAdminApi {
         page: Query<Option<u32>>,
         per_page: Query<Option<u32>>,
     ) -> Result<Json<UserPage>, ApiError> {
-        auth.require(Role::Admin)?;
+        crate::admin::require_admin(&state, &auth, Role::Admin).await?;
         let paging = Paging::new(page.0, per_page.0)?;
         let mut errors = Vec::new();
         if let Some(role) = &role.0
@@ -141,7 +141,7 @@ impl AccountsAdminApi {
         auth: Auth,
         id: Path<String>,
     ) -> Result<Json<AdminUser>, ApiError> {
-        auth.require(Role::Admin)?;
+        crate::admin::require_admin(&state, &auth, Role::Admin).await?;
         Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
     }
 
@@ -157,7 +157,7 @@ impl AccountsAdminApi {
         auth: Auth,
         id: Path<String>,
     ) -> Result<Json<AdminUser>, ApiError> {
-        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
         if admin == id.0 {
             return Err(ApiError::conflict("cannot_disable_self", "You cannot disable yourself."));
         }
@@ -207,7 +207,7 @@ impl AccountsAdminApi {
         auth: Auth,
         id: Path<String>,
     ) -> Result<Json<AdminUser>, ApiError> {
-        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
         let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
         state
             .db
@@ -247,7 +247,7 @@ impl AccountsAdminApi {
         id: Path<String>,
         body: Json<RoleChange>,
     ) -> Result<Json<AdminUser>, ApiError> {
-        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
         let new_role = body.0.role.parse::<Role>().map_err(|_| {
             ApiError::validation(vec![field("role", "must be user, reviewer or admin")])
         })?;
@@ -290,7 +290,7 @@ impl AccountsAdminApi {
         auth: Auth,
         id: Path<String>,
     ) -> Result<Json<Revoked>, ApiError> {
-        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
         let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
         let ended = state
             .db

@@ -58,7 +58,7 @@ impl AuditApi {
         page: Query<Option<u32>>,
         per_page: Query<Option<u32>>,
     ) -> Result<Json<AuditPage>, ApiError> {
-        auth.require(Role::Admin)?;
+        crate::admin::require_admin(&state, &auth, Role::Admin).await?;
         let paging = Paging::new(page.0, per_page.0)?;
         let mut errors = Vec::new();
         let mut time = |name: &str, value: Option<String>| -> Option<i64> {

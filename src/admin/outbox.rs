@@ -58,7 +58,7 @@ impl OutboxApi {
         state: Data<&AppState>,
         auth: Auth,
     ) -> Result<Json<OutboxStatus>, ApiError> {
-        auth.require(Role::Admin)?;
+        crate::admin::require_admin(&state, &auth, Role::Admin).await?;
         let status = state.db.run(|c| store::outbox_status(c).map_err(DbError::from)).await?;
         Ok(Json(OutboxStatus {
             pending: status.pending,
@@ -88,7 +88,7 @@ impl OutboxApi {
         auth: Auth,
         id: Path<i64>,
     ) -> Result<Retried, ApiError> {
-        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
         let (ip, now, message) = (request_meta(req).ip, state.clock.unix(), id.0);
         state
             .db

@@ -32,7 +32,7 @@ impl UsersApi {
         auth: Auth,
         id: Path<String>,
     ) -> Result<Unlocked, ApiError> {
-        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let admin = super::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
         let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0);
         state
             .db

@@ -87,4 +87,11 @@ pub mod actions {
     pub const ROLE_CHANGED: &str = "role.changed";
     pub const BACKUP_CREATED: &str = "backup.created";
     pub const OUTBOX_RETRIED: &str = "outbox.retried";
+    pub const TOTP_ENROLMENT_STARTED: &str = "totp.enrolment_started";
+    pub const TOTP_ENABLED: &str = "totp.enabled";
+    pub const TOTP_DISABLED: &str = "totp.disabled";
+    /// A second factor was entered at sign-in (failure: wrong or replayed, see details).
+    pub const LOGIN_SECOND_FACTOR: &str = "login.second_factor";
+    pub const RECOVERY_CODE_USED: &str = "recovery_code.used";
+    pub const RECOVERY_CODES_REGENERATED: &str = "recovery_codes.regenerated";
 }

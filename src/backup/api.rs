@@ -52,7 +52,7 @@ impl BackupsApi {
     /// List backups, newest first.
     #[oai(path = "/", method = "get", operation_id = "list_backups")]
     async fn list(&self, state: Data<&AppState>, auth: Auth) -> Result<Json<BackupList>, ApiError> {
-        auth.require(Role::Admin)?;
+        crate::admin::require_admin(&state, &auth, Role::Admin).await?;
         let backups = state.backups.list().await.map_err(ApiError::internal)?;
         Ok(Json(BackupList {
             items: backups.into_iter().map(Into::into).collect(),
@@ -72,7 +72,7 @@ impl BackupsApi {
         req: &Request,
         auth: Auth,
     ) -> Result<Created, ApiError> {
-        let admin = auth.require(Role::Admin)?.user_id.clone();
+        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
         let info = state.backups.run().await?;
         let (ip, now, name) = (request_meta(req).ip, state.clock.unix(), info.name.clone());
         let size = info.size_bytes;

@@ -9,6 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::store::{self, Actor, Campus, CampusError};
 use crate::accounts::Role;
 use crate::accounts::api::request_meta;
+use crate::admin::require_admin;
 use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
 use crate::db::DbError;
@@ -69,7 +70,7 @@ impl CampusesApi {
         state: Data<&AppState>,
         auth: Auth,
     ) -> Result<Json<Vec<CampusView>>, ApiError> {
-        auth.require(Role::Admin)?;
+        require_admin(&state, &auth, Role::Admin).await?;
         let campuses = state.db.run(|c| store::list(c).map_err(DbError::from)).await?;
         Ok(Json(campuses.into_iter().map(Into::into).collect()))
     }
@@ -136,7 +137,7 @@ async fn change<T: Send + 'static>(
     + Send
     + 'static,
 ) -> Result<T, ApiError> {
-    let admin = auth.require(Role::Admin)?.user_id.clone();
+    let admin = require_admin(state, auth, Role::Admin).await?.user_id.clone();
     let (ip, now) = (request_meta(req).ip, state.clock.unix());
     state
         .db

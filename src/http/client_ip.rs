@@ -69,4 +69,33 @@ mod tests {
         assert_eq!(client_ip(ip("127.0.0.1"), &HeaderMap::new(), &trusted), ip("127.0.0.1"));
         assert_eq!(client_ip(ip("127.0.0.1"), &headers("not-an-ip"), &trusted), ip("127.0.0.1"));
     }
+
+    #[test]
+    fn a_chain_with_garbage_stops_at_the_nearest_readable_untrusted_hop() {
+        let trusted: Vec<IpNet> =
+            vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let peer = ip("127.0.0.1");
+        // Garbage further away than a real client address cannot reach the answer.
+        for chain in [
+            "evil, 198.51.100.7",
+            "1.2.3.4, <script>, 198.51.100.7, 10.0.0.3",
+            ",,, 198.51.100.7",
+            "198.51.100.7,",
+        ] {
+            let expected = if chain.ends_with(',') { peer } else { ip("198.51.100.7") };
+            assert_eq!(client_ip(peer, &headers(chain), &trusted), expected, "{chain:?}");
+        }
+        // Garbage nearer than any readable address: the last hop we trust is the answer.
+        for chain in
+            ["198.51.100.7, nonsense", "198.51.100.7, [2001:db8::1]:443", "1.2.3.4, 999.1.1.1"]
+        {
+            assert_eq!(client_ip(peer, &headers(chain), &trusted), peer, "{chain:?}");
+        }
+        assert_eq!(
+            client_ip(peer, &headers("198.51.100.7, junk, 10.0.0.3"), &trusted),
+            ip("10.0.0.3")
+        );
+        let long = format!("{}198.51.100.8", "x, ".repeat(5_000));
+        assert_eq!(client_ip(peer, &headers(&long), &trusted), ip("198.51.100.8"));
+    }
 }

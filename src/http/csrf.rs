@@ -24,6 +24,7 @@ const PUBLIC_FORMS: &[&str] = &[
     "/api/v1/auth/verify-email",
     "/api/v1/auth/verify-email/resend",
     "/api/v1/auth/login",
+    "/api/v1/auth/login/mfa",
     "/api/v1/auth/password/forgot",
     "/api/v1/auth/password/reset",
     "/api/v1/auth/password/strength",

@@ -137,6 +137,50 @@ pub fn account_locked(brand: &Brand<'_>, to: &str, name: &str, minutes: i64) -> 
     )
 }
 
+/// A change to the account's second factors, for the notice email.
+#[derive(Debug, Clone, Copy)]
+pub enum MfaChange {
+    Enabled,
+    Disabled,
+    RecoveryCodeUsed { remaining: i64 },
+    RecoveryCodesRegenerated,
+}
+
+pub fn mfa_changed(brand: &Brand<'_>, to: &str, name: &str, change: MfaChange) -> Email {
+    let (subject, what) = match change {
+        MfaChange::Enabled => (
+            "Two-step sign-in was turned on",
+            "Two-step sign-in with an authenticator app was turned on for your account."
+                .to_string(),
+        ),
+        MfaChange::Disabled => (
+            "Two-step sign-in was turned off",
+            "Two-step sign-in was turned off for your account: a password alone now signs in."
+                .to_string(),
+        ),
+        MfaChange::RecoveryCodeUsed { remaining } => (
+            "A recovery code was used",
+            format!(
+                "A recovery code was used to sign in to your account. {remaining} unused code(s) \
+                 remain; you can make new ones on your account page."
+            ),
+        ),
+        MfaChange::RecoveryCodesRegenerated => (
+            "New recovery codes were made",
+            "New recovery codes were made for your account; the old ones no longer work."
+                .to_string(),
+        ),
+    };
+    compose(
+        brand,
+        to,
+        subject,
+        name,
+        &[&what, "If this was not you, reset your password at once and tell campus IT."],
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,8 @@ pub struct TokenGrantRequest {
     password: String,
     /// A TOTP code, once the account has TOTP enrolled.
     totp_code: Option<String>,
+    /// A solved captcha, when a `428 captcha_required` asked for one.
+    captcha: Option<crate::captcha::api::CaptchaSolution>,
 }
 
 #[derive(Object)]
@@ -65,7 +67,9 @@ pub struct TokensApi;
 impl TokensApi {
     /// Get API tokens with email and password (for mobile and server apps).
     ///
-    /// A wrong password and an unknown email get the same answer.
+    /// A wrong password and an unknown email get the same answer. An account with two-step
+    /// sign-in needs `totp_code` (`totp_required` without it, `invalid_mfa_code` when it is
+    /// wrong or already used).
     #[oai(path = "/", method = "post", operation_id = "create_token")]
     async fn create(
         &self,
@@ -73,9 +77,22 @@ impl TokensApi {
         req: &Request,
         body: Json<TokenGrantRequest>,
     ) -> Result<TokenResponse, ApiError> {
-        let email = crate::accounts::email::normalize(&body.0.email);
-        crate::accounts::api::limit_sensitive(&state, req, &email)?;
-        let pair = state.tokens.issue(&body.0.email, &body.0.password, &request_meta(req)).await?;
+        let body = body.0;
+        let email = crate::accounts::email::normalize(&body.email);
+        let solved = crate::accounts::api::guard_sensitive(
+            &state,
+            req,
+            &email,
+            body.captcha.as_ref(),
+            false,
+        )?;
+        let grant = crate::tokens::Grant {
+            email: &body.email,
+            password: &body.password,
+            totp_code: body.totp_code.as_deref(),
+            captcha_missing: state.captcha.enabled() && !solved,
+        };
+        let pair = state.tokens.issue(&grant, &request_meta(req)).await?;
         Ok(TokenResponse::Ok(Json(pair.into())))
     }
 

@@ -8,4 +8,4 @@ pub mod jwt;
 mod service;
 pub mod store;
 
-pub use service::{TokenError, TokenPair, Tokens};
+pub use service::{Grant, TokenError, TokenPair, Tokens};

@@ -15,6 +15,16 @@ use crate::sessions::{AuthMethod, Principal};
 
 pub const REFRESH_TOKEN_SECONDS: i64 = 7 * 86400;
 
+/// What a token grant brings.
+pub struct Grant<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    /// Required once the account has TOTP on.
+    pub totp_code: Option<&'a str>,
+    /// The captcha is on and the request brought no solution.
+    pub captcha_missing: bool,
+}
+
 /// What the token endpoints answer.
 pub struct TokenPair {
     pub access_token: String,
@@ -100,11 +110,14 @@ impl Tokens {
     /// Email and password (checked like any sign-in) for a new token family.
     pub async fn issue(
         &self,
-        email: &str,
-        password: &str,
+        grant: &Grant<'_>,
         meta: &RequestMeta,
     ) -> Result<TokenPair, TokenError> {
-        let (user, verified) = self.accounts.check_password(email, password, meta).await?;
+        let (user, verified) = self
+            .accounts
+            .check_password(grant.email, grant.password, grant.captcha_missing, meta)
+            .await?;
+        self.accounts.check_totp_for_token(&user.id, grant.totp_code, meta).await?;
         let now = self.clock.unix();
         let family = uuid::Uuid::new_v4().to_string();
         let (refresh, refresh_hash) = crypto::new_token();

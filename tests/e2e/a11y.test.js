@@ -6,10 +6,11 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startGatehouse } from "./lib/server.js";
 import { axeViolations, launch, openPage, screenshot, visit, DESKTOP, PHONE } from "./lib/browser.js";
-import { assertNoProblems, createAdmin, createConfirmedUser, expectText, signIn } from "./lib/helpers.js";
+import { assertNoProblems, createAdmin, createConfirmedUser, enableTotp, expectText, signIn } from "./lib/helpers.js";
 
 const STUDENT = { email: "ada@north.edu", password: "Velvet-Canyon-31", display_name: "Ada" };
 const ADMIN = { email: "root@north.edu", password: "Copper-Meadow-64", display_name: "Campus IT" };
+const TWO_STEP = { email: "otto@north.edu", password: "Maple-Harbour-26", display_name: "Otto" };
 
 let server;
 let browser;
@@ -20,6 +21,8 @@ before(async () => {
   browser = await launch();
   await createConfirmedUser(server, STUDENT);
   await createAdmin(server, ADMIN);
+  await createConfirmedUser(server, TWO_STEP);
+  await enableTotp(server, TWO_STEP);
 });
 
 after(async () => {
@@ -83,6 +86,19 @@ const scenarios = [
       await expectText(page.locator("form .form-summary"), /not right/);
     },
   },
+  {
+    name: "sign-in-second-step",
+    role: "guest",
+    path: "/sign-in",
+    act: async (page) => {
+      await page.getByLabel("Email", { exact: true }).fill(TWO_STEP.email);
+      await page.getByLabel("Password", { exact: true }).fill(TWO_STEP.password);
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await page.getByLabel("Code", { exact: true }).fill("000000");
+      await page.getByRole("button", { name: "Continue" }).click();
+      await expectText(page.locator("form .form-summary.is-shown"), /not right/);
+    },
+  },
   { name: "sign-in-expired", role: "guest", path: "/sign-in?expired=1&next=%2Faccount" },
   { name: "verify-email", role: "guest", path: "/verify-email" },
   {
@@ -113,6 +129,15 @@ const scenarios = [
   { name: "driver", role: "guest", path: "/driver" },
   { name: "home-signed-in", role: "student", path: "/" },
   { name: "account", role: "student", path: "/account", act: async (page) => page.locator(".session-list > li").first().waitFor() },
+  {
+    name: "account-two-step-enrol",
+    role: "student",
+    path: "/account",
+    act: async (page) => {
+      await page.getByRole("button", { name: "Turn on two-step sign-in" }).click();
+      await page.getByRole("img", { name: /QR code/ }).waitFor();
+    },
+  },
   { name: "account-phone-code", role: "student", path: "/account", act: askForCode("+91 98765 1002") },
   { name: "admin-not-allowed", role: "student", path: "/admin" },
   { name: "admin", role: "admin", path: "/admin", act: async (page) => page.locator(".campus-list > li").first().waitFor() },

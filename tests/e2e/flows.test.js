@@ -437,7 +437,7 @@ test("API errors are shown in plain words: too many tries, server trouble, no co
   await expectText(summary(page), /cannot be reached/);
 });
 
-test("sign in: an account that needs a second factor is told it is not available yet", async () => {
+test("sign in: a second step whose sign-in has ended sends the student back to sign in", async () => {
   const { page, problems } = await newPage();
   await page.route("**/api/v1/auth/login", (route) =>
     route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ mfa_required: true, mfa_token: "t" }) }),
@@ -446,7 +446,12 @@ test("sign in: an account that needs a second factor is told it is not available
   await page.getByLabel("Email", { exact: true }).fill(STUDENT.email);
   await page.getByLabel("Password", { exact: true }).fill(RESET_PASSWORD);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.getByRole("heading", { name: "A second sign-in step is needed" }).waitFor();
+  await page.getByRole("heading", { name: "Enter your sign-in code" }).waitFor();
   assert.equal(new URL(page.url()).pathname, "/sign-in");
+  // The real server knows no pending sign-in "t".
+  await page.getByLabel("Code", { exact: true }).fill("123456");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expectText(page.locator("main"), /expired or had too many wrong codes/);
+  await page.getByRole("link", { name: "Sign in again" }).waitFor();
   assertNoProblems(problems);
 });

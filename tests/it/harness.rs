@@ -69,6 +69,9 @@ impl TestServer {
         // Most tests sign in and sign up more often than a person would; tests/it/rate_limits.rs
         // turns the limits on.
         config.rate_limit.enabled = false;
+        // Sign-up needs a solved proof-of-work captcha when it is on; tests/it/captcha.rs
+        // turns it on (with a low difficulty).
+        config.captcha.enabled = false;
         adjust(&mut config);
         let config = config.finish().expect("valid test config");
         let clock = ManualClock::new(chrono::Utc::now());
@@ -169,13 +172,15 @@ impl TestServer {
         self.mails().iter().filter(|m| m.to == to).count()
     }
 
-    /// Lets the outbox deliver what is queued now.
+    /// Lets the outbox deliver what is queued now (and what emailed-link requests that were
+    /// answered already are still queueing).
     pub async fn flush_outbox(&self) {
         self.state.outbox_wake.notify_one();
         for _ in 0..100 {
-            if self.query_i64(
-                "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
-            ) == 0
+            if self.state.accounts.link_jobs_in_flight() == 0
+                && self.query_i64(
+                    "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+                ) == 0
             {
                 return;
             }

@@ -162,3 +162,27 @@ async fn the_allowance_comes_back_after_the_window() {
         401
     );
 }
+
+#[tokio::test]
+async fn a_forwarded_for_chain_with_garbage_is_read_safely() {
+    let server = TestServer::start_with(|c| {
+        limited(c);
+        c.rate_limit.anonymous_per_ip = 2;
+    })
+    .await;
+    let get = |xff: &'static str| {
+        server.client.get(server.url("/api/v1/auth/session")).header("x-forwarded-for", xff).send()
+    };
+    // The nearest readable untrusted hop is the client, whatever junk lies beyond it.
+    for xff in ["junk, 192.0.2.10", "<script>alert(1)</script>, ,, 192.0.2.10"] {
+        problem(get(xff).await.unwrap(), 401, "unauthenticated").await;
+    }
+    problem(get("anything, 192.0.2.10").await.unwrap(), 429, "rate_limited").await;
+    // Junk nearer than any address: the request counts against the proxy itself, and
+    // other clients behind it are unaffected.
+    for _ in 0..2 {
+        problem(get("192.0.2.11, not-an-ip").await.unwrap(), 401, "unauthenticated").await;
+    }
+    problem(get("192.0.2.12, not-an-ip").await.unwrap(), 429, "rate_limited").await;
+    problem(get("192.0.2.11").await.unwrap(), 401, "unauthenticated").await;
+}

@@ -1,5 +1,5 @@
 // The signed-in user's account: profile, phone (verified with a code by SMS), password,
-// sessions, signing out.
+// two-step sign-in, sessions, signing out.
 
 import { api } from "../api.js";
 import { formatDate, formatDateTime, formatRelative, h, notice, replace } from "../dom.js";
@@ -7,6 +7,7 @@ import { bindForm, busyClick, field, submit } from "../forms.js";
 import { phoneCodeFlow } from "../phone-code.js";
 import { signOut } from "../session.js";
 import { attachStrengthMeter } from "../strength.js";
+import { twoStepSection } from "../two-step.js";
 
 export const title = "Your account";
 
@@ -30,6 +31,7 @@ export async function render(root, { who }) {
     profileSection(user),
     phoneSection(user),
     passwordSection(user, () => sessions.reload()),
+    twoStepSection(),
     sessions.element,
     signOutSection(),
   );

@@ -1,8 +1,11 @@
-// Sign in with email and password (and "keep me signed in"). A second factor is not offered
-// by the API yet: an account that needs one is told so.
+// Sign in with email and password (and "keep me signed in"), then, for an account with
+// two-step sign-in, a code from the authenticator app or a recovery code. When the API asks
+// for a captcha (a throttled account or a busy address), it is solved in a Web Worker and the
+// sign-in is sent again.
 
 import { api } from "../api.js";
-import { h, notice, replace } from "../dom.js";
+import { solveCaptcha } from "../captcha.js";
+import { announce, h, notice, replace } from "../dom.js";
 import { bindForm, checkbox, field, showProblem, submit } from "../forms.js";
 import { resendPanel } from "./verify-email.js";
 
@@ -53,26 +56,24 @@ export function render(root, { who, params, safeNext }) {
     submit("Sign in"),
   );
 
+  const robot = h("div", { class: "captcha-status", role: "status" });
+  form.insertBefore(robot, form.querySelector('button[type="submit"]'));
+
   bindForm(form, {
     onSubmit: async (v) => {
       replace(extra);
       try {
-        const result = await api("POST", "/api/v1/auth/login", {
-          email: v.email,
-          password: v.password,
-          remember_me: v.remember_me,
-        });
+        const body = { email: v.email, password: v.password, remember_me: v.remember_me };
+        let result;
+        try {
+          result = await api("POST", "/api/v1/auth/login", body);
+        } catch (error) {
+          if (error.code !== "captcha_required") throw error;
+          body.captcha = await solveWithProgress(robot);
+          result = await api("POST", "/api/v1/auth/login", body);
+        }
         if (result?.mfa_required) {
-          replace(
-            extra,
-            notice(
-              "warning",
-              h("h2", {}, "A second sign-in step is needed"),
-              h("p", {}, "Your account is protected with a second factor, and signing in with one is not available on this Gatehouse yet. Please ask campus IT for help."),
-            ),
-          );
-          extra.querySelector("h2").setAttribute("tabindex", "-1");
-          extra.querySelector("h2").focus();
+          showSecondStep(root, result.mfa_token, () => window.location.assign(safeNext(params.get("next"))));
           return;
         }
         window.location.assign(safeNext(params.get("next")));
@@ -103,4 +104,66 @@ export function render(root, { who, params, safeNext }) {
       ),
     ),
   );
+}
+
+/** Solves a captcha, showing its progress in `where`. */
+async function solveWithProgress(where) {
+  const bar = h("progress", { max: "100", value: "0", "aria-label": "Checking that you are not a robot" });
+  replace(where, h("p", {}, "Many sign-ins come from here just now: checking that you are not a robot…"), bar);
+  try {
+    return await solveCaptcha((fraction) => {
+      bar.value = Math.round(fraction * 100);
+    });
+  } finally {
+    replace(where);
+  }
+}
+
+/** The second step: a code from the authenticator app, or a recovery code. */
+function showSecondStep(root, mfaToken, done) {
+  const heading = h("h2", { tabindex: "-1", id: "second-step-heading" }, "Enter your sign-in code");
+  const form = h(
+    "form",
+    { class: "stack", "aria-labelledby": "second-step-heading" },
+    field({
+      name: "code",
+      label: "Code",
+      autocomplete: "one-time-code",
+      hint: "The 6-digit code your authenticator app shows now, or one of your recovery codes.",
+      required: "Enter the code from your authenticator app",
+      maxlength: 20,
+    }),
+    submit("Continue"),
+  );
+  bindForm(form, {
+    onSubmit: async (v) => {
+      try {
+        await api("POST", "/api/v1/auth/login/mfa", { mfa_token: mfaToken, code: v.code });
+      } catch (error) {
+        if (error.code === "mfa_token_invalid") {
+          replace(
+            root,
+            notice("warning", h("p", {}, "This sign-in has expired or had too many wrong codes. "), h("a", { href: "/sign-in" }, "Sign in again"), "."),
+          );
+          return;
+        }
+        form.elements.code.value = "";
+        throw error;
+      }
+      done();
+    },
+  });
+  replace(
+    root,
+    h(
+      "section",
+      { class: "panel" },
+      heading,
+      h("p", {}, "Your account uses two-step sign-in. Your password was right; one more step."),
+      form,
+      h("p", { class: "after-form" }, "Lost your phone? Use one of the recovery codes you saved when you turned two-step sign-in on."),
+    ),
+  );
+  heading.focus();
+  announce("Your password was right. Enter the code from your authenticator app.");
 }

@@ -1,6 +1,8 @@
 // Sign up with a campus email; then "check your email", with a way to send the link again.
+// The proof-of-work captcha is solved in a Web Worker while the student fills in the form.
 
 import { api } from "../api.js";
+import { CAPTCHA_CODES, captchaKeeper } from "../captcha.js";
 import { announce, h, notice, replace } from "../dom.js";
 import { bindForm, field, submit } from "../forms.js";
 import { attachStrengthMeter } from "../strength.js";
@@ -36,6 +38,7 @@ export function render(root, { who }) {
     hint: "At least 8 characters, with an upper-case letter, a lower-case letter and a digit. Not a common password, and not your email.",
     required: "Choose a password",
   });
+  const keeper = captchaKeeper();
   const form = h(
     "form",
     { class: "stack", "aria-label": "Create an account" },
@@ -64,6 +67,7 @@ export function render(root, { who }) {
       optional: true,
     }),
     password,
+    keeper.element,
     submit("Create account"),
   );
   attachStrengthMeter(password, () => form.elements.email.value.trim());
@@ -73,7 +77,18 @@ export function render(root, { who }) {
       const body = { email: v.email, password: v.password, display_name: v.display_name };
       if (v.legal_name) body.legal_name = v.legal_name;
       if (v.phone) body.phone = v.phone;
-      await api("POST", "/api/v1/auth/register", body);
+      const register = async () => {
+        const captcha = await keeper.take();
+        if (captcha) body.captcha = captcha;
+        return api("POST", "/api/v1/auth/register", body);
+      };
+      try {
+        await register();
+      } catch (error) {
+        // An expired or spent solution: solve a fresh one and try once more.
+        if (!CAPTCHA_CODES.has(error.code)) throw error;
+        await register();
+      }
       showSent(root, v.email);
     },
   });

@@ -3,8 +3,19 @@
 use poem_openapi::OpenApi;
 
 use super::*;
+use crate::accounts::service::{LoginOutcome, SignedIn};
 
 pub struct AuthApi;
+
+fn signed_in_response(state: &AppState, jar: &CookieJar, signed_in: SignedIn) -> LoginResponse {
+    let production = state.config.is_production();
+    cookies::set(jar, production, &signed_in.session, &signed_in.csrf, state.accounts.now());
+    LoginResponse::Ok(Json(LoginBody {
+        user: Some(signed_in.user.into()),
+        mfa_required: false,
+        mfa_token: None,
+    }))
+}
 
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
 impl AuthApi {
@@ -20,7 +31,8 @@ impl AuthApi {
         body: Json<RegisterRequest>,
     ) -> ApiResult<Accepted> {
         let body = body.0;
-        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.email))?;
+        let email = crate::accounts::email::normalize(&body.email);
+        guard_sensitive(&state, req, &email, body.captcha.as_ref(), true)?;
         let input = Registration {
             email: body.email,
             password: body.password,
@@ -55,7 +67,8 @@ impl AuthApi {
         req: &Request,
         body: Json<EmailRequest>,
     ) -> ApiResult<Accepted> {
-        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.0.email))?;
+        let email = crate::accounts::email::normalize(&body.0.email);
+        guard_sensitive(&state, req, &email, body.0.captcha.as_ref(), false)?;
         state.accounts.resend_verification(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }
@@ -63,7 +76,8 @@ impl AuthApi {
     /// Sign in with email and password.
     ///
     /// Sets the session cookie (HttpOnly) and the CSRF cookie. A wrong password and an unknown
-    /// email get the same answer.
+    /// email get the same answer. With two-step sign-in on, no session is made yet: the answer
+    /// is `mfa_required: true` with an `mfa_token` for `POST /api/v1/auth/login/mfa`.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
@@ -73,17 +87,49 @@ impl AuthApi {
         body: Json<LoginRequest>,
     ) -> ApiResult<LoginResponse> {
         let body = body.0;
-        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.email))?;
-        let signed_in = state
+        let email = crate::accounts::email::normalize(&body.email);
+        let solved = guard_sensitive(&state, req, &email, body.captcha.as_ref(), false)?;
+        let captcha_missing = state.captcha.enabled() && !solved;
+        let outcome = state
             .accounts
-            .login(&body.email, &body.password, body.remember_me, &request_meta(req))
+            .login(
+                &body.email,
+                &body.password,
+                body.remember_me,
+                captcha_missing,
+                &request_meta(req),
+            )
             .await?;
-        let production = state.config.is_production();
-        cookies::set(jar, production, &signed_in.session, &signed_in.csrf, state.accounts.now());
-        Ok(LoginResponse::Ok(Json(LoginBody {
-            user: Some(signed_in.user.into()),
-            mfa_required: false,
-        })))
+        match outcome {
+            LoginOutcome::SignedIn(signed_in) => Ok(signed_in_response(&state, jar, *signed_in)),
+            LoginOutcome::SecondFactor { mfa_token } => Ok(LoginResponse::Ok(Json(LoginBody {
+                user: None,
+                mfa_required: true,
+                mfa_token: Some(mfa_token),
+            }))),
+        }
+    }
+
+    /// Finish a sign-in with a second factor: a TOTP code or an unused recovery code.
+    ///
+    /// The pending sign-in (`mfa_token` from `/login`) lasts 5 minutes and ends after 5 wrong
+    /// codes. Each TOTP code works once; a replayed one is refused and audited.
+    #[oai(path = "/login/mfa", method = "post", operation_id = "login_mfa")]
+    async fn login_mfa(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        jar: &CookieJar,
+        body: Json<MfaLoginRequest>,
+    ) -> ApiResult<LoginResponse> {
+        let body = body.0;
+        // Per pending sign-in, not per address: students behind one NAT address each have
+        // their own (and a pending sign-in ends after 5 wrong codes anyway).
+        let pending = crate::crypto::base64url(&crate::crypto::hash_token(&body.mfa_token)[..8]);
+        limit_sensitive(&state, req, &format!("mfa:{pending}"))?;
+        let signed_in =
+            state.accounts.complete_login(&body.mfa_token, &body.code, &request_meta(req)).await?;
+        Ok(signed_in_response(&state, jar, signed_in))
     }
 
     /// Sign out: ends the current session and clears its cookies.
@@ -122,7 +168,8 @@ impl AuthApi {
         req: &Request,
         body: Json<EmailRequest>,
     ) -> ApiResult<Accepted> {
-        limit_sensitive(&state, req, &crate::accounts::email::normalize(&body.0.email))?;
+        let email = crate::accounts::email::normalize(&body.0.email);
+        guard_sensitive(&state, req, &email, body.0.captcha.as_ref(), false)?;
         state.accounts.forgot_password(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }

@@ -4,9 +4,11 @@
 
 mod account;
 mod auth;
+mod mfa;
 
 pub use account::AccountApi;
 pub use auth::AuthApi;
+pub use mfa::MfaApi;
 
 use poem::Request;
 use poem::web::Data;
@@ -19,17 +21,56 @@ use super::password;
 use super::service::{Registration, RequestMeta};
 use super::store::User;
 use crate::app::{ApiTags, AppState};
+use crate::captcha::api::CaptchaSolution;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::http::ClientIp;
 use crate::http::auth::Auth;
+use crate::ratelimit::SensitiveRefusal;
 use crate::sessions::{Principal, SessionListing, cookies};
 
 /// Counts a sign-in, sign-up, reset, verification or phone-code request against the limits
-/// for its client address and the account it names (`identifier`).
+/// for its client address and the account it names (`identifier`). For requests that carry
+/// no captcha: past the per-address tier the answer is a plain 429.
 pub fn limit_sensitive(state: &AppState, req: &Request, identifier: &str) -> Result<(), ApiError> {
     let ip = req.data::<ClientIp>().map(|ip| ip.0);
-    state.limits.sensitive(ip, identifier).map_err(ApiError::from)
+    state.limits.sensitive(ip, identifier).map_err(|refusal| match refusal {
+        SensitiveRefusal::Account(limited) | SensitiveRefusal::Address(limited) => limited.into(),
+    })
+}
+
+/// [`limit_sensitive`] for requests that may carry a captcha solution, which is checked and
+/// spent when present. Past the per-address tier a solution is required (`428
+/// captcha_required`) instead of a 429, unless the captcha is off; `always` requires one in
+/// any case (registration). Returns whether a solved captcha came with the request.
+pub fn guard_sensitive(
+    state: &AppState,
+    req: &Request,
+    identifier: &str,
+    captcha: Option<&CaptchaSolution>,
+    always: bool,
+) -> Result<bool, ApiError> {
+    let solved = match captcha {
+        Some(solution) => {
+            solution.verify(state)?;
+            true
+        }
+        None => false,
+    };
+    let ip = req.data::<ClientIp>().map(|ip| ip.0);
+    match state.limits.sensitive(ip, identifier) {
+        Ok(()) => {}
+        Err(SensitiveRefusal::Account(limited)) => return Err(limited.into()),
+        Err(SensitiveRefusal::Address(limited)) if !state.captcha.enabled() => {
+            return Err(limited.into());
+        }
+        Err(SensitiveRefusal::Address(_)) if !solved => return Err(ApiError::captcha_required()),
+        Err(SensitiveRefusal::Address(_)) => {}
+    }
+    if always && state.captcha.enabled() && !solved {
+        return Err(ApiError::captcha_required());
+    }
+    Ok(solved)
 }
 
 pub fn request_meta(req: &Request) -> RequestMeta {
@@ -57,6 +98,8 @@ pub struct RegisterRequest {
     legal_name: Option<String>,
     /// A phone number, international (+...) or in the default region.
     phone: Option<String>,
+    /// A solved `GET /api/v1/captcha` challenge; required when the captcha is on.
+    captcha: Option<CaptchaSolution>,
 }
 
 /// The outcome of a request whose answer must not depend on whether an account exists.
@@ -80,6 +123,8 @@ pub struct LinkTokenRequest {
 #[derive(Object)]
 pub struct EmailRequest {
     email: String,
+    /// A solved captcha, when a `428 captcha_required` asked for one.
+    captcha: Option<CaptchaSolution>,
 }
 
 #[derive(Object)]
@@ -89,6 +134,8 @@ pub struct LoginRequest {
     /// Keep the session for 30 days (7 days idle) instead of 12 hours (30 minutes idle).
     #[oai(default)]
     remember_me: bool,
+    /// A solved captcha, when a `428 captcha_required` asked for one.
+    captcha: Option<CaptchaSolution>,
 }
 
 #[derive(Object)]
@@ -192,9 +239,21 @@ impl From<User> for UserView {
 
 #[derive(Object)]
 pub struct LoginBody {
+    /// The signed-in user; absent while a second factor is needed.
     user: Option<UserView>,
     /// True when a second factor is needed before a session exists.
     mfa_required: bool,
+    /// With `mfa_required`: the pending sign-in, for `POST /api/v1/auth/login/mfa`.
+    mfa_token: Option<String>,
+}
+
+/// The second step of a sign-in.
+#[derive(Object)]
+pub struct MfaLoginRequest {
+    /// From the `/login` answer.
+    mfa_token: String,
+    /// The 6-digit code from the authenticator app, or an unused recovery code.
+    code: String,
 }
 
 /// The current session.
@@ -283,7 +342,8 @@ pub enum NoContent {
 
 #[derive(ApiResponse)]
 pub enum LoginResponse {
-    /// Signed in: the session and CSRF cookies are set.
+    /// Signed in (the session and CSRF cookies are set), or a second factor is needed
+    /// (`mfa_required`, no cookies yet).
     #[oai(status = 200)]
     Ok(Json<LoginBody>),
 }

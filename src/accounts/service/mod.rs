@@ -1,17 +1,22 @@
 //! The rules of campus accounts, testable without HTTP. Answers that could tell whether an
-//! email has an account (register, resend, forgot) are the same either way, and the work done
-//! is the same too (a password hash is computed on both paths).
+//! email has an account (register, login, resend, forgot) are the same either way, and the work
+//! done is the same too: a password hash is computed on both paths of register and login, and
+//! resend and forgot look the email up and send the link after answering.
 //!
 //! One `impl Accounts` per concern: `signup` (registration, verification), `links` (emailed
-//! links), `signin` (passwords, sessions, lockout), `passwords` (change, reset), `profile`.
+//! links), `signin` (passwords, sessions, lockout), `mfa` (TOTP, recovery codes, the second
+//! sign-in step), `passwords` (change, reset), `profile`.
 
 mod links;
+mod mfa;
 mod passwords;
 mod profile;
 mod signin;
 mod signup;
 
 use std::sync::Arc;
+
+pub use mfa::{LoginOutcome, MfaStatus, TotpEnrolment};
 
 use rusqlite::Connection;
 use tokio::sync::Notify;
@@ -55,6 +60,20 @@ pub enum AccountError {
     SessionNotFound,
     #[error("the account is disabled")]
     AccountDisabled,
+    #[error("TOTP is already on")]
+    TotpAlreadyEnabled,
+    #[error("no TOTP enrolment was started")]
+    TotpNotStarted,
+    #[error("TOTP is not on")]
+    TotpNotEnabled,
+    #[error("a TOTP code is required")]
+    TotpRequired,
+    #[error("wrong or used second-factor code")]
+    InvalidSecondFactor,
+    #[error("the pending sign-in is unknown, expired or ended")]
+    MfaTokenInvalid,
+    #[error("a solved captcha is required")]
+    CaptchaRequired,
     #[error("the account is throttled")]
     Throttled { retry_after: u64 },
     #[error("internal: {0}")]
@@ -123,10 +142,14 @@ pub struct Accounts {
     outbox_wake: Arc<Notify>,
     email_index_key: [u8; 32],
     phone_index_key: [u8; 32],
+    /// Keys the stored hashes of recovery codes.
+    recovery_key: [u8; 32],
     default_region: String,
     pub(super) public_url: String,
     verify_hours: i64,
     users: moka::sync::Cache<String, Arc<User>>,
+    /// Emailed-link jobs still running (see `links.rs`).
+    link_jobs: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -162,6 +185,9 @@ impl Accounts {
         let phone_index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"phone-index"])
             .try_into()
             .expect("HMAC-SHA256 is 32 bytes");
+        let recovery_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"recovery-codes"])
+            .try_into()
+            .expect("HMAC-SHA256 is 32 bytes");
         let users =
             moka::sync::Cache::builder().max_capacity(100_000).time_to_live(USER_CACHE_TTL).build();
         Self {
@@ -172,10 +198,12 @@ impl Accounts {
             outbox_wake,
             email_index_key: index_key,
             phone_index_key,
+            recovery_key,
             default_region: settings.default_region,
             public_url: settings.public_url,
             verify_hours: settings.verify_hours,
             users,
+            link_jobs: Arc::default(),
         }
     }
 

@@ -64,10 +64,15 @@ impl Accounts {
     /// a wrong password and an unknown email, a failure audited, and an unverified account
     /// told so only when the password is right. On success the caller stores the upgraded
     /// hash, if any, in its own transaction.
+    ///
+    /// An account that was locked since its last sign-in is "being throttled": with
+    /// `captcha_missing` (the captcha is on and the request brought no solution) it answers
+    /// `CaptchaRequired` after the same work as any other answer.
     pub async fn check_password(
         &self,
         raw_email: &str,
         password: &str,
+        captcha_missing: bool,
         meta: &RequestMeta,
     ) -> Result<(User, Verified), AccountError> {
         let email = email::normalize(raw_email);
@@ -78,9 +83,12 @@ impl Accounts {
         let now = self.now();
         if let Some(user) = &user {
             let id = user.id.clone();
-            let until = self
+            let (until, was_locked) = self
                 .db
-                .run(move |c| lockout::throttled_until(c, &id, now).map_err(DbError::from))
+                .run(move |c| {
+                    let until = lockout::throttled_until(c, &id, now)?;
+                    Ok::<_, DbError>((until, lockout::was_locked(c, &id)?))
+                })
                 .await?;
             if let Some(until) = until {
                 // The same work and the same answer whatever the password.
@@ -95,6 +103,10 @@ impl Accounts {
                     })
                     .await?;
                 return Err(AccountError::Throttled { retry_after: (until - now).max(1) as u64 });
+            }
+            if was_locked && captcha_missing {
+                self.hasher.verify(password, None).await?;
+                return Err(AccountError::CaptchaRequired);
             }
         }
         let verified = self
@@ -127,17 +139,21 @@ impl Accounts {
         Ok((user, verified))
     }
 
+    /// A password sign-in: a session, or (with TOTP on) a pending sign-in that
+    /// [`Accounts::complete_login`] finishes with a second factor.
     pub async fn login(
         &self,
         raw_email: &str,
         password: &str,
         remember_me: bool,
+        captcha_missing: bool,
         meta: &RequestMeta,
-    ) -> Result<SignedIn, AccountError> {
-        let (user, verified) = self.check_password(raw_email, password, meta).await?;
+    ) -> Result<LoginOutcome, AccountError> {
+        let (user, verified) =
+            self.check_password(raw_email, password, captcha_missing, meta).await?;
         let (now, meta) = (self.now(), meta.clone());
-        let csrf_source = self.sessions.clone();
         let signed_in_user = user.clone();
+        let (mfa_token, mfa_hash) = crypto::new_token();
         let session = self
             .db
             .run(move |conn| {
@@ -149,26 +165,28 @@ impl Accounts {
                 if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
                     store::upgrade_password_hash(&tx, &user.id, old, new)?;
                 }
-                lockout::clear(&tx, &user.id)?;
-                let session = Sessions::issue(
-                    &tx,
-                    &user.id,
-                    remember_me,
-                    now,
-                    meta.ip.as_deref(),
-                    meta.user_agent.as_deref(),
-                )?;
-                let event = AuditEvent::by_user(now, &user.id, actions::LOGIN, meta.ip.as_deref())
-                    .with_details(
-                        serde_json::json!({"method": "password", "remember_me": remember_me}),
-                    );
-                audit::record(&tx, &event)?;
+                if crate::accounts::totp::enabled(&tx, &user.id)? {
+                    crate::accounts::totp::create_challenge(
+                        &tx,
+                        &mfa_hash,
+                        &user.id,
+                        remember_me,
+                        now,
+                    )?;
+                    tx.commit().map_err(DbError::from)?;
+                    return Ok(None);
+                }
+                let session =
+                    mfa::open_session(&tx, &user.id, remember_me, now, &meta, "password")?;
                 tx.commit().map_err(DbError::from)?;
-                Ok::<_, AccountError>(session)
+                Ok::<_, AccountError>(Some(session))
             })
             .await?;
-        let csrf = csrf_source.csrf_token(&session.token);
-        Ok(SignedIn { user: signed_in_user, session, csrf })
+        let Some(session) = session else {
+            return Ok(LoginOutcome::SecondFactor { mfa_token });
+        };
+        let csrf = self.sessions.csrf_token(&session.token);
+        Ok(LoginOutcome::SignedIn(Box::new(SignedIn { user: signed_in_user, session, csrf })))
     }
 
     /// Ends what the request is signed in with: its session, or its API token family.

@@ -1,6 +1,7 @@
 // Small helpers shared by the browser tests.
 
 import assert from "node:assert/strict";
+import { createHash, createHmac } from "node:crypto";
 import { mailFiles, waitForLink } from "./mail.js";
 import { visit, waitReady } from "./browser.js";
 
@@ -38,10 +39,11 @@ export async function signIn(page, email, password, { remember = false, next = "
 export async function createConfirmedUser(server, { email, password, display_name, ...more }) {
   const ignore = mailFiles(server.dataDir);
   const json = { "Content-Type": "application/json" };
+  const captcha = await solveCaptcha(server);
   const res = await fetch(`${server.url}/api/v1/auth/register`, {
     method: "POST",
     headers: json,
-    body: JSON.stringify({ email, password, display_name, ...more }),
+    body: JSON.stringify({ email, password, display_name, ...more, ...(captcha ? { captcha } : {}) }),
   });
   assert.equal(res.status, 202, await res.text());
   const link = await waitForLink(server.dataDir, email, "/verify-email", { ignore });
@@ -76,4 +78,64 @@ export function countRequests(page, path, method = null) {
 
 export function assertNoProblems(problems) {
   assert.deepEqual(problems, [], `the page reported problems:\n${problems.join("\n")}`);
+}
+
+/** Leading zero bits of a digest. */
+function zeroBits(digest) {
+  let bits = 0;
+  for (const byte of digest) {
+    if (byte === 0) {
+      bits += 8;
+      continue;
+    }
+    return bits + Math.clz32(byte) - 24;
+  }
+  return bits;
+}
+
+/** A solved captcha from the API ({challenge, nonce}), or null when the captcha is off. */
+export async function solveCaptcha(server) {
+  const c = await (await fetch(`${server.url}/api/v1/captcha`)).json();
+  if (!c.enabled) return null;
+  for (let n = 0; ; n++) {
+    if (zeroBits(createHash("sha256").update(`${c.challenge}:${n}`).digest()) >= c.difficulty) {
+      return { challenge: c.challenge, nonce: String(n) };
+    }
+  }
+}
+
+/** The TOTP code (RFC 6238: HMAC-SHA1, 6 digits, 30 s) for a base32 secret, `steps` away. */
+export function totp(secretBase32, steps = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secretBase32.replace(/=+$/, "")) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => Number.parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30) + steps));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(value).padStart(6, "0");
+}
+
+/** Turns TOTP on for a confirmed account through the API; resolves with the secret. */
+export async function enableTotp(server, { email, password }) {
+  const json = { "Content-Type": "application/json" };
+  const login = await fetch(`${server.url}/api/v1/auth/token`, {
+    method: "POST",
+    headers: json,
+    body: JSON.stringify({ email, password }),
+  });
+  assert.equal(login.status, 200, await login.clone().text());
+  const auth = { ...json, Authorization: `Bearer ${(await login.json()).access_token}` };
+  const started = await fetch(`${server.url}/api/v1/account/mfa/totp`, { method: "POST", headers: auth });
+  assert.equal(started.status, 200);
+  const { secret } = await started.json();
+  const confirmed = await fetch(`${server.url}/api/v1/account/mfa/totp/confirm`, {
+    method: "POST",
+    headers: auth,
+    body: JSON.stringify({ code: totp(secret) }),
+  });
+  assert.equal(confirmed.status, 200, await confirmed.text());
+  return secret;
 }

@@ -1,0 +1,37 @@
+-- 0007: second factors. A TOTP credential per account (RFC 6238), its single-use recovery
+-- codes, and the pending sign-ins that wait for a second factor.
+
+-- The TOTP secret is 20 raw bytes. (It is covered by the encryption at rest of personal data
+-- once that exists; until then it is protected like the rest of the database file.)
+CREATE TABLE totp_credentials (
+    user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    secret BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    -- NULL while enrolment waits for its first code; TOTP is on once set.
+    confirmed_at INTEGER,
+    -- The last time step whose code was accepted: a code of this step or an earlier one is
+    -- refused, so each code works once.
+    last_step INTEGER
+) STRICT;
+
+-- Keyed hashes (HMAC-SHA256) of the recovery codes; a used code keeps its row with used_at.
+CREATE TABLE recovery_codes (
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    code_hash BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    used_at INTEGER,
+    PRIMARY KEY (user_id, code_hash)
+) STRICT;
+
+-- A sign-in whose password was right and that waits for a TOTP or recovery code
+-- (`mfa_token`, stored as its SHA-256). Short-lived, few attempts, single use.
+CREATE TABLE mfa_challenges (
+    token_hash BLOB PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    remember_me INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX mfa_challenges_user ON mfa_challenges(user_id);
+CREATE INDEX mfa_challenges_expiry ON mfa_challenges(expires_at);

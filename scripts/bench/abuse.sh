@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Abuse-protection figures (SPEC section 6), measured in one run:
+#   - the overhead of the rate-limit layer: GET /api/v1/auth/session with a session cookie on
+#     two servers, one with the limits on (set high enough never to refuse) and one with them
+#     off, measured alternately; the ratio on/off (target: 0.95 or more);
+#   - memory under an address-spraying attack: a server with the default limits and
+#     trusted_proxies = 127.0.0.1 gets requests from 10,000 and then 100,000 distinct client
+#     addresses (X-Forwarded-For). Each is a sign-in-class request (a made-up email link
+#     token), which creates a key in three tiers: per address, per (address, account) and
+#     anonymous. RSS at start, after 10,000 and after 100,000 addresses.
+#
+#   cargo build --release --bins && scripts/bench/abuse.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
+bench_need_wrk
+seconds=${1:-8}
+target=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}
+binary=$target/release/gatehouse
+work=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+
+start() { # start NAME [ENV=VALUE ...]: a server with a campus; sets URL and PID
+  local name=$1; shift
+  GATEHOUSE_STORAGE__DATA_DIR="$work/$name" "$binary" campus add --name Bench --domain bench.edu >/dev/null
+  bench_start "$binary" "$work/$name" "$@"
+  pids+=("$BENCH_PID")
+  URL=$BENCH_URL PID=$BENCH_PID
+}
+
+# 1. The rate-limit layer's overhead.
+start on GATEHOUSE_RATE_LIMIT__ENABLED=true GATEHOUSE_RATE_LIMIT__AUTHENTICATED_PER_MINUTE=4000000000 \
+  GATEHOUSE_RATE_LIMIT__ANONYMOUS_PER_IP=4000000000
+on_url=$URL
+start off
+off_url=$URL
+on_cookie=$(bench_signed_in_cookie "$on_url" "$work/on" bench@bench.edu Correct-Horse-42)
+off_cookie=$(bench_signed_in_cookie "$off_url" "$work/off" bench@bench.edu Correct-Horse-42)
+rps() { wrk -t2 -c32 -d"$seconds"s -H "Cookie: gatehouse_session=$2" "$1/api/v1/auth/session" 2>/dev/null |
+  awk '/Requests\/sec/ {print $2}'; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: gatehouse_session=$on_cookie" "$on_url/api/v1/auth/session")" = 200 ]
+on_runs=() off_runs=()
+for _ in 1 2 3; do
+  on_runs+=("$(rps "$on_url" "$on_cookie")")
+  off_runs+=("$(rps "$off_url" "$off_cookie")")
+done
+kill -TERM "${pids[0]}" "${pids[1]}"; wait "${pids[0]}" "${pids[1]}" 2>/dev/null || true; pids=()
+
+# 2. Memory after many distinct client addresses.
+start spray GATEHOUSE_RATE_LIMIT__ENABLED=true 'GATEHOUSE_SERVER__TRUSTED_PROXIES=["127.0.0.1/32"]'
+spray_url=$URL spray_pid=$PID
+cat >"$work/spray.lua" <<'LUA'
+-- Thread i sends addresses i, i+threads, i+2*threads, ... below ADDRESSES, starting at FIRST,
+-- each once; past its share it asks /health, which touches no limiter.
+local first = tonumber(os.getenv("FIRST"))
+local total = tonumber(os.getenv("ADDRESSES"))
+local threads, next_id = {}, 0
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  count = 0
+end
+local body = '{"token":"made-up-link-token"}'
+function request()
+  local i = first + id + count * 2
+  if i >= total then return wrk.format("GET", "/health") end
+  count = count + 1
+  local a, b, c = math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256
+  return wrk.format("POST", "/api/v1/auth/verify-email",
+    { ["Content-Type"] = "application/json", ["X-Forwarded-For"] = string.format("10.%d.%d.%d", a, b, c) }, body)
+end
+function done(summary, latency, requests)
+  local sent = 0
+  for _, t in ipairs(threads) do sent = sent + t:get("count") end
+  io.write(string.format("ADDRESSES_SENT %d\n", sent))
+end
+LUA
+spray() { # spray FIRST ADDRESSES SECONDS: prints how many addresses were sent
+  FIRST=$1 ADDRESSES=$2 wrk -t2 -c16 -d"$3"s -s "$work/spray.lua" "$spray_url" 2>/dev/null |
+    awk '/ADDRESSES_SENT/ {print $2}'
+}
+sleep 1
+rss_start=$(bench_rss_kib "$spray_pid")
+sent_10k=$(spray 0 10000 20)
+sleep 1
+rss_10k=$(bench_rss_kib "$spray_pid")
+sent_100k=$(( sent_10k + $(spray 10000 100000 120) ))
+sleep 1
+rss_100k=$(bench_rss_kib "$spray_pid")
+
+python3 - "$seconds" "${on_runs[*]}" "${off_runs[*]}" "$rss_start" "$sent_10k" "$rss_10k" "$sent_100k" "$rss_100k" <<'PY'
+import statistics, sys
+seconds = sys.argv[1]
+on = [float(x) for x in sys.argv[2].split()]
+off = [float(x) for x in sys.argv[3].split()]
+rss_start, sent_10k, rss_10k, sent_100k, rss_100k = map(int, sys.argv[4:9])
+on_m, off_m = statistics.mean(on), statistics.mean(off)
+print("Rate-limit layer overhead: GET /api/v1/auth/session with a cookie, wrk -t2 -c32, "
+      f"3 alternating runs of {seconds} s each")
+print(f"  {'limits on (req/s)':<28}{on_m:>12,.0f}   runs: {', '.join(f'{x:,.0f}' for x in on)}")
+print(f"  {'limits off (req/s)':<28}{off_m:>12,.0f}   runs: {', '.join(f'{x:,.0f}' for x in off)}")
+print(f"  {'ratio on/off':<28}{on_m / off_m:>12.3f}   target >= 0.95")
+print("Memory under address spraying (limits on; 3 limiter keys per address)")
+print(f"  {'distinct addresses':<28}{'RSS (MiB)':>12}{'growth (MiB)':>15}")
+for label, sent, rss in (("0 (at start)", 0, rss_start), (f"{sent_10k:,}", sent_10k, rss_10k), (f"{sent_100k:,}", sent_100k, rss_100k)):
+    print(f"  {label:<28}{rss / 1024:>12.1f}{(rss - rss_start) / 1024:>15.1f}")
+print(f"  limiter keys are capped at 200,000 per tier and expire after a window without requests")
+PY

@@ -1,0 +1,454 @@
+//! Second factors: TOTP enrolment, confirmation and removal, recovery codes, and the second
+//! step of a password sign-in. Every change is audited and emailed to the owner; every wrong
+//! or replayed code is audited as a failure.
+
+use super::*;
+use crate::accounts::totp::{self, CodeCheck};
+use crate::notify::templates::MfaChange;
+
+/// What enrolment hands the user: the secret to type or the QR code to scan.
+pub struct TotpEnrolment {
+    /// Base32, unpadded.
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+/// A right password: either a session, or a pending sign-in that needs a second factor.
+pub enum LoginOutcome {
+    SignedIn(Box<SignedIn>),
+    SecondFactor { mfa_token: String },
+}
+
+/// The TOTP and recovery-code state of an account.
+pub struct MfaStatus {
+    pub totp_enabled: bool,
+    pub recovery_codes_left: i64,
+}
+
+/// What a second-factor code turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FactorCheck {
+    Totp,
+    RecoveryCode,
+    Wrong,
+    Replayed,
+}
+
+impl FactorCheck {
+    fn accepted(self) -> bool {
+        matches!(self, FactorCheck::Totp | FactorCheck::RecoveryCode)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            FactorCheck::Totp => "totp",
+            FactorCheck::RecoveryCode => "recovery_code",
+            FactorCheck::Wrong => "wrong",
+            FactorCheck::Replayed => "replayed",
+        }
+    }
+}
+
+/// Checks a TOTP code (or, when `allow_recovery`, a recovery code) of an account with TOTP on,
+/// and spends it when right. Runs inside the caller's transaction.
+fn spend_factor(
+    conn: &Connection,
+    recovery_key: &[u8; 32],
+    user_id: &str,
+    code: &str,
+    now: i64,
+    allow_recovery: bool,
+) -> rusqlite::Result<FactorCheck> {
+    let Some(credential) = totp::credential(conn, user_id)?.filter(|c| c.confirmed) else {
+        return Ok(FactorCheck::Wrong);
+    };
+    if code.len() > 64 {
+        return Ok(FactorCheck::Wrong);
+    }
+    if totp::looks_like_recovery_code(code) {
+        if !allow_recovery {
+            return Ok(FactorCheck::Wrong);
+        }
+        let hash = totp::recovery_code_hash(recovery_key, code);
+        return Ok(if totp::use_recovery_code(conn, user_id, &hash, now)? {
+            FactorCheck::RecoveryCode
+        } else {
+            FactorCheck::Wrong
+        });
+    }
+    Ok(match totp::check_code(&credential.secret, code, now, credential.last_step) {
+        CodeCheck::Accepted(step) if totp::use_step(conn, user_id, step)? => FactorCheck::Totp,
+        CodeCheck::Accepted(_) | CodeCheck::Replayed => FactorCheck::Replayed,
+        CodeCheck::Wrong => FactorCheck::Wrong,
+    })
+}
+
+/// Audits a second factor entered at sign-in (or for a token), right or not.
+fn audit_factor(
+    conn: &Connection,
+    user_id: &str,
+    check: FactorCheck,
+    now: i64,
+    ip: Option<&str>,
+    purpose: &str,
+) -> rusqlite::Result<()> {
+    let event = AuditEvent::by_user(now, user_id, actions::LOGIN_SECOND_FACTOR, ip)
+        .with_details(serde_json::json!({"result": check.name(), "for": purpose}));
+    let event = if check.accepted() { event } else { event.failed() };
+    audit::record(conn, &event)
+}
+
+fn notify_mfa(conn: &Connection, user: &User, change: MfaChange, now: i64) -> rusqlite::Result<()> {
+    if let Some(to) = user.email.as_deref() {
+        let brand = templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
+        notify::enqueue_email(
+            conn,
+            &templates::mfa_changed(&brand, to, &user.display_name, change),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+fn wrong_code() -> AccountError {
+    AccountError::Validation(vec![field(
+        "code",
+        "This code is not right. Enter the current 6-digit code from your authenticator app.",
+    )])
+}
+
+fn qr_svg(text: &str) -> Result<String, AccountError> {
+    use qrcode::render::svg;
+    let code = qrcode::QrCode::new(text.as_bytes())
+        .map_err(|e| AccountError::Internal(format!("QR code: {e}")))?;
+    Ok(code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .dark_color(svg::Color("#000000"))
+        .light_color(svg::Color("#ffffff"))
+        .build())
+}
+
+impl Accounts {
+    pub async fn mfa_status(&self, user_id: &str) -> Result<MfaStatus, AccountError> {
+        let id = user_id.to_string();
+        Ok(self
+            .db
+            .run(move |c| {
+                Ok::<_, DbError>(MfaStatus {
+                    totp_enabled: totp::enabled(c, &id)?,
+                    recovery_codes_left: totp::unused_recovery_codes(c, &id)?,
+                })
+            })
+            .await?)
+    }
+
+    /// Starts TOTP enrolment with a new secret (restarting one that was not confirmed).
+    pub async fn start_totp(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+    ) -> Result<TotpEnrolment, AccountError> {
+        let user =
+            self.user_from_db(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
+        let secret = totp::new_secret();
+        let label = user.email.clone().or(user.phone.clone()).unwrap_or(user.id.clone());
+        let (user_id, now, ip) = (user.id.clone(), self.now(), meta.ip.clone());
+        self.db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                if totp::enabled(&tx, &user_id)? {
+                    return Err(AccountError::TotpAlreadyEnabled);
+                }
+                totp::start_enrolment(&tx, &user_id, &secret, now)?;
+                let event = AuditEvent::by_user(
+                    now,
+                    &user_id,
+                    actions::TOTP_ENROLMENT_STARTED,
+                    ip.as_deref(),
+                );
+                audit::record(&tx, &event)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        let generator = totp::totp(&secret, &label);
+        let otpauth_uri =
+            generator.to_url().map_err(|e| AccountError::Internal(format!("otpauth URI: {e}")))?;
+        Ok(TotpEnrolment {
+            secret: generator.secret().to_base32(),
+            qr_svg: qr_svg(&otpauth_uri)?,
+            otpauth_uri,
+        })
+    }
+
+    /// Confirms enrolment with a code from the app: TOTP is on from now, and the ten recovery
+    /// codes returned here are shown this once.
+    pub async fn confirm_totp(
+        &self,
+        principal: &Principal,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<Vec<String>, AccountError> {
+        let codes = totp::new_recovery_codes();
+        let hashes: Vec<Vec<u8>> =
+            codes.iter().map(|c| totp::recovery_code_hash(&self.recovery_key, c)).collect();
+        let (user_id, code, now, ip) =
+            (principal.user_id.clone(), code.to_string(), self.now(), meta.ip.clone());
+        self.db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let credential =
+                    totp::credential(&tx, &user_id)?.ok_or(AccountError::TotpNotStarted)?;
+                if credential.confirmed {
+                    return Err(AccountError::TotpAlreadyEnabled);
+                }
+                let CodeCheck::Accepted(step) =
+                    totp::check_code(&credential.secret, &code, now, credential.last_step)
+                else {
+                    return Err(wrong_code());
+                };
+                let user =
+                    store::find_by_id(&tx, &user_id)?.ok_or(AccountError::InvalidCredentials)?;
+                totp::use_step(&tx, &user_id, step)?;
+                totp::confirm(&tx, &user_id, now)?;
+                totp::replace_recovery_codes(&tx, &user_id, &hashes, now)?;
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(now, &user_id, actions::TOTP_ENABLED, ip.as_deref()),
+                )?;
+                notify_mfa(&tx, &user, MfaChange::Enabled, now)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        self.wake_outbox();
+        Ok(codes)
+    }
+
+    /// Turns TOTP off; needs the password and a current TOTP or recovery code.
+    pub async fn disable_totp(
+        &self,
+        principal: &Principal,
+        password: &str,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        let user =
+            self.user_from_db(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
+        if self.hasher.verify(password, user.password_hash.as_deref()).await? == Verified::No {
+            return Err(AccountError::Validation(vec![field(
+                "password",
+                "This is not your current password.",
+            )]));
+        }
+        let (code, now, ip, key) =
+            (code.to_string(), self.now(), meta.ip.clone(), self.recovery_key);
+        self.db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                if !totp::enabled(&tx, &user.id)? {
+                    return Err(AccountError::TotpNotEnabled);
+                }
+                let check = spend_factor(&tx, &key, &user.id, &code, now, true)?;
+                audit_factor(&tx, &user.id, check, now, ip.as_deref(), "disable_totp")?;
+                if !check.accepted() {
+                    tx.commit()?;
+                    return Err(wrong_code());
+                }
+                totp::remove(&tx, &user.id)?;
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(now, &user.id, actions::TOTP_DISABLED, ip.as_deref()),
+                )?;
+                notify_mfa(&tx, &user, MfaChange::Disabled, now)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        self.wake_outbox();
+        Ok(())
+    }
+
+    /// Replaces the recovery codes (a current TOTP code required); returns the new ones, shown
+    /// this once.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        principal: &Principal,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<Vec<String>, AccountError> {
+        let codes = totp::new_recovery_codes();
+        let hashes: Vec<Vec<u8>> =
+            codes.iter().map(|c| totp::recovery_code_hash(&self.recovery_key, c)).collect();
+        let (user_id, code, now, ip, key) = (
+            principal.user_id.clone(),
+            code.to_string(),
+            self.now(),
+            meta.ip.clone(),
+            self.recovery_key,
+        );
+        self.db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                if !totp::enabled(&tx, &user_id)? {
+                    return Err(AccountError::TotpNotEnabled);
+                }
+                let user =
+                    store::find_by_id(&tx, &user_id)?.ok_or(AccountError::InvalidCredentials)?;
+                let check = spend_factor(&tx, &key, &user_id, &code, now, false)?;
+                audit_factor(&tx, &user_id, check, now, ip.as_deref(), "recovery_codes")?;
+                if !check.accepted() {
+                    tx.commit()?;
+                    return Err(wrong_code());
+                }
+                totp::replace_recovery_codes(&tx, &user_id, &hashes, now)?;
+                audit::record(
+                    &tx,
+                    &AuditEvent::by_user(
+                        now,
+                        &user_id,
+                        actions::RECOVERY_CODES_REGENERATED,
+                        ip.as_deref(),
+                    ),
+                )?;
+                notify_mfa(&tx, &user, MfaChange::RecoveryCodesRegenerated, now)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        self.wake_outbox();
+        Ok(codes)
+    }
+
+    /// The second step of a password sign-in: the pending sign-in's token and a TOTP or
+    /// recovery code. A pending sign-in lasts [`totp::CHALLENGE_SECONDS`] and survives
+    /// [`totp::CHALLENGE_ATTEMPTS`] wrong codes.
+    pub async fn complete_login(
+        &self,
+        mfa_token: &str,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<SignedIn, AccountError> {
+        let mfa_token = mfa_token.trim();
+        if mfa_token.is_empty() || mfa_token.len() > 128 {
+            return Err(AccountError::MfaTokenInvalid);
+        }
+        let hash = crypto::hash_token(mfa_token);
+        let (code, now, meta, key) =
+            (code.to_string(), self.now(), meta.clone(), self.recovery_key);
+        let outcome = self
+            .db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let challenge = totp::find_challenge(&tx, &hash)?
+                    .filter(|c| c.expires_at > now)
+                    .ok_or(AccountError::MfaTokenInvalid)?;
+                let user = store::find_by_id(&tx, &challenge.user_id)?
+                    .ok_or(AccountError::MfaTokenInvalid)?;
+                // A password changed or reset since the password step ends the pending sign-in.
+                let changed: Option<i64> = tx.query_row(
+                    "SELECT password_changed_at FROM users WHERE id = ?1",
+                    [&user.id],
+                    |r| r.get(0),
+                )?;
+                if changed.is_some_and(|at| at > challenge.created_at) {
+                    totp::delete_challenge(&tx, &hash)?;
+                    tx.commit()?;
+                    return Err(AccountError::MfaTokenInvalid);
+                }
+                let check = spend_factor(&tx, &key, &user.id, &code, now, true)?;
+                audit_factor(&tx, &user.id, check, now, meta.ip.as_deref(), "login")?;
+                if !check.accepted() {
+                    totp::fail_challenge(&tx, &hash)?;
+                    tx.commit()?;
+                    return Err(AccountError::InvalidSecondFactor);
+                }
+                totp::delete_challenge(&tx, &hash)?;
+                if check == FactorCheck::RecoveryCode {
+                    let remaining = totp::unused_recovery_codes(&tx, &user.id)?;
+                    let event = AuditEvent::by_user(
+                        now,
+                        &user.id,
+                        actions::RECOVERY_CODE_USED,
+                        meta.ip.as_deref(),
+                    )
+                    .with_details(serde_json::json!({"remaining": remaining}));
+                    audit::record(&tx, &event)?;
+                    notify_mfa(&tx, &user, MfaChange::RecoveryCodeUsed { remaining }, now)?;
+                }
+                let method = if check == FactorCheck::Totp {
+                    "password+totp"
+                } else {
+                    "password+recovery_code"
+                };
+                let session =
+                    open_session(&tx, &user.id, challenge.remember_me, now, &meta, method)?;
+                tx.commit()?;
+                Ok::<_, AccountError>((user, session, check))
+            })
+            .await?;
+        let (user, session, check) = outcome;
+        if check == FactorCheck::RecoveryCode {
+            self.wake_outbox();
+        }
+        let csrf = self.sessions.csrf_token(&session.token);
+        Ok(SignedIn { user, session, csrf })
+    }
+
+    /// For an API token grant: nothing when the account has no TOTP; otherwise a right,
+    /// unused TOTP code is required (recovery codes are for the web sign-in).
+    pub async fn check_totp_for_token(
+        &self,
+        user_id: &str,
+        code: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        let (user_id, code, now, ip, key) = (
+            user_id.to_string(),
+            code.map(str::to_string),
+            self.now(),
+            meta.ip.clone(),
+            self.recovery_key,
+        );
+        self.db
+            .run(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                if !totp::enabled(&tx, &user_id)? {
+                    return Ok(());
+                }
+                let Some(code) = code else { return Err(AccountError::TotpRequired) };
+                let check = spend_factor(&tx, &key, &user_id, &code, now, false)?;
+                audit_factor(&tx, &user_id, check, now, ip.as_deref(), "token")?;
+                tx.commit()?;
+                if check.accepted() { Ok(()) } else { Err(AccountError::InvalidSecondFactor) }
+            })
+            .await
+    }
+}
+
+/// Opens a session after a complete sign-in, in the caller's transaction: clears the lockout,
+/// issues the session and audits the sign-in.
+pub(super) fn open_session(
+    tx: &Connection,
+    user_id: &str,
+    remember_me: bool,
+    now: i64,
+    meta: &RequestMeta,
+    method: &str,
+) -> Result<IssuedSession, AccountError> {
+    lockout::clear(tx, user_id)?;
+    let session = Sessions::issue(
+        tx,
+        user_id,
+        remember_me,
+        now,
+        meta.ip.as_deref(),
+        meta.user_agent.as_deref(),
+    )?;
+    let event = AuditEvent::by_user(now, user_id, actions::LOGIN, meta.ip.as_deref())
+        .with_details(serde_json::json!({"method": method, "remember_me": remember_me}));
+    audit::record(tx, &event)?;
+    Ok(session)
+}
