@@ -25,6 +25,9 @@ pub fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Process {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("GATEHOUSE_STORAGE__DATA_DIR", data_dir)
         .env("GATEHOUSE_SERVER__LISTEN", "127.0.0.1:0")
+        // These tests sign up through the API without solving a captcha (tests/it/captcha.rs
+        // covers it).
+        .env("GATEHOUSE_CAPTCHA__ENABLED", "false")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (key, value) in extra_env {

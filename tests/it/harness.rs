@@ -40,6 +40,9 @@ pub struct User {
 }
 
 pub fn client_with(jar: Arc<Jar>) -> reqwest::Client {
+    // reqwest is built without a TLS crypto provider; the app installs ring's when it starts,
+    // but a test that only runs the binary as a process must install it itself.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
