@@ -50,6 +50,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub keys: Arc<Keys>,
+    /// Seals and opens personal data at rest (see [`crate::privacy`]).
+    pub pii: crate::privacy::FieldCipher,
     pub metrics: Arc<Metrics>,
     pub spec: Arc<SpecDocuments>,
     pub clock: Arc<dyn Clock>,

@@ -266,10 +266,11 @@ fn admin_create(
         let (state, _, _) =
             tokio::task::spawn_blocking(move || server::build(config, clock)).await??;
         let index = state.accounts.email_index(&crate::accounts::email::normalize(email));
+        let pii = state.accounts.pii().clone();
         let exists = state
             .db
             .run(move |c| {
-                crate::accounts::store::find_by_email_index(c, &index)
+                crate::accounts::store::find_by_email_index(c, &pii, &index)
                     .map_err(crate::db::DbError::from)
             })
             .await?

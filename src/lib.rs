@@ -39,6 +39,7 @@ pub mod keys;
 pub mod logging;
 pub mod notify;
 pub mod ops;
+pub mod privacy;
 pub mod otp;
 pub mod ratelimit;
 pub mod server;

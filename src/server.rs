@@ -26,6 +26,8 @@ use crate::notify::sms::SmsSender;
 use crate::ops::heartbeat::Heartbeat;
 use crate::ops::metrics::Metrics;
 use crate::otp::{OtpSettings, PhoneCodes};
+use crate::privacy::{self, FieldCipher, KeyRing};
+use crate::accounts::service::blind_index_keys;
 use crate::sessions::{Sessions, TouchWriter};
 use crate::tokens::Tokens;
 use crate::tokens::jwt::JwtKeys;
@@ -86,6 +88,12 @@ pub fn build(
     prepare_data_dir(&data_dir)?;
     let keys = Keys::load_or_generate(&config.keys, &data_dir).context("cannot load keys")?;
     let db = open_database(&data_dir)?;
+    let pii = FieldCipher::new(Arc::new(
+        KeyRing::load(keys.pii_key.clone(), &data_dir).context("cannot load the PII keys")?,
+    ));
+    let (email_index_key, _) = blind_index_keys(keys.pii_key.expose());
+    privacy::startup::prepare(&mut *db.get()?, &pii, &email_index_key, clock.unix())
+        .context("cannot open the personal data")?;
     let hasher = PasswordHasherPool::new(
         BlockingPool::new("hashing", hashing_threads()),
         *keys.pepper.expose(),
@@ -99,6 +107,7 @@ pub fn build(
         hasher,
         Arc::new(sessions),
         outbox_wake.clone(),
+        pii.clone(),
         keys.pii_key.expose(),
         AccountSettings {
             public_url: config.server.public_url.clone(),
@@ -132,12 +141,14 @@ pub fn build(
         clock.clone(),
         outbox_wake.clone(),
         outbox_heartbeat.clone(),
+        pii.clone(),
     );
     let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
     let state = AppState {
         config: Arc::new(config),
         db,
         keys: Arc::new(keys),
+        pii,
         metrics: Arc::new(Metrics::new()),
         spec: Arc::new(app::spec_documents()),
         clock,

@@ -34,11 +34,12 @@ impl UsersApi {
     ) -> Result<Unlocked, ApiError> {
         let admin = auth.require(Role::Admin)?.user_id.clone();
         let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0);
+        let pii = state.accounts.pii().clone();
         state
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                if store::find_by_id(&tx, &user_id)?.is_none() {
+                if store::find_by_id(&tx, &pii, &user_id)?.is_none() {
                     return Err(ApiError::not_found("user_not_found", "There is no such account."));
                 }
                 let cleared = lockout::clear(&tx, &user_id)?;

@@ -16,6 +16,7 @@ use super::sms::SmsSender;
 use crate::clock::Clock;
 use crate::db::{Db, DbError};
 use crate::ops::heartbeat::Heartbeat;
+use crate::privacy::FieldCipher;
 
 pub const MAX_ATTEMPTS: i64 = 12;
 const BATCH: i64 = 20;
@@ -28,6 +29,7 @@ pub struct Outbox {
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     heartbeat: Arc<Heartbeat>,
+    pii: FieldCipher,
 }
 
 struct DueMessage {
@@ -52,8 +54,9 @@ impl Outbox {
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
         heartbeat: Arc<Heartbeat>,
+        pii: FieldCipher,
     ) -> Self {
-        Self { db, mail, sms, clock, wake, heartbeat }
+        Self { db, mail, sms, clock, wake, heartbeat, pii }
     }
 
     /// Delivers until `stop` is notified. Wakes when a message is queued, or every few seconds.
@@ -79,6 +82,7 @@ impl Outbox {
     /// Sends every message that is due now; returns how many were attempted.
     pub async fn deliver_due(&self) -> Result<usize, DbError> {
         let now = self.clock.unix();
+        let pii = self.pii.clone();
         let due: Vec<DueMessage> = self
             .db
             .run(move |conn| {
@@ -88,14 +92,17 @@ impl Outbox {
                      WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
                      ORDER BY next_attempt_at, id LIMIT ?2",
                 )?;
+                let open = |r: &rusqlite::Row<'_>, i, context| {
+                    crate::accounts::store::open_column(&pii, r, i, context)
+                };
                 let rows = stmt.query_map(params![now, BATCH], |r| {
                     Ok(DueMessage {
                         id: r.get(0)?,
                         channel: r.get(1)?,
-                        recipient: r.get(2)?,
+                        recipient: open(r, 2, super::RECIPIENT)?.unwrap_or_default(),
                         subject: r.get(3)?,
-                        text: r.get(4)?,
-                        html: r.get(5)?,
+                        text: open(r, 4, super::BODY_TEXT)?.unwrap_or_default(),
+                        html: open(r, 5, super::BODY_HTML)?,
                         attempts: r.get(6)?,
                     })
                 })?;

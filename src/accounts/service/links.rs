@@ -37,6 +37,7 @@ impl Accounts {
         let (now, hours, ip) = (self.now(), self.verify_hours, meta.ip.clone());
         let (token, token_hash) = crypto::new_token();
         let url = self.link(kind.page(), &token);
+        let pii = self.pii().clone();
         let sent = self
             .db
             .run(move |conn| {
@@ -73,7 +74,7 @@ impl Accounts {
                                 &url,
                             ),
                         };
-                        notify::enqueue_email(&tx, &mail, now)?;
+                        notify::enqueue_email(&tx, &pii, &mail, now)?;
                         true
                     }
                     _ => false,

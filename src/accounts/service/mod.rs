@@ -26,6 +26,7 @@ use crate::crypto;
 use crate::db::{BlockingError, Db, DbError};
 use crate::error::FieldError;
 use crate::notify::{self, Email, templates};
+use crate::privacy::FieldCipher;
 use crate::sessions::{AuthMethod, IssuedSession, Principal, Sessions};
 
 pub const RESET_TOKEN_SECONDS: i64 = 3600;
@@ -121,10 +122,20 @@ pub struct Accounts {
     outbox_wake: Arc<Notify>,
     email_index_key: [u8; 32],
     phone_index_key: [u8; 32],
+    pub(super) pii: FieldCipher,
     default_region: String,
     pub(super) public_url: String,
     verify_hours: i64,
     users: moka::sync::Cache<String, Arc<User>>,
+}
+
+/// The keys of the email and phone blind indexes, derived from `pii.key` (the index root,
+/// which key rotation never replaces: the indexes would all change).
+pub fn blind_index_keys(root: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+    let derive = |label: &[u8]| -> [u8; 32] {
+        crypto::keyed_hash(root, &[label]).try_into().expect("HMAC-SHA256 is 32 bytes")
+    };
+    (derive(b"email-index"), derive(b"phone-index"))
 }
 
 pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -151,15 +162,11 @@ impl Accounts {
         hasher: PasswordHasherPool,
         sessions: Arc<Sessions>,
         outbox_wake: Arc<Notify>,
-        pii_key: &[u8; 32],
+        pii: FieldCipher,
+        index_root: &[u8; 32],
         settings: AccountSettings,
     ) -> Self {
-        let index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"email-index"])
-            .try_into()
-            .expect("HMAC-SHA256 is 32 bytes");
-        let phone_index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"phone-index"])
-            .try_into()
-            .expect("HMAC-SHA256 is 32 bytes");
+        let (index_key, phone_index_key) = blind_index_keys(index_root);
         let users =
             moka::sync::Cache::builder().max_capacity(100_000).time_to_live(USER_CACHE_TTL).build();
         Self {
@@ -170,11 +177,17 @@ impl Accounts {
             outbox_wake,
             email_index_key: index_key,
             phone_index_key,
+            pii,
             default_region: settings.default_region,
             public_url: settings.public_url,
             verify_hours: settings.verify_hours,
             users,
         }
+    }
+
+    /// Seals and opens personal data.
+    pub fn pii(&self) -> &FieldCipher {
+        &self.pii
     }
 
     pub fn sessions(&self) -> &Sessions {
@@ -211,9 +224,10 @@ impl Accounts {
 
     async fn find_by_email(&self, email: &str) -> Result<Option<User>, AccountError> {
         let index = self.email_index(email);
+        let pii = self.pii.clone();
         Ok(self
             .db
-            .run(move |c| store::find_by_email_index(c, &index).map_err(DbError::from))
+            .run(move |c| store::find_by_email_index(c, &pii, &index).map_err(DbError::from))
             .await?)
     }
 
@@ -232,7 +246,8 @@ impl Accounts {
 
     async fn user_from_db(&self, user_id: &str) -> Result<Option<User>, AccountError> {
         let id = user_id.to_string();
-        Ok(self.db.run(move |c| store::find_by_id(c, &id).map_err(DbError::from)).await?)
+        let pii = self.pii.clone();
+        Ok(self.db.run(move |c| store::find_by_id(c, &pii, &id).map_err(DbError::from)).await?)
     }
 
     /// Drops a user's cached copy after a change.

@@ -54,11 +54,13 @@ impl Accounts {
         let ip = meta.ip.clone();
         let display_name = display_name.unwrap_or_default();
         let hours = self.verify_hours;
+        let pii = self.pii().clone();
         self.db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 let created = store::insert(
                     &tx,
+                    &pii,
                     &store::NewUser {
                         id: &user_id,
                         email_index: &index,
@@ -87,7 +89,7 @@ impl Accounts {
                     )?;
                     let mail =
                         templates::verify_email(&brand, &email, &display_name, &verify_url, hours);
-                    notify::enqueue_email(&tx, &mail, now)?;
+                    notify::enqueue_email(&tx, &pii, &mail, now)?;
                     audit::record(
                         &tx,
                         &AuditEvent::by_user(
@@ -97,8 +99,8 @@ impl Accounts {
                             ip.as_deref(),
                         ),
                     )?;
-                } else if let Some(owner) = store::find_by_email_index(&tx, &index)? {
-                    notice_duplicate_signup(&tx, &owner, &brand, &reset_url, now, ip.as_deref())?;
+                } else if let Some(owner) = store::find_by_email_index(&tx, &pii, &index)? {
+                    notice_duplicate_signup(&tx, &pii, &owner, &brand, &reset_url, now, ip.as_deref())?;
                 }
                 tx.commit().map_err(DbError::from)
             })
@@ -142,6 +144,7 @@ impl Accounts {
 /// hour, so the form cannot be used to flood their inbox.
 fn notice_duplicate_signup(
     conn: &Connection,
+    pii: &FieldCipher,
     owner: &User,
     brand: &templates::Brand<'_>,
     reset_url: &str,
@@ -163,7 +166,7 @@ fn notice_duplicate_signup(
             &owner.display_name,
             reset_url,
         );
-        notify::enqueue_email(conn, &mail, now)?;
+        notify::enqueue_email(conn, pii, &mail, now)?;
     }
     Ok(())
 }
