@@ -86,6 +86,10 @@ pub fn build(
 ) -> anyhow::Result<(AppState, TouchWriter, Outbox)> {
     let data_dir = config.storage.data_dir.clone();
     prepare_data_dir(&data_dir)?;
+    if config.keys.pii_key_file.as_os_str().is_empty() && !data_dir.join("keys/pii.key").exists() {
+        privacy::startup::refuse_lost_root_key(&data_dir.join("gatehouse.db"))
+            .context("cannot load keys")?;
+    }
     let keys = Keys::load_or_generate(&config.keys, &data_dir).context("cannot load keys")?;
     let db = open_database(&data_dir)?;
     let pii = FieldCipher::new(Arc::new(

@@ -30,6 +30,25 @@ pub enum StartupError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// Before keys are loaded (which would generate a missing `pii.key`): a database that holds
+/// values sealed with the root key must not get a fresh one, or start-up would fail later with
+/// a less helpful message and the new file would be in the way of restoring the right one.
+pub fn refuse_lost_root_key(db_path: &std::path::Path) -> Result<(), StartupError> {
+    if !db_path.exists() {
+        return Ok(());
+    }
+    let conn =
+        Connection::open_with_flags(db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let recorded: Option<i64> = conn
+        .query_row("SELECT count(*) FROM pii_keys", [], |r| r.get(0))
+        .optional()
+        .unwrap_or(None);
+    if recorded.unwrap_or(0) > 0 {
+        return Err(StartupError::MissingKey { id: super::keyring::ROOT_KEY_ID });
+    }
+    Ok(())
+}
+
 /// Checks the keys, then seals plain-text values. Call after migrations, before serving.
 pub fn prepare(
     conn: &mut Connection,

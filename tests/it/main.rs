@@ -14,6 +14,7 @@ mod mail_delivery;
 mod openapi_drift;
 mod otp;
 mod passwords;
+mod privacy_at_rest;
 mod rate_limits;
 mod registration;
 mod sessions;
