@@ -116,7 +116,11 @@ pub fn set_verified_phone(
     Ok(())
 }
 
-pub fn find_by_id(conn: &Connection, pii: &FieldCipher, id: &str) -> rusqlite::Result<Option<User>> {
+pub fn find_by_id(
+    conn: &Connection,
+    pii: &FieldCipher,
+    id: &str,
+) -> rusqlite::Result<Option<User>> {
     conn.query_row(
         &format!(
             "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id

@@ -11,13 +11,13 @@ use super::store::{self, Window};
 use crate::accounts::service::{RequestMeta, SignedIn, field};
 use crate::accounts::store::{self as users, User};
 use crate::accounts::{AccountError, Accounts};
-use crate::privacy::FieldCipher;
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{Db, DbError};
 use crate::error::FieldError;
 use crate::notify;
+use crate::privacy::FieldCipher;
 use crate::sessions::{Principal, Sessions};
 
 pub const CODE_SECONDS: i64 = 600;

@@ -144,7 +144,6 @@ pub fn key_id(sealed: &[u8]) -> Result<u32, CipherError> {
     Ok(u32::from_be_bytes(sealed[1..HEADER].try_into().expect("4 bytes")))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +185,9 @@ mod tests {
         let mut unknown = sealed.clone();
         unknown[4] = 9;
         assert_eq!(c.open("users.email", &unknown), Err(CipherError::UnknownKey(9)));
-        assert_eq!(c.open("users.email", b"ada@uni.example"), Err(CipherError::UnknownVersion(b'a')));
+        assert_eq!(
+            c.open("users.email", b"ada@uni.example"),
+            Err(CipherError::UnknownVersion(b'a'))
+        );
     }
 }

@@ -66,7 +66,9 @@ impl KeyRing {
         match read_active(&self.dir) {
             Ok(id) if id == cached => {}
             Ok(_) => self.reload(),
-            Err(e) => tracing::warn!(error = %e, "cannot read the active PII key id; keeping {cached}"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the active PII key id; keeping {cached}")
+            }
         }
         let ring = self.state.read().expect("key ring lock");
         (ring.active, ring.keys[&ring.active].clone())

@@ -68,7 +68,8 @@ pub fn rotate(
         report.resumed = true;
         report.key_id = active;
     } else {
-        let used: u32 = conn.query_row("SELECT coalesce(max(id), 1) FROM pii_keys", [], |r| r.get(0))?;
+        let used: u32 =
+            conn.query_row("SELECT coalesce(max(id), 1) FROM pii_keys", [], |r| r.get(0))?;
         let id = ring.add_key(used)?;
         // Recorded before it seals anything, so start-up can check it.
         startup::record_keys(conn, pii, now)?;
@@ -78,7 +79,8 @@ pub fn rotate(
     let target = report.key_id;
     (options.on_start)(sealed::total_rows(conn)?);
     loop {
-        let n = sealed::run_pass(conn, pii, Pass::Reseal { target }, BATCH, &mut *options.on_progress)?;
+        let n =
+            sealed::run_pass(conn, pii, Pass::Reseal { target }, BATCH, &mut *options.on_progress)?;
         report.values_resealed += n;
         if n == 0 {
             break;

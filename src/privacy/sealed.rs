@@ -7,6 +7,7 @@
 //! `"<table>.<column>"`, and gets migration and rotation for free. TEXT columns hold sealed
 //! text ([`FieldCipher::seal_text`]); BLOB columns hold sealed bytes ([`FieldCipher::seal`]).
 
+use aes_gcm::Aes256Gcm;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
@@ -48,31 +49,34 @@ pub enum Pass {
 /// The key id of a stored value (None: plain text or empty, i.e. nothing sealed).
 pub fn value_key_id(value: &Value) -> Result<Option<u32>, CipherError> {
     match value {
-        Value::Text(t) if cipher::is_sealed_text(t) => Ok(Some(cipher::key_id(&cipher::from_text(t)?)?)),
+        Value::Text(t) if cipher::is_sealed_text(t) => {
+            Ok(Some(cipher::key_id(&cipher::from_text(t)?)?))
+        }
         Value::Blob(b) if !b.is_empty() => Ok(Some(cipher::key_id(b)?)),
         _ => Ok(None),
     }
 }
 
-/// The new value for `value` in this pass, or None when it stays.
+/// The new value for `value` in this pass, or None when it stays. New seals use `key`.
 fn rework(
     pii: &FieldCipher,
+    (key_id, key): (u32, &Aes256Gcm),
     context: &str,
     value: &Value,
     pass: Pass,
 ) -> Result<Option<Value>, CipherError> {
     let id = value_key_id(value)?;
+    let seal = |plain: &[u8]| cipher::seal_with(key_id, key, context, plain);
     match (pass, value, id) {
         (Pass::SealPlain, Value::Text(t), None) if !t.is_empty() => {
-            Ok(Some(Value::Text(pii.seal_text(context, t))))
+            Ok(Some(Value::Text(cipher::to_text(&seal(t.as_bytes())))))
         }
         (Pass::Reseal { target }, Value::Text(t), Some(id)) if id != target => {
             let plain = pii.open_text(context, t)?;
-            Ok(Some(Value::Text(pii.seal_text(context, &plain))))
+            Ok(Some(Value::Text(cipher::to_text(&seal(plain.as_bytes())))))
         }
         (Pass::Reseal { target }, Value::Blob(b), Some(id)) if id != target => {
-            let plain = pii.open(context, b)?;
-            Ok(Some(Value::Blob(pii.seal(context, &plain))))
+            Ok(Some(Value::Blob(seal(&pii.open(context, b)?))))
         }
         _ => Ok(None),
     }
@@ -97,13 +101,24 @@ pub fn batch(
     limit: usize,
     pass: Pass,
 ) -> Result<(Option<Value>, usize), SealError> {
+    let (key_id, aes_key) = match pass {
+        Pass::SealPlain => pii.ring().active(),
+        Pass::Reseal { target } => (
+            target,
+            pii.ring().key(target).ok_or(CipherError::UnknownKey(target)).map_err(|source| {
+                SealError::Cipher { table: spec.table, column: "*", row: "-".into(), source }
+            })?,
+        ),
+    };
     let tx = crate::db::write_tx(conn)?;
     let cols = spec.columns.join(", ");
     let (table, key) = (spec.table, spec.key);
     let rows: Vec<Vec<Value>> = {
         let (sql, args) = match after {
             Some(a) => (
-                format!("SELECT {key}, {cols} FROM {table} WHERE {key} > ?1 ORDER BY {key} LIMIT ?2"),
+                format!(
+                    "SELECT {key}, {cols} FROM {table} WHERE {key} > ?1 ORDER BY {key} LIMIT ?2"
+                ),
                 vec![a.clone(), Value::Integer(limit as i64)],
             ),
             None => (
@@ -120,9 +135,10 @@ pub fn batch(
     for row in &rows {
         for (i, column) in spec.columns.iter().enumerate() {
             let context = spec.context(column);
-            let new = rework(pii, &context, &row[i + 1], pass).map_err(|source| {
-                SealError::Cipher { table, column, row: describe(&row[0]), source }
-            })?;
+            let new =
+                rework(pii, (key_id, &aes_key), &context, &row[i + 1], pass).map_err(|source| {
+                    SealError::Cipher { table, column, row: describe(&row[0]), source }
+                })?;
             if let Some(new) = new {
                 tx.execute(
                     &format!("UPDATE {table} SET {column} = ?1 WHERE {key} = ?2"),

@@ -37,8 +37,7 @@ pub fn refuse_lost_root_key(db_path: &std::path::Path) -> Result<(), StartupErro
     if !db_path.exists() {
         return Ok(());
     }
-    let conn =
-        Connection::open_with_flags(db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = Connection::open_with_flags(db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let recorded: Option<i64> = conn
         .query_row("SELECT count(*) FROM pii_keys", [], |r| r.get(0))
         .optional()

@@ -9,6 +9,7 @@ mod config_errors;
 mod harness;
 mod http_errors;
 mod http_surface;
+mod key_rotation;
 mod lockout;
 mod mail_delivery;
 mod openapi_drift;

@@ -147,7 +147,13 @@ async fn a_wrong_or_missing_pii_key_stops_start_up_before_anything_changes() {
 async fn a_truncated_ciphertext_is_an_internal_error_not_a_crash() {
     let server = TestServer::start().await;
     let user = register_zelda(&server).await;
-    let id = server.state.db.get().unwrap().query_row("SELECT id FROM users", [], |r| r.get::<_, String>(0)).unwrap();
+    let id = server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .query_row("SELECT id FROM users", [], |r| r.get::<_, String>(0))
+        .unwrap();
     server
         .state
         .db

@@ -38,8 +38,8 @@ impl Accounts {
                     &tx,
                     &AuditEvent::by_user(now, &user_id, actions::PROFILE_UPDATED, ip.as_deref()),
                 )?;
-                let user =
-                    store::find_by_id(&tx, &pii, &user_id)?.ok_or(AccountError::InvalidCredentials)?;
+                let user = store::find_by_id(&tx, &pii, &user_id)?
+                    .ok_or(AccountError::InvalidCredentials)?;
                 tx.commit()?;
                 Ok::<_, AccountError>(user)
             })

@@ -47,7 +47,10 @@ impl Accounts {
                             campus: user.campus_name.as_deref(),
                         };
                         let minutes = ((until - now) / 60).max(1);
-                        notify::enqueue_email(&tx, &pii, &templates::account_locked(&brand, to, &user.display_name, minutes),
+                        notify::enqueue_email(
+                            &tx,
+                            &pii,
+                            &templates::account_locked(&brand, to, &user.display_name, minutes),
                             now,
                         )?;
                     }

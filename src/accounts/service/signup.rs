@@ -100,7 +100,15 @@ impl Accounts {
                         ),
                     )?;
                 } else if let Some(owner) = store::find_by_email_index(&tx, &pii, &index)? {
-                    notice_duplicate_signup(&tx, &pii, &owner, &brand, &reset_url, now, ip.as_deref())?;
+                    notice_duplicate_signup(
+                        &tx,
+                        &pii,
+                        &owner,
+                        &brand,
+                        &reset_url,
+                        now,
+                        ip.as_deref(),
+                    )?;
                 }
                 tx.commit().map_err(DbError::from)
             })
