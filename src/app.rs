@@ -22,6 +22,7 @@ use crate::keys::Keys;
 use crate::ops::health::OpsApi;
 use crate::ops::metrics::{self, Metrics};
 use crate::otp::api::OtpApi;
+use crate::privacy::api::PrivacyApi;
 use crate::tokens::api::TokensApi;
 use crate::web;
 
@@ -34,6 +35,8 @@ pub enum ApiTags {
     Account,
     /// Campus IT: campuses, the first admin.
     Admin,
+    /// The caller's data: export, privacy-policy acceptance; the current policy.
+    Privacy,
     /// Liveness and readiness probes for load balancers and systemd.
     Operations,
 }
@@ -65,14 +68,33 @@ pub struct AppState {
     pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
 }
 
-pub type Apis =
-    (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, UsersApi, BootstrapApi, OpsApi);
+pub type Apis = (
+    AuthApi,
+    OtpApi,
+    TokensApi,
+    AccountApi,
+    PrivacyApi,
+    CampusesApi,
+    UsersApi,
+    BootstrapApi,
+    OpsApi,
+);
 
 /// The OpenAPI service. It depends on nothing but code, so the spec it produces is the same
 /// for every configuration (and matches the committed `openapi/openapi.yaml`).
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, UsersApi, BootstrapApi, OpsApi),
+        (
+            AuthApi,
+            OtpApi,
+            TokensApi,
+            AccountApi,
+            PrivacyApi,
+            CampusesApi,
+            UsersApi,
+            BootstrapApi,
+            OpsApi,
+        ),
         "Gatehouse",
         env!("CARGO_PKG_VERSION"),
     )

@@ -14,8 +14,8 @@ use tokio::sync::Notify;
 use crate::accounts::Accounts;
 use crate::accounts::bootstrap::bootstrap_link;
 use crate::accounts::password::PasswordHasherPool;
-use crate::accounts::service::AccountSettings;
 use crate::accounts::service::blind_index_keys;
+use crate::accounts::service::{AccountKeys, AccountSettings};
 use crate::app::{self, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -111,8 +111,7 @@ pub fn build(
         hasher,
         Arc::new(sessions),
         outbox_wake.clone(),
-        pii.clone(),
-        keys.pii_key.expose(),
+        AccountKeys { pii: pii.clone(), index_root: *keys.pii_key.expose() },
         AccountSettings {
             public_url: config.server.public_url.clone(),
             verify_hours: config.auth.verification_hours.into(),

@@ -9,11 +9,18 @@
 //! - [`sealed::SEALED`]: list a table's sealed columns there and start-up migration and
 //!   `gatehouse keys rotate` handle them.
 
+pub mod api;
 pub mod cipher;
+pub mod deletion;
+pub mod export;
 pub mod keyring;
+pub mod policies;
+pub mod retention;
 pub mod rotate;
 pub mod sealed;
+pub mod service;
 pub mod startup;
 
 pub use cipher::{CipherError, FieldCipher};
 pub use keyring::KeyRing;
+pub use retention::{RetentionReport, run_retention};

@@ -15,6 +15,7 @@ mod mail_delivery;
 mod openapi_drift;
 mod otp;
 mod passwords;
+mod privacy_account;
 mod privacy_at_rest;
 mod rate_limits;
 mod registration;

@@ -3,6 +3,7 @@
 use poem_openapi::OpenApi;
 
 use super::*;
+use crate::db::DbError;
 
 pub struct AuthApi;
 
@@ -27,6 +28,7 @@ impl AuthApi {
             display_name: body.display_name,
             legal_name: body.legal_name,
             phone: body.phone,
+            accepted_policy_version: body.accepted_policy_version,
         };
         state.accounts.register(input, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("verification_sent")))
@@ -80,9 +82,16 @@ impl AuthApi {
             .await?;
         let production = state.config.is_production();
         cookies::set(jar, production, &signed_in.session, &signed_in.csrf, state.accounts.now());
+        let user_id = signed_in.user.id.clone();
+        let policy_version = state
+            .db
+            .run(move |c| crate::privacy::policies::pending_for(c, &user_id).map_err(DbError::from))
+            .await?;
         Ok(LoginResponse::Ok(Json(LoginBody {
             user: Some(signed_in.user.into()),
             mfa_required: false,
+            policy_acceptance_required: policy_version.is_some(),
+            policy_version,
         })))
     }
 

@@ -57,6 +57,9 @@ pub struct RegisterRequest {
     legal_name: Option<String>,
     /// A phone number, international (+...) or in the default region.
     phone: Option<String>,
+    /// The privacy-policy version the user accepted (`GET /api/v1/policies/current`).
+    /// Required once a policy is published; it must be the current version.
+    accepted_policy_version: Option<String>,
 }
 
 /// The outcome of a request whose answer must not depend on whether an account exists.
@@ -195,6 +198,13 @@ pub struct LoginBody {
     user: Option<UserView>,
     /// True when a second factor is needed before a session exists.
     mfa_required: bool,
+    /// True when a privacy-policy version was published that the user has not accepted: the
+    /// session exists, and the client asks the user to accept `policy_version` with
+    /// `POST /api/v1/account/policy-acceptance`.
+    policy_acceptance_required: bool,
+    /// The version to accept, when `policy_acceptance_required`.
+    #[oai(skip_serializing_if_is_none)]
+    policy_version: Option<String>,
 }
 
 /// The current session.

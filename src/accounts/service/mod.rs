@@ -95,6 +95,8 @@ pub struct Registration {
     pub display_name: String,
     pub legal_name: Option<String>,
     pub phone: Option<String>,
+    /// Must be the current privacy-policy version once one is published.
+    pub accepted_policy_version: Option<String>,
 }
 
 /// A successful sign-in: the session to put in cookies and the user it belongs to.
@@ -112,6 +114,14 @@ pub struct AccountSettings {
     pub verify_hours: i64,
     /// Region for phone numbers written without `+`.
     pub default_region: String,
+}
+
+/// The keys accounts use for personal data.
+pub struct AccountKeys {
+    /// Seals the email, names and phone.
+    pub pii: FieldCipher,
+    /// `pii.key`: the blind indexes are derived from it ([`blind_index_keys`]).
+    pub index_root: [u8; 32],
 }
 
 pub struct Accounts {
@@ -162,11 +172,11 @@ impl Accounts {
         hasher: PasswordHasherPool,
         sessions: Arc<Sessions>,
         outbox_wake: Arc<Notify>,
-        pii: FieldCipher,
-        index_root: &[u8; 32],
+        keys: AccountKeys,
         settings: AccountSettings,
     ) -> Self {
-        let (index_key, phone_index_key) = blind_index_keys(index_root);
+        let (index_key, phone_index_key) = blind_index_keys(&keys.index_root);
+        let pii = keys.pii;
         let users =
             moka::sync::Cache::builder().max_capacity(100_000).time_to_live(USER_CACHE_TTL).build();
         Self {

@@ -1,6 +1,7 @@
 //! Registration and email verification.
 
 use super::*;
+use crate::privacy::policies;
 
 impl Accounts {
     pub async fn register(
@@ -32,9 +33,16 @@ impl Accounts {
         if let Some(problem) = password::policy_violation(&input.password, &email) {
             errors.push(field("password", problem));
         }
+        let policy = self.db.run(|c| policies::current(c).map_err(DbError::from)).await?;
+        if let Some(problem) =
+            policies::refusal(policy.as_ref(), input.accepted_policy_version.as_deref())
+        {
+            errors.push(field("accepted_policy_version", problem));
+        }
         if !errors.is_empty() {
             return Err(AccountError::Validation(errors));
         }
+        let policy_id = policy.map(|p| p.id);
         let domain = email::domain_of(&email).to_string();
         let campus =
             self.db.run(move |c| campus_for_domain(c, &domain).map_err(DbError::from)).await?;
@@ -78,6 +86,9 @@ impl Accounts {
                 )?;
                 let brand = templates::Brand { product: PRODUCT, campus: Some(&campus_name) };
                 if created {
+                    if let Some(policy_id) = policy_id {
+                        policies::accept(&tx, &user_id, policy_id, now)?;
+                    }
                     let expires = now + hours * 3600;
                     store::insert_email_token(
                         &tx,
