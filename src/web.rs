@@ -28,6 +28,7 @@ pub const UI_PAGES: &[&str] = &[
     "/driver",
     "/admin",
     "/bootstrap",
+    "/privacy-policy",
 ];
 
 fn serve_embedded(path: &str, req: &Request) -> Response {

@@ -15,6 +15,7 @@ const routes = {
   "/admin": "admin",
   "/bootstrap": "bootstrap",
   "/phone": "phone",
+  "/privacy-policy": "privacy-policy",
   "/driver": "not-yet",
 };
 

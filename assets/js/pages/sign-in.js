@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import { h, notice, replace } from "../dom.js";
 import { bindForm, checkbox, field, showProblem, submit } from "../forms.js";
+import { policyPrompt } from "../privacy.js";
 import { resendPanel } from "./verify-email.js";
 
 export const title = "Sign in";
@@ -14,6 +15,7 @@ function arrivalNotice(params) {
   }
   if (params.get("signed_out")) return notice("success", h("p", {}, "You are signed out."));
   if (params.get("reset")) return notice("success", h("p", {}, "Your password is changed. Sign in with the new one."));
+  if (params.get("deleted")) return notice("success", h("p", {}, "Your account and your personal data are deleted."));
   if (params.get("next")) return notice("info", h("p", {}, "Sign in to go on."));
   return null;
 }
@@ -75,7 +77,15 @@ export function render(root, { who, params, safeNext }) {
           extra.querySelector("h2").focus();
           return;
         }
-        window.location.assign(safeNext(params.get("next")));
+        const next = safeNext(params.get("next"));
+        if (result?.policy_acceptance_required) {
+          // Signed in; the new policy is accepted (or not) before going on.
+          const prompt = policyPrompt(result.policy_version, () => window.location.assign(next));
+          replace(root, prompt.element);
+          prompt.focus();
+          return;
+        }
+        window.location.assign(next);
       } catch (error) {
         showProblem(form, error);
         if (error.code === "email_not_verified") {
