@@ -27,7 +27,8 @@ fn main() -> anyhow::Result<()> {
     let config = config.finish()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let runtime = tokio::runtime::Runtime::new()?;
-    let (state, _, _) = runtime.block_on(async { gatehouse::server::build(config, clock.clone()) })?;
+    let (state, _, _) =
+        runtime.block_on(async { gatehouse::server::build(config, clock.clone()) })?;
     let hash = runtime.block_on(state.accounts.hasher().hash("Correct-Horse-42"))?;
     let pii = state.pii.clone();
     let mut conn = state.db.get()?;
@@ -75,12 +76,13 @@ fn main() -> anyhow::Result<()> {
             let opened = started.elapsed().as_secs_f64() * 1e6 / rounds as f64;
             let started = Instant::now();
             for _ in 0..rounds {
-                let row: (String, String, String, Option<String>, Option<String>) = conn.query_row(
-                    "SELECT u.id, u.email, u.display_name, u.legal_name, u.phone
+                let row: (String, String, String, Option<String>, Option<String>) = conn
+                    .query_row(
+                        "SELECT u.id, u.email, u.display_name, u.legal_name, u.phone
                      FROM users u LEFT JOIN campuses c ON c.id = u.campus_id WHERE u.id = ?1",
-                    [&id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )?;
+                        [&id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    )?;
                 std::hint::black_box(row);
             }
             let plain = started.elapsed().as_secs_f64() * 1e6 / rounds as f64;

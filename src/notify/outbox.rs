@@ -42,6 +42,35 @@ struct DueMessage {
     attempts: i64,
 }
 
+/// A due row as stored: recipient and bodies sealed.
+struct SealedMessage {
+    id: i64,
+    channel: String,
+    recipient: String,
+    subject: String,
+    text: String,
+    html: Option<String>,
+    attempts: i64,
+}
+
+impl SealedMessage {
+    fn open(self, pii: &FieldCipher) -> Result<DueMessage, crate::privacy::CipherError> {
+        // A body erased after delivery is empty, not sealed.
+        let open = |context, value: &str| {
+            if value.is_empty() { Ok(String::new()) } else { pii.open_text(context, value) }
+        };
+        Ok(DueMessage {
+            id: self.id,
+            channel: self.channel,
+            recipient: open(super::RECIPIENT, &self.recipient)?,
+            subject: self.subject,
+            text: open(super::BODY_TEXT, &self.text)?,
+            html: self.html.as_deref().map(|h| open(super::BODY_HTML, h)).transpose()?,
+            attempts: self.attempts,
+        })
+    }
+}
+
 fn backoff_seconds(attempts: i64) -> i64 {
     (5i64 << attempts.clamp(0, 10)).min(3600)
 }
@@ -83,7 +112,7 @@ impl Outbox {
     pub async fn deliver_due(&self) -> Result<usize, DbError> {
         let now = self.clock.unix();
         let pii = self.pii.clone();
-        let due: Vec<DueMessage> = self
+        let sealed: Vec<SealedMessage> = self
             .db
             .run(move |conn| {
                 let mut stmt = conn.prepare(
@@ -92,23 +121,38 @@ impl Outbox {
                      WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
                      ORDER BY next_attempt_at, id LIMIT ?2",
                 )?;
-                let open = |r: &rusqlite::Row<'_>, i, context| {
-                    crate::accounts::store::open_column(&pii, r, i, context)
-                };
                 let rows = stmt.query_map(params![now, BATCH], |r| {
-                    Ok(DueMessage {
+                    Ok(SealedMessage {
                         id: r.get(0)?,
                         channel: r.get(1)?,
-                        recipient: open(r, 2, super::RECIPIENT)?.unwrap_or_default(),
+                        recipient: r.get(2)?,
                         subject: r.get(3)?,
-                        text: open(r, 4, super::BODY_TEXT)?.unwrap_or_default(),
-                        html: open(r, 5, super::BODY_HTML)?,
+                        text: r.get(4)?,
+                        html: r.get(5)?,
                         attempts: r.get(6)?,
                     })
                 })?;
                 rows.collect::<Result<Vec<_>, _>>().map_err(DbError::from)
             })
             .await?;
+        // Opened one by one: a message that cannot be opened (a damaged row) fails alone
+        // instead of holding up the queue.
+        let mut due = Vec::with_capacity(sealed.len());
+        for message in sealed {
+            let id = message.id;
+            match message.open(&pii) {
+                Ok(message) => due.push(message),
+                Err(e) => {
+                    tracing::error!(outbox_id = id, error = %e, "outbox: cannot open a queued message");
+                    self.record_outcome(
+                        id,
+                        MAX_ATTEMPTS,
+                        Err(format!("cannot open the sealed message: {e}")),
+                    )
+                    .await?;
+                }
+            }
+        }
         let count = due.len();
         for message in due {
             self.heartbeat.beat();

@@ -168,3 +168,28 @@ async fn a_truncated_ciphertext_is_an_internal_error_not_a_crash() {
     // The server keeps serving.
     assert_eq!(server.get("/health").await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_damaged_outbox_row_fails_alone_and_the_queue_moves_on() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .execute(
+            "INSERT INTO outbox (channel, recipient, subject, body_text, created_at, next_attempt_at)
+             VALUES ('email', char(1) || 'AQAAAAE', 'Damaged', char(1) || 'AQAAAAE', 0, 0)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(server.register("ada@north.edu").await.status(), 202);
+    server.mail_to("ada@north.edu", "Confirm your email").await;
+    server.flush_outbox().await;
+    let failed = server.query_i64(
+        "SELECT count(*) FROM outbox WHERE subject = 'Damaged' AND failed_at IS NOT NULL
+           AND last_error LIKE 'cannot open the sealed message%'",
+    );
+    assert_eq!(failed, 1);
+}
