@@ -66,7 +66,7 @@ fn main() -> anyhow::Result<()> {
 
     match mode {
         "micro" => {
-            seed(&mut *conn, 0, 1)?;
+            seed(&mut conn, 0, 1)?;
             let id: String = conn.query_row("SELECT id FROM users LIMIT 1", [], |r| r.get(0))?;
             let rounds = 20_000;
             let started = Instant::now();
@@ -98,7 +98,7 @@ fn main() -> anyhow::Result<()> {
         }
         "rotate" => {
             let started = Instant::now();
-            seed(&mut *conn, 0, users)?;
+            seed(&mut conn, 0, users)?;
             println!("seeded_users {users}");
             println!("seed_seconds {:.2}", started.elapsed().as_secs_f64());
             let started = Instant::now();

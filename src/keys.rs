@@ -38,6 +38,7 @@ pub struct Keys {
     /// Former JWT signing keys (`<data_dir>/keys/jwt_retired/*.key`): they no longer sign,
     /// but tokens they signed keep verifying and their public keys stay in the JWK set.
     pub jwt_retired_seeds: Vec<KeyBytes>,
+    /// `pii.key`: PII key id 1 and the root of the blind indexes (see `privacy::keyring`).
     pub pii_key: KeyBytes,
     pub pepper: KeyBytes,
 }

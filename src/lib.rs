@@ -11,6 +11,8 @@
 //! - [`admin`]: first-admin bootstrap, account administration;
 //! - [`notify`]: the outbox, mail and SMS transports, email templates;
 //! - [`audit`]: the append-only audit log; [`ratelimit`]: rate-limit tiers;
+//! - [`privacy`]: personal data sealed at rest (field cipher, PII key ring, rotation), the
+//!   account export, deletion, retention, privacy-policy versions;
 //! - [`http`]: middleware (request id, access log, errors, headers, CORS, CSRF, limits) and
 //!   authentication; [`error`]: the one problem+json error model;
 //! - [`ops`]: probes and metrics; [`web`]: the embedded UI and Swagger UI;

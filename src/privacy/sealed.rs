@@ -91,8 +91,8 @@ pub enum SealError {
 }
 
 /// One batch: up to `limit` rows after `after` (None: from the start), in one write
-/// transaction. Returns the last key seen (None: the table is done) and how many values
-/// changed.
+/// transaction. Returns the last key seen (None: the table is done), the rows read and how
+/// many values changed.
 pub fn batch(
     conn: &mut Connection,
     pii: &FieldCipher,
@@ -100,7 +100,7 @@ pub fn batch(
     after: Option<&Value>,
     limit: usize,
     pass: Pass,
-) -> Result<(Option<Value>, usize), SealError> {
+) -> Result<(Option<Value>, usize, usize), SealError> {
     let (key_id, aes_key) = match pass {
         Pass::SealPlain => pii.ring().active(),
         Pass::Reseal { target } => (
@@ -150,7 +150,7 @@ pub fn batch(
     }
     tx.commit()?;
     let last = if rows.len() < limit { None } else { rows.last().map(|r| r[0].clone()) };
-    Ok((last, changed))
+    Ok((last, rows.len(), changed))
 }
 
 fn describe(key: &Value) -> String {
@@ -161,8 +161,8 @@ fn describe(key: &Value) -> String {
     }
 }
 
-/// Runs `pass` over every row of every sealed table. `progress` gets the number of rows done
-/// after each batch. Returns the number of values changed.
+/// Runs `pass` over every row of every sealed table. `progress` gets the number of rows read
+/// by each batch. Returns the number of values changed.
 pub fn run_pass(
     conn: &mut Connection,
     pii: &FieldCipher,
@@ -174,18 +174,12 @@ pub fn run_pass(
     for spec in SEALED {
         let mut after: Option<Value> = None;
         loop {
-            let (last, n) = batch(conn, pii, spec, after.as_ref(), batch_size, pass)?;
+            let (last, rows, n) = batch(conn, pii, spec, after.as_ref(), batch_size, pass)?;
             changed += n;
+            progress(rows as u64);
             match last {
-                Some(last) => {
-                    progress(batch_size as u64);
-                    after = Some(last);
-                }
-                None => {
-                    // The final, short batch: count its rows from the table's total instead.
-                    progress(0);
-                    break;
-                }
+                Some(last) => after = Some(last),
+                None => break,
             }
         }
     }
