@@ -98,9 +98,13 @@ pub fn rotate(
         }
         if in_use.contains_key(&id) {
             report.keys_kept.push(id);
-        } else if ring.remove_key(id)? {
+        } else {
+            // Recorded as retired first: a crash before the file goes leaves a harmless file,
+            // never a database that names a key whose file is gone.
             conn.execute("UPDATE pii_keys SET retired_at = ?2 WHERE id = ?1", params![id, now])?;
-            report.keys_removed.push(id);
+            if ring.remove_key(id)? {
+                report.keys_removed.push(id);
+            }
         }
     }
     if in_use.contains_key(&ROOT_KEY_ID) {
