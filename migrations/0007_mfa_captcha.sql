@@ -1,8 +1,8 @@
 -- 0007: second factors. A TOTP credential per account (RFC 6238), its single-use recovery
 -- codes, and the pending sign-ins that wait for a second factor.
 
--- The TOTP secret is 20 raw bytes. (It is covered by the encryption at rest of personal data
--- once that exists; until then it is protected like the rest of the database file.)
+-- The TOTP secret: 20 random bytes, sealed with the PII key (context
+-- `totp_credentials.secret`, see src/privacy/sealed.rs).
 CREATE TABLE totp_credentials (
     user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
     secret BLOB NOT NULL,

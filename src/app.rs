@@ -27,6 +27,7 @@ use crate::keys::Keys;
 use crate::ops::health::OpsApi;
 use crate::ops::metrics::{self, Metrics};
 use crate::otp::api::OtpApi;
+use crate::privacy::api::PrivacyApi;
 use crate::tokens::api::TokensApi;
 use crate::web;
 
@@ -39,6 +40,8 @@ pub enum ApiTags {
     Account,
     /// Campus IT: campuses, accounts, the audit log, the outbox, backups, the first admin.
     Admin,
+    /// The caller's data: export, privacy-policy acceptance; the current policy.
+    Privacy,
     /// Liveness and readiness probes for load balancers and systemd.
     Operations,
 }
@@ -55,6 +58,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub keys: Arc<Keys>,
+    /// Seals and opens personal data at rest (see [`crate::privacy`]).
+    pub pii: crate::privacy::FieldCipher,
     pub metrics: Arc<Metrics>,
     pub spec: Arc<SpecDocuments>,
     pub clock: Arc<dyn Clock>,
@@ -84,6 +89,7 @@ pub type Apis = (
     AuditApi,
     OutboxApi,
     BackupsApi,
+    PrivacyApi,
     BootstrapApi,
     OpsApi,
 );
@@ -105,6 +111,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             AuditApi,
             OutboxApi,
             BackupsApi,
+            PrivacyApi,
             BootstrapApi,
             OpsApi,
         ),

@@ -51,6 +51,16 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Manage the keys that seal personal data.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new PII key active and re-seal every stored value under it (the server may keep
+    /// running). Run again to finish an interrupted rotation.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -103,6 +113,7 @@ pub fn run() -> ExitCode {
         Command::Restore { file, data_dir } => {
             restore(cli.config.as_deref(), &file, data_dir.as_deref())
         }
+        Command::Keys(KeysCommand::Rotate) => keys_rotate(cli.config.as_deref()),
         Command::Admin(AdminCommand::Create { email, password_file, display_name }) => {
             admin_create(
                 cli.config.as_deref(),
@@ -147,6 +158,51 @@ fn migrate(file: Option<&Path>) -> anyhow::Result<()> {
     for name in report.applied {
         println!("  applied {name}");
     }
+    Ok(())
+}
+
+fn keys_rotate(file: Option<&Path>) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+
+    use crate::privacy::rotate::{self, RotateOptions};
+    let config = load(file)?;
+    let clock: std::sync::Arc<dyn crate::clock::Clock> =
+        std::sync::Arc::new(crate::clock::SystemClock);
+    let (state, _, _) = server::build(config, clock.clone())?;
+    let bar = if std::io::stdout().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "re-sealing {bar:40} {pos}/{len} rows ({per_sec}, {eta} left)",
+            )
+            .expect("valid template"),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut conn = state.db.get()?;
+    let report = rotate::rotate(
+        &mut conn,
+        &state.pii,
+        clock.unix(),
+        RotateOptions {
+            on_start: &mut |rows| bar.set_length(rows),
+            on_progress: &mut |rows| bar.inc(rows),
+            settle: std::time::Duration::from_secs(2),
+        },
+    )
+    .context("key rotation stopped; run `gatehouse keys rotate` again to resume")?;
+    bar.finish_and_clear();
+    let verb = if report.resumed { "Finished the interrupted rotation" } else { "Rotated" };
+    println!("{verb} to PII key {}: {} value(s) re-sealed.", report.key_id, report.values_resealed);
+    for id in &report.keys_removed {
+        println!("  key {id}: nothing is sealed under it any more; its file was deleted");
+    }
+    for id in &report.keys_kept {
+        println!("  key {id}: still in use; kept (run the command again to finish)");
+    }
+    println!("  key 1 (pii.key) is kept: it also keys the email and phone lookups.");
     Ok(())
 }
 
@@ -328,10 +384,11 @@ fn admin_create(
         let (state, _, _) =
             tokio::task::spawn_blocking(move || server::build(config, clock)).await??;
         let index = state.accounts.email_index(&crate::accounts::email::normalize(email));
+        let pii = state.accounts.pii().clone();
         let exists = state
             .db
             .run(move |c| {
-                crate::accounts::store::find_by_email_index(c, &index)
+                crate::accounts::store::find_by_email_index(c, &pii, &index)
                     .map_err(crate::db::DbError::from)
             })
             .await?

@@ -31,6 +31,7 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub keys: KeysConfig,
     pub metrics: MetricsConfig,
+    pub retention: RetentionConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,6 +270,26 @@ pub struct MetricsConfig {
     /// Scrapers send `Authorization: Bearer <token>`.
     pub token: Secret,
     pub token_file: PathBuf,
+}
+
+/// How long data is kept (the daily retention job, `privacy::retention`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Accounts whose email (or phone) was never verified are deleted this many days after
+    /// sign-up.
+    pub unverified_account_days: u32,
+    /// Audit rows older than this many days are deleted.
+    pub audit_days: u32,
+    /// Delivered or failed outbox messages (sealed recipient, no body) are deleted after this
+    /// many days.
+    pub outbox_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { unverified_account_days: 30, audit_days: 365, outbox_days: 30 }
+    }
 }
 
 /// Key files. Empty paths: generated on first start into `<data_dir>/keys/` (mode 0600).

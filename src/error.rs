@@ -72,6 +72,9 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
+    /// The resource existed and was deleted.
+    #[oai(status = 410, content_type = "application/problem+json")]
+    Gone(Json<Problem>),
     /// The request is well-formed but its values are not acceptable.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
@@ -117,6 +120,10 @@ impl ApiError {
 
     pub fn conflict(code: &str, detail: impl Into<String>) -> Self {
         Self::Conflict(Json(Problem::new(StatusCode::CONFLICT, code, detail)))
+    }
+
+    pub fn gone(code: &str, detail: impl Into<String>) -> Self {
+        Self::Gone(Json(Problem::new(StatusCode::GONE, code, detail)))
     }
 
     pub fn unprocessable(code: &str, detail: impl Into<String>) -> Self {
@@ -370,6 +377,39 @@ impl From<crate::campuses::CampusError> for ApiError {
             E::NameTaken(_) => Self::conflict("campus_name_taken", message),
             E::DomainTaken(_) => Self::conflict("campus_domain_taken", message),
             E::Sqlite(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<crate::privacy::service::PrivacyError> for ApiError {
+    fn from(e: crate::privacy::service::PrivacyError) -> Self {
+        use crate::privacy::service::PrivacyError as E;
+        match e {
+            E::Validation(errors) => Self::validation(errors),
+            E::WrongPassword => Self::unauthorized(
+                "invalid_credentials",
+                "The password is not right; the account was not deleted.",
+            ),
+            E::ReauthenticationRequired => Self::forbidden(
+                "reauthentication_required",
+                "Sign in again (within the last 10 minutes) to delete this account.",
+            ),
+            E::UserNotFound => Self::not_found("user_not_found", "There is no such account."),
+            E::AccountDeleted => Self::gone("account_deleted", "This account has been deleted."),
+            E::NoPolicy => Self::not_found("no_policy", "No privacy policy is published."),
+            E::PolicyVersionExists => Self::conflict(
+                "policy_version_exists",
+                "A policy with this version was published already; choose a new version.",
+            ),
+            E::NotCurrentPolicy { current } => Self::conflict(
+                "policy_version_not_current",
+                format!("Only the current privacy policy (version {current}) can be accepted."),
+            ),
+            E::CannotDeleteSelf => Self::conflict(
+                "cannot_delete_self",
+                "Admins delete their own account from the account page, with their password.",
+            ),
+            E::Internal(cause) => Self::internal(cause),
         }
     }
 }

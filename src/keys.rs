@@ -16,6 +16,10 @@ use crate::config::KeysConfig;
 pub struct KeyBytes([u8; 32]);
 
 impl KeyBytes {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     pub fn expose(&self) -> &[u8; 32] {
         &self.0
     }
@@ -34,6 +38,7 @@ pub struct Keys {
     /// Former JWT signing keys (`<data_dir>/keys/jwt_retired/*.key`): they no longer sign,
     /// but tokens they signed keep verifying and their public keys stay in the JWK set.
     pub jwt_retired_seeds: Vec<KeyBytes>,
+    /// `pii.key`: PII key id 1 and the root of the blind indexes (see `privacy::keyring`).
     pub pii_key: KeyBytes,
     pub pepper: KeyBytes,
 }
@@ -48,6 +53,10 @@ pub enum KeyError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("key file {path} is not 64 hex characters (32 bytes)")]
     Malformed { path: PathBuf },
+    #[error("{path} names PII key id {id}, but there is no key file {id}.key beside it")]
+    MissingActivePii { path: PathBuf, id: u32 },
+    #[error("{path} is not a PII key id (a positive whole number)")]
+    MalformedActivePii { path: PathBuf },
 }
 
 impl Keys {
@@ -87,6 +96,12 @@ fn load_or_create(dir: &Path, path: &Path) -> Result<KeyBytes, KeyError> {
     if path.exists() {
         return read_key(path);
     }
+    create_key(dir, path)
+}
+
+/// Writes a new random key to `path` (mode 0600, in `dir` created with mode 0700); fails if the
+/// file exists.
+pub(crate) fn create_key(dir: &Path, path: &Path) -> Result<KeyBytes, KeyError> {
     fs::create_dir_all(dir)
         .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(0o700)))
         .map_err(|source| KeyError::CreateDir { path: dir.into(), source })?;
@@ -105,7 +120,7 @@ fn load_or_create(dir: &Path, path: &Path) -> Result<KeyBytes, KeyError> {
     Ok(KeyBytes(key))
 }
 
-fn read_key(path: &Path) -> Result<KeyBytes, KeyError> {
+pub(crate) fn read_key(path: &Path) -> Result<KeyBytes, KeyError> {
     let text =
         fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.into(), source })?;
     if let Ok(meta) = fs::metadata(path)

@@ -12,6 +12,8 @@
 //! - [`notify`]: the outbox, mail and SMS transports, email templates;
 //! - [`audit`]: the append-only audit log; [`ratelimit`]: rate-limit tiers; [`captcha`]: the
 //!   proof-of-work captcha;
+//! - [`privacy`]: personal data sealed at rest (field cipher, PII key ring, rotation), the
+//!   account export, deletion, retention, privacy-policy versions;
 //! - [`http`]: middleware (request id, access log, errors, headers, CORS, CSRF, limits) and
 //!   authentication; [`error`]: the one problem+json error model;
 //! - [`ops`]: probes and metrics; [`jobs`]: the background job scheduler; [`backup`]: backups
@@ -45,6 +47,7 @@ pub mod logging;
 pub mod notify;
 pub mod ops;
 pub mod otp;
+pub mod privacy;
 pub mod ratelimit;
 pub mod server;
 pub mod sessions;

@@ -14,7 +14,8 @@ use tokio::sync::Notify;
 use crate::accounts::Accounts;
 use crate::accounts::bootstrap::bootstrap_link;
 use crate::accounts::password::PasswordHasherPool;
-use crate::accounts::service::AccountSettings;
+use crate::accounts::service::blind_index_keys;
+use crate::accounts::service::{AccountKeys, AccountSettings};
 use crate::app::{self, AppState};
 use crate::backup::Backups;
 use crate::backup::lock::DataDirLock;
@@ -29,6 +30,7 @@ use crate::notify::sms::SmsSender;
 use crate::ops::heartbeat::Heartbeat;
 use crate::ops::metrics::Metrics;
 use crate::otp::{OtpSettings, PhoneCodes};
+use crate::privacy::{self, FieldCipher, KeyRing};
 use crate::sessions::{Sessions, TouchWriter};
 use crate::tokens::Tokens;
 use crate::tokens::jwt::JwtKeys;
@@ -108,8 +110,18 @@ pub fn build(
 ) -> anyhow::Result<(AppState, TouchWriter, Outbox)> {
     let data_dir = config.storage.data_dir.clone();
     prepare_data_dir(&data_dir)?;
+    if config.keys.pii_key_file.as_os_str().is_empty() && !data_dir.join("keys/pii.key").exists() {
+        privacy::startup::refuse_lost_root_key(&data_dir.join("gatehouse.db"))
+            .context("cannot load keys")?;
+    }
     let keys = Keys::load_or_generate(&config.keys, &data_dir).context("cannot load keys")?;
     let db = open_database(&data_dir)?;
+    let pii = FieldCipher::new(Arc::new(
+        KeyRing::load(keys.pii_key.clone(), &data_dir).context("cannot load the PII keys")?,
+    ));
+    let (email_index_key, _) = blind_index_keys(keys.pii_key.expose());
+    privacy::startup::prepare(&mut *db.get()?, &pii, &email_index_key, clock.unix())
+        .context("cannot open the personal data")?;
     let hasher = PasswordHasherPool::new(
         BlockingPool::new("hashing", hashing_threads()),
         *keys.pepper.expose(),
@@ -123,7 +135,7 @@ pub fn build(
         hasher,
         Arc::new(sessions),
         outbox_wake.clone(),
-        keys.pii_key.expose(),
+        AccountKeys { pii: pii.clone(), index_root: *keys.pii_key.expose() },
         AccountSettings {
             public_url: config.server.public_url.clone(),
             verify_hours: config.auth.verification_hours.into(),
@@ -149,7 +161,8 @@ pub fn build(
     let mail = MailSender::from_config(&config.mail, &data_dir).context("mail configuration")?;
     let sms = SmsSender::from_config(&config.sms, &data_dir).context("sms configuration")?;
     let outbox_heartbeat = Arc::new(Heartbeat::new());
-    let outbox = Outbox::new(db.clone(), mail, sms, clock.clone(), outbox_heartbeat.clone());
+    let outbox =
+        Outbox::new(db.clone(), mail, sms, clock.clone(), outbox_heartbeat.clone(), pii.clone());
     let backups = Arc::new(Backups::new(data_dir.clone(), config.backup.keep));
     let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
     let captcha = Arc::new(crate::captcha::Captcha::new(&config.captcha, clock.clone()));
@@ -157,6 +170,7 @@ pub fn build(
         config: Arc::new(config),
         db,
         keys: Arc::new(keys),
+        pii,
         metrics: Arc::new(Metrics::new()),
         spec: Arc::new(app::spec_documents()),
         clock,

@@ -31,6 +31,7 @@ pub const UI_PAGES: &[&str] = &[
     "/admin/audit",
     "/admin/backups",
     "/bootstrap",
+    "/privacy-policy",
 ];
 
 fn serve_embedded(path: &str, req: &Request) -> Response {

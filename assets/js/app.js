@@ -18,6 +18,7 @@ const routes = {
   "/admin/backups": "admin-backups",
   "/bootstrap": "bootstrap",
   "/phone": "phone",
+  "/privacy-policy": "privacy-policy",
   "/driver": "not-yet",
 };
 

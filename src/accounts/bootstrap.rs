@@ -66,6 +66,7 @@ impl Accounts {
         let token_hash = bootstrap_token.map(crypto::hash_token);
         let (now, ip) = (self.now(), meta.ip.clone());
         let user_id = uuid::Uuid::new_v4().to_string();
+        let pii = self.pii().clone();
         let (outcome, ended, admin_id) = self
             .db
             .run(move |conn| {
@@ -78,7 +79,7 @@ impl Accounts {
                     // Spent, expired, forged, or an admin exists already (made from the shell).
                     return Err(AccountError::InvalidToken);
                 }
-                let (outcome, admin_id) = match store::find_by_email_index(&tx, &index)? {
+                let (outcome, admin_id) = match store::find_by_email_index(&tx, &pii, &index)? {
                     Some(_) if token_hash.is_some() => {
                         // The bootstrap page creates; it never takes over an existing account.
                         return Err(AccountError::Validation(vec![field("email", "An account with this email exists; promote it with `gatehouse admin create`.")]));
@@ -94,7 +95,7 @@ impl Accounts {
                         let Some(hash) = &password_hash else {
                             return Err(AccountError::Validation(vec![field("password", "A new admin needs a password.")]));
                         };
-                        store::insert(&tx, &store::NewUser {
+                        store::insert(&tx, &pii, &store::NewUser {
                             id: &user_id,
                             email_index: &index,
                             email: &email,

@@ -1,6 +1,34 @@
-//! SQL for `users`, `email_tokens` and `bootstrap_tokens`.
+//! SQL for `users`, `email_tokens` and `bootstrap_tokens`. The email, names and phone of a user
+//! are sealed ([`FieldCipher`], contexts `users.<column>`): they are sealed here on the way in
+//! and opened here on the way out, so the rest of accounts sees plain values.
 
 use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::privacy::{CipherError, FieldCipher};
+
+pub const EMAIL: &str = "users.email";
+pub const DISPLAY_NAME: &str = "users.display_name";
+pub const LEGAL_NAME: &str = "users.legal_name";
+pub const PHONE: &str = "users.phone";
+
+fn sealing_failed(column: usize, e: CipherError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// Opens a sealed column of `r`.
+pub fn open_column(
+    pii: &FieldCipher,
+    r: &rusqlite::Row<'_>,
+    index: usize,
+    context: &str,
+) -> rusqlite::Result<Option<String>> {
+    let sealed: Option<String> = r.get(index)?;
+    sealed.map(|s| pii.open_text(context, &s).map_err(|e| sealing_failed(index, e))).transpose()
+}
+
+fn seal(pii: &FieldCipher, context: &str, value: Option<&str>) -> Option<String> {
+    value.map(|v| pii.seal_text(context, v))
+}
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -22,13 +50,13 @@ pub struct User {
 const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.legal_name, u.phone, u.password_hash,
     u.campus_id, c.name, u.role, u.email_verified_at, u.created_at, u.phone_verified_at";
 
-fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+fn user_from_row(pii: &FieldCipher, r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(0)?,
-        email: r.get(1)?,
-        display_name: r.get(2)?,
-        legal_name: r.get(3)?,
-        phone: r.get(4)?,
+        email: open_column(pii, r, 1, EMAIL)?,
+        display_name: open_column(pii, r, 2, DISPLAY_NAME)?.unwrap_or_default(),
+        legal_name: open_column(pii, r, 3, LEGAL_NAME)?,
+        phone: open_column(pii, r, 4, PHONE)?,
         password_hash: r.get(5)?,
         campus_id: r.get(6)?,
         campus_name: r.get(7)?,
@@ -39,27 +67,35 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-pub fn find_by_email_index(conn: &Connection, index: &[u8]) -> rusqlite::Result<Option<User>> {
+pub fn find_by_email_index(
+    conn: &Connection,
+    pii: &FieldCipher,
+    index: &[u8],
+) -> rusqlite::Result<Option<User>> {
     conn.query_row(
         &format!(
             "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
              WHERE u.email_index = ?1"
         ),
         [index],
-        user_from_row,
+        |r| user_from_row(pii, r),
     )
     .optional()
 }
 
 /// The account on which this phone is verified (there is at most one).
-pub fn find_by_verified_phone(conn: &Connection, index: &[u8]) -> rusqlite::Result<Option<User>> {
+pub fn find_by_verified_phone(
+    conn: &Connection,
+    pii: &FieldCipher,
+    index: &[u8],
+) -> rusqlite::Result<Option<User>> {
     conn.query_row(
         &format!(
             "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
              WHERE u.phone_index = ?1 AND u.phone_verified_at IS NOT NULL"
         ),
         [index],
-        user_from_row,
+        |r| user_from_row(pii, r),
     )
     .optional()
 }
@@ -67,6 +103,7 @@ pub fn find_by_verified_phone(conn: &Connection, index: &[u8]) -> rusqlite::Resu
 /// Sets the account's phone and marks it verified (a code sent to it was entered).
 pub fn set_verified_phone(
     conn: &Connection,
+    pii: &FieldCipher,
     user_id: &str,
     e164: &str,
     index: &[u8],
@@ -74,19 +111,23 @@ pub fn set_verified_phone(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE users SET phone = ?2, phone_index = ?3, phone_verified_at = ?4 WHERE id = ?1",
-        params![user_id, e164, index, now],
+        params![user_id, pii.seal_text(PHONE, e164), index, now],
     )?;
     Ok(())
 }
 
-pub fn find_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
+pub fn find_by_id(
+    conn: &Connection,
+    pii: &FieldCipher,
+    id: &str,
+) -> rusqlite::Result<Option<User>> {
     conn.query_row(
         &format!(
             "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
              WHERE u.id = ?1"
         ),
         [id],
-        user_from_row,
+        |r| user_from_row(pii, r),
     )
     .optional()
 }
@@ -107,7 +148,7 @@ pub struct NewUser<'a> {
 }
 
 /// Inserts a user; false when the email is already taken (the unique index decided).
-pub fn insert(conn: &Connection, u: &NewUser<'_>) -> rusqlite::Result<bool> {
+pub fn insert(conn: &Connection, pii: &FieldCipher, u: &NewUser<'_>) -> rusqlite::Result<bool> {
     let result = conn.execute(
         "INSERT INTO users (id, email_index, email, display_name, legal_name, phone,
                             password_hash, campus_id, role, email_verified_at, created_at,
@@ -116,10 +157,10 @@ pub fn insert(conn: &Connection, u: &NewUser<'_>) -> rusqlite::Result<bool> {
         params![
             u.id,
             u.email_index,
-            u.email,
-            u.display_name,
-            u.legal_name,
-            u.phone,
+            pii.seal_text(EMAIL, u.email),
+            pii.seal_text(DISPLAY_NAME, u.display_name),
+            seal(pii, LEGAL_NAME, u.legal_name),
+            seal(pii, PHONE, u.phone),
             u.password_hash,
             u.campus_id,
             u.role,
@@ -163,6 +204,7 @@ pub fn set_password(
 /// the code that created it.
 pub fn insert_phone_user(
     conn: &Connection,
+    pii: &FieldCipher,
     id: &str,
     phone: &str,
     phone_index: &[u8],
@@ -173,7 +215,13 @@ pub fn insert_phone_user(
         "INSERT INTO users (id, display_name, phone, phone_index, phone_verified_at, role,
                             created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'user', ?5)",
-        params![id, display_name, phone, phone_index, now],
+        params![
+            id,
+            pii.seal_text(DISPLAY_NAME, display_name),
+            pii.seal_text(PHONE, phone),
+            phone_index,
+            now
+        ],
     )?;
     Ok(())
 }
@@ -207,14 +255,17 @@ pub fn set_role(conn: &Connection, user_id: &str, role: &str) -> rusqlite::Resul
 
 pub fn update_profile(
     conn: &Connection,
+    pii: &FieldCipher,
     user_id: &str,
     display_name: Option<&str>,
     legal_name: Option<Option<&str>>,
 ) -> rusqlite::Result<()> {
     if let Some(name) = display_name {
+        let name = pii.seal_text(DISPLAY_NAME, name);
         conn.execute("UPDATE users SET display_name = ?2 WHERE id = ?1", params![user_id, name])?;
     }
     if let Some(legal) = legal_name {
+        let legal = seal(pii, LEGAL_NAME, legal);
         conn.execute("UPDATE users SET legal_name = ?2 WHERE id = ?1", params![user_id, legal])?;
     }
     Ok(())

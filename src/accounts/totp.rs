@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::crypto;
+use crate::privacy::FieldCipher;
 
 pub const ISSUER: &str = "Gatehouse";
 pub const STEP_SECONDS: u64 = 30;
@@ -105,13 +106,28 @@ pub struct Credential {
     pub last_step: Option<i64>,
 }
 
-pub fn credential(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<Credential>> {
+/// The context the secret is sealed under (see `privacy::sealed::SEALED`).
+pub const SECRET: &str = "totp_credentials.secret";
+
+pub fn credential(
+    conn: &Connection,
+    pii: &FieldCipher,
+    user_id: &str,
+) -> rusqlite::Result<Option<Credential>> {
     conn.query_row(
         "SELECT secret, confirmed_at, last_step FROM totp_credentials WHERE user_id = ?1",
         [user_id],
         |r| {
+            let sealed: Vec<u8> = r.get(0)?;
+            let secret = pii.open(SECRET, &sealed).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Blob,
+                    Box::new(e),
+                )
+            })?;
             Ok(Credential {
-                secret: r.get(0)?,
+                secret,
                 confirmed: r.get::<_, Option<i64>>(1)?.is_some(),
                 last_step: r.get(2)?,
             })
@@ -122,12 +138,18 @@ pub fn credential(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<C
 
 /// Whether the account has TOTP turned on.
 pub fn enabled(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
-    Ok(credential(conn, user_id)?.is_some_and(|c| c.confirmed))
+    let confirmed: Option<Option<i64>> = conn
+        .query_row("SELECT confirmed_at FROM totp_credentials WHERE user_id = ?1", [user_id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(confirmed.flatten().is_some())
 }
 
 /// Starts (or restarts) an enrolment with a new secret; TOTP stays off until confirmed.
 pub fn start_enrolment(
     conn: &Connection,
+    pii: &FieldCipher,
     user_id: &str,
     secret: &[u8],
     now: i64,
@@ -137,7 +159,7 @@ pub fn start_enrolment(
          ON CONFLICT (user_id) DO UPDATE
          SET secret = excluded.secret, created_at = excluded.created_at, confirmed_at = NULL,
              last_step = NULL",
-        params![user_id, secret, now],
+        params![user_id, pii.seal(SECRET, secret), now],
     )?;
     Ok(())
 }

@@ -34,6 +34,16 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
             return Err(ConfigError::invalid(key, "must be at least 1"));
         }
     }
+    let retention = &config.retention;
+    for (key, value) in [
+        ("retention.unverified_account_days", retention.unverified_account_days),
+        ("retention.audit_days", retention.audit_days),
+        ("retention.outbox_days", retention.outbox_days),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::invalid(key, "must be at least 1 (day)"));
+        }
+    }
     if config.server.mode == Mode::Production && !config.rate_limit.enabled {
         return Err(ConfigError::invalid(
             "rate_limit.enabled",

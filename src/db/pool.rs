@@ -38,6 +38,9 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted rows (a deleted account, purged sessions) are overwritten with zeros instead of
+    // lingering in free pages of the file.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(())
 }
 

@@ -18,6 +18,7 @@ use super::sms::SmsSender;
 use crate::clock::Clock;
 use crate::db::{Db, DbError};
 use crate::ops::heartbeat::Heartbeat;
+use crate::privacy::FieldCipher;
 
 pub const MAX_ATTEMPTS: i64 = 12;
 const BATCH: i64 = 20;
@@ -30,6 +31,7 @@ pub struct Outbox {
     sms: SmsSender,
     clock: Arc<dyn Clock>,
     heartbeat: Arc<Heartbeat>,
+    pii: FieldCipher,
 }
 
 struct DueMessage {
@@ -40,6 +42,35 @@ struct DueMessage {
     text: String,
     html: Option<String>,
     attempts: i64,
+}
+
+/// A due row as stored: recipient and bodies sealed.
+struct SealedMessage {
+    id: i64,
+    channel: String,
+    recipient: String,
+    subject: String,
+    text: String,
+    html: Option<String>,
+    attempts: i64,
+}
+
+impl SealedMessage {
+    fn open(self, pii: &FieldCipher) -> Result<DueMessage, crate::privacy::CipherError> {
+        // A body erased after delivery is empty, not sealed.
+        let open = |context, value: &str| {
+            if value.is_empty() { Ok(String::new()) } else { pii.open_text(context, value) }
+        };
+        Ok(DueMessage {
+            id: self.id,
+            channel: self.channel,
+            recipient: open(super::RECIPIENT, &self.recipient)?,
+            subject: self.subject,
+            text: open(super::BODY_TEXT, &self.text)?,
+            html: self.html.as_deref().map(|h| open(super::BODY_HTML, h)).transpose()?,
+            attempts: self.attempts,
+        })
+    }
 }
 
 fn backoff_seconds(attempts: i64) -> i64 {
@@ -53,8 +84,9 @@ impl Outbox {
         sms: SmsSender,
         clock: Arc<dyn Clock>,
         heartbeat: Arc<Heartbeat>,
+        pii: FieldCipher,
     ) -> Self {
-        Self { db, mail, sms, clock, heartbeat }
+        Self { db, mail, sms, clock, heartbeat, pii }
     }
 
     /// Delivers everything that is due, batch after batch; returns how many were attempted.
@@ -73,7 +105,8 @@ impl Outbox {
     /// Sends every message that is due now; returns how many were attempted.
     pub async fn deliver_due(&self) -> Result<usize, DbError> {
         let now = self.clock.unix();
-        let due: Vec<DueMessage> = self
+        let pii = self.pii.clone();
+        let sealed: Vec<SealedMessage> = self
             .db
             .run(move |conn| {
                 let mut stmt = conn.prepare(
@@ -83,7 +116,7 @@ impl Outbox {
                      ORDER BY next_attempt_at, id LIMIT ?2",
                 )?;
                 let rows = stmt.query_map(params![now, BATCH], |r| {
-                    Ok(DueMessage {
+                    Ok(SealedMessage {
                         id: r.get(0)?,
                         channel: r.get(1)?,
                         recipient: r.get(2)?,
@@ -96,6 +129,24 @@ impl Outbox {
                 rows.collect::<Result<Vec<_>, _>>().map_err(DbError::from)
             })
             .await?;
+        // Opened one by one: a message that cannot be opened (a damaged row) fails alone
+        // instead of holding up the queue.
+        let mut due = Vec::with_capacity(sealed.len());
+        for message in sealed {
+            let id = message.id;
+            match message.open(&pii) {
+                Ok(message) => due.push(message),
+                Err(e) => {
+                    tracing::error!(outbox_id = id, error = %e, "outbox: cannot open a queued message");
+                    self.record_outcome(
+                        id,
+                        MAX_ATTEMPTS,
+                        Err(format!("cannot open the sealed message: {e}")),
+                    )
+                    .await?;
+                }
+            }
+        }
         let count = due.len();
         for message in due {
             self.heartbeat.beat();

@@ -17,6 +17,7 @@ use crate::crypto;
 use crate::db::{Db, DbError};
 use crate::error::FieldError;
 use crate::notify;
+use crate::privacy::FieldCipher;
 use crate::sessions::{Principal, Sessions};
 
 pub const CODE_SECONDS: i64 = 600;
@@ -159,6 +160,7 @@ impl PhoneCodes {
         );
         let (now, ip, signup) = (self.clock.unix(), meta.ip.clone(), self.phone_signup);
         let caller = signed_in.map(|p| p.user_id.clone());
+        let pii = self.accounts.pii().clone();
         let sent = self
             .db
             .run(move |conn| {
@@ -172,14 +174,14 @@ impl PhoneCodes {
                 if let Some(retry_after) = limited(&recent, REQUESTS_PER_WINDOW, now) {
                     return Err(OtpError::RateLimited { retry_after });
                 }
-                let owner = users::find_by_verified_phone(&tx, &index)?.map(|u| u.id);
+                let owner = users::find_by_verified_phone(&tx, &pii, &index)?.map(|u| u.id);
                 let subject = caller.or(owner);
                 store::kill_live_codes(&tx, &index, now)?;
                 store::insert_code(&tx, &index, &hash, now, now + CODE_SECONDS)?;
                 // With phone sign-up on, an unknown phone gets its code too: it makes an account.
                 let sent = subject.is_some() || signup;
                 if sent {
-                    notify::enqueue_sms(&tx, &phone, &body, now)?;
+                    notify::enqueue_sms(&tx, &pii, &phone, &body, now)?;
                 }
                 let event = AuditEvent {
                     at: now,
@@ -228,6 +230,7 @@ impl PhoneCodes {
         let hash = self.code_hash(&index, code);
         let (now, meta, signup) = (self.clock.unix(), meta.clone(), self.phone_signup);
         let caller = signed_in.map(|p| p.user_id.clone());
+        let pii = self.accounts.pii().clone();
         let outcome = self
             .db
             .run(move |conn| {
@@ -244,6 +247,7 @@ impl PhoneCodes {
                 store::insert_check(&tx, &index, meta.ip.as_deref(), now)?;
                 let outcome = check_and_apply(
                     &tx,
+                    &pii,
                     &index,
                     &hash,
                     &phone,
@@ -307,6 +311,7 @@ struct Signing {
 #[allow(clippy::too_many_arguments)]
 fn check_and_apply(
     tx: &Connection,
+    pii: &FieldCipher,
     index: &[u8],
     hash: &[u8],
     phone: &str,
@@ -317,7 +322,7 @@ fn check_and_apply(
 ) -> Result<Applied, OtpError> {
     let remember_me = signing.remember_me;
     let ip = meta.ip.as_deref();
-    let owner = users::find_by_verified_phone(tx, index)?;
+    let owner = users::find_by_verified_phone(tx, pii, index)?;
     let subject = caller.clone().or_else(|| owner.as_ref().map(|u| u.id.clone()));
     let fail = |reason: &str, error: OtpError| -> Result<Applied, OtpError> {
         audit::record(tx, &verification_event(now, subject.as_deref(), ip, reason).failed())?;
@@ -340,10 +345,10 @@ fn check_and_apply(
         if !store::consume_code(tx, code.id, now)? {
             return fail("already_used", OtpError::InvalidCode);
         }
-        users::set_verified_phone(tx, &caller, phone, index, now)?;
+        users::set_verified_phone(tx, pii, &caller, phone, index, now)?;
         audit::record(tx, &verification_event(now, Some(&caller), ip, "linked"))?;
         audit::record(tx, &AuditEvent::by_user(now, &caller, actions::PHONE_LINKED, ip))?;
-        let user = users::find_by_id(tx, &caller)?.ok_or(OtpError::InvalidCode)?;
+        let user = users::find_by_id(tx, pii, &caller)?.ok_or(OtpError::InvalidCode)?;
         return Ok(Applied::Linked(user));
     }
     let user = match owner {
@@ -354,13 +359,13 @@ fn check_and_apply(
                 return fail("already_used", OtpError::InvalidCode);
             }
             let id = uuid::Uuid::new_v4().to_string();
-            users::insert_phone_user(tx, &id, phone, index, NEW_PHONE_USER_NAME, now)?;
+            users::insert_phone_user(tx, pii, &id, phone, index, NEW_PHONE_USER_NAME, now)?;
             audit::record(
                 tx,
                 &AuditEvent::by_user(now, &id, actions::USER_REGISTERED, ip)
                     .with_details(serde_json::json!({"method": "phone_code"})),
             )?;
-            let user = users::find_by_id(tx, &id)?.ok_or(OtpError::InvalidCode)?;
+            let user = users::find_by_id(tx, pii, &id)?.ok_or(OtpError::InvalidCode)?;
             let session =
                 Sessions::issue(tx, &user.id, remember_me, now, ip, meta.user_agent.as_deref())?;
             audit::record(tx, &verification_event(now, Some(&user.id), ip, "signed_in"))?;

@@ -166,6 +166,7 @@ impl Tokens {
         let now = self.clock.unix();
         let (next, next_hash) = crypto::new_token();
         let ip = meta.ip.clone();
+        let pii = self.accounts.pii().clone();
         let outcome = self
             .db
             .run(move |conn| {
@@ -190,7 +191,7 @@ impl Tokens {
                     tx.commit()?;
                     return Ok(Refreshed::Reused(row.family_id));
                 }
-                let Some(user) = accounts_store::find_by_id(&tx, &row.user_id)? else {
+                let Some(user) = accounts_store::find_by_id(&tx, &pii, &row.user_id)? else {
                     return Ok(Refreshed::Invalid);
                 };
                 store::insert_refresh(

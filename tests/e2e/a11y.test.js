@@ -127,6 +127,7 @@ const scenarios = [
     },
   },
   { name: "driver", role: "guest", path: "/driver" },
+  { name: "privacy-policy", role: "guest", path: "/privacy-policy" },
   { name: "home-signed-in", role: "student", path: "/" },
   { name: "account", role: "student", path: "/account", act: async (page) => page.locator(".session-list > li").first().waitFor() },
   {
@@ -139,6 +140,16 @@ const scenarios = [
     },
   },
   { name: "account-phone-code", role: "student", path: "/account", act: askForCode("+91 98765 1002") },
+  {
+    name: "account-delete-errors",
+    role: "student",
+    path: "/account",
+    act: async (page) => {
+      const form = page.getByRole("form", { name: "Delete your account" });
+      await form.getByRole("button", { name: "Delete my account" }).click();
+      await form.locator(".form-summary.is-shown").waitFor();
+    },
+  },
   { name: "admin-not-allowed", role: "student", path: "/admin" },
   { name: "admin", role: "admin", path: "/admin", act: async (page) => page.locator(".campus-list > li").first().waitFor() },
   {

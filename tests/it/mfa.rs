@@ -472,3 +472,31 @@ async fn students_behind_one_address_each_finish_their_second_step() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_secret_is_sealed_at_rest_and_the_export_shows_the_state_only() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let user = server.signed_in_user("sealed@north.edu").await;
+    let (secret, codes) = enrol(&server, &user).await;
+    let raw = totp_rs::Secret::try_from_base32(&secret).unwrap().as_bytes().to_vec();
+
+    let stored: Vec<u8> = server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .query_row("SELECT secret FROM totp_credentials", [], |r| r.get(0))
+        .unwrap();
+    assert_ne!(stored, raw);
+    assert!(!stored.windows(raw.len()).any(|w| w == raw.as_slice()), "the raw secret is stored");
+
+    let export = user.get("/api/v1/account/export").await;
+    assert_eq!(export.status(), 200);
+    let text = export.text().await.unwrap();
+    let document: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(document["mfa"]["totp_enabled"], true, "{document}");
+    assert_eq!(document["mfa"]["recovery_codes_unused"], 10);
+    assert!(!text.contains(&secret), "the export holds the secret");
+    assert!(codes.iter().all(|c| !text.contains(c.as_str())), "the export holds recovery codes");
+}

@@ -1,10 +1,12 @@
 // The signed-in user's account: profile, phone (verified with a code by SMS), password,
-// two-step sign-in, sessions, signing out.
+// two-step sign-in, sessions, the privacy policy, exporting and deleting the account's data,
+// signing out.
 
 import { api } from "../api.js";
 import { formatDate, formatDateTime, formatRelative, h, notice, replace } from "../dom.js";
-import { bindForm, busyClick, field, submit } from "../forms.js";
+import { bindForm, busyClick, checkbox, field, submit } from "../forms.js";
 import { phoneCodeFlow } from "../phone-code.js";
+import { policyPrompt } from "../privacy.js";
 import { signOut } from "../session.js";
 import { attachStrengthMeter } from "../strength.js";
 import { twoStepSection } from "../two-step.js";
@@ -26,16 +28,98 @@ export async function render(root, { who }) {
     return;
   }
   const sessions = sessionsSection();
+  const policy = h("div", { class: "policy-slot" });
   replace(
     root,
+    policy,
     profileSection(user),
     phoneSection(user),
     passwordSection(user, () => sessions.reload()),
     twoStepSection(),
     sessions.element,
+    dataSection(),
+    deleteSection(user),
     signOutSection(),
   );
-  await sessions.reload();
+  await Promise.all([sessions.reload(), showPolicyPrompt(policy)]);
+}
+
+/** Asks for the current privacy policy's acceptance, when it is still needed. */
+async function showPolicyPrompt(slot) {
+  let status;
+  try {
+    status = await api("GET", "/api/v1/account/policy-acceptance");
+  } catch {
+    return;
+  }
+  if (!status?.acceptance_required) return;
+  const prompt = policyPrompt(status.current_version, async () => {
+    replace(slot, notice("success", h("p", {}, `Thank you: you accepted version ${status.current_version} of the privacy policy.`)));
+  });
+  replace(slot, prompt.element);
+  prompt.focus();
+}
+
+/** "Download your data": the export as a JSON file. */
+function dataSection() {
+  const result = h("div", { role: "status", class: "form-result" });
+  const button = h("button", { type: "button", class: "button secondary" }, "Download your data");
+  busyClick(
+    button,
+    async () => {
+      replace(result);
+      const data = await api("GET", "/api/v1/account/export");
+      const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+      const url = URL.createObjectURL(blob);
+      const link = h("a", { href: url, download: "gatehouse-account-export.json" }, "gatehouse-account-export.json");
+      replace(result, notice("success", h("p", {}, "Your data is ready: ", link, ".")));
+      link.click();
+    },
+    (error) => replace(result, h("div", { role: "alert" }, notice("error", h("p", {}, error.message)))),
+  );
+  return section(
+    "data-heading",
+    "Your data",
+    h("p", {}, "Download everything Gatehouse holds about you (profile, campus, sessions, sign-in history, privacy-policy acceptances) as one JSON file."),
+    h("div", { class: "button-row" }, button),
+    result,
+  );
+}
+
+/** Deleting the account: the password again and an explicit confirmation. */
+function deleteSection(user) {
+  const form = h(
+    "form",
+    { class: "stack", "aria-label": "Delete your account" },
+    user.email
+      ? field({
+          name: "password",
+          label: "Your password",
+          type: "password",
+          autocomplete: "current-password",
+          required: "Enter your password to delete your account",
+        })
+      : h("p", {}, "Your account has no password: if you signed in more than 10 minutes ago, sign in again first."),
+    checkbox({
+      name: "confirm",
+      label: "I understand that my account and my personal data will be deleted for good",
+    }),
+    submit("Delete my account", "danger"),
+  );
+  form.querySelector('[data-field="confirm"]').prepend(h("p", { class: "field-error", id: "confirm-delete-error" }));
+  bindForm(form, {
+    validate: (v) => (v.confirm ? [] : [{ field: "confirm", message: "Tick the box to confirm" }]),
+    onSubmit: async (v) => {
+      await api("DELETE", "/api/v1/account", { password: v.password ?? "" });
+      window.location.assign("/sign-in?deleted=1");
+    },
+  });
+  return section(
+    "delete-heading",
+    "Delete your account",
+    h("p", {}, "This deletes your profile and personal data, and signs you out everywhere. Records of what happened stay in the audit log without your name. This cannot be undone."),
+    form,
+  );
 }
 
 function section(id, heading, ...children) {

@@ -1,7 +1,8 @@
-// Campus administration (admins only): campuses and the email domains that may sign up.
+// Campus administration (admins only): campuses and the email domains that may sign up, and
+// privacy-policy versions.
 
 import { api } from "../api.js";
-import { formatDate, h, notice, replace } from "../dom.js";
+import { formatDate, h, notice, replace, uniqueId } from "../dom.js";
 import { bindForm, busyClick, field, submit } from "../forms.js";
 import { isAdmin } from "../session.js";
 import { adminNav } from "../admin-common.js";
@@ -29,8 +30,87 @@ export async function render(root, { who }) {
     return;
   }
   const campuses = campusesSection();
-  replace(root, adminNav("/admin"), campuses.element, newCampusSection(campuses.reload));
-  await campuses.reload();
+  const policies = policiesSection();
+  replace(root, adminNav("/admin"), campuses.element, newCampusSection(campuses.reload), policies.element);
+  await Promise.all([campuses.reload(), policies.reload()]);
+}
+
+/** Privacy-policy versions: the list (newest is current) and a form to publish a new one. */
+function policiesSection() {
+  const list = h("ul", { class: "policy-list" });
+  const result = h("div", { role: "status", class: "form-result" });
+  const form = h(
+    "form",
+    { class: "stack", "aria-label": "Publish a privacy policy" },
+    field({
+      name: "version",
+      label: "Version",
+      hint: "A new label, for example 2026-09. It cannot be used again.",
+      required: "Give the new version a label",
+      maxlength: 64,
+    }),
+    textArea({ name: "text", label: "Policy text", hint: "Plain text; a blank line starts a new paragraph.", required: "Enter the policy text" }),
+    submit("Publish"),
+  );
+  const reload = async () => {
+    let policies;
+    try {
+      policies = await api("GET", "/api/v1/admin/policies");
+    } catch (error) {
+      replace(result, notice("error", h("p", {}, error.message)));
+      return;
+    }
+    replace(
+      list,
+      policies.length
+        ? policies.map((p) =>
+            h(
+              "li",
+              {},
+              h("strong", {}, `Version ${p.version}`),
+              p.current ? h("span", { class: "tag" }, "Current") : null,
+              ` published ${formatDate(p.published_at)}, accepted by ${p.acceptances}`,
+            ),
+          )
+        : h("li", {}, "No policy is published: people sign up without accepting one."),
+    );
+  };
+  bindForm(form, {
+    onSubmit: async (v) => {
+      replace(result);
+      const published = await api("POST", "/api/v1/admin/policies", { version: v.version, text: v.text });
+      form.reset();
+      await reload();
+      replace(
+        result,
+        notice("success", h("p", {}, `Version ${published.version} is published. New accounts accept it; others are asked at their next sign-in.`)),
+      );
+    },
+  });
+  const element = h(
+    "section",
+    { class: "panel", "aria-labelledby": "policies-heading" },
+    h("h2", { id: "policies-heading" }, "Privacy policy"),
+    h("p", {}, "The newest version is the current one. Publishing a version asks everyone to accept it."),
+    list,
+    h("h3", {}, "Publish a new version"),
+    form,
+    result,
+  );
+  return { element, reload };
+}
+
+/** A labelled multi-line text field, shaped like forms.js fields (errors attach to it). */
+function textArea({ name, label, hint, required }) {
+  const id = uniqueId(name);
+  return h(
+    "div",
+    { class: "field", "data-field": name },
+    h("label", { for: id }, label),
+    h("p", { class: "hint", id: `${id}-hint` }, hint),
+    h("p", { class: "field-error", id: `${id}-error` }),
+    h("textarea", { id, name, rows: 8, "aria-describedby": `${id}-hint`, "data-required": required, required: true }),
+  );
 }
 
 function campusDomainsHint() {

@@ -7,6 +7,7 @@ import { api } from "../api.js";
 import { solveCaptcha } from "../captcha.js";
 import { announce, h, notice, replace } from "../dom.js";
 import { bindForm, checkbox, field, showProblem, submit } from "../forms.js";
+import { policyPrompt } from "../privacy.js";
 import { resendPanel } from "./verify-email.js";
 
 export const title = "Sign in";
@@ -17,6 +18,7 @@ function arrivalNotice(params) {
   }
   if (params.get("signed_out")) return notice("success", h("p", {}, "You are signed out."));
   if (params.get("reset")) return notice("success", h("p", {}, "Your password is changed. Sign in with the new one."));
+  if (params.get("deleted")) return notice("success", h("p", {}, "Your account and your personal data are deleted."));
   if (params.get("next")) return notice("info", h("p", {}, "Sign in to go on."));
   return null;
 }
@@ -76,7 +78,15 @@ export function render(root, { who, params, safeNext }) {
           showSecondStep(root, result.mfa_token, () => window.location.assign(safeNext(params.get("next"))));
           return;
         }
-        window.location.assign(safeNext(params.get("next")));
+        const next = safeNext(params.get("next"));
+        if (result?.policy_acceptance_required) {
+          // Signed in; the new policy is accepted (or not) before going on.
+          const prompt = policyPrompt(result.policy_version, () => window.location.assign(next));
+          replace(root, prompt.element);
+          prompt.focus();
+          return;
+        }
+        window.location.assign(next);
       } catch (error) {
         showProblem(form, error);
         if (error.code === "email_not_verified") {

@@ -4,13 +4,14 @@
 import { api } from "../api.js";
 import { CAPTCHA_CODES, captchaKeeper } from "../captcha.js";
 import { announce, h, notice, replace } from "../dom.js";
-import { bindForm, field, submit } from "../forms.js";
+import { bindForm, checkbox, field, submit } from "../forms.js";
+import { currentPolicy } from "../privacy.js";
 import { attachStrengthMeter } from "../strength.js";
 import { resendPanel } from "./verify-email.js";
 
 export const title = "Create an account";
 
-export function render(root, { who }) {
+export async function render(root, { who }) {
   if (who) {
     replace(
       root,
@@ -39,6 +40,25 @@ export function render(root, { who }) {
     required: "Choose a password",
   });
   const keeper = captchaKeeper();
+  // Once campus IT has published a privacy policy, signing up means accepting it.
+  let policy = null;
+  try {
+    policy = await currentPolicy();
+  } catch {
+    policy = null;
+  }
+  const acceptance = policy
+    ? checkbox({
+        name: "accepted_policy_version",
+        label: h(
+          "span",
+          {},
+          "I have read and accept the ",
+          h("a", { href: "/privacy-policy", target: "_blank", rel: "noopener" }, `privacy policy (version ${policy.version}, opens in a new tab)`),
+        ),
+      })
+    : null;
+  if (acceptance) acceptance.prepend(h("p", { class: "field-error", id: "accept-policy-error" }));
   const form = h(
     "form",
     { class: "stack", "aria-label": "Create an account" },
@@ -68,13 +88,19 @@ export function render(root, { who }) {
     }),
     password,
     keeper.element,
+    acceptance,
     submit("Create account"),
   );
   attachStrengthMeter(password, () => form.elements.email.value.trim());
 
   bindForm(form, {
+    validate: (v) =>
+      policy && !v.accepted_policy_version
+        ? [{ field: "accepted_policy_version", message: "Accept the privacy policy to create an account" }]
+        : [],
     onSubmit: async (v) => {
       const body = { email: v.email, password: v.password, display_name: v.display_name };
+      if (policy) body.accepted_policy_version = policy.version;
       if (v.legal_name) body.legal_name = v.legal_name;
       if (v.phone) body.phone = v.phone;
       const register = async () => {

@@ -1,10 +1,24 @@
 //! `/api/v1/account/...`: the signed-in user's profile, password and sessions.
 
-use poem_openapi::OpenApi;
+use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::*;
 
 pub struct AccountApi;
+
+#[derive(Object)]
+pub struct DeleteAccountRequest {
+    /// The account's password, entered again (empty for an account without one).
+    #[oai(default)]
+    password: String,
+}
+
+#[derive(ApiResponse)]
+pub enum AccountDeleted {
+    /// The account and its personal data are deleted; its sessions and tokens have ended.
+    #[oai(status = 204)]
+    Deleted,
+}
 
 #[OpenApi(prefix_path = "/api/v1/account", tag = "ApiTags::Account")]
 impl AccountApi {
@@ -40,6 +54,31 @@ impl AccountApi {
             )
             .await?;
         Ok(Json(user.into()))
+    }
+
+    /// Delete the caller's account (password required).
+    ///
+    /// Personal data and uploads are removed, every session and API token ends at once, audit
+    /// rows are kept with the account's id replaced by a pseudonym, and the email can sign up
+    /// again. `401 invalid_credentials` for a wrong password (nothing deleted); an account
+    /// without a password (phone sign-in) sends an empty one and must have signed in within
+    /// the last 10 minutes (`403 reauthentication_required` otherwise).
+    #[oai(path = "/", method = "delete", operation_id = "delete_account")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        body: Json<DeleteAccountRequest>,
+    ) -> ApiResult<AccountDeleted> {
+        crate::privacy::service::delete_own_account(
+            &state,
+            auth.principal(),
+            &body.0.password,
+            &request_meta(req),
+        )
+        .await?;
+        Ok(AccountDeleted::Deleted)
     }
 
     /// Change the password (the current one is required). Ends every other session.

@@ -4,17 +4,31 @@ use poem_openapi::OpenApi;
 
 use super::*;
 use crate::accounts::service::{LoginOutcome, SignedIn};
+use crate::db::DbError;
 
 pub struct AuthApi;
 
-fn signed_in_response(state: &AppState, jar: &CookieJar, signed_in: SignedIn) -> LoginResponse {
+/// Sets the session cookies and tells the client whether a privacy-policy version waits for
+/// the user's acceptance.
+async fn signed_in_response(
+    state: &AppState,
+    jar: &CookieJar,
+    signed_in: SignedIn,
+) -> ApiResult<LoginResponse> {
     let production = state.config.is_production();
     cookies::set(jar, production, &signed_in.session, &signed_in.csrf, state.accounts.now());
-    LoginResponse::Ok(Json(LoginBody {
+    let user_id = signed_in.user.id.clone();
+    let policy_version = state
+        .db
+        .run(move |c| crate::privacy::policies::pending_for(c, &user_id).map_err(DbError::from))
+        .await?;
+    Ok(LoginResponse::Ok(Json(LoginBody {
         user: Some(signed_in.user.into()),
         mfa_required: false,
         mfa_token: None,
-    }))
+        policy_acceptance_required: policy_version.is_some(),
+        policy_version,
+    })))
 }
 
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
@@ -39,6 +53,7 @@ impl AuthApi {
             display_name: body.display_name,
             legal_name: body.legal_name,
             phone: body.phone,
+            accepted_policy_version: body.accepted_policy_version,
         };
         state.accounts.register(input, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("verification_sent")))
@@ -101,11 +116,13 @@ impl AuthApi {
             )
             .await?;
         match outcome {
-            LoginOutcome::SignedIn(signed_in) => Ok(signed_in_response(&state, jar, *signed_in)),
+            LoginOutcome::SignedIn(signed_in) => signed_in_response(&state, jar, *signed_in).await,
             LoginOutcome::SecondFactor { mfa_token } => Ok(LoginResponse::Ok(Json(LoginBody {
                 user: None,
                 mfa_required: true,
                 mfa_token: Some(mfa_token),
+                policy_acceptance_required: false,
+                policy_version: None,
             }))),
         }
     }
@@ -129,7 +146,7 @@ impl AuthApi {
         limit_sensitive(&state, req, &format!("mfa:{pending}"))?;
         let signed_in =
             state.accounts.complete_login(&body.mfa_token, &body.code, &request_meta(req)).await?;
-        Ok(signed_in_response(&state, jar, signed_in))
+        signed_in_response(&state, jar, signed_in).await
     }
 
     /// Sign out: ends the current session and clears its cookies.

@@ -100,6 +100,9 @@ pub struct RegisterRequest {
     phone: Option<String>,
     /// A solved `GET /api/v1/captcha` challenge; required when the captcha is on.
     captcha: Option<CaptchaSolution>,
+    /// The privacy-policy version the user accepted (`GET /api/v1/policies/current`).
+    /// Required once a policy is published; it must be the current version.
+    accepted_policy_version: Option<String>,
 }
 
 /// The outcome of a request whose answer must not depend on whether an account exists.
@@ -245,6 +248,13 @@ pub struct LoginBody {
     mfa_required: bool,
     /// With `mfa_required`: the pending sign-in, for `POST /api/v1/auth/login/mfa`.
     mfa_token: Option<String>,
+    /// True when a privacy-policy version was published that the user has not accepted: the
+    /// session exists, and the client asks the user to accept `policy_version` with
+    /// `POST /api/v1/account/policy-acceptance`.
+    policy_acceptance_required: bool,
+    /// The version to accept, when `policy_acceptance_required`.
+    #[oai(skip_serializing_if_is_none)]
+    policy_version: Option<String>,
 }
 
 /// The second step of a sign-in.

@@ -47,6 +47,7 @@ impl Accounts {
             ip: meta.ip.clone(),
             token_hash,
             url: self.link(kind.page(), &token),
+            pii: self.pii().clone(),
             outbox_wake: self.outbox_wake.clone(),
             in_flight: InFlight::start(self.link_jobs.clone()),
         };
@@ -84,6 +85,7 @@ struct LinkJob {
     ip: Option<String>,
     token_hash: Vec<u8>,
     url: String,
+    pii: FieldCipher,
     outbox_wake: Arc<Notify>,
     in_flight: InFlight,
 }
@@ -99,13 +101,14 @@ impl LinkJob {
             ip,
             token_hash,
             url,
+            pii,
             outbox_wake,
             in_flight,
         } = self;
         let sent = db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                let user = store::find_by_email_index(&tx, &index)?.filter(|u| match kind {
+                let user = store::find_by_email_index(&tx, &pii, &index)?.filter(|u| match kind {
                     LinkKind::Verify => u.email_verified_at.is_none(),
                     LinkKind::Reset => true,
                 });
@@ -139,7 +142,7 @@ impl LinkJob {
                                 templates::password_reset(&brand, to, &user.display_name, &url)
                             }
                         };
-                        notify::enqueue_email(&tx, &mail, now)?;
+                        notify::enqueue_email(&tx, &pii, &mail, now)?;
                         true
                     }
                     _ => false,

@@ -54,13 +54,14 @@ impl FactorCheck {
 /// and spends it when right. Runs inside the caller's transaction.
 fn spend_factor(
     conn: &Connection,
+    pii: &FieldCipher,
     recovery_key: &[u8; 32],
     user_id: &str,
     code: &str,
     now: i64,
     allow_recovery: bool,
 ) -> rusqlite::Result<FactorCheck> {
-    let Some(credential) = totp::credential(conn, user_id)?.filter(|c| c.confirmed) else {
+    let Some(credential) = totp::credential(conn, pii, user_id)?.filter(|c| c.confirmed) else {
         return Ok(FactorCheck::Wrong);
     };
     if code.len() > 64 {
@@ -99,11 +100,18 @@ fn audit_factor(
     audit::record(conn, &event)
 }
 
-fn notify_mfa(conn: &Connection, user: &User, change: MfaChange, now: i64) -> rusqlite::Result<()> {
+fn notify_mfa(
+    conn: &Connection,
+    pii: &FieldCipher,
+    user: &User,
+    change: MfaChange,
+    now: i64,
+) -> rusqlite::Result<()> {
     if let Some(to) = user.email.as_deref() {
         let brand = templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
         notify::enqueue_email(
             conn,
+            pii,
             &templates::mfa_changed(&brand, to, &user.display_name, change),
             now,
         )?;
@@ -155,13 +163,14 @@ impl Accounts {
         let secret = totp::new_secret();
         let label = user.email.clone().or(user.phone.clone()).unwrap_or(user.id.clone());
         let (user_id, now, ip) = (user.id.clone(), self.now(), meta.ip.clone());
+        let pii = self.pii.clone();
         self.db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 if totp::enabled(&tx, &user_id)? {
                     return Err(AccountError::TotpAlreadyEnabled);
                 }
-                totp::start_enrolment(&tx, &user_id, &secret, now)?;
+                totp::start_enrolment(&tx, &pii, &user_id, &secret, now)?;
                 let event = AuditEvent::by_user(
                     now,
                     &user_id,
@@ -196,11 +205,12 @@ impl Accounts {
             codes.iter().map(|c| totp::recovery_code_hash(&self.recovery_key, c)).collect();
         let (user_id, code, now, ip) =
             (principal.user_id.clone(), code.to_string(), self.now(), meta.ip.clone());
+        let pii = self.pii.clone();
         self.db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 let credential =
-                    totp::credential(&tx, &user_id)?.ok_or(AccountError::TotpNotStarted)?;
+                    totp::credential(&tx, &pii, &user_id)?.ok_or(AccountError::TotpNotStarted)?;
                 if credential.confirmed {
                     return Err(AccountError::TotpAlreadyEnabled);
                 }
@@ -209,8 +219,8 @@ impl Accounts {
                 else {
                     return Err(wrong_code());
                 };
-                let user =
-                    store::find_by_id(&tx, &user_id)?.ok_or(AccountError::InvalidCredentials)?;
+                let user = store::find_by_id(&tx, &pii, &user_id)?
+                    .ok_or(AccountError::InvalidCredentials)?;
                 totp::use_step(&tx, &user_id, step)?;
                 totp::confirm(&tx, &user_id, now)?;
                 totp::replace_recovery_codes(&tx, &user_id, &hashes, now)?;
@@ -218,7 +228,7 @@ impl Accounts {
                     &tx,
                     &AuditEvent::by_user(now, &user_id, actions::TOTP_ENABLED, ip.as_deref()),
                 )?;
-                notify_mfa(&tx, &user, MfaChange::Enabled, now)?;
+                notify_mfa(&tx, &pii, &user, MfaChange::Enabled, now)?;
                 tx.commit()?;
                 Ok(())
             })
@@ -245,13 +255,14 @@ impl Accounts {
         }
         let (code, now, ip, key) =
             (code.to_string(), self.now(), meta.ip.clone(), self.recovery_key);
+        let pii = self.pii.clone();
         self.db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 if !totp::enabled(&tx, &user.id)? {
                     return Err(AccountError::TotpNotEnabled);
                 }
-                let check = spend_factor(&tx, &key, &user.id, &code, now, true)?;
+                let check = spend_factor(&tx, &pii, &key, &user.id, &code, now, true)?;
                 audit_factor(&tx, &user.id, check, now, ip.as_deref(), "disable_totp")?;
                 if !check.accepted() {
                     tx.commit()?;
@@ -262,7 +273,7 @@ impl Accounts {
                     &tx,
                     &AuditEvent::by_user(now, &user.id, actions::TOTP_DISABLED, ip.as_deref()),
                 )?;
-                notify_mfa(&tx, &user, MfaChange::Disabled, now)?;
+                notify_mfa(&tx, &pii, &user, MfaChange::Disabled, now)?;
                 tx.commit()?;
                 Ok(())
             })
@@ -289,15 +300,16 @@ impl Accounts {
             meta.ip.clone(),
             self.recovery_key,
         );
+        let pii = self.pii.clone();
         self.db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 if !totp::enabled(&tx, &user_id)? {
                     return Err(AccountError::TotpNotEnabled);
                 }
-                let user =
-                    store::find_by_id(&tx, &user_id)?.ok_or(AccountError::InvalidCredentials)?;
-                let check = spend_factor(&tx, &key, &user_id, &code, now, false)?;
+                let user = store::find_by_id(&tx, &pii, &user_id)?
+                    .ok_or(AccountError::InvalidCredentials)?;
+                let check = spend_factor(&tx, &pii, &key, &user_id, &code, now, false)?;
                 audit_factor(&tx, &user_id, check, now, ip.as_deref(), "recovery_codes")?;
                 if !check.accepted() {
                     tx.commit()?;
@@ -313,7 +325,7 @@ impl Accounts {
                         ip.as_deref(),
                     ),
                 )?;
-                notify_mfa(&tx, &user, MfaChange::RecoveryCodesRegenerated, now)?;
+                notify_mfa(&tx, &pii, &user, MfaChange::RecoveryCodesRegenerated, now)?;
                 tx.commit()?;
                 Ok(())
             })
@@ -338,6 +350,7 @@ impl Accounts {
         let hash = crypto::hash_token(mfa_token);
         let (code, now, meta, key) =
             (code.to_string(), self.now(), meta.clone(), self.recovery_key);
+        let pii = self.pii.clone();
         let outcome = self
             .db
             .run(move |conn| {
@@ -345,7 +358,7 @@ impl Accounts {
                 let challenge = totp::find_challenge(&tx, &hash)?
                     .filter(|c| c.expires_at > now)
                     .ok_or(AccountError::MfaTokenInvalid)?;
-                let user = store::find_by_id(&tx, &challenge.user_id)?
+                let user = store::find_by_id(&tx, &pii, &challenge.user_id)?
                     .ok_or(AccountError::MfaTokenInvalid)?;
                 // A password changed or reset since the password step ends the pending sign-in.
                 let changed: Option<i64> = tx.query_row(
@@ -358,7 +371,7 @@ impl Accounts {
                     tx.commit()?;
                     return Err(AccountError::MfaTokenInvalid);
                 }
-                let check = spend_factor(&tx, &key, &user.id, &code, now, true)?;
+                let check = spend_factor(&tx, &pii, &key, &user.id, &code, now, true)?;
                 audit_factor(&tx, &user.id, check, now, meta.ip.as_deref(), "login")?;
                 if !check.accepted() {
                     totp::fail_challenge(&tx, &hash)?;
@@ -376,7 +389,7 @@ impl Accounts {
                     )
                     .with_details(serde_json::json!({"remaining": remaining}));
                     audit::record(&tx, &event)?;
-                    notify_mfa(&tx, &user, MfaChange::RecoveryCodeUsed { remaining }, now)?;
+                    notify_mfa(&tx, &pii, &user, MfaChange::RecoveryCodeUsed { remaining }, now)?;
                 }
                 let method = if check == FactorCheck::Totp {
                     "password+totp"
@@ -412,6 +425,7 @@ impl Accounts {
             meta.ip.clone(),
             self.recovery_key,
         );
+        let pii = self.pii.clone();
         self.db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
@@ -419,7 +433,7 @@ impl Accounts {
                     return Ok(());
                 }
                 let Some(code) = code else { return Err(AccountError::TotpRequired) };
-                let check = spend_factor(&tx, &key, &user_id, &code, now, false)?;
+                let check = spend_factor(&tx, &pii, &key, &user_id, &code, now, false)?;
                 audit_factor(&tx, &user_id, check, now, ip.as_deref(), "token")?;
                 tx.commit()?;
                 if check.accepted() { Ok(()) } else { Err(AccountError::InvalidSecondFactor) }

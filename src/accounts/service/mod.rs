@@ -31,6 +31,7 @@ use crate::crypto;
 use crate::db::{BlockingError, Db, DbError};
 use crate::error::FieldError;
 use crate::notify::{self, Email, templates};
+use crate::privacy::FieldCipher;
 use crate::sessions::{AuthMethod, IssuedSession, Principal, Sessions};
 
 pub const RESET_TOKEN_SECONDS: i64 = 3600;
@@ -115,6 +116,8 @@ pub struct Registration {
     pub display_name: String,
     pub legal_name: Option<String>,
     pub phone: Option<String>,
+    /// Must be the current privacy-policy version once one is published.
+    pub accepted_policy_version: Option<String>,
 }
 
 /// A successful sign-in: the session to put in cookies and the user it belongs to.
@@ -134,6 +137,14 @@ pub struct AccountSettings {
     pub default_region: String,
 }
 
+/// The keys accounts use for personal data.
+pub struct AccountKeys {
+    /// Seals the email, names and phone.
+    pub pii: FieldCipher,
+    /// `pii.key`: the blind indexes are derived from it ([`blind_index_keys`]).
+    pub index_root: [u8; 32],
+}
+
 pub struct Accounts {
     pub(super) db: Db,
     clock: Arc<dyn Clock>,
@@ -144,12 +155,22 @@ pub struct Accounts {
     phone_index_key: [u8; 32],
     /// Keys the stored hashes of recovery codes.
     recovery_key: [u8; 32],
+    pub(super) pii: FieldCipher,
     default_region: String,
     pub(super) public_url: String,
     verify_hours: i64,
     users: moka::sync::Cache<String, Arc<User>>,
     /// Emailed-link jobs still running (see `links.rs`).
     link_jobs: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// The keys of the email and phone blind indexes, derived from `pii.key` (the index root,
+/// which key rotation never replaces: the indexes would all change).
+pub fn blind_index_keys(root: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+    let derive = |label: &[u8]| -> [u8; 32] {
+        crypto::keyed_hash(root, &[label]).try_into().expect("HMAC-SHA256 is 32 bytes")
+    };
+    (derive(b"email-index"), derive(b"phone-index"))
 }
 
 pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -176,16 +197,13 @@ impl Accounts {
         hasher: PasswordHasherPool,
         sessions: Arc<Sessions>,
         outbox_wake: Arc<Notify>,
-        pii_key: &[u8; 32],
+        keys: AccountKeys,
         settings: AccountSettings,
     ) -> Self {
-        let index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"email-index"])
-            .try_into()
-            .expect("HMAC-SHA256 is 32 bytes");
-        let phone_index_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"phone-index"])
-            .try_into()
-            .expect("HMAC-SHA256 is 32 bytes");
-        let recovery_key: [u8; 32] = crypto::keyed_hash(pii_key, &[b"recovery-codes"])
+        let (index_key, phone_index_key) = blind_index_keys(&keys.index_root);
+        let pii = keys.pii;
+        // Recovery-code hashes are keyed from the same root as the blind indexes.
+        let recovery_key: [u8; 32] = crypto::keyed_hash(&keys.index_root, &[b"recovery-codes"])
             .try_into()
             .expect("HMAC-SHA256 is 32 bytes");
         let users =
@@ -199,12 +217,18 @@ impl Accounts {
             email_index_key: index_key,
             phone_index_key,
             recovery_key,
+            pii,
             default_region: settings.default_region,
             public_url: settings.public_url,
             verify_hours: settings.verify_hours,
             users,
             link_jobs: Arc::default(),
         }
+    }
+
+    /// Seals and opens personal data.
+    pub fn pii(&self) -> &FieldCipher {
+        &self.pii
     }
 
     pub fn sessions(&self) -> &Sessions {
@@ -241,9 +265,10 @@ impl Accounts {
 
     async fn find_by_email(&self, email: &str) -> Result<Option<User>, AccountError> {
         let index = self.email_index(email);
+        let pii = self.pii.clone();
         Ok(self
             .db
-            .run(move |c| store::find_by_email_index(c, &index).map_err(DbError::from))
+            .run(move |c| store::find_by_email_index(c, &pii, &index).map_err(DbError::from))
             .await?)
     }
 
@@ -262,7 +287,8 @@ impl Accounts {
 
     async fn user_from_db(&self, user_id: &str) -> Result<Option<User>, AccountError> {
         let id = user_id.to_string();
-        Ok(self.db.run(move |c| store::find_by_id(c, &id).map_err(DbError::from)).await?)
+        let pii = self.pii.clone();
+        Ok(self.db.run(move |c| store::find_by_id(c, &pii, &id).map_err(DbError::from)).await?)
     }
 
     /// Drops a user's cached copy after a change.

@@ -35,6 +35,7 @@ impl Accounts {
         let score = self.hasher.strength(new, user.email.as_deref().unwrap_or_default()).await?;
         let (keep, method) = (principal.session_id.clone(), principal.method);
         let (now, ip) = (self.now(), meta.ip.clone());
+        let pii = self.pii().clone();
         let ended = self
             .db
             .run(move |conn| {
@@ -64,7 +65,7 @@ impl Accounts {
                 if let Some(to) = user.email.as_deref() {
                     let notice =
                         templates::password_changed(&brand, to, &user.display_name, "changed");
-                    notify::enqueue_email(&tx, &notice, now)?;
+                    notify::enqueue_email(&tx, &pii, &notice, now)?;
                 }
                 tx.commit().map_err(DbError::from)?;
                 Ok::<_, AccountError>((ended, families))
@@ -88,11 +89,12 @@ impl Accounts {
         let hash = token_hash(token)?;
         let now = self.now();
         let lookup = hash.clone();
+        let pii = self.pii().clone();
         let user = self
             .db
             .run(move |conn| {
                 let token = usable_token(conn, &lookup, store::RESET_PASSWORD, now)?;
-                store::find_by_id(conn, &token.user_id)?.ok_or(AccountError::InvalidToken)
+                store::find_by_id(conn, &pii, &token.user_id)?.ok_or(AccountError::InvalidToken)
             })
             .await?;
         if let Some(problem) =
@@ -102,6 +104,7 @@ impl Accounts {
         }
         let new_hash = self.hasher.hash(new).await?;
         let (ip, user_id) = (meta.ip.clone(), user.id.clone());
+        let pii = self.pii().clone();
         let ended = self
             .db
             .run(move |conn| {
@@ -133,7 +136,7 @@ impl Accounts {
                         &user.display_name,
                         "reset with an emailed link",
                     );
-                    notify::enqueue_email(&tx, &notice, now)?;
+                    notify::enqueue_email(&tx, &pii, &notice, now)?;
                 }
                 tx.commit()?;
                 Ok((ended, families))

@@ -22,12 +22,14 @@ impl Accounts {
             return Err(AccountError::Validation(errors));
         }
         let (user_id, now, ip) = (principal.user_id.clone(), self.now(), meta.ip.clone());
+        let pii = self.pii().clone();
         let user = self
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 store::update_profile(
                     &tx,
+                    &pii,
                     &user_id,
                     display_name.as_deref(),
                     legal_name.as_ref().map(|n| n.as_deref()),
@@ -36,8 +38,8 @@ impl Accounts {
                     &tx,
                     &AuditEvent::by_user(now, &user_id, actions::PROFILE_UPDATED, ip.as_deref()),
                 )?;
-                let user =
-                    store::find_by_id(&tx, &user_id)?.ok_or(AccountError::InvalidCredentials)?;
+                let user = store::find_by_id(&tx, &pii, &user_id)?
+                    .ok_or(AccountError::InvalidCredentials)?;
                 tx.commit()?;
                 Ok::<_, AccountError>(user)
             })

@@ -11,6 +11,7 @@ impl Accounts {
         now: i64,
         meta: RequestMeta,
     ) -> Result<bool, AccountError> {
+        let pii = self.pii().clone();
         let locked = self
             .db
             .run(move |conn| {
@@ -48,6 +49,7 @@ impl Accounts {
                         let minutes = ((until - now) / 60).max(1);
                         notify::enqueue_email(
                             &tx,
+                            &pii,
                             &templates::account_locked(&brand, to, &user.display_name, minutes),
                             now,
                         )?;

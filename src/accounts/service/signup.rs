@@ -1,6 +1,7 @@
 //! Registration and email verification.
 
 use super::*;
+use crate::privacy::policies;
 
 impl Accounts {
     pub async fn register(
@@ -32,9 +33,16 @@ impl Accounts {
         if let Some(problem) = password::policy_violation(&input.password, &email) {
             errors.push(field("password", problem));
         }
+        let policy = self.db.run(|c| policies::current(c).map_err(DbError::from)).await?;
+        if let Some(problem) =
+            policies::refusal(policy.as_ref(), input.accepted_policy_version.as_deref())
+        {
+            errors.push(field("accepted_policy_version", problem));
+        }
         if !errors.is_empty() {
             return Err(AccountError::Validation(errors));
         }
+        let policy_id = policy.map(|p| p.id);
         let domain = email::domain_of(&email).to_string();
         let campus =
             self.db.run(move |c| campus_for_domain(c, &domain).map_err(DbError::from)).await?;
@@ -54,11 +62,13 @@ impl Accounts {
         let ip = meta.ip.clone();
         let display_name = display_name.unwrap_or_default();
         let hours = self.verify_hours;
+        let pii = self.pii().clone();
         self.db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 let created = store::insert(
                     &tx,
+                    &pii,
                     &store::NewUser {
                         id: &user_id,
                         email_index: &index,
@@ -76,6 +86,9 @@ impl Accounts {
                 )?;
                 let brand = templates::Brand { product: PRODUCT, campus: Some(&campus_name) };
                 if created {
+                    if let Some(policy_id) = policy_id {
+                        policies::accept(&tx, &user_id, policy_id, now)?;
+                    }
                     let expires = now + hours * 3600;
                     store::insert_email_token(
                         &tx,
@@ -87,7 +100,7 @@ impl Accounts {
                     )?;
                     let mail =
                         templates::verify_email(&brand, &email, &display_name, &verify_url, hours);
-                    notify::enqueue_email(&tx, &mail, now)?;
+                    notify::enqueue_email(&tx, &pii, &mail, now)?;
                     audit::record(
                         &tx,
                         &AuditEvent::by_user(
@@ -97,8 +110,16 @@ impl Accounts {
                             ip.as_deref(),
                         ),
                     )?;
-                } else if let Some(owner) = store::find_by_email_index(&tx, &index)? {
-                    notice_duplicate_signup(&tx, &owner, &brand, &reset_url, now, ip.as_deref())?;
+                } else if let Some(owner) = store::find_by_email_index(&tx, &pii, &index)? {
+                    notice_duplicate_signup(
+                        &tx,
+                        &pii,
+                        &owner,
+                        &brand,
+                        &reset_url,
+                        now,
+                        ip.as_deref(),
+                    )?;
                 }
                 tx.commit().map_err(DbError::from)
             })
@@ -142,6 +163,7 @@ impl Accounts {
 /// hour, so the form cannot be used to flood their inbox.
 fn notice_duplicate_signup(
     conn: &Connection,
+    pii: &FieldCipher,
     owner: &User,
     brand: &templates::Brand<'_>,
     reset_url: &str,
@@ -163,7 +185,7 @@ fn notice_duplicate_signup(
             &owner.display_name,
             reset_url,
         );
-        notify::enqueue_email(conn, &mail, now)?;
+        notify::enqueue_email(conn, pii, &mail, now)?;
     }
     Ok(())
 }

@@ -1,0 +1,114 @@
+//! `gatehouse keys rotate`: a new PII key becomes active, then every sealed value is re-sealed
+//! under it, a batch of rows per write transaction, while the server keeps serving (it opens
+//! values under either key and follows the switch of the active key, see
+//! [`super::keyring`]).
+//!
+//! Interrupted (Ctrl-C, crash), the command resumes where values remain under older keys: run
+//! it again and it finishes the same rotation instead of starting another. A key file is
+//! deleted only once a full scan finds nothing sealed under it, a few seconds after the last
+//! re-sealing pass (a server that read the old active id just before the switch may still be
+//! committing a value under it); `pii.key` (id 1) stays, as it roots the blind indexes.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, params};
+
+use super::cipher::FieldCipher;
+use super::keyring::ROOT_KEY_ID;
+use super::sealed::{self, Pass, SealError};
+use super::startup;
+use crate::keys::KeyError;
+
+pub const BATCH: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Startup(#[from] startup::StartupError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+#[derive(Debug, Default)]
+pub struct RotationReport {
+    pub key_id: u32,
+    /// true: an interrupted rotation to `key_id` was finished rather than a new key made.
+    pub resumed: bool,
+    pub values_resealed: usize,
+    /// Key files deleted because nothing is sealed under them any more.
+    pub keys_removed: Vec<u32>,
+    /// Old keys still in use (they stay; run the command again later).
+    pub keys_kept: Vec<u32>,
+}
+
+/// Hooks for the command line: a progress bar (or nothing) and the pause before old keys go.
+pub struct RotateOptions<'a> {
+    pub on_start: &'a mut dyn FnMut(u64),
+    pub on_progress: &'a mut dyn FnMut(u64),
+    pub settle: Duration,
+}
+
+pub fn rotate(
+    conn: &mut Connection,
+    pii: &FieldCipher,
+    now: i64,
+    options: RotateOptions<'_>,
+) -> Result<RotationReport, RotateError> {
+    startup::check_keys(conn, pii)?;
+    let ring = pii.ring();
+    let active = ring.active_id();
+    let in_use = sealed::values_per_key(conn)?;
+    let unfinished = in_use.keys().any(|id| *id != active);
+    let mut report = RotationReport::default();
+    if unfinished && active != ROOT_KEY_ID {
+        report.resumed = true;
+        report.key_id = active;
+    } else {
+        let used: u32 =
+            conn.query_row("SELECT coalesce(max(id), 1) FROM pii_keys", [], |r| r.get(0))?;
+        let id = ring.add_key(used)?;
+        // Recorded before it seals anything, so start-up can check it.
+        startup::record_keys(conn, pii, now)?;
+        ring.set_active(id)?;
+        report.key_id = id;
+    }
+    let target = report.key_id;
+    (options.on_start)(sealed::total_rows(conn)?);
+    loop {
+        let n =
+            sealed::run_pass(conn, pii, Pass::Reseal { target }, BATCH, &mut *options.on_progress)?;
+        report.values_resealed += n;
+        if n == 0 {
+            break;
+        }
+        // A value sealed by the server under the old key during the pass: go again.
+        if sealed::values_per_key(conn)?.keys().all(|id| *id == target) {
+            break;
+        }
+    }
+    std::thread::sleep(options.settle);
+    let in_use = sealed::values_per_key(conn)?;
+    for id in ring.ids() {
+        if id == target || id == ROOT_KEY_ID {
+            continue;
+        }
+        if in_use.contains_key(&id) {
+            report.keys_kept.push(id);
+        } else {
+            // Recorded as retired first: a crash before the file goes leaves a harmless file,
+            // never a database that names a key whose file is gone.
+            conn.execute("UPDATE pii_keys SET retired_at = ?2 WHERE id = ?1", params![id, now])?;
+            if ring.remove_key(id)? {
+                report.keys_removed.push(id);
+            }
+        }
+    }
+    if in_use.contains_key(&ROOT_KEY_ID) {
+        report.keys_kept.push(ROOT_KEY_ID);
+    }
+    Ok(report)
+}

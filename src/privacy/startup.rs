@@ -1,0 +1,118 @@
+//! What start-up does with the PII keys before anything else touches the database: prove each
+//! key file is the one the data was sealed with (a wrong or missing file stops start-up with a
+//! message naming it, and nothing is written), then seal values still stored in plain text
+//! (rows written before encryption existed; idempotent).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::cipher::{self, CipherError, FieldCipher};
+use super::sealed::{self, Pass, SealError};
+use crate::crypto;
+
+const CHECK_CONTEXT: &str = "pii_keys.check";
+const CHECK_TEXT: &[u8] = b"gatehouse pii key check";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(
+        "PII key id {id} is recorded in the database but its key file is missing (keys/pii.key \
+         or keys.pii_key_file for id 1, keys/pii/{id}.key otherwise); nothing was changed"
+    )]
+    MissingKey { id: u32 },
+    #[error(
+        "the PII key file for key id {id} is not the key the data was sealed with (wrong \
+         keys/pii.key, keys.pii_key_file or keys/pii/{id}.key?); nothing was changed"
+    )]
+    WrongKey { id: u32 },
+    #[error("cannot seal personal data stored in plain text: {0}")]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Before keys are loaded (which would generate a missing `pii.key`): a database that holds
+/// values sealed with the root key must not get a fresh one, or start-up would fail later with
+/// a less helpful message and the new file would be in the way of restoring the right one.
+pub fn refuse_lost_root_key(db_path: &std::path::Path) -> Result<(), StartupError> {
+    if !db_path.exists() {
+        return Ok(());
+    }
+    let conn = Connection::open_with_flags(db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let recorded: Option<i64> = conn
+        .query_row("SELECT count(*) FROM pii_keys", [], |r| r.get(0))
+        .optional()
+        .unwrap_or(None);
+    if recorded.unwrap_or(0) > 0 {
+        return Err(StartupError::MissingKey { id: super::keyring::ROOT_KEY_ID });
+    }
+    Ok(())
+}
+
+/// Checks the keys, then seals plain-text values. Call after migrations, before serving.
+pub fn prepare(
+    conn: &mut Connection,
+    pii: &FieldCipher,
+    email_index_key: &[u8; 32],
+    now: i64,
+) -> Result<(), StartupError> {
+    check_keys(conn, pii)?;
+    check_blind_index(conn, email_index_key)?;
+    record_keys(conn, pii, now)?;
+    let sealed = sealed::run_pass(conn, pii, Pass::SealPlain, 500, |_| {})?;
+    if sealed > 0 {
+        tracing::info!(values = sealed, "personal data stored in plain text is now sealed");
+    }
+    Ok(())
+}
+
+/// Every key the database knows (not retired) must be present and open its check value.
+pub fn check_keys(conn: &Connection, pii: &FieldCipher) -> Result<(), StartupError> {
+    let mut stmt = conn.prepare("SELECT id, check_value FROM pii_keys WHERE retired_at IS NULL")?;
+    let known: Vec<(u32, Vec<u8>)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    for (id, check) in known {
+        match pii.open(CHECK_CONTEXT, &check) {
+            Ok(text) if text == CHECK_TEXT => {}
+            Err(CipherError::UnknownKey(_)) => return Err(StartupError::MissingKey { id }),
+            _ => return Err(StartupError::WrongKey { id }),
+        }
+    }
+    Ok(())
+}
+
+/// Before the first key check exists (a database from before encryption), the blind index of
+/// an email stored in plain text proves `pii.key` is the key the indexes were made with.
+fn check_blind_index(conn: &Connection, email_index_key: &[u8; 32]) -> Result<(), StartupError> {
+    let recorded: i64 = conn.query_row("SELECT count(*) FROM pii_keys", [], |r| r.get(0))?;
+    if recorded > 0 {
+        return Ok(());
+    }
+    let sample: Option<(String, Vec<u8>)> = conn
+        .query_row(
+            "SELECT email, email_index FROM users
+             WHERE email IS NOT NULL AND substr(email, 1, 1) != char(1) LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((email, index)) = sample
+        && crypto::keyed_hash(email_index_key, &[email.as_bytes()]) != index
+    {
+        return Err(StartupError::WrongKey { id: super::keyring::ROOT_KEY_ID });
+    }
+    Ok(())
+}
+
+/// Records a check value for every loaded key the database does not know yet.
+pub fn record_keys(conn: &Connection, pii: &FieldCipher, now: i64) -> rusqlite::Result<()> {
+    for id in pii.ring().ids() {
+        let Some(key) = pii.ring().key(id) else { continue };
+        let check = cipher::seal_with(id, &key, CHECK_CONTEXT, CHECK_TEXT);
+        conn.execute(
+            "INSERT INTO pii_keys (id, check_value, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO NOTHING",
+            params![id, check, now],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! The caller's data: export, deletion (own and by an admin), privacy-policy acceptance, and
+//! retention driven by the manual clock.
+
+use serde_json::{Value, json};
+
+use crate::harness::{PASSWORD, TestServer, User, problem};
+
+async fn admin(server: &TestServer) -> User {
+    let token = server.bootstrap_link.clone().unwrap().split("token=").nth(1).unwrap().to_string();
+    let created = server
+        .post(
+            "/api/v1/bootstrap",
+            json!({"token": token, "email": "it@north.edu", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let admin = server.new_user("it@north.edu");
+    assert_eq!(admin.login(PASSWORD, false).await.status(), 200);
+    admin
+}
+
+async fn user_id(user: &User) -> String {
+    let me: Value = user.get("/api/v1/auth/session").await.json().await.unwrap();
+    me["user"]["id"].as_str().unwrap().to_string()
+}
+
+async fn delete_own(user: &User, password: &str) -> reqwest::Response {
+    user.send(reqwest::Method::DELETE, "/api/v1/account")
+        .json(&json!({"password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_export_holds_every_fact_about_the_caller_and_no_secret() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let ada = server.signed_in_user("ada@north.edu").await;
+    let tokens: Value = server
+        .post("/api/v1/auth/token", json!({"email": "ada@north.edu", "password": PASSWORD}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = ada.get("/api/v1/account/export").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let export: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(export["format"], "gatehouse.account-export");
+    assert_eq!(export["profile"]["email"], "ada@north.edu");
+    assert_eq!(export["profile"]["display_name"], "Test Student");
+    assert_eq!(export["profile"]["has_password"], true);
+    assert_eq!(export["campus"]["name"], "North");
+    assert_eq!(export["campus"]["domains"], json!(["north.edu"]));
+    assert_eq!(export["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(export["api_tokens"].as_array().unwrap().len(), 1);
+    assert_eq!(export["email_links"][0]["purpose"], "verify_email");
+    assert!(export["email_links"][0]["used_at"].is_string());
+    let actions: Vec<&str> = export["audit_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in ["user.registered", "email.verified", "login"] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    assert_eq!(export["audit_events"][0]["actor"], "self");
+    assert_eq!(export["policy_acceptances"], json!([]));
+    // No secret: password hash, session or refresh token.
+    assert!(!text.contains("argon2"), "{text}");
+    assert!(!text.contains(tokens["refresh_token"].as_str().unwrap()));
+    assert!(!text.contains(&ada.cookie("gatehouse_session").unwrap()));
+    // Unauthenticated: no export.
+    problem(server.get("/api/v1/account/export").await, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn deleting_an_account_removes_its_data_ends_its_access_and_frees_the_email() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let ada = server.signed_in_user("ada@north.edu").await;
+    let id = user_id(&ada).await;
+    let other_session = server.new_user("ada@north.edu");
+    assert_eq!(other_session.login(PASSWORD, true).await.status(), 200);
+    let tokens: Value = server
+        .post("/api/v1/auth/token", json!({"email": "ada@north.edu", "password": PASSWORD}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let uploads = gatehouse::privacy::deletion::user_upload_dir(&server.data_dir(), &id);
+    std::fs::create_dir_all(&uploads).unwrap();
+    std::fs::write(uploads.join("licence-front.jpg"), b"\xff\xd8\xff").unwrap();
+
+    // Wrong or missing password: nothing happens.
+    problem(delete_own(&ada, "Wrong-Password-1").await, 401, "invalid_credentials").await;
+    let body = problem(delete_own(&ada, "").await, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "password");
+    assert_eq!(server.query_i64("SELECT count(*) FROM users"), 1, "still there");
+
+    assert_eq!(delete_own(&ada, PASSWORD).await.status(), 204);
+    assert_eq!(server.query_i64("SELECT count(*) FROM users"), 0);
+    assert!(!uploads.exists(), "uploads removed");
+    // Every way in has ended at once: this session, the other one, the API token.
+    problem(ada.get("/api/v1/account").await, 401, "unauthenticated").await;
+    problem(other_session.get("/api/v1/account/export").await, 401, "unauthenticated").await;
+    let by_token = server
+        .client
+        .get(server.url("/api/v1/account/export"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    problem(by_token, 401, "unauthenticated").await;
+    problem(delete_own(&ada, PASSWORD).await, 401, "unauthenticated").await;
+    for table in ["sessions", "token_families", "refresh_tokens", "email_tokens"] {
+        assert_eq!(server.query_i64(&format!("SELECT count(*) FROM {table}")), 0, "{table}");
+    }
+    // Audit rows stay, pseudonymised and without addresses.
+    let conn = server.state.db.get().unwrap();
+    let named: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE actor_id = ?1 OR subject_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(named, 0);
+    let kept = server.query_i64("SELECT count(*) FROM audit_log WHERE subject_id LIKE 'deleted:%'");
+    assert!(kept >= 4, "{kept}");
+    assert_eq!(
+        server.query_i64(
+            "SELECT count(*) FROM audit_log WHERE subject_id LIKE 'deleted:%' AND ip IS NOT NULL"
+        ),
+        0
+    );
+    assert_eq!(
+        server.query_i64("SELECT count(*) FROM audit_log WHERE action = 'account.deleted'"),
+        1
+    );
+    // The append-only rule still holds for anything else.
+    assert!(conn.execute("UPDATE audit_log SET action = 'x'", []).is_err());
+    drop(conn);
+
+    // The address can sign up again.
+    assert_eq!(server.register("ada@north.edu").await.status(), 202);
+    assert_eq!(server.query_i64("SELECT count(*) FROM users"), 1);
+}
+
+#[tokio::test]
+async fn admins_delete_accounts_with_clear_answers_for_repeats_and_unknown_ids() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let admin = admin(&server).await;
+    let ada = server.signed_in_user("ada@north.edu").await;
+    let bob = server.signed_in_user("bob@north.edu").await;
+    let ada_id = user_id(&ada).await;
+    let path = format!("/api/v1/admin/users/{ada_id}");
+
+    problem(bob.delete(&path).await, 403, "forbidden").await;
+    problem(admin.delete("/api/v1/admin/users/nobody").await, 404, "user_not_found").await;
+    let admin_id = user_id(&admin).await;
+    problem(
+        admin.delete(&format!("/api/v1/admin/users/{admin_id}")).await,
+        409,
+        "cannot_delete_self",
+    )
+    .await;
+
+    assert_eq!(admin.delete(&path).await.status(), 204);
+    problem(ada.get("/api/v1/auth/session").await, 401, "unauthenticated").await;
+    problem(admin.delete(&path).await, 410, "account_deleted").await;
+    let event: (String, Option<String>) = server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .query_row("SELECT actor_id, ip FROM audit_log WHERE action = 'account.deleted'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(event.0, admin_id, "the admin is named as the actor");
+    assert_eq!(server.new_user("ada@north.edu").login(PASSWORD, false).await.status(), 401);
+    assert_eq!(bob.get("/api/v1/account").await.status(), 200, "others are untouched");
+}
+
+#[tokio::test]
+async fn policy_versions_are_published_required_at_sign_up_and_accepted_after_sign_in() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    // No policy yet: sign-up needs none, sign-in asks for none.
+    problem(server.get("/api/v1/policies/current").await, 404, "no_policy").await;
+    let ada = server.signed_in_user("ada@north.edu").await;
+    let admin = admin(&server).await;
+
+    let publish = |version: &str, text: &str| {
+        admin.post("/api/v1/admin/policies", json!({"version": version, "text": text}))
+    };
+    problem(
+        ada.post("/api/v1/admin/policies", json!({"version": "1", "text": "x"})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let body = problem(publish("", "text").await, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "version");
+    let body = problem(publish("2026-09", "  ").await, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "text");
+    let published = publish("2026-09", "We keep your data safe.").await;
+    assert_eq!(published.status(), 201);
+    problem(publish("2026-09", "again").await, 409, "policy_version_exists").await;
+    let current: Value = server.get("/api/v1/policies/current").await.json().await.unwrap();
+    assert_eq!(current["version"], "2026-09");
+    assert_eq!(current["text"], "We keep your data safe.");
+
+    // Registration must name the current version.
+    let register = |email: &str, version: Option<&str>| {
+        let mut body = json!({"email": email, "password": PASSWORD, "display_name": "Cy"});
+        if let Some(v) = version {
+            body["accepted_policy_version"] = json!(v);
+        }
+        server.post("/api/v1/auth/register", body)
+    };
+    let body = problem(register("cy@north.edu", None).await, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "accepted_policy_version");
+    let body =
+        problem(register("cy@north.edu", Some("2025-01")).await, 422, "validation_failed").await;
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("2026-09"), "{body}");
+    assert_eq!(register("cy@north.edu", Some("2026-09")).await.status(), 202);
+    assert_eq!(server.query_i64("SELECT count(*) FROM policy_acceptances"), 1);
+
+    // A user who has not accepted is told so at sign-in, until they accept.
+    let again = server.new_user("ada@north.edu");
+    let login: Value = again.login(PASSWORD, false).await.json().await.unwrap();
+    assert_eq!(login["policy_acceptance_required"], true);
+    assert_eq!(login["policy_version"], "2026-09");
+    let status: Value = again.get("/api/v1/account/policy-acceptance").await.json().await.unwrap();
+    assert_eq!(status["acceptance_required"], true);
+    problem(
+        again.post("/api/v1/account/policy-acceptance", json!({"version": "1999"})).await,
+        409,
+        "policy_version_not_current",
+    )
+    .await;
+    let accepted =
+        again.post("/api/v1/account/policy-acceptance", json!({"version": "2026-09"})).await;
+    assert_eq!(accepted.status(), 200);
+    let login: Value =
+        server.new_user("ada@north.edu").login(PASSWORD, false).await.json().await.unwrap();
+    assert_eq!(login["policy_acceptance_required"], false);
+    assert!(login.get("policy_version").is_none());
+
+    // A new version: asked again; the old one cannot be accepted any more.
+    assert_eq!(publish("2027-01", "New terms.").await.status(), 201);
+    let login: Value =
+        server.new_user("ada@north.edu").login(PASSWORD, false).await.json().await.unwrap();
+    assert_eq!(login["policy_acceptance_required"], true);
+    assert_eq!(login["policy_version"], "2027-01");
+    problem(
+        again.post("/api/v1/account/policy-acceptance", json!({"version": "2026-09"})).await,
+        409,
+        "policy_version_not_current",
+    )
+    .await;
+    server.clock.advance(chrono::Duration::minutes(5));
+    assert_eq!(
+        again
+            .post("/api/v1/account/policy-acceptance", json!({"version": "2027-01"}))
+            .await
+            .status(),
+        200
+    );
+
+    // Acceptances are exported with time and version, and counted for admins.
+    let export: Value = ada.get("/api/v1/account/export").await.json().await.unwrap();
+    let versions: Vec<&str> = export["policy_acceptances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, vec!["2026-09", "2027-01"]);
+    assert!(export["policy_acceptances"][1]["accepted_at"].is_string());
+    let list: Value = admin.get("/api/v1/admin/policies").await.json().await.unwrap();
+    assert_eq!(list[0]["version"], "2027-01");
+    assert_eq!(list[0]["current"], true);
+    assert_eq!(list[0]["acceptances"], 1);
+    assert_eq!(list[1]["acceptances"], 2);
+}
+
+#[tokio::test]
+async fn retention_purges_expired_rows_unverified_accounts_and_old_audit_rows() {
+    let server = TestServer::start_with(|c| c.retention.unverified_account_days = 10).await;
+    server.add_campus("North", &["north.edu"]);
+    let ada = server.signed_in_user("ada@north.edu").await;
+    assert_eq!(server.register("never@north.edu").await.status(), 202);
+    server.flush_outbox().await;
+    assert_eq!(server.query_i64("SELECT count(*) FROM users"), 2);
+
+    // Nothing is due yet.
+    let report = gatehouse::privacy::run_retention(&server.state).await.unwrap();
+    assert_eq!(report.unverified_accounts, 0);
+    assert_eq!(report.sessions, 0);
+
+    server.clock.advance(chrono::Duration::days(11));
+    let report = gatehouse::privacy::run_retention(&server.state).await.unwrap();
+    assert_eq!(report.unverified_accounts, 1, "{report:?}");
+    assert_eq!(report.sessions, 1, "the browser session is long idle: {report:?}");
+    assert_eq!(report.email_links, 2, "both verification links: {report:?}");
+    assert_eq!(server.query_i64("SELECT count(*) FROM users"), 1);
+    assert_eq!(
+        server.query_i64("SELECT count(*) FROM deleted_accounts WHERE reason = 'retention'"),
+        1
+    );
+    problem(ada.get("/api/v1/account").await, 401, "unauthenticated").await;
+    // The verified account stays.
+    assert_eq!(server.new_user("ada@north.edu").login(PASSWORD, false).await.status(), 200);
+
+    server.clock.advance(chrono::Duration::days(360));
+    let before = server.query_i64("SELECT count(*) FROM audit_log");
+    let report = gatehouse::privacy::run_retention(&server.state).await.unwrap();
+    let after = server.query_i64("SELECT count(*) FROM audit_log");
+    assert!(report.audit_rows > 0 && after == before - report.audit_rows as i64, "{report:?}");
+    assert!(
+        server.query_i64("SELECT min(at) FROM audit_log")
+            >= server.state.clock.unix() - 365 * 86400
+    );
+    assert_eq!(report.outbox_messages, 2, "the two verification emails: {report:?}");
+}
