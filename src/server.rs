@@ -48,6 +48,10 @@ pub struct App {
     _lock: DataDirLock,
 }
 
+/// When the daily retention job runs (server's local time): after the 03:00 default backup,
+/// at a quiet hour on campus.
+const RETENTION_AT: chrono::NaiveTime = chrono::NaiveTime::from_hms_opt(4, 0, 0).unwrap();
+
 /// The background jobs (see [`crate::jobs`]). Registering one is one line here.
 pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler {
     let mut jobs = Scheduler::new(state.metrics.jobs.clone());
@@ -64,6 +68,9 @@ pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler {
     if let Ok(Some(Schedule::DailyAt(at))) = Schedule::daily(&state.config.backup.schedule) {
         jobs.add(Job::daily("backup", at, |state| async move { state.backups.run().await }));
     }
+    jobs.add(Job::daily("retention", RETENTION_AT, |state| async move {
+        crate::privacy::run_retention(&state).await
+    }));
     jobs
 }
 

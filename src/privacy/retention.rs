@@ -33,6 +33,7 @@ pub struct RetentionReport {
     pub phone_codes: usize,
     pub phone_code_checks: usize,
     pub bootstrap_links: usize,
+    pub mfa_challenges: usize,
     pub unverified_accounts: usize,
     pub audit_rows: usize,
     pub outbox_messages: usize,
@@ -123,6 +124,7 @@ fn purge_expired(
         tx.execute("DELETE FROM phone_code_checks WHERE at <= ?1", [now - DAY])?;
     let bootstrap_links =
         tx.execute("DELETE FROM bootstrap_tokens WHERE expires_at <= ?1", [now])?;
+    let mfa_challenges = tx.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
     let audit_rows = tx.execute(
         "DELETE FROM audit_log WHERE at <= ?1",
         [now - i64::from(config.audit_days) * DAY],
@@ -140,6 +142,7 @@ fn purge_expired(
         phone_codes,
         phone_code_checks,
         bootstrap_links,
+        mfa_challenges,
         unverified_accounts: 0,
         audit_rows,
         outbox_messages,
