@@ -36,7 +36,8 @@ impl AuthApi {
     /// Sign up with a campus email.
     ///
     /// Sends a verification link by email. The answer is the same whether or not the email
-    /// already has an account (its owner is told by email instead).
+    /// already has an account (its owner is told by email instead). With the captcha on, a
+    /// solved `GET /api/v1/captcha` challenge is required (`428 captcha_required` without one).
     #[oai(path = "/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
@@ -74,7 +75,8 @@ impl AuthApi {
 
     /// Send a new verification link.
     ///
-    /// Always 202. At most one link a minute and five a day are sent per account.
+    /// Always 202. At most one link a minute and five a day are sent per account. Past the
+    /// per-address allowance a solved captcha is required (`428 captcha_required`).
     #[oai(path = "/verify-email/resend", method = "post", operation_id = "resend_verification")]
     async fn resend(
         &self,
@@ -92,7 +94,9 @@ impl AuthApi {
     ///
     /// Sets the session cookie (HttpOnly) and the CSRF cookie. A wrong password and an unknown
     /// email get the same answer. With two-step sign-in on, no session is made yet: the answer
-    /// is `mfa_required: true` with an `mfa_token` for `POST /api/v1/auth/login/mfa`.
+    /// is `mfa_required: true` with an `mfa_token` for `POST /api/v1/auth/login/mfa`. Past the
+    /// per-address allowance, and for an account locked since its last sign-in, a solved
+    /// captcha is required (`428 captcha_required`).
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
@@ -177,7 +181,8 @@ impl AuthApi {
 
     /// Ask for a password-reset link by email.
     ///
-    /// Always 202, whether or not the email has an account.
+    /// Always 202, whether or not the email has an account. Past the per-address allowance a
+    /// solved captcha is required (`428 captcha_required`).
     #[oai(path = "/password/forgot", method = "post", operation_id = "forgot_password")]
     async fn forgot(
         &self,
