@@ -39,7 +39,7 @@ made_user=no
 getent passwd gatehouse >/dev/null || made_user=yes
 cleanup() {
   step "purging"
-  kill "${server_pid:-0}" 2>/dev/null || true
+  if [ -n "${server_pid:-}" ]; then kill "$server_pid" 2>/dev/null || true; fi
   dpkg --purge gatehouse >/dev/null 2>&1 || true
   rm -rf /var/lib/gatehouse /var/log/gatehouse
   if [ "$made_user" = yes ]; then
@@ -84,7 +84,8 @@ case "$rating" in *" SAFE"|*" OK") ;; *) fail "rated worse than OK" ;; esac
 step "serving as the gatehouse user with the packaged config, and a backup beside it"
 log=$(mktemp)
 # Port 0 so as not to collide with anything on 8080; everything else is the packaged config.
-GATEHOUSE_SERVER__LISTEN=127.0.0.1:0 runuser -u gatehouse -- \
+# setpriv execs (runuser would stay as the parent and stand between the signal and the exit).
+GATEHOUSE_SERVER__LISTEN=127.0.0.1:0 setpriv --reuid=gatehouse --regid=gatehouse --init-groups \
   gatehouse serve --config /etc/gatehouse/gatehouse.toml >"$log" 2>&1 &
 server_pid=$!
 addr=""
@@ -99,7 +100,7 @@ ls /var/lib/gatehouse/backups/gatehouse-*.tar.gz >/dev/null || fail "no backup i
 [ "$(stat -c '%a' /var/lib/gatehouse/backups/gatehouse-*.tar.gz)" = 600 ] || fail "backup mode"
 ls /var/log/gatehouse/* >/dev/null || fail "no log file in /var/log/gatehouse"
 kill -TERM "$server_pid"
-wait "$server_pid" || fail "the server did not exit 0 on SIGTERM"
+wait "$server_pid" || { cat "$log"; fail "the server did not exit 0 on SIGTERM"; }
 server_pid=""
 echo "ok: served, backed up, stopped cleanly"
 

@@ -440,6 +440,10 @@ impl From<crate::otp::OtpError> for ApiError {
                 "phone_taken",
                 "This phone number is already verified on another account.",
             ),
+            E::AccountDisabled => Self::forbidden(
+                "account_disabled",
+                "This account is disabled. Ask your campus IT team to enable it again.",
+            ),
             E::Internal(cause) => Self::internal(cause),
         }
     }

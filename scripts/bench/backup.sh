@@ -18,7 +18,7 @@ binary=$target/x86_64-unknown-linux-gnu/release/gatehouse
 [ -x "$binary" ] || binary=$target/release/gatehouse
 [ -x "$binary" ] || { echo "build first: scripts/build-static.sh" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'bench_stop; rm -rf "$work"' EXIT
+trap 'bench_stop || true; rm -rf "$work"' EXIT
 data=$work/data
 password=Correct-Horse-42
 
@@ -86,17 +86,16 @@ touch "$work/stop"
 wait "$loop"
 busy_count=$(wc -l <"$work/busy-times")
 busy_mean=$(awk '{s+=$1} END {if (NR) printf "%.2f", s/NR}' "$work/busy-times")
-bench_stop
 
 mib() { echo "scale=1; $1 / 1048576" | bc; }
 echo
-echo "Backups, $users accounts ($(nproc) cores, $(basename "$binary") from $(dirname "$binary"))"
+echo "Backups, $users accounts ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $binary)"
 echo
 printf '| %-52s | %12s |\n' "measure" "value"
 printf '|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "$(printf -- '-%.0s' {1..14})"
 printf '| %-52s | %12s |\n' "database size" "$(mib "$db_bytes") MiB"
 printf '| %-52s | %12s |\n' "backup archive size (tar.gz)" "$(mib "$archive_bytes") MiB"
-printf '| %-52s | %12s |\n' "backup time, server idle" "${idle_seconds%???????} s"
+printf '| %-52s | %12s |\n' "backup time, server idle" "$(printf '%.2f' "$idle_seconds") s"
 printf '| %-52s | %12s |\n' "backup time under load (mean of $busy_count)" "$busy_mean s"
 printf '| %-52s | %12s |\n' "GET /ready p99 (one DB write), no backup" "$ready_quiet ms"
 printf '| %-52s | %12s |\n' "GET /ready p99, backups running" "$ready_busy ms"

@@ -39,6 +39,8 @@ pub enum OtpError {
     InvalidCode,
     #[error("the phone is verified on another account")]
     PhoneTaken,
+    #[error("the account is disabled")]
+    AccountDisabled,
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -380,6 +382,9 @@ fn check_and_apply(
     };
     if !store::consume_code(tx, code.id, now)? {
         return fail("already_used", OtpError::InvalidCode);
+    }
+    if crate::admin::store::is_disabled(tx, &user.id)? {
+        return fail("account_disabled", OtpError::AccountDisabled);
     }
     let session = Sessions::issue(tx, &user.id, remember_me, now, ip, meta.user_agent.as_deref())?;
     audit::record(tx, &verification_event(now, Some(&user.id), ip, "signed_in"))?;

@@ -60,10 +60,24 @@ async fn a_backup_taken_during_writes_restores_every_acknowledged_write() {
             }
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Enough writes first (a busy machine may be slow to start them), then the backup, then
+    // more writes after it.
+    let acked = || acknowledged.lock().unwrap().len();
+    for _ in 0..600 {
+        if acked() >= 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let asked_at = std::time::Instant::now();
     let backup = take_backup(&admin).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let after_backup = acked();
+    for _ in 0..600 {
+        if acked() > after_backup {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for writer in writers {
         writer.await.unwrap();

@@ -430,3 +430,30 @@ async fn with_phone_signup_a_code_for_an_unknown_phone_makes_a_phone_only_accoun
     assert_eq!(again["user"]["id"], body["user"]["id"]);
     assert_eq!(server.query_i64("SELECT count(*) FROM users"), 1);
 }
+
+#[tokio::test]
+async fn a_disabled_account_cannot_sign_in_with_a_phone_code() {
+    let server = TestServer::start().await;
+    phone_owner(&server).await;
+    let id: String = server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .query_row("SELECT id FROM users WHERE email = 'ada@north.edu'", [], |r| r.get(0))
+        .unwrap();
+    server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .execute("UPDATE users SET disabled_at = 1 WHERE id = ?1", [&id])
+        .unwrap();
+    server.clock.advance(minutes(1));
+    assert_eq!(request(&server, PHONE).await.status(), 202);
+    let code = code(&server, 2).await;
+    problem(verify(&server, PHONE, &code).await, 403, "account_disabled").await;
+    let sessions =
+        server.query_i64(&format!("SELECT count(*) FROM sessions WHERE user_id = '{id}'"));
+    assert_eq!(sessions, 1, "only the session ada had before; none was added");
+}
