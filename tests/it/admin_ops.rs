@@ -293,20 +293,22 @@ fn urlencode(text: &str) -> String {
 async fn failed_messages_are_shown_and_can_be_retried() {
     let (server, admin) = setup().await;
     let now = server.state.clock.unix();
-    server
-        .state
-        .db
-        .get()
-        .unwrap()
-        .execute(
-            "INSERT INTO outbox (channel, recipient, subject, body_text, created_at, attempts,
-                                 next_attempt_at, failed_at, last_error)
-             VALUES ('email', 'lost@north.edu', 'Hello again', 'the text', ?1, 12, ?1, ?1,
-                     'relay said no')",
-            [now],
-        )
-        .unwrap();
+    let conn = server.state.db.get().unwrap();
+    let email = gatehouse::notify::Email {
+        to: "lost@north.edu".into(),
+        subject: "Hello again".into(),
+        text: "the text".into(),
+        html: "<p>the text</p>".into(),
+    };
+    gatehouse::notify::enqueue_email(&conn, &server.state.pii, &email, now).unwrap();
     let id = server.query_i64("SELECT max(id) FROM outbox");
+    conn.execute(
+        "UPDATE outbox SET attempts = 12, failed_at = ?1, last_error = 'relay said no'
+         WHERE id = ?2",
+        rusqlite::params![now, id],
+    )
+    .unwrap();
+    drop(conn);
     let status = json_of(admin.get("/api/v1/admin/outbox").await, 200).await;
     assert_eq!(status["failed"], 1);
     assert_eq!(status["recent_failures"][0]["id"], id);

@@ -440,7 +440,11 @@ async fn a_disabled_account_cannot_sign_in_with_a_phone_code() {
         .db
         .get()
         .unwrap()
-        .query_row("SELECT id FROM users WHERE email = 'ada@north.edu'", [], |r| r.get(0))
+        .query_row(
+            "SELECT id FROM users WHERE email_index = ?1",
+            [server.state.accounts.email_index("ada@north.edu")],
+            |r| r.get(0),
+        )
         .unwrap();
     server
         .state
