@@ -37,6 +37,19 @@ enum Command {
     /// Manage admins.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Fill the database with realistic verified accounts, sessions and audit rows (for
+    /// benchmarks; never on a production database).
+    Seed {
+        /// How many accounts (numbered from 0; existing ones are skipped).
+        #[arg(long)]
+        users: u64,
+        /// The campus email domain (a campus is created for it if none has it).
+        #[arg(long, default_value = "seed.example.edu")]
+        domain: String,
+        /// A file holding the password every seeded account gets (default: Seed-Password-1).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +98,9 @@ pub fn run() -> ExitCode {
             Ok(())
         }
         Command::Campus(command) => campus(cli.config.as_deref(), command),
+        Command::Seed { users, domain, password_file } => {
+            seed(cli.config.as_deref(), users, &domain, password_file.as_deref())
+        }
         Command::Admin(AdminCommand::Create { email, password_file, display_name }) => {
             admin_create(
                 cli.config.as_deref(),
@@ -231,6 +247,35 @@ fn campus(file: Option<&Path>, command: CampusCommand) -> anyhow::Result<()> {
             println!("removed campus {} ({})", campus.id, campus.name);
         }
     }
+    Ok(())
+}
+
+/// The password of seeded accounts when no file names one (benchmarks sign them in with it).
+const SEED_PASSWORD: &str = "Seed-Password-1";
+
+fn seed(
+    file: Option<&Path>,
+    users: u64,
+    domain: &str,
+    password_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let config = load(file)?;
+    if config.is_production() {
+        anyhow::bail!("seed refuses to run in production mode: it adds made-up accounts");
+    }
+    let password = match password_file {
+        Some(_) => read_new_password(password_file)?,
+        None => SEED_PASSWORD.to_string(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(crate::seed::run(config, users, domain, &password, |done| {
+        eprint!("\rseeded {done} accounts");
+    }))?;
+    eprintln!();
+    println!(
+        "seeded {} accounts ({} already there) in {:.1} s",
+        report.created, report.skipped, report.seconds
+    );
     Ok(())
 }
 

@@ -41,6 +41,7 @@ pub mod notify;
 pub mod ops;
 pub mod otp;
 pub mod ratelimit;
+pub mod seed;
 pub mod server;
 pub mod sessions;
 pub mod tokens;

@@ -3,7 +3,7 @@
 //! marked failed for an admin to see (its body, which may hold a single-use link, is erased
 //! then, as after a delivery). A message whose delivery succeeded but whose row was not
 //! yet marked (a crash in between) is sent again: delivery is at least once, and the
-//! Message-ID (`outbox-<id>`) is the same both times.
+//! Message-ID of an email, or the `id` of an SMS (`outbox-<id>`), is the same both times.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,7 +119,7 @@ impl Outbox {
                     .map_err(|e| e.to_string()),
                 "sms" => self
                     .sms
-                    .send(&message.recipient, &message.text)
+                    .send(message.id, &message.recipient, &message.text)
                     .await
                     .map_err(|e| e.to_string()),
                 other => Err(format!("no transport for channel {other}")),
