@@ -90,7 +90,8 @@ async fn start(binary: &Path, data: &Path) -> Server {
 /// A JSON POST from a random client address: the per-address limits of phone codes are
 /// always on, and the load is many clients, not one.
 fn post(http: &reqwest::Client, url: &str, path: &str, body: Value) -> reqwest::RequestBuilder {
-    let ip = format!("10.{}.{}.{}", rand::random::<u8>(), rand::random::<u8>(), rand::random::<u8>());
+    let ip =
+        format!("10.{}.{}.{}", rand::random::<u8>(), rand::random::<u8>(), rand::random::<u8>());
     http.post(format!("{url}{path}")).header("x-forwarded-for", ip).json(&body)
 }
 
@@ -358,6 +359,8 @@ async fn main() {
         .status()
         .unwrap();
     assert!(status.success(), "campus add");
+    // reqwest is built without a bundled TLS provider (plain HTTP here, but it wants one).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
     let serial = Arc::new(AtomicU64::new(0));
     let phones = Arc::new(AtomicU64::new(rand::random::<u32>() as u64));

@@ -29,7 +29,7 @@ bench_start "$binary" "$work/data" GATEHOUSE_RATE_LIMIT__ENABLED=true \
   GATEHOUSE_RATE_LIMIT__AUTHENTICATED_PER_MINUTE=1000000 \
   'GATEHOUSE_SERVER__TRUSTED_PROXIES=["127.0.0.1/32"]'
 pid=$BENCH_PID
-password=Soak-Test-Pass-9
+password=Mixed-Traffic-77
 bench_verified_user "$BENCH_URL" "$work/data" soak@soak.edu "$password"
 cookie=$(bench_login_cookie "$BENCH_URL" soak@soak.edu "$password")
 [ -n "$cookie" ] || { echo "cannot sign in" >&2; exit 1; }

@@ -18,7 +18,7 @@ trap 'bench_stop; rm -rf "$work"' EXIT
 
 GATEHOUSE_STORAGE__DATA_DIR="$work/data" "$binary" campus add --name Bench --domain bench.edu >/dev/null
 bench_start "$binary" "$work/data" GATEHOUSE_CAPTCHA__ENABLED=false
-password=Storm-Bench-42
+password=Sign-In-Flood-42
 bench_verified_user "$BENCH_URL" "$work/data" storm@bench.edu "$password"
 cookie=$(bench_login_cookie "$BENCH_URL" storm@bench.edu "$password")
 cat >"$work/login.lua" <<LUA
