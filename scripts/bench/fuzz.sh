@@ -20,8 +20,7 @@ fi
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
 flags=(--sanitizer none --debug-assertions --release)
-cargo +nightly fuzz build "${flags[@]}" "${targets[@]}" >&2 2>/dev/null ||
-  for t in "${targets[@]}"; do cargo +nightly fuzz build "${flags[@]}" "$t" >&2; done
+cargo +nightly fuzz build "${flags[@]}" >&2
 
 printf '%-14s %8s %14s %10s %8s %8s\n' target seconds executions exec_per_s corpus result
 failed=0

@@ -101,7 +101,8 @@ fn argon2(pepper: &[u8]) -> Argon2<'_> {
 /// Argon2's working memory (19 MiB a hash), kept between hashes. Allocating and freeing it
 /// for every hash made glibc keep the freed blocks (its mmap threshold adapts upwards to the
 /// block size): the process grew by gigabytes under a sign-in load. At most one buffer per
-/// hashing thread exists, because the pool runs at most that many hashes at once.
+/// hashing thread exists, because the pool runs at most that many hashes at once: after the
+/// first sign-ins the process holds 19 MiB per core for them, and no more.
 #[derive(Default)]
 struct Scratch(Mutex<Vec<Vec<Block>>>);
 
@@ -180,9 +181,12 @@ fn verify_sync(pepper: &[u8], password: &str, stored: &str, memory: &mut [Block]
 impl PasswordHasherPool {
     pub fn new(pool: BlockingPool, pepper: [u8; 32]) -> Self {
         let dummy = crate::crypto::base64url(&rand::random::<[u8; 24]>());
-        let scratch = Arc::new(Scratch::default());
-        let dummy_hash = scratch.with(|memory| hash_sync(&pepper, &dummy, memory)).into();
-        Self { pool, pepper: Arc::new(pepper), scratch, dummy_hash }
+        // Memory used once and given back, so that an idle server does not hold a buffer
+        // before its first sign-in.
+        let mut memory = vec![Block::default(); current_params().block_count()];
+        let dummy_hash = hash_sync(&pepper, &dummy, &mut memory).into();
+        drop(memory);
+        Self { pool, pepper: Arc::new(pepper), scratch: Arc::default(), dummy_hash }
     }
 
     /// [`strength`] on the bounded pool, off the async workers.
