@@ -10,5 +10,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}
-binary=${GATEHOUSE_BIN:-$target/release/gatehouse}
+binary=${BENCH_BINARY:-$target/release/gatehouse}
 "$target/release/examples/crash_load" "$binary" "${1:-20}"

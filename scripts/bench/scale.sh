@@ -16,7 +16,7 @@ bench_need_wrk
 seconds=${1:-10}
 large=${2:-1000000}
 target=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}
-binary=${GATEHOUSE_BIN:-$target/release/gatehouse}
+binary=${BENCH_BINARY:-$target/release/gatehouse}
 seed_dir=${BENCH_SEED_DIR:-$HOME/.cache/gatehouse-bench}
 migrations=$(cat migrations/*.sql | sha256sum | cut -c1-12)
 trap 'bench_stop' EXIT

@@ -7,8 +7,8 @@
 #   - no more threads or open file descriptors at the end than at the end of warm-up, once the
 #     load has stopped and idle blocking threads have retired.
 # The rate limits are on (production defaults, except the per-user limit raised so that the
-# signed-in traffic is served); requests come through a trusted proxy with rotating client
-# addresses (X-Forwarded-For), so the limiters keep meeting new keys.
+# signed-in traffic is served); requests come through a trusted proxy from 2,000 rotating
+# client addresses (X-Forwarded-For), and every unknown-email sign-in is a new account key.
 #
 #   cargo build --release && scripts/bench/soak.sh [SECONDS]
 set -euo pipefail
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 bench_need_wrk
 seconds=${1:-600}
 target=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}
-binary=${GATEHOUSE_BIN:-$target/release/gatehouse}
+binary=${BENCH_BINARY:-$target/release/gatehouse}
 work=$(mktemp -d)
 trap 'bench_stop; rm -rf "$work"' EXIT
 warmup=$(( seconds / 10 < 20 ? 20 : seconds / 10 ))
@@ -40,7 +40,9 @@ local cookie = "gatehouse_session=$cookie"
 local n = 0
 function request()
   n = n + 1
-  local ip = "10." .. math.random(0, 3) .. "." .. math.random(0, 255) .. "." .. math.random(1, 254)
+  -- 2,000 addresses: the limiters' caches (per-address keys live 15 minutes) reach their
+  -- working size during warm-up, so growth after it is growth, not caches still filling.
+  local ip = "10.0." .. math.random(0, 7) .. "." .. math.random(1, 250)
   local h = { ["X-Forwarded-For"] = ip, ["Content-Type"] = "application/json" }
   local k = n % 20
   if k < 9 then

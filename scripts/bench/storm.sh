@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 bench_need_wrk
 seconds=${1:-10}
 target=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}
-binary=${GATEHOUSE_BIN:-$target/release/gatehouse}
+binary=${BENCH_BINARY:-$target/release/gatehouse}
 work=$(mktemp -d)
 trap 'bench_stop; rm -rf "$work"' EXIT
 
