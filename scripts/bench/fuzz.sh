@@ -30,8 +30,8 @@ for t in "${targets[@]}"; do
   result=ok
   cargo +nightly fuzz run "${flags[@]}" "$t" -- -max_total_time="$seconds" -timeout=5 \
     -rss_limit_mb=1024 -print_final_stats=1 >"$log" 2>&1 || { result=CRASH; failed=1; }
-  runs=$(awk -F: '/stat::number_of_executed_units/ {gsub(/ /, "", $2); print $2}' "$log")
-  rate=$(awk -F: '/stat::average_exec_per_sec/ {gsub(/ /, "", $2); print $2}' "$log")
+  runs=$(awk '/stat::number_of_executed_units/ {print $NF}' "$log")
+  rate=$(awk '/stat::average_exec_per_sec/ {print $NF}' "$log")
   corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
   printf '%-14s %8s %14s %10s %8s %8s\n' "$t" "$seconds" "${runs:-?}" "${rate:-?}" "$corpus" "$result"
   if [ "$result" != ok ]; then grep -E -A20 'panicked|ERROR|SUMMARY' "$log" | head -40 >&2; fi
