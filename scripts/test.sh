@@ -34,6 +34,9 @@ if ! diff -u openapi/openapi.yaml <("$CARGO_TARGET_DIR/debug/gatehouse" openapi)
   exit 1
 fi
 
+step "API fuzzing: schemathesis against the binary's own /openapi.json (scripts/fuzz-api.sh)"
+bash scripts/fuzz-api.sh "$CARGO_TARGET_DIR/debug/gatehouse"
+
 step "browser tests (scripts/e2e.sh)"
 bash scripts/e2e.sh
 

@@ -51,6 +51,19 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Fill the database with realistic verified accounts, sessions and audit rows (for
+    /// benchmarks; never on a production database).
+    Seed {
+        /// How many accounts (numbered from 0; existing ones are skipped).
+        #[arg(long)]
+        users: u64,
+        /// The campus email domain (a campus is created for it if none has it).
+        #[arg(long, default_value = "seed.example.edu")]
+        domain: String,
+        /// A file holding the password every seeded account gets (default: Seed-Password-1).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
     /// Manage the keys that seal personal data.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -114,6 +127,9 @@ pub fn run() -> ExitCode {
             restore(cli.config.as_deref(), &file, data_dir.as_deref())
         }
         Command::Keys(KeysCommand::Rotate) => keys_rotate(cli.config.as_deref()),
+        Command::Seed { users, domain, password_file } => {
+            seed(cli.config.as_deref(), users, &domain, password_file.as_deref())
+        }
         Command::Admin(AdminCommand::Create { email, password_file, display_name }) => {
             admin_create(
                 cli.config.as_deref(),
@@ -349,6 +365,35 @@ fn restore(file: Option<&Path>, archive: &Path, data_dir: Option<&Path>) -> anyh
         println!("the replaced files are in {} (delete it once all is well)", old.display());
     }
     println!("start the server: pending migrations are applied at start-up");
+    Ok(())
+}
+
+/// The password of seeded accounts when no file names one (benchmarks sign them in with it).
+const SEED_PASSWORD: &str = "Seed-Password-1";
+
+fn seed(
+    file: Option<&Path>,
+    users: u64,
+    domain: &str,
+    password_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let config = load(file)?;
+    if config.is_production() {
+        anyhow::bail!("seed refuses to run in production mode: it adds made-up accounts");
+    }
+    let password = match password_file {
+        Some(_) => read_new_password(password_file)?,
+        None => SEED_PASSWORD.to_string(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(crate::seed::run(config, users, domain, &password, |done| {
+        eprint!("\rseeded {done} accounts");
+    }))?;
+    eprintln!();
+    println!(
+        "seeded {} accounts ({} already there) in {:.1} s",
+        report.created, report.skipped, report.seconds
+    );
     Ok(())
 }
 

@@ -75,6 +75,13 @@ pub enum ApiError {
     /// The resource existed and was deleted.
     #[oai(status = 410, content_type = "application/problem+json")]
     Gone(Json<Problem>),
+    /// The request body is larger than `server.max_body_bytes` (`payload_too_large`).
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    /// The request body is not JSON, or its `Content-Type` is missing
+    /// (`unsupported_media_type`).
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
     /// The request is well-formed but its values are not acceptable.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
@@ -198,6 +205,11 @@ pub fn problem_response(status: StatusCode, code: &str, detail: impl Into<String
 pub fn framework_error_response(err: poem::Error) -> Response {
     let pattern = err.data::<poem::PathPattern>().cloned();
     let mut response = problem_for(err);
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        let route = pattern.as_ref().map_or("", |p| &*p.0);
+        let allow = crate::http::allowed_methods(route);
+        response.headers_mut().insert(poem::http::header::ALLOW, allow.parse().expect("ASCII"));
+    }
     if let Some(pattern) = pattern {
         response.set_data(pattern);
     }

@@ -49,6 +49,7 @@ pub mod ops;
 pub mod otp;
 pub mod privacy;
 pub mod ratelimit;
+pub mod seed;
 pub mod server;
 pub mod sessions;
 pub mod tokens;

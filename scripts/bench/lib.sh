@@ -67,3 +67,47 @@ PY
     -d "{\"email\":\"$email\",\"password\":\"$password\",\"remember_me\":true}" |
     awk -F'[=;]' '/^set-cookie: gatehouse_session=/ {print $2}'
 }
+
+# bench_mail_token DATA_DIR EMAIL: the verification token mailed to EMAIL (waits up to 10 s).
+bench_mail_token() {
+  local token=""
+  for _ in $(seq 1 100); do
+    token=$(python3 - "$1/mail/new" "$2" <<'PY' 2>/dev/null || true
+import email, glob, re, sys
+from email import policy
+for path in glob.glob(sys.argv[1] + "/*"):
+    message = email.message_from_file(open(path), policy=policy.default)
+    if message["To"] is None or sys.argv[2] not in str(message["To"]):
+        continue
+    text = message.get_body(("plain",)).get_content()
+    found = re.search(r"verify-email\?token=([A-Za-z0-9_-]+)", text)
+    if found:
+        print(found.group(1))
+        break
+PY
+)
+    [ -n "$token" ] && { echo "$token"; return 0; }
+    sleep 0.1
+  done
+  echo "no verification mail to $2" >&2
+  return 1
+}
+
+# bench_verified_user URL DATA_DIR EMAIL PASSWORD: registers and verifies an account.
+bench_verified_user() {
+  curl -fsS -o /dev/null -H 'content-type: application/json' "$1/api/v1/auth/register" \
+    -d "{\"email\":\"$3\",\"password\":\"$4\",\"display_name\":\"Bench\"}"
+  local token; token=$(bench_mail_token "$2" "$3")
+  curl -fsS -o /dev/null -H 'content-type: application/json' "$1/api/v1/auth/verify-email" \
+    -d "{\"token\":\"$token\"}"
+}
+
+# bench_login_cookie URL EMAIL PASSWORD: signs in (remember me) and prints the session cookie.
+bench_login_cookie() {
+  curl -fsS -D - -o /dev/null -H 'content-type: application/json' "$1/api/v1/auth/login" \
+    -d "{\"email\":\"$2\",\"password\":\"$3\",\"remember_me\":true}" |
+    awk -F'[=;]' 'tolower($0) ~ /^set-cookie: gatehouse_session=/ {print $2}'
+}
+
+bench_threads() { awk '/^Threads/ {print $2}' "/proc/$1/status"; }
+bench_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }

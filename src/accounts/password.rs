@@ -3,11 +3,12 @@
 //! hashing with the pepper on the bounded hashing pool.
 
 use std::collections::HashSet;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::PasswordVerifier;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 
 use crate::db::BlockingPool;
 
@@ -76,6 +77,7 @@ pub fn strength(password: &str, email: &str) -> u8 {
 pub struct PasswordHasherPool {
     pool: BlockingPool,
     pepper: Arc<[u8; 32]>,
+    scratch: Arc<Scratch>,
     /// A hash of a random password, verified when an account does not exist, so that an
     /// unknown email costs the same time as a wrong password.
     dummy_hash: Arc<str>,
@@ -96,33 +98,95 @@ fn argon2(pepper: &[u8]) -> Argon2<'_> {
         .expect("a 32-byte secret is accepted")
 }
 
-fn hash_sync(pepper: &[u8], password: &str) -> String {
-    let salt: [u8; 16] = rand::random();
-    argon2(pepper)
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .expect("argon2 accepts any password up to 128 characters")
-        .to_string()
+/// Argon2's working memory (19 MiB a hash), kept between hashes. Allocating and freeing it
+/// for every hash made glibc keep the freed blocks (its mmap threshold adapts upwards to the
+/// block size): the process grew by gigabytes under a sign-in load. At most one buffer per
+/// hashing thread exists, because the pool runs at most that many hashes at once: after the
+/// first sign-ins the process holds 19 MiB per core for them, and no more.
+#[derive(Default)]
+struct Scratch(Mutex<Vec<Vec<Block>>>);
+
+impl Scratch {
+    fn with<R>(&self, work: impl FnOnce(&mut [Block]) -> R) -> R {
+        let spare = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut blocks =
+            spare.unwrap_or_else(|| vec![Block::default(); current_params().block_count()]);
+        let result = work(&mut blocks);
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(blocks);
+        result
+    }
 }
 
-fn verify_sync(pepper: &[u8], password: &str, stored: &str) -> Verified {
-    let Ok(parsed) = PasswordHash::new(stored) else { return Verified::No };
-    if argon2(pepper).verify_password(password.as_bytes(), &parsed).is_err() {
-        return Verified::No;
+fn current_params() -> Params {
+    Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("valid parameters")
+}
+
+fn hash_sync(pepper: &[u8], password: &str, memory: &mut [Block]) -> String {
+    let salt: [u8; 16] = rand::random();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2(pepper)
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory)
+        .expect("argon2 accepts any password up to 128 characters");
+    PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&current_params()).expect("valid parameters"),
+        salt: Some(Salt::new(&salt).expect("16 bytes is a valid salt")),
+        hash: Some(Output::new(&out).expect("32 bytes is a valid output")),
     }
-    let current = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("valid parameters");
+    .to_string()
+}
+
+fn verify_sync(pepper: &[u8], password: &str, stored: &str, memory: &mut [Block]) -> Verified {
+    let Ok(parsed) = PasswordHash::new(stored) else { return Verified::No };
+    let current = current_params();
     let outdated = parsed.algorithm.as_str() != "argon2id"
+        || parsed.version != Some(Version::V0x13.into())
         || Params::try_from(&parsed).map_or(true, |p| {
             (p.m_cost(), p.t_cost(), p.p_cost())
                 != (current.m_cost(), current.t_cost(), current.p_cost())
         });
-    if outdated { Verified::YesRehashed(hash_sync(pepper, password)) } else { Verified::Yes }
+    if outdated {
+        // Older parameters: argon2's own verification (it allocates what they need), then
+        // a new hash with the current ones.
+        if argon2(pepper).verify_password(password.as_bytes(), &parsed).is_err() {
+            return Verified::No;
+        }
+        return Verified::YesRehashed(hash_sync(pepper, password, memory));
+    }
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return Verified::No };
+    let expected = expected.as_bytes();
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let Some(out) = out.get_mut(..expected.len()) else { return Verified::No };
+    let params = argon2::ParamsBuilder::new()
+        .m_cost(MEMORY_KIB)
+        .t_cost(ITERATIONS)
+        .p_cost(PARALLELISM)
+        .output_len(expected.len())
+        .build();
+    let Ok(params) = params else { return Verified::No };
+    let Ok(hasher) = Argon2::new_with_secret(pepper, Algorithm::Argon2id, Version::V0x13, params)
+    else {
+        return Verified::No;
+    };
+    if hasher
+        .hash_password_into_with_memory(password.as_bytes(), salt.as_ref(), out, memory)
+        .is_err()
+    {
+        return Verified::No;
+    }
+    if bool::from(out.ct_eq(expected)) { Verified::Yes } else { Verified::No }
 }
 
 impl PasswordHasherPool {
     pub fn new(pool: BlockingPool, pepper: [u8; 32]) -> Self {
         let dummy = crate::crypto::base64url(&rand::random::<[u8; 24]>());
-        let dummy_hash = hash_sync(&pepper, &dummy).into();
-        Self { pool, pepper: Arc::new(pepper), dummy_hash }
+        // Memory used once and given back, so that an idle server does not hold a buffer
+        // before its first sign-in.
+        let mut memory = vec![Block::default(); current_params().block_count()];
+        let dummy_hash = hash_sync(&pepper, &dummy, &mut memory).into();
+        drop(memory);
+        Self { pool, pepper: Arc::new(pepper), scratch: Arc::default(), dummy_hash }
     }
 
     /// [`strength`] on the bounded pool, off the async workers.
@@ -136,8 +200,11 @@ impl PasswordHasherPool {
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, crate::db::BlockingError> {
-        let (pepper, password) = (self.pepper.clone(), password.to_string());
-        self.pool.run(move || hash_sync(pepper.as_ref(), &password)).await
+        let (pepper, password, scratch) =
+            (self.pepper.clone(), password.to_string(), self.scratch.clone());
+        self.pool
+            .run(move || scratch.with(|memory| hash_sync(pepper.as_ref(), &password, memory)))
+            .await
     }
 
     /// Verifies against `stored`, or against the dummy hash when there is no account.
@@ -148,9 +215,14 @@ impl PasswordHasherPool {
     ) -> Result<Verified, crate::db::BlockingError> {
         let exists = stored.is_some();
         let stored = stored.map(Arc::<str>::from).unwrap_or_else(|| self.dummy_hash.clone());
-        let (pepper, password) = (self.pepper.clone(), password.to_string());
-        let result =
-            self.pool.run(move || verify_sync(pepper.as_ref(), &password, &stored)).await?;
+        let (pepper, password, scratch) =
+            (self.pepper.clone(), password.to_string(), self.scratch.clone());
+        let result = self
+            .pool
+            .run(move || {
+                scratch.with(|memory| verify_sync(pepper.as_ref(), &password, &stored, memory))
+            })
+            .await?;
         Ok(if exists { result } else { Verified::No })
     }
 }
@@ -158,6 +230,7 @@ impl PasswordHasherPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordHasher;
 
     #[test]
     fn policy_explains_each_refusal() {
@@ -218,5 +291,27 @@ mod tests {
             Verified::YesRehashed(new) => assert!(new.contains("m=19456,t=2,p=1")),
             other => panic!("expected a rehash, got {other:?}"),
         }
+    }
+
+    /// Hashes stored before the working memory was reused (argon2's own hasher) verify, and
+    /// argon2's own verifier accepts the hashes made now: the format is the same.
+    #[test]
+    fn reused_memory_hashes_match_argon2s_own() {
+        let pepper = [7; 32];
+        let mut memory = vec![Block::default(); current_params().block_count()];
+        let theirs = argon2(&pepper)
+            .hash_password_with_salt(b"Tr0ub4dor&3x", b"saltsaltsaltsalt")
+            .unwrap()
+            .to_string();
+        assert_eq!(verify_sync(&pepper, "Tr0ub4dor&3x", &theirs, &mut memory), Verified::Yes);
+        assert_eq!(verify_sync(&pepper, "Tr0ub4dor&3y", &theirs, &mut memory), Verified::No);
+        let ours = hash_sync(&pepper, "Tr0ub4dor&3x", &mut memory);
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2(&pepper).verify_password(b"Tr0ub4dor&3x", &parsed).is_ok());
+        assert!(argon2(&pepper).verify_password(b"Tr0ub4dor&3y", &parsed).is_err());
+        assert_eq!(
+            verify_sync(&pepper, "Tr0ub4dor&3x", "$argon2id$junk", &mut memory),
+            Verified::No
+        );
     }
 }

@@ -200,8 +200,21 @@ fn read_secret_file(
     if !secret.is_empty() {
         return Err(ConfigError::invalid(key, "set either the secret or its *_file, not both"));
     }
-    let value = std::fs::read_to_string(file)
+    // Bounded: a secret is short, and a path such as /dev/zero must not hang start-up.
+    const MAX_SECRET_BYTES: u64 = 64 * 1024;
+    let mut value = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| {
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(f, MAX_SECRET_BYTES + 1),
+                &mut value,
+            )
+        })
         .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", file.display())))?;
+    if value.len() as u64 > MAX_SECRET_BYTES {
+        let message = format!("{} is larger than 64 KiB: it is not a secret file", file.display());
+        return Err(ConfigError::invalid(key, message));
+    }
     *secret = Secret::new(value.trim_end_matches(['\r', '\n']));
     Ok(())
 }

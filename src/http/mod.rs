@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every route: the request wrapper (request id, client IP, error
 //! mapping, security headers, access log, metrics) and the body size limit.
 
+mod allow;
 mod anonymous_limit;
 pub mod auth;
 mod body_limit;
@@ -10,6 +11,7 @@ mod csrf;
 pub mod observe;
 mod security_headers;
 
+pub use allow::allowed_methods;
 pub use anonymous_limit::AnonymousLimit;
 pub use body_limit::BodyLimit;
 pub use client_ip::{ClientIp, client_ip};

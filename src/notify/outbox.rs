@@ -3,7 +3,8 @@
 //! marked failed for an admin to see and retry (`POST /api/v1/admin/outbox/{id}/retry`); its
 //! body is kept for that retry and erased once the message is sent. A message whose delivery
 //! succeeded but whose row was not yet marked (a crash in between) is sent again: delivery is
-//! at least once, and the Message-ID (`outbox-<id>`) is the same both times.
+//! at least once, and the Message-ID of an email, or the `id` of an SMS (`outbox-<id>`), is
+//! the same both times, so a receiver can drop the repeat.
 //!
 //! It runs as the `outbox` job of the scheduler ([`crate::jobs`]): every few seconds, and at
 //! once when a feature queues a message and notifies the wake handle.
@@ -164,7 +165,7 @@ impl Outbox {
                     .map_err(|e| e.to_string()),
                 "sms" => self
                     .sms
-                    .send(&message.recipient, &message.text)
+                    .send(message.id, &message.recipient, &message.text)
                     .await
                     .map_err(|e| e.to_string()),
                 other => Err(format!("no transport for channel {other}")),

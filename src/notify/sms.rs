@@ -1,8 +1,13 @@
-//! SMS providers: `file` (one JSON line `{to, body, sent_at}` per message appended to
-//! `<data_dir>/sms.jsonl`, the development default), `webhook` (POST JSON `{to, body}` signed
+//! SMS providers: `file` (one JSON line `{id, to, body, sent_at}` per message appended to
+//! `<data_dir>/sms.jsonl`, the development default), `webhook` (POST JSON `{id, to, body}` signed
 //! with `X-Gatehouse-Signature: sha256=<hex HMAC-SHA256 of the body>` so the receiver can tell
 //! it came from us) and `twilio` (the Messages REST API with basic auth). Errors never quote
 //! the provider's reply: it may echo the message, which holds a sign-in code.
+//!
+//! Delivery is at least once (a crash after sending and before the outbox row is marked sends
+//! again), so the file and webhook messages carry `id` = `outbox-<row id>`, the same on every
+//! attempt: a receiver drops repeats by it, as by an email's Message-ID. (Twilio's API has no
+//! such field.)
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -68,10 +73,13 @@ impl SmsSender {
         Ok(Self { provider, http })
     }
 
-    pub async fn send(&self, to: &str, body: &str) -> Result<(), SmsError> {
+    /// Sends one message; `outbox_id` names it the same way on every attempt.
+    pub async fn send(&self, outbox_id: i64, to: &str, body: &str) -> Result<(), SmsError> {
+        let id = format!("outbox-{outbox_id}");
         let request = match &self.provider {
             Provider::File(path) => {
                 let line = serde_json::json!({
+                    "id": id,
                     "to": to,
                     "body": body,
                     "sent_at": chrono::Utc::now().to_rfc3339(),
@@ -83,7 +91,7 @@ impl SmsSender {
                     .map_err(|e| SmsError::File(e.to_string()))?;
             }
             Provider::Webhook { url, secret } => {
-                let payload = serde_json::json!({"to": to, "body": body}).to_string();
+                let payload = serde_json::json!({"id": id, "to": to, "body": body}).to_string();
                 let signature = signature(secret.expose().as_bytes(), payload.as_bytes());
                 self.http
                     .post(url)

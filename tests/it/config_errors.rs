@@ -159,3 +159,12 @@ fn variables_without_a_section_are_ignored_with_a_warning() {
     assert!(err.contains("ignoring GATEHOUSE_SERVER_LISTEN"), "{err}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("listen = \"127.0.0.1:8080\""));
 }
+
+#[test]
+fn a_secret_file_that_never_ends_is_refused_not_read_forever() {
+    let toml = "[sms]\ntwilio_auth_token_file = \"/dev/zero\"\n";
+    let output = check_config(Some(toml), &[]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("sms.twilio_auth_token_file") && err.contains("64 KiB"), "{err}");
+}

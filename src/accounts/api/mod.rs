@@ -170,6 +170,7 @@ pub struct StrengthBody {
     /// Whether the password policy accepts it.
     acceptable: bool,
     /// Why the policy refuses it, when it does.
+    #[oai(skip_serializing_if_is_none)]
     problem: Option<String>,
 }
 
@@ -198,17 +199,22 @@ pub struct CampusRef {
 #[derive(Object)]
 pub struct UserView {
     id: String,
-    /// Null for an account made by phone sign-in alone.
+    /// Absent for an account made by phone sign-in alone.
+    #[oai(skip_serializing_if_is_none)]
     email: Option<String>,
     display_name: String,
+    #[oai(skip_serializing_if_is_none)]
     legal_name: Option<String>,
-    /// E.164 (`+919876543210`).
+    /// E.164 (`+919876543210`); absent when the account has no phone.
+    #[oai(skip_serializing_if_is_none)]
     phone: Option<String>,
     /// The phone received a code that was entered: it can be used to sign in.
     phone_verified: bool,
     /// `user`, plus `reviewer` or `admin`.
     roles: Vec<String>,
     email_verified: bool,
+    /// Absent for an account outside any campus (phone-only, or its campus was removed).
+    #[oai(skip_serializing_if_is_none)]
     campus: Option<CampusRef>,
     created_at: String,
 }
@@ -243,6 +249,7 @@ impl From<User> for UserView {
 #[derive(Object)]
 pub struct LoginBody {
     /// The signed-in user; absent while a second factor is needed.
+    #[oai(skip_serializing_if_is_none)]
     user: Option<UserView>,
     /// True when a second factor is needed before a session exists.
     mfa_required: bool,
@@ -303,7 +310,9 @@ pub struct SessionListItem {
     created_at: String,
     last_seen_at: String,
     expires_at: String,
+    #[oai(skip_serializing_if_is_none)]
     ip: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     user_agent: Option<String>,
     remember_me: bool,
     /// This is the session making the request.
