@@ -16,6 +16,7 @@ use crate::campuses::api::CampusesApi;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
+use crate::driver::api::{DriverApi, DriverReviewsApi};
 use crate::error::problem_response;
 use crate::http::{AnonymousLimit, BodyLimit, Cors, Csrf, Observe};
 use crate::keys::Keys;
@@ -32,8 +33,10 @@ pub enum ApiTags {
     Auth,
     /// The signed-in user's profile, password and sessions.
     Account,
-    /// Campus IT: campuses, the first admin.
+    /// Campus IT: campuses, the first admin, driver reviews.
     Admin,
+    /// Driver verification: licence upload, driving and availability.
+    Driver,
     /// Liveness and readiness probes for load balancers and systemd.
     Operations,
 }
@@ -61,16 +64,39 @@ pub struct AppState {
     pub phone_codes: Arc<crate::otp::PhoneCodes>,
     /// The outbox worker's sign of life, for `/ready`.
     pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
+    /// Driver verification: licence image storage, OCR, the image decoding pool.
+    pub driver: Arc<crate::driver::Driver>,
 }
 
-pub type Apis =
-    (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, UsersApi, BootstrapApi, OpsApi);
+pub type Apis = (
+    AuthApi,
+    OtpApi,
+    TokensApi,
+    AccountApi,
+    DriverApi,
+    CampusesApi,
+    UsersApi,
+    DriverReviewsApi,
+    BootstrapApi,
+    OpsApi,
+);
 
 /// The OpenAPI service. It depends on nothing but code, so the spec it produces is the same
 /// for every configuration (and matches the committed `openapi/openapi.yaml`).
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (AuthApi, OtpApi, TokensApi, AccountApi, CampusesApi, UsersApi, BootstrapApi, OpsApi),
+        (
+            AuthApi,
+            OtpApi,
+            TokensApi,
+            AccountApi,
+            DriverApi,
+            CampusesApi,
+            UsersApi,
+            DriverReviewsApi,
+            BootstrapApi,
+            OpsApi,
+        ),
         "Gatehouse",
         env!("CARGO_PKG_VERSION"),
     )
@@ -116,7 +142,11 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         .with(AnonymousLimit)
         .with(CookieJarManager::new())
         .with(Cors)
-        .with(BodyLimit::new(state.config.server.max_body_bytes))
+        .with(BodyLimit::new(state.config.server.max_body_bytes).with_path(
+            "/api/v1/driver/license",
+            // Two images and the multipart framing around them.
+            2 * state.config.driver.max_image_bytes + 64 * 1024,
+        ))
         .with(CatchPanic::new().with_handler(|_| {
             problem_response(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -134,6 +134,9 @@ pub fn build(
         outbox_heartbeat.clone(),
     );
     let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
+    let uploads = crate::driver::uploads::FileUploadStore::open(&data_dir)
+        .context("cannot create the uploads directory")?;
+    let driver = Arc::new(crate::driver::Driver::new(&config, Arc::new(uploads)));
     let state = AppState {
         config: Arc::new(config),
         db,
@@ -147,6 +150,7 @@ pub fn build(
         phone_codes,
         outbox_wake,
         outbox_heartbeat,
+        driver,
     };
     Ok((state, touch_writer, outbox))
 }

@@ -82,4 +82,12 @@ pub mod actions {
     pub const PHONE_CODE_REQUESTED: &str = "phone_code.requested";
     pub const PHONE_CODE_VERIFIED: &str = "phone_code.verified";
     pub const PHONE_LINKED: &str = "phone.linked";
+    /// A licence was uploaded and waits for a reviewer.
+    pub const DRIVER_REQUESTED: &str = "driver.requested";
+    pub const DRIVER_APPROVED: &str = "driver.approved";
+    pub const DRIVER_REJECTED: &str = "driver.rejected";
+    pub const DRIVER_SUSPENDED: &str = "driver.suspended";
+    pub const DRIVER_ENABLED: &str = "driver.enabled";
+    pub const DRIVER_AVAILABLE: &str = "driver.availability_on";
+    pub const DRIVER_UNAVAILABLE: &str = "driver.availability_off";
 }
