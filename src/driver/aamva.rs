@@ -259,12 +259,12 @@ fn fields(elements: &[(&str, &str)], header: &Header, problems: &mut Vec<String>
         (None, Some(given)) => clean_name(given),
         (None, None) => None,
     };
-    if family_name.is_none() || given.is_none() {
-        if let Some(full) = first(elements, "DAA") {
-            let (f, g) = split_full_name(full);
-            family_name = family_name.or(f);
-            given = given.or(g);
-        }
+    if (family_name.is_none() || given.is_none())
+        && let Some(full) = first(elements, "DAA")
+    {
+        let (f, g) = split_full_name(full);
+        family_name = family_name.or(f);
+        given = given.or(g);
     }
 
     let mut date = |id: &str, label: &str| -> Option<NaiveDate> {

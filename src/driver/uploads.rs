@@ -88,6 +88,10 @@ pub fn check(
         return Err(ImageError::TooLarge { side, max: config.max_image_bytes });
     }
     let kind = ImageKind::sniff(&bytes).ok_or(ImageError::NotAnImage { side })?;
+    // The JPEG decoder pads a cut-short file with grey instead of failing.
+    if kind == ImageKind::Jpeg && !jpeg_is_complete(&bytes) {
+        return Err(ImageError::Unreadable { side });
+    }
     let (width, height) = ImageReader::with_format(Cursor::new(&bytes), kind.format())
         .into_dimensions()
         .map_err(|_| ImageError::Unreadable { side })?;
@@ -103,6 +107,30 @@ pub fn check(
         return Err(ImageError::TooSmall { side, width, height, min: config.min_image_side });
     }
     Ok(CheckedImage { side, kind, width, height, bytes })
+}
+
+/// Whether a JPEG's image data ends with its end-of-image marker. The header segments are
+/// walked to the first start-of-scan (an embedded EXIF thumbnail has its own markers, inside
+/// its segment); after it, `FF D9` can only be the end marker, since scan data stuffs every
+/// `FF` byte. Bytes after the end marker (some phones append a trailer) do not matter.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut at = 2;
+    while at + 4 <= bytes.len() {
+        if bytes[at] != 0xFF {
+            return false;
+        }
+        let marker = bytes[at + 1];
+        if marker == 0xFF {
+            at += 1; // fill byte
+            continue;
+        }
+        if marker == 0xDA {
+            return bytes[at..].windows(2).any(|w| w == [0xFF, 0xD9]);
+        }
+        let length = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+        at += 2 + length;
+    }
+    false
 }
 
 impl CheckedImage {
@@ -288,6 +316,25 @@ mod tests {
             check("front", truncated, &config()).unwrap_err(),
             ImageError::Unreadable { side: "front" }
         );
+    }
+
+    #[test]
+    fn cut_short_jpegs_are_unreadable() {
+        let mut jpeg = Vec::new();
+        GrayImage::from_pixel(64, 64, image::Luma([128]))
+            .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
+        assert!(jpeg_is_complete(&jpeg));
+        let mut trailer = jpeg.clone();
+        trailer.extend(b"phone trailer");
+        assert!(jpeg_is_complete(&trailer));
+        for cut in [jpeg.len() - 1, jpeg.len() / 2, 10, 3] {
+            assert!(!jpeg_is_complete(&jpeg[..cut]), "cut at {cut}");
+            assert!(matches!(
+                check("front", jpeg[..cut].to_vec(), &config()),
+                Err(ImageError::Unreadable { .. })
+            ));
+        }
     }
 
     #[test]

@@ -6,9 +6,12 @@ mod admin;
 mod binary;
 mod cli;
 mod config_errors;
+mod driver;
 mod harness;
 mod http_errors;
 mod http_surface;
+#[path = "../support/licence_images.rs"]
+mod licence_images;
 mod lockout;
 mod mail_delivery;
 mod openapi_drift;
