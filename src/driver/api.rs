@@ -77,7 +77,7 @@ pub struct DriverView {
     reason: Option<String>,
     /// Driving switched on (`POST /driver/enable`).
     enabled: bool,
-    /// Available for rides now.
+    /// Available for rides now (never while the licence is expired).
     available: bool,
     /// Approved with a licence valid today.
     can_drive: bool,
@@ -117,7 +117,8 @@ impl From<Snapshot> for DriverView {
             status: s.profile.status.as_str().into(),
             reason: s.profile.reason.clone(),
             enabled: s.profile.enabled,
-            available: s.profile.available,
+            // Between the expiry day and the job's run the stored flag may still be on.
+            available: s.profile.available && s.can_drive(),
             can_drive: s.can_drive(),
             expiry_date: date(expiry),
             days_left,
