@@ -552,7 +552,11 @@ pub async fn reject(
             if profile.status == Status::PendingReview {
                 profile.status = Status::Rejected;
             }
-            profile.reason = Some(reason.clone());
+            // An approved driver whose renewal was rejected still drives on the current
+            // licence; the rejected licence carries the reason.
+            if profile.status != Status::Approved {
+                profile.reason = Some(reason.clone());
+            }
             store::save_profile(&tx, &profile, now)?;
             let event = AuditEvent {
                 actor_id: Some(&reviewer),

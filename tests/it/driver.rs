@@ -586,6 +586,17 @@ async fn the_expiry_job_alerts_once_each_then_suspends_and_a_renewal_is_approved
     assert_eq!(state["status"], "approved", "the current licence still holds");
     let notes = state["pending_licence"]["review_notes"].to_string();
     assert!(notes.contains("previous licence"), "{notes}");
+
+    // Rejected: the driver keeps driving on the current licence and reads the reason.
+    let admin = sign_in(&server, "admin@north.edu").await;
+    let id = state["pending_licence"]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/admin/driver-reviews/{id}/reject");
+    assert_eq!(admin.post(&path, json!({"reason": "Not your licence."})).await.status(), 204);
+    let state = driver(&ana).await;
+    assert_eq!(state["status"], "approved");
+    assert_eq!(state["can_drive"], true);
+    assert_eq!(state["reason"], Value::Null);
+    assert_eq!(state["rejected_licence"]["decision_reason"], "Not your licence.");
 }
 
 #[tokio::test]
