@@ -123,6 +123,8 @@ pub fn back_image(payload: &str, width: u32, distortion: Distortion) -> GrayImag
 fn distort(image: GrayImage, distortion: Distortion) -> GrayImage {
     match distortion {
         Distortion::Clean => image,
+        // A quarter turn keeps the whole card (a portrait photo); other angles turn in place.
+        Distortion::Rotated(90.0) => image::imageops::rotate90(&image),
         Distortion::Rotated(degrees) => {
             rotate_about_center(&image, degrees.to_radians(), Interpolation::Bilinear, Luma([70]))
         }
