@@ -45,6 +45,12 @@ if [ ! -x "$GATEHOUSE_BIN" ]; then
   cargo build --locked
 fi
 step "binary: $GATEHOUSE_BIN"
+# The driver tests upload generated licence images (examples/licence_image.rs).
+export LICENCE_IMAGE_BIN="${LICENCE_IMAGE_BIN:-$(dirname "$GATEHOUSE_BIN")/examples/licence_image}"
+if [ ! -x "$LICENCE_IMAGE_BIN" ]; then
+  step "building the licence image generator (no binary at $LICENCE_IMAGE_BIN)"
+  cargo build --locked --example licence_image
+fi
 
 cd tests/e2e
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

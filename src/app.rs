@@ -21,6 +21,7 @@ use crate::captcha::api::CaptchaApi;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
+use crate::driver::api::{DriverApi, DriverReviewsApi};
 use crate::error::problem_response;
 use crate::http::{AnonymousLimit, BodyLimit, Cors, Csrf, Observe};
 use crate::keys::Keys;
@@ -38,10 +39,13 @@ pub enum ApiTags {
     Auth,
     /// The signed-in user's profile, password and sessions.
     Account,
-    /// Campus IT: campuses, accounts, the audit log, the outbox, backups, the first admin.
+    /// Campus IT: campuses, accounts, the audit log, the outbox, backups, driver reviews, the
+    /// first admin.
     Admin,
     /// The caller's data: export, privacy-policy acceptance; the current policy.
     Privacy,
+    /// Driver verification: licence upload, driving and availability.
+    Driver,
     /// Liveness and readiness probes for load balancers and systemd.
     Operations,
 }
@@ -74,6 +78,8 @@ pub struct AppState {
     pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
     /// Backups on demand and on schedule (one at a time).
     pub backups: Arc<crate::backup::Backups>,
+    /// Driver verification: licence image storage, OCR, the image decoding pool.
+    pub driver: Arc<crate::driver::Driver>,
 }
 
 pub type Apis = (
@@ -83,14 +89,19 @@ pub type Apis = (
     AccountApi,
     MfaApi,
     CaptchaApi,
-    CampusesApi,
-    UsersApi,
-    AccountsAdminApi,
-    AuditApi,
-    OutboxApi,
-    BackupsApi,
     PrivacyApi,
-    BootstrapApi,
+    DriverApi,
+    // Campus IT (nested: poem-openapi implements its trait for tuples of up to 16).
+    (
+        CampusesApi,
+        UsersApi,
+        AccountsAdminApi,
+        AuditApi,
+        OutboxApi,
+        BackupsApi,
+        DriverReviewsApi,
+        BootstrapApi,
+    ),
     OpsApi,
 );
 
@@ -105,14 +116,19 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             AccountApi,
             MfaApi,
             CaptchaApi,
-            CampusesApi,
-            UsersApi,
-            AccountsAdminApi,
-            AuditApi,
-            OutboxApi,
-            BackupsApi,
             PrivacyApi,
-            BootstrapApi,
+            DriverApi,
+            // Campus IT (nested: poem-openapi implements its trait for tuples of up to 16).
+            (
+                CampusesApi,
+                UsersApi,
+                AccountsAdminApi,
+                AuditApi,
+                OutboxApi,
+                BackupsApi,
+                DriverReviewsApi,
+                BootstrapApi,
+            ),
             OpsApi,
         ),
         "Gatehouse",
@@ -160,7 +176,11 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         .with(AnonymousLimit)
         .with(CookieJarManager::new())
         .with(Cors)
-        .with(BodyLimit::new(state.config.server.max_body_bytes))
+        .with(BodyLimit::new(state.config.server.max_body_bytes).with_path(
+            "/api/v1/driver/license",
+            // Two images and the multipart framing around them.
+            2 * state.config.driver.max_image_bytes + 64 * 1024,
+        ))
         .with(CatchPanic::new().with_handler(|_| {
             problem_response(
                 StatusCode::INTERNAL_SERVER_ERROR,

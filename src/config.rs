@@ -32,6 +32,7 @@ pub struct Config {
     pub keys: KeysConfig,
     pub metrics: MetricsConfig,
     pub retention: RetentionConfig,
+    pub driver: DriverConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,6 +290,43 @@ pub struct RetentionConfig {
 impl Default for RetentionConfig {
     fn default() -> Self {
         Self { unverified_account_days: 30, audit_days: 365, outbox_days: 30 }
+    }
+}
+
+/// Driver verification (SPEC section 7).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriverConfig {
+    /// Largest licence image accepted, per file, in bytes.
+    pub max_image_bytes: usize,
+    /// Largest licence image accepted, in pixels (width x height), checked from the header
+    /// before any pixel is decoded.
+    pub max_image_pixels: u64,
+    /// Smallest width and height accepted, in pixels.
+    pub min_image_side: u32,
+    /// Name match score (0 to 1) at or above which the licence name counts as the profile's
+    /// legal name.
+    pub name_match_threshold: f64,
+    /// The OCR program for licence fronts: a path, or a name looked up on PATH. Empty: no
+    /// OCR (uploads whose barcode cannot be read go straight to manual review).
+    pub tesseract: String,
+    /// Seconds one OCR run may take before it is stopped.
+    pub ocr_timeout_seconds: u64,
+    /// `enable` and `availability` requests per hour per user.
+    pub changes_per_hour: u32,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        Self {
+            max_image_bytes: 10 * 1024 * 1024,
+            max_image_pixels: 24_000_000,
+            min_image_side: 300,
+            name_match_threshold: 0.9,
+            tesseract: "tesseract".into(),
+            ocr_timeout_seconds: 30,
+            changes_per_hour: 10,
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`accounts`]: sign-up, verification, sign-in, passwords, lockout, profiles;
 //! - [`sessions`]: cookie sessions and their cache; [`tokens`]: API tokens (JWT, refresh);
 //! - [`otp`]: phone sign-in codes; [`campuses`]: campus email domains;
+//! - [`driver`]: driver verification (licence upload and extraction, reviews, expiry);
 //! - [`admin`]: first-admin bootstrap, account administration;
 //! - [`notify`]: the outbox, mail and SMS transports, email templates;
 //! - [`audit`]: the append-only audit log; [`ratelimit`]: rate-limit tiers; [`captcha`]: the
@@ -39,6 +40,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod driver;
 pub mod error;
 pub mod http;
 pub mod jobs;

@@ -48,7 +48,7 @@ pub struct Tier {
 }
 
 impl Tier {
-    fn new(limit: u32, window: Duration) -> Self {
+    pub fn new(limit: u32, window: Duration) -> Self {
         let limit = limit.max(1);
         let burst = NonZeroU32::new(limit).expect("at least 1");
         let period = (window / limit).max(Duration::from_millis(1));

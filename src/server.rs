@@ -52,6 +52,10 @@ pub struct App {
 /// at a quiet hour on campus.
 const RETENTION_AT: chrono::NaiveTime = chrono::NaiveTime::from_hms_opt(4, 0, 0).unwrap();
 
+/// When the daily driver-expiry job runs: early, so that a licence expiring today is off
+/// before the morning's rides (it counts UTC days; see `driver::expiry`).
+const DRIVER_EXPIRY_AT: chrono::NaiveTime = chrono::NaiveTime::from_hms_opt(0, 10, 0).unwrap();
+
 /// The background jobs (see [`crate::jobs`]). Registering one is one line here.
 pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler {
     let mut jobs = Scheduler::new(state.metrics.jobs.clone());
@@ -70,6 +74,9 @@ pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler {
     }
     jobs.add(Job::daily("retention", RETENTION_AT, |state| async move {
         crate::privacy::run_retention(&state).await
+    }));
+    jobs.add(Job::daily("driver_expiry", DRIVER_EXPIRY_AT, |state| async move {
+        crate::driver::run_expiry_job(&state).await
     }));
     jobs
 }
@@ -173,6 +180,9 @@ pub fn build(
     let backups = Arc::new(Backups::new(data_dir.clone(), config.backup.keep));
     let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
     let captcha = Arc::new(crate::captcha::Captcha::new(&config.captcha, clock.clone()));
+    let uploads = crate::driver::uploads::FileUploadStore::open(&data_dir)
+        .context("cannot create the uploads directory")?;
+    let driver = Arc::new(crate::driver::Driver::new(&config, Arc::new(uploads)));
     let state = AppState {
         config: Arc::new(config),
         db,
@@ -189,6 +199,7 @@ pub fn build(
         outbox_wake,
         outbox_heartbeat,
         backups,
+        driver,
     };
     Ok((state, touch_writer, outbox))
 }

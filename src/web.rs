@@ -26,6 +26,7 @@ pub const UI_PAGES: &[&str] = &[
     "/phone",
     "/account",
     "/driver",
+    "/driver-reviews",
     "/admin",
     "/admin/users",
     "/admin/audit",

@@ -4,7 +4,7 @@
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** Paths whose successful answer proves the session was used (and its idle timer reset). */
-const AUTHENTICATED_PREFIXES = ["/api/v1/account", "/api/v1/admin", "/api/v1/auth/session"];
+const AUTHENTICATED_PREFIXES = ["/api/v1/account", "/api/v1/admin", "/api/v1/auth/session", "/api/v1/driver"];
 
 /** An error answer from the API (or no answer at all). */
 export class ApiError extends Error {

@@ -2,7 +2,7 @@
 // from ./pages/, draws the navigation for who is signed in, and watches the idle timeout.
 
 import { announce, h, notice, replace } from "./dom.js";
-import { isAdmin, loadSession, signOut, startTimeoutWatch, stopTimeoutWatch } from "./session.js";
+import { isAdmin, isReviewer, loadSession, signOut, startTimeoutWatch, stopTimeoutWatch } from "./session.js";
 
 const routes = {
   "/": "home",
@@ -19,7 +19,8 @@ const routes = {
   "/bootstrap": "bootstrap",
   "/phone": "phone",
   "/privacy-policy": "privacy-policy",
-  "/driver": "not-yet",
+  "/driver": "driver",
+  "/driver-reviews": "driver-reviews",
 };
 
 const path = window.location.pathname.replace(/\/+$/, "") || "/";
@@ -62,6 +63,8 @@ function renderNav(who) {
   replace(
     nav,
     navLink("/account", "Account"),
+    navLink("/driver", "Driving"),
+    isReviewer(who) ? navLink("/driver-reviews", "Reviews") : null,
     isAdmin(who) ? navLink("/admin", "Admin") : null,
     h("li", {}, signOutButton),
   );

@@ -21,6 +21,11 @@ export function isAdmin(who) {
   return Boolean(who?.user?.roles?.includes("admin"));
 }
 
+/** Reviewers and admins decide driver reviews. */
+export function isReviewer(who) {
+  return isAdmin(who) || Boolean(who?.user?.roles?.includes("reviewer"));
+}
+
 /** Signs out (best effort: a session that already ended counts as signed out). */
 export async function signOut() {
   stopTimeoutWatch();

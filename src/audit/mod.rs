@@ -94,4 +94,12 @@ pub mod actions {
     pub const LOGIN_SECOND_FACTOR: &str = "login.second_factor";
     pub const RECOVERY_CODE_USED: &str = "recovery_code.used";
     pub const RECOVERY_CODES_REGENERATED: &str = "recovery_codes.regenerated";
+    /// A licence was uploaded and waits for a reviewer.
+    pub const DRIVER_REQUESTED: &str = "driver.requested";
+    pub const DRIVER_APPROVED: &str = "driver.approved";
+    pub const DRIVER_REJECTED: &str = "driver.rejected";
+    pub const DRIVER_SUSPENDED: &str = "driver.suspended";
+    pub const DRIVER_ENABLED: &str = "driver.enabled";
+    pub const DRIVER_AVAILABLE: &str = "driver.availability_on";
+    pub const DRIVER_UNAVAILABLE: &str = "driver.availability_off";
 }

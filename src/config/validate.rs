@@ -44,6 +44,30 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
             return Err(ConfigError::invalid(key, "must be at least 1 (day)"));
         }
     }
+    let driver = &config.driver;
+    if !(1024..=64 * 1024 * 1024).contains(&driver.max_image_bytes) {
+        return Err(ConfigError::invalid(
+            "driver.max_image_bytes",
+            "must be between 1 KiB and 64 MiB",
+        ));
+    }
+    if !(10_000..=200_000_000).contains(&driver.max_image_pixels) {
+        return Err(ConfigError::invalid(
+            "driver.max_image_pixels",
+            "must be between 10000 and 200000000",
+        ));
+    }
+    if !(0.0..=1.0).contains(&driver.name_match_threshold) {
+        return Err(ConfigError::invalid("driver.name_match_threshold", "must be between 0 and 1"));
+    }
+    if driver.changes_per_hour == 0 || driver.ocr_timeout_seconds == 0 {
+        let key = if driver.changes_per_hour == 0 {
+            "driver.changes_per_hour"
+        } else {
+            "driver.ocr_timeout_seconds"
+        };
+        return Err(ConfigError::invalid(key, "must be at least 1"));
+    }
     if config.server.mode == Mode::Production && !config.rate_limit.enabled {
         return Err(ConfigError::invalid(
             "rate_limit.enabled",

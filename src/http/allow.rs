@@ -55,7 +55,7 @@ mod tests {
         assert_eq!(router_pattern("/api/v1/a/{id}/b/{x}"), "/api/v1/a/:param0/b/:param1");
         assert_eq!(allowed_methods("/api/v1/auth/login"), "POST");
         assert_eq!(allowed_methods("/api/v1/account/sessions/:param0"), "DELETE");
-        assert_eq!(allowed_methods("/api/v1/account"), "GET, PATCH");
+        assert_eq!(allowed_methods("/api/v1/account"), "DELETE, GET, PATCH");
         assert_eq!(allowed_methods("/metrics"), "GET, HEAD");
     }
 }

@@ -7,11 +7,19 @@ use poem::{Body, Endpoint, Error, Middleware, Request, Result};
 
 pub struct BodyLimit {
     max_bytes: usize,
+    /// Paths with a limit of their own (uploads).
+    exceptions: Vec<(&'static str, usize)>,
 }
 
 impl BodyLimit {
     pub fn new(max_bytes: usize) -> Self {
-        Self { max_bytes }
+        Self { max_bytes, exceptions: Vec::new() }
+    }
+
+    /// `path` (exactly) accepts bodies up to `max_bytes` instead.
+    pub fn with_path(mut self, path: &'static str, max_bytes: usize) -> Self {
+        self.exceptions.push((path, max_bytes));
+        self
     }
 }
 
@@ -19,13 +27,14 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
     type Output = BodyLimitEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        BodyLimitEndpoint { inner, max_bytes: self.max_bytes }
+        BodyLimitEndpoint { inner, max_bytes: self.max_bytes, exceptions: self.exceptions.clone() }
     }
 }
 
 pub struct BodyLimitEndpoint<E> {
     inner: E,
     max_bytes: usize,
+    exceptions: Vec<(&'static str, usize)>,
 }
 
 fn too_large() -> Error {
@@ -36,22 +45,26 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = E::Output;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let max_bytes = self
+            .exceptions
+            .iter()
+            .find(|(path, _)| req.uri().path() == *path)
+            .map_or(self.max_bytes, |(_, max)| *max);
         let declared = req
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         match declared {
-            Some(length) if length > self.max_bytes as u64 => return Err(too_large()),
+            Some(length) if length > max_bytes as u64 => return Err(too_large()),
             Some(_) => {}
             None => {
                 let body = req.take_body();
                 if !body.is_empty() {
-                    let bytes =
-                        body.into_bytes_limit(self.max_bytes).await.map_err(|e| match e {
-                            poem::error::ReadBodyError::PayloadTooLarge => too_large(),
-                            other => Error::from(other),
-                        })?;
+                    let bytes = body.into_bytes_limit(max_bytes).await.map_err(|e| match e {
+                        poem::error::ReadBodyError::PayloadTooLarge => too_large(),
+                        other => Error::from(other),
+                    })?;
                     req.set_body(Body::from_bytes(bytes));
                 }
             }

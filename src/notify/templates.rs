@@ -181,6 +181,56 @@ pub fn mfa_changed(brand: &Brand<'_>, to: &str, name: &str, change: MfaChange) -
     )
 }
 
+/// A driver's licence expires in `days` day(s): upload the new one.
+pub fn licence_expiring(
+    brand: &Brand<'_>,
+    to: &str,
+    name: &str,
+    days: i64,
+    expiry: &str,
+    url: &str,
+) -> Email {
+    compose(
+        brand,
+        to,
+        &format!("Your driving licence expires in {days} day(s)"),
+        name,
+        &[
+            &format!(
+                "The driving licence on your driver profile expires on {expiry}. On that day you \
+                 stop being available for rides and driving is suspended until a new licence is \
+                 approved."
+            ),
+            "Upload your new licence now to keep driving without a break.",
+        ],
+        Some(("Upload your new licence", url)),
+    )
+}
+
+/// Driving was suspended because the licence expired.
+pub fn driving_suspended(
+    brand: &Brand<'_>,
+    to: &str,
+    name: &str,
+    expiry: &str,
+    url: &str,
+) -> Email {
+    compose(
+        brand,
+        to,
+        "Driving is suspended: your licence has expired",
+        name,
+        &[
+            &format!(
+                "The driving licence on your driver profile expired on {expiry}, so you are no \
+                 longer available for rides and driving is suspended."
+            ),
+            "Upload your new licence to drive again.",
+        ],
+        Some(("Upload your new licence", url)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,8 @@ impl DeleteReason {
 pub struct Deleted {
     pub session_hashes: Vec<Vec<u8>>,
     pub token_families: Vec<String>,
+    /// Stored licence images (`driver::uploads::UploadStore` names) to delete.
+    pub licence_images: Vec<String>,
 }
 
 /// The pseudonym that replaces `user_id` in the audit log.
@@ -93,6 +95,13 @@ pub fn delete_in(
             tx.execute("DELETE FROM phone_code_checks WHERE phone_index = ?1", [&index])?;
         }
     }
+    let licence_images = {
+        let mut stmt = tx.prepare(
+            "SELECT u.path FROM driver_uploads u
+             JOIN driver_licences l ON l.id = u.licence_id WHERE l.user_id = ?1",
+        )?;
+        stmt.query_map([user_id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?
+    };
     let alias = pseudonym(pseudonym_key, user_id);
     tx.execute(
         "UPDATE audit_log SET
@@ -118,7 +127,7 @@ pub fn delete_in(
         details: serde_json::json!({"reason": reason.as_str()}),
     };
     audit::record(tx, &event)?;
-    Ok(Some(Deleted { session_hashes, token_families }))
+    Ok(Some(Deleted { session_hashes, token_families, licence_images }))
 }
 
 /// Where a user's uploaded files live: removed with the account.

@@ -40,6 +40,32 @@ pub struct AccountExport {
     pub policy_acceptances: Vec<ExportPolicyAcceptance>,
     /// Two-step sign-in: its state, never the secret or the recovery codes.
     pub mfa: ExportMfa,
+    /// Driver verification: the driver's state and every licence uploaded with what was read
+    /// from it (the images themselves are not included).
+    pub driver: ExportDriver,
+}
+
+#[derive(Debug, Object, serde::Serialize)]
+pub struct ExportDriver {
+    /// `none`, `pending_review`, `approved`, `rejected` or `suspended`.
+    pub status: String,
+    pub enabled: bool,
+    pub available: bool,
+    pub licences: Vec<ExportLicence>,
+}
+
+#[derive(Debug, Object, serde::Serialize)]
+pub struct ExportLicence {
+    pub status: String,
+    /// `barcode`, `ocr` or `none`.
+    pub source: String,
+    pub family_name: Option<String>,
+    pub given_names: Option<String>,
+    pub licence_number: Option<String>,
+    pub expiry_date: Option<String>,
+    pub birth_date: Option<String>,
+    pub issuer: Option<String>,
+    pub uploaded_at: String,
 }
 
 #[derive(Debug, Object, serde::Serialize)]
@@ -164,6 +190,7 @@ pub fn export(
         audit_events: audit_events(&tx, user_id)?,
         policy_acceptances: policy_acceptances(&tx, user_id)?,
         mfa: mfa(&tx, user_id)?,
+        driver: driver(&tx, user_id)?,
         profile,
     };
     tx.finish()?;
@@ -342,4 +369,36 @@ fn mfa(conn: &Connection, user_id: &str) -> rusqlite::Result<ExportMfa> {
         recovery_codes_unused: unused,
         recovery_codes_used: used,
     })
+}
+
+fn driver(conn: &Connection, user_id: &str) -> rusqlite::Result<ExportDriver> {
+    let state: Option<(String, bool, bool)> = conn
+        .query_row(
+            "SELECT status, enabled, available FROM driver_profiles WHERE user_id = ?1",
+            [user_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let (status, enabled, available) = state.unwrap_or(("none".into(), false, false));
+    let mut stmt = conn.prepare(
+        "SELECT status, source, family_name, given_names, licence_number, expiry_date,
+                birth_date, issuer, created_at
+         FROM driver_licences WHERE user_id = ?1 ORDER BY id",
+    )?;
+    let licences = stmt
+        .query_map([user_id], |r| {
+            Ok(ExportLicence {
+                status: r.get(0)?,
+                source: r.get(1)?,
+                family_name: r.get(2)?,
+                given_names: r.get(3)?,
+                licence_number: r.get(4)?,
+                expiry_date: r.get(5)?,
+                birth_date: r.get(6)?,
+                issuer: r.get(7)?,
+                uploaded_at: rfc3339(r.get(8)?),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(ExportDriver { status, enabled, available, licences })
 }

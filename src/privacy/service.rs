@@ -86,6 +86,14 @@ pub async fn after_deletion(state: &AppState, user_id: &str, deleted: Deleted) {
     if let Err(e) = deletion::remove_uploads(&state.config.storage.data_dir, user_id) {
         tracing::error!(error = %e, "cannot remove a deleted account's uploads");
     }
+    let uploads = state.driver.uploads.clone();
+    let names = deleted.licence_images;
+    let removed =
+        tokio::task::spawn_blocking(move || names.iter().try_for_each(|name| uploads.delete(name)))
+            .await;
+    if !matches!(removed, Ok(Ok(()))) {
+        tracing::error!("cannot remove a deleted account's licence images");
+    }
 }
 
 /// Whether the account behind a valid credential is gone: a clear answer for a request that

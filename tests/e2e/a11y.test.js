@@ -128,6 +128,23 @@ const scenarios = [
   },
   { name: "driver", role: "guest", path: "/driver" },
   { name: "privacy-policy", role: "guest", path: "/privacy-policy" },
+  {
+    name: "driver-upload",
+    role: "student",
+    path: "/driver",
+    act: async (page) => page.getByRole("form", { name: "Upload your driving licence" }).waitFor(),
+  },
+  {
+    name: "driver-upload-errors",
+    role: "student",
+    path: "/driver",
+    act: async (page) => {
+      await page.getByRole("button", { name: "Upload licence" }).click();
+      await expectText(page.locator("form .form-summary.is-shown"), /Choose a photo/);
+    },
+  },
+  { name: "driver-reviews-empty", role: "admin", path: "/driver-reviews", act: async (page) => expectText(page.locator("main"), /No licence is waiting/) },
+  { name: "driver-reviews-not-allowed", role: "student", path: "/driver-reviews" },
   { name: "home-signed-in", role: "student", path: "/" },
   { name: "account", role: "student", path: "/account", act: async (page) => page.locator(".session-list > li").first().waitFor() },
   {

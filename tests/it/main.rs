@@ -9,11 +9,14 @@ mod binary;
 mod captcha;
 mod cli;
 mod config_errors;
+mod driver;
 mod harness;
 mod http_errors;
 mod http_surface;
 mod jobs;
 mod key_rotation;
+#[path = "../support/licence_images.rs"]
+mod licence_images;
 mod lockout;
 mod mail_delivery;
 mod mfa;

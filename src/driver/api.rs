@@ -1,0 +1,375 @@
+//! `/api/v1/driver` (the signed-in driver's own state, licence upload, enable, availability)
+//! and `/api/v1/admin/driver-reviews` (the review queue for reviewers and admins).
+
+use chrono::NaiveDate;
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::types::multipart::Upload;
+use poem_openapi::{ApiResponse, Multipart, Object, OpenApi, ResponseContent};
+
+use super::service::{self, Review, Snapshot};
+use super::store::Licence;
+use super::uploads::{ImageError, ImageKind};
+use super::{DriverError, expiry};
+use crate::accounts::Role;
+use crate::accounts::api::request_meta;
+use crate::app::{ApiTags, AppState};
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::http::auth::Auth;
+
+/// What was read from a licence, and where it stands.
+#[derive(Object)]
+pub struct LicenceView {
+    id: i64,
+    /// `pending_review`, `approved`, `rejected` or `superseded`.
+    status: String,
+    /// Where the fields were read: `barcode`, `ocr` or `none`.
+    source: String,
+    family_name: Option<String>,
+    given_names: Option<String>,
+    licence_number: Option<String>,
+    /// YYYY-MM-DD; the licence is not valid from this day on.
+    expiry_date: Option<String>,
+    birth_date: Option<String>,
+    issuer: Option<String>,
+    /// Name match against the profile's legal name, 0 to 1.
+    name_score: Option<f64>,
+    /// Why a reviewer has to look at it (empty when every check passed).
+    review_notes: Vec<String>,
+    /// The reviewer's reason, for a rejected licence.
+    decision_reason: Option<String>,
+    uploaded_at: String,
+}
+
+fn date(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+impl From<Licence> for LicenceView {
+    fn from(l: Licence) -> Self {
+        Self {
+            id: l.id,
+            status: l.status,
+            source: l.source,
+            family_name: l.fields.family_name,
+            given_names: l.fields.given_names,
+            licence_number: l.fields.licence_number,
+            expiry_date: date(l.fields.expiry),
+            birth_date: date(l.fields.birth_date),
+            issuer: l.fields.issuer,
+            name_score: l.name_score,
+            review_notes: l.review_notes.lines().map(str::to_string).collect(),
+            decision_reason: l.decision_reason,
+            uploaded_at: rfc3339(l.created_at),
+        }
+    }
+}
+
+/// A driver's state.
+#[derive(Object)]
+pub struct DriverView {
+    /// `none`, `pending_review`, `approved`, `rejected` or `suspended`.
+    status: String,
+    /// Why the driver was rejected or suspended.
+    reason: Option<String>,
+    /// Driving switched on (`POST /driver/enable`).
+    enabled: bool,
+    /// Available for rides now (never while the licence is expired).
+    available: bool,
+    /// Approved with a licence valid today.
+    can_drive: bool,
+    /// The expiry of the licence that makes the driver approved (YYYY-MM-DD).
+    expiry_date: Option<String>,
+    /// Days until that expiry (0 or less: expired).
+    days_left: Option<i64>,
+    /// When a new licence may be uploaded, if not yet (YYYY-MM-DD).
+    upload_from: Option<String>,
+    /// Notices for the driver, e.g. an upcoming expiry.
+    alerts: Vec<String>,
+    /// The approved licence.
+    licence: Option<LicenceView>,
+    /// A licence waiting for a reviewer.
+    pending_licence: Option<LicenceView>,
+    /// The latest rejected licence, when nothing newer is waiting.
+    rejected_licence: Option<LicenceView>,
+}
+
+impl From<Snapshot> for DriverView {
+    fn from(s: Snapshot) -> Self {
+        let expiry = s.current.as_ref().and_then(|l| l.fields.expiry);
+        let days_left = expiry.map(|e| (e - s.today).num_days());
+        let mut alerts = Vec::new();
+        if let Some(days) = days_left
+            && s.profile.status.as_str() == "approved"
+            && (1..=expiry::ALERT_DAYS[0]).contains(&days)
+        {
+            alerts.push(format!(
+                "Your licence expires in {days} day(s): upload the new one to keep driving."
+            ));
+        }
+        if s.profile.status.as_str() == "suspended" {
+            alerts.push("Driving is suspended: upload a valid licence.".into());
+        }
+        Self {
+            status: s.profile.status.as_str().into(),
+            reason: s.profile.reason.clone(),
+            enabled: s.profile.enabled,
+            // Between the expiry day and the job's run the stored flag may still be on.
+            available: s.profile.available && s.can_drive(),
+            can_drive: s.can_drive(),
+            expiry_date: date(expiry),
+            days_left,
+            upload_from: date(s.upload_from()),
+            alerts,
+            licence: s.current.map(Into::into),
+            pending_licence: s.pending.map(Into::into),
+            rejected_licence: s.rejected.map(Into::into),
+        }
+    }
+}
+
+/// Both sides of a driving licence, as JPEG or PNG (by content; at most 10 MB each by
+/// default).
+#[derive(Multipart)]
+pub struct LicenceUpload {
+    front: Upload,
+    back: Upload,
+}
+
+#[derive(Object)]
+pub struct Availability {
+    available: bool,
+}
+
+#[derive(ApiResponse)]
+pub enum Uploaded {
+    /// Stored and read: the state says whether it waits for a reviewer or was approved.
+    #[oai(status = 201)]
+    Created(Json<DriverView>),
+}
+
+pub struct DriverApi;
+
+#[OpenApi(prefix_path = "/api/v1/driver", tag = "ApiTags::Driver")]
+impl DriverApi {
+    /// The caller's driver state: verification status, licence expiry, availability, alerts.
+    #[oai(path = "/", method = "get", operation_id = "get_driver")]
+    async fn get(&self, state: Data<&AppState>, auth: Auth) -> Result<Json<DriverView>, ApiError> {
+        let snapshot = service::snapshot(&state, &auth.principal().user_id).await?;
+        Ok(Json(snapshot.into()))
+    }
+
+    /// Upload a driving licence (multipart `front` and `back` images). The back's barcode is
+    /// read (or the front by OCR); a first licence waits for a reviewer, a renewal passing
+    /// every check is approved at once. Errors: `image_too_large`, `unsupported_image_type`,
+    /// `image_unreadable`, `image_too_many_pixels`, `image_too_small` (422),
+    /// `licence_expired` (422), `legal_name_required` (409), `renewal_too_early` (409),
+    /// `email_not_verified` (403).
+    #[oai(path = "/license", method = "post", operation_id = "upload_licence")]
+    async fn upload(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        body: LicenceUpload,
+    ) -> Result<Uploaded, ApiError> {
+        let max = state.config.driver.max_image_bytes;
+        let mut sides = Vec::with_capacity(2);
+        for (side, upload) in [("front", body.front), ("back", body.back)] {
+            if upload.size() > max {
+                return Err(DriverError::Image(ImageError::TooLarge { side, max }).into());
+            }
+            sides.push(upload.into_vec().await.map_err(ApiError::internal)?);
+        }
+        let back = sides.pop().unwrap_or_default();
+        let front = sides.pop().unwrap_or_default();
+        let ip = request_meta(req).ip;
+        let snapshot = service::submit(&state, &auth.principal().user_id, ip, front, back).await?;
+        Ok(Uploaded::Created(Json(snapshot.into())))
+    }
+
+    /// Switch driving on. Only for approved drivers whose licence is valid; 10 requests an
+    /// hour. Errors: `driver_not_approved` (409), `rate_limited` (429).
+    #[oai(path = "/enable", method = "post", operation_id = "enable_driving")]
+    async fn enable(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+    ) -> Result<Json<DriverView>, ApiError> {
+        let ip = request_meta(req).ip;
+        let snapshot = service::enable(&state, &auth.principal().user_id, ip).await?;
+        Ok(Json(snapshot.into()))
+    }
+
+    /// Switch availability for rides on or off. Only for approved drivers whose licence is
+    /// valid and who enabled driving; 10 requests an hour. Errors: `driver_not_approved`
+    /// (409), `rate_limited` (429).
+    #[oai(path = "/availability", method = "post", operation_id = "set_availability")]
+    async fn availability(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        body: Json<Availability>,
+    ) -> Result<Json<DriverView>, ApiError> {
+        let ip = request_meta(req).ip;
+        let user = &auth.principal().user_id;
+        let snapshot = service::set_availability(&state, user, ip, body.0.available).await?;
+        Ok(Json(snapshot.into()))
+    }
+}
+
+/// A licence waiting for a decision, with the driver's names beside what was read.
+#[derive(Object)]
+pub struct ReviewView {
+    /// The review's id (the licence's).
+    id: i64,
+    user_id: String,
+    display_name: String,
+    /// The profile's legal name, compared with the licence.
+    legal_name: Option<String>,
+    email: Option<String>,
+    /// The driver was approved before (this is a renewal that failed a check).
+    renewal: bool,
+    licence: LicenceView,
+    /// Authenticated links to the images (reviewers and admins only).
+    front_image_url: String,
+    back_image_url: String,
+}
+
+impl From<Review> for ReviewView {
+    fn from(r: Review) -> Self {
+        let id = r.licence.id;
+        Self {
+            id,
+            user_id: r.licence.user_id.clone(),
+            display_name: r.display_name,
+            legal_name: r.legal_name,
+            email: r.email,
+            renewal: r.renewal,
+            licence: r.licence.into(),
+            front_image_url: format!("/api/v1/admin/driver-reviews/{id}/images/front"),
+            back_image_url: format!("/api/v1/admin/driver-reviews/{id}/images/back"),
+        }
+    }
+}
+
+/// An approval (`{}` when nothing is to add). `expiry_date` (YYYY-MM-DD) gives the expiry read from the images by the
+/// reviewer when it could not be read automatically, or corrects it.
+#[derive(Object)]
+pub struct Approval {
+    expiry_date: Option<String>,
+}
+
+#[derive(Object)]
+pub struct Rejection {
+    /// Shown to the driver; 1 to 500 characters.
+    reason: String,
+}
+
+#[derive(ApiResponse)]
+pub enum Decided {
+    /// Decided; the driver's state changed accordingly.
+    #[oai(status = 204)]
+    Decided,
+}
+
+#[derive(ResponseContent)]
+pub enum ImageBytes {
+    #[oai(content_type = "image/jpeg")]
+    Jpeg(Binary<Vec<u8>>),
+    #[oai(content_type = "image/png")]
+    Png(Binary<Vec<u8>>),
+}
+
+#[derive(ApiResponse)]
+pub enum ImageResponse {
+    /// The image as uploaded.
+    #[oai(status = 200)]
+    Image(ImageBytes, #[oai(header = "Cache-Control")] String),
+}
+
+pub struct DriverReviewsApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin/driver-reviews", tag = "ApiTags::Admin")]
+impl DriverReviewsApi {
+    /// Licences waiting for a reviewer, oldest first (at most 200), with the fields read and
+    /// links to the images. Reviewers and admins.
+    #[oai(path = "/", method = "get", operation_id = "list_driver_reviews")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> Result<Json<Vec<ReviewView>>, ApiError> {
+        auth.require(Role::Reviewer)?;
+        let reviews = service::reviews(&state, 200).await?;
+        Ok(Json(reviews.into_iter().map(Into::into).collect()))
+    }
+
+    /// One side (`front` or `back`) of a reviewed licence's images. Reviewers and admins.
+    /// Errors: `image_not_found` (404).
+    #[oai(path = "/:id/images/:side", method = "get", operation_id = "get_driver_review_image")]
+    async fn image(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<i64>,
+        side: Path<String>,
+    ) -> Result<ImageResponse, ApiError> {
+        auth.require(Role::Reviewer)?;
+        let (bytes, content_type) = service::image(&state, id.0, side.0).await?;
+        let body = match ImageKind::from_content_type(&content_type) {
+            Some(ImageKind::Png) => ImageBytes::Png(Binary(bytes)),
+            _ => ImageBytes::Jpeg(Binary(bytes)),
+        };
+        Ok(ImageResponse::Image(body, "private, no-store".into()))
+    }
+
+    /// Approve a licence: the driver becomes (or stays) an approved driver. Errors:
+    /// `review_not_found` (404), `review_already_decided` (409), `own_review` (403),
+    /// `expiry_unknown` and `licence_expired` (422).
+    #[oai(path = "/:id/approve", method = "post", operation_id = "approve_driver_review")]
+    async fn approve(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        id: Path<i64>,
+        body: Json<Approval>,
+    ) -> Result<Decided, ApiError> {
+        let reviewer = auth.require(Role::Reviewer)?.user_id.clone();
+        let expiry = match body.0.expiry_date {
+            Some(text) => {
+                Some(NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+                    ApiError::validation(vec![crate::error::FieldError {
+                        field: "expiry_date".into(),
+                        message: "must be a date like 2031-03-15".into(),
+                    }])
+                })?)
+            }
+            None => None,
+        };
+        service::approve(&state, &reviewer, id.0, request_meta(req).ip, expiry).await?;
+        Ok(Decided::Decided)
+    }
+
+    /// Reject a licence with a reason the driver reads. Errors: `review_not_found` (404),
+    /// `review_already_decided` (409), `own_review` (403), `validation_failed` (422).
+    #[oai(path = "/:id/reject", method = "post", operation_id = "reject_driver_review")]
+    async fn reject(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        id: Path<i64>,
+        body: Json<Rejection>,
+    ) -> Result<Decided, ApiError> {
+        let reviewer = auth.require(Role::Reviewer)?.user_id.clone();
+        service::reject(&state, &reviewer, id.0, request_meta(req).ip, body.0.reason).await?;
+        Ok(Decided::Decided)
+    }
+}

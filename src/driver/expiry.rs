@@ -1,0 +1,173 @@
+//! The daily expiry job (SPEC section 7): alerts by email 7, 3 and 1 days before a licence
+//! expires (each once: sends are recorded in `driver_expiry_alerts`, so a restart or a second
+//! run the same day sends nothing twice), and on the expiry day availability off and driving
+//! suspended until a new licence is approved. Days are counted on the injected clock, in UTC.
+//!
+//! The job is a plain function; the scheduler that calls it daily lives elsewhere. Running it
+//! more often is harmless.
+
+use chrono::NaiveDate;
+use rusqlite::Connection;
+use serde_json::json;
+
+use super::store::{self, ApprovedDriver, Status};
+use crate::accounts::store as accounts;
+use crate::app::AppState;
+use crate::audit::{self, AuditEvent, actions};
+use crate::db::DbError;
+use crate::notify::{self, templates};
+use crate::privacy::FieldCipher;
+
+/// Days before expiry on which an alert goes out.
+pub const ALERT_DAYS: [i64; 3] = [7, 3, 1];
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpiryReport {
+    pub alerts_sent: usize,
+    pub suspended: usize,
+}
+
+/// The alert due `days_left` days before expiry: the nearest threshold at or above it, so a
+/// job that missed a day sends the alert that is due now, not a stale one.
+fn alert_for(days_left: i64) -> Option<i64> {
+    ALERT_DAYS.iter().rev().copied().find(|d| days_left >= 1 && days_left <= *d)
+}
+
+pub async fn run_expiry_job(state: &AppState) -> Result<ExpiryReport, DbError> {
+    let today = state.clock.now().date_naive();
+    let now = state.clock.unix();
+    let base_url = state.config.server.public_url.trim_end_matches('/').to_string();
+    let pii = state.pii.clone();
+    let report = state
+        .db
+        .run(move |c| {
+            let mut report = ExpiryReport::default();
+            for driver in store::approved_drivers(c)? {
+                let tx = crate::db::write_tx(c)?;
+                let did = handle(&tx, &pii, &driver, today, now, &base_url)?;
+                tx.commit()?;
+                report.alerts_sent += usize::from(did == Outcome::Alerted);
+                report.suspended += usize::from(did == Outcome::Suspended);
+            }
+            Ok::<_, DbError>(report)
+        })
+        .await?;
+    if report.alerts_sent > 0 {
+        state.outbox_wake.notify_one();
+    }
+    tracing::info!(
+        alerts = report.alerts_sent,
+        suspended = report.suspended,
+        "driver expiry job ran"
+    );
+    Ok(report)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Nothing,
+    Alerted,
+    Suspended,
+}
+
+fn handle(
+    conn: &Connection,
+    pii: &FieldCipher,
+    driver: &ApprovedDriver,
+    today: NaiveDate,
+    now: i64,
+    base_url: &str,
+) -> rusqlite::Result<Outcome> {
+    // Read again inside the transaction: a review may have replaced the licence meanwhile.
+    let mut profile = store::profile(conn, &driver.user_id)?;
+    if profile.status != Status::Approved || profile.licence_id != Some(driver.licence_id) {
+        return Ok(Outcome::Nothing);
+    }
+    let Some(expiry) = driver.expiry else { return Ok(Outcome::Nothing) };
+    let days_left = (expiry - today).num_days();
+    let user = accounts::find_by_id(conn, pii, &driver.user_id)?;
+    let brand = templates::Brand {
+        product: "Gatehouse",
+        campus: user.as_ref().and_then(|u| u.campus_name.as_deref()),
+    };
+    let url = format!("{base_url}/driver");
+    let expiry_text = expiry.format("%Y-%m-%d").to_string();
+    if days_left <= 0 {
+        let was_available = profile.available;
+        profile.status = Status::Suspended;
+        profile.available = false;
+        profile.reason = Some(format!("Your licence expired on {expiry_text}."));
+        store::save_profile(conn, &profile, now)?;
+        let system = |action| AuditEvent {
+            actor_id: None,
+            ..AuditEvent::by_user(now, &driver.user_id, action, None)
+        };
+        if was_available {
+            audit::record(
+                conn,
+                &system(actions::DRIVER_UNAVAILABLE).with_details(
+                    json!({"reason": "licence expired", "licence_id": driver.licence_id}),
+                ),
+            )?;
+        }
+        audit::record(
+            conn,
+            &system(actions::DRIVER_SUSPENDED).with_details(
+                json!({"reason": "licence expired", "licence_id": driver.licence_id}),
+            ),
+        )?;
+        if let Some(user) = &user
+            && let Some(email) = &user.email
+        {
+            let mail =
+                templates::driving_suspended(&brand, email, &user.display_name, &expiry_text, &url);
+            notify::enqueue_email(conn, pii, &mail, now)?;
+        }
+        return Ok(Outcome::Suspended);
+    }
+    let Some(days) = alert_for(days_left) else { return Ok(Outcome::Nothing) };
+    if !store::record_alert(conn, driver.licence_id, days, now)? {
+        return Ok(Outcome::Nothing);
+    }
+    if let Some(user) = &user
+        && let Some(email) = &user.email
+    {
+        let mail = templates::licence_expiring(
+            &brand,
+            email,
+            &user.display_name,
+            days_left,
+            &expiry_text,
+            &url,
+        );
+        notify::enqueue_email(conn, pii, &mail, now)?;
+    }
+    Ok(Outcome::Alerted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alert_due_is_the_nearest_threshold() {
+        let due: Vec<Option<i64>> = (-1..=9).map(alert_for).collect();
+        assert_eq!(
+            due,
+            vec![
+                None,
+                None,
+                Some(1),
+                Some(3),
+                Some(3),
+                Some(7),
+                Some(7),
+                Some(7),
+                Some(7),
+                None,
+                None
+            ]
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! Driver verification (SPEC section 7): a driver uploads both sides of their licence; the
+//! back's PDF417 barcode is read ([`barcode`]) and parsed as AAMVA data ([`aamva`]), or, when
+//! it cannot be read, the front is OCR'd ([`ocr`]); the name is compared with the profile's
+//! legal name ([`name_match`]). A first licence always waits for a reviewer; a renewal that
+//! passes every check is approved at once. [`expiry::run_expiry_job`] sends the 7/3/1-day
+//! alerts and suspends drivers whose licence has expired.
+//!
+//! States of a driver: `none` -> `pending_review` -> `approved` | `rejected`;
+//! `approved` -> `suspended` (licence expired) -> `approved` (new licence approved).
+//! Images live behind [`uploads::UploadStore`]; the database keeps where, how big, their hash
+//! and type.
+
+pub mod aamva;
+pub mod api;
+pub mod barcode;
+pub mod expiry;
+pub mod name_match;
+pub mod ocr;
+pub mod service;
+pub mod store;
+pub mod uploads;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+
+use crate::config::Config;
+use crate::db::BlockingPool;
+use crate::ratelimit::{Limited, Tier};
+use uploads::{ImageError, UploadStore};
+
+pub use expiry::run_expiry_job;
+
+/// The driver feature's shared parts.
+pub struct Driver {
+    pub uploads: Arc<dyn UploadStore>,
+    /// The OCR program, when configured and installed.
+    pub ocr: Option<PathBuf>,
+    /// Image decoding and barcode reading: bounded, because each holds a whole image.
+    pub images: BlockingPool,
+    changes: Tier,
+    limits_enabled: bool,
+}
+
+impl Driver {
+    pub fn new(config: &Config, uploads: Arc<dyn UploadStore>) -> Self {
+        let ocr = ocr::find_program(&config.driver.tesseract);
+        match &ocr {
+            Some(path) => tracing::info!(program = %path.display(), "licence OCR available"),
+            None => tracing::info!("licence OCR not available: unreadable barcodes go to review"),
+        }
+        Self {
+            uploads,
+            ocr,
+            images: BlockingPool::new("images", 2),
+            changes: Tier::new(config.driver.changes_per_hour, Duration::from_secs(3600)),
+            limits_enabled: config.rate_limit.enabled,
+        }
+    }
+
+    /// Counts one `enable` or `availability` request of `user_id`.
+    pub fn count_change(&self, user_id: &str) -> Result<(), Limited> {
+        if self.limits_enabled { self.changes.check(user_id) } else { Ok(()) }
+    }
+}
+
+/// Why a driver request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error("Add your legal name to your profile first: it is compared with your licence.")]
+    LegalNameRequired,
+    #[error("Confirm your campus email address first.")]
+    NotVerified,
+    #[error("Your licence is valid until {expiry}; a new one can be uploaded from {from} on.")]
+    TooEarly { expiry: NaiveDate, from: NaiveDate },
+    #[error("This licence expired on {0}.")]
+    LicenceExpired(NaiveDate),
+    #[error("{0}")]
+    NotApproved(String),
+    #[error("There is no such review.")]
+    ReviewNotFound,
+    #[error("This review has already been decided.")]
+    AlreadyDecided,
+    #[error("You cannot decide a review of your own licence.")]
+    OwnReview,
+    #[error("No expiry date could be read from this licence; give the date on the card.")]
+    ExpiryUnknown,
+    #[error("A rejection needs a reason of 1 to 500 characters that the driver will read.")]
+    ReasonRequired,
+    #[error("too many changes for now")]
+    RateLimited(Limited),
+    #[error("no such image")]
+    ImageNotFound,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<rusqlite::Error> for DriverError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<crate::db::DbError> for DriverError {
+    fn from(e: crate::db::DbError) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<crate::db::BlockingError> for DriverError {
+    fn from(e: crate::db::BlockingError) -> Self {
+        Self::Internal(e.into())
+    }
+}

@@ -1,0 +1,611 @@
+//! The rules: what an upload must pass, when a licence is approved automatically, who may
+//! decide reviews, and when driving and availability may be switched on. Every change of a
+//! driver's capability is written to the audit log in the transaction that makes it.
+
+use chrono::{Days, NaiveDate};
+use rusqlite::Connection;
+use serde_json::json;
+
+use super::aamva::{self, LicenceFields};
+use super::store::{self, Licence, NewLicence, Profile, Status};
+use super::uploads::{self, CheckedImage, UploadRecord};
+use super::{DriverError, barcode, name_match, ocr};
+use crate::accounts::store as accounts;
+use crate::app::AppState;
+use crate::audit::{self, AuditEvent, actions};
+use crate::config::DriverConfig;
+
+/// Days before expiry from which a new licence may be uploaded.
+pub const RENEWAL_WINDOW_DAYS: u64 = 7;
+
+/// The reason recorded for a renewal approved without a reviewer.
+const AUTO_APPROVED: &str = "renewal passed every check";
+
+/// The calendar day of the injected clock (UTC).
+pub fn today(state: &AppState) -> NaiveDate {
+    state.clock.now().date_naive()
+}
+
+/// What a driver sees of their own state.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub profile: Profile,
+    /// The licence that made the driver approved.
+    pub current: Option<Licence>,
+    /// The latest licence waiting for a reviewer.
+    pub pending: Option<Licence>,
+    /// The latest rejected licence, if newer than the others.
+    pub rejected: Option<Licence>,
+    pub today: NaiveDate,
+}
+
+impl Snapshot {
+    fn load(conn: &Connection, user_id: &str, today: NaiveDate) -> rusqlite::Result<Self> {
+        let profile = store::profile(conn, user_id)?;
+        let current = match profile.licence_id {
+            Some(id) => store::licence(conn, id)?,
+            None => None,
+        };
+        let pending = store::latest_licence(conn, user_id, "pending_review")?;
+        let rejected = store::latest_licence(conn, user_id, "rejected")?
+            .filter(|r| pending.as_ref().is_none_or(|p| r.id > p.id));
+        Ok(Self { profile, current, pending, rejected, today })
+    }
+
+    /// The first day a new licence is accepted, when that is still to come.
+    pub fn upload_from(&self) -> Option<NaiveDate> {
+        if self.profile.status != Status::Approved {
+            return None;
+        }
+        let expiry = self.current.as_ref()?.fields.expiry?;
+        let from = expiry.checked_sub_days(Days::new(RENEWAL_WINDOW_DAYS))?;
+        (self.today < from).then_some(from)
+    }
+
+    /// Approved, and the licence still valid today.
+    pub fn can_drive(&self) -> bool {
+        self.profile.status == Status::Approved
+            && self.current.as_ref().and_then(|l| l.fields.expiry).is_some_and(|e| self.today < e)
+    }
+}
+
+pub async fn snapshot(state: &AppState, user_id: &str) -> Result<Snapshot, DriverError> {
+    let (user_id, today) = (user_id.to_string(), today(state));
+    state.db.run(move |c| Ok(Snapshot::load(c, &user_id, today)?)).await
+}
+
+/// What was read from the images, from where, and what a reviewer should know.
+#[derive(Debug, Clone)]
+pub struct Extraction {
+    pub source: &'static str,
+    pub fields: LicenceFields,
+    pub notes: Vec<String>,
+}
+
+/// Decodes both images (on the bounded image pool), reads the barcode, falls back to OCR.
+pub async fn extract(
+    state: &AppState,
+    front: &CheckedImage,
+    back: &CheckedImage,
+) -> Result<Extraction, DriverError> {
+    let config = state.config.driver.clone();
+    let (front_copy, back_copy) = (front.clone(), back.clone());
+    let barcode_text = state
+        .driver
+        .images
+        .run(move || -> Result<Option<String>, DriverError> {
+            // The front is decoded only to prove it is a whole image.
+            drop(front_copy.decode_luma(&config)?);
+            let pixels = back_copy.decode_luma(&config)?;
+            Ok(barcode::read_pdf417(&pixels))
+        })
+        .await??;
+    let mut notes = Vec::new();
+    match barcode_text.as_deref().map(aamva::parse) {
+        Some(Ok(parsed)) => {
+            return Ok(Extraction {
+                source: "barcode",
+                fields: parsed.fields,
+                notes: parsed.problems,
+            });
+        }
+        Some(Err(e)) => notes.push(format!("The barcode was read, but {e}.")),
+        None => notes.push("No barcode could be read on the back image.".into()),
+    }
+    let Some(program) = state.driver.ocr.clone() else {
+        notes.push("OCR is not available, so nothing was read from the front.".into());
+        return Ok(Extraction { source: "none", fields: LicenceFields::default(), notes });
+    };
+    match ocr::read_text(&program, &front.bytes, state.config.driver.ocr_timeout_seconds).await {
+        Ok(text) => {
+            let fields = ocr::fields_from_text(&text);
+            if fields == LicenceFields::default() {
+                notes.push("OCR found no licence fields on the front.".into());
+                Ok(Extraction { source: "none", fields, notes })
+            } else {
+                notes.push("The fields were read from the front by OCR: check them.".into());
+                Ok(Extraction { source: "ocr", fields, notes })
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "licence OCR failed");
+            notes.push("OCR of the front failed.".into());
+            Ok(Extraction { source: "none", fields: LicenceFields::default(), notes })
+        }
+    }
+}
+
+/// The checks a renewal must pass to be approved without a reviewer, as notes for the
+/// reviewer when it fails one.
+fn check_fields(
+    extraction: &Extraction,
+    legal_name: &str,
+    previous: Option<&Licence>,
+    config: &DriverConfig,
+) -> (Option<f64>, Vec<String>) {
+    let fields = &extraction.fields;
+    let mut notes = extraction.notes.clone();
+    let missing = fields.missing();
+    if !missing.is_empty() {
+        notes.push(format!("Not read: {}.", missing.join(", ")));
+    }
+    let score = match (&fields.family_name, &fields.given_names) {
+        (Some(family), given) => {
+            Some(name_match::score(family, given.as_deref().unwrap_or(""), legal_name))
+        }
+        _ => None,
+    };
+    if let Some(score) = score
+        && score < config.name_match_threshold
+    {
+        notes.push(format!(
+            "The name on the licence does not match the legal name on the profile (score \
+             {score:.2}, at least {:.2} needed).",
+            config.name_match_threshold
+        ));
+    }
+    if let Some(previous) = previous {
+        let same_number = fields.licence_number.is_some()
+            && fields.licence_number == previous.fields.licence_number;
+        let same_name = match (&fields.family_name, &previous.fields.family_name) {
+            (Some(new_family), Some(old_family)) => {
+                let old = format!(
+                    "{} {old_family}",
+                    previous.fields.given_names.as_deref().unwrap_or_default()
+                );
+                name_match::score(new_family, fields.given_names.as_deref().unwrap_or(""), &old)
+                    >= config.name_match_threshold
+            }
+            _ => false,
+        };
+        if !same_number && !same_name {
+            notes.push("Neither the licence number nor the name is the previous licence's.".into());
+        }
+        if let (Some(new), Some(old)) = (fields.expiry, previous.fields.expiry)
+            && new <= old
+        {
+            notes.push(format!("The expiry ({new}) is not later than the previous licence's."));
+        }
+    }
+    (score, notes)
+}
+
+/// `POST /driver/license`: checks, reads and stores a licence; approves a renewal that passes
+/// every check, else queues it for a reviewer.
+pub async fn submit(
+    state: &AppState,
+    user_id: &str,
+    ip: Option<String>,
+    front: Vec<u8>,
+    back: Vec<u8>,
+) -> Result<Snapshot, DriverError> {
+    let config = &state.config.driver;
+    let front = uploads::check("front", front, config)?;
+    let back = uploads::check("back", back, config)?;
+    let today = today(state);
+    let uid = user_id.to_string();
+    let pii = state.pii.clone();
+    let (user, before) = state
+        .db
+        .run(move |c| {
+            let user = accounts::find_by_id(c, &pii, &uid)?;
+            Ok::<_, DriverError>((user, Snapshot::load(c, &uid, today)?))
+        })
+        .await?;
+    let user = user.ok_or(DriverError::NotVerified)?;
+    if user.email_verified_at.is_none() {
+        return Err(DriverError::NotVerified);
+    }
+    let legal_name =
+        user.legal_name.filter(|n| !n.trim().is_empty()).ok_or(DriverError::LegalNameRequired)?;
+    if let (Some(from), Some(expiry)) =
+        (before.upload_from(), before.current.as_ref().and_then(|l| l.fields.expiry))
+    {
+        return Err(DriverError::TooEarly { expiry, from });
+    }
+
+    let extraction = extract(state, &front, &back).await?;
+    if let Some(expiry) = extraction.fields.expiry
+        && expiry <= today
+    {
+        return Err(DriverError::LicenceExpired(expiry));
+    }
+    let previous = before.profile.ever_approved.then_some(before.current.as_ref()).flatten();
+    let (score, notes) = check_fields(&extraction, &legal_name, previous, config);
+    let automatic = previous.is_some() && notes.is_empty();
+
+    let stored = store_images(state, [&front, &back]).await?;
+    let records = stored.clone();
+    let (uid, now) = (user_id.to_string(), state.clock.unix());
+    let dims = [(front.width, front.height), (back.width, back.height)];
+    let result = state
+        .db
+        .run(move |c| {
+            let tx = crate::db::write_tx(c)?;
+            let review_notes = notes.join("\n");
+            let new = NewLicence {
+                user_id: &uid,
+                status: if automatic { "approved" } else { "pending_review" },
+                source: extraction.source,
+                fields: &extraction.fields,
+                name_score: score,
+                review_notes: &review_notes,
+            };
+            let id = store::insert_licence(&tx, &new, now)?;
+            for ((side, record), dims) in ["front", "back"].into_iter().zip(&records).zip(dims) {
+                store::insert_upload(&tx, id, side, record, dims)?;
+            }
+            let mut obsolete = files_of(&tx, &store::supersede(&tx, &uid, "pending_review", id)?)?;
+            let mut profile = store::profile(&tx, &uid)?;
+            let event = if automatic {
+                store::decide(&tx, id, "approved", Some(AUTO_APPROVED), None, now)?;
+                obsolete.extend(files_of(&tx, &store::supersede(&tx, &uid, "approved", id)?)?);
+                profile.status = Status::Approved;
+                profile.licence_id = Some(id);
+                profile.reason = None;
+                AuditEvent {
+                    actor_id: None,
+                    ..AuditEvent::by_user(now, &uid, actions::DRIVER_APPROVED, ip.as_deref())
+                }
+                .with_details(json!({"licence_id": id, "reason": AUTO_APPROVED, "automatic": true}))
+            } else {
+                if matches!(profile.status, Status::None | Status::Rejected | Status::Suspended) {
+                    profile.status = Status::PendingReview;
+                    profile.reason = None;
+                }
+                let reason = if notes.is_empty() {
+                    "a reviewer approves every new driver".to_string()
+                } else {
+                    review_notes.clone()
+                };
+                AuditEvent::by_user(now, &uid, actions::DRIVER_REQUESTED, ip.as_deref())
+                    .with_details(
+                        json!({"licence_id": id, "reason": reason, "source": extraction.source}),
+                    )
+            };
+            store::save_profile(&tx, &profile, now)?;
+            audit::record(&tx, &event)?;
+            tx.commit()?;
+            Ok::<_, DriverError>((obsolete, Snapshot::load(c, &uid, today)?))
+        })
+        .await;
+    match result {
+        Ok((obsolete, snapshot)) => {
+            delete_files(state, obsolete).await;
+            Ok(snapshot)
+        }
+        Err(e) => {
+            delete_files(state, stored.into_iter().map(|r| r.path).collect()).await;
+            Err(e)
+        }
+    }
+}
+
+fn files_of(conn: &Connection, licence_ids: &[i64]) -> rusqlite::Result<Vec<String>> {
+    let mut paths = Vec::new();
+    for id in licence_ids {
+        paths.extend(store::upload_paths(conn, *id)?);
+    }
+    Ok(paths)
+}
+
+async fn store_images(
+    state: &AppState,
+    images: [&CheckedImage; 2],
+) -> Result<Vec<UploadRecord>, DriverError> {
+    let store = state.driver.uploads.clone();
+    let images: Vec<(Vec<u8>, &'static str, String)> =
+        images.iter().map(|i| (i.bytes.clone(), i.kind.content_type(), i.sha256())).collect();
+    state
+        .driver
+        .images
+        .run(move || {
+            let mut records: Vec<UploadRecord> = Vec::new();
+            for (bytes, content_type, sha256) in images {
+                match store.put(&bytes) {
+                    Ok(path) => records.push(UploadRecord {
+                        path,
+                        size: bytes.len() as i64,
+                        sha256,
+                        content_type: content_type.into(),
+                    }),
+                    Err(e) => {
+                        for r in &records {
+                            let _ = store.delete(&r.path);
+                        }
+                        return Err(DriverError::Internal(
+                            anyhow::Error::new(e).context("storing a licence image"),
+                        ));
+                    }
+                }
+            }
+            Ok(records)
+        })
+        .await?
+}
+
+/// Deletes image files no longer referenced as wanted; failures are logged, not fatal.
+async fn delete_files(state: &AppState, paths: Vec<String>) {
+    if paths.is_empty() {
+        return;
+    }
+    let store = state.driver.uploads.clone();
+    let outcome = state
+        .driver
+        .images
+        .run(move || {
+            for path in paths {
+                if let Err(e) = store.delete(&path) {
+                    tracing::warn!(error = %e, "could not delete a licence image");
+                }
+            }
+        })
+        .await;
+    if let Err(e) = outcome {
+        tracing::warn!(error = %e, "could not delete licence images");
+    }
+}
+
+/// `POST /driver/enable`: switches driving on for an approved driver with a valid licence.
+pub async fn enable(
+    state: &AppState,
+    user_id: &str,
+    ip: Option<String>,
+) -> Result<Snapshot, DriverError> {
+    change(state, user_id, move |c, snapshot, now| {
+        if snapshot.profile.enabled {
+            return Ok(());
+        }
+        let mut profile = snapshot.profile.clone();
+        profile.enabled = true;
+        store::save_profile(c, &profile, now)?;
+        let event =
+            AuditEvent::by_user(now, &profile.user_id, actions::DRIVER_ENABLED, ip.as_deref())
+                .with_details(json!({"reason": "requested by the driver"}));
+        audit::record(c, &event)?;
+        Ok(())
+    })
+    .await
+}
+
+/// `POST /driver/availability`.
+pub async fn set_availability(
+    state: &AppState,
+    user_id: &str,
+    ip: Option<String>,
+    available: bool,
+) -> Result<Snapshot, DriverError> {
+    change(state, user_id, move |c, snapshot, now| {
+        if available && !snapshot.profile.enabled {
+            return Err(DriverError::NotApproved("Enable driving first.".into()));
+        }
+        if snapshot.profile.available == available {
+            return Ok(());
+        }
+        let mut profile = snapshot.profile.clone();
+        profile.available = available;
+        store::save_profile(c, &profile, now)?;
+        let action =
+            if available { actions::DRIVER_AVAILABLE } else { actions::DRIVER_UNAVAILABLE };
+        let event = AuditEvent::by_user(now, &profile.user_id, action, ip.as_deref())
+            .with_details(json!({"reason": "switched by the driver"}));
+        audit::record(c, &event)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Runs a driver's own capability change in a write transaction, for a driver who may drive.
+async fn change(
+    state: &AppState,
+    user_id: &str,
+    work: impl FnOnce(&Connection, &Snapshot, i64) -> Result<(), DriverError> + Send + 'static,
+) -> Result<Snapshot, DriverError> {
+    state.driver.count_change(user_id).map_err(DriverError::RateLimited)?;
+    let (uid, today, now) = (user_id.to_string(), today(state), state.clock.unix());
+    state
+        .db
+        .run(move |c| {
+            let tx = crate::db::write_tx(c)?;
+            let snapshot = Snapshot::load(&tx, &uid, today)?;
+            if !snapshot.can_drive() {
+                return Err(not_approved(&snapshot));
+            }
+            work(&tx, &snapshot, now)?;
+            tx.commit()?;
+            Ok(Snapshot::load(c, &uid, today)?)
+        })
+        .await
+}
+
+fn not_approved(snapshot: &Snapshot) -> DriverError {
+    let message = match snapshot.profile.status {
+        Status::None => "Upload your driving licence first.",
+        Status::PendingReview => "Your licence is waiting for a reviewer.",
+        Status::Rejected => "Your licence was rejected; upload a new one.",
+        Status::Suspended | Status::Approved => {
+            "Your licence has expired: driving is suspended until a new licence is approved."
+        }
+    };
+    DriverError::NotApproved(message.into())
+}
+
+/// A licence waiting for review, with the driver's names for comparison.
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub licence: Licence,
+    pub display_name: String,
+    pub legal_name: Option<String>,
+    pub email: Option<String>,
+    pub renewal: bool,
+}
+
+pub async fn reviews(state: &AppState, limit: i64) -> Result<Vec<Review>, DriverError> {
+    let pii = state.pii.clone();
+    state
+        .db
+        .run(move |c| {
+            let mut out = Vec::new();
+            for licence in store::pending(c, limit)? {
+                let Some(user) = accounts::find_by_id(c, &pii, &licence.user_id)? else { continue };
+                let renewal = store::profile(c, &licence.user_id)?.ever_approved;
+                out.push(Review {
+                    licence,
+                    display_name: user.display_name,
+                    legal_name: user.legal_name,
+                    email: user.email,
+                    renewal,
+                });
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// `approve`: the licence becomes the driver's; `expiry` fills in a date the reviewer read.
+pub async fn approve(
+    state: &AppState,
+    reviewer: &str,
+    licence_id: i64,
+    ip: Option<String>,
+    expiry: Option<NaiveDate>,
+) -> Result<(), DriverError> {
+    let (reviewer, today, now) = (reviewer.to_string(), today(state), state.clock.unix());
+    let obsolete = state
+        .db
+        .run(move |c| {
+            let tx = crate::db::write_tx(c)?;
+            let licence = pending_licence(&tx, licence_id, &reviewer)?;
+            let expiry = expiry.or(licence.fields.expiry).ok_or(DriverError::ExpiryUnknown)?;
+            if expiry <= today {
+                return Err(DriverError::LicenceExpired(expiry));
+            }
+            if licence.fields.expiry != Some(expiry) {
+                store::set_expiry(&tx, licence_id, expiry)?;
+            }
+            store::decide(&tx, licence_id, "approved", None, Some(&reviewer), now)?;
+            let obsolete =
+                files_of(&tx, &store::supersede(&tx, &licence.user_id, "approved", licence_id)?)?;
+            let mut profile = store::profile(&tx, &licence.user_id)?;
+            profile.status = Status::Approved;
+            profile.licence_id = Some(licence_id);
+            profile.ever_approved = true;
+            profile.reason = None;
+            store::save_profile(&tx, &profile, now)?;
+            let event = AuditEvent {
+                actor_id: Some(&reviewer),
+                ..AuditEvent::by_user(
+                    now,
+                    &licence.user_id,
+                    actions::DRIVER_APPROVED,
+                    ip.as_deref(),
+                )
+            }
+            .with_details(json!({"licence_id": licence_id, "reason": "approved by a reviewer"}));
+            audit::record(&tx, &event)?;
+            tx.commit()?;
+            Ok(obsolete)
+        })
+        .await?;
+    delete_files(state, obsolete).await;
+    Ok(())
+}
+
+/// `reject`: the driver reads `reason`.
+pub async fn reject(
+    state: &AppState,
+    reviewer: &str,
+    licence_id: i64,
+    ip: Option<String>,
+    reason: String,
+) -> Result<(), DriverError> {
+    let reason = reason.trim().to_string();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(DriverError::ReasonRequired);
+    }
+    let (reviewer, now) = (reviewer.to_string(), state.clock.unix());
+    state
+        .db
+        .run(move |c| {
+            let tx = crate::db::write_tx(c)?;
+            let licence = pending_licence(&tx, licence_id, &reviewer)?;
+            store::decide(&tx, licence_id, "rejected", Some(&reason), Some(&reviewer), now)?;
+            let mut profile = store::profile(&tx, &licence.user_id)?;
+            if profile.status == Status::PendingReview {
+                profile.status = Status::Rejected;
+            }
+            // An approved driver whose renewal was rejected still drives on the current
+            // licence; the rejected licence carries the reason.
+            if profile.status != Status::Approved {
+                profile.reason = Some(reason.clone());
+            }
+            store::save_profile(&tx, &profile, now)?;
+            let event = AuditEvent {
+                actor_id: Some(&reviewer),
+                ..AuditEvent::by_user(
+                    now,
+                    &licence.user_id,
+                    actions::DRIVER_REJECTED,
+                    ip.as_deref(),
+                )
+            }
+            .with_details(json!({"licence_id": licence_id, "reason": reason}));
+            audit::record(&tx, &event)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+}
+
+fn pending_licence(conn: &Connection, id: i64, reviewer: &str) -> Result<Licence, DriverError> {
+    let licence = store::licence(conn, id)?.ok_or(DriverError::ReviewNotFound)?;
+    if licence.user_id == reviewer {
+        return Err(DriverError::OwnReview);
+    }
+    if licence.status != "pending_review" {
+        return Err(DriverError::AlreadyDecided);
+    }
+    Ok(licence)
+}
+
+/// One side of a licence's images, for reviewers: the bytes and their type.
+pub async fn image(
+    state: &AppState,
+    licence_id: i64,
+    side: String,
+) -> Result<(Vec<u8>, String), DriverError> {
+    if side != "front" && side != "back" {
+        return Err(DriverError::ImageNotFound);
+    }
+    let record = state
+        .db
+        .run(move |c| Ok::<_, DriverError>(store::upload(c, licence_id, &side)?))
+        .await?
+        .ok_or(DriverError::ImageNotFound)?;
+    let store = state.driver.uploads.clone();
+    let path = record.path.clone();
+    let bytes = state.driver.images.run(move || store.get(&path)).await?.map_err(|e| {
+        DriverError::Internal(anyhow::Error::new(e).context("reading a licence image"))
+    })?;
+    Ok((bytes, record.content_type))
+}

@@ -1,0 +1,409 @@
+//! SQL for driver profiles, licences, their images and expiry alerts. Every read and write of
+//! licence fields goes through here (so a later encryption of these columns has one place to
+//! change).
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::aamva::LicenceFields;
+use super::uploads::UploadRecord;
+
+/// A user's driver state. Users who never uploaded have no row: [`profile`] answers `none`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub user_id: String,
+    pub status: Status,
+    pub licence_id: Option<i64>,
+    pub enabled: bool,
+    pub available: bool,
+    pub ever_approved: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    None,
+    PendingReview,
+    Approved,
+    Rejected,
+    Suspended,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::PendingReview => "pending_review",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "pending_review" => Self::PendingReview,
+            "approved" => Self::Approved,
+            "rejected" => Self::Rejected,
+            "suspended" => Self::Suspended,
+            _ => Self::None,
+        }
+    }
+}
+
+/// An uploaded licence and what was read from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Licence {
+    pub id: i64,
+    pub user_id: String,
+    /// `pending_review`, `approved`, `rejected` or `superseded`.
+    pub status: String,
+    /// `barcode`, `ocr` or `none`.
+    pub source: String,
+    pub fields: LicenceFields,
+    pub name_score: Option<f64>,
+    pub review_notes: String,
+    pub decision_reason: Option<String>,
+    pub created_at: i64,
+}
+
+pub fn profile(conn: &Connection, user_id: &str) -> rusqlite::Result<Profile> {
+    let found = conn
+        .query_row(
+            "SELECT status, licence_id, enabled, available, ever_approved, reason
+             FROM driver_profiles WHERE user_id = ?1",
+            [user_id],
+            |r| {
+                Ok(Profile {
+                    user_id: user_id.to_string(),
+                    status: Status::parse(&r.get::<_, String>(0)?),
+                    licence_id: r.get(1)?,
+                    enabled: r.get(2)?,
+                    available: r.get(3)?,
+                    ever_approved: r.get(4)?,
+                    reason: r.get(5)?,
+                })
+            },
+        )
+        .optional()?;
+    Ok(found.unwrap_or(Profile {
+        user_id: user_id.to_string(),
+        status: Status::None,
+        licence_id: None,
+        enabled: false,
+        available: false,
+        ever_approved: false,
+        reason: None,
+    }))
+}
+
+pub fn save_profile(conn: &Connection, p: &Profile, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO driver_profiles (user_id, status, licence_id, enabled, available,
+                                      ever_approved, reason, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (user_id) DO UPDATE SET status = ?2, licence_id = ?3, enabled = ?4,
+             available = ?5, ever_approved = ?6, reason = ?7, updated_at = ?8",
+        params![
+            p.user_id,
+            p.status.as_str(),
+            p.licence_id,
+            p.enabled,
+            p.available,
+            p.ever_approved,
+            p.reason,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+fn date_text(date: Option<NaiveDate>) -> Option<String> {
+    date.map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+fn date_of(text: Option<String>) -> Option<NaiveDate> {
+    text.and_then(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok())
+}
+
+pub struct NewLicence<'a> {
+    pub user_id: &'a str,
+    pub status: &'a str,
+    pub source: &'a str,
+    pub fields: &'a LicenceFields,
+    pub name_score: Option<f64>,
+    pub review_notes: &'a str,
+}
+
+pub fn insert_licence(conn: &Connection, l: &NewLicence<'_>, now: i64) -> rusqlite::Result<i64> {
+    let f = l.fields;
+    conn.execute(
+        "INSERT INTO driver_licences (user_id, status, source, family_name, given_names,
+             licence_number, expiry_date, birth_date, issuer, name_score, review_notes, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            l.user_id,
+            l.status,
+            l.source,
+            f.family_name,
+            f.given_names,
+            f.licence_number,
+            date_text(f.expiry),
+            date_text(f.birth_date),
+            f.issuer,
+            l.name_score,
+            l.review_notes,
+            now
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn insert_upload(
+    conn: &Connection,
+    licence_id: i64,
+    side: &str,
+    record: &UploadRecord,
+    (width, height): (u32, u32),
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO driver_uploads (licence_id, side, path, size, sha256, content_type, width,
+                                     height)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            licence_id,
+            side,
+            record.path,
+            record.size,
+            record.sha256,
+            record.content_type,
+            width,
+            height
+        ],
+    )?;
+    Ok(())
+}
+
+/// The stored image of one side of a licence.
+pub fn upload(
+    conn: &Connection,
+    licence_id: i64,
+    side: &str,
+) -> rusqlite::Result<Option<UploadRecord>> {
+    conn.query_row(
+        "SELECT path, size, sha256, content_type FROM driver_uploads
+         WHERE licence_id = ?1 AND side = ?2",
+        params![licence_id, side],
+        |r| {
+            Ok(UploadRecord {
+                path: r.get(0)?,
+                size: r.get(1)?,
+                sha256: r.get(2)?,
+                content_type: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// File names of a licence's images (to delete them).
+pub fn upload_paths(conn: &Connection, licence_id: i64) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT path FROM driver_uploads WHERE licence_id = ?1")?;
+    let rows = stmt.query_map([licence_id], |r| r.get(0))?;
+    rows.collect()
+}
+
+const LICENCE_COLUMNS: &str = "id, user_id, status, source, family_name, given_names,
+    licence_number, expiry_date, birth_date, issuer, name_score, review_notes, decision_reason,
+    created_at";
+
+fn licence_from_row(r: &Row<'_>) -> rusqlite::Result<Licence> {
+    Ok(Licence {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        status: r.get(2)?,
+        source: r.get(3)?,
+        fields: LicenceFields {
+            family_name: r.get(4)?,
+            given_names: r.get(5)?,
+            licence_number: r.get(6)?,
+            expiry: date_of(r.get(7)?),
+            birth_date: date_of(r.get(8)?),
+            issuer: r.get(9)?,
+        },
+        name_score: r.get(10)?,
+        review_notes: r.get(11)?,
+        decision_reason: r.get(12)?,
+        created_at: r.get(13)?,
+    })
+}
+
+pub fn licence(conn: &Connection, id: i64) -> rusqlite::Result<Option<Licence>> {
+    conn.query_row(
+        &format!("SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE id = ?1"),
+        [id],
+        licence_from_row,
+    )
+    .optional()
+}
+
+/// The user's most recent licence in `status`.
+pub fn latest_licence(
+    conn: &Connection,
+    user_id: &str,
+    status: &str,
+) -> rusqlite::Result<Option<Licence>> {
+    conn.query_row(
+        &format!(
+            "SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE user_id = ?1 AND status = ?2
+             ORDER BY id DESC LIMIT 1"
+        ),
+        params![user_id, status],
+        licence_from_row,
+    )
+    .optional()
+}
+
+/// Licences waiting for a reviewer, oldest first.
+pub fn pending(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<Licence>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE status = 'pending_review'
+         ORDER BY id LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([limit], licence_from_row)?;
+    rows.collect()
+}
+
+/// Fills in an expiry date a reviewer read from the images.
+pub fn set_expiry(conn: &Connection, id: i64, expiry: NaiveDate) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE driver_licences SET expiry_date = ?2 WHERE id = ?1",
+        params![id, date_text(Some(expiry))],
+    )?;
+    Ok(())
+}
+
+pub fn decide(
+    conn: &Connection,
+    id: i64,
+    status: &str,
+    reason: Option<&str>,
+    by: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE driver_licences SET status = ?2, decision_reason = ?3, decided_by = ?4,
+             decided_at = ?5 WHERE id = ?1",
+        params![id, status, reason, by, now],
+    )?;
+    Ok(())
+}
+
+/// Marks the user's other licences in `status` as superseded by `keep`, returning their ids.
+pub fn supersede(
+    conn: &Connection,
+    user_id: &str,
+    status: &str,
+    keep: i64,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn.prepare(
+        "UPDATE driver_licences SET status = 'superseded'
+         WHERE user_id = ?1 AND status = ?2 AND id != ?3 RETURNING id",
+    )?;
+    let rows = stmt.query_map(params![user_id, status, keep], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// An approved driver and the expiry of the licence that makes them one.
+#[derive(Debug, Clone)]
+pub struct ApprovedDriver {
+    pub user_id: String,
+    pub licence_id: i64,
+    pub expiry: Option<NaiveDate>,
+}
+
+pub fn approved_drivers(conn: &Connection) -> rusqlite::Result<Vec<ApprovedDriver>> {
+    let mut stmt = conn.prepare(
+        "SELECT p.user_id, l.id, l.expiry_date FROM driver_profiles p
+         JOIN driver_licences l ON l.id = p.licence_id
+         WHERE p.status = 'approved' ORDER BY p.user_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(ApprovedDriver { user_id: r.get(0)?, licence_id: r.get(1)?, expiry: date_of(r.get(2)?) })
+    })?;
+    rows.collect()
+}
+
+/// Records an expiry alert; false when it had been sent already.
+pub fn record_alert(
+    conn: &Connection,
+    licence_id: i64,
+    days_before: i64,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let inserted = conn.execute(
+        "INSERT INTO driver_expiry_alerts (licence_id, days_before, sent_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
+        params![licence_id, days_before, now],
+    )?;
+    Ok(inserted == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO users (id, email_index, email, display_name, created_at)
+             VALUES ('u1', x'01', 'a@north.edu', 'A', 0)",
+            [],
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn licences_round_trip_with_their_fields_and_images() {
+        let conn = db();
+        assert_eq!(profile(&conn, "u1").unwrap().status, Status::None);
+        let fields = LicenceFields {
+            family_name: Some("GARCIA".into()),
+            given_names: Some("MARIA".into()),
+            licence_number: Some("D1".into()),
+            expiry: NaiveDate::from_ymd_opt(2031, 3, 15),
+            birth_date: None,
+            issuer: Some("NY".into()),
+        };
+        let new = NewLicence {
+            user_id: "u1",
+            status: "pending_review",
+            source: "barcode",
+            fields: &fields,
+            name_score: Some(0.97),
+            review_notes: "",
+        };
+        let id = insert_licence(&conn, &new, 5).unwrap();
+        let record = UploadRecord {
+            path: "a".repeat(32),
+            size: 10,
+            sha256: "00".repeat(32),
+            content_type: "image/png".into(),
+        };
+        insert_upload(&conn, id, "back", &record, (800, 500)).unwrap();
+        let stored = licence(&conn, id).unwrap().unwrap();
+        assert_eq!(stored.fields, fields);
+        assert_eq!(upload(&conn, id, "back").unwrap(), Some(record));
+        assert_eq!(upload(&conn, id, "front").unwrap(), None);
+        assert_eq!(pending(&conn, 10).unwrap().len(), 1);
+        let mut p = profile(&conn, "u1").unwrap();
+        p.status = Status::Approved;
+        p.licence_id = Some(id);
+        save_profile(&conn, &p, 6).unwrap();
+        assert_eq!(profile(&conn, "u1").unwrap(), p);
+        assert!(record_alert(&conn, id, 7, 1).unwrap());
+        assert!(!record_alert(&conn, id, 7, 2).unwrap());
+    }
+}

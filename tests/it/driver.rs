@@ -1,0 +1,683 @@
+//! Driver verification end to end: generated licence images uploaded over real HTTP, read by
+//! the real barcode reader (and OCR when tesseract is installed), reviewed, switched on, and
+//! taken through expiry with the manual clock.
+
+use chrono::{Duration, NaiveDate};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::harness::{PASSWORD, TestServer, User, problem};
+use crate::licence_images::{self as images, Distortion, Person};
+
+const WIDTH: u32 = 1400;
+
+/// A verified, signed-in student with `legal_name` on the profile (and `role`, if any).
+async fn student(server: &TestServer, email: &str, legal_name: &str, role: Option<&str>) -> User {
+    if server.query_i64("SELECT count(*) FROM campuses") == 0 {
+        server.add_campus("North", &["north.edu"]);
+    }
+    let registered = server
+        .post(
+            "/api/v1/auth/register",
+            json!({"email": email, "password": PASSWORD, "display_name": "Driver", "legal_name": legal_name}),
+        )
+        .await;
+    assert_eq!(registered.status(), 202);
+    let token = server.mail_to(email, "Confirm your email").await.link_token("/verify-email");
+    assert_eq!(
+        server.post("/api/v1/auth/verify-email", json!({"token": token})).await.status(),
+        200
+    );
+    if let Some(role) = role {
+        let conn = server.state.db.get().unwrap();
+        let index = server.state.accounts.email_index(email);
+        conn.execute(
+            "UPDATE users SET role = ?1 WHERE email_index = ?2",
+            rusqlite::params![role, index],
+        )
+        .unwrap();
+    }
+    let user = server.new_user(email);
+    assert_eq!(user.login(PASSWORD, false).await.status(), 200);
+    user
+}
+
+fn today(server: &TestServer) -> NaiveDate {
+    use gatehouse::clock::Clock;
+    server.clock.now().date_naive()
+}
+
+fn part(bytes: Vec<u8>, name: &str, mime: &str) -> Part {
+    Part::bytes(bytes).file_name(name.to_string()).mime_str(mime).unwrap()
+}
+
+async fn upload_parts(user: &User, front: Part, back: Part) -> reqwest::Response {
+    let form = Form::new().part("front", front).part("back", back);
+    user.send(reqwest::Method::POST, "/api/v1/driver/license").multipart(form).send().await.unwrap()
+}
+
+/// Uploads a clean licence for `person`: PNG back with the barcode, JPEG front.
+async fn upload(user: &User, person: &Person) -> reqwest::Response {
+    let back =
+        images::png(&images::back_image(&images::aamva_payload(person), WIDTH, Distortion::Clean));
+    let front = images::jpeg(&images::blank_front(WIDTH), 85);
+    upload_parts(user, part(front, "front.jpg", "image/jpeg"), part(back, "back.png", "image/png"))
+        .await
+}
+
+async fn json_of(response: reqwest::Response, status: u16) -> Value {
+    let got = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(got, status, "{body}");
+    body
+}
+
+async fn driver(user: &User) -> Value {
+    json_of(user.get("/api/v1/driver").await, 200).await
+}
+
+fn audit_count(server: &TestServer, action: &str) -> i64 {
+    server.query_i64(&format!("SELECT count(*) FROM audit_log WHERE action = '{action}'"))
+}
+
+/// Starts a server with OCR off (so results do not depend on the machine) unless `ocr`.
+async fn server(ocr: bool) -> TestServer {
+    TestServer::start_with(|c| {
+        if !ocr {
+            c.driver.tesseract = String::new();
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_first_licence_waits_for_a_reviewer_then_the_driver_can_switch_on() {
+    let server = server(false).await;
+    let maria = student(&server, "maria@north.edu", "María José García", None).await;
+    let reviewer = student(&server, "rev@north.edu", "Rita Reviewer", Some("reviewer")).await;
+    assert_eq!(driver(&maria).await["status"], "none");
+
+    let mut person = Person::new("Maria", "Garcia", today(&server) + Duration::days(400));
+    person.middle = "Jose".into();
+    let state = json_of(upload(&maria, &person).await, 201).await;
+    assert_eq!(state["status"], "pending_review");
+    let pending = &state["pending_licence"];
+    assert_eq!(pending["source"], "barcode");
+    assert_eq!(pending["family_name"], "GARCIA");
+    assert_eq!(pending["given_names"], "MARIA JOSE");
+    assert_eq!(pending["licence_number"], "D12345678");
+    assert_eq!(pending["expiry_date"], person.expiry.to_string());
+    assert_eq!(pending["birth_date"], "1999-01-02");
+    assert_eq!(pending["issuer"], "NY");
+    assert_eq!(pending["name_score"], 1.0);
+    assert_eq!(pending["review_notes"], json!([]), "every check passed; a person still decides");
+    assert_eq!(audit_count(&server, "driver.requested"), 1);
+
+    // The database keeps where the images are, never their bytes; the files are as uploaded.
+    let conn = server.state.db.get().unwrap();
+    let rows: Vec<(String, i64, String, String)> = conn
+        .prepare("SELECT path, size, sha256, content_type FROM driver_uploads ORDER BY side")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    drop(conn);
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].3.as_str(), rows[1].3.as_str()), ("image/png", "image/jpeg"));
+    for (path, size, sha, _) in &rows {
+        let bytes = std::fs::read(server.data_dir().join("uploads").join(path)).unwrap();
+        assert_eq!(bytes.len() as i64, *size);
+        use sha2::Digest;
+        assert_eq!(&hex::encode(sha2::Sha256::digest(&bytes)), sha);
+    }
+
+    // Not approved yet: no driving, no availability.
+    problem(maria.post("/api/v1/driver/enable", json!({})).await, 409, "driver_not_approved").await;
+    problem(
+        maria.post("/api/v1/driver/availability", json!({"available": true})).await,
+        409,
+        "driver_not_approved",
+    )
+    .await;
+
+    // Students cannot see the queue or the images; reviewers can.
+    problem(maria.get("/api/v1/admin/driver-reviews").await, 403, "forbidden").await;
+    let queue = json_of(reviewer.get("/api/v1/admin/driver-reviews").await, 200).await;
+    assert_eq!(queue.as_array().unwrap().len(), 1);
+    let review = &queue[0];
+    assert_eq!(review["legal_name"], "María José García");
+    assert_eq!(review["renewal"], false);
+    let id = review["id"].as_i64().unwrap();
+    let back_url = review["back_image_url"].as_str().unwrap();
+    problem(maria.get(back_url).await, 403, "forbidden").await;
+    let image = reviewer.get(back_url).await;
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert_eq!(image.headers()["cache-control"], "private, no-store");
+    assert_eq!(image.bytes().await.unwrap().len() as i64, rows[0].1);
+    problem(
+        reviewer.get(&format!("/api/v1/admin/driver-reviews/{id}/images/side")).await,
+        404,
+        "image_not_found",
+    )
+    .await;
+
+    let approved =
+        reviewer.post(&format!("/api/v1/admin/driver-reviews/{id}/approve"), json!({})).await;
+    assert_eq!(approved.status(), 204);
+    problem(
+        reviewer.post(&format!("/api/v1/admin/driver-reviews/{id}/approve"), json!({})).await,
+        409,
+        "review_already_decided",
+    )
+    .await;
+    let state = driver(&maria).await;
+    assert_eq!(state["status"], "approved");
+    assert_eq!(state["can_drive"], true);
+    assert_eq!(state["expiry_date"], person.expiry.to_string());
+    assert_eq!(state["upload_from"], (person.expiry - Duration::days(7)).to_string());
+
+    // Availability needs driving switched on first.
+    problem(
+        maria.post("/api/v1/driver/availability", json!({"available": true})).await,
+        409,
+        "driver_not_approved",
+    )
+    .await;
+    let state = json_of(maria.post("/api/v1/driver/enable", json!({})).await, 200).await;
+    assert_eq!(state["enabled"], true);
+    let state =
+        json_of(maria.post("/api/v1/driver/availability", json!({"available": true})).await, 200)
+            .await;
+    assert_eq!(state["available"], true);
+    let state =
+        json_of(maria.post("/api/v1/driver/availability", json!({"available": false})).await, 200)
+            .await;
+    assert_eq!(state["available"], false);
+
+    // Every capability change is audited with its actor and a reason.
+    let conn = server.state.db.get().unwrap();
+    let approvals: (String, String) = conn
+        .query_row(
+            "SELECT a.actor_id, a.details FROM audit_log a WHERE action = 'driver.approved'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let reviewer_id: String = conn
+        .query_row(
+            "SELECT id FROM users WHERE email_index = ?1",
+            [server.state.accounts.email_index("rev@north.edu")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(approvals.0, reviewer_id);
+    assert!(approvals.1.contains("reason"));
+    drop(conn);
+    for action in ["driver.enabled", "driver.availability_on", "driver.availability_off"] {
+        assert_eq!(audit_count(&server, action), 1, "{action}");
+    }
+}
+
+#[tokio::test]
+async fn rejections_carry_a_reason_and_reviewers_cannot_decide_their_own() {
+    let server = server(false).await;
+    let reviewer = student(&server, "rev@north.edu", "Rita Reviewer", Some("reviewer")).await;
+    let expiry = today(&server) + Duration::days(300);
+    json_of(upload(&reviewer, &Person::new("Rita", "Reviewer", expiry)).await, 201).await;
+    let own = json_of(reviewer.get("/api/v1/admin/driver-reviews").await, 200).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    problem(
+        reviewer.post(&format!("/api/v1/admin/driver-reviews/{own}/approve"), json!({})).await,
+        403,
+        "own_review",
+    )
+    .await;
+
+    let sam = student(&server, "sam@north.edu", "Sam Lee", None).await;
+    json_of(upload(&sam, &Person::new("Sam", "Lee", expiry)).await, 201).await;
+    let queue = json_of(reviewer.get("/api/v1/admin/driver-reviews").await, 200).await;
+    let id = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["user_id"] != queue[0]["user_id"] || r["id"] != own)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/admin/driver-reviews/{id}/reject");
+    problem(reviewer.post(&path, json!({"reason": "  "})).await, 422, "validation_failed").await;
+    assert_eq!(
+        reviewer.post(&path, json!({"reason": "The photo is of another card."})).await.status(),
+        204
+    );
+    let state = driver(&sam).await;
+    assert_eq!(state["status"], "rejected");
+    assert_eq!(state["reason"], "The photo is of another card.");
+    assert_eq!(state["rejected_licence"]["decision_reason"], "The photo is of another card.");
+    assert_eq!(audit_count(&server, "driver.rejected"), 1);
+    problem(
+        reviewer.post("/api/v1/admin/driver-reviews/999/approve", json!({})).await,
+        404,
+        "review_not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bad_images_are_refused_with_a_clear_code() {
+    let server = TestServer::start_with(|c| {
+        c.driver.tesseract = String::new();
+        c.driver.max_image_bytes = 2 * 1024 * 1024;
+    })
+    .await;
+    let user = student(&server, "ana@north.edu", "Ana Cruz", None).await;
+    let good = || part(images::png(&images::blank_front(WIDTH)), "f.png", "image/png");
+
+    // A ZIP named and labelled as a PNG.
+    let zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00rest-of-a-zip-archive".to_vec();
+    let body = problem(
+        upload_parts(&user, good(), part(zip, "back.png", "image/png")).await,
+        422,
+        "unsupported_image_type",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("back"));
+    // 1x1.
+    let tiny = images::png(&image::GrayImage::new(1, 1));
+    problem(
+        upload_parts(&user, part(tiny, "f.png", "image/png"), good()).await,
+        422,
+        "image_too_small",
+    )
+    .await;
+    // A 30000 x 30000 header: refused from the header, before any decoding.
+    let bomb = png_header(30_000, 30_000);
+    let body = problem(
+        upload_parts(&user, good(), part(bomb, "b.png", "image/png")).await,
+        422,
+        "image_too_many_pixels",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("30000x30000"));
+    // A JPEG cut in half.
+    let mut truncated = images::jpeg(&images::blank_front(WIDTH), 90);
+    truncated.truncate(truncated.len() / 2);
+    problem(
+        upload_parts(&user, part(truncated, "f.jpg", "image/jpeg"), good()).await,
+        422,
+        "image_unreadable",
+    )
+    .await;
+    // Over the per-file limit (noise does not compress).
+    let noisy =
+        images::png(&imageproc::noise::gaussian_noise(&images::blank_front(2000), 0.0, 80.0, 1));
+    assert!(noisy.len() > 2 * 1024 * 1024);
+    problem(
+        upload_parts(&user, good(), part(noisy, "b.png", "image/png")).await,
+        422,
+        "image_too_large",
+    )
+    .await;
+    // A side missing.
+    let form = Form::new().part("front", good());
+    let missing = user
+        .send(reqwest::Method::POST, "/api/v1/driver/license")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+
+    assert_eq!(server.query_i64("SELECT count(*) FROM driver_licences"), 0);
+    let stored = std::fs::read_dir(server.data_dir().join("uploads")).unwrap().count();
+    assert_eq!(stored, 0, "nothing stored for refused uploads");
+    assert_eq!(driver(&user).await["status"], "none");
+}
+
+/// A PNG signature and header claiming `width` x `height`, with no pixels.
+fn png_header(width: u32, height: u32) -> Vec<u8> {
+    fn crc(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(width.to_be_bytes());
+    ihdr.extend(height.to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(13u32.to_be_bytes());
+    out.extend(&ihdr);
+    out.extend(crc(&ihdr).to_be_bytes());
+    out.extend(0u32.to_be_bytes());
+    out.extend(b"IDAT");
+    out.extend(crc(b"IDAT").to_be_bytes());
+    out
+}
+
+#[tokio::test]
+async fn unreadable_or_odd_licences_go_to_review_with_the_reason() {
+    let server = server(false).await;
+    let user = student(&server, "ana@north.edu", "Ana Cruz", None).await;
+    let front = || part(images::png(&images::blank_front(WIDTH)), "f.png", "image/png");
+    let back = |payload: &str| {
+        part(
+            images::png(&images::back_image(payload, WIDTH, Distortion::Clean)),
+            "b.png",
+            "image/png",
+        )
+    };
+
+    // A barcode with a garbage payload.
+    let state =
+        json_of(upload_parts(&user, front(), back("garbage \u{7} payload 12345")).await, 201).await;
+    let notes = state["pending_licence"]["review_notes"].to_string();
+    assert!(notes.contains("does not hold AAMVA"), "{notes}");
+    assert!(notes.contains("OCR is not available"), "{notes}");
+    assert_eq!(state["pending_licence"]["source"], "none");
+
+    // A wrong header.
+    let person = Person::new("Ana", "Cruz", today(&server) + Duration::days(100));
+    let wrong = images::aamva_payload(&person).replace("ANSI ", "HELLO");
+    let state = json_of(upload_parts(&user, front(), back(&wrong)).await, 201).await;
+    assert!(state["pending_licence"]["review_notes"].to_string().contains("does not hold AAMVA"));
+    assert_eq!(
+        server.query_i64("SELECT count(*) FROM driver_licences WHERE status = 'pending_review'"),
+        1,
+        "the new upload replaced the one waiting"
+    );
+
+    // No barcode at all.
+    let blank = part(images::png(&images::blank_front(WIDTH)), "b.png", "image/png");
+    let state = json_of(upload_parts(&user, front(), blank).await, 201).await;
+    assert!(
+        state["pending_licence"]["review_notes"].to_string().contains("No barcode could be read")
+    );
+
+    // An impossible expiry (February 30th).
+    let feb30 = images::aamva_payload(&person)
+        .replace(&person.expiry.format("%m%d%Y").to_string(), "02302030");
+    let state = json_of(upload_parts(&user, front(), back(&feb30)).await, 201).await;
+    let pending = &state["pending_licence"];
+    assert_eq!(pending["expiry_date"], Value::Null);
+    assert!(pending["review_notes"].to_string().contains("02302030"), "{pending}");
+
+    // Without a date the reviewer must give one, and it must be in the future.
+    let reviewer = student(&server, "rev@north.edu", "Rita Reviewer", Some("admin")).await;
+    let id = pending["id"].as_i64().unwrap();
+    let approve = format!("/api/v1/admin/driver-reviews/{id}/approve");
+    problem(reviewer.post(&approve, json!({})).await, 422, "expiry_unknown").await;
+    problem(
+        reviewer.post(&approve, json!({"expiry_date": "2030-02-30"})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    let yesterday = (today(&server) - Duration::days(1)).to_string();
+    problem(
+        reviewer.post(&approve, json!({"expiry_date": yesterday})).await,
+        422,
+        "licence_expired",
+    )
+    .await;
+    let later = (today(&server) + Duration::days(90)).to_string();
+    assert_eq!(reviewer.post(&approve, json!({"expiry_date": later})).await.status(), 204);
+    assert_eq!(driver(&user).await["expiry_date"], later);
+    // Superseded uploads' files are gone: only the approved licence's two remain.
+    assert_eq!(std::fs::read_dir(server.data_dir().join("uploads")).unwrap().count(), 2);
+}
+
+#[tokio::test]
+async fn expired_licences_names_and_preconditions() {
+    let server = server(false).await;
+    // No legal name on the profile.
+    let nameless = student(&server, "n@north.edu", "", None).await;
+    let person = Person::new("Ana", "Cruz", today(&server) + Duration::days(100));
+    problem(upload(&nameless, &person).await, 409, "legal_name_required").await;
+
+    // Expired yesterday.
+    let ana = student(&server, "ana@north.edu", "Ana Cruz", None).await;
+    let expired = Person::new("Ana", "Cruz", today(&server) - Duration::days(1));
+    let body = problem(upload(&ana, &expired).await, 422, "licence_expired").await;
+    assert!(body["detail"].as_str().unwrap().contains(&expired.expiry.to_string()));
+
+    // A name that matches only after normalisation.
+    let zoe = student(&server, "zoe@north.edu", "Zoë O'Brien-Smith", None).await;
+    let state =
+        json_of(upload(&zoe, &Person::new("Zoe", "OBrien Smith", person.expiry)).await, 201).await;
+    assert_eq!(state["pending_licence"]["name_score"], 1.0);
+    assert_eq!(state["pending_licence"]["review_notes"], json!([]));
+
+    // Someone else's licence.
+    let state =
+        json_of(upload(&ana, &Person::new("John", "Smith", person.expiry)).await, 201).await;
+    let pending = &state["pending_licence"];
+    assert!(pending["name_score"].as_f64().unwrap() < 0.9);
+    assert!(
+        pending["review_notes"].to_string().contains("does not match the legal name"),
+        "{pending}"
+    );
+
+    // Unauthenticated.
+    problem(server.get("/api/v1/driver").await, 401, "unauthenticated").await;
+}
+
+/// A new session (the manual clock outruns sessions).
+async fn sign_in(server: &TestServer, email: &str) -> User {
+    let user = server.new_user(email);
+    assert_eq!(user.login(PASSWORD, false).await.status(), 200);
+    user
+}
+
+/// An approved driver whose licence expires in `days` days.
+async fn approved_driver(server: &TestServer, email: &str, days: i64) -> (User, Person) {
+    let user = student(server, email, "Ana Cruz", None).await;
+    let person = Person::new("Ana", "Cruz", today(server) + Duration::days(days));
+    json_of(upload(&user, &person).await, 201).await;
+    let id = server.query_i64("SELECT max(id) FROM driver_licences");
+    let conn = server.state.db.get().unwrap();
+    let admin = conn
+        .query_row("SELECT id FROM users WHERE role = 'admin' LIMIT 1", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .ok();
+    drop(conn);
+    if admin.is_none() {
+        student(server, "admin@north.edu", "Ada Admin", Some("admin")).await;
+    }
+    let admin = server.new_user("admin@north.edu");
+    assert_eq!(admin.login(PASSWORD, false).await.status(), 200);
+    assert_eq!(
+        admin.post(&format!("/api/v1/admin/driver-reviews/{id}/approve"), json!({})).await.status(),
+        204
+    );
+    json_of(user.post("/api/v1/driver/enable", json!({})).await, 200).await;
+    json_of(user.post("/api/v1/driver/availability", json!({"available": true})).await, 200).await;
+    (user, person)
+}
+
+#[tokio::test]
+async fn the_expiry_job_alerts_once_each_then_suspends_and_a_renewal_is_approved_at_once() {
+    let server = server(false).await;
+    let (ana, person) = approved_driver(&server, "ana@north.edu", 10).await;
+    let run = || gatehouse::driver::run_expiry_job(&server.state);
+
+    assert_eq!(run().await.unwrap().alerts_sent, 0, "10 days left: nothing yet");
+    // Too early for a new licence: refused with the date it will be accepted.
+    let renewal = Person { expiry: person.expiry + Duration::days(1800), ..person.clone() };
+    let body = problem(upload(&ana, &renewal).await, 409, "renewal_too_early").await;
+    assert!(
+        body["detail"].as_str().unwrap().contains(&(person.expiry - Duration::days(7)).to_string())
+    );
+
+    server.clock.advance(Duration::days(3));
+    assert_eq!(run().await.unwrap().alerts_sent, 1, "7 days left");
+    assert_eq!(run().await.unwrap().alerts_sent, 0, "sent once");
+    let mail = server.mail_to("ana@north.edu", "expires in 7 day").await;
+    assert!(mail.text.contains(&person.expiry.to_string()));
+    let ana = sign_in(&server, "ana@north.edu").await;
+    assert!(driver(&ana).await["alerts"][0].as_str().unwrap().contains("7 day"));
+
+    // Across a restart too: the sends are in the database.
+    use gatehouse::clock::Clock;
+    let stopped_at = server.clock.now();
+    let dir = server.stop_keep_dir().await;
+    let server = TestServer::start_in(dir, |c| c.driver.tesseract = String::new()).await;
+    server.clock.advance(stopped_at - server.clock.now());
+    let run = || gatehouse::driver::run_expiry_job(&server.state);
+    assert_eq!(run().await.unwrap().alerts_sent, 0, "already sent before the restart");
+
+    for (days_left, expected) in [(6, 0), (5, 0), (4, 0), (3, 1), (2, 0), (1, 1)] {
+        server.clock.advance(Duration::days(1));
+        assert_eq!(run().await.unwrap().alerts_sent, expected, "{days_left} days left");
+    }
+    assert_eq!(server.query_i64("SELECT count(*) FROM driver_expiry_alerts"), 3);
+    server.flush_outbox().await;
+    assert_eq!(server.mails().iter().filter(|m| m.subject.contains("expires in")).count(), 3);
+
+    // Expiry day: suspended, unavailable.
+    server.clock.advance(Duration::days(1));
+    let report = run().await.unwrap();
+    assert_eq!(report.suspended, 1);
+    assert_eq!(run().await.unwrap().suspended, 0, "once");
+    let ana = sign_in(&server, "ana@north.edu").await;
+    let state = driver(&ana).await;
+    assert_eq!(state["status"], "suspended");
+    assert_eq!(state["available"], false);
+    assert_eq!(state["can_drive"], false);
+    assert!(state["reason"].as_str().unwrap().contains(&person.expiry.to_string()));
+    problem(
+        ana.post("/api/v1/driver/availability", json!({"available": true})).await,
+        409,
+        "driver_not_approved",
+    )
+    .await;
+    assert_eq!(audit_count(&server, "driver.suspended"), 1);
+    assert_eq!(audit_count(&server, "driver.availability_off"), 1);
+    server.mail_to("ana@north.edu", "Driving is suspended").await;
+
+    // A renewal that passes every check is approved without a reviewer.
+    let state = json_of(upload(&ana, &renewal).await, 201).await;
+    assert_eq!(state["status"], "approved", "{state}");
+    assert_eq!(state["expiry_date"], renewal.expiry.to_string());
+    assert_eq!(state["can_drive"], true);
+    assert_eq!(state["enabled"], true);
+    let auto: String = server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .query_row(
+            "SELECT details FROM audit_log WHERE action = 'driver.approved' AND actor_id IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(auto.contains("\"automatic\":true"), "{auto}");
+
+    // A renewal with another person's licence number and name is not.
+    server.clock.advance(Duration::days(1800 - 3));
+    let ana = sign_in(&server, "ana@north.edu").await;
+    let other = Person {
+        number: "X999".into(),
+        ..Person::new("John", "Smith", renewal.expiry + Duration::days(900))
+    };
+    let state = json_of(upload(&ana, &other).await, 201).await;
+    assert_eq!(state["status"], "approved", "the current licence still holds");
+    let notes = state["pending_licence"]["review_notes"].to_string();
+    assert!(notes.contains("previous licence"), "{notes}");
+
+    // Rejected: the driver keeps driving on the current licence and reads the reason.
+    let admin = sign_in(&server, "admin@north.edu").await;
+    let id = state["pending_licence"]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/admin/driver-reviews/{id}/reject");
+    assert_eq!(admin.post(&path, json!({"reason": "Not your licence."})).await.status(), 204);
+    let state = driver(&ana).await;
+    assert_eq!(state["status"], "approved");
+    assert_eq!(state["can_drive"], true);
+    assert_eq!(state["reason"], Value::Null);
+    assert_eq!(state["rejected_licence"]["decision_reason"], "Not your licence.");
+}
+
+#[tokio::test]
+async fn enable_and_availability_are_limited_to_10_an_hour() {
+    let server = TestServer::start_with(|c| {
+        c.driver.tesseract = String::new();
+        c.rate_limit.enabled = true;
+    })
+    .await;
+    let (ana, _) = approved_driver(&server, "ana@north.edu", 100).await;
+    // approved_driver used 2 of the 10 (enable, availability on).
+    for i in 0..8 {
+        let available = i % 2 == 0;
+        let r = ana.post("/api/v1/driver/availability", json!({"available": !available})).await;
+        assert_eq!(r.status(), 200, "request {}", i + 3);
+    }
+    let limited = ana.post("/api/v1/driver/availability", json!({"available": true})).await;
+    assert!(limited.headers().contains_key("retry-after"));
+    problem(limited, 429, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn ocr_reads_the_front_when_no_barcode_can_be_read() {
+    let Some(font) = images::font() else {
+        eprintln!("skipped: no DejaVu Sans font to print a licence front");
+        return;
+    };
+    if gatehouse::driver::ocr::find_program("tesseract").is_none() {
+        eprintln!("skipped: tesseract is not installed (scripts/test.sh installs tesseract-ocr)");
+        return;
+    }
+    let server = server(true).await;
+    let user = student(&server, "ana@north.edu", "Ana Maria Cruz", None).await;
+    let mut person = Person::new("Ana", "Cruz", today(&server) + Duration::days(500));
+    person.middle = "Maria".into();
+    person.number = "123456789".into();
+    let front = images::png(&images::front_image(&person, &font, 1600));
+    let back = images::png(&images::blank_front(WIDTH));
+    let state = json_of(
+        upload_parts(&user, part(front, "f.png", "image/png"), part(back, "b.png", "image/png"))
+            .await,
+        201,
+    )
+    .await;
+    let pending = &state["pending_licence"];
+    assert_eq!(pending["source"], "ocr", "{pending}");
+    assert_eq!(pending["family_name"], "CRUZ");
+    assert_eq!(pending["given_names"], "ANA MARIA");
+    assert_eq!(pending["licence_number"], "123456789");
+    assert_eq!(pending["expiry_date"], person.expiry.to_string());
+    assert_eq!(pending["birth_date"], "1999-01-02");
+    assert_eq!(pending["name_score"], 1.0);
+}
+
+#[tokio::test]
+async fn the_export_holds_the_licence_fields_and_deleting_the_account_removes_the_images() {
+    let server = server(false).await;
+    let (user, person) = approved_driver(&server, "leaving@north.edu", 100).await;
+    let export = json_of(user.get("/api/v1/account/export").await, 200).await;
+    assert_eq!(export["driver"]["status"], "approved", "{export}");
+    assert_eq!(export["driver"]["licences"][0]["licence_number"], person.number.as_str());
+
+    let uploads = server.data_dir().join("uploads");
+    let images = || std::fs::read_dir(&uploads).unwrap().count();
+    assert_eq!(images(), 2, "front and back are stored");
+    let deleted = user
+        .send(reqwest::Method::DELETE, "/api/v1/account")
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(images(), 0, "the licence images are deleted with the account");
+    assert_eq!(server.query_i64("SELECT count(*) FROM driver_licences"), 0);
+}
