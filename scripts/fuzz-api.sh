@@ -68,6 +68,7 @@ done
 # logout and token revocation, which the fuzzer calls too, end it). The cookie schemes are
 # left to schemathesis: it sends made-up cookies, which must be refused (ignored_auth).
 export GATEHOUSE_FUZZ_URL=$url GATEHOUSE_FUZZ_EMAIL=$email GATEHOUSE_FUZZ_PASSWORD=$password
+export GATEHOUSE_FUZZ_DB=$work/data/gatehouse.db
 export SCHEMATHESIS_HOOKS=fuzz_api_auth PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}"
 
 # Every check runs except these two, for these reasons:
@@ -90,7 +91,7 @@ timeout --signal=INT "$((seconds + 60))" \
   --max-examples "$examples" \
   --max-time "$seconds" \
   --seed "${FUZZ_API_SEED:-1}" \
-  --workers 2 \
+  --workers 1 \
   --request-timeout 10 \
   --suppress-health-check too_slow \
   --report junit,vcr --report-dir "$report_dir" ${FUZZ_API_ARGS:-} \

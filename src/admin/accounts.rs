@@ -23,6 +23,7 @@ use crate::sessions::Sessions;
 
 /// An account as admins see it.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AdminUser {
     id: String,
     email: Option<String>,

@@ -16,6 +16,7 @@ use crate::http::auth::Auth;
 
 /// One audit event.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditEntry {
     id: i64,
     at: String,

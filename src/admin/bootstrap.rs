@@ -11,6 +11,7 @@ use crate::app::{ApiTags, AppState};
 use crate::error::ApiError;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BootstrapRequest {
     /// The token from the bootstrap link.
     token: String,

@@ -18,6 +18,7 @@ use crate::http::auth::Auth;
 
 /// A message that gave up after its last attempt. Its recipient is not shown.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FailedMessage {
     id: i64,
     /// `email` or `sms`.
@@ -30,6 +31,7 @@ pub struct FailedMessage {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OutboxStatus {
     /// Waiting to be sent (including retries not yet due).
     pending: i64,

@@ -40,6 +40,7 @@ pub struct NewCampus {
 
 /// Fields to change; absent fields stay. `domains` replaces the whole list.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CampusPatch {
     name: Option<String>,
     domains: Option<Vec<String>>,

@@ -22,6 +22,7 @@ use crate::http::auth::Auth;
 
 /// What was read from a licence, and where it stands.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LicenceView {
     id: i64,
     /// `pending_review`, `approved`, `rejected` or `superseded`.
@@ -70,6 +71,7 @@ impl From<Licence> for LicenceView {
 
 /// A driver's state.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DriverView {
     /// `none`, `pending_review`, `approved`, `rejected` or `suspended`.
     status: String,
@@ -225,6 +227,7 @@ impl DriverApi {
 
 /// A licence waiting for a decision, with the driver's names beside what was read.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReviewView {
     /// The review's id (the licence's).
     id: i64,
@@ -261,6 +264,7 @@ impl From<Review> for ReviewView {
 /// An approval (`{}` when nothing is to add). `expiry_date` (YYYY-MM-DD) gives the expiry read from the images by the
 /// reviewer when it could not be read automatically, or corrects it.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Approval {
     expiry_date: Option<String>,
 }

@@ -36,6 +36,7 @@ pub struct VerifyCodeRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CodeRequestedBody {
     /// Always `accepted`, whether or not a code was sent.
     status: String,

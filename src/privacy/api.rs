@@ -68,6 +68,7 @@ pub struct AcceptanceView {
 
 /// Where the caller stands with the privacy policy.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PolicyStatus {
     /// The current version, or null when none is published.
     current_version: Option<String>,

@@ -17,6 +17,7 @@ use crate::clock::rfc3339;
 
 /// Everything Gatehouse holds about one account.
 #[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AccountExport {
     /// Always `gatehouse.account-export`.
     pub format: String,
@@ -55,6 +56,7 @@ pub struct ExportDriver {
 }
 
 #[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ExportLicence {
     pub status: String,
     /// `barcode`, `ocr` or `none`.
@@ -69,6 +71,7 @@ pub struct ExportLicence {
 }
 
 #[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ExportMfa {
     /// Whether sign-in asks for an authenticator-app code.
     pub totp_enabled: bool,
@@ -79,6 +82,7 @@ pub struct ExportMfa {
 }
 
 #[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ExportProfile {
     pub id: String,
     pub email: Option<String>,
@@ -106,6 +110,7 @@ pub struct ExportCampus {
 }
 
 #[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ExportSession {
     pub id: String,
     pub created_at: String,
@@ -117,6 +122,7 @@ pub struct ExportSession {
 }
 
 #[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ExportTokenFamily {
     pub id: String,
     pub created_at: String,
@@ -128,6 +134,7 @@ pub struct ExportTokenFamily {
 }
 
 #[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ExportEmailLink {
     /// `verify_email` or `reset_password`.
     pub purpose: String,
@@ -137,6 +144,7 @@ pub struct ExportEmailLink {
 }
 
 #[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ExportPhoneCode {
     pub created_at: String,
     pub expires_at: String,
@@ -145,6 +153,7 @@ pub struct ExportPhoneCode {
 }
 
 #[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ExportAuditEvent {
     pub at: String,
     pub action: String,

@@ -49,7 +49,7 @@ function reviewItem(review, reload, say) {
     row("Legal name (profile)", review.legal_name),
     row("Family name (licence)", l.family_name),
     row("Given names (licence)", l.given_names),
-    row("Name match", l.name_score === null ? null : `${Math.round(l.name_score * 100)}%`),
+    row("Name match", l.name_score == null ? null : `${Math.round(l.name_score * 100)}%`),
     row("Licence number", l.licence_number),
     row("Expires", l.expiry_date ? formatDate(l.expiry_date) : null),
     row("Born", l.birth_date ? formatDate(l.birth_date) : null),

@@ -114,7 +114,7 @@ function licenceFacts(licence) {
     row("Born", licence.birth_date ? formatDate(licence.birth_date) : null),
     row("Issued by", licence.issuer),
     row("Read from", source),
-    row("Name match", licence.name_score === null ? null : `${Math.round(licence.name_score * 100)}%`),
+    row("Name match", licence.name_score == null ? null : `${Math.round(licence.name_score * 100)}%`),
   );
 }
 

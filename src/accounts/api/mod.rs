@@ -86,6 +86,7 @@ pub fn request_meta(req: &Request) -> RequestMeta {
 
 /// A new account.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RegisterRequest {
     /// A campus email address (its domain must be a campus domain).
     email: String,
@@ -124,6 +125,7 @@ pub struct LinkTokenRequest {
 
 /// An email address.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EmailRequest {
     email: String,
     /// A solved captcha, when a `428 captcha_required` asked for one.
@@ -131,6 +133,7 @@ pub struct EmailRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LoginRequest {
     email: String,
     password: String,
@@ -164,6 +167,7 @@ pub struct StrengthRequest {
 
 /// How strong a password is and whether the policy accepts it.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StrengthBody {
     /// zxcvbn score: 0 (guessable at once) to 4 (very hard to guess).
     score: u8,
@@ -183,6 +187,7 @@ pub struct PasswordChangedBody {
 
 /// Profile fields to change; absent fields stay as they are.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProfilePatch {
     display_name: Option<String>,
     /// The legal name; an empty string removes it.
@@ -197,6 +202,7 @@ pub struct CampusRef {
 
 /// An account as its owner (or an admin) sees it.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserView {
     id: String,
     /// Absent for an account made by phone sign-in alone.
@@ -247,6 +253,7 @@ impl From<User> for UserView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LoginBody {
     /// The signed-in user; absent while a second factor is needed.
     #[oai(skip_serializing_if_is_none)]
@@ -305,6 +312,7 @@ pub struct WhoAmI {
 
 /// One of the caller's sessions.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SessionListItem {
     id: String,
     created_at: String,
