@@ -7,7 +7,7 @@ use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::paging::{PageInfo, Paging};
 use super::store::{self, AdminFacts, Status, UserFilter};
@@ -71,6 +71,13 @@ pub struct Revoked {
     token_families: usize,
 }
 
+#[derive(ApiResponse)]
+pub enum UserDeleted {
+    /// The account and its personal data are deleted; its sessions and tokens have ended.
+    #[oai(status = 204)]
+    Deleted,
+}
+
 pub struct AccountsAdminApi;
 
 #[OpenApi(prefix_path = "/api/v1/admin/users", tag = "ApiTags::Admin")]
@@ -132,6 +139,25 @@ impl AccountsAdminApi {
             }
         }
         Ok(Json(UserPage { items, page: paging.info(total) }))
+    }
+
+    /// Delete an account and its personal data (see `privacy::deletion`).
+    ///
+    /// As `DELETE /api/v1/account`, without the password. `404 user_not_found` for an unknown
+    /// id, `410 account_deleted` for an account deleted already, `409 cannot_delete_self` for
+    /// the caller's own account (that is `DELETE /api/v1/account`, with the password).
+    #[oai(path = "/:id", method = "delete", operation_id = "delete_user")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        auth: Auth,
+        id: Path<String>,
+    ) -> Result<UserDeleted, ApiError> {
+        let admin = super::require_admin(&state, &auth, Role::Admin).await?;
+        crate::privacy::service::admin_delete_account(&state, admin, &id.0, &request_meta(req))
+            .await?;
+        Ok(UserDeleted::Deleted)
     }
 
     /// View an account.

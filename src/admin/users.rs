@@ -1,4 +1,4 @@
-//! `/api/v1/admin/users`: account administration. So far: lifting a lockout.
+//! `POST /api/v1/admin/users/{id}/unlock`: lifting a lockout.
 
 use poem::Request;
 use poem::web::Data;
@@ -19,36 +19,10 @@ pub enum Unlocked {
     Unlocked,
 }
 
-#[derive(ApiResponse)]
-pub enum UserDeleted {
-    /// The account and its personal data are deleted; its sessions and tokens have ended.
-    #[oai(status = 204)]
-    Deleted,
-}
-
 pub struct UsersApi;
 
 #[OpenApi(prefix_path = "/api/v1/admin/users", tag = "ApiTags::Admin")]
 impl UsersApi {
-    /// Delete an account and its personal data (see `privacy::deletion`).
-    ///
-    /// As `DELETE /api/v1/account`, without the password. `404 user_not_found` for an unknown
-    /// id, `410 account_deleted` for an account deleted already, `409 cannot_delete_self` for
-    /// the caller's own account (that is `DELETE /api/v1/account`, with the password).
-    #[oai(path = "/:id", method = "delete", operation_id = "delete_user")]
-    async fn delete(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        auth: Auth,
-        id: Path<String>,
-    ) -> Result<UserDeleted, ApiError> {
-        let admin = auth.require(Role::Admin)?;
-        crate::privacy::service::admin_delete_account(&state, admin, &id.0, &request_meta(req))
-            .await?;
-        Ok(UserDeleted::Deleted)
-    }
-
     /// Clear an account's lockout (failed sign-ins and any pause).
     #[oai(path = "/:id/unlock", method = "post", operation_id = "unlock_user")]
     async fn unlock(

@@ -25,3 +25,14 @@ fn every_operation_has_an_id_a_summary_and_a_tag() {
         }
     }
 }
+
+/// Two `#[OpenApi]` impls that share a path each write the path's key, and readers keep only
+/// one of them: the other's operations vanish from the spec (and from API fuzzing).
+#[test]
+fn no_path_is_written_twice() {
+    let yaml = gatehouse::app::spec_documents().yaml;
+    let mut seen = std::collections::HashSet::new();
+    for key in yaml.lines().filter(|l| l.starts_with("  /") && l.ends_with(':')) {
+        assert!(seen.insert(key), "path written twice in the spec: {key}");
+    }
+}
