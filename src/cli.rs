@@ -201,6 +201,7 @@ fn keys_rotate(file: Option<&Path>) -> anyhow::Result<()> {
     let report = rotate::rotate(
         &mut conn,
         &state.pii,
+        &*state.driver.uploads,
         clock.unix(),
         RotateOptions {
             on_start: &mut |rows| bar.set_length(rows),
@@ -211,7 +212,10 @@ fn keys_rotate(file: Option<&Path>) -> anyhow::Result<()> {
     .context("key rotation stopped; run `gatehouse keys rotate` again to resume")?;
     bar.finish_and_clear();
     let verb = if report.resumed { "Finished the interrupted rotation" } else { "Rotated" };
-    println!("{verb} to PII key {}: {} value(s) re-sealed.", report.key_id, report.values_resealed);
+    println!(
+        "{verb} to PII key {}: {} value(s) and {} licence image(s) re-sealed.",
+        report.key_id, report.values_resealed, report.files_resealed
+    );
     for id in &report.keys_removed {
         println!("  key {id}: nothing is sealed under it any more; its file was deleted");
     }

@@ -237,6 +237,9 @@ impl Default for AuthConfig {
 pub struct RateLimitConfig {
     /// `false` only for benchmarks; production mode refuses it.
     pub enabled: bool,
+    /// Account lockout after failed passwords (SPEC section 6). `false` only for benchmarks
+    /// and API fuzzing; production mode refuses it.
+    pub lockout: bool,
     /// The window of the per-address and per-account tiers, in seconds.
     pub window_seconds: u64,
     /// Sign-in, sign-up, reset, verification and phone-code requests per window per
@@ -254,6 +257,7 @@ impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
             enabled: true,
+            lockout: true,
             window_seconds: 900,
             auth_per_account: 5,
             auth_per_ip: 100,

@@ -154,6 +154,7 @@ pub fn build(
             public_url: config.server.public_url.clone(),
             verify_hours: config.auth.verification_hours.into(),
             default_region: config.sms.default_region.clone(),
+            lockout: config.rate_limit.lockout,
         },
     ));
     let retired: Vec<[u8; 32]> = keys.jwt_retired_seeds.iter().map(|k| *k.expose()).collect();
@@ -180,8 +181,14 @@ pub fn build(
     let backups = Arc::new(Backups::new(data_dir.clone(), config.backup.keep));
     let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
     let captcha = Arc::new(crate::captcha::Captcha::new(&config.captcha, clock.clone()));
-    let uploads = crate::driver::uploads::FileUploadStore::open(&data_dir)
+    let uploads = crate::driver::uploads::FileUploadStore::open(&data_dir, pii.clone())
         .context("cannot create the uploads directory")?;
+    let sealed =
+        privacy::sealed_files::seal_plain(&mut *db.get()?, &uploads, pii.ring().active_id())
+            .context("cannot seal the licence images stored in plain")?;
+    if sealed > 0 {
+        tracing::info!(files = sealed, "licence images stored in plain are now sealed");
+    }
     let driver = Arc::new(crate::driver::Driver::new(&config, Arc::new(uploads)));
     let state = AppState {
         config: Arc::new(config),

@@ -4,27 +4,13 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::privacy::{CipherError, FieldCipher};
+use crate::privacy::FieldCipher;
+pub use crate::privacy::cipher::open_column;
 
 pub const EMAIL: &str = "users.email";
 pub const DISPLAY_NAME: &str = "users.display_name";
 pub const LEGAL_NAME: &str = "users.legal_name";
 pub const PHONE: &str = "users.phone";
-
-fn sealing_failed(column: usize, e: CipherError) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
-}
-
-/// Opens a sealed column of `r`.
-pub fn open_column(
-    pii: &FieldCipher,
-    r: &rusqlite::Row<'_>,
-    index: usize,
-    context: &str,
-) -> rusqlite::Result<Option<String>> {
-    let sealed: Option<String> = r.get(index)?;
-    sealed.map(|s| pii.open_text(context, &s).map_err(|e| sealing_failed(index, e))).transpose()
-}
 
 fn seal(pii: &FieldCipher, context: &str, value: Option<&str>) -> Option<String> {
     value.map(|v| pii.seal_text(context, v))

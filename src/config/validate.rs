@@ -74,6 +74,12 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
             "rate limits cannot be turned off in production mode",
         ));
     }
+    if config.server.mode == Mode::Production && !config.rate_limit.lockout {
+        return Err(ConfigError::invalid(
+            "rate_limit.lockout",
+            "account lockout cannot be turned off in production mode",
+        ));
+    }
     Ok(())
 }
 

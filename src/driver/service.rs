@@ -14,6 +14,7 @@ use crate::accounts::store as accounts;
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::config::DriverConfig;
+use crate::privacy::FieldCipher;
 
 /// Days before expiry from which a new licence may be uploaded.
 pub const RENEWAL_WINDOW_DAYS: u64 = 7;
@@ -40,14 +41,19 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    fn load(conn: &Connection, user_id: &str, today: NaiveDate) -> rusqlite::Result<Self> {
+    fn load(
+        conn: &Connection,
+        pii: &FieldCipher,
+        user_id: &str,
+        today: NaiveDate,
+    ) -> rusqlite::Result<Self> {
         let profile = store::profile(conn, user_id)?;
         let current = match profile.licence_id {
-            Some(id) => store::licence(conn, id)?,
+            Some(id) => store::licence(conn, pii, id)?,
             None => None,
         };
-        let pending = store::latest_licence(conn, user_id, "pending_review")?;
-        let rejected = store::latest_licence(conn, user_id, "rejected")?
+        let pending = store::latest_licence(conn, pii, user_id, "pending_review")?;
+        let rejected = store::latest_licence(conn, pii, user_id, "rejected")?
             .filter(|r| pending.as_ref().is_none_or(|p| r.id > p.id));
         Ok(Self { profile, current, pending, rejected, today })
     }
@@ -70,8 +76,8 @@ impl Snapshot {
 }
 
 pub async fn snapshot(state: &AppState, user_id: &str) -> Result<Snapshot, DriverError> {
-    let (user_id, today) = (user_id.to_string(), today(state));
-    state.db.run(move |c| Ok(Snapshot::load(c, &user_id, today)?)).await
+    let (user_id, today, pii) = (user_id.to_string(), today(state), state.pii.clone());
+    state.db.run(move |c| Ok(Snapshot::load(c, &pii, &user_id, today)?)).await
 }
 
 /// What was read from the images, from where, and what a reviewer should know.
@@ -209,7 +215,7 @@ pub async fn submit(
         .db
         .run(move |c| {
             let user = accounts::find_by_id(c, &pii, &uid)?;
-            Ok::<_, DriverError>((user, Snapshot::load(c, &uid, today)?))
+            Ok::<_, DriverError>((user, Snapshot::load(c, &pii, &uid, today)?))
         })
         .await?;
     let user = user.ok_or(DriverError::NotVerified)?;
@@ -236,6 +242,7 @@ pub async fn submit(
 
     let stored = store_images(state, [&front, &back]).await?;
     let records = stored.clone();
+    let pii = state.pii.clone();
     let (uid, now) = (user_id.to_string(), state.clock.unix());
     let dims = [(front.width, front.height), (back.width, back.height)];
     let result = state
@@ -251,15 +258,16 @@ pub async fn submit(
                 name_score: score,
                 review_notes: &review_notes,
             };
-            let id = store::insert_licence(&tx, &new, now)?;
+            let id = store::insert_licence(&tx, &pii, &new, now)?;
             for ((side, record), dims) in ["front", "back"].into_iter().zip(&records).zip(dims) {
                 store::insert_upload(&tx, id, side, record, dims)?;
             }
-            let mut obsolete = files_of(&tx, &store::supersede(&tx, &uid, "pending_review", id)?)?;
+            let mut obsolete =
+                take_files(&tx, &store::supersede(&tx, &uid, "pending_review", id)?)?;
             let mut profile = store::profile(&tx, &uid)?;
             let event = if automatic {
                 store::decide(&tx, id, "approved", Some(AUTO_APPROVED), None, now)?;
-                obsolete.extend(files_of(&tx, &store::supersede(&tx, &uid, "approved", id)?)?);
+                obsolete.extend(take_files(&tx, &store::supersede(&tx, &uid, "approved", id)?)?);
                 profile.status = Status::Approved;
                 profile.licence_id = Some(id);
                 profile.reason = None;
@@ -286,7 +294,7 @@ pub async fn submit(
             store::save_profile(&tx, &profile, now)?;
             audit::record(&tx, &event)?;
             tx.commit()?;
-            Ok::<_, DriverError>((obsolete, Snapshot::load(c, &uid, today)?))
+            Ok::<_, DriverError>((obsolete, Snapshot::load(c, &pii, &uid, today)?))
         })
         .await;
     match result {
@@ -301,10 +309,10 @@ pub async fn submit(
     }
 }
 
-fn files_of(conn: &Connection, licence_ids: &[i64]) -> rusqlite::Result<Vec<String>> {
+fn take_files(conn: &Connection, licence_ids: &[i64]) -> rusqlite::Result<Vec<String>> {
     let mut paths = Vec::new();
     for id in licence_ids {
-        paths.extend(store::upload_paths(conn, *id)?);
+        paths.extend(store::take_uploads(conn, *id)?);
     }
     Ok(paths)
 }
@@ -323,11 +331,12 @@ async fn store_images(
             let mut records: Vec<UploadRecord> = Vec::new();
             for (bytes, content_type, sha256) in images {
                 match store.put(&bytes) {
-                    Ok(path) => records.push(UploadRecord {
+                    Ok((path, key_id)) => records.push(UploadRecord {
                         path,
                         size: bytes.len() as i64,
                         sha256,
                         content_type: content_type.into(),
+                        key_id: Some(key_id),
                     }),
                     Err(e) => {
                         for r in &records {
@@ -423,17 +432,18 @@ async fn change(
 ) -> Result<Snapshot, DriverError> {
     state.driver.count_change(user_id).map_err(DriverError::RateLimited)?;
     let (uid, today, now) = (user_id.to_string(), today(state), state.clock.unix());
+    let pii = state.pii.clone();
     state
         .db
         .run(move |c| {
             let tx = crate::db::write_tx(c)?;
-            let snapshot = Snapshot::load(&tx, &uid, today)?;
+            let snapshot = Snapshot::load(&tx, &pii, &uid, today)?;
             if !snapshot.can_drive() {
                 return Err(not_approved(&snapshot));
             }
             work(&tx, &snapshot, now)?;
             tx.commit()?;
-            Ok(Snapshot::load(c, &uid, today)?)
+            Ok(Snapshot::load(c, &pii, &uid, today)?)
         })
         .await
 }
@@ -466,7 +476,7 @@ pub async fn reviews(state: &AppState, limit: i64) -> Result<Vec<Review>, Driver
         .db
         .run(move |c| {
             let mut out = Vec::new();
-            for licence in store::pending(c, limit)? {
+            for licence in store::pending(c, &pii, limit)? {
                 let Some(user) = accounts::find_by_id(c, &pii, &licence.user_id)? else { continue };
                 let renewal = store::profile(c, &licence.user_id)?.ever_approved;
                 out.push(Review {
@@ -491,11 +501,12 @@ pub async fn approve(
     expiry: Option<NaiveDate>,
 ) -> Result<(), DriverError> {
     let (reviewer, today, now) = (reviewer.to_string(), today(state), state.clock.unix());
+    let pii = state.pii.clone();
     let obsolete = state
         .db
         .run(move |c| {
             let tx = crate::db::write_tx(c)?;
-            let licence = pending_licence(&tx, licence_id, &reviewer)?;
+            let licence = pending_licence(&tx, &pii, licence_id, &reviewer)?;
             let expiry = expiry.or(licence.fields.expiry).ok_or(DriverError::ExpiryUnknown)?;
             if expiry <= today {
                 return Err(DriverError::LicenceExpired(expiry));
@@ -505,7 +516,7 @@ pub async fn approve(
             }
             store::decide(&tx, licence_id, "approved", None, Some(&reviewer), now)?;
             let obsolete =
-                files_of(&tx, &store::supersede(&tx, &licence.user_id, "approved", licence_id)?)?;
+                take_files(&tx, &store::supersede(&tx, &licence.user_id, "approved", licence_id)?)?;
             let mut profile = store::profile(&tx, &licence.user_id)?;
             profile.status = Status::Approved;
             profile.licence_id = Some(licence_id);
@@ -543,12 +554,12 @@ pub async fn reject(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(DriverError::ReasonRequired);
     }
-    let (reviewer, now) = (reviewer.to_string(), state.clock.unix());
+    let (reviewer, now, pii) = (reviewer.to_string(), state.clock.unix(), state.pii.clone());
     state
         .db
         .run(move |c| {
             let tx = crate::db::write_tx(c)?;
-            let licence = pending_licence(&tx, licence_id, &reviewer)?;
+            let licence = pending_licence(&tx, &pii, licence_id, &reviewer)?;
             store::decide(&tx, licence_id, "rejected", Some(&reason), Some(&reviewer), now)?;
             let mut profile = store::profile(&tx, &licence.user_id)?;
             if profile.status == Status::PendingReview {
@@ -577,8 +588,13 @@ pub async fn reject(
         .await
 }
 
-fn pending_licence(conn: &Connection, id: i64, reviewer: &str) -> Result<Licence, DriverError> {
-    let licence = store::licence(conn, id)?.ok_or(DriverError::ReviewNotFound)?;
+fn pending_licence(
+    conn: &Connection,
+    pii: &FieldCipher,
+    id: i64,
+    reviewer: &str,
+) -> Result<Licence, DriverError> {
+    let licence = store::licence(conn, pii, id)?.ok_or(DriverError::ReviewNotFound)?;
     if licence.user_id == reviewer {
         return Err(DriverError::OwnReview);
     }

@@ -1,12 +1,25 @@
 //! SQL for driver profiles, licences, their images and expiry alerts. Every read and write of
-//! licence fields goes through here (so a later encryption of these columns has one place to
-//! change).
+//! licence fields goes through here: the fields that identify a person are sealed with the PII
+//! key on the way in and opened on the way out ([`SEALED_COLUMNS`]), so the rest of the driver
+//! code sees plain values.
 
 use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::aamva::LicenceFields;
 use super::uploads::UploadRecord;
+use crate::privacy::FieldCipher;
+use crate::privacy::cipher::open_column;
+
+/// The `driver_licences` columns sealed under the PII key (context `driver_licences.<column>`).
+/// `expiry_date` stays plain: the expiry job selects and compares by it, and a date alone does
+/// not say whose licence it is.
+pub const SEALED_COLUMNS: &[&str] =
+    &["family_name", "given_names", "licence_number", "birth_date", "issuer"];
+
+fn seal(pii: &FieldCipher, column: &str, value: Option<&str>) -> Option<String> {
+    value.map(|v| pii.seal_text(&format!("driver_licences.{column}"), v))
+}
 
 /// A user's driver state. Users who never uploaded have no row: [`profile`] answers `none`.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,8 +148,14 @@ pub struct NewLicence<'a> {
     pub review_notes: &'a str,
 }
 
-pub fn insert_licence(conn: &Connection, l: &NewLicence<'_>, now: i64) -> rusqlite::Result<i64> {
+pub fn insert_licence(
+    conn: &Connection,
+    pii: &FieldCipher,
+    l: &NewLicence<'_>,
+    now: i64,
+) -> rusqlite::Result<i64> {
     let f = l.fields;
+    let birth_date = date_text(f.birth_date);
     conn.execute(
         "INSERT INTO driver_licences (user_id, status, source, family_name, given_names,
              licence_number, expiry_date, birth_date, issuer, name_score, review_notes, created_at)
@@ -145,12 +164,12 @@ pub fn insert_licence(conn: &Connection, l: &NewLicence<'_>, now: i64) -> rusqli
             l.user_id,
             l.status,
             l.source,
-            f.family_name,
-            f.given_names,
-            f.licence_number,
+            seal(pii, "family_name", f.family_name.as_deref()),
+            seal(pii, "given_names", f.given_names.as_deref()),
+            seal(pii, "licence_number", f.licence_number.as_deref()),
             date_text(f.expiry),
-            date_text(f.birth_date),
-            f.issuer,
+            seal(pii, "birth_date", birth_date.as_deref()),
+            seal(pii, "issuer", f.issuer.as_deref()),
             l.name_score,
             l.review_notes,
             now
@@ -168,8 +187,8 @@ pub fn insert_upload(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO driver_uploads (licence_id, side, path, size, sha256, content_type, width,
-                                     height)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                     height, key_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             licence_id,
             side,
@@ -178,7 +197,8 @@ pub fn insert_upload(
             record.sha256,
             record.content_type,
             width,
-            height
+            height,
+            record.key_id
         ],
     )?;
     Ok(())
@@ -191,7 +211,7 @@ pub fn upload(
     side: &str,
 ) -> rusqlite::Result<Option<UploadRecord>> {
     conn.query_row(
-        "SELECT path, size, sha256, content_type FROM driver_uploads
+        "SELECT path, size, sha256, content_type, key_id FROM driver_uploads
          WHERE licence_id = ?1 AND side = ?2",
         params![licence_id, side],
         |r| {
@@ -200,15 +220,19 @@ pub fn upload(
                 size: r.get(1)?,
                 sha256: r.get(2)?,
                 content_type: r.get(3)?,
+                key_id: r.get(4)?,
             })
         },
     )
     .optional()
 }
 
-/// File names of a licence's images (to delete them).
-pub fn upload_paths(conn: &Connection, licence_id: i64) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT path FROM driver_uploads WHERE licence_id = ?1")?;
+/// Forgets a licence's images, returning their file names: the caller deletes the files once
+/// its transaction commits (a crash in between leaves a file no row names, never a row naming
+/// no file).
+pub fn take_uploads(conn: &Connection, licence_id: i64) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("DELETE FROM driver_uploads WHERE licence_id = ?1 RETURNING path")?;
     let rows = stmt.query_map([licence_id], |r| r.get(0))?;
     rows.collect()
 }
@@ -217,19 +241,22 @@ const LICENCE_COLUMNS: &str = "id, user_id, status, source, family_name, given_n
     licence_number, expiry_date, birth_date, issuer, name_score, review_notes, decision_reason,
     created_at";
 
-fn licence_from_row(r: &Row<'_>) -> rusqlite::Result<Licence> {
+fn licence_from_row(pii: &FieldCipher, r: &Row<'_>) -> rusqlite::Result<Licence> {
+    let open = |index: usize, column: &str| {
+        open_column(pii, r, index, &format!("driver_licences.{column}"))
+    };
     Ok(Licence {
         id: r.get(0)?,
         user_id: r.get(1)?,
         status: r.get(2)?,
         source: r.get(3)?,
         fields: LicenceFields {
-            family_name: r.get(4)?,
-            given_names: r.get(5)?,
-            licence_number: r.get(6)?,
+            family_name: open(4, "family_name")?,
+            given_names: open(5, "given_names")?,
+            licence_number: open(6, "licence_number")?,
             expiry: date_of(r.get(7)?),
-            birth_date: date_of(r.get(8)?),
-            issuer: r.get(9)?,
+            birth_date: date_of(open(8, "birth_date")?),
+            issuer: open(9, "issuer")?,
         },
         name_score: r.get(10)?,
         review_notes: r.get(11)?,
@@ -238,18 +265,32 @@ fn licence_from_row(r: &Row<'_>) -> rusqlite::Result<Licence> {
     })
 }
 
-pub fn licence(conn: &Connection, id: i64) -> rusqlite::Result<Option<Licence>> {
+pub fn licence(conn: &Connection, pii: &FieldCipher, id: i64) -> rusqlite::Result<Option<Licence>> {
     conn.query_row(
         &format!("SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE id = ?1"),
         [id],
-        licence_from_row,
+        |r| licence_from_row(pii, r),
     )
     .optional()
+}
+
+/// Every licence of a user, oldest first (the account export).
+pub fn licences_of(
+    conn: &Connection,
+    pii: &FieldCipher,
+    user_id: &str,
+) -> rusqlite::Result<Vec<Licence>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE user_id = ?1 ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([user_id], |r| licence_from_row(pii, r))?;
+    rows.collect()
 }
 
 /// The user's most recent licence in `status`.
 pub fn latest_licence(
     conn: &Connection,
+    pii: &FieldCipher,
     user_id: &str,
     status: &str,
 ) -> rusqlite::Result<Option<Licence>> {
@@ -259,18 +300,18 @@ pub fn latest_licence(
              ORDER BY id DESC LIMIT 1"
         ),
         params![user_id, status],
-        licence_from_row,
+        |r| licence_from_row(pii, r),
     )
     .optional()
 }
 
 /// Licences waiting for a reviewer, oldest first.
-pub fn pending(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<Licence>> {
+pub fn pending(conn: &Connection, pii: &FieldCipher, limit: i64) -> rusqlite::Result<Vec<Licence>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE status = 'pending_review'
          ORDER BY id LIMIT ?1"
     ))?;
-    let rows = stmt.query_map([limit], licence_from_row)?;
+    let rows = stmt.query_map([limit], |r| licence_from_row(pii, r))?;
     rows.collect()
 }
 
@@ -368,13 +409,14 @@ mod tests {
     #[test]
     fn licences_round_trip_with_their_fields_and_images() {
         let conn = db();
+        let (_keys, pii) = crate::privacy::cipher::test_cipher();
         assert_eq!(profile(&conn, "u1").unwrap().status, Status::None);
         let fields = LicenceFields {
             family_name: Some("GARCIA".into()),
             given_names: Some("MARIA".into()),
             licence_number: Some("D1".into()),
             expiry: NaiveDate::from_ymd_opt(2031, 3, 15),
-            birth_date: None,
+            birth_date: NaiveDate::from_ymd_opt(2001, 7, 4),
             issuer: Some("NY".into()),
         };
         let new = NewLicence {
@@ -385,19 +427,25 @@ mod tests {
             name_score: Some(0.97),
             review_notes: "",
         };
-        let id = insert_licence(&conn, &new, 5).unwrap();
+        let id = insert_licence(&conn, &pii, &new, 5).unwrap();
+        let stored_name: String = conn
+            .query_row("SELECT family_name FROM driver_licences WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap();
+        assert!(crate::privacy::cipher::is_sealed_text(&stored_name), "sealed at rest");
         let record = UploadRecord {
             path: "a".repeat(32),
             size: 10,
             sha256: "00".repeat(32),
             content_type: "image/png".into(),
+            key_id: Some(1),
         };
         insert_upload(&conn, id, "back", &record, (800, 500)).unwrap();
-        let stored = licence(&conn, id).unwrap().unwrap();
+        let stored = licence(&conn, &pii, id).unwrap().unwrap();
         assert_eq!(stored.fields, fields);
         assert_eq!(upload(&conn, id, "back").unwrap(), Some(record));
         assert_eq!(upload(&conn, id, "front").unwrap(), None);
-        assert_eq!(pending(&conn, 10).unwrap().len(), 1);
+        assert_eq!(pending(&conn, &pii, 10).unwrap().len(), 1);
+        assert_eq!(licences_of(&conn, &pii, "u1").unwrap(), vec![stored]);
         let mut p = profile(&conn, "u1").unwrap();
         p.status = Status::Approved;
         p.licence_id = Some(id);

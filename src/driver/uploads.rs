@@ -1,6 +1,7 @@
 //! Licence images: what is accepted (JPEG or PNG by content, bounded bytes and pixels), and
-//! where the bytes live. All file IO on uploads goes through [`UploadStore`], so encryption at
-//! rest can wrap it without touching callers; the database keeps only an [`UploadRecord`].
+//! where the bytes live. All file IO on uploads goes through [`UploadStore`]; the database
+//! keeps only an [`UploadRecord`]. [`FileUploadStore`] seals every file under the PII key, so
+//! a copy of the data directory without its keys shows no licence.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Cursor, Write};
@@ -11,6 +12,8 @@ use image::{GrayImage, ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 
 use crate::config::DriverConfig;
+use crate::privacy::FieldCipher;
+use crate::privacy::cipher;
 
 /// The image types accepted, told apart by their first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,28 +167,40 @@ pub struct UploadRecord {
     pub size: i64,
     pub sha256: String,
     pub content_type: String,
+    /// The PII key the file is sealed under (None: a plain file from before sealing).
+    pub key_id: Option<u32>,
 }
 
 /// Where licence images live. Implementations must keep names opaque and refuse any name they
 /// did not hand out. Calls block: run them on the blocking pool.
 pub trait UploadStore: Send + Sync + 'static {
-    /// Stores `bytes` under a new random name and returns it.
-    fn put(&self, bytes: &[u8]) -> io::Result<String>;
+    /// Stores `bytes` under a new random name; returns the name and the PII key id it is
+    /// sealed under.
+    fn put(&self, bytes: &[u8]) -> io::Result<(String, u32)>;
     fn get(&self, name: &str) -> io::Result<Vec<u8>>;
     /// Deleting a missing file succeeds.
     fn delete(&self, name: &str) -> io::Result<()>;
+    /// Rewrites the file sealed under PII key `key_id` (a plain file gets sealed). A crash
+    /// leaves either the old or the new file, whole.
+    fn reseal(&self, name: &str, key_id: u32) -> io::Result<()>;
 }
 
-/// Plain files in `<data_dir>/uploads/`, mode 0600.
+/// The context every licence image is sealed under.
+const SEALED_FILE: &str = "driver_uploads.file";
+
+/// Sealed files in `<data_dir>/uploads/`, mode 0600, written to a temporary name, synced and
+/// renamed into place. A file is the image sealed whole ([`FieldCipher::seal_under`]): images
+/// are at most `driver.max_image_bytes`, so sealing in one piece costs one extra copy.
 pub struct FileUploadStore {
     dir: PathBuf,
+    pii: FieldCipher,
 }
 
 impl FileUploadStore {
-    pub fn open(data_dir: &Path) -> io::Result<Self> {
+    pub fn open(data_dir: &Path, pii: FieldCipher) -> io::Result<Self> {
         let dir = data_dir.join("uploads");
         fs::create_dir_all(&dir)?;
-        Ok(Self { dir })
+        Ok(Self { dir, pii })
     }
 
     fn path_of(&self, name: &str) -> io::Result<PathBuf> {
@@ -197,25 +212,55 @@ impl FileUploadStore {
             Err(io::Error::new(io::ErrorKind::InvalidInput, "not an upload name"))
         }
     }
-}
 
-impl UploadStore for FileUploadStore {
-    fn put(&self, bytes: &[u8]) -> io::Result<String> {
-        let name = hex::encode(rand::random::<[u8; 16]>());
-        let path = self.path_of(&name)?;
+    /// Writes `bytes` as `name`, replacing a file of that name only once they are on disk.
+    fn write(&self, name: &str, bytes: &[u8], replace: bool) -> io::Result<()> {
+        let path = self.path_of(name)?;
+        if replace && !path.exists() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no such upload"));
+        }
         let partial = self.dir.join(format!("{name}.part"));
-        let mut file =
-            OpenOptions::new().write(true).create_new(true).mode(0o600).open(&partial)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)?;
         let written = file.write_all(bytes).and_then(|()| file.sync_all());
         if let Err(e) = written.and_then(|()| fs::rename(&partial, &path)) {
             let _ = fs::remove_file(&partial);
             return Err(e);
         }
-        Ok(name)
+        Ok(())
     }
 
+    fn seal(&self, key_id: u32, plain: &[u8]) -> io::Result<Vec<u8>> {
+        self.pii.seal_under(key_id, SEALED_FILE, plain).map_err(invalid_data)
+    }
+}
+
+fn invalid_data(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+impl UploadStore for FileUploadStore {
+    fn put(&self, bytes: &[u8]) -> io::Result<(String, u32)> {
+        let name = hex::encode(rand::random::<[u8; 16]>());
+        let key_id = self.pii.ring().active_id();
+        self.write(&name, &self.seal(key_id, bytes)?, false)?;
+        Ok((name, key_id))
+    }
+
+    /// The image: opened when sealed, as is when a plain file from before sealing.
     fn get(&self, name: &str) -> io::Result<Vec<u8>> {
-        fs::read(self.path_of(name)?)
+        let stored = fs::read(self.path_of(name)?)?;
+        if stored.first() == Some(&cipher::VERSION) {
+            self.pii.open(SEALED_FILE, &stored).map_err(invalid_data)
+        } else if ImageKind::sniff(&stored).is_some() {
+            Ok(stored)
+        } else {
+            Err(invalid_data("neither a sealed file nor an image"))
+        }
     }
 
     fn delete(&self, name: &str) -> io::Result<()> {
@@ -223,6 +268,11 @@ impl UploadStore for FileUploadStore {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
+    }
+
+    fn reseal(&self, name: &str, key_id: u32) -> io::Result<()> {
+        let sealed = self.seal(key_id, &self.get(name)?)?;
+        self.write(name, &sealed, true)
     }
 }
 
@@ -338,12 +388,17 @@ mod tests {
     }
 
     #[test]
-    fn the_store_round_trips_and_refuses_foreign_names() {
+    fn the_store_round_trips_sealed_files_and_refuses_foreign_names() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileUploadStore::open(dir.path()).unwrap();
-        let name = store.put(b"bytes").unwrap();
-        assert_eq!(name.len(), 32);
-        assert_eq!(store.get(&name).unwrap(), b"bytes");
+        let (_keys, pii) = crate::privacy::cipher::test_cipher();
+        let store = FileUploadStore::open(dir.path(), pii).unwrap();
+        let image = png(20, 20);
+        let (name, key_id) = store.put(&image).unwrap();
+        assert_eq!((name.len(), key_id), (32, 1));
+        assert_eq!(store.get(&name).unwrap(), image);
+        let on_disk = fs::read(dir.path().join("uploads").join(&name)).unwrap();
+        assert_ne!(on_disk, image);
+        assert_eq!(ImageKind::sniff(&on_disk), None, "no image on disk");
         let mode = fs::metadata(dir.path().join("uploads").join(&name)).unwrap();
         assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
         for bad in ["../keys/pii.key", "", "ABCDEF", &"a".repeat(33)] {
@@ -352,5 +407,33 @@ mod tests {
         store.delete(&name).unwrap();
         store.delete(&name).unwrap();
         assert!(store.get(&name).is_err());
+    }
+
+    #[test]
+    fn plain_files_from_before_sealing_are_read_and_resealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_keys, pii) = crate::privacy::cipher::test_cipher();
+        let store = FileUploadStore::open(dir.path(), pii).unwrap();
+        let image = png(20, 20);
+        let name = "0123456789abcdef0123456789abcdef";
+        fs::write(dir.path().join("uploads").join(name), &image).unwrap();
+        let path = dir.path().join("uploads").join(name);
+        assert_eq!(store.get(name).unwrap(), image);
+        store.reseal(name, 1).unwrap();
+        assert_eq!(cipher::key_id(&fs::read(&path).unwrap()), Ok(1));
+        assert_eq!(store.get(name).unwrap(), image);
+        assert!(store.reseal(name, 9).is_err(), "an unknown key id");
+        assert_eq!(store.get(name).unwrap(), image, "a failed reseal leaves the file");
+        // Neither sealed nor an image (damaged, or not ours): refused, not served.
+        fs::write(dir.path().join("uploads").join(name), b"PK\x03\x04zip").unwrap();
+        assert_eq!(store.get(name).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        let (other, _) = store.put(&image).unwrap();
+        let mut sealed = fs::read(dir.path().join("uploads").join(other)).unwrap();
+        sealed.truncate(30);
+        fs::write(dir.path().join("uploads").join(name), sealed).unwrap();
+        assert_eq!(store.get(name).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        let gone = "fedcba9876543210fedcba9876543210";
+        assert_eq!(store.reseal(gone, 1).unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert!(!dir.path().join("uploads").join(gone).exists(), "a reseal creates nothing");
     }
 }

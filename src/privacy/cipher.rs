@@ -75,6 +75,12 @@ impl FieldCipher {
         self.seal(context, plain.as_bytes())
     }
 
+    /// Seals `plain` under key `id` of the ring (rotation seals under its target key).
+    pub fn seal_under(&self, id: u32, context: &str, plain: &[u8]) -> Result<Vec<u8>, CipherError> {
+        let key = self.ring.key(id).ok_or(CipherError::UnknownKey(id))?;
+        Ok(seal_with(id, &key, context, plain))
+    }
+
     /// Opens a value sealed by [`seal`](Self::seal) under any key of the ring.
     pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, CipherError> {
         let id = key_id(sealed)?;
@@ -98,6 +104,28 @@ impl FieldCipher {
     pub fn open_text(&self, context: &str, sealed: &str) -> Result<String, CipherError> {
         self.open_str(context, &from_text(sealed)?)
     }
+}
+
+/// Opens the sealed TEXT column `index` of a row (NULL stays None). A value that does not
+/// open is a conversion error of that column, so it surfaces like any unreadable row.
+pub fn open_column(
+    pii: &FieldCipher,
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    context: &str,
+) -> rusqlite::Result<Option<String>> {
+    let sealed: Option<String> = row.get(index)?;
+    sealed
+        .map(|s| {
+            pii.open_text(context, &s).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    index,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+        })
+        .transpose()
 }
 
 pub fn to_text(sealed: &[u8]) -> String {
@@ -144,15 +172,20 @@ pub fn key_id(sealed: &[u8]) -> Result<u32, CipherError> {
     Ok(u32::from_be_bytes(sealed[1..HEADER].try_into().expect("4 bytes")))
 }
 
+/// A cipher with a fixed root key in a temporary key directory, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_cipher() -> (tempfile::TempDir, FieldCipher) {
+    let dir = tempfile::tempdir().unwrap();
+    let ring = KeyRing::load(crate::keys::KeyBytes::from_bytes([7; 32]), dir.path()).unwrap();
+    (dir, FieldCipher::new(Arc::new(ring)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::KeyBytes;
 
     fn cipher() -> (tempfile::TempDir, FieldCipher) {
-        let dir = tempfile::tempdir().unwrap();
-        let ring = KeyRing::load(KeyBytes::from_bytes([7; 32]), dir.path()).unwrap();
-        (dir, FieldCipher::new(Arc::new(ring)))
+        test_cipher()
     }
 
     #[test]

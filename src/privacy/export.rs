@@ -199,7 +199,7 @@ pub fn export(
         audit_events: audit_events(&tx, user_id)?,
         policy_acceptances: policy_acceptances(&tx, user_id)?,
         mfa: mfa(&tx, user_id)?,
-        driver: driver(&tx, user_id)?,
+        driver: driver(&tx, pii, user_id)?,
         profile,
     };
     tx.finish()?;
@@ -380,7 +380,7 @@ fn mfa(conn: &Connection, user_id: &str) -> rusqlite::Result<ExportMfa> {
     })
 }
 
-fn driver(conn: &Connection, user_id: &str) -> rusqlite::Result<ExportDriver> {
+fn driver(conn: &Connection, pii: &FieldCipher, user_id: &str) -> rusqlite::Result<ExportDriver> {
     let state: Option<(String, bool, bool)> = conn
         .query_row(
             "SELECT status, enabled, available FROM driver_profiles WHERE user_id = ?1",
@@ -389,25 +389,20 @@ fn driver(conn: &Connection, user_id: &str) -> rusqlite::Result<ExportDriver> {
         )
         .optional()?;
     let (status, enabled, available) = state.unwrap_or(("none".into(), false, false));
-    let mut stmt = conn.prepare(
-        "SELECT status, source, family_name, given_names, licence_number, expiry_date,
-                birth_date, issuer, created_at
-         FROM driver_licences WHERE user_id = ?1 ORDER BY id",
-    )?;
-    let licences = stmt
-        .query_map([user_id], |r| {
-            Ok(ExportLicence {
-                status: r.get(0)?,
-                source: r.get(1)?,
-                family_name: r.get(2)?,
-                given_names: r.get(3)?,
-                licence_number: r.get(4)?,
-                expiry_date: r.get(5)?,
-                birth_date: r.get(6)?,
-                issuer: r.get(7)?,
-                uploaded_at: rfc3339(r.get(8)?),
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+    let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
+    let licences = crate::driver::store::licences_of(conn, pii, user_id)?
+        .into_iter()
+        .map(|l| ExportLicence {
+            status: l.status,
+            source: l.source,
+            family_name: l.fields.family_name,
+            given_names: l.fields.given_names,
+            licence_number: l.fields.licence_number,
+            expiry_date: date(l.fields.expiry),
+            birth_date: date(l.fields.birth_date),
+            issuer: l.fields.issuer,
+            uploaded_at: rfc3339(l.created_at),
+        })
+        .collect();
     Ok(ExportDriver { status, enabled, available, licences })
 }

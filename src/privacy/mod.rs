@@ -7,7 +7,8 @@
 //!   `seal_text`/`open_text` for TEXT columns, each under a context such as `"table.column"`.
 //!   Every sealed value carries its key id.
 //! - [`sealed::SEALED`]: list a table's sealed columns there and start-up migration and
-//!   `gatehouse keys rotate` handle them.
+//!   `gatehouse keys rotate` handle them. Sealed files (licence images) are walked by
+//!   [`sealed_files`] in the same passes.
 
 pub mod api;
 pub mod cipher;
@@ -18,6 +19,7 @@ pub mod policies;
 pub mod retention;
 pub mod rotate;
 pub mod sealed;
+pub mod sealed_files;
 pub mod service;
 pub mod startup;
 

@@ -16,7 +16,9 @@ use rusqlite::{Connection, params};
 use super::cipher::FieldCipher;
 use super::keyring::ROOT_KEY_ID;
 use super::sealed::{self, Pass, SealError};
+use super::sealed_files::{self, FileSealError};
 use super::startup;
+use crate::driver::uploads::UploadStore;
 use crate::keys::KeyError;
 
 pub const BATCH: usize = 500;
@@ -30,6 +32,8 @@ pub enum RotateError {
     #[error(transparent)]
     Seal(#[from] SealError),
     #[error(transparent)]
+    SealFile(#[from] FileSealError),
+    #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
 }
 
@@ -39,6 +43,8 @@ pub struct RotationReport {
     /// true: an interrupted rotation to `key_id` was finished rather than a new key made.
     pub resumed: bool,
     pub values_resealed: usize,
+    /// Licence images re-sealed.
+    pub files_resealed: usize,
     /// Key files deleted because nothing is sealed under them any more.
     pub keys_removed: Vec<u32>,
     /// Old keys still in use (they stay; run the command again later).
@@ -52,17 +58,27 @@ pub struct RotateOptions<'a> {
     pub settle: Duration,
 }
 
+/// What each key id still seals: column values and files together.
+fn in_use(conn: &Connection) -> Result<std::collections::BTreeMap<u32, u64>, RotateError> {
+    let mut counts = sealed::values_per_key(conn)?;
+    for (id, n) in sealed_files::files_per_key(conn)? {
+        *counts.entry(id).or_insert(0) += n;
+    }
+    Ok(counts)
+}
+
 pub fn rotate(
     conn: &mut Connection,
     pii: &FieldCipher,
+    uploads: &dyn UploadStore,
     now: i64,
     options: RotateOptions<'_>,
 ) -> Result<RotationReport, RotateError> {
     startup::check_keys(conn, pii)?;
     let ring = pii.ring();
     let active = ring.active_id();
-    let in_use = sealed::values_per_key(conn)?;
-    let unfinished = in_use.keys().any(|id| *id != active);
+    let in_use_before = in_use(conn)?;
+    let unfinished = in_use_before.keys().any(|id| *id != active);
     let mut report = RotationReport::default();
     if unfinished && active != ROOT_KEY_ID {
         report.resumed = true;
@@ -77,21 +93,23 @@ pub fn rotate(
         report.key_id = id;
     }
     let target = report.key_id;
-    (options.on_start)(sealed::total_rows(conn)?);
+    (options.on_start)(sealed::total_rows(conn)? + sealed_files::count(conn)?);
     loop {
         let n =
             sealed::run_pass(conn, pii, Pass::Reseal { target }, BATCH, &mut *options.on_progress)?;
+        let files = sealed_files::reseal(conn, uploads, target, &mut *options.on_progress)?;
         report.values_resealed += n;
-        if n == 0 {
+        report.files_resealed += files;
+        if n + files == 0 {
             break;
         }
         // A value sealed by the server under the old key during the pass: go again.
-        if sealed::values_per_key(conn)?.keys().all(|id| *id == target) {
+        if in_use(conn)?.keys().all(|id| *id == target) {
             break;
         }
     }
     std::thread::sleep(options.settle);
-    let in_use = sealed::values_per_key(conn)?;
+    let in_use = in_use(conn)?;
     for id in ring.ids() {
         if id == target || id == ROOT_KEY_ID {
             continue;

@@ -27,7 +27,8 @@ impl SealedColumns {
     }
 }
 
-/// Every sealed column. (Driver licence fields join this list when that feature lands.)
+/// Every sealed column. Licence images are sealed files, not columns: see
+/// [`crate::driver::uploads`] (rotation and start-up handle them beside this list).
 pub const SEALED: &[SealedColumns] = &[
     SealedColumns {
         table: "users",
@@ -36,6 +37,11 @@ pub const SEALED: &[SealedColumns] = &[
     },
     SealedColumns { table: "outbox", key: "id", columns: &["recipient", "body_text", "body_html"] },
     SealedColumns { table: "totp_credentials", key: "user_id", columns: &["secret"] },
+    SealedColumns {
+        table: "driver_licences",
+        key: "id",
+        columns: crate::driver::store::SEALED_COLUMNS,
+    },
 ];
 
 /// What a pass does to a value that needs work.

@@ -117,6 +117,14 @@ fn production_needs_https_and_rate_limits() {
     );
     assert!(stderr(&output).contains("rate_limit.enabled"), "{}", stderr(&output));
     let output = check_config(
+        Some(
+            "[server]\nmode = \"production\"\npublic_url = \"https://id.example.edu\"\n\
+             [rate_limit]\nlockout = false\n",
+        ),
+        &[],
+    );
+    assert!(stderr(&output).contains("rate_limit.lockout"), "{}", stderr(&output));
+    let output = check_config(
         Some("[server]\nmode = \"production\"\npublic_url = \"https://id.example.edu/\"\n"),
         &[],
     );

@@ -9,10 +9,15 @@ use serde_json::{Value, json};
 use crate::harness::{PASSWORD, TestServer, User, problem};
 use crate::licence_images::{self as images, Distortion, Person};
 
-const WIDTH: u32 = 1400;
+pub(crate) const WIDTH: u32 = 1400;
 
 /// A verified, signed-in student with `legal_name` on the profile (and `role`, if any).
-async fn student(server: &TestServer, email: &str, legal_name: &str, role: Option<&str>) -> User {
+pub(crate) async fn student(
+    server: &TestServer,
+    email: &str,
+    legal_name: &str,
+    role: Option<&str>,
+) -> User {
     if server.query_i64("SELECT count(*) FROM campuses") == 0 {
         server.add_campus("North", &["north.edu"]);
     }
@@ -47,11 +52,11 @@ fn today(server: &TestServer) -> NaiveDate {
     server.clock.now().date_naive()
 }
 
-fn part(bytes: Vec<u8>, name: &str, mime: &str) -> Part {
+pub(crate) fn part(bytes: Vec<u8>, name: &str, mime: &str) -> Part {
     Part::bytes(bytes).file_name(name.to_string()).mime_str(mime).unwrap()
 }
 
-async fn upload_parts(user: &User, front: Part, back: Part) -> reqwest::Response {
+pub(crate) async fn upload_parts(user: &User, front: Part, back: Part) -> reqwest::Response {
     let form = Form::new().part("front", front).part("back", back);
     user.send(reqwest::Method::POST, "/api/v1/driver/license").multipart(form).send().await.unwrap()
 }
@@ -65,7 +70,7 @@ async fn upload(user: &User, person: &Person) -> reqwest::Response {
         .await
 }
 
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn json_of(response: reqwest::Response, status: u16) -> Value {
     let got = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
     assert_eq!(got, status, "{body}");
@@ -81,7 +86,7 @@ fn audit_count(server: &TestServer, action: &str) -> i64 {
 }
 
 /// Starts a server with OCR off (so results do not depend on the machine) unless `ocr`.
-async fn server(ocr: bool) -> TestServer {
+pub(crate) async fn server(ocr: bool) -> TestServer {
     TestServer::start_with(|c| {
         if !ocr {
             c.driver.tesseract = String::new();
@@ -113,7 +118,8 @@ async fn a_first_licence_waits_for_a_reviewer_then_the_driver_can_switch_on() {
     assert_eq!(pending["review_notes"], json!([]), "every check passed; a person still decides");
     assert_eq!(audit_count(&server, "driver.requested"), 1);
 
-    // The database keeps where the images are, never their bytes; the files are as uploaded.
+    // The database keeps where the images are, never their bytes; the files are sealed
+    // (tests/it/driver_at_rest.rs), and open to what was uploaded.
     let conn = server.state.db.get().unwrap();
     let rows: Vec<(String, i64, String, String)> = conn
         .prepare("SELECT path, size, sha256, content_type FROM driver_uploads ORDER BY side")
@@ -126,7 +132,7 @@ async fn a_first_licence_waits_for_a_reviewer_then_the_driver_can_switch_on() {
     assert_eq!(rows.len(), 2);
     assert_eq!((rows[0].3.as_str(), rows[1].3.as_str()), ("image/png", "image/jpeg"));
     for (path, size, sha, _) in &rows {
-        let bytes = std::fs::read(server.data_dir().join("uploads").join(path)).unwrap();
+        let bytes = server.state.driver.uploads.get(path).unwrap();
         assert_eq!(bytes.len() as i64, *size);
         use sha2::Digest;
         assert_eq!(&hex::encode(sha2::Sha256::digest(&bytes)), sha);

@@ -11,7 +11,7 @@ use gatehouse::privacy::sealed;
 use crate::binary::BIN;
 use crate::harness::{PASSWORD, TestServer};
 
-fn rotate(server: &TestServer) -> String {
+pub(crate) fn rotate(server: &TestServer) -> String {
     let output = Command::new(BIN)
         .args(["keys", "rotate"])
         .env_clear()

@@ -121,3 +121,26 @@ async fn an_admin_can_unlock_an_account() {
         1
     );
 }
+
+#[tokio::test]
+async fn with_lockout_off_failures_are_audited_but_never_pause() {
+    // Only for benchmarks and API fuzzing (production mode refuses it).
+    let server = TestServer::start_with(|c| c.rate_limit.lockout = false).await;
+    server.add_campus("North", &["north.edu"]);
+    server.signed_in_user("ada@north.edu").await;
+    let user = server.new_user("ada@north.edu");
+    for _ in 0..12 {
+        problem(user.login(WRONG, false).await, 401, "invalid_credentials").await;
+    }
+    assert_eq!(user.login(PASSWORD, false).await.status(), 200);
+    assert_eq!(
+        server.query_i64(
+            "SELECT count(*) FROM audit_log WHERE action = 'login' AND outcome = 'failure'"
+        ),
+        12
+    );
+    assert_eq!(
+        server.query_i64("SELECT count(*) FROM audit_log WHERE action = 'account.locked'"),
+        0
+    );
+}

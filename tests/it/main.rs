@@ -10,6 +10,7 @@ mod captcha;
 mod cli;
 mod config_errors;
 mod driver;
+mod driver_at_rest;
 mod harness;
 mod http_errors;
 mod http_surface;

@@ -135,6 +135,8 @@ pub struct AccountSettings {
     pub verify_hours: i64,
     /// Region for phone numbers written without `+`.
     pub default_region: String,
+    /// Account lockout on failed passwords (`rate_limit.lockout`).
+    pub lockout: bool,
 }
 
 /// The keys accounts use for personal data.
@@ -159,6 +161,8 @@ pub struct Accounts {
     default_region: String,
     pub(super) public_url: String,
     verify_hours: i64,
+    /// Whether failed passwords lock accounts (off only for benchmarks and API fuzzing).
+    lockout: bool,
     users: moka::sync::Cache<String, Arc<User>>,
     /// Emailed-link jobs still running (see `links.rs`).
     link_jobs: Arc<std::sync::atomic::AtomicUsize>,
@@ -221,6 +225,7 @@ impl Accounts {
             default_region: settings.default_region,
             public_url: settings.public_url,
             verify_hours: settings.verify_hours,
+            lockout: settings.lockout,
             users,
             link_jobs: Arc::default(),
         }

@@ -11,7 +11,7 @@ impl Accounts {
         now: i64,
         meta: RequestMeta,
     ) -> Result<bool, AccountError> {
-        let pii = self.pii().clone();
+        let (pii, lockout_on) = (self.pii().clone(), self.lockout);
         let locked = self
             .db
             .run(move |conn| {
@@ -27,6 +27,7 @@ impl Accounts {
                 audit::record(&tx, &event)?;
                 let mut locked = false;
                 if let Some(user) = &user
+                    && lockout_on
                     && let Some((until, level)) = lockout::record_failure(&tx, &user.id, now)?
                 {
                     locked = true;
@@ -83,7 +84,9 @@ impl Accounts {
             Some(_) => None,
         };
         let now = self.now();
-        if let Some(user) = &user {
+        if let Some(user) = &user
+            && self.lockout
+        {
             let id = user.id.clone();
             let (until, was_locked) = self
                 .db

@@ -1,0 +1,204 @@
+//! Licences at rest: the fields that identify a driver and both images are sealed under the
+//! PII key (the database file and the uploads directory show neither), served plain to
+//! reviewers, sealed at start-up when an earlier version stored them plain, and re-sealed by
+//! `gatehouse keys rotate`.
+
+use chrono::Duration;
+use gatehouse::clock::Clock;
+use serde_json::Value;
+
+use crate::driver::{WIDTH, json_of, part, server, student, upload_parts};
+use crate::harness::{TestServer, User};
+use crate::licence_images::{self as images, Distortion, Person};
+
+const FAMILY: &str = "Quintanilla";
+
+struct Uploaded {
+    person: Person,
+    front: Vec<u8>,
+    back: Vec<u8>,
+}
+
+/// A student's licence waiting for review, and the reviewer.
+async fn pending_licence(server: &TestServer) -> (Uploaded, User) {
+    let student = student(server, "maria@north.edu", "Maria Quintanilla", None).await;
+    let reviewer = student_reviewer(server).await;
+    let expiry = server.clock.now().date_naive() + Duration::days(400);
+    let person = Person::new("Maria", FAMILY, expiry);
+    let back =
+        images::png(&images::back_image(&images::aamva_payload(&person), WIDTH, Distortion::Clean));
+    let front = images::jpeg(&images::blank_front(WIDTH), 85);
+    let uploaded = upload_parts(
+        &student,
+        part(front.clone(), "front.jpg", "image/jpeg"),
+        part(back.clone(), "back.png", "image/png"),
+    )
+    .await;
+    json_of(uploaded, 201).await;
+    (Uploaded { person, front, back }, reviewer)
+}
+
+async fn student_reviewer(server: &TestServer) -> User {
+    student(server, "rev@north.edu", "Rita Reviewer", Some("reviewer")).await
+}
+
+/// The only review in the queue.
+async fn review(reviewer: &User) -> Value {
+    let queue = json_of(reviewer.get("/api/v1/admin/driver-reviews").await, 200).await;
+    assert_eq!(queue.as_array().unwrap().len(), 1, "{queue}");
+    queue[0].clone()
+}
+
+async fn image(reviewer: &User, review: &Value, side: &str) -> Vec<u8> {
+    let url = review[format!("{side}_image_url")].as_str().unwrap();
+    let response = reviewer.get(url).await;
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap().to_vec()
+}
+
+fn stored_files(server: &TestServer) -> Vec<Vec<u8>> {
+    let dir = server.data_dir().join("uploads");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+fn database_bytes(server: &TestServer) -> Vec<u8> {
+    ["gatehouse.db", "gatehouse.db-wal"]
+        .iter()
+        .filter_map(|name| std::fs::read(server.data_dir().join(name)).ok())
+        .flatten()
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+fn is_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8, 0xFF]) || bytes.starts_with(b"\x89PNG")
+}
+
+/// The key ids `driver_uploads` records, one per file.
+fn file_key_ids(server: &TestServer) -> Vec<i64> {
+    let conn = server.state.db.get().unwrap();
+    let mut stmt =
+        conn.prepare("SELECT coalesce(key_id, 0) FROM driver_uploads ORDER BY side").unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[tokio::test]
+async fn licence_fields_and_images_are_sealed_at_rest_and_served_plain() {
+    let server = server(false).await;
+    let (uploaded, reviewer) = pending_licence(&server).await;
+    let review = review(&reviewer).await;
+    assert_eq!(review["licence"]["family_name"], FAMILY.to_uppercase(), "{review}");
+    assert_eq!(review["licence"]["licence_number"], uploaded.person.number.as_str());
+
+    let bytes = database_bytes(&server);
+    let birth = uploaded.person.birth.format("%Y-%m-%d").to_string();
+    for needle in [FAMILY, uploaded.person.number.as_str(), birth.as_str()] {
+        assert!(!contains(&bytes, needle), "{needle:?} is stored in plain text");
+    }
+
+    let files = stored_files(&server);
+    assert_eq!(files.len(), 2, "front and back");
+    for file in &files {
+        assert!(!is_image(file), "an image is stored unsealed");
+        assert!(*file != uploaded.front && *file != uploaded.back);
+        assert_eq!(file[0], 1, "sealed-value format version");
+    }
+    assert_eq!(file_key_ids(&server), vec![1, 1]);
+    assert_eq!(image(&reviewer, &review, "back").await, uploaded.back);
+    assert_eq!(image(&reviewer, &review, "front").await, uploaded.front);
+}
+
+#[tokio::test]
+async fn plain_licences_from_an_earlier_version_are_sealed_at_start_up() {
+    let server = server(false).await;
+    let (uploaded, _) = pending_licence(&server).await;
+    let back_file: String = server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .query_row("SELECT path FROM driver_uploads WHERE side = 'back'", [], |r| r.get(0))
+        .unwrap();
+    let dir = server.stop_keep_dir().await;
+    {
+        // As an earlier version stored them: plain columns, a plain file, no key id.
+        let data = dir.path().join("data");
+        let conn = rusqlite::Connection::open(data.join("gatehouse.db")).unwrap();
+        conn.execute(
+            "UPDATE driver_licences SET family_name = ?1, licence_number = ?2",
+            [FAMILY.to_uppercase(), uploaded.person.number.clone()],
+        )
+        .unwrap();
+        conn.execute("UPDATE driver_uploads SET key_id = NULL WHERE side = 'back'", []).unwrap();
+        std::fs::write(data.join("uploads").join(&back_file), &uploaded.back).unwrap();
+    }
+    let server = TestServer::start_in(dir, |c| c.driver.tesseract = String::new()).await;
+    assert_eq!(
+        server.query_i64(
+            "SELECT count(*) FROM driver_licences
+             WHERE substr(family_name, 1, 1) = char(1) AND substr(licence_number, 1, 1) = char(1)"
+        ),
+        1
+    );
+    assert_eq!(file_key_ids(&server), vec![1, 1]);
+    assert!(stored_files(&server).iter().all(|f| !is_image(f)), "the plain file is sealed");
+
+    let reviewer = server.new_user("rev@north.edu");
+    assert_eq!(reviewer.login(crate::harness::PASSWORD, false).await.status(), 200);
+    let review = review(&reviewer).await;
+    assert_eq!(review["licence"]["family_name"], FAMILY.to_uppercase());
+    assert_eq!(image(&reviewer, &review, "back").await, uploaded.back);
+}
+
+#[tokio::test]
+async fn key_rotation_reseals_licence_fields_and_images() {
+    let server = server(false).await;
+    let (uploaded, reviewer) = pending_licence(&server).await;
+    let before = stored_files(&server);
+
+    let output = tokio::task::spawn_blocking({
+        let data = server.data_dir();
+        move || {
+            let output = std::process::Command::new(crate::binary::BIN)
+                .args(["keys", "rotate"])
+                .env_clear()
+                .env("GATEHOUSE_STORAGE__DATA_DIR", data)
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            String::from_utf8_lossy(&output.stdout).to_string()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(output.contains("and 2 licence image(s) re-sealed"), "{output}");
+    assert_eq!(file_key_ids(&server), vec![2, 2]);
+    let after = stored_files(&server);
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(new[1..5], 2u32.to_be_bytes(), "the file names key 2");
+        assert_ne!(old, new);
+    }
+    let per_key = gatehouse::privacy::sealed::values_per_key(&server.state.db.get().unwrap());
+    assert_eq!(per_key.unwrap().keys().copied().collect::<Vec<_>>(), vec![2]);
+
+    // The server, still running, reads them under the new key.
+    let review = review(&reviewer).await;
+    assert_eq!(review["licence"]["family_name"], FAMILY.to_uppercase());
+    assert_eq!(image(&reviewer, &review, "back").await, uploaded.back);
+    assert_eq!(image(&reviewer, &review, "front").await, uploaded.front);
+
+    // Key 2 goes only once the next rotation has moved the images off it too.
+    let output = crate::key_rotation::rotate(&server);
+    assert!(output.contains("key 2: nothing is sealed under it"), "{output}");
+    assert_eq!(file_key_ids(&server), vec![3, 3]);
+    assert_eq!(image(&reviewer, &review, "back").await, uploaded.back);
+}
