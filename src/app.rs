@@ -80,6 +80,8 @@ pub struct AppState {
     pub backups: Arc<crate::backup::Backups>,
     /// Driver verification: licence image storage, OCR, the image decoding pool.
     pub driver: Arc<crate::driver::Driver>,
+    /// Privacy-policy versions users still have to accept (cached).
+    pub pending_policies: Arc<crate::privacy::pending::PendingPolicies>,
 }
 
 pub type Apis = (

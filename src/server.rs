@@ -190,6 +190,7 @@ pub fn build(
         tracing::info!(files = sealed, "licence images stored in plain are now sealed");
     }
     let driver = Arc::new(crate::driver::Driver::new(&config, Arc::new(uploads)));
+    let pending_policies = Arc::new(privacy::pending::PendingPolicies::new(db.clone()));
     let state = AppState {
         config: Arc::new(config),
         db,
@@ -207,6 +208,7 @@ pub fn build(
         outbox_heartbeat,
         backups,
         driver,
+        pending_policies,
     };
     Ok((state, touch_writer, outbox))
 }

@@ -2,6 +2,7 @@
 // from ./pages/, draws the navigation for who is signed in, and watches the idle timeout.
 
 import { announce, h, notice, replace } from "./dom.js";
+import { policyPrompt } from "./privacy.js";
 import { isAdmin, isReviewer, loadSession, signOut, startTimeoutWatch, stopTimeoutWatch } from "./session.js";
 
 const routes = {
@@ -93,7 +94,20 @@ async function main() {
     replace(root, notice("error", h("p", {}, "This page could not be shown. Reload it to try again.")));
   }
   if (who) startTimeoutWatch(who);
+  showPendingPolicy(who);
   document.body.dataset.ready = "true";
+}
+
+// A privacy-policy version published after this session began: asked for above every page
+// (the account page asks in its own section; the policy page is what to read first).
+function showPendingPolicy(who) {
+  if (!who?.policy_acceptance_required || ["/account", "/privacy-policy"].includes(path)) return;
+  const slot = h("div", { class: "policy-slot" });
+  const prompt = policyPrompt(who.policy_version, async () => {
+    replace(slot, notice("success", h("p", {}, `Thank you: you accepted version ${who.policy_version} of the privacy policy.`)));
+  });
+  replace(slot, prompt.element);
+  document.getElementById("main").querySelector("h1").after(slot);
 }
 
 // When a request finds the session of a signed-in page gone, say so once and show the

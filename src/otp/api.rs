@@ -17,6 +17,7 @@ use crate::accounts::api::{UserView, request_meta};
 use crate::app::{ApiTags, AppState};
 use crate::error::ApiError;
 use crate::http::ClientIp;
+use crate::privacy::pending::PendingPolicy;
 use crate::sessions::{Principal, cookies};
 
 #[derive(Object)]
@@ -51,6 +52,9 @@ pub struct CodeVerifiedBody {
     /// `signed_in` (a new session, cookies set) or `linked` (the phone was added to the
     /// signed-in account, whose session stays as it is).
     outcome: String,
+    /// Whether the user has a privacy-policy version to accept.
+    #[oai(flatten)]
+    policy: PendingPolicy,
 }
 
 #[derive(ApiResponse)]
@@ -157,7 +161,12 @@ impl OtpApi {
             }
             Verified::Linked(user) => (user, "linked"),
         };
-        Ok(CodeVerified::Ok(Json(CodeVerifiedBody { user: user.into(), outcome: outcome.into() })))
+        let policy = state.pending_policies.status(&user.id).await?;
+        Ok(CodeVerified::Ok(Json(CodeVerifiedBody {
+            user: user.into(),
+            outcome: outcome.into(),
+            policy,
+        })))
     }
 }
 

@@ -15,6 +15,7 @@ pub mod cipher;
 pub mod deletion;
 pub mod export;
 pub mod keyring;
+pub mod pending;
 pub mod policies;
 pub mod retention;
 pub mod rotate;

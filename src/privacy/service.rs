@@ -212,7 +212,7 @@ pub async fn publish_policy(
     }
     let (text, admin_id, ip, now) =
         (text.to_string(), admin.user_id.clone(), meta.ip.clone(), state.clock.unix());
-    state
+    let published = state
         .db
         .run(move |conn| {
             let tx = crate::db::write_tx(conn)?;
@@ -230,7 +230,11 @@ pub async fn publish_policy(
             tx.commit()?;
             Ok::<_, DbError>(Ok(policy))
         })
-        .await?
+        .await?;
+    if published.is_ok() {
+        state.pending_policies.forget_all();
+    }
+    published
 }
 
 /// `POST /api/v1/account/policy-acceptance`: only the current version.
@@ -277,6 +281,7 @@ pub async fn accept_policy(
             Ok::<_, DbError>(Ok(acceptance))
         })
         .await?;
+    state.pending_policies.forget_user(&principal.user_id);
     match result {
         Err(PrivacyError::UserNotFound) => Err(missing_account(state, &principal.user_id).await),
         other => other,

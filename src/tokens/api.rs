@@ -9,6 +9,7 @@ use super::TokenPair;
 use crate::accounts::api::request_meta;
 use crate::app::{ApiTags, AppState};
 use crate::error::ApiError;
+use crate::privacy::pending::PendingPolicy;
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -37,16 +38,22 @@ pub struct TokenBody {
     expires_in: i64,
     /// Opaque, single use, valid 7 days: spend it at `/api/v1/auth/token/refresh`.
     refresh_token: String,
+    /// Whether the user has a privacy-policy version to accept (the tokens work either way;
+    /// the app asks the user to accept it).
+    #[oai(flatten)]
+    policy: PendingPolicy,
 }
 
-impl From<TokenPair> for TokenBody {
-    fn from(pair: TokenPair) -> Self {
-        Self {
+impl TokenBody {
+    async fn of(state: &AppState, pair: TokenPair) -> Result<Self, ApiError> {
+        let policy = state.pending_policies.status(&pair.user_id).await?;
+        Ok(Self {
             access_token: pair.access_token,
             token_type: "Bearer".into(),
             expires_in: pair.expires_in,
             refresh_token: pair.refresh_token,
-        }
+            policy,
+        })
     }
 }
 
@@ -94,7 +101,7 @@ impl TokensApi {
             captcha_missing: state.captcha.enabled() && !solved,
         };
         let pair = state.tokens.issue(&grant, &request_meta(req)).await?;
-        Ok(TokenResponse::Ok(Json(pair.into())))
+        Ok(TokenResponse::Ok(Json(TokenBody::of(&state, pair).await?)))
     }
 
     /// Spend a refresh token for a new pair.
@@ -109,7 +116,7 @@ impl TokensApi {
         body: Json<RefreshRequest>,
     ) -> Result<TokenResponse, ApiError> {
         let pair = state.tokens.refresh(&body.0.refresh_token, &request_meta(req)).await?;
-        Ok(TokenResponse::Ok(Json(pair.into())))
+        Ok(TokenResponse::Ok(Json(TokenBody::of(&state, pair).await?)))
     }
 
     /// Revoke a refresh token and every token of its sign-in. Unknown tokens are ignored.

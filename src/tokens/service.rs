@@ -27,6 +27,8 @@ pub struct Grant<'a> {
 
 /// What the token endpoints answer.
 pub struct TokenPair {
+    /// Whose tokens they are.
+    pub user_id: String,
     pub access_token: String,
     pub expires_in: i64,
     pub refresh_token: String,
@@ -150,7 +152,12 @@ impl Tokens {
             })
             .await?;
         let access_token = self.access_token(&user_id, &role, &family, now)?;
-        Ok(TokenPair { access_token, expires_in: ACCESS_TOKEN_SECONDS, refresh_token: refresh })
+        Ok(TokenPair {
+            user_id,
+            access_token,
+            expires_in: ACCESS_TOKEN_SECONDS,
+            refresh_token: refresh,
+        })
     }
 
     /// Spends `refresh_token` for a new pair. A spent token revokes its whole family.
@@ -219,7 +226,12 @@ impl Tokens {
             Refreshed::Invalid => return Err(TokenError::InvalidRefreshToken),
         };
         let access_token = self.access_token(&user_id, &role, &family, now)?;
-        Ok(TokenPair { access_token, expires_in: ACCESS_TOKEN_SECONDS, refresh_token: next })
+        Ok(TokenPair {
+            user_id,
+            access_token,
+            expires_in: ACCESS_TOKEN_SECONDS,
+            refresh_token: next,
+        })
     }
 
     /// Revokes the family of `refresh_token`. Unknown tokens are ignored (RFC 7009).

@@ -1,7 +1,7 @@
 // Privacy in the web UI, in a real Chromium against the real binary: downloading the
 // account's data, deleting the account (password and confirmation; bad input first), and the
 // privacy policy (an admin publishes it, sign-up needs it accepted, an existing user is asked
-// after signing in). The tests run in order: the policy is published last.
+// after signing in, a session from before it is asked on its next page). The tests run in order: the policy is published last.
 
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
@@ -119,4 +119,14 @@ test("policy: an admin publishes it, sign-up needs it, and a user accepts it aft
   assert.equal(status.acceptance_required, false);
   assert.equal(status.acceptances[0].version, "2026-09");
   assertNoProblems(ada.problems);
+
+  // A session that began before the version was published is asked on the next page it opens.
+  await visit(admin.page, "/driver");
+  const prompt = admin.page.getByRole("heading", { name: "Our privacy policy has changed" });
+  await prompt.waitFor();
+  await admin.page.getByRole("button", { name: "Accept and continue" }).click();
+  await expectText(admin.page.locator(".policy-slot"), /you accepted version 2026-09/);
+  await visit(admin.page, "/driver");
+  assert.equal(await prompt.count(), 0);
+  assertNoProblems(admin.problems);
 });

@@ -24,6 +24,7 @@ mod mfa;
 mod openapi_drift;
 mod otp;
 mod passwords;
+mod policy_status;
 mod privacy_account;
 mod privacy_at_rest;
 mod rate_limits;

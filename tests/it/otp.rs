@@ -39,16 +39,16 @@ pub fn code_in(body: &str) -> String {
     digits[0].to_string()
 }
 
-async fn code(server: &TestServer, n: usize) -> String {
+pub(crate) async fn code(server: &TestServer, n: usize) -> String {
     server.state.outbox_wake.notify_one();
     wait_for_code(&server.data_dir().join("sms.jsonl"), E164, n).await
 }
 
-async fn request(server: &TestServer, phone: &str) -> reqwest::Response {
+pub(crate) async fn request(server: &TestServer, phone: &str) -> reqwest::Response {
     server.post("/api/v1/auth/otp/request", json!({"phone": phone})).await
 }
 
-async fn verify(server: &TestServer, phone: &str, code: &str) -> reqwest::Response {
+pub(crate) async fn verify(server: &TestServer, phone: &str, code: &str) -> reqwest::Response {
     server.post("/api/v1/auth/otp/verify", json!({"phone": phone, "code": code})).await
 }
 
@@ -57,7 +57,7 @@ fn wrong(code: &str) -> &'static str {
 }
 
 /// A signed-in student who has linked PHONE with the first code.
-async fn phone_owner(server: &TestServer) -> User {
+pub(crate) async fn phone_owner(server: &TestServer) -> User {
     server.add_campus("North", &["north.edu"]);
     let ada = server.signed_in_user("ada@north.edu").await;
     let response = ada.post("/api/v1/auth/otp/request", json!({"phone": PHONE})).await;
@@ -72,7 +72,7 @@ async fn phone_owner(server: &TestServer) -> User {
     ada
 }
 
-fn minutes(n: i64) -> chrono::Duration {
+pub(crate) fn minutes(n: i64) -> chrono::Duration {
     chrono::Duration::seconds(n * 60 + 1)
 }
 

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{PASSWORD, TestServer, User, problem};
 
-async fn admin(server: &TestServer) -> User {
+pub(crate) async fn admin(server: &TestServer) -> User {
     let token = server.bootstrap_link.clone().unwrap().split("token=").nth(1).unwrap().to_string();
     let created = server
         .post(

@@ -4,7 +4,6 @@ use poem_openapi::OpenApi;
 
 use super::*;
 use crate::accounts::service::{LoginOutcome, SignedIn};
-use crate::db::DbError;
 
 pub struct AuthApi;
 
@@ -17,17 +16,12 @@ async fn signed_in_response(
 ) -> ApiResult<LoginResponse> {
     let production = state.config.is_production();
     cookies::set(jar, production, &signed_in.session, &signed_in.csrf, state.accounts.now());
-    let user_id = signed_in.user.id.clone();
-    let policy_version = state
-        .db
-        .run(move |c| crate::privacy::policies::pending_for(c, &user_id).map_err(DbError::from))
-        .await?;
+    let policy = state.pending_policies.status(&signed_in.user.id).await?;
     Ok(LoginResponse::Ok(Json(LoginBody {
         user: Some(signed_in.user.into()),
         mfa_required: false,
         mfa_token: None,
-        policy_acceptance_required: policy_version.is_some(),
-        policy_version,
+        policy,
     })))
 }
 
@@ -125,8 +119,7 @@ impl AuthApi {
                 user: None,
                 mfa_required: true,
                 mfa_token: Some(mfa_token),
-                policy_acceptance_required: false,
-                policy_version: None,
+                policy: PendingPolicy::default(),
             }))),
         }
     }
@@ -176,7 +169,8 @@ impl AuthApi {
             .user(&principal.user_id)
             .await?
             .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Sign in first."))?;
-        Ok(Json(WhoAmI { user: UserView::from(user.as_ref()), session: principal.into() }))
+        let policy = state.pending_policies.status(&principal.user_id).await?;
+        Ok(Json(WhoAmI { user: UserView::from(user.as_ref()), session: principal.into(), policy }))
     }
 
     /// Ask for a password-reset link by email.

@@ -26,6 +26,7 @@ use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::http::ClientIp;
 use crate::http::auth::Auth;
+use crate::privacy::pending::PendingPolicy;
 use crate::ratelimit::SensitiveRefusal;
 use crate::sessions::{Principal, SessionListing, cookies};
 
@@ -262,13 +263,10 @@ pub struct LoginBody {
     mfa_required: bool,
     /// With `mfa_required`: the pending sign-in, for `POST /api/v1/auth/login/mfa`.
     mfa_token: Option<String>,
-    /// True when a privacy-policy version was published that the user has not accepted: the
-    /// session exists, and the client asks the user to accept `policy_version` with
-    /// `POST /api/v1/account/policy-acceptance`.
-    policy_acceptance_required: bool,
-    /// The version to accept, when `policy_acceptance_required`.
-    #[oai(skip_serializing_if_is_none)]
-    policy_version: Option<String>,
+    /// Whether the user has a privacy-policy version to accept (the session exists either
+    /// way).
+    #[oai(flatten)]
+    policy: PendingPolicy,
 }
 
 /// The second step of a sign-in.
@@ -308,6 +306,10 @@ impl From<&Principal> for SessionView {
 pub struct WhoAmI {
     user: UserView,
     session: SessionView,
+    /// Whether the user has a privacy-policy version to accept: a session that began before
+    /// a new version was published learns it here.
+    #[oai(flatten)]
+    policy: PendingPolicy,
 }
 
 /// One of the caller's sessions.
