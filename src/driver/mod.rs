@@ -14,6 +14,7 @@ pub mod aamva;
 pub mod api;
 pub mod barcode;
 pub mod expiry;
+pub mod metadata;
 pub mod name_match;
 pub mod ocr;
 pub mod service;

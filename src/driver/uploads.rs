@@ -81,7 +81,8 @@ pub struct CheckedImage {
     pub bytes: Vec<u8>,
 }
 
-/// Checks type, size and dimensions without decoding a pixel (the header only).
+/// Checks type, size and dimensions without decoding a pixel (the header only), and drops the
+/// image's metadata ([`super::metadata`]).
 pub fn check(
     side: &'static str,
     bytes: Vec<u8>,
@@ -109,6 +110,8 @@ pub fn check(
     if width < config.min_image_side || height < config.min_image_side {
         return Err(ImageError::TooSmall { side, width, height, min: config.min_image_side });
     }
+    // What is stored, hashed and read is the image without its metadata (GPS and the like).
+    let bytes = super::metadata::strip(kind, &bytes).ok_or(ImageError::Unreadable { side })?;
     Ok(CheckedImage { side, kind, width, height, bytes })
 }
 
@@ -307,6 +310,9 @@ mod tests {
         out.extend(0u32.to_be_bytes());
         out.extend(b"IDAT");
         out.extend(crc32(b"IDAT").to_be_bytes());
+        out.extend(0u32.to_be_bytes());
+        out.extend(b"IEND");
+        out.extend(crc32(b"IEND").to_be_bytes());
         out
     }
 

@@ -202,3 +202,40 @@ async fn key_rotation_reseals_licence_fields_and_images() {
     assert_eq!(file_key_ids(&server), vec![3, 3]);
     assert_eq!(image(&reviewer, &review, "back").await, uploaded.back);
 }
+
+/// A phone photo's EXIF block (APP1) with a position in it, put after the JPEG's SOI marker.
+fn with_exif(jpeg: &[u8], secret: &[u8]) -> Vec<u8> {
+    let mut payload = b"Exif\0\0".to_vec();
+    payload.extend(secret);
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((payload.len() + 2) as u16).to_be_bytes());
+    out.extend(payload);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+#[tokio::test]
+async fn uploaded_images_lose_their_metadata_before_they_are_stored() {
+    let server = server(false).await;
+    let student = student(&server, "gps@north.edu", "Maria Quintanilla", None).await;
+    let reviewer = student_reviewer(&server).await;
+    let person =
+        Person::new("Maria", FAMILY, server.clock.now().date_naive() + Duration::days(400));
+    let secret = b"GPSLatitude 51.5072 N GPSLongitude 0.1276 W";
+    let clean_front = images::jpeg(&images::blank_front(WIDTH), 85);
+    let front = with_exif(&clean_front, secret);
+    let back =
+        images::png(&images::back_image(&images::aamva_payload(&person), WIDTH, Distortion::Clean));
+    let uploaded = upload_parts(
+        &student,
+        part(front, "front.jpg", "image/jpeg"),
+        part(back, "back.png", "image/png"),
+    )
+    .await;
+    json_of(uploaded, 201).await;
+    let review = review(&reviewer).await;
+    let stored = image(&reviewer, &review, "front").await;
+    assert_eq!(stored, clean_front, "the image as uploaded, without its EXIF block");
+    assert!(!stored.windows(secret.len()).any(|w| w == secret));
+}
