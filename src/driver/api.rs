@@ -9,7 +9,8 @@ use poem_openapi::payload::{Binary, Json};
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi, ResponseContent};
 
-use super::service::{self, Review, Snapshot};
+use super::reviews::{self, Review};
+use super::service::{self, Snapshot};
 use super::store::Licence;
 use super::uploads::{ImageError, ImageKind};
 use super::{DriverError, expiry};
@@ -310,8 +311,8 @@ impl DriverReviewsApi {
         auth: Auth,
     ) -> Result<Json<Vec<ReviewView>>, ApiError> {
         auth.require(Role::Reviewer)?;
-        let reviews = service::reviews(&state, 200).await?;
-        Ok(Json(reviews.into_iter().map(Into::into).collect()))
+        let queue = reviews::reviews(&state, 200).await?;
+        Ok(Json(queue.into_iter().map(Into::into).collect()))
     }
 
     /// One side (`front` or `back`) of a reviewed licence's images. Reviewers and admins.
@@ -325,7 +326,7 @@ impl DriverReviewsApi {
         side: Path<String>,
     ) -> Result<ImageResponse, ApiError> {
         auth.require(Role::Reviewer)?;
-        let (bytes, content_type) = service::image(&state, id.0, side.0).await?;
+        let (bytes, content_type) = reviews::image(&state, id.0, side.0).await?;
         let body = match ImageKind::from_content_type(&content_type) {
             Some(ImageKind::Png) => ImageBytes::Png(Binary(bytes)),
             _ => ImageBytes::Jpeg(Binary(bytes)),
@@ -357,7 +358,7 @@ impl DriverReviewsApi {
             }
             None => None,
         };
-        service::approve(&state, &reviewer, id.0, request_meta(req).ip, expiry).await?;
+        reviews::approve(&state, &reviewer, id.0, request_meta(req).ip, expiry).await?;
         Ok(Decided::Decided)
     }
 
@@ -373,7 +374,7 @@ impl DriverReviewsApi {
         body: Json<Rejection>,
     ) -> Result<Decided, ApiError> {
         let reviewer = auth.require(Role::Reviewer)?.user_id.clone();
-        service::reject(&state, &reviewer, id.0, request_meta(req).ip, body.0.reason).await?;
+        reviews::reject(&state, &reviewer, id.0, request_meta(req).ip, body.0.reason).await?;
         Ok(Decided::Decided)
     }
 }

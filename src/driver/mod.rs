@@ -1,14 +1,15 @@
 //! Driver verification (SPEC section 7): a driver uploads both sides of their licence; the
 //! back's PDF417 barcode is read ([`barcode`]) and parsed as AAMVA data ([`aamva`]), or, when
 //! it cannot be read, the front is OCR'd ([`ocr`]); the name is compared with the profile's
-//! legal name ([`name_match`]). A first licence always waits for a reviewer; a renewal that
-//! passes every check is approved at once. [`expiry::run_expiry_job`] sends the 7/3/1-day
+//! legal name ([`name_match`]). A first licence always waits for a reviewer ([`reviews`]); a
+//! renewal that passes every check is approved at once ([`service`]). [`expiry::run_expiry_job`] sends the 7/3/1-day
 //! alerts and suspends drivers whose licence has expired.
 //!
 //! States of a driver: `none` -> `pending_review` -> `approved` | `rejected`;
 //! `approved` -> `suspended` (licence expired) -> `approved` (new licence approved).
-//! Images live behind [`uploads::UploadStore`]; the database keeps where, how big, their hash
-//! and type.
+//! Images lose their metadata ([`metadata`]) and live sealed behind [`uploads::UploadStore`];
+//! the database keeps where, how big, their hash, type and key id. Licence fields that
+//! identify a person are sealed in the database ([`store`]).
 
 pub mod aamva;
 pub mod api;
@@ -17,6 +18,7 @@ pub mod expiry;
 pub mod metadata;
 pub mod name_match;
 pub mod ocr;
+pub mod reviews;
 pub mod service;
 pub mod store;
 pub mod uploads;
