@@ -1,16 +1,31 @@
 //! A bounded pool for blocking work (SQLite, argon2, image decoding). Each pool has a fixed
 //! number of permits; work waits for a permit before it is handed to a blocking thread, so a
 //! burst of requests queues instead of spawning unbounded threads.
+//!
+//! CPU-heavy work (password hashing, image decoding) runs on a pool's own threads at a lower
+//! OS priority ([`BlockingPool::low_priority`]): during a burst of sign-ins those threads take
+//! whatever CPU is left, and the async workers answering session checks are scheduled first.
+//! (tokio's shared blocking threads cannot be used for that: an unprivileged process may lower
+//! a thread's priority but never raise it back, and those threads run database work later.)
 
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
+
+/// The nice value of low-priority pool threads (0 is normal, 19 the lowest): CFS then gives
+/// a normal thread about ten times their share of a busy core.
+pub const LOW_PRIORITY_NICE: i32 = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Clone, Debug)]
 pub struct BlockingPool {
     name: &'static str,
     permits: Arc<Semaphore>,
     size: usize,
+    /// Own threads at low priority (None: tokio's blocking threads).
+    own_threads: Option<mpsc::Sender<Job>>,
 }
 
 /// The blocking task could not run to completion (it panicked, or the runtime is stopping).
@@ -24,7 +39,34 @@ pub struct BlockingError {
 impl BlockingPool {
     pub fn new(name: &'static str, size: usize) -> Self {
         let size = size.max(1);
-        Self { name, permits: Arc::new(Semaphore::new(size)), size }
+        Self { name, permits: Arc::new(Semaphore::new(size)), size, own_threads: None }
+    }
+
+    /// `size` threads of its own at nice [`LOW_PRIORITY_NICE`]; they end when the last clone
+    /// of the pool is dropped.
+    pub fn low_priority(name: &'static str, size: usize) -> Self {
+        let size = size.max(1);
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..size {
+            let receiver = receiver.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || {
+                    lower_priority(name);
+                    loop {
+                        let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok(job) = job else { return };
+                        // A panicking job drops its answer channel (the caller sees the
+                        // failure); the thread goes on serving.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(pool = name, error = %e, "cannot start a pool thread");
+            }
+        }
+        Self { name, permits: Arc::new(Semaphore::new(size)), size, own_threads: Some(sender) }
     }
 
     pub fn size(&self) -> usize {
@@ -43,7 +85,24 @@ impl BlockingPool {
     {
         let fail = |cause: String| BlockingError { pool: self.name, cause };
         let _permit = self.permits.acquire().await.map_err(|e| fail(e.to_string()))?;
-        tokio::task::spawn_blocking(work).await.map_err(|e| fail(e.to_string()))
+        let Some(threads) = &self.own_threads else {
+            return tokio::task::spawn_blocking(work).await.map_err(|e| fail(e.to_string()));
+        };
+        let (answer, answered) = oneshot::channel();
+        threads
+            .send(Box::new(move || {
+                let _ = answer.send(work());
+            }))
+            .map_err(|_| fail("the pool's threads have stopped".into()))?;
+        answered.await.map_err(|_| fail("the task panicked".into()))
+    }
+}
+
+/// Lowers the calling thread's priority. Not fatal when refused: the work still runs.
+fn lower_priority(pool: &str) {
+    let thread = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(thread), LOW_PRIORITY_NICE) {
+        tracing::warn!(pool, error = %e, "cannot lower the priority of a pool thread");
     }
 }
 
@@ -77,5 +136,20 @@ mod tests {
             task.await.unwrap();
         }
         assert_eq!(peak.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn low_priority_threads_run_work_at_a_lower_priority_and_survive_panics() {
+        let own_nice = || rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+        let before = own_nice().unwrap();
+        let pool = BlockingPool::low_priority("test-low", 2);
+        let nice = pool.run(own_nice).await.unwrap().unwrap();
+        // (A test run already niced past 10 cannot go back up: its threads stay where it is.)
+        assert_eq!(nice, LOW_PRIORITY_NICE.max(before));
+        assert_eq!(own_nice().unwrap(), before, "the caller's thread keeps its priority");
+        assert!(pool.run(|| panic!("boom")).await.is_err());
+        assert!(pool.run(|| panic!("boom")).await.is_err());
+        assert_eq!(pool.run(|| 6 * 7).await.unwrap(), 42, "the threads go on after panics");
+        assert_eq!(pool.available(), 2);
     }
 }

@@ -57,7 +57,7 @@ impl Driver {
         Self {
             uploads,
             ocr,
-            images: BlockingPool::new("images", 2),
+            images: BlockingPool::low_priority("images", 2),
             changes: Tier::new(config.driver.changes_per_hour, Duration::from_secs(3600)),
             limits_enabled: config.rate_limit.enabled,
         }
