@@ -92,7 +92,7 @@ fn check(
 ) -> Result<(), String> {
     match schema {
         MetaSchemaRef::Inline(schema) => check_schema(value, schema, registry, at),
-        // `T::register` put every schema that `T`'s refer to in the registry.
+        // `T::register` put every schema that `T` refers to, at any depth, in the registry.
         MetaSchemaRef::Reference(name) => match registry.schemas.get(name) {
             Some(schema) => check_schema(value, schema, registry, at),
             None => Ok(()),
