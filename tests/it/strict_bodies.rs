@@ -109,3 +109,31 @@ async fn valid_bodies_with_optional_fields_left_out_or_given_still_work() {
         .await;
     assert_eq!(registered.status(), 202);
 }
+
+/// Every operation reads its JSON body with `StrictJson`: a `name: Json<...>` parameter would
+/// bring poem-openapi's lenient reading back for that operation.
+#[test]
+fn no_operation_reads_a_body_with_plain_json() {
+    fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                visit(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    let line = line.trim();
+                    let parameter = line.split_once(": Json<").is_some_and(|(name, _)| {
+                        !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    });
+                    if parameter {
+                        found.push(format!("{}:{}: {line}", path.display(), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    visit(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
+    assert!(found.is_empty(), "use StrictJson for request bodies:\n{}", found.join("\n"));
+}
