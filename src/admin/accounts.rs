@@ -18,6 +18,7 @@ use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::{ApiError, FieldError};
+use crate::http::StrictJson;
 use crate::http::auth::Auth;
 use crate::sessions::Sessions;
 
@@ -272,7 +273,7 @@ impl AccountsAdminApi {
         req: &Request,
         auth: Auth,
         id: Path<String>,
-        body: Json<RoleChange>,
+        body: StrictJson<RoleChange>,
     ) -> Result<Json<AdminUser>, ApiError> {
         let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
         let new_role = body.0.role.parse::<Role>().map_err(|_| {

@@ -9,6 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use crate::accounts::api::request_meta;
 use crate::app::{ApiTags, AppState};
 use crate::error::ApiError;
+use crate::http::StrictJson;
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -42,7 +43,7 @@ impl BootstrapApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<BootstrapRequest>,
+        body: StrictJson<BootstrapRequest>,
     ) -> Result<BootstrapResponse, ApiError> {
         let body = body.0;
         state

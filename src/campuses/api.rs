@@ -14,6 +14,7 @@ use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::ApiError;
+use crate::http::StrictJson;
 use crate::http::auth::Auth;
 
 /// A campus and the email domains whose owners may sign up.
@@ -83,7 +84,7 @@ impl CampusesApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Auth,
-        body: Json<NewCampus>,
+        body: StrictJson<NewCampus>,
     ) -> Result<Created, ApiError> {
         let body = body.0;
         let campus = change(&state, req, &auth, move |c, now, actor| {
@@ -101,7 +102,7 @@ impl CampusesApi {
         req: &Request,
         auth: Auth,
         id: Path<i64>,
-        body: Json<CampusPatch>,
+        body: StrictJson<CampusPatch>,
     ) -> Result<Json<CampusView>, ApiError> {
         let body = body.0;
         let campus = change(&state, req, &auth, move |c, now, actor| {

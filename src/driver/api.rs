@@ -19,6 +19,7 @@ use crate::accounts::api::request_meta;
 use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
+use crate::http::StrictJson;
 use crate::http::auth::Auth;
 
 /// What was read from a licence, and where it stands.
@@ -217,7 +218,7 @@ impl DriverApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Auth,
-        body: Json<Availability>,
+        body: StrictJson<Availability>,
     ) -> Result<Json<DriverView>, ApiError> {
         let ip = request_meta(req).ip;
         let user = &auth.principal().user_id;
@@ -344,7 +345,7 @@ impl DriverReviewsApi {
         req: &Request,
         auth: Auth,
         id: Path<i64>,
-        body: Json<Approval>,
+        body: StrictJson<Approval>,
     ) -> Result<Decided, ApiError> {
         let reviewer = auth.require(Role::Reviewer)?.user_id.clone();
         let expiry = match body.0.expiry_date {
@@ -371,7 +372,7 @@ impl DriverReviewsApi {
         req: &Request,
         auth: Auth,
         id: Path<i64>,
-        body: Json<Rejection>,
+        body: StrictJson<Rejection>,
     ) -> Result<Decided, ApiError> {
         let reviewer = auth.require(Role::Reviewer)?.user_id.clone();
         reviews::reject(&state, &reviewer, id.0, request_meta(req).ip, body.0.reason).await?;

@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every route: the request wrapper (request id, client IP, error
-//! mapping, security headers, access log, metrics) and the body size limit.
+//! mapping, security headers, access log, metrics), the body size limit, and the strict JSON
+//! payload of request bodies.
 
 mod allow;
 mod anonymous_limit;
@@ -10,6 +11,7 @@ mod cors;
 mod csrf;
 pub mod observe;
 mod security_headers;
+mod strict_json;
 
 pub use allow::allowed_methods;
 pub use anonymous_limit::AnonymousLimit;
@@ -18,3 +20,4 @@ pub use client_ip::{ClientIp, client_ip};
 pub use cors::Cors;
 pub use csrf::Csrf;
 pub use observe::{Observe, RequestId};
+pub use strict_json::StrictJson;

@@ -16,7 +16,7 @@ use super::Verified;
 use crate::accounts::api::{UserView, request_meta};
 use crate::app::{ApiTags, AppState};
 use crate::error::ApiError;
-use crate::http::ClientIp;
+use crate::http::{ClientIp, StrictJson};
 use crate::privacy::pending::PendingPolicy;
 use crate::sessions::{Principal, cookies};
 
@@ -106,7 +106,7 @@ impl OtpApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<PhoneRequest>,
+        body: StrictJson<PhoneRequest>,
     ) -> Result<CodeRequested, ApiError> {
         send_code(&state, req, &body.0.phone).await
     }
@@ -119,7 +119,7 @@ impl OtpApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<PhoneRequest>,
+        body: StrictJson<PhoneRequest>,
     ) -> Result<CodeRequested, ApiError> {
         send_code(&state, req, &body.0.phone).await
     }
@@ -137,7 +137,7 @@ impl OtpApi {
         state: Data<&AppState>,
         req: &Request,
         jar: &CookieJar,
-        body: Json<VerifyCodeRequest>,
+        body: StrictJson<VerifyCodeRequest>,
     ) -> Result<CodeVerified, ApiError> {
         let body = body.0;
         limit_by_address(&state, req)?;

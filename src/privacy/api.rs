@@ -17,6 +17,7 @@ use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::ApiError;
+use crate::http::StrictJson;
 use crate::http::auth::Auth;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -141,7 +142,7 @@ impl PrivacyApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Auth,
-        body: Json<AcceptPolicyRequest>,
+        body: StrictJson<AcceptPolicyRequest>,
     ) -> ApiResult<Json<AcceptanceView>> {
         let accepted =
             service::accept_policy(&state, auth.principal(), &body.0.version, &request_meta(req))
@@ -204,7 +205,7 @@ impl PrivacyApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Auth,
-        body: Json<PublishPolicyRequest>,
+        body: StrictJson<PublishPolicyRequest>,
     ) -> ApiResult<Published> {
         let admin = auth.require(Role::Admin)?;
         let policy = service::publish_policy(

@@ -9,6 +9,7 @@ use super::TokenPair;
 use crate::accounts::api::request_meta;
 use crate::app::{ApiTags, AppState};
 use crate::error::ApiError;
+use crate::http::StrictJson;
 use crate::privacy::pending::PendingPolicy;
 
 #[derive(Object)]
@@ -83,7 +84,7 @@ impl TokensApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<TokenGrantRequest>,
+        body: StrictJson<TokenGrantRequest>,
     ) -> Result<TokenResponse, ApiError> {
         let body = body.0;
         let email = crate::accounts::email::normalize(&body.email);
@@ -113,7 +114,7 @@ impl TokensApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<RefreshRequest>,
+        body: StrictJson<RefreshRequest>,
     ) -> Result<TokenResponse, ApiError> {
         let pair = state.tokens.refresh(&body.0.refresh_token, &request_meta(req)).await?;
         Ok(TokenResponse::Ok(Json(TokenBody::of(&state, pair).await?)))
@@ -125,7 +126,7 @@ impl TokensApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<RefreshRequest>,
+        body: StrictJson<RefreshRequest>,
     ) -> Result<Json<TokenRevokedBody>, ApiError> {
         state.tokens.revoke(&body.0.refresh_token, &request_meta(req)).await?;
         Ok(Json(TokenRevokedBody { status: "revoked".into() }))

@@ -32,5 +32,6 @@ mod registration;
 mod sessions;
 mod sms_providers;
 mod smtp_sink;
+mod strict_bodies;
 mod tokens;
 mod uniform;

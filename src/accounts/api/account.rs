@@ -40,7 +40,7 @@ impl AccountApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Auth,
-        body: Json<ProfilePatch>,
+        body: StrictJson<ProfilePatch>,
     ) -> ApiResult<Json<UserView>> {
         let body = body.0;
         let legal = body.legal_name.as_deref().map(|n| Some(n).filter(|n| !n.trim().is_empty()));
@@ -69,7 +69,7 @@ impl AccountApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Auth,
-        body: Json<DeleteAccountRequest>,
+        body: StrictJson<DeleteAccountRequest>,
     ) -> ApiResult<AccountDeleted> {
         crate::privacy::service::delete_own_account(
             &state,
@@ -88,7 +88,7 @@ impl AccountApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Auth,
-        body: Json<ChangePasswordRequest>,
+        body: StrictJson<ChangePasswordRequest>,
     ) -> ApiResult<Json<PasswordChangedBody>> {
         let strength = state
             .accounts

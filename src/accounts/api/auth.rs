@@ -37,7 +37,7 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<RegisterRequest>,
+        body: StrictJson<RegisterRequest>,
     ) -> ApiResult<Accepted> {
         let body = body.0;
         let email = crate::accounts::email::normalize(&body.email);
@@ -60,7 +60,7 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<LinkTokenRequest>,
+        body: StrictJson<LinkTokenRequest>,
     ) -> ApiResult<Done> {
         limit_sensitive(&state, req, "email-link")?;
         state.accounts.verify_email(&body.0.token, &request_meta(req)).await?;
@@ -76,7 +76,7 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<EmailRequest>,
+        body: StrictJson<EmailRequest>,
     ) -> ApiResult<Accepted> {
         let email = crate::accounts::email::normalize(&body.0.email);
         guard_sensitive(&state, req, &email, body.0.captcha.as_ref(), false)?;
@@ -97,7 +97,7 @@ impl AuthApi {
         state: Data<&AppState>,
         req: &Request,
         jar: &CookieJar,
-        body: Json<LoginRequest>,
+        body: StrictJson<LoginRequest>,
     ) -> ApiResult<LoginResponse> {
         let body = body.0;
         let email = crate::accounts::email::normalize(&body.email);
@@ -134,7 +134,7 @@ impl AuthApi {
         state: Data<&AppState>,
         req: &Request,
         jar: &CookieJar,
-        body: Json<MfaLoginRequest>,
+        body: StrictJson<MfaLoginRequest>,
     ) -> ApiResult<LoginResponse> {
         let body = body.0;
         // Per pending sign-in, not per address: students behind one NAT address each have
@@ -182,7 +182,7 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<EmailRequest>,
+        body: StrictJson<EmailRequest>,
     ) -> ApiResult<Accepted> {
         let email = crate::accounts::email::normalize(&body.0.email);
         guard_sensitive(&state, req, &email, body.0.captcha.as_ref(), false)?;
@@ -198,7 +198,7 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        body: Json<ResetRequest>,
+        body: StrictJson<ResetRequest>,
     ) -> ApiResult<Done> {
         let body = body.0;
         limit_sensitive(&state, req, "email-link")?;
@@ -211,7 +211,7 @@ impl AuthApi {
     async fn strength(
         &self,
         state: Data<&AppState>,
-        body: Json<StrengthRequest>,
+        body: StrictJson<StrengthRequest>,
     ) -> ApiResult<Json<StrengthBody>> {
         let email = crate::accounts::email::normalize(&body.0.email);
         let problem = password::policy_violation(&body.0.password, &email);

@@ -85,7 +85,7 @@ impl MfaApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Auth,
-        body: Json<CodeRequest>,
+        body: StrictJson<CodeRequest>,
     ) -> ApiResult<Json<RecoveryCodesBody>> {
         let recovery_codes =
             state.accounts.confirm_totp(auth.principal(), &body.0.code, &request_meta(req)).await?;
@@ -99,7 +99,7 @@ impl MfaApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Auth,
-        body: Json<DisableTotpRequest>,
+        body: StrictJson<DisableTotpRequest>,
     ) -> ApiResult<NoContent> {
         let body = body.0;
         state
@@ -117,7 +117,7 @@ impl MfaApi {
         state: Data<&AppState>,
         req: &Request,
         auth: Auth,
-        body: Json<CodeRequest>,
+        body: StrictJson<CodeRequest>,
     ) -> ApiResult<Json<RecoveryCodesBody>> {
         let recovery_codes = state
             .accounts
