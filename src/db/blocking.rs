@@ -50,9 +50,8 @@ impl BlockingPool {
         let receiver = Arc::new(Mutex::new(receiver));
         for i in 0..size {
             let receiver = receiver.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("{name}-{i}"))
-                .spawn(move || {
+            let spawned =
+                std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                     lower_priority(name);
                     loop {
                         let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
