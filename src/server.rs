@@ -137,7 +137,7 @@ pub fn build(
     privacy::startup::prepare(&mut *db.get()?, &pii, &email_index_key, clock.unix())
         .context("cannot open the personal data")?;
     let hasher = PasswordHasherPool::new(
-        BlockingPool::low_priority("hashing", hashing_threads()),
+        BlockingPool::new("hashing", hashing_threads()),
         *keys.pepper.expose(),
     );
     let (sessions, touch_writer) =

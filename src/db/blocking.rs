@@ -2,14 +2,19 @@
 //! number of permits; work waits for a permit before it is handed to a blocking thread, so a
 //! burst of requests queues instead of spawning unbounded threads.
 //!
-//! CPU-heavy work (password hashing, image decoding) runs on a pool's own threads at a lower
-//! OS priority ([`BlockingPool::low_priority`]): during a burst of sign-ins those threads take
-//! whatever CPU is left, and the async workers answering session checks are scheduled first.
-//! (tokio's shared blocking threads cannot be used for that: an unprivileged process may lower
-//! a thread's priority but never raise it back, and those threads run database work later.)
+//! Licence-image decoding runs on a pool's own threads at a lower OS priority
+//! ([`BlockingPool::low_priority`]): a decode takes a core for a few hundred milliseconds, and
+//! meanwhile the async workers answering session checks are scheduled first. (tokio's shared
+//! blocking threads cannot be used for that: an unprivileged process may lower a thread's
+//! priority but never raise it back, and those threads run database work later.)
+//!
+//! Password hashing stays at normal priority: at nice +10 a hash took anything from one to ten
+//! times as long depending on what else ran, and the test that sign-in takes the same time for
+//! existing and unknown accounts (`tests/it/uniform.rs`) could no longer tell the two apart
+//! from that noise on a busy machine.
 
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{Semaphore, oneshot};
 
@@ -24,8 +29,8 @@ pub struct BlockingPool {
     name: &'static str,
     permits: Arc<Semaphore>,
     size: usize,
-    /// Own threads at low priority (None: tokio's blocking threads).
-    own_threads: Option<mpsc::Sender<Job>>,
+    /// Own threads at low priority, once started (None: tokio's blocking threads).
+    own_threads: Option<Arc<OnceLock<mpsc::Sender<Job>>>>,
 }
 
 /// The blocking task could not run to completion (it panicked, or the runtime is stopping).
@@ -42,10 +47,19 @@ impl BlockingPool {
         Self { name, permits: Arc::new(Semaphore::new(size)), size, own_threads: None }
     }
 
-    /// `size` threads of its own at nice [`LOW_PRIORITY_NICE`]; they end when the last clone
-    /// of the pool is dropped.
+    /// `size` threads of its own at nice [`LOW_PRIORITY_NICE`], started by the first task
+    /// (an idle server does not pay for them); they end when the last clone is dropped.
     pub fn low_priority(name: &'static str, size: usize) -> Self {
         let size = size.max(1);
+        Self {
+            name,
+            permits: Arc::new(Semaphore::new(size)),
+            size,
+            own_threads: Some(Arc::new(OnceLock::new())),
+        }
+    }
+
+    fn start_threads(name: &'static str, size: usize) -> mpsc::Sender<Job> {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         for i in 0..size {
@@ -65,7 +79,7 @@ impl BlockingPool {
                 tracing::error!(pool = name, error = %e, "cannot start a pool thread");
             }
         }
-        Self { name, permits: Arc::new(Semaphore::new(size)), size, own_threads: Some(sender) }
+        sender
     }
 
     pub fn size(&self) -> usize {
@@ -87,6 +101,7 @@ impl BlockingPool {
         let Some(threads) = &self.own_threads else {
             return tokio::task::spawn_blocking(work).await.map_err(|e| fail(e.to_string()));
         };
+        let threads = threads.get_or_init(|| Self::start_threads(self.name, self.size));
         let (answer, answered) = oneshot::channel();
         threads
             .send(Box::new(move || {
