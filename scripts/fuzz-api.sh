@@ -107,4 +107,9 @@ if grep -Eq 'panicked|RUST_BACKTRACE' "$work/server.out"; then
   status=1
 fi
 kill -0 "$pid" 2>/dev/null || { echo "the server died during fuzzing" >&2; status=1; }
+# On a failure the server's own warnings say what it saw (its log holds no secrets).
+if [ "$status" != 0 ]; then
+  echo "the last lines the server logged (level warn):" >&2
+  tail -n 40 "$work/server.out" >&2
+fi
 exit "$status"
