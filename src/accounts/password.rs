@@ -178,15 +178,27 @@ fn verify_sync(pepper: &[u8], password: &str, stored: &str, memory: &mut [Block]
     if bool::from(out.ct_eq(expected)) { Verified::Yes } else { Verified::No }
 }
 
+/// A hash of no password, for unknown accounts: a random salt and a random output under the
+/// current parameters. Verifying a password against it runs one full argon2id computation,
+/// as against a real hash, and never matches (the chance is 2^-256). Nothing is computed for
+/// it, so start-up neither spends a hash's time nor touches 19 MiB of memory.
+fn dummy_hash() -> Arc<str> {
+    let salt: [u8; 16] = rand::random();
+    let output: [u8; Params::DEFAULT_OUTPUT_LEN] = rand::random();
+    PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&current_params()).expect("valid parameters"),
+        salt: Some(Salt::new(&salt).expect("16 bytes is a valid salt")),
+        hash: Some(Output::new(&output).expect("32 bytes is a valid output")),
+    }
+    .to_string()
+    .into()
+}
+
 impl PasswordHasherPool {
     pub fn new(pool: BlockingPool, pepper: [u8; 32]) -> Self {
-        let dummy = crate::crypto::base64url(&rand::random::<[u8; 24]>());
-        // Memory used once and given back, so that an idle server does not hold a buffer
-        // before its first sign-in.
-        let mut memory = vec![Block::default(); current_params().block_count()];
-        let dummy_hash = hash_sync(&pepper, &dummy, &mut memory).into();
-        drop(memory);
-        Self { pool, pepper: Arc::new(pepper), scratch: Arc::default(), dummy_hash }
+        Self { pool, pepper: Arc::new(pepper), scratch: Arc::default(), dummy_hash: dummy_hash() }
     }
 
     /// [`strength`] on the bounded pool, off the async workers.
@@ -291,6 +303,20 @@ mod tests {
             Verified::YesRehashed(new) => assert!(new.contains("m=19456,t=2,p=1")),
             other => panic!("expected a rehash, got {other:?}"),
         }
+    }
+
+    /// The dummy hash takes the path of a real one (current parameters, no rehash), so an
+    /// unknown account costs one full verification, and it matches nothing.
+    #[test]
+    fn the_dummy_hash_costs_a_real_verification_and_matches_nothing() {
+        let dummy = dummy_hash();
+        assert!(dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{dummy}");
+        let params = Params::try_from(&PasswordHash::new(&dummy).unwrap()).unwrap();
+        assert_eq!((params.m_cost(), params.t_cost(), params.p_cost()), (19456, 2, 1));
+        assert_ne!(dummy, dummy_hash(), "a new salt and output each time");
+        let mut memory = vec![Block::default(); current_params().block_count()];
+        assert_eq!(verify_sync(&[7; 32], "", &dummy, &mut memory), Verified::No);
+        assert_eq!(verify_sync(&[7; 32], "Tr0ub4dor&3x", &dummy, &mut memory), Verified::No);
     }
 
     /// Hashes stored before the working memory was reused (argon2's own hasher) verify, and
