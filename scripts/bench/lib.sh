@@ -19,8 +19,10 @@ bench_start() {
   local binary=$1 data=$2; shift 2
   local port; port=$(bench_free_port)
   # Rate limits and the sign-up captcha off: a load generator is one client hammering from one
-  # address. (Arguments come after, so a benchmark can turn either back on.)
-  env GATEHOUSE_RATE_LIMIT__ENABLED=false GATEHOUSE_CAPTCHA__ENABLED=false "$@" \
+  # address. (Arguments come after, so a benchmark can turn either back on.) Two malloc arenas,
+  # as the systemd unit sets (systemd/gatehouse.service says why).
+  env MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" \
+    GATEHOUSE_RATE_LIMIT__ENABLED=false GATEHOUSE_CAPTCHA__ENABLED=false "$@" \
     GATEHOUSE_STORAGE__DATA_DIR="$data" \
     GATEHOUSE_SERVER__LISTEN="127.0.0.1:$port" GATEHOUSE_LOG__LEVEL=warn "$binary" serve \
     >"$data.out" 2>&1 &
