@@ -1,6 +1,10 @@
 //! Rate limits (SPEC section 6). Each tier is a GCRA limiter from governor per key (a client
-//! IP, an account identifier, a user), held in a moka cache whose entries expire once idle for
-//! a whole window, so memory stays bounded when a client sprays addresses.
+//! IP, an account identifier, a user), held in a bounded moka cache. A key is forgotten as
+//! soon as its limiter is full again, since a fresh limiter then answers the same: a key used
+//! once lives one emission interval (window / limit: 3 minutes for 5 sign-ins per 15 minutes,
+//! 0.9 s for 1,000 anonymous requests per 15 minutes), never more than a window. So memory
+//! stays small when a client sprays addresses or account names, and a soak's unique keys
+//! reach their working size within minutes.
 //!
 //! Tiers:
 //! - sign-in, sign-up, reset, verification and tokens: `auth_per_account` per window per
@@ -12,15 +16,18 @@
 //! - any other unauthenticated API request: `anonymous_per_ip` per window per client IP;
 //! - authenticated API requests: `authenticated_per_minute` per user.
 
+use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
+use moka::Expiry;
 
 use crate::config::RateLimitConfig;
 
@@ -39,12 +46,79 @@ pub struct Limited {
     pub reset: u64,
 }
 
+/// One key's limiter, when it will be full again, and when the cache will drop it (both in
+/// nanoseconds after the tier's epoch).
+struct KeyState {
+    limiter: KeyLimiter,
+    full_at: AtomicU64,
+    expires_at: AtomicU64,
+}
+
+/// How long a key is kept: until its limiter is full again. At a creation or a read, the
+/// request about to be counted is assumed accepted (one more emission interval), which a
+/// refusal only overestimates. A request that raced a key's creation is not seen by the
+/// cache; [`Tier::check`] then finds the key due to expire too early and arms it again.
+/// Never longer than the window, after which any limiter is full.
+struct UntilFull {
+    epoch: Instant,
+    period: Duration,
+    window: Duration,
+}
+
+impl UntilFull {
+    fn keep(&self, state: &KeyState, now: Instant, counted: Duration) -> Duration {
+        let now_ns = nanos(now.saturating_duration_since(self.epoch));
+        let left = state.full_at.load(Ordering::Relaxed).saturating_sub(now_ns);
+        let keep = (Duration::from_nanos(left) + counted).min(self.window);
+        state.expires_at.store(now_ns.saturating_add(nanos(keep)), Ordering::Relaxed);
+        keep
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Expiry<u64, Arc<KeyState>> for UntilFull {
+    fn expire_after_create(&self, _: &u64, state: &Arc<KeyState>, at: Instant) -> Option<Duration> {
+        Some(self.keep(state, at, self.period))
+    }
+
+    fn expire_after_read(
+        &self,
+        _: &u64,
+        state: &Arc<KeyState>,
+        at: Instant,
+        _: Option<Duration>,
+        _: Instant,
+    ) -> Option<Duration> {
+        Some(self.keep(state, at, self.period))
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &u64,
+        state: &Arc<KeyState>,
+        at: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(self.keep(state, at, Duration::ZERO))
+    }
+}
+
 /// One tier: `limit` requests per `window` per key.
 pub struct Tier {
     limit: u32,
     window: Duration,
+    period: Duration,
     quota: Quota,
-    keys: moka::sync::Cache<String, Arc<KeyLimiter>>,
+    epoch: Instant,
+    /// Keyed by a keyed 64-bit hash of the key, never the key itself: no email address or
+    /// phone number is held in memory for the limiter, and an entry needs no allocation of
+    /// its own. (Two keys of one tier share a limiter only on a hash collision: about one in
+    /// 10^9 with the cache full.)
+    keys: moka::sync::Cache<u64, Arc<KeyState>>,
+    hasher: RandomState,
 }
 
 impl Tier {
@@ -53,16 +127,40 @@ impl Tier {
         let burst = NonZeroU32::new(limit).expect("at least 1");
         let period = (window / limit).max(Duration::from_millis(1));
         let quota = Quota::with_period(period).expect("a positive period").allow_burst(burst);
-        let keys = moka::sync::Cache::builder().max_capacity(MAX_KEYS).time_to_idle(window).build();
-        Self { limit, window, quota, keys }
+        let epoch = Instant::now();
+        let keys = moka::sync::Cache::builder()
+            .max_capacity(MAX_KEYS)
+            .expire_after(UntilFull { epoch, period, window })
+            .build();
+        Self { limit, window, period, quota, epoch, keys, hasher: RandomState::new() }
     }
 
     /// Counts one request for `key`.
     pub fn check(&self, key: &str) -> Result<(), Limited> {
-        let limiter = self.keys.get_with(key.to_string(), || {
-            Arc::new(RateLimiter::direct(self.quota).with_middleware())
+        let key = self.hasher.hash_one(key);
+        let state = self.keys.get_with(key, || {
+            Arc::new(KeyState {
+                limiter: RateLimiter::direct(self.quota).with_middleware(),
+                full_at: AtomicU64::new(0),
+                expires_at: AtomicU64::new(0),
+            })
         });
-        match limiter.check() {
+        let outcome = state.limiter.check();
+        // Time until the limiter is full again: one interval per cell in use.
+        let until_full = match &outcome {
+            Ok(snapshot) => self.period * (self.limit - snapshot.remaining_burst_capacity()),
+            Err(not_until) => {
+                not_until.wait_time_from(DefaultClock::default().now())
+                    + self.period * (self.limit - 1)
+            }
+        };
+        let full_at = nanos(self.epoch.elapsed() + until_full);
+        state.full_at.fetch_max(full_at, Ordering::Relaxed);
+        if full_at > state.expires_at.load(Ordering::Relaxed) {
+            // Not seen by the cache (this request raced the key's creation): arm it again.
+            self.keys.insert(key, state.clone());
+        }
+        match outcome {
             Ok(_) => Ok(()),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -77,7 +175,7 @@ impl Tier {
         }
     }
 
-    /// Keys currently held (for the memory benchmark).
+    /// Keys currently held (for `/metrics` and the memory benchmark).
     pub fn keys(&self) -> u64 {
         self.keys.run_pending_tasks();
         self.keys.entry_count()
@@ -137,6 +235,16 @@ impl RateLimits {
         self.auth_ip.check(&ip.map(|ip| ip.to_string()).unwrap_or_default())
     }
 
+    /// Keys held by each tier, named as in `gatehouse_rate_limit_keys{tier}`.
+    pub fn key_counts(&self) -> [(&'static str, u64); 4] {
+        [
+            ("auth_account", self.auth_account.keys()),
+            ("auth_ip", self.auth_ip.keys()),
+            ("anonymous_ip", self.anonymous_ip.keys()),
+            ("authenticated", self.authenticated.keys()),
+        ]
+    }
+
     pub fn anonymous(&self, ip: IpAddr) -> Result<(), Limited> {
         if !self.enabled {
             return Ok(());
@@ -178,6 +286,27 @@ mod tests {
             (0..20).filter(|_| limits.sensitive(Some(dorm), "victim@north.edu").is_err()).count();
         assert_eq!(refused, 15);
         assert!(limits.sensitive(Some(dorm), "student@north.edu").is_ok());
+    }
+
+    /// A key is forgotten once its limiter is full again, and not before: a key used once is
+    /// gone after one emission interval, a key used up is still limited half a window later.
+    #[test]
+    fn keys_live_until_their_limiter_is_full_again() {
+        // 5 per 4 s: one cell comes back every 0.8 s.
+        let tier = Tier::new(5, Duration::from_secs(4));
+        tier.check("once").unwrap();
+        for _ in 0..5 {
+            tier.check("used-up").unwrap();
+        }
+        assert!(tier.check("used-up").is_err());
+        assert_eq!(tier.keys(), 2);
+        std::thread::sleep(Duration::from_millis(2_000));
+        let held = |key: &str| tier.keys.contains_key(&tier.hasher.hash_one(key));
+        assert!(!held("once"), "a key used once outlived its interval");
+        assert!(held("used-up"), "a used-up key was forgotten early");
+        // About 2 of its 5 cells have come back: forgetting it would allow all 5.
+        let allowed = (0..5).filter(|_| tier.check("used-up").is_ok()).count();
+        assert!((1..=4).contains(&allowed), "{allowed} allowed");
     }
 
     #[test]

@@ -2,8 +2,9 @@
 # Soak: mixed traffic on loopback for SECONDS (default 600), then stops by itself and checks
 #   - no 5xx answer, and no status other than the expected ones (200/202, 400, 401, 404, 422,
 #     429), read from the server's own /metrics (http_requests_total by route and status);
-#   - resident memory at the end within 10% of the level after warm-up (the first 10% of the
-#     run, at least 20 s: caches and pools fill first);
+#   - resident memory at the end within 10% of the level after warm-up (a third of the run,
+#     at least 20 s and at most 200 s: caches and pools fill first, and the longest-lived of
+#     them, the limiter keys of account identifiers used once, live 3 minutes);
 #   - no more threads or open file descriptors at the end than at the end of warm-up, once the
 #     load has stopped and idle blocking threads have retired.
 # The rate limits are on (production defaults, except the per-user limit raised so that the
@@ -20,7 +21,7 @@ target=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}
 binary=${BENCH_BINARY:-$target/release/gatehouse}
 work=$(mktemp -d)
 trap 'bench_stop; rm -rf "$work"' EXIT
-warmup=$(( seconds / 10 < 20 ? 20 : seconds / 10 ))
+warmup=$(( seconds / 3 < 20 ? 20 : seconds / 3 > 200 ? 200 : seconds / 3 ))
 [ "$warmup" -lt "$seconds" ] || { echo "run for more than 20 s" >&2; exit 1; }
 
 GATEHOUSE_STORAGE__DATA_DIR="$work/data" "$binary" campus add --name Soak --domain soak.edu >/dev/null
@@ -75,20 +76,33 @@ function request()
 end
 LUA
 
-sample() { printf '%s %s %s %s\n' "$(date +%s)" "$(bench_rss_kib "$pid")" "$(bench_threads "$pid")" "$(bench_fds "$pid")"; }
+# Rate-limiter keys held, all tiers together and tier by tier, from the server's own gauge.
+limiter_keys() {
+  curl -fsS "$BENCH_URL/metrics" | awk -F'[" ]' '/^gatehouse_rate_limit_keys\{/ {
+    n += $NF; tiers = tiers sep $2 "=" $NF; sep = ","
+  } END {print n + 0, tiers}'
+}
+# One sample: time, RSS KiB, threads, open fds, limiter keys (all, then by tier).
+sample() {
+  printf '%s %s %s %s %s\n' "$(date +%s)" "$(bench_rss_kib "$pid")" "$(bench_threads "$pid")" \
+    "$(bench_fds "$pid")" "$(limiter_keys)"
+}
 echo "soak: ${seconds}s of mixed traffic against $BENCH_URL (warm-up ${warmup}s)" >&2
 wrk -t2 -c32 -d"${seconds}s" --timeout 10s -s "$work/mixed.lua" "$BENCH_URL" >"$work/wrk.txt" 2>&1 &
 wrk_pid=$!
 sleep "$warmup"
-read -r _ rss_warm threads_warm fds_warm < <(sample)
+read -r _ rss_warm threads_warm fds_warm keys_warm _ < <(sample)
 : >"$work/samples"
 while kill -0 "$wrk_pid" 2>/dev/null; do sample >>"$work/samples"; sleep 10; done
 wait "$wrk_pid"
-read -r _ rss_end threads_end_busy fds_end_busy < <(tail -n 1 "$work/samples")
+read -r _ rss_end threads_end_busy fds_end_busy keys_end _ < <(tail -n 1 "$work/samples")
 rss_peak=$(awk 'BEGIN {m = 0} $2 > m {m = $2} END {print m}' "$work/samples")
 # Idle blocking threads retire after 10 s without work.
 sleep 15
-read -r _ rss_idle threads_idle fds_idle < <(sample)
+read -r _ rss_idle threads_idle fds_idle _ < <(sample)
+# SOAK_SAMPLES=FILE keeps the samples taken every 10 s (time, RSS KiB, threads, fds, keys,
+# keys by tier).
+[ -z "${SOAK_SAMPLES:-}" ] || cp "$work/samples" "$SOAK_SAMPLES"
 
 curl -fsS "$BENCH_URL/metrics" >"$work/metrics"
 requests=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
@@ -109,6 +123,7 @@ printf '%-40s %s\n' "wrk socket errors" "${socket_errors:-none}"
 printf '%-40s %s\n' "RSS KiB after warm-up / end / peak" "$rss_warm / $rss_end / $rss_peak"
 printf '%-40s %s\n' "RSS growth after warm-up (< 10%)" "$growth%"
 printf '%-40s %s\n' "RSS KiB idle after the run" "$rss_idle"
+printf '%-40s %s\n' "rate-limiter keys after warm-up / end" "$keys_warm / $keys_end"
 printf '%-40s %s\n' "threads after warm-up / end / idle" "$threads_warm / $threads_end_busy / $threads_idle"
 printf '%-40s %s\n' "open fds after warm-up / end / idle" "$fds_warm / $fds_end_busy / $fds_idle"
 

@@ -1,7 +1,7 @@
 //! Prometheus metrics, one registry per running app (so tests can run several apps in one
 //! process). `GET /metrics` renders them in the text exposition format: requests and latency
-//! by route, sign-ins by method and outcome, rate-limited requests, outbox depth, job results
-//! and database pool usage. With `metrics.token` (or `metrics.token_file`) set, it answers
+//! by route, sign-ins by method and outcome, rate-limited requests and the limiter keys held
+//! per tier, outbox depth, job results and database pool usage. With `metrics.token` (or `metrics.token_file`) set, it answers
 //! only requests that carry `Authorization: Bearer <token>`.
 
 use std::sync::Arc;
@@ -26,6 +26,7 @@ pub struct Metrics {
     http_duration: HistogramVec,
     sign_ins: IntCounterVec,
     rate_limited: IntCounterVec,
+    rate_limit_keys: IntGaugeVec,
     outbox_messages: IntGaugeVec,
     db_connections: IntGaugeVec,
     pub jobs: Arc<JobMetrics>,
@@ -69,6 +70,15 @@ impl Metrics {
             &["route"],
         )
         .expect("static metric definition");
+        let rate_limit_keys = IntGaugeVec::new(
+            Opts::new(
+                "rate_limit_keys",
+                "Rate-limiter keys held in memory by tier (each idle key is forgotten after a \
+                 window)",
+            ),
+            &["tier"],
+        )
+        .expect("static metric definition");
         let outbox_messages = IntGaugeVec::new(
             Opts::new("outbox_messages", "Outbox messages by state (pending, failed)"),
             &["state"],
@@ -84,6 +94,7 @@ impl Metrics {
             Box::new(http_duration.clone()),
             Box::new(sign_ins.clone()),
             Box::new(rate_limited.clone()),
+            Box::new(rate_limit_keys.clone()),
             Box::new(outbox_messages.clone()),
             Box::new(db_connections.clone()),
         ] {
@@ -101,6 +112,7 @@ impl Metrics {
             http_duration,
             sign_ins,
             rate_limited,
+            rate_limit_keys,
             outbox_messages,
             db_connections,
             jobs,
@@ -178,6 +190,10 @@ pub async fn metrics(req: &Request, state: Data<&AppState>) -> Response {
     let (in_use, idle) = state.db.pool_state();
     state.metrics.db_connections.with_label_values(&["in_use"]).set(in_use.into());
     state.metrics.db_connections.with_label_values(&["idle"]).set(idle.into());
+    for (tier, keys) in state.limits.key_counts() {
+        let keys = i64::try_from(keys).unwrap_or(i64::MAX);
+        state.metrics.rate_limit_keys.with_label_values(&[tier]).set(keys);
+    }
     let depth = state
         .db
         .run(|conn| {

@@ -395,4 +395,9 @@ async fn rate_limited_requests_are_counted() {
         })
         .unwrap_or_else(|| panic!("{text}"));
     assert!(line.ends_with(" 2"), "{line}");
+    // One (address, account) key and one address key are held; no signed-in user yet.
+    for (tier, keys) in [("auth_account", 1), ("auth_ip", 1), ("authenticated", 0)] {
+        let gauge = format!("gatehouse_rate_limit_keys{{tier=\"{tier}\"}} {keys}");
+        assert!(text.lines().any(|l| l == gauge), "{gauge} in {text}");
+    }
 }
