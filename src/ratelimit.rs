@@ -54,7 +54,11 @@ struct KeyState {
     expires_at: AtomicU64,
 }
 
-/// How long a key is kept: until its limiter is full again. At a creation or a read, the
+/// Kept beyond the computed moment: the cache's clock reads a little before the limiter's,
+/// and without a margin almost every request to a full limiter would re-arm its key.
+const SLACK: Duration = Duration::from_secs(1);
+
+/// How long a key is kept: until its limiter is full again (and [`SLACK`]). At a creation or a read, the
 /// request about to be counted is assumed accepted (one more emission interval), which a
 /// refusal only overestimates. A request that raced a key's creation is not seen by the
 /// cache; [`Tier::check`] then finds the key due to expire too early and arms it again.
@@ -69,7 +73,7 @@ impl UntilFull {
     fn keep(&self, state: &KeyState, now: Instant, counted: Duration) -> Duration {
         let now_ns = nanos(now.saturating_duration_since(self.epoch));
         let left = state.full_at.load(Ordering::Relaxed).saturating_sub(now_ns);
-        let keep = (Duration::from_nanos(left) + counted).min(self.window);
+        let keep = (Duration::from_nanos(left) + counted + SLACK).min(self.window);
         state.expires_at.store(now_ns.saturating_add(nanos(keep)), Ordering::Relaxed);
         keep
     }
@@ -154,10 +158,16 @@ impl Tier {
                     + self.period * (self.limit - 1)
             }
         };
-        let full_at = nanos(self.epoch.elapsed() + until_full);
+        let now = self.epoch.elapsed();
+        let full_at = nanos(now + until_full);
         state.full_at.fetch_max(full_at, Ordering::Relaxed);
-        if full_at > state.expires_at.load(Ordering::Relaxed) {
-            // Not seen by the cache (this request raced the key's creation): arm it again.
+        // The cache never needs to keep a key longer than a window from now. A deadline
+        // short of that by more than half the slack means this request was not seen by the
+        // cache (it raced the key's creation): arm the key again. (Within the margin, a key
+        // may be forgotten up to half a second before its limiter is full: at most one
+        // request early.)
+        let needed = full_at.min(nanos(now + self.window));
+        if needed > state.expires_at.load(Ordering::Relaxed).saturating_add(nanos(SLACK / 2)) {
             self.keys.insert(key, state.clone());
         }
         match outcome {
@@ -289,18 +299,18 @@ mod tests {
     }
 
     /// A key is forgotten once its limiter is full again, and not before: a key used once is
-    /// gone after one emission interval, a key used up is still limited half a window later.
+    /// gone after one emission interval (and the slack), a key used up is still limited later.
     #[test]
     fn keys_live_until_their_limiter_is_full_again() {
-        // 5 per 4 s: one cell comes back every 0.8 s.
-        let tier = Tier::new(5, Duration::from_secs(4));
+        // 5 per 8 s: one cell comes back every 1.6 s; "once" is kept 1.6 s + SLACK.
+        let tier = Tier::new(5, Duration::from_secs(8));
         tier.check("once").unwrap();
         for _ in 0..5 {
             tier.check("used-up").unwrap();
         }
         assert!(tier.check("used-up").is_err());
         assert_eq!(tier.keys(), 2);
-        std::thread::sleep(Duration::from_millis(2_000));
+        std::thread::sleep(Duration::from_millis(3_500));
         let held = |key: &str| tier.keys.contains_key(&tier.hasher.hash_one(key));
         assert!(!held("once"), "a key used once outlived its interval");
         assert!(held("used-up"), "a used-up key was forgotten early");
