@@ -58,9 +58,9 @@ struct KeyState {
 /// and without a margin almost every request to a full limiter would re-arm its key.
 const SLACK: Duration = Duration::from_secs(1);
 
-/// How long a key is kept: until its limiter is full again (and [`SLACK`]). At a creation or a read, the
-/// request about to be counted is assumed accepted (one more emission interval), which a
-/// refusal only overestimates. A request that raced a key's creation is not seen by the
+/// How long a key is kept: until its limiter is full again (and [`SLACK`]). At a creation or
+/// a read, the request about to be counted is assumed accepted (one more emission interval),
+/// which a refusal only overestimates. A request that raced a key's creation is not seen by the
 /// cache; [`Tier::check`] then finds the key due to expire too early and arms it again.
 /// Never longer than the window, after which any limiter is full.
 struct UntilFull {
@@ -149,14 +149,15 @@ impl Tier {
                 expires_at: AtomicU64::new(0),
             })
         });
-        let outcome = state.limiter.check();
+        // On a refusal, the wait until one more request is allowed.
+        let outcome = state
+            .limiter
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()));
         // Time until the limiter is full again: one interval per cell in use.
         let until_full = match &outcome {
             Ok(snapshot) => self.period * (self.limit - snapshot.remaining_burst_capacity()),
-            Err(not_until) => {
-                not_until.wait_time_from(DefaultClock::default().now())
-                    + self.period * (self.limit - 1)
-            }
+            Err(wait) => *wait + self.period * (self.limit - 1),
         };
         let now = self.epoch.elapsed();
         let full_at = nanos(now + until_full);
@@ -172,8 +173,7 @@ impl Tier {
         }
         match outcome {
             Ok(_) => Ok(()),
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Err(wait) => {
                 let per_request = self.window.as_secs_f64() / f64::from(self.limit);
                 Err(Limited {
                     limit: self.limit,

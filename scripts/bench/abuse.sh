@@ -110,5 +110,5 @@ print("Memory under address spraying (limits on; 3 limiter keys per address)")
 print(f"  {'distinct addresses':<28}{'RSS (MiB)':>12}{'growth (MiB)':>15}")
 for label, sent, rss in (("0 (at start)", 0, rss_start), (f"{sent_10k:,}", sent_10k, rss_10k), (f"{sent_100k:,}", sent_100k, rss_100k)):
     print(f"  {label:<28}{rss / 1024:>12.1f}{(rss - rss_start) / 1024:>15.1f}")
-print(f"  limiter keys are capped at 200,000 per tier and expire after a window without requests")
+print(f"  limiter keys are capped at 200,000 per tier and are forgotten once their limiter is full again")
 PY

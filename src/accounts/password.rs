@@ -127,12 +127,17 @@ fn hash_sync(pepper: &[u8], password: &str, memory: &mut [Block]) -> String {
     argon2(pepper)
         .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory)
         .expect("argon2 accepts any password up to 128 characters");
+    phc_string(&salt, &out)
+}
+
+/// The PHC string of an argon2id output under the current parameters.
+fn phc_string(salt: &[u8; 16], output: &[u8; Params::DEFAULT_OUTPUT_LEN]) -> String {
     PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(&current_params()).expect("valid parameters"),
-        salt: Some(Salt::new(&salt).expect("16 bytes is a valid salt")),
-        hash: Some(Output::new(&out).expect("32 bytes is a valid output")),
+        salt: Some(Salt::new(salt).expect("16 bytes is a valid salt")),
+        hash: Some(Output::new(output).expect("32 bytes is a valid output")),
     }
     .to_string()
 }
@@ -183,17 +188,7 @@ fn verify_sync(pepper: &[u8], password: &str, stored: &str, memory: &mut [Block]
 /// as against a real hash, and never matches (the chance is 2^-256). Nothing is computed for
 /// it, so start-up neither spends a hash's time nor touches 19 MiB of memory.
 fn dummy_hash() -> Arc<str> {
-    let salt: [u8; 16] = rand::random();
-    let output: [u8; Params::DEFAULT_OUTPUT_LEN] = rand::random();
-    PasswordHash {
-        algorithm: Algorithm::Argon2id.ident(),
-        version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&current_params()).expect("valid parameters"),
-        salt: Some(Salt::new(&salt).expect("16 bytes is a valid salt")),
-        hash: Some(Output::new(&output).expect("32 bytes is a valid output")),
-    }
-    .to_string()
-    .into()
+    phc_string(&rand::random(), &rand::random()).into()
 }
 
 impl PasswordHasherPool {

@@ -1,8 +1,9 @@
 //! Prometheus metrics, one registry per running app (so tests can run several apps in one
 //! process). `GET /metrics` renders them in the text exposition format: requests and latency
 //! by route, sign-ins by method and outcome, rate-limited requests and the limiter keys held
-//! per tier, outbox depth, job results and database pool usage. With `metrics.token` (or `metrics.token_file`) set, it answers
-//! only requests that carry `Authorization: Bearer <token>`.
+//! per tier, outbox depth, job results and database pool usage. With `metrics.token` (or
+//! `metrics.token_file`) set, it answers only requests that carry `Authorization: Bearer
+//! <token>`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,8 +74,8 @@ impl Metrics {
         let rate_limit_keys = IntGaugeVec::new(
             Opts::new(
                 "rate_limit_keys",
-                "Rate-limiter keys held in memory by tier (each idle key is forgotten after a \
-                 window)",
+                "Rate-limiter keys held in memory by tier (a key is forgotten once its limiter \
+                 is full again)",
             ),
             &["tier"],
         )
