@@ -58,8 +58,15 @@ test("a first licence is uploaded, approved by an admin, and the driver switches
   await review.waitFor();
   await expectText(review, /María García/);
   const back = review.getByRole("img", { name: "Back of the licence uploaded by Maria" });
-  await back.waitFor();
-  assert.ok(await back.evaluate((img) => img.complete && img.naturalWidth > 100), "the back image loads");
+  await back.scrollIntoViewIfNeeded();
+  // The image is lazy and the server decrypts it first: wait for it to load, not just appear.
+  const loaded = await admin.page
+    .waitForFunction((img) => img.complete && img.naturalWidth > 100, await back.elementHandle(), {
+      timeout: 30_000,
+      polling: 100,
+    })
+    .then(() => true, () => false);
+  assert.ok(loaded, "the back image loads");
   assert.deepEqual(await axeViolations(admin.page), []);
   await screenshot(admin.page, "driver-review");
   await review.getByRole("button", { name: "Approve Maria" }).click();
