@@ -2,14 +2,18 @@
 # Abuse-protection figures (SPEC section 6), measured in one run:
 #   - the overhead of the rate-limit layer: GET /api/v1/auth/session with a session cookie on
 #     two servers, one with the limits on (set high enough never to refuse) and one with them
-#     off, measured alternately (5 runs each); the ratio of the medians (target: 0.95 or more);
+#     off, measured alternately (10 runs each); the ratio of the medians (target: 0.95 or
+#     more) and the median of the ten rounds' own ratios;
 #   - memory under an address-spraying attack: a server with the default limits and
 #     trusted_proxies = 127.0.0.1 gets requests from 10,000 and then 100,000 distinct client
 #     addresses (X-Forwarded-For). Each is a sign-in-class request (a made-up email link
 #     token), which creates a key in three tiers: per address, per (address, account) and
 #     anonymous. RSS at start, after 10,000 and after 100,000 addresses.
 #
-#   cargo build --release --bins && scripts/bench/abuse.sh [SECONDS]
+#   - the cost of one limiter check in-process (examples/ratelimit_bench.rs): one hot key,
+#     a new key per check, a refused check.
+#
+#   cargo build --release --bins --examples && scripts/bench/abuse.sh [SECONDS]
 # (BENCH_BIN picks another binary; SMALL and LARGE change the address counts.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,9 +47,16 @@ rps() { wrk -t2 -c32 -d"$seconds"s -H "Cookie: gatehouse_session=$2" "$1/api/v1/
   awk '/Requests\/sec/ {print $2}'; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: gatehouse_session=$on_cookie" "$on_url/api/v1/auth/session")" = 200 ]
 on_runs=() off_runs=()
-for _ in 1 2 3 4 5; do
-  on_runs+=("$(rps "$on_url" "$on_cookie")")
-  off_runs+=("$(rps "$off_url" "$off_cookie")")
+# Ten rounds, the order flipped each round (on-off, off-on, ...), so that drift in the
+# machine's load falls on both sides alike.
+for round in 1 2 3 4 5 6 7 8 9 10; do
+  if [ $((round % 2)) = 1 ]; then
+    on_runs+=("$(rps "$on_url" "$on_cookie")")
+    off_runs+=("$(rps "$off_url" "$off_cookie")")
+  else
+    off_runs+=("$(rps "$off_url" "$off_cookie")")
+    on_runs+=("$(rps "$on_url" "$on_cookie")")
+  fi
 done
 kill -TERM "${pids[0]}" "${pids[1]}"; wait "${pids[0]}" "${pids[1]}" 2>/dev/null || true; pids=()
 
@@ -94,7 +105,9 @@ sent_100k=$(( sent_10k + $(spray "$small" "$large" 150) ))
 sleep 1
 rss_100k=$(bench_rss_kib "$spray_pid")
 
-python3 - "$seconds" "${on_runs[*]}" "${off_runs[*]}" "$rss_start" "$sent_10k" "$rss_10k" "$sent_100k" "$rss_100k" <<'PY'
+micro=$("$target/release/examples/ratelimit_bench")
+
+python3 - "$seconds" "${on_runs[*]}" "${off_runs[*]}" "$rss_start" "$sent_10k" "$rss_10k" "$sent_100k" "$rss_100k" "$micro" <<'PY'
 import statistics, sys
 seconds = sys.argv[1]
 on = [float(x) for x in sys.argv[2].split()]
@@ -102,13 +115,19 @@ off = [float(x) for x in sys.argv[3].split()]
 rss_start, sent_10k, rss_10k, sent_100k, rss_100k = map(int, sys.argv[4:9])
 on_m, off_m = statistics.median(on), statistics.median(off)
 print("Rate-limit layer overhead: GET /api/v1/auth/session with a cookie, wrk -t2 -c32, "
-      f"5 alternating runs of {seconds} s each, medians")
+      f"10 alternating runs of {seconds} s each, medians")
 print(f"  {'limits on (req/s)':<28}{on_m:>12,.0f}   runs: {', '.join(f'{x:,.0f}' for x in on)}")
 print(f"  {'limits off (req/s)':<28}{off_m:>12,.0f}   runs: {', '.join(f'{x:,.0f}' for x in off)}")
 print(f"  {'ratio on/off':<28}{on_m / off_m:>12.3f}   target >= 0.95")
+rounds = [a / b for a, b in zip(on, off)]
+print(f"  {'median of round ratios':<28}{statistics.median(rounds):>12.3f}   rounds: {', '.join(f'{x:.2f}' for x in rounds)}")
 print("Memory under address spraying (limits on; 3 limiter keys per address)")
 print(f"  {'distinct addresses':<28}{'RSS (MiB)':>12}{'growth (MiB)':>15}")
 for label, sent, rss in (("0 (at start)", 0, rss_start), (f"{sent_10k:,}", sent_10k, rss_10k), (f"{sent_100k:,}", sent_100k, rss_100k)):
     print(f"  {label:<28}{rss / 1024:>12.1f}{(rss - rss_start) / 1024:>15.1f}")
+print("One limiter check in-process (ns; examples/ratelimit_bench.rs)")
+for line in sys.argv[9].splitlines():
+    name, value = line.split()
+    print(f"  {name.removeprefix('ns_per_'):<40}{int(value):>8,}")
 print(f"  limiter keys are capped at 200,000 per tier and are forgotten once their limiter is full again")
 PY
