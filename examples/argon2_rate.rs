@@ -1,5 +1,6 @@
-//! Raw argon2id verification rate with Gatehouse's parameters, on its hashing pool (one thread
-//! per core): the ceiling for sign-ins per second. Used by scripts/bench/accounts.sh.
+//! Raw argon2id verification rate with Gatehouse's parameters, on a hashing pool of the
+//! server's size (one thread fewer than the cores, at least one): the ceiling for sign-ins
+//! per second. Used by scripts/bench/accounts.sh.
 //!
 //!     cargo run --release --example argon2_rate -- [SECONDS]
 
@@ -11,7 +12,7 @@ use gatehouse::db::BlockingPool;
 #[tokio::main]
 async fn main() {
     let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let threads = gatehouse::server::hashing_threads();
     let pool = PasswordHasherPool::new(BlockingPool::new("hashing", threads), [7; 32]);
     let hash = pool.hash("Correct-Horse-42").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(seconds);

@@ -14,7 +14,9 @@
 #     a new key per check, a refused check.
 #
 #   cargo build --release --bins --examples && scripts/bench/abuse.sh [SECONDS]
-# (BENCH_BIN picks another binary; SMALL and LARGE change the address counts.)
+# (BENCH_BIN picks another binary; SMALL and LARGE change the address counts. PIN=1 runs the
+# two servers on CPU 1 and wrk, with one thread, on CPU 0: the layer's cost without the
+# load generator and the server competing for the same cores.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib.sh
@@ -43,7 +45,13 @@ start off
 off_url=$URL
 on_cookie=$(bench_signed_in_cookie "$on_url" "$work/on" bench@bench.edu Correct-Horse-42)
 off_cookie=$(bench_signed_in_cookie "$off_url" "$work/off" bench@bench.edu Correct-Horse-42)
-rps() { wrk -t2 -c32 -d"$seconds"s -H "Cookie: gatehouse_session=$2" "$1/api/v1/auth/session" 2>/dev/null |
+load=(wrk -t2)
+if [ "${PIN:-0}" = 1 ]; then
+  taskset -a -p -c 1 "${pids[0]}" >/dev/null
+  taskset -a -p -c 1 "${pids[1]}" >/dev/null
+  load=(taskset -c 0 wrk -t1)
+fi
+rps() { "${load[@]}" -c32 -d"$seconds"s -H "Cookie: gatehouse_session=$2" "$1/api/v1/auth/session" 2>/dev/null |
   awk '/Requests\/sec/ {print $2}'; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: gatehouse_session=$on_cookie" "$on_url/api/v1/auth/session")" = 200 ]
 on_runs=() off_runs=()
@@ -108,13 +116,14 @@ rss_100k=$(bench_rss_kib "$spray_pid")
 micro=$("$target/release/examples/ratelimit_bench")
 
 python3 - "$seconds" "${on_runs[*]}" "${off_runs[*]}" "$rss_start" "$sent_10k" "$rss_10k" "$sent_100k" "$rss_100k" "$micro" <<'PY'
-import statistics, sys
+import os, statistics, sys
 seconds = sys.argv[1]
 on = [float(x) for x in sys.argv[2].split()]
 off = [float(x) for x in sys.argv[3].split()]
 rss_start, sent_10k, rss_10k, sent_100k, rss_100k = map(int, sys.argv[4:9])
 on_m, off_m = statistics.median(on), statistics.median(off)
-print("Rate-limit layer overhead: GET /api/v1/auth/session with a cookie, wrk -t2 -c32, "
+load = "servers on CPU 1, wrk -t1 -c32 on CPU 0" if os.environ.get("PIN") == "1" else "wrk -t2 -c32"
+print(f"Rate-limit layer overhead: GET /api/v1/auth/session with a cookie, {load}, "
       f"10 alternating runs of {seconds} s each, medians")
 print(f"  {'limits on (req/s)':<28}{on_m:>12,.0f}   runs: {', '.join(f'{x:,.0f}' for x in on)}")
 print(f"  {'limits off (req/s)':<28}{off_m:>12,.0f}   runs: {', '.join(f'{x:,.0f}' for x in off)}")
