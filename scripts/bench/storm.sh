@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Session checks during a sign-in storm: GET /api/v1/auth/session latency (p50/p99) alone, and
 # while other clients sign in as fast as the server lets them (every password check is an
-# argon2id hash on the bounded hashing pool, one thread per core). Target: p99 <= 5 ms.
+# argon2id hash on the bounded hashing pool, one thread fewer than the cores). Target: p99 <= 5 ms.
 # The session checks run on a closed loop of 4 connections (a busy campus app, not a flood:
 # a flood would measure queueing behind itself, not behind the sign-ins).
 #

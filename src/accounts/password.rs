@@ -102,7 +102,7 @@ fn argon2(pepper: &[u8]) -> Argon2<'_> {
 /// for every hash made glibc keep the freed blocks (its mmap threshold adapts upwards to the
 /// block size): the process grew by gigabytes under a sign-in load. At most one buffer per
 /// hashing thread exists, because the pool runs at most that many hashes at once: after the
-/// first sign-ins the process holds 19 MiB per core for them, and no more.
+/// first sign-ins the process holds 19 MiB per hashing thread, and no more.
 #[derive(Default)]
 struct Scratch(Mutex<Vec<Vec<Block>>>);
 
