@@ -185,15 +185,12 @@ impl Tier {
         }
         match outcome {
             Ok(_) => Ok(()),
-            Err(wait) => {
-                let per_request = self.window.as_secs_f64() / f64::from(self.limit);
-                Err(Limited {
-                    limit: self.limit,
-                    retry_after: wait.as_secs().max(1),
-                    reset: (wait.as_secs_f64() + per_request * f64::from(self.limit - 1)).ceil()
-                        as u64,
-                })
-            }
+            // The whole allowance is back when the limiter is full again.
+            Err(wait) => Err(Limited {
+                limit: self.limit,
+                retry_after: wait.as_secs().max(1),
+                reset: until_full.as_secs_f64().ceil() as u64,
+            }),
         }
     }
 
