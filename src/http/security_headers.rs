@@ -1,6 +1,6 @@
 //! Headers every response carries (SPEC section 6).
 
-use poem::http::{HeaderMap, HeaderValue, header};
+use poem::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// No inline script anywhere, the UI and Swagger UI included; styles may be inline because
 /// Swagger UI sets style attributes.
@@ -8,20 +8,32 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
                    img-src 'self' data:; object-src 'none'; base-uri 'none'; \
                    frame-ancestors 'none'; form-action 'self'";
 
+// Names and values are checked at compile time, not on every response (this runs on all of
+// them).
+static ALWAYS: [(HeaderName, HeaderValue); 5] = [
+    (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
+    (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    ),
+];
+static HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSubDomains");
+static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
 pub fn apply(headers: &mut HeaderMap, production: bool, is_api: bool) {
-    let set = |headers: &mut HeaderMap, name, value: &'static str| {
-        headers.insert(name, HeaderValue::from_static(value));
-    };
-    set(headers, header::CONTENT_SECURITY_POLICY, CSP);
-    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(headers, header::REFERRER_POLICY, "no-referrer");
-    set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(headers, header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    // Room for all of them at once rather than growing the map while inserting.
+    headers.reserve(ALWAYS.len() + 2);
+    for (name, value) in &ALWAYS {
+        headers.insert(name.clone(), value.clone());
+    }
     if production {
-        set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HSTS.clone());
     }
     // Answers about accounts and sessions must not sit in a shared or browser cache.
     if is_api && !headers.contains_key(header::CACHE_CONTROL) {
-        set(headers, header::CACHE_CONTROL, "no-store");
+        headers.insert(header::CACHE_CONTROL, NO_STORE.clone());
     }
 }
