@@ -37,3 +37,37 @@ pub fn apply(headers: &mut HeaderMap, production: bool, is_api: bool) {
         headers.insert(header::CACHE_CONTROL, NO_STORE.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_answer_gets_the_headers_and_api_answers_are_not_cached() {
+        let mut headers = HeaderMap::new();
+        apply(&mut headers, false, true);
+        assert_eq!(headers[header::CONTENT_SECURITY_POLICY], CSP);
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert!(headers.get(header::STRICT_TRANSPORT_SECURITY).is_none());
+    }
+
+    #[test]
+    fn production_adds_hsts_and_an_own_cache_policy_is_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=60"));
+        apply(&mut headers, true, true);
+        assert_eq!(
+            headers[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=63072000; includeSubDomains"
+        );
+        assert_eq!(headers[header::CACHE_CONTROL], "max-age=60");
+
+        let mut page = HeaderMap::new();
+        apply(&mut page, false, false);
+        assert!(page.get(header::CACHE_CONTROL).is_none(), "pages may be cached");
+    }
+}
