@@ -129,7 +129,16 @@ window.addEventListener("gatehouse:signed-out", () => {
   main.querySelector("h1").after(box);
 });
 
-// A page restored from the back/forward cache may show data from before a sign-out: reload it.
+// The back/forward cache keeps a page as it was when left, and a sign-out may happen before
+// the back button brings it back. So a page that goes into that cache is emptied first (the
+// restored copy shows nothing, not even for a moment, and holds no personal data in its DOM),
+// and a restored page reloads, asking the server again who is signed in.
+window.addEventListener("pagehide", (event) => {
+  if (!event.persisted) return;
+  stopTimeoutWatch();
+  replace(document.getElementById("page"));
+  replace(document.getElementById("nav"));
+});
 window.addEventListener("pageshow", (event) => {
   if (event.persisted) window.location.reload();
 });

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gatehouseSuite } from "./lib/suite.js";
-import { screenshot, visit, waitReady, PHONE } from "./lib/browser.js";
+import { launch, openPage, screenshot, visit, waitReady, PHONE } from "./lib/browser.js";
 import { mailFiles, waitForLink } from "./lib/mail.js";
 import { assertNoProblems, countRequests, expectText, signIn } from "./lib/helpers.js";
 
@@ -244,7 +244,7 @@ test("idle timeout: a warning two minutes before, 'Stay signed in' keeps the ses
   assertNoProblems(problems);
 });
 
-test("sign out: the back button shows no account data", async () => {
+test("sign out: the back button shows no account data (no back/forward cache)", async () => {
   const page = studentPage;
   await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(/\/sign-in\?signed_out=1$/);
@@ -256,6 +256,49 @@ test("sign out: the back button shows no account data", async () => {
   await waitReady(page);
   assert.equal(await page.getByText("Where you are signed in").count(), 0);
   await expectText(page.locator(".arrival"), /Sign in to go on/);
+});
+
+// Playwright starts Chromium without the back/forward cache; a real browser has it, and may
+// show the account page as it was before sign-out. This test keeps the cache on and checks
+// that the page is restored from it (so the restore path runs) and shows nothing.
+test("sign out: the back button shows no account data (back/forward cache on)", async () => {
+  const browser = await launch({ backForwardCache: true });
+  try {
+    const { context, page, problems } = await openPage(browser, { baseURL: suite.server.url });
+    // What each page restored from the cache showed at that moment, before any script of ours.
+    await context.addInitScript(() => {
+      window.addEventListener("pageshow", (event) => {
+        if (!event.persisted) return;
+        const seen = JSON.parse(window.sessionStorage.getItem("e2e.restored") || "[]");
+        seen.push({ path: window.location.pathname, text: document.body.innerText });
+        window.sessionStorage.setItem("e2e.restored", JSON.stringify(seen));
+      });
+    });
+    await signIn(page, STUDENT.email, NEW_PASSWORD);
+    assert.equal(new URL(page.url()).pathname, "/account");
+    await expectText(page.locator(".facts").first(), /sam@north\.edu/);
+    await page.locator(".session-list > li").first().waitFor();
+
+    await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/sign-in\?signed_out=1$/);
+    await waitReady(page);
+    await page.goBack();
+    await page.waitForURL(/\/sign-in\?next=(%2F|\/)account$/);
+    await waitReady(page);
+
+    const restored = await page.evaluate(() => JSON.parse(window.sessionStorage.getItem("e2e.restored") || "[]"));
+    const account = restored.filter((r) => r.path === "/account");
+    assert.equal(account.length, 1, `the account page came back from the back/forward cache: ${JSON.stringify(restored)}`);
+    assert.doesNotMatch(account[0].text, /sam@north\.edu|Where you are signed in/, "the restored page showed account data");
+    assert.doesNotMatch(await page.locator("body").innerText(), /sam@north\.edu/);
+    assert.equal(await page.locator(".session-list").count(), 0);
+    assert.equal(await page.getByText("Where you are signed in").count(), 0);
+    await expectText(page.locator(".arrival"), /Sign in to go on/);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sign in" }).waitFor();
+    assertNoProblems(problems);
+  } finally {
+    await browser.close();
+  }
 });
 
 test("forgot password: the emailed link sets a new password (weak ones refused)", async () => {

@@ -17,9 +17,15 @@ export const DESKTOP = { width: 1280, height: 800 };
 
 const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
-export async function launch() {
+/**
+ * Starts Chromium. Playwright turns the back/forward cache off by default;
+ * `backForwardCache: true` keeps it on, as in a real browser (for the back button after
+ * sign-out).
+ */
+export async function launch({ backForwardCache = false } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
+    ignoreDefaultArgs: backForwardCache ? ["--disable-back-forward-cache"] : [],
     args: [
       "--headless",
       "--no-sandbox",
