@@ -1,19 +1,28 @@
-// The admin pages for campus IT beyond campuses: accounts (find, disable, enable, role, end
-// sessions), the audit log with filters, backups and the outbox. Bad input too: an email
-// that finds nobody, a student on the admin pages.
+// The admin pages for campus IT beyond campuses: accounts (find, disable, enable, role, unlock
+// a locked-out account), the audit log with its filters (action, account, days) and pager,
+// backups, and the outbox (a failed message sent again). Bad input too: an email that finds
+// nobody, a student on the admin pages.
 
 import { test } from "node:test";
+import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { gatehouseSuite } from "./lib/suite.js";
 import { screenshot, visit } from "./lib/browser.js";
-import { assertNoProblems, createAdmin, createConfirmedUser, expectText, signIn } from "./lib/helpers.js";
+import { sql } from "./lib/db.js";
+import { mailFiles, waitForLink } from "./lib/mail.js";
+import { assertNoProblems, bearerHeaders, createAdmin, createConfirmedUser, expectText, signIn } from "./lib/helpers.js";
 
 const ADMIN = { email: "it@north.edu", display_name: "Campus IT", password: "Granite-Signal-58" };
 const STUDENT = { email: "sam@north.edu", display_name: "Sam Student", password: "Blue-Harbour-42" };
+const LOCKED = { email: "lee@north.edu", display_name: "Lee", password: "Copper-Meadow-64" };
+const BUSY = { email: "pat@north.edu", display_name: "Pat", password: "Velvet-Canyon-31" };
 
 const suite = gatehouseSuite(async (server) => {
   await createAdmin(server, ADMIN);
   await createConfirmedUser(server, STUDENT);
+  await createConfirmedUser(server, LOCKED);
+  await createConfirmedUser(server, BUSY);
 });
 const { newPage } = suite;
 
@@ -86,6 +95,149 @@ test("backups: take one and see it listed; the outbox counts", async () => {
   await expectText(page.locator(".notice-success"), /Backup gatehouse-.*\.tar\.gz is written/);
   await expectText(page.locator("table.data"), /gatehouse-.*\.tar\.gz/);
   await screenshot(page, "flow-admin-backups-desktop");
+  assertNoProblems(problems);
+});
+
+/** POST /api/v1/auth/login without a browser. */
+function apiLogin(email, password) {
+  return fetch(`${suite.server.url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+}
+
+test("a locked-out account: listed as locked, unlocked by an admin, then signs in", async () => {
+  for (let i = 0; i < 5; i++) assert.equal((await apiLogin(LOCKED.email, "Wrong-Pass-99")).status, 401);
+  const paused = await apiLogin(LOCKED.email, LOCKED.password);
+  assert.equal(paused.status, 429, "five failed passwords pause sign-ins, even with the right one");
+  assert.equal((await paused.json()).code, "account_throttled");
+
+  const { page, problems } = await newPage();
+  await signIn(page, ADMIN.email, ADMIN.password, { next: "/admin/users" });
+  const find = page.getByRole("form", { name: "Find accounts" });
+  await find.getByLabel("Status").selectOption("locked");
+  await find.getByRole("button", { name: "Find" }).click();
+  const list = page.locator(".account-list");
+  await expectText(list, /lee@north\.edu/);
+  assert.equal(await list.locator("li.panel").count(), 1, "only the locked account is listed");
+  await expectText(list, /Locked out/);
+  await page.getByRole("button", { name: "Unlock: lee@north.edu" }).click();
+  await expectText(page.locator(".notice-success"), /lee@north\.edu is unlocked/);
+  // The list is drawn again with the same filter: nobody is locked out now.
+  await expectText(page.locator(".results"), /No account matches/);
+  await find.getByLabel("Status").selectOption("");
+  await find.getByLabel(/Email/).fill(LOCKED.email);
+  await find.getByRole("button", { name: "Find" }).click();
+  await expectText(list, /Active/);
+  assert.equal(await page.getByRole("button", { name: "Unlock: lee@north.edu" }).count(), 0);
+  assertNoProblems(problems);
+
+  const lee = await newPage();
+  await signIn(lee.page, LOCKED.email, LOCKED.password);
+  assert.equal(new URL(lee.page.url()).pathname, "/account");
+  await expectText(lee.page.locator(".facts").first(), /lee@north\.edu/);
+  assertNoProblems(lee.problems);
+});
+
+test("the audit log filters by account id and days, and pages through 50 at a time", async () => {
+  // 55 role changes about one account: with its registration and confirmation, 57 events.
+  const auth = await bearerHeaders(suite.server, ADMIN);
+  const found = await (await fetch(`${suite.server.url}/api/v1/admin/users?email=${encodeURIComponent(BUSY.email)}`, { headers: auth })).json();
+  const id = found.items[0].id;
+  for (let i = 0; i < 55; i++) {
+    const res = await fetch(`${suite.server.url}/api/v1/admin/users/${id}/role`, {
+      method: "PUT",
+      headers: auth,
+      body: JSON.stringify({ role: i % 2 === 0 ? "reviewer" : "user" }),
+    });
+    assert.equal(res.status, 200, await res.text());
+  }
+
+  const { page, problems } = await newPage();
+  await signIn(page, ADMIN.email, ADMIN.password, { next: "/admin/audit" });
+  await page.locator("table.data tbody tr").first().waitFor();
+  const form = page.getByRole("form", { name: "Filter the audit log" });
+  const pagerText = page.locator(".pager .meta");
+  const rows = page.locator("table.data tbody tr");
+  const show = () => form.getByRole("button", { name: "Show" }).click();
+
+  await form.getByLabel(/Account id/).fill(id);
+  await show();
+  await expectText(pagerText, /Page 1 of 2 \(57 in all\)/);
+  assert.equal(await rows.count(), 50);
+  assert.equal(await rows.filter({ hasNotText: id }).count(), 0, "every event is by or about the account");
+  await expectText(rows.first(), /role\.changed/);
+  await page.getByRole("button", { name: "Next page" }).click();
+  await expectText(pagerText, /Page 2 of 2 \(57 in all\)/);
+  assert.equal(await rows.count(), 7);
+  await expectText(page.locator("table.data tbody"), /user\.registered/);
+  assert.ok(await page.getByRole("button", { name: "Next page" }).isDisabled());
+  await page.getByRole("button", { name: "Previous page" }).click();
+  await expectText(pagerText, /Page 1 of 2/);
+  assert.ok(await page.getByRole("button", { name: "Previous page" }).isDisabled());
+  await screenshot(page, "flow-admin-audit-desktop");
+
+  // Days are UTC here (the browser's time zone in these tests), as the server's clock.
+  const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  await form.getByLabel(/From/).fill(day(0));
+  await show();
+  await expectText(pagerText, /57 in all/);
+  await form.getByLabel(/Until/).fill(day(0));
+  await show();
+  await expectText(page.locator(".results"), /No events match/);
+  await form.getByLabel(/Until/).fill(day(1));
+  await show();
+  await expectText(pagerText, /57 in all/);
+  await form.getByLabel(/From/).fill(day(1));
+  await form.getByLabel(/Until/).fill("");
+  await show();
+  await expectText(page.locator(".results"), /No events match/);
+  assertNoProblems(problems);
+});
+
+test("the outbox: a message that failed is listed and sent again", async () => {
+  const { dataDir } = suite.server;
+  const maildir = join(dataDir, "mail");
+  // Delivery fails while the maildir is a plain file; the message keeps its text (a sent one
+  // is erased, and cannot be sent again).
+  renameSync(maildir, `${maildir}.aside`);
+  writeFileSync(maildir, "not a directory");
+  let id;
+  try {
+    const asked = await fetch(`${suite.server.url}/api/v1/auth/password/forgot`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: STUDENT.email }),
+    });
+    assert.equal(asked.status, 202);
+    const deadline = Date.now() + 15_000;
+    while (!id && Date.now() < deadline) {
+      id = sql(dataDir, "SELECT id FROM outbox WHERE channel = 'email' AND sent_at IS NULL AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1");
+      if (!id) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(id, "the delivery failed once");
+    // The outbox gives up after 12 failures over hours: as if that had happened.
+    sql(dataDir, `UPDATE outbox SET attempts = 12, failed_at = ${Math.floor(Date.now() / 1000)} WHERE id = ${id}`);
+  } finally {
+    rmSync(maildir, { force: true });
+    renameSync(`${maildir}.aside`, maildir);
+  }
+  const lastError = sql(dataDir, `SELECT last_error FROM outbox WHERE id = ${id}`);
+
+  const { page, problems } = await newPage();
+  await signIn(page, ADMIN.email, ADMIN.password, { next: "/admin/backups" });
+  await expectText(page.locator(".outbox-counts"), /0 waiting to be sent, 1 failed/);
+  const failed = page.getByRole("region", { name: "Failed messages" });
+  const row = failed.locator("tbody tr", { hasText: lastError });
+  await expectText(row, new RegExp(`^${id}\\s*email`));
+  const sent = mailFiles(dataDir);
+  await row.getByRole("button", { name: `Send message ${id} again` }).click();
+  await expectText(page.locator(".notice-success"), new RegExp(`Message ${id} is queued again`));
+  await expectText(page.locator(".outbox-counts"), /, 0 failed/);
+  assert.equal(await failed.count(), 0, "no failed message is listed");
+  // The outbox delivers it: the reset mail arrives.
+  await waitForLink(dataDir, STUDENT.email, "/reset-password", { ignore: sent });
   assertNoProblems(problems);
 });
 

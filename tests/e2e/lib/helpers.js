@@ -118,8 +118,8 @@ export function totp(secretBase32, steps = 0) {
   return String(value).padStart(6, "0");
 }
 
-/** Turns TOTP on for a confirmed account through the API; resolves with the secret. */
-export async function enableTotp(server, { email, password }) {
+/** Request headers for the API as this account: JSON and a bearer token from /auth/token. */
+export async function bearerHeaders(server, { email, password }) {
   const json = { "Content-Type": "application/json" };
   const login = await fetch(`${server.url}/api/v1/auth/token`, {
     method: "POST",
@@ -127,7 +127,12 @@ export async function enableTotp(server, { email, password }) {
     body: JSON.stringify({ email, password }),
   });
   assert.equal(login.status, 200, await login.clone().text());
-  const auth = { ...json, Authorization: `Bearer ${(await login.json()).access_token}` };
+  return { ...json, Authorization: `Bearer ${(await login.json()).access_token}` };
+}
+
+/** Turns TOTP on for a confirmed account through the API; resolves with the secret. */
+export async function enableTotp(server, { email, password }) {
+  const auth = await bearerHeaders(server, { email, password });
   const started = await fetch(`${server.url}/api/v1/account/mfa/totp`, { method: "POST", headers: auth });
   assert.equal(started.status, 200);
   const { secret } = await started.json();
