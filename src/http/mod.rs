@@ -1,6 +1,6 @@
 //! HTTP plumbing shared by every route: the request wrapper (request id, client IP, error
-//! mapping, security headers, access log, metrics), the body size limit, and the strict JSON
-//! payload of request bodies.
+//! mapping, security headers, access log, metrics), the body size limit, the strict JSON
+//! payload of request bodies, and the direct JSON payload of the hottest answer.
 
 mod allow;
 mod anonymous_limit;
@@ -9,6 +9,7 @@ mod body_limit;
 mod client_ip;
 mod cors;
 mod csrf;
+mod direct_json;
 pub mod observe;
 mod security_headers;
 mod strict_json;
@@ -19,5 +20,8 @@ pub use body_limit::BodyLimit;
 pub use client_ip::{ClientIp, client_ip};
 pub use cors::Cors;
 pub use csrf::Csrf;
+pub use direct_json::DirectJson;
+#[cfg(test)]
+pub use direct_json::both_ways;
 pub use observe::{Observe, RequestId};
 pub use strict_json::StrictJson;

@@ -14,7 +14,7 @@ use crate::db::{Db, DbError};
 const TTL: Duration = Duration::from_secs(60);
 
 /// Whether the user has a privacy-policy version to accept, in answers that carry it.
-#[derive(Debug, Clone, Default, Object)]
+#[derive(Debug, Clone, Default, Object, serde::Serialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct PendingPolicy {
     /// True when a privacy-policy version was published that the user has not accepted: the
@@ -22,6 +22,7 @@ pub struct PendingPolicy {
     /// `POST /api/v1/account/policy-acceptance`.
     pub policy_acceptance_required: bool,
     /// The version to accept, when `policy_acceptance_required`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_version: Option<String>,
 }
 

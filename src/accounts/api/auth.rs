@@ -162,7 +162,7 @@ impl AuthApi {
 
     /// Who am I: the signed-in user and the current session.
     #[oai(path = "/session", method = "get", operation_id = "get_session")]
-    async fn session(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<Json<WhoAmI>> {
+    async fn session(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<DirectJson<WhoAmI>> {
         let principal = auth.principal();
         let user = state
             .accounts
@@ -170,7 +170,7 @@ impl AuthApi {
             .await?
             .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Sign in first."))?;
         let policy = state.pending_policies.status(&principal.user_id).await?;
-        Ok(Json(WhoAmI { user: UserView::from(user.as_ref()), session: principal.into(), policy }))
+        Ok(DirectJson(WhoAmI { user: UserView::from(user.as_ref()), session: principal.into(), policy }))
     }
 
     /// Ask for a password-reset link by email.

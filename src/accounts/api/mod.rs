@@ -25,7 +25,7 @@ use crate::captcha::api::CaptchaSolution;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::http::auth::Auth;
-use crate::http::{ClientIp, StrictJson};
+use crate::http::{ClientIp, DirectJson, StrictJson};
 use crate::privacy::pending::PendingPolicy;
 use crate::ratelimit::SensitiveRefusal;
 use crate::sessions::{Principal, SessionListing, cookies};
@@ -195,25 +195,28 @@ pub struct ProfilePatch {
     legal_name: Option<String>,
 }
 
-#[derive(Object)]
+#[derive(Object, serde::Serialize)]
 pub struct CampusRef {
     id: i64,
     name: String,
 }
 
 /// An account as its owner (or an admin) sees it.
-#[derive(Object)]
+#[derive(Object, serde::Serialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct UserView {
     id: String,
     /// Absent for an account made by phone sign-in alone.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<String>,
     display_name: String,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     legal_name: Option<String>,
     /// E.164 (`+919876543210`); absent when the account has no phone.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     phone: Option<String>,
     /// The phone received a code that was entered: it can be used to sign in.
     phone_verified: bool,
@@ -222,6 +225,7 @@ pub struct UserView {
     email_verified: bool,
     /// Absent for an account outside any campus (phone-only, or its campus was removed).
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     campus: Option<CampusRef>,
     created_at: String,
 }
@@ -279,7 +283,7 @@ pub struct MfaLoginRequest {
 }
 
 /// The current session.
-#[derive(Object)]
+#[derive(Object, serde::Serialize)]
 pub struct SessionView {
     id: String,
     created_at: String,
@@ -302,13 +306,16 @@ impl From<&Principal> for SessionView {
     }
 }
 
-#[derive(Object)]
+/// Answered with `DirectJson`: its `Serialize` derive must write what its `Object` derive
+/// documents (a test below compares them).
+#[derive(Object, serde::Serialize)]
 pub struct WhoAmI {
     user: UserView,
     session: SessionView,
     /// Whether the user has a privacy-policy version to accept: a session that began before
     /// a new version was published learns it here.
     #[oai(flatten)]
+    #[serde(flatten)]
     policy: PendingPolicy,
 }
 
@@ -378,3 +385,48 @@ pub enum LoginResponse {
 }
 
 type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who_am_i(full: bool) -> WhoAmI {
+        let some = |v: &str| full.then(|| v.to_string());
+        WhoAmI {
+            user: UserView {
+                id: "u1".into(),
+                email: some("ada@campus.example"),
+                display_name: "Ada \"L\" \u{e9}".into(),
+                legal_name: some("Ada Lovelace"),
+                phone: some("+15555550100"),
+                phone_verified: full,
+                roles: vec!["user".into(), "admin".into()],
+                email_verified: !full,
+                campus: full.then(|| CampusRef { id: 7, name: "North".into() }),
+                created_at: "2026-12-03T08:00:00Z".into(),
+            },
+            session: SessionView {
+                id: "s1".into(),
+                created_at: "2026-12-03T08:00:00Z".into(),
+                expires_at: "2026-12-04T08:00:00Z".into(),
+                remember_me: full,
+                idle_timeout_seconds: 1800,
+            },
+            policy: PendingPolicy::pending(some("2026-1")),
+        }
+    }
+
+    /// The session check answers with `DirectJson`: what serde writes must be what the
+    /// `Object` derive (and so the document) says, with every optional field present and absent.
+    #[test]
+    fn who_am_i_serialises_as_documented() {
+        for full in [true, false] {
+            let (documented, direct) = crate::http::both_ways(&who_am_i(full));
+            assert_eq!(documented, direct, "full: {full}");
+        }
+        let (_, absent) = crate::http::both_ways(&who_am_i(false));
+        assert!(absent["user"].get("email").is_none(), "absent options are left out");
+        assert!(absent.get("policy_version").is_none());
+        assert_eq!(absent["policy_acceptance_required"], false, "the policy is flattened");
+    }
+}
