@@ -31,11 +31,11 @@ after(async () => {
   await server?.stop();
 });
 
-/** One browser profile per role and width, signed in as that role. bypassCSP lets axe in. */
+/** One browser profile per role and width, signed in as that role, under the real CSP. */
 async function pageFor(role, viewport) {
   const key = `${role}:${viewport.width}`;
   if (!contexts.has(key)) {
-    const opened = await openPage(browser, { baseURL: server.url, viewport, bypassCSP: true });
+    const opened = await openPage(browser, { baseURL: server.url, viewport });
     if (role === "student") await signIn(opened.page, STUDENT.email, STUDENT.password);
     if (role === "admin") await signIn(opened.page, ADMIN.email, ADMIN.password);
     contexts.set(key, opened);
@@ -212,7 +212,7 @@ for (const scenario of scenarios) {
 
 test("axe: the session-timeout warning", async () => {
   for (const [label, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
-    const opened = await openPage(browser, { baseURL: server.url, viewport, bypassCSP: true });
+    const opened = await openPage(browser, { baseURL: server.url, viewport });
     contexts.set(`clock:${label}`, opened);
     const { context, page, problems } = opened;
     await context.clock.install();
