@@ -28,6 +28,10 @@ test("sign up: an empty form is refused in the page, with no request", async () 
   assert.equal(await page.title(), "Create an account · Gatehouse");
   await page.getByRole("button", { name: "Create account" }).click();
   await expectText(summary(page), /need fixing/);
+  // The summary is announced: it is an alert (an assertive live region) holding the text.
+  const alert = page.getByRole("alert").filter({ hasText: /need fixing/ });
+  assert.equal(await alert.count(), 1, "the error summary is announced as an alert");
+  await expectText(alert, /need fixing.*Campus email/);
   await expectText(fieldError(page, "email"), /Enter your campus email address/);
   await expectText(fieldError(page, "display_name"), /Enter the name other people will see/);
   await expectText(fieldError(page, "password"), /Choose a password/);
@@ -166,6 +170,13 @@ test("account: another device appears in the sessions and can be signed out", as
   await waitReady(page);
   await page.locator(".session-list > li").nth(1).waitFor();
   assert.equal(await page.locator(".session-list > li").count(), 2);
+  // "Keep me signed in" there: that session lasts 30 days; this one (not kept) 12 hours.
+  const day = (ms) => new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeZone: "UTC" }).format(new Date(ms));
+  const kept = page.locator('.session-list > li[data-current="false"] dl');
+  await expectText(kept, new RegExp(`Kept signed in until${day(Date.now() + 30 * 86_400_000)}, \\d\\d:\\d\\d$`));
+  const current = page.locator('.session-list > li[data-current="true"] dl');
+  await expectText(current, /Ends at the latest/);
+  assert.doesNotMatch(await current.innerText(), /Kept signed in/);
   await page.locator('.session-list > li[data-current="false"]').getByRole("button", { name: /^Sign out this device: Chrome on Linux/ }).click();
   await expectText(page.locator("#sessions-heading ~ .form-result"), /is signed out/);
   assert.equal(await page.locator(".session-list > li").count(), 1);
