@@ -67,7 +67,7 @@ test("accounts: find by email, disable, enable and change the role", async () =>
   assertNoProblems(problems);
 });
 
-test("the audit log filters by action and pages", async () => {
+test("the audit log filters by action", async () => {
   const { page, problems } = await newPage();
   await signIn(page, ADMIN.email, ADMIN.password, { next: "/admin/audit" });
   await page.getByRole("heading", { name: "Audit log", level: 1 }).waitFor();
