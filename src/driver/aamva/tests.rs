@@ -166,6 +166,67 @@ fn offsets_one_off_either_way_still_find_the_subfile() {
     }
 }
 
+/// A DL designator first and a jurisdiction (ZN) designator second, with the ZN subfile placed
+/// before the DL one and holding a stray "DL": searching for the subfile type finds the stray
+/// one, so only the offset (or its one-off candidates) finds the licence. `shift` moves the DL
+/// subfile that many bytes away from where its offset says.
+fn stray_dl_before_the_subfile(shift: isize) -> String {
+    let zn = "ZNZNBDLDAQWRONG\r";
+    // Header: "@\n\x1e\r" (4), "ANSI " (5), IIN (6), version, jurisdiction version and
+    // entries (2 each): 21 bytes, then two designators.
+    let designators_end = 21 + 20;
+    let dl = format!("DL{}\r", CURRENT.join("\n"));
+    let zn_at = designators_end;
+    let dl_at = zn_at + zn.len();
+    let stated = dl_at.checked_add_signed(-shift).unwrap();
+    let head = format!(
+        "@\n\x1e\rANSI 636001100002DL{stated:04}{:04}ZN{zn_at:04}{:04}",
+        dl.len(),
+        zn.len()
+    );
+    assert_eq!(head.len(), designators_end);
+    format!("{head}{zn}{dl}")
+}
+
+#[test]
+fn a_stray_dl_in_an_earlier_subfile_does_not_beat_a_one_off_offset() {
+    // Exact offset first, so the builder is right.
+    let exact = stray_dl_before_the_subfile(0);
+    let f = parse(&exact).unwrap().fields;
+    assert_eq!(f.licence_number.as_deref(), Some("D12345678"), "{exact:?}");
+    for shift in [1, -1] {
+        let p = stray_dl_before_the_subfile(shift);
+        let stated: usize = p[23..27].parse().unwrap();
+        assert_ne!(&p[stated..stated + 2], "DL", "the offset is really wrong: {p:?}");
+        assert!(p[41..].find("DL").unwrap() + 41 < stated - 1, "the stray DL comes first: {p:?}");
+        let f = parse(&p).unwrap().fields;
+        assert_eq!(f.licence_number.as_deref(), Some("D12345678"), "shift {shift}: {p:?}");
+        assert_eq!(f.family_name.as_deref(), Some("GARCIA"), "shift {shift}");
+    }
+}
+
+#[test]
+fn an_aamva_file_type_and_ansi_without_its_space_are_read() {
+    // Older cards say "AAMVA" where current ones say "ANSI ", in the same five bytes.
+    let aamva = payload("636001", "01", CURRENT).replacen("ANSI ", "AAMVA", 1);
+    let parsed = parse(&aamva).unwrap();
+    assert_eq!((parsed.iin.as_str(), parsed.version), ("636001", 1));
+    assert!(parsed.fields.missing().is_empty(), "{:?}", parsed.fields);
+    // "ANSI" without the space: the IIN starts one byte earlier, and the issuer's offsets
+    // count from a payload one byte shorter.
+    let good = payload("636001", "10", CURRENT);
+    let offset: usize = good[23..27].parse().unwrap();
+    let spaceless = good.replacen("ANSI ", "ANSI", 1).replacen(
+        &format!("DL{offset:04}"),
+        &format!("DL{:04}", offset - 1),
+        1,
+    );
+    let parsed = parse(&spaceless).unwrap();
+    assert_eq!((parsed.iin.as_str(), parsed.version), ("636001", 10));
+    assert_eq!(parsed.fields.licence_number.as_deref(), Some("D12345678"));
+    assert!(parsed.fields.missing().is_empty(), "{:?}", parsed.fields);
+}
+
 #[test]
 fn nonsense_offsets_fall_back_to_searching() {
     let good = payload("636001", "10", CURRENT);
