@@ -2,6 +2,11 @@
 //! the argon2 pepper. Each is 32 random bytes stored as hex in its own file. A key file named
 //! in `[keys]` is read; otherwise the key lives in `<data_dir>/keys/` and is generated (mode
 //! 0600) on first start. Key bytes never reach a log line or `Debug` output.
+//!
+//! Generated only on a first start: once the database holds data made with a key (password
+//! hashes with the pepper, sessions and pseudonyms with the session secret, sealed values with
+//! `pii.key`), a missing file stops start-up with a message naming it ([`KeysInUse`]). A fresh
+//! key in its place would make every password, or every sealed value, stop working.
 
 use std::fmt;
 use std::fs;
@@ -57,25 +62,102 @@ pub enum KeyError {
     MissingActivePii { path: PathBuf, id: u32 },
     #[error("{path} is not a PII key id (a positive whole number)")]
     MalformedActivePii { path: PathBuf },
+    #[error(
+        "{path}: the key file is missing, but the database depends on it ({needed_by}). Restore \
+         the file from a backup (the keys/ directory of a `gatehouse backup` archive) and start \
+         again. No new key was generated and nothing was changed"
+    )]
+    Lost { path: PathBuf, needed_by: &'static str },
+    #[error(
+        "cannot read the database {path} to see which keys it needs (is it a Gatehouse SQLite \
+         database?): {source}; nothing was changed"
+    )]
+    Probe { path: PathBuf, source: rusqlite::Error },
 }
 
+/// Which generated keys an existing database already depends on: those are never generated
+/// anew, a missing file is [`KeyError::Lost`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct KeysInUse {
+    /// Values are sealed with `pii.key` (its check value is recorded).
+    pub pii: bool,
+    /// Accounts exist: password hashes need the pepper; sessions, phone codes and audit
+    /// pseudonyms need the session secret.
+    pub accounts: bool,
+}
+
+impl KeysInUse {
+    /// Reads `db_path` read-only (nothing is written, not even a WAL); a database that does
+    /// not exist yet, or has no such tables yet, needs no key.
+    pub fn of_database(db_path: &Path) -> Result<Self, KeyError> {
+        if !db_path.exists() {
+            return Ok(Self::default());
+        }
+        let probe = |source| KeyError::Probe { path: db_path.into(), source };
+        let conn = rusqlite::Connection::open_with_flags(
+            db_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .map_err(probe)?;
+        let any_row = |table: &str| -> Result<bool, KeyError> {
+            let exists: bool = conn
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+                    [table],
+                    |r| r.get(0),
+                )
+                .map_err(probe)?;
+            if !exists {
+                return Ok(false);
+            }
+            conn.query_row(&format!("SELECT EXISTS(SELECT 1 FROM {table})"), [], |r| r.get(0))
+                .map_err(probe)
+        };
+        Ok(Self { pii: any_row("pii_keys")?, accounts: any_row("users")? })
+    }
+}
+
+const PEPPER_NEEDED: &str = "every stored password hash was made with this pepper; a new one \
+                             would make every password stop working";
+const SESSION_SECRET_NEEDED: &str = "sessions, phone sign-in codes and the pseudonyms of deleted \
+                                     accounts are keyed with it; a new one would sign everyone out";
+const PII_NEEDED: &str = "personal data is sealed with it and the email and phone lookups are \
+                          keyed with it";
+
 impl Keys {
-    /// Loads the four keys, generating the ones that are not configured and do not exist yet.
+    /// Loads the four keys, generating the ones that are not configured and do not exist yet
+    /// (a first start: nothing depends on them).
     pub fn load_or_generate(config: &KeysConfig, data_dir: &Path) -> Result<Self, KeyError> {
+        Self::load(config, data_dir, KeysInUse::default())
+    }
+
+    /// Loads the four keys; generates a missing one only if `in_use` says nothing depends on
+    /// it. The JWT signing key is always generated when missing: tokens it signed merely stop
+    /// verifying (and moving it to `jwt_retired/` is how it is rotated).
+    pub fn load(config: &KeysConfig, data_dir: &Path, in_use: KeysInUse) -> Result<Self, KeyError> {
         let dir = data_dir.join("keys");
-        let load = |configured: &Path, name: &str| -> Result<KeyBytes, KeyError> {
+        let load = |configured: &Path, name: &str, needed_by: Option<&'static str>| {
             if configured.as_os_str().is_empty() {
-                load_or_create(&dir, &dir.join(name))
+                load_or_create(&dir, &dir.join(name), needed_by)
             } else {
                 read_key(configured)
             }
         };
+        let accounts = |why| Some(why).filter(|_| in_use.accounts);
         Ok(Self {
-            session_secret: load(&config.session_secret_file, "session_secret.key")?,
-            jwt_signing_seed: load(&config.jwt_signing_key_file, "jwt_signing.key")?,
+            session_secret: load(
+                &config.session_secret_file,
+                "session_secret.key",
+                accounts(SESSION_SECRET_NEEDED),
+            )?,
+            jwt_signing_seed: load(&config.jwt_signing_key_file, "jwt_signing.key", None)?,
             jwt_retired_seeds: retired_keys(&dir.join("jwt_retired"))?,
-            pii_key: load(&config.pii_key_file, "pii.key")?,
-            pepper: load(&config.pepper_file, "pepper.key")?,
+            pii_key: load(
+                &config.pii_key_file,
+                "pii.key",
+                Some(PII_NEEDED).filter(|_| in_use.pii),
+            )?,
+            pepper: load(&config.pepper_file, "pepper.key", accounts(PEPPER_NEEDED))?,
         })
     }
 }
@@ -92,9 +174,18 @@ fn retired_keys(dir: &Path) -> Result<Vec<KeyBytes>, KeyError> {
     paths.iter().map(|p| read_key(p)).collect()
 }
 
-fn load_or_create(dir: &Path, path: &Path) -> Result<KeyBytes, KeyError> {
+/// Reads the key at `path`, or makes it when it does not exist and nothing depends on it
+/// (`needed_by`: what does, for the error).
+fn load_or_create(
+    dir: &Path,
+    path: &Path,
+    needed_by: Option<&'static str>,
+) -> Result<KeyBytes, KeyError> {
     if path.exists() {
         return read_key(path);
+    }
+    if let Some(needed_by) = needed_by {
+        return Err(KeyError::Lost { path: path.into(), needed_by });
     }
     create_key(dir, path)
 }
@@ -158,5 +249,25 @@ mod tests {
         let config = KeysConfig { pepper_file: path, ..KeysConfig::default() };
         let err = Keys::load_or_generate(&config, dir.path()).unwrap_err();
         assert!(matches!(err, KeyError::Malformed { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_key_the_data_depends_on_is_never_generated_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        Keys::load_or_generate(&KeysConfig::default(), dir.path()).unwrap();
+        let in_use = KeysInUse { pii: true, accounts: true };
+        for name in ["pepper.key", "session_secret.key", "pii.key"] {
+            let path = dir.path().join("keys").join(name);
+            let saved = fs::read(&path).unwrap();
+            fs::remove_file(&path).unwrap();
+            let err = Keys::load(&KeysConfig::default(), dir.path(), in_use).unwrap_err();
+            assert!(matches!(&err, KeyError::Lost { path: p, .. } if *p == path), "{err}");
+            assert!(err.to_string().contains("Restore the file from a backup"), "{err}");
+            assert!(!path.exists(), "{name} was generated");
+            fs::write(&path, saved).unwrap();
+        }
+        // The JWT signing key is made again: tokens it signed merely stop verifying.
+        fs::remove_file(dir.path().join("keys/jwt_signing.key")).unwrap();
+        Keys::load(&KeysConfig::default(), dir.path(), in_use).unwrap();
     }
 }

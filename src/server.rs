@@ -23,7 +23,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, BlockingPool, Db};
 use crate::jobs::{Job, Schedule, Scheduler};
-use crate::keys::Keys;
+use crate::keys::{Keys, KeysInUse};
 use crate::notify::mail::MailSender;
 use crate::notify::outbox::{self, Outbox};
 use crate::notify::sms::SmsSender;
@@ -128,17 +128,21 @@ pub fn build(
 ) -> anyhow::Result<(AppState, TouchWriter, Outbox)> {
     let data_dir = config.storage.data_dir.clone();
     prepare_data_dir(&data_dir)?;
-    if config.keys.pii_key_file.as_os_str().is_empty() && !data_dir.join("keys/pii.key").exists() {
-        privacy::startup::refuse_lost_root_key(&data_dir.join("gatehouse.db"))
-            .context("cannot load keys")?;
-    }
-    let keys = Keys::load_or_generate(&config.keys, &data_dir).context("cannot load keys")?;
-    let db = open_database(&data_dir)?;
+    // The keys are checked against the database before it is opened for writing: a lost or
+    // wrong key file stops start-up before a migration, a checkpoint or a key generated in
+    // its place changes anything.
+    let db_path = data_dir.join("gatehouse.db");
+    let keys = KeysInUse::of_database(&db_path)
+        .and_then(|in_use| Keys::load(&config.keys, &data_dir, in_use))
+        .context("cannot load keys")?;
     let pii = FieldCipher::new(Arc::new(
         KeyRing::load(keys.pii_key.clone(), &data_dir).context("cannot load the PII keys")?,
     ));
     let (email_index_key, _) = blind_index_keys(keys.pii_key.expose());
-    privacy::startup::prepare(&mut *db.get()?, &pii, &email_index_key, clock.unix())
+    privacy::startup::verify_keys_read_only(&db_path, &pii, &email_index_key)
+        .context("cannot open the personal data")?;
+    let db = open_database(&data_dir)?;
+    privacy::startup::prepare(&mut *db.get()?, &pii, clock.unix())
         .context("cannot open the personal data")?;
     let hasher = PasswordHasherPool::new(
         BlockingPool::new("hashing", hashing_threads()),

@@ -1,7 +1,8 @@
-//! What start-up does with the PII keys before anything else touches the database: prove each
-//! key file is the one the data was sealed with (a wrong or missing file stops start-up with a
-//! message naming it, and nothing is written), then seal values still stored in plain text
-//! (rows written before encryption existed; idempotent).
+//! What start-up does with the PII keys: before migrations, prove each key file is the one the
+//! data was sealed with (a wrong or missing file stops start-up with a message naming it, and
+//! nothing is written: [`verify_keys`]); after them, seal values still stored in plain text
+//! (rows written before encryption existed; idempotent: [`prepare`]). A missing `pii.key` is
+//! refused even earlier, before keys are loaded (see `keys::KeysInUse`).
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -30,39 +31,51 @@ pub enum StartupError {
     Sqlite(#[from] rusqlite::Error),
 }
 
-/// Before keys are loaded (which would generate a missing `pii.key`): a database that holds
-/// values sealed with the root key must not get a fresh one, or start-up would fail later with
-/// a less helpful message and the new file would be in the way of restoring the right one.
-pub fn refuse_lost_root_key(db_path: &std::path::Path) -> Result<(), StartupError> {
+/// [`verify_keys`] on a read-only connection to `db_path` (nothing when there is no database
+/// yet): start-up runs it before the database is opened for writing, so that a wrong key file
+/// changes nothing, not even by the checkpoint of a closing connection.
+pub fn verify_keys_read_only(
+    db_path: &std::path::Path,
+    pii: &FieldCipher,
+    email_index_key: &[u8; 32],
+) -> Result<(), StartupError> {
     if !db_path.exists() {
         return Ok(());
     }
     let conn = Connection::open_with_flags(db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let recorded: Option<i64> = conn
-        .query_row("SELECT count(*) FROM pii_keys", [], |r| r.get(0))
-        .optional()
-        .unwrap_or(None);
-    if recorded.unwrap_or(0) > 0 {
-        return Err(StartupError::MissingKey { id: super::keyring::ROOT_KEY_ID });
-    }
-    Ok(())
+    verify_keys(&conn, pii, email_index_key)
 }
 
-/// Checks the keys, then seals plain-text values. Call after migrations, before serving.
-pub fn prepare(
-    conn: &mut Connection,
+/// Proves each key file is the one the data was sealed with, reading only. A database from
+/// before the tables it reads exist has nothing to check.
+pub fn verify_keys(
+    conn: &Connection,
     pii: &FieldCipher,
     email_index_key: &[u8; 32],
-    now: i64,
 ) -> Result<(), StartupError> {
-    check_keys(conn, pii)?;
-    check_blind_index(conn, email_index_key)?;
+    if has_table(conn, "pii_keys")? {
+        check_keys(conn, pii)?;
+    }
+    check_blind_index(conn, email_index_key)
+}
+
+/// After migrations (and [`verify_keys`]): records the check values of new keys, then seals
+/// values still stored in plain text.
+pub fn prepare(conn: &mut Connection, pii: &FieldCipher, now: i64) -> Result<(), StartupError> {
     record_keys(conn, pii, now)?;
     let sealed = sealed::run_pass(conn, pii, Pass::SealPlain, 500, |_| {})?;
     if sealed > 0 {
         tracing::info!(values = sealed, "personal data stored in plain text is now sealed");
     }
     Ok(())
+}
+
+fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+        [name],
+        |r| r.get(0),
+    )
 }
 
 /// Every key the database knows (not retired) must be present and open its check value.
@@ -83,9 +96,14 @@ pub fn check_keys(conn: &Connection, pii: &FieldCipher) -> Result<(), StartupErr
 /// Before the first key check exists (a database from before encryption), the blind index of
 /// an email stored in plain text proves `pii.key` is the key the indexes were made with.
 fn check_blind_index(conn: &Connection, email_index_key: &[u8; 32]) -> Result<(), StartupError> {
-    let recorded: i64 = conn.query_row("SELECT count(*) FROM pii_keys", [], |r| r.get(0))?;
-    if recorded > 0 {
+    if !has_table(conn, "users")? {
         return Ok(());
+    }
+    if has_table(conn, "pii_keys")? {
+        let recorded: i64 = conn.query_row("SELECT count(*) FROM pii_keys", [], |r| r.get(0))?;
+        if recorded > 0 {
+            return Ok(());
+        }
     }
     let sample: Option<(String, Vec<u8>)> = conn
         .query_row(

@@ -106,15 +106,63 @@ fn open_app(data_dir: &std::path::Path) -> anyhow::Result<gatehouse::App> {
     gatehouse::App::open(config.finish().unwrap())
 }
 
+/// The database file and its WAL (None: no WAL file), byte for byte.
+fn database_files(data: &std::path::Path) -> (Vec<u8>, Option<Vec<u8>>) {
+    let db = std::fs::read(data.join("gatehouse.db")).unwrap();
+    (db, std::fs::read(data.join("gatehouse.db-wal")).ok())
+}
+
+/// A copy of a stopped server's directory. The stopped server's process may still hold the
+/// database open for a moment (a background task ending late), and its closing checkpoint
+/// would change the files a test compares; the copy is the test's alone.
+fn fresh_copy(dir: tempfile::TempDir) -> tempfile::TempDir {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap().flatten() {
+            let name = entry.file_name();
+            if name == "gatehouse.db-shm" {
+                continue;
+            }
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &to.join(&name));
+            } else {
+                std::fs::copy(entry.path(), to.join(&name)).unwrap();
+            }
+        }
+    }
+    let fresh = tempfile::tempdir().unwrap();
+    copy(&dir.path().join("data"), &fresh.path().join("data"));
+    fresh
+}
+
+/// Makes the database one migration behind (0011 undone), so that a start-up that migrated
+/// before checking the keys would change it. The change stays in the WAL (no checkpoint when
+/// this connection closes), as after a crash: a start-up that merely opened the database for
+/// writing and closed it again would checkpoint it into the database file.
+fn one_migration_behind(data: &std::path::Path) {
+    let conn = rusqlite::Connection::open(data.join("gatehouse.db")).unwrap();
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).unwrap();
+    conn.execute_batch(
+        "PRAGMA wal_autocheckpoint = 0;
+         ALTER TABLE driver_uploads DROP COLUMN key_id;
+         DELETE FROM schema_migrations WHERE name = '0011_sealed_uploads.sql';",
+    )
+    .unwrap();
+    drop(conn);
+    let wal = std::fs::metadata(data.join("gatehouse.db-wal")).map(|m| m.len()).unwrap_or(0);
+    assert!(wal > 0, "the change is in the WAL");
+}
+
 #[tokio::test]
 async fn a_wrong_or_missing_pii_key_stops_start_up_before_anything_changes() {
     let server = TestServer::start().await;
     register_zelda(&server).await;
-    let dir = server.stop_keep_dir().await;
+    let dir = fresh_copy(server.stop_keep_dir().await);
     let data = dir.path().join("data");
+    one_migration_behind(&data);
     let key_path = data.join("keys/pii.key");
     let right_key = std::fs::read(&key_path).unwrap();
-    let db_before = std::fs::read(data.join("gatehouse.db")).unwrap();
+    let before = database_files(&data);
 
     std::fs::write(&key_path, format!("{}\n", "ab".repeat(32))).unwrap();
     let err = tokio::task::spawn_blocking({
@@ -126,6 +174,7 @@ async fn a_wrong_or_missing_pii_key_stops_start_up_before_anything_changes() {
     let message = format!("{err:#}");
     assert!(message.contains("not the key the data was sealed with"), "{message}");
     assert!(!message.contains(&"ab".repeat(32)), "the key is not printed");
+    assert!(database_files(&data) == before, "a wrong key changed the database or its WAL");
 
     std::fs::remove_file(&key_path).unwrap();
     let err = tokio::task::spawn_blocking({
@@ -134,13 +183,79 @@ async fn a_wrong_or_missing_pii_key_stops_start_up_before_anything_changes() {
     })
     .await
     .unwrap();
-    assert!(format!("{err:#}").contains("key file is missing"), "{err:#}");
+    assert!(format!("{err:#}").contains("the key file is missing"), "{err:#}");
     assert!(!key_path.exists(), "no new key was made in place of the lost one");
-    assert_eq!(std::fs::read(data.join("gatehouse.db")).unwrap(), db_before, "nothing changed");
+    assert!(database_files(&data) == before, "a missing key changed the database or its WAL");
 
     std::fs::write(&key_path, right_key).unwrap();
     let server = TestServer::start_in(dir, |_| {}).await;
     assert_eq!(server.new_user(EMAIL).login(PASSWORD, false).await.status(), 200);
+}
+
+/// Runs `gatehouse serve` on `data` and waits for it to exit (killed after 30 s).
+fn serve_until_exit(data: &std::path::Path) -> (std::process::ExitStatus, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(crate::binary::BIN)
+        .arg("serve")
+        .env_clear()
+        .env("GATEHOUSE_STORAGE__DATA_DIR", data)
+        .env("GATEHOUSE_SERVER__LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("gatehouse kept running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status, text)
+}
+
+#[tokio::test]
+async fn a_lost_pepper_or_session_secret_stops_the_binary_before_anything_changes() {
+    let server = TestServer::start().await;
+    register_zelda(&server).await;
+    let dir = fresh_copy(server.stop_keep_dir().await);
+    let data = dir.path().join("data");
+    one_migration_behind(&data);
+    let before = database_files(&data);
+    for name in ["pepper.key", "session_secret.key"] {
+        let key_path = data.join("keys").join(name);
+        let saved = std::fs::read(&key_path).unwrap();
+        std::fs::remove_file(&key_path).unwrap();
+        let (status, output) = tokio::task::spawn_blocking({
+            let data = data.clone();
+            move || serve_until_exit(&data)
+        })
+        .await
+        .unwrap();
+        assert!(!status.success(), "{name}: {output}");
+        assert!(output.contains(&key_path.display().to_string()), "names the file: {output}");
+        assert!(output.contains("the key file is missing"), "{output}");
+        assert!(output.contains("Restore the file from a backup"), "{output}");
+        assert!(!key_path.exists(), "a new {name} was generated");
+        assert!(database_files(&data) == before, "{name}: the database or its WAL changed");
+        std::fs::write(&key_path, saved).unwrap();
+    }
+    // With the files back, the same password works (and the pending migration applies).
+    let server = TestServer::start_in(dir, |_| {}).await;
+    assert_eq!(server.new_user(EMAIL).login(PASSWORD, false).await.status(), 200);
+    assert_eq!(
+        server.query_i64(
+            "SELECT count(*) FROM pragma_table_info('driver_uploads') WHERE name = 'key_id'"
+        ),
+        1
+    );
 }
 
 #[tokio::test]
