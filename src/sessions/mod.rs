@@ -179,7 +179,11 @@ impl Sessions {
             return Ok(None);
         }
         let Ok(role) = row.role.parse::<Role>() else { return Ok(None) };
-        cached.last_activity.fetch_max(now, Ordering::Relaxed);
+        // Read before writing: the time is in seconds, so nearly every request finds it
+        // current, and a write would bounce the cache line between the server's threads.
+        if idle_since < now {
+            cached.last_activity.fetch_max(now, Ordering::Relaxed);
+        }
         let persisted = cached.last_persisted.load(Ordering::Relaxed);
         if now - persisted >= TOUCH_INTERVAL {
             let touch =
