@@ -115,12 +115,16 @@ test("a locked-out account: listed as locked, unlocked by an admin, then signs i
 
   const { page, problems } = await newPage();
   await signIn(page, ADMIN.email, ADMIN.password, { next: "/admin/users" });
+  const list = page.locator(".account-list");
+  const listed = list.locator("li.panel");
+  await listed.nth(1).waitFor(); // every account, before any filter
   const find = page.getByRole("form", { name: "Find accounts" });
   await find.getByLabel("Status").selectOption("locked");
   await find.getByRole("button", { name: "Find" }).click();
-  const list = page.locator(".account-list");
+  // The filtered list replaces the whole list: wait until one account is left.
+  for (let i = 0; i < 100 && (await listed.count()) !== 1; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await listed.count(), 1, "only the locked account is listed");
   await expectText(list, /lee@north\.edu/);
-  assert.equal(await list.locator("li.panel").count(), 1, "only the locked account is listed");
   await expectText(list, /Locked out/);
   await page.getByRole("button", { name: "Unlock: lee@north.edu" }).click();
   await expectText(page.locator(".notice-success"), /lee@north\.edu is unlocked/);
