@@ -5,7 +5,10 @@
 //! its own task, one run at a time; every run is logged with its outcome and counted in the
 //! job metrics (`gatehouse_job_*`). A run that fails or panics is retried with exponential
 //! backoff ([`Backoff`]) and never stops the other jobs. [`Scheduler::start`] spawns them all;
-//! [`Running::stop`] lets a run in progress finish (up to a grace period) and ends the rest.
+//! [`Running::stop`] lets a run in progress finish (up to a grace period), then aborts the
+//! run's own task, and ends the rest. (Aborting cancels the run at its next `.await`; work it
+//! handed to the blocking pool, such as a backup's database copy, cannot be interrupted and
+//! finishes on its own.)
 //!
 //! Registering a job is one line in `server::schedule_jobs`:
 //!
@@ -32,6 +35,7 @@ use std::time::Duration;
 use chrono::{Local, NaiveTime, TimeZone};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::app::AppState;
 pub use metrics::JobMetrics;
@@ -181,9 +185,13 @@ pub struct Scheduler {
 
 /// The running jobs.
 pub struct Running {
-    stop: watch::Sender<bool>,
+    /// `None` while running; once stopping, when a run in progress is aborted.
+    stop: watch::Sender<Option<Instant>>,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
 }
+
+/// How long [`Running::stop`] waits, after the grace period, for an aborted run to end.
+const ABORT_WAIT: Duration = Duration::from_secs(1);
 
 impl Scheduler {
     pub fn new(metrics: Arc<JobMetrics>) -> Self {
@@ -211,7 +219,7 @@ impl Scheduler {
 
     /// Spawns one task per job.
     pub fn start(self, state: AppState) -> Running {
-        let (stop, stopped) = watch::channel(false);
+        let (stop, stopped) = watch::channel(None);
         let tasks = self
             .jobs
             .into_iter()
@@ -233,14 +241,19 @@ impl Scheduler {
 }
 
 impl Running {
-    /// Stops every job: waiting ones at once, a run in progress when it ends or after `grace`
-    /// (then it is aborted).
+    /// Stops every job: waiting ones at once, a run in progress when it ends or, after
+    /// `grace`, by aborting the run's task (see the module docs for what that can't stop).
     pub async fn stop(self, grace: Duration) {
-        let _ = self.stop.send(true);
-        let deadline = tokio::time::Instant::now() + grace;
+        let deadline = Instant::now() + grace;
+        let _ = self.stop.send(Some(deadline));
         for (name, mut task) in self.tasks {
-            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
-                tracing::warn!(job = name, "job did not stop in time; aborting its run");
+            // Each job loop aborts its own run at the deadline and waits for it to end; this
+            // is only a backstop for a run that ignores the abort (it never yields).
+            if tokio::time::timeout_at(deadline + ABORT_WAIT, &mut task).await.is_err() {
+                tracing::error!(
+                    job = name,
+                    "job run did not end when aborted (it does not yield); leaving it running"
+                );
                 task.abort();
             }
         }
@@ -248,13 +261,34 @@ impl Running {
     }
 }
 
-/// Runs `job` on its schedule until `stopped` turns true.
+/// A run's task, aborted if the job loop is dropped while it runs (so a run never outlives
+/// its loop).
+struct RunTask(JoinHandle<RunResult>);
+
+impl Drop for RunTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Resolves at the stop deadline: never while the jobs are running.
+async fn grace_over(stopped: &mut watch::Receiver<Option<Instant>>) {
+    // (The guard is dropped at once: it must not be held across an await.)
+    let deadline = stopped.wait_for(Option::is_some).await.map(|d| d.expect("waited for Some"));
+    match deadline {
+        Ok(deadline) => tokio::time::sleep_until(deadline).await,
+        // The sender is gone without a stop: nobody can stop this job, so never.
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Runs `job` on its schedule until a stop is requested.
 async fn job_loop(
     job: Job,
     state: AppState,
     backoff: Backoff,
     metrics: Arc<JobMetrics>,
-    mut stopped: watch::Receiver<bool>,
+    mut stopped: watch::Receiver<Option<Instant>>,
 ) {
     let mut failures: u32 = 0;
     let mut delay = match job.schedule {
@@ -264,16 +298,32 @@ async fn job_loop(
     loop {
         let wake = job.wake.clone();
         tokio::select! {
-            _ = stopped.wait_for(|stop| *stop) => return,
+            _ = stopped.wait_for(Option::is_some) => return,
             _ = tokio::time::sleep(delay) => {}
             _ = async { wake.as_ref().expect("guarded").notified().await },
                 if wake.is_some() && failures == 0 => {}
         }
-        let started = tokio::time::Instant::now();
+        let started = Instant::now();
         // The run is its own task, so that a panic is caught here and not in the loop.
         let (run, run_state) = (job.run.clone(), state.clone());
-        let attempt = tokio::spawn(async move { run(run_state).await });
-        let result = attempt.await.unwrap_or_else(|e| Err(describe_join_error(e)));
+        let mut attempt = RunTask(tokio::spawn(async move { run(run_state).await }));
+        let joined = tokio::select! {
+            biased;
+            joined = &mut attempt.0 => joined,
+            _ = grace_over(&mut stopped) => {
+                attempt.0.abort();
+                // Returns once the run's future is dropped: at once when it is waiting on
+                // something; a run that never yields holds this up (see `Running::stop`).
+                let _ = (&mut attempt.0).await;
+                tracing::warn!(
+                    job = job.name,
+                    ms = started.elapsed().as_millis() as u64,
+                    "job run did not finish within the shutdown grace period; aborted it"
+                );
+                return;
+            }
+        };
+        let result = joined.unwrap_or_else(|e| Err(describe_join_error(e)));
         let elapsed = started.elapsed();
         match result {
             Ok(outcome) => {

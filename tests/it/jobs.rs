@@ -1,7 +1,8 @@
 //! The job scheduler: a failing or panicking job is retried with backoff and never stops the
-//! others; stopping ends waiting jobs at once and lets a run in progress finish.
+//! others; stopping ends waiting jobs at once, lets a run in progress finish and aborts one
+//! that outlasts the grace period.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,8 +60,15 @@ async fn a_panicking_job_is_retried_and_the_others_keep_running() {
     assert!(text.contains(&format!(
         "gatehouse_job_runs_total{{job=\"test_panics\",outcome=\"failure\"}} {p}"
     )));
-    assert!(text.contains("gatehouse_job_consecutive_failures{job=\"test_panics\"}"));
-    assert!(text.contains("gatehouse_job_last_success_timestamp_seconds{job=\"test_counts\"}"));
+    // Every run of the panicking job failed, one after another, and none succeeded.
+    assert_eq!(metric(&text, "gatehouse_job_consecutive_failures{job=\"test_panics\"}"), p as f64);
+    assert_eq!(
+        metric(&text, "gatehouse_job_last_success_timestamp_seconds{job=\"test_panics\"}"),
+        0.0
+    );
+    let last = metric(&text, "gatehouse_job_last_success_timestamp_seconds{job=\"test_counts\"}");
+    assert!(last > 0.0 && last <= server.state.clock.unix() as f64, "last success at {last}");
+    assert_eq!(metric(&text, "gatehouse_job_consecutive_failures{job=\"test_counts\"}"), 0.0);
     // The app's own jobs are still there and healthy.
     assert!(text.contains("gatehouse_job_runs_total{job=\"outbox\",outcome=\"success\"}"));
     assert_eq!(server.get("/ready").await.status(), 200);
@@ -96,6 +104,69 @@ async fn failures_are_retried_with_doubling_delays_until_a_success() {
     let metrics = &server.state.metrics.jobs;
     assert_eq!(metrics.runs("test_flaky", "failure"), 4);
     assert_eq!(metrics.runs("test_flaky", "success"), 1);
+    // The success reset the consecutive failures and set the last success time.
+    let text = server.get("/metrics").await.text().await.unwrap();
+    assert_eq!(metric(&text, "gatehouse_job_consecutive_failures{job=\"test_flaky\"}"), 0.0);
+    let last = metric(&text, "gatehouse_job_last_success_timestamp_seconds{job=\"test_flaky\"}");
+    assert!(last > 0.0 && last <= server.state.clock.unix() as f64, "last success at {last}");
+}
+
+#[tokio::test]
+async fn failures_in_a_row_are_counted_until_a_success() {
+    let server = TestServer::start().await;
+    let (attempts, release) = (counter(), Arc::new(AtomicBool::new(false)));
+    let (seen, released) = (attempts.clone(), release.clone());
+    let mut jobs = Scheduler::new(server.state.metrics.jobs.clone()).with_backoff(fast_backoff());
+    // Fails three times; the fourth run waits for the test, then succeeds.
+    jobs.add(Job::every("test_failing", Duration::from_secs(3600), move |_| {
+        let (seen, released) = (seen.clone(), released.clone());
+        async move {
+            let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+            if n <= 3 {
+                return Err(format!("failure {n}"));
+            }
+            while !released.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok(n)
+        }
+    }));
+    let running = jobs.start(server.state.clone());
+    let series = |name: &str| format!("gatehouse_job_{name}{{job=\"test_failing\"}}");
+    let runs = |outcome| server.state.metrics.jobs.runs("test_failing", outcome);
+    wait_until(|| attempts.load(Ordering::SeqCst) == 4).await;
+    // The fourth run has started, so the third failure is counted.
+    let text = server.get("/metrics").await.text().await.unwrap();
+    assert_eq!(metric(&text, &series("consecutive_failures")), 3.0);
+    assert_eq!(metric(&text, &series("last_success_timestamp_seconds")), 0.0);
+    release.store(true, Ordering::SeqCst);
+    wait_until(|| runs("success") == 1).await;
+    running.stop(Duration::from_secs(1)).await;
+    let text = server.get("/metrics").await.text().await.unwrap();
+    assert_eq!(metric(&text, &series("consecutive_failures")), 0.0);
+    let last = metric(&text, &series("last_success_timestamp_seconds"));
+    assert!(last > 0.0 && last <= server.state.clock.unix() as f64, "last success at {last}");
+    assert_eq!(runs("failure"), 3);
+}
+
+async fn wait_until(done: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting");
+}
+
+/// The value of one series (name and labels exactly as printed) in Prometheus text.
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{series} is not in /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -127,17 +198,35 @@ async fn stopping_ends_waiting_jobs_at_once_and_lets_a_run_finish() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(ticks.load(Ordering::SeqCst), after, "no job runs after stop");
 
-    // A run that outlasts the grace period is abandoned, and stop still returns.
+    // A run that outlasts the grace period is aborted: it does nothing more once stop has
+    // returned (the server checkpoints the database and exits right after).
+    let steps = counter();
     let mut jobs = Scheduler::new(server.state.metrics.jobs.clone());
-    jobs.add(Job::every("test_stuck", Duration::from_secs(3600), |_| async {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-        Ok::<_, String>(())
+    let seen = steps.clone();
+    jobs.add(Job::every("test_stuck", Duration::from_secs(3600), move |_| {
+        let seen = seen.clone();
+        async move {
+            loop {
+                seen.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            #[allow(unreachable_code)]
+            Ok::<_, String>(())
+        }
     }));
     let running = jobs.start(server.state.clone());
     tokio::time::sleep(Duration::from_millis(20)).await;
     let started = Instant::now();
     running.stop(Duration::from_millis(200)).await;
-    assert!(started.elapsed() < Duration::from_secs(1));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(200), "the run had its grace period: {took:?}");
+    assert!(took < Duration::from_secs(1), "stopping took {took:?}");
+    let at_stop = steps.load(Ordering::SeqCst);
+    assert!(at_stop > 0, "the stuck run was running");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(steps.load(Ordering::SeqCst), at_stop, "the stuck run goes on after stop");
+    let metrics = &server.state.metrics.jobs;
+    assert_eq!(metrics.runs("test_stuck", "success") + metrics.runs("test_stuck", "failure"), 0);
 
     // And the server itself stops cleanly with its jobs.
     server.stop().await.expect("clean stop");
