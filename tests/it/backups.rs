@@ -1,6 +1,6 @@
 //! Backups and restores: consistent while serving writes, complete (database, keys, uploads),
-//! refused when damaged or while a server runs, and a failing backup directory that does not
-//! disturb the server.
+//! refused when damaged, when its database is corrupt or foreign, or while a server runs, and a
+//! backup directory that is missing, full or read-only does not disturb the server.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -134,16 +134,6 @@ async fn restore_refuses_a_damaged_archive_and_changes_nothing() {
     std::fs::create_dir_all(data.join("keys")).unwrap();
     std::fs::write(data.join("gatehouse.db"), b"the current database").unwrap();
     std::fs::write(data.join("keys/pii.key"), b"current key").unwrap();
-    let listing = |dir: &Path| {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            // The lock restore holds while it works is not data.
-            .filter(|name| name != "gatehouse.lock")
-            .collect();
-        names.sort();
-        names
-    };
     let before = listing(&data);
 
     let truncated = work.path().join("truncated.tar.gz");
@@ -183,6 +173,92 @@ async fn restore_refuses_a_damaged_archive_and_changes_nothing() {
     assert_eq!(std::fs::read(aside.join("gatehouse.db")).unwrap(), b"the current database");
     assert_eq!(std::fs::read(aside.join("keys/pii.key")).unwrap(), b"current key");
     assert_ne!(sha256_of(&data.join("gatehouse.db")), sha256_of(&aside.join("gatehouse.db")));
+}
+
+/// The names in `dir`, sorted, without the lock restore holds while it works (not data).
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "gatehouse.lock")
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn restore_refuses_a_consistent_archive_whose_database_is_bad() {
+    let server = TestServer::start().await;
+    let admin = server.signed_in_admin("it@north.edu").await;
+    let archive = archive_path(&server, &take_backup(&admin).await);
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    std::fs::create_dir_all(data.join("keys")).unwrap();
+    std::fs::write(data.join("gatehouse.db"), b"the current database").unwrap();
+    std::fs::write(data.join("keys/pii.key"), b"current key").unwrap();
+    let before = listing(&data);
+
+    // Corrupt: an index page of the real database scribbled over. Foreign: a valid SQLite
+    // database that is not Gatehouse's. Both archives have manifests recomputed to match, so
+    // every checksum passes and only the database check can refuse them.
+    let corrupt = work.path().join("corrupt.tar.gz");
+    repack_database(&archive, &corrupt, |db| scribble_over_index(db, work.path()));
+    let foreign = work.path().join("foreign.tar.gz");
+    repack_database(&archive, &foreign, |db| {
+        let path = work.path().join("foreign.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hi');")
+            .unwrap();
+        drop(conn);
+        *db = std::fs::read(&path).unwrap();
+    });
+
+    for (file, expected) in
+        [(&corrupt, "failed its integrity check"), (&foreign, "not a Gatehouse")]
+    {
+        let error = restore(file, &data, &ProgressBar::hidden()).unwrap_err().to_string();
+        assert!(error.contains(expected), "{}: {error}", file.display());
+        assert!(error.contains("nothing was changed"), "{error}");
+        assert_eq!(listing(&data), before, "the data dir is untouched after {error}");
+        assert_eq!(std::fs::read(data.join("gatehouse.db")).unwrap(), b"the current database");
+        assert_eq!(std::fs::read(data.join("keys/pii.key")).unwrap(), b"current key");
+    }
+}
+
+/// Damages the b-tree page of an index in the SQLite file `db` (its header and schema stay
+/// readable): `PRAGMA integrity_check` reports it, nothing else notices.
+fn scribble_over_index(db: &mut [u8], scratch: &Path) {
+    let path = scratch.join("inspect.db");
+    std::fs::write(&path, &*db).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let root: i64 = conn
+        .query_row("SELECT rootpage FROM sqlite_schema WHERE name = 'users_role'", [], |r| r.get(0))
+        .unwrap();
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    drop(conn);
+    let start = ((root - 1) * page_size) as usize;
+    // Keep the page header (the first 8 bytes); garble its cells.
+    for byte in &mut db[start + 8..start + page_size as usize] {
+        *byte = 0xA5;
+    }
+}
+
+/// Rewrites an archive with `change` applied to its database and the manifest's size and
+/// checksum for it recomputed, as a consistent (but bad) backup would have them.
+fn repack_database(from: &Path, to: &Path, change: impl FnOnce(&mut Vec<u8>)) {
+    use sha2::Digest;
+    let mut entries = read_entries(from);
+    let db = entries.iter_mut().find(|(path, _)| path == "gatehouse.db").unwrap();
+    change(&mut db.1);
+    let (size, sha256) = (db.1.len(), hex::encode(sha2::Sha256::digest(&db.1)));
+    let manifest = entries.iter_mut().find(|(path, _)| path == "manifest.json").unwrap();
+    let mut parsed: Value = serde_json::from_slice(&manifest.1).unwrap();
+    let listed = parsed["files"].as_array_mut().unwrap();
+    let entry = listed.iter_mut().find(|f| f["path"] == "gatehouse.db").unwrap();
+    entry["size"] = json!(size);
+    entry["sha256"] = json!(sha256);
+    manifest.1 = serde_json::to_vec_pretty(&parsed).unwrap();
+    write_entries(to, entries.into_iter());
 }
 
 /// Rewrites an archive with the same manifest, letting `change` alter file contents.
@@ -312,6 +388,28 @@ async fn a_backup_dir_that_cannot_be_written_is_a_clear_error_and_the_server_car
         assert_eq!(server.get("/ready").await.status(), 200);
     } else {
         eprintln!("note: cannot mount a tmpfs here; the disk-full case was not exercised");
+    }
+
+    // Read-only: a read-only file system on the backups directory (root ignores file modes,
+    // so a chmod would not do).
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro", "tmpfs"])
+        .arg(&dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if mounted {
+        let body =
+            problem(admin.post("/api/v1/admin/backups", json!({})).await, 503, "backup_failed")
+                .await;
+        let unmounted = std::process::Command::new("umount").arg(&dir).status();
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("read-only"), "{detail}");
+        assert!(!detail.contains(server.data_dir().to_str().unwrap()), "no server path: {detail}");
+        assert!(unmounted.unwrap().success());
+        assert_eq!(server.get("/ready").await.status(), 200);
+        assert_eq!(admin.get("/api/v1/admin/campuses").await.status(), 200);
+    } else {
+        eprintln!("note: cannot mount a tmpfs here; the read-only case was not exercised");
     }
     // With the directory fixed, backups work again.
     take_backup(&admin).await;
