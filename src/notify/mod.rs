@@ -48,6 +48,39 @@ pub fn enqueue_email(
     Ok(conn.last_insert_rowid())
 }
 
+/// Deletes every outbox message addressed to one of `emails` (compared without case) or
+/// `phones`, as account deletion must: an undelivered one (a password-reset link, a sign-in
+/// code) would still go out to the deleted account, and a delivered or failed one keeps its
+/// recipient, which is personal data. Recipients are sealed, so every row is opened: the outbox
+/// holds only the few days of messages that retention keeps. A row that does not open is left
+/// (its failure is the worker's to report). Returns how many were deleted.
+pub fn delete_addressed_to(
+    conn: &Connection,
+    pii: &FieldCipher,
+    emails: &[String],
+    phones: &[String],
+) -> rusqlite::Result<usize> {
+    if emails.is_empty() && phones.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<(i64, String, String)> = {
+        let mut stmt = conn.prepare("SELECT id, channel, recipient FROM outbox")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?
+    };
+    let mut deleted = 0;
+    for (id, channel, recipient) in rows {
+        let Ok(to) = pii.open_text(RECIPIENT, &recipient) else { continue };
+        let addressed = match channel.as_str() {
+            "email" => emails.iter().any(|e| e.eq_ignore_ascii_case(&to)),
+            _ => phones.contains(&to),
+        };
+        if addressed {
+            deleted += conn.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+        }
+    }
+    Ok(deleted)
+}
+
 /// Queues a text message to `to` (E.164) for delivery now. Call inside the transaction that
 /// caused it. The body is erased once sent, like an email's.
 pub fn enqueue_sms(

@@ -1,6 +1,7 @@
 //! Deleting an account (by its owner, an admin, or retention): the `users` row goes, and with
 //! it (foreign keys, `ON DELETE CASCADE`) its sessions, email links, API token families and
-//! policy acceptances; phone codes sent to its phone go too. Audit rows stay but are
+//! policy acceptances; phone codes sent to its phone go too, and so do outbox messages to its
+//! email or phone (queued ones are never sent). Audit rows stay but are
 //! pseudonymised: the account's id becomes `deleted:<keyed hash of the id>` (the same for all
 //! its rows, so they still read as one person's story) and their IP addresses are erased.
 //! The id is remembered in `deleted_accounts` (nothing else), so a second deletion gets a
@@ -14,8 +15,11 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::FieldCipher;
+use crate::accounts::store as users;
 use crate::audit::{self, AuditEvent};
 use crate::crypto;
+use crate::privacy::cipher::open_column;
 
 pub const ACCOUNT_DELETED: &str = "account.deleted";
 
@@ -65,8 +69,10 @@ pub fn was_deleted(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
 /// Deletes the account inside the caller's transaction. None: there is no such account.
 /// `actor`: who did it (None for the owner or the system; the owner's own id would be
 /// pseudonymised anyway).
+#[allow(clippy::too_many_arguments)]
 pub fn delete_in(
     tx: &Connection,
+    pii: &FieldCipher,
     pseudonym_key: &[u8; 32],
     user_id: &str,
     reason: DeleteReason,
@@ -74,10 +80,18 @@ pub fn delete_in(
     ip: Option<&str>,
     now: i64,
 ) -> rusqlite::Result<Option<Deleted>> {
-    let phone_index: Option<Option<Vec<u8>>> = tx
-        .query_row("SELECT phone_index FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+    let row = tx
+        .query_row("SELECT phone_index, email, phone FROM users WHERE id = ?1", [user_id], |r| {
+            let phone_index: Option<Vec<u8>> = r.get(0)?;
+            Ok((
+                phone_index,
+                open_column(pii, r, 1, users::EMAIL)?,
+                open_column(pii, r, 2, users::PHONE)?,
+            ))
+        })
         .optional()?;
-    let Some(phone_index) = phone_index else { return Ok(None) };
+    let Some((phone_index, email, phone)) = row else { return Ok(None) };
+    let mut phones: Vec<String> = phone.into_iter().collect();
     let session_hashes = crate::sessions::Sessions::delete_all_in(tx, user_id, None)?;
     let token_families = {
         let mut stmt = tx.prepare("SELECT id FROM token_families WHERE user_id = ?1")?;
@@ -93,8 +107,12 @@ pub fn delete_in(
         if !shared {
             tx.execute("DELETE FROM phone_codes WHERE phone_index = ?1", [&index])?;
             tx.execute("DELETE FROM phone_code_checks WHERE phone_index = ?1", [&index])?;
+        } else {
+            phones.clear();
         }
     }
+    let emails: Vec<String> = email.into_iter().collect();
+    crate::notify::delete_addressed_to(tx, pii, &emails, &phones)?;
     let licence_images = {
         let mut stmt = tx.prepare(
             "SELECT u.path FROM driver_uploads u

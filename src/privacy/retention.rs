@@ -54,6 +54,7 @@ pub async fn run_retention(state: &AppState) -> Result<RetentionReport, Retentio
     let cutoff = now - i64::from(state.config.retention.unverified_account_days) * DAY;
     let key = super::service::pseudonym_key(state);
     loop {
+        let pii = state.pii.clone();
         let deleted = state
             .db
             .run(move |conn| {
@@ -72,6 +73,7 @@ pub async fn run_retention(state: &AppState) -> Result<RetentionReport, Retentio
                 for id in ids {
                     let deleted = deletion::delete_in(
                         &tx,
+                        &pii,
                         &key,
                         &id,
                         DeleteReason::Retention,

@@ -163,14 +163,23 @@ async fn delete(
     meta: &RequestMeta,
 ) -> Result<(), PrivacyError> {
     let key = pseudonym_key(state);
+    let pii = state.pii.clone();
     let (id, actor, ip, now) =
         (user_id.to_string(), actor.map(str::to_string), meta.ip.clone(), state.clock.unix());
     let deleted = state
         .db
         .run(move |conn| {
             let tx = crate::db::write_tx(conn)?;
-            let deleted =
-                deletion::delete_in(&tx, &key, &id, reason, actor.as_deref(), ip.as_deref(), now)?;
+            let deleted = deletion::delete_in(
+                &tx,
+                &pii,
+                &key,
+                &id,
+                reason,
+                actor.as_deref(),
+                ip.as_deref(),
+                now,
+            )?;
             let Some(deleted) = deleted else {
                 return Ok(Err(if deletion::was_deleted(&tx, &id)? {
                     PrivacyError::AccountDeleted

@@ -150,6 +150,72 @@ async fn deleting_an_account_removes_its_data_ends_its_access_and_frees_the_emai
     assert_eq!(server.query_i64("SELECT count(*) FROM users"), 1);
 }
 
+/// Outbox rows whose (sealed) recipient is `to`, opened the way the worker opens them.
+fn outbox_rows_to(server: &TestServer, to: &str) -> usize {
+    let conn = server.state.db.get().unwrap();
+    let mut stmt = conn.prepare("SELECT recipient FROM outbox").unwrap();
+    let recipients: Vec<String> =
+        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    recipients
+        .iter()
+        .filter(|r| server.state.pii.open_text(gatehouse::notify::RECIPIENT, r).unwrap() == to)
+        .count()
+}
+
+#[tokio::test]
+async fn deleting_an_account_drops_its_queued_mail_so_it_is_never_sent() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let admin = admin(&server).await;
+    let ada = server.signed_in_user("ada@north.edu").await;
+    let carol = server.signed_in_user("carol@north.edu").await;
+    server.signed_in_user("bob@north.edu").await;
+    let carol_id = user_id(&carol).await;
+    // The mail transport stalls: the maildir's tmp/ is a file, so every delivery fails and
+    // the messages wait in the outbox for their next attempt.
+    let maildir = server.data_dir().join("mail");
+    std::fs::rename(maildir.join("tmp"), maildir.join("tmp.away")).unwrap();
+    std::fs::write(maildir.join("tmp"), b"stalled").unwrap();
+    for email in ["ada@north.edu", "bob@north.edu", "carol@north.edu"] {
+        let forgot = server.post("/api/v1/auth/password/forgot", json!({"email": email})).await;
+        assert_eq!(forgot.status(), 202);
+    }
+    let waiting = "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL \
+                   AND attempts >= 1";
+    for _ in 0..200 {
+        server.state.outbox_wake.notify_one();
+        if server.query_i64(waiting) == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(server.query_i64(waiting), 3, "three reset mails tried and waiting");
+    assert!(outbox_rows_to(&server, "ada@north.edu") >= 2, "verification (sent) and reset");
+
+    // The owner deletes one account, an admin another.
+    assert_eq!(delete_own(&ada, PASSWORD).await.status(), 204);
+    assert_eq!(admin.delete(&format!("/api/v1/admin/users/{carol_id}")).await.status(), 204);
+    assert_eq!(outbox_rows_to(&server, "ada@north.edu"), 0, "sent and queued rows gone");
+    assert_eq!(outbox_rows_to(&server, "carol@north.edu"), 0);
+    assert_eq!(outbox_rows_to(&server, "bob@north.edu"), 2, "another account's mail stays");
+    assert_eq!(server.query_i64(waiting), 1);
+
+    // The transport comes back and the next attempts are due: only bob's reset goes out.
+    std::fs::remove_file(maildir.join("tmp")).unwrap();
+    std::fs::rename(maildir.join("tmp.away"), maildir.join("tmp")).unwrap();
+    server.clock.advance(chrono::Duration::hours(2));
+    server.mail_to("bob@north.edu", "Reset your password").await;
+    server.flush_outbox().await;
+    for email in ["ada@north.edu", "carol@north.edu"] {
+        let resets = server
+            .mails()
+            .iter()
+            .filter(|m| m.to == email && m.subject.contains("Reset your password"))
+            .count();
+        assert_eq!(resets, 0, "a reset mail went to the deleted {email}");
+    }
+}
+
 #[tokio::test]
 async fn admins_delete_accounts_with_clear_answers_for_repeats_and_unknown_ids() {
     let server = TestServer::start().await;
