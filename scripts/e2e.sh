@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Browser tests of the web UI (tests/e2e): playwright-core drives Debian's chromium against the
 # real gatehouse binary, which each test file starts with a temporary data directory. It
-# installs what is missing (chromium with apt, the npm packages with `npm ci`) and says what it
+# installs what is missing (chromium and sqlite3 with apt, the npm packages with `npm ci`) and says what it
 # is doing. Screenshots of every page land in tests/e2e/artifacts/.
 #
 # Environment: GATEHOUSE_BIN (default $CARGO_TARGET_DIR/debug/gatehouse, built when missing),
@@ -39,6 +39,11 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
   apt_install chromium
 fi
 step "browser: $("$CHROMIUM_PATH" --version 2>/dev/null | head -n 1)"
+
+# The outbox test marks a failed message as given up on with the sqlite3 command.
+if ! command -v sqlite3 >/dev/null 2>&1; then
+  apt_install sqlite3
+fi
 
 if [ ! -x "$GATEHOUSE_BIN" ]; then
   step "building gatehouse (no binary at $GATEHOUSE_BIN)"
