@@ -86,9 +86,12 @@ impl PrivacyApi {
     /// Everything Gatehouse holds about the caller, as one JSON document.
     ///
     /// Profile (decrypted), campus, sessions, API token families, email links and phone
-    /// codes (state only, never a token or code), audit events by or about the caller, and
-    /// privacy-policy acceptances. `410 account_deleted` when the account was deleted while
-    /// the credential was still valid.
+    /// codes (state only, never a token or code), audit events by or about the caller,
+    /// privacy-policy acceptances, two-step sign-in state (never the secret or recovery
+    /// codes), and driver verification: the driver's status and reason, and every licence with
+    /// the fields read from it, its review notes, decision and expiry reminders (not the
+    /// images). `410 account_deleted` when the account was deleted while the credential was
+    /// still valid.
     #[oai(path = "/account/export", method = "get", operation_id = "export_account")]
     async fn export(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<Json<AccountExport>> {
         let user_id = auth.principal().user_id.clone();

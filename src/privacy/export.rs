@@ -47,9 +47,12 @@ pub struct AccountExport {
 }
 
 #[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ExportDriver {
     /// `none`, `pending_review`, `approved`, `rejected` or `suspended`.
     pub status: String,
+    /// Why the driver was last rejected or suspended, as the driver was told.
+    pub reason: Option<String>,
     pub enabled: bool,
     pub available: bool,
     pub licences: Vec<ExportLicence>,
@@ -67,7 +70,24 @@ pub struct ExportLicence {
     pub expiry_date: Option<String>,
     pub birth_date: Option<String>,
     pub issuer: Option<String>,
+    /// How well the name read from the licence matched the legal name at upload (0 to 1).
+    pub name_score: Option<f64>,
+    /// Why a reviewer had to look at it (empty when every check passed).
+    pub review_notes: String,
+    /// The reviewer's reason for the decision, if they gave one.
+    pub decision_reason: Option<String>,
+    /// When it was approved or rejected (by a reviewer, or automatically).
+    pub decided_at: Option<String>,
     pub uploaded_at: String,
+    /// Expiry reminders emailed about this licence, oldest first.
+    pub expiry_alerts: Vec<ExportExpiryAlert>,
+}
+
+#[derive(Debug, Object, serde::Serialize)]
+pub struct ExportExpiryAlert {
+    /// How many days before the expiry date it was sent for (7, 3 or 1).
+    pub days_before: i64,
+    pub sent_at: String,
 }
 
 #[derive(Debug, Object, serde::Serialize)]
@@ -93,6 +113,8 @@ pub struct ExportProfile {
     pub phone_verified_at: Option<String>,
     pub role: String,
     pub created_at: String,
+    /// When an admin disabled the account, if it is disabled.
+    pub disabled_at: Option<String>,
     /// Whether a password is set (the hash itself is not exported).
     pub has_password: bool,
     pub password_changed_at: Option<String>,
@@ -212,13 +234,14 @@ fn profile(
     user_id: &str,
 ) -> rusqlite::Result<Option<ExportProfile>> {
     let Some(user) = store::find_by_id(conn, pii, user_id)? else { return Ok(None) };
-    let (has_password, changed, failed, locked): (bool, Option<i64>, i64, Option<i64>) = conn
-        .query_row(
-            "SELECT password_hash IS NOT NULL, password_changed_at, failed_logins, locked_until
-             FROM users WHERE id = ?1",
-            [user_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
+    type Stored = (bool, Option<i64>, i64, Option<i64>, Option<i64>);
+    let (has_password, changed, failed, locked, disabled): Stored = conn.query_row(
+        "SELECT password_hash IS NOT NULL, password_changed_at, failed_logins, locked_until,
+                disabled_at
+         FROM users WHERE id = ?1",
+        [user_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
     Ok(Some(ExportProfile {
         id: user.id,
         email: user.email,
@@ -229,6 +252,7 @@ fn profile(
         phone_verified_at: time(user.phone_verified_at),
         role: user.role,
         created_at: rfc3339(user.created_at),
+        disabled_at: time(disabled),
         has_password,
         password_changed_at: time(changed),
         failed_sign_ins: failed,
@@ -381,18 +405,29 @@ fn mfa(conn: &Connection, user_id: &str) -> rusqlite::Result<ExportMfa> {
 }
 
 fn driver(conn: &Connection, pii: &FieldCipher, user_id: &str) -> rusqlite::Result<ExportDriver> {
-    let state: Option<(String, bool, bool)> = conn
+    let state: Option<(String, Option<String>, bool, bool)> = conn
         .query_row(
-            "SELECT status, enabled, available FROM driver_profiles WHERE user_id = ?1",
+            "SELECT status, reason, enabled, available FROM driver_profiles WHERE user_id = ?1",
             [user_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    let (status, enabled, available) = state.unwrap_or(("none".into(), false, false));
+    let (status, reason, enabled, available) = state.unwrap_or(("none".into(), None, false, false));
     let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
-    let licences = crate::driver::store::licences_of(conn, pii, user_id)?
-        .into_iter()
-        .map(|l| ExportLicence {
+    let mut decided = conn.prepare("SELECT decided_at FROM driver_licences WHERE id = ?1")?;
+    let mut alerts = conn.prepare(
+        "SELECT days_before, sent_at FROM driver_expiry_alerts WHERE licence_id = ?1
+         ORDER BY sent_at, days_before DESC",
+    )?;
+    let mut licences = Vec::new();
+    for l in crate::driver::store::licences_of(conn, pii, user_id)? {
+        let decided_at: Option<i64> = decided.query_row([l.id], |r| r.get(0))?;
+        let expiry_alerts = alerts
+            .query_map([l.id], |r| {
+                Ok(ExportExpiryAlert { days_before: r.get(0)?, sent_at: rfc3339(r.get(1)?) })
+            })?
+            .collect::<Result<_, _>>()?;
+        licences.push(ExportLicence {
             status: l.status,
             source: l.source,
             family_name: l.fields.family_name,
@@ -401,8 +436,13 @@ fn driver(conn: &Connection, pii: &FieldCipher, user_id: &str) -> rusqlite::Resu
             expiry_date: date(l.fields.expiry),
             birth_date: date(l.fields.birth_date),
             issuer: l.fields.issuer,
+            name_score: l.name_score,
+            review_notes: l.review_notes,
+            decision_reason: l.decision_reason,
+            decided_at: time(decided_at),
             uploaded_at: rfc3339(l.created_at),
-        })
-        .collect();
-    Ok(ExportDriver { status, enabled, available, licences })
+            expiry_alerts,
+        });
+    }
+    Ok(ExportDriver { status, reason, enabled, available, licences })
 }

@@ -77,6 +77,71 @@ async fn the_export_holds_every_fact_about_the_caller_and_no_secret() {
 }
 
 #[tokio::test]
+async fn the_export_holds_the_driver_review_decisions_and_expiry_alerts() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let ada = server.signed_in_user("ada@north.edu").await;
+    let id = user_id(&ada).await;
+    let now = server.state.clock.unix();
+    // A driver record as the driver feature leaves it: a licence approved by a reviewer,
+    // two expiry reminders sent, then the driver suspended.
+    let family_name = server.state.pii.seal_text("driver_licences.family_name", "Lovelace");
+    let conn = server.state.db.get().unwrap();
+    conn.execute(
+        "INSERT INTO driver_licences (id, user_id, status, source, family_name, expiry_date,
+                                      name_score, review_notes, decision_reason, decided_at,
+                                      created_at)
+         VALUES (41, ?1, 'approved', 'barcode', ?2, '2027-05-01', 0.875,
+                 'the name differs from the legal name', 'checked the name by hand', ?3, ?4)",
+        rusqlite::params![id, family_name, now - 100, now - 200],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO driver_profiles (user_id, status, licence_id, reason, updated_at)
+         VALUES (?1, 'suspended', 41, 'the licence was reported stolen', ?2)",
+        rusqlite::params![id, now],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO driver_expiry_alerts (licence_id, days_before, sent_at)
+         VALUES (41, 7, ?1), (41, 3, ?2)",
+        rusqlite::params![now - 50, now - 10],
+    )
+    .unwrap();
+    drop(conn);
+
+    let export: Value = ada.get("/api/v1/account/export").await.json().await.unwrap();
+    let driver = &export["driver"];
+    assert_eq!(driver["status"], "suspended");
+    assert_eq!(driver["reason"], "the licence was reported stolen");
+    let licence = &driver["licences"][0];
+    assert_eq!(licence["family_name"], "Lovelace");
+    assert_eq!(licence["name_score"], 0.875);
+    assert_eq!(licence["review_notes"], "the name differs from the legal name");
+    assert_eq!(licence["decision_reason"], "checked the name by hand");
+    assert_eq!(licence["decided_at"], gatehouse::clock::rfc3339(now - 100));
+    let alerts: Vec<(i64, String)> = licence["expiry_alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["days_before"].as_i64().unwrap(), a["sent_at"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        alerts,
+        vec![(7, gatehouse::clock::rfc3339(now - 50)), (3, gatehouse::clock::rfc3339(now - 10))]
+    );
+    assert!(export["profile"]["disabled_at"].is_null(), "not disabled");
+
+    // A disabled account cannot sign in to ask, but its document says when it was disabled.
+    let conn = &mut server.state.db.get().unwrap();
+    conn.execute("UPDATE users SET disabled_at = ?2 WHERE id = ?1", rusqlite::params![id, now])
+        .unwrap();
+    let document =
+        gatehouse::privacy::export::export(conn, &server.state.pii, &id, now).unwrap().unwrap();
+    assert_eq!(document.profile.disabled_at, Some(gatehouse::clock::rfc3339(now)));
+}
+
+#[tokio::test]
 async fn deleting_an_account_removes_its_data_ends_its_access_and_frees_the_email() {
     let server = TestServer::start().await;
     server.add_campus("North", &["north.edu"]);
@@ -365,17 +430,69 @@ async fn retention_purges_expired_rows_unverified_accounts_and_old_audit_rows() 
     assert_eq!(server.register("never@north.edu").await.status(), 202);
     server.flush_outbox().await;
     assert_eq!(server.query_i64("SELECT count(*) FROM users"), 2);
+    let ada_id = user_id(&ada).await;
+    // Tokens, codes and challenges, each one that is due at the second run below (11 days on)
+    // and one that is not. (Phone codes and attempts are kept a day past expiry, for the
+    // per-day sending limits.) The server's own bootstrap link expires in an hour.
+    let (now, day) = (server.state.clock.unix(), 86_400);
+    server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .execute_batch(&format!(
+            "INSERT INTO token_families (id, user_id, created_at) VALUES
+                 ('family-due', '{ada_id}', {now}), ('family-kept', '{ada_id}', {now});
+             INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES
+                 (x'01', 'family-due', {now}, {now} + 5 * {day}),
+                 (x'02', 'family-kept', {now}, {now} + 20 * {day});
+             INSERT INTO phone_codes (phone_index, code_hash, created_at, expires_at) VALUES
+                 (x'aa', x'01', {now}, {now} + 300),
+                 (x'aa', x'02', {now}, {now} + 10 * {day} + 43200);
+             INSERT INTO phone_code_checks (phone_index, ip, at) VALUES
+                 (x'aa', '192.0.2.7', {now}), (x'aa', '192.0.2.7', {now} + 10 * {day} + 43200);
+             INSERT INTO mfa_challenges (token_hash, user_id, remember_me, created_at, expires_at)
+                 VALUES (x'01', '{ada_id}', 0, {now}, {now} + 300),
+                        (x'02', '{ada_id}', 0, {now}, {now} + 20 * {day});
+             INSERT INTO bootstrap_tokens (token_hash, expires_at) VALUES
+                 (x'02', {now} + 20 * {day});"
+        ))
+        .unwrap();
+    let count = |table: &str| server.query_i64(&format!("SELECT count(*) FROM {table}"));
+    assert_eq!(count("bootstrap_tokens"), 2, "the server's link and the seeded one");
 
     // Nothing is due yet.
     let report = gatehouse::privacy::run_retention(&server.state).await.unwrap();
     assert_eq!(report.unverified_accounts, 0);
     assert_eq!(report.sessions, 0);
+    // (Only the campus's creation, recorded at time 0 by the test harness, is old.)
+    let nothing = gatehouse::privacy::RetentionReport { audit_rows: 1, ..Default::default() };
+    assert_eq!(report, nothing, "nothing else is due yet");
 
     server.clock.advance(chrono::Duration::days(11));
     let report = gatehouse::privacy::run_retention(&server.state).await.unwrap();
     assert_eq!(report.unverified_accounts, 1, "{report:?}");
     assert_eq!(report.sessions, 1, "the browser session is long idle: {report:?}");
     assert_eq!(report.email_links, 2, "both verification links: {report:?}");
+    assert_eq!(report.refresh_tokens, 1, "{report:?}");
+    assert_eq!(report.token_families, 1, "the family left without tokens: {report:?}");
+    assert_eq!(report.phone_codes, 1, "{report:?}");
+    assert_eq!(report.phone_code_checks, 1, "{report:?}");
+    assert_eq!(report.mfa_challenges, 1, "{report:?}");
+    assert_eq!(report.bootstrap_links, 1, "the server's own, an hour old: {report:?}");
+    // The ones not due stay.
+    for table in [
+        "refresh_tokens",
+        "token_families",
+        "phone_codes",
+        "phone_code_checks",
+        "mfa_challenges",
+        "bootstrap_tokens",
+    ] {
+        assert_eq!(count(table), 1, "{table}");
+    }
+    assert_eq!(server.query_i64("SELECT count(*) FROM token_families WHERE id = 'family-kept'"), 1);
+    assert_eq!(server.query_i64("SELECT count(*) FROM mfa_challenges WHERE token_hash = x'02'"), 1);
     assert_eq!(server.query_i64("SELECT count(*) FROM users"), 1);
     assert_eq!(
         server.query_i64("SELECT count(*) FROM deleted_accounts WHERE reason = 'retention'"),
