@@ -109,24 +109,41 @@ pub fn rotate(
         }
     }
     std::thread::sleep(options.settle);
+    let (removed, kept) = retire_unused(conn, pii, target, now)?;
+    report.keys_removed = removed;
+    report.keys_kept = kept;
+    Ok(report)
+}
+
+/// Deletes the file of every key other than `target` and the root that nothing is sealed
+/// under any more; returns the ids removed and the ids still in use (kept: a later run, once
+/// they are re-sealed, removes them). The last step of [`rotate`].
+pub fn retire_unused(
+    conn: &Connection,
+    pii: &FieldCipher,
+    target: u32,
+    now: i64,
+) -> Result<(Vec<u32>, Vec<u32>), RotateError> {
+    let ring = pii.ring();
     let in_use = in_use(conn)?;
+    let (mut removed, mut kept) = (Vec::new(), Vec::new());
     for id in ring.ids() {
         if id == target || id == ROOT_KEY_ID {
             continue;
         }
         if in_use.contains_key(&id) {
-            report.keys_kept.push(id);
+            kept.push(id);
         } else {
             // Recorded as retired first: a crash before the file goes leaves a harmless file,
             // never a database that names a key whose file is gone.
             conn.execute("UPDATE pii_keys SET retired_at = ?2 WHERE id = ?1", params![id, now])?;
             if ring.remove_key(id)? {
-                report.keys_removed.push(id);
+                removed.push(id);
             }
         }
     }
     if in_use.contains_key(&ROOT_KEY_ID) {
-        report.keys_kept.push(ROOT_KEY_ID);
+        kept.push(ROOT_KEY_ID);
     }
-    Ok(report)
+    Ok((removed, kept))
 }
