@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Abuse-protection figures (SPEC section 6), measured in one run:
-#   - the overhead of the rate-limit layer: GET /api/v1/auth/session with a session cookie on
+#   - the overhead of the rate-limit layer: GET /api/v1/auth/session with session cookies on
 #     two servers, one with the limits on (set high enough never to refuse) and one with them
 #     off, measured alternately (10 runs each); the ratio of the medians (target: 0.95 or
-#     more) and the median of the ten rounds' own ratios;
+#     more) and the median of the ten rounds' own ratios. Twice: with one user's cookie (every
+#     request counts against one limiter key, whose state both server threads update: the
+#     worst case) and with USERS users' cookies in turn (default 32; a campus app's traffic,
+#     one key per user);
 #   - memory under an address-spraying attack: a server with the default limits and
 #     trusted_proxies = 127.0.0.1 gets requests from 10,000 and then 100,000 distinct client
 #     addresses (X-Forwarded-For). Each is a sign-in-class request (a made-up email link
@@ -14,7 +17,8 @@
 #     a new key per check, a refused check.
 #
 #   cargo build --release --bins --examples && scripts/bench/abuse.sh [SECONDS]
-# (BENCH_BIN picks another binary; SMALL and LARGE change the address counts. PIN=1 runs the
+# (BENCH_BIN picks another binary; SMALL and LARGE change the address counts; USERS the
+# number of signed-in users of the second overhead measurement. PIN=1 runs the
 # two servers on CPU 1 and wrk, with one thread, on CPU 0: the layer's cost without the
 # load generator and the server competing for the same cores.)
 set -euo pipefail
@@ -43,8 +47,27 @@ start on GATEHOUSE_RATE_LIMIT__ENABLED=true GATEHOUSE_RATE_LIMIT__AUTHENTICATED_
 on_url=$URL
 start off
 off_url=$URL
-on_cookie=$(bench_signed_in_cookie "$on_url" "$work/on" bench@bench.edu Correct-Horse-42)
-off_cookie=$(bench_signed_in_cookie "$off_url" "$work/off" bench@bench.edu Correct-Horse-42)
+users=${USERS:-32}
+cookies() { # cookies URL DATA_DIR: signs in $users users, prints their cookies comma-separated
+  local list="" i
+  for i in $(seq 1 "$users"); do
+    bench_verified_user "$1" "$2" "bench$i@bench.edu" Correct-Horse-42
+    list+="${list:+,}$(bench_login_cookie "$1" "bench$i@bench.edu" Correct-Horse-42)"
+  done
+  echo "$list"
+}
+on_cookies=$(cookies "$on_url" "$work/on") off_cookies=$(cookies "$off_url" "$work/off")
+on_cookie=${on_cookies%%,*} off_cookie=${off_cookies%%,*}
+cat >"$work/users.lua" <<'LUA'
+-- Each request carries the next user's cookie (COOKIES: comma-separated session cookies).
+local cookies = {}
+for c in string.gmatch(os.getenv("COOKIES"), "[^,]+") do table.insert(cookies, c) end
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format("GET", nil, { ["Cookie"] = "gatehouse_session=" .. cookies[n % #cookies + 1] })
+end
+LUA
 load=(wrk -t2)
 if [ "${PIN:-0}" = 1 ]; then
   taskset -a -p -c 1 "${pids[0]}" >/dev/null
@@ -53,15 +76,21 @@ if [ "${PIN:-0}" = 1 ]; then
 fi
 rps() { "${load[@]}" -c32 -d"$seconds"s -H "Cookie: gatehouse_session=$2" "$1/api/v1/auth/session" 2>/dev/null |
   awk '/Requests\/sec/ {print $2}'; }
+rps_users() { COOKIES=$2 "${load[@]}" -c32 -d"$seconds"s -s "$work/users.lua" "$1/api/v1/auth/session" 2>/dev/null |
+  awk '/Requests\/sec/ {print $2}'; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: gatehouse_session=$on_cookie" "$on_url/api/v1/auth/session")" = 200 ]
-on_runs=() off_runs=()
+on_runs=() off_runs=() on_users=() off_users=()
 # Ten rounds, the order flipped each round (on-off, off-on, ...), so that drift in the
 # machine's load falls on both sides alike.
 for round in 1 2 3 4 5 6 7 8 9 10; do
   if [ $((round % 2)) = 1 ]; then
     on_runs+=("$(rps "$on_url" "$on_cookie")")
     off_runs+=("$(rps "$off_url" "$off_cookie")")
+    on_users+=("$(rps_users "$on_url" "$on_cookies")")
+    off_users+=("$(rps_users "$off_url" "$off_cookies")")
   else
+    off_users+=("$(rps_users "$off_url" "$off_cookies")")
+    on_users+=("$(rps_users "$on_url" "$on_cookies")")
     off_runs+=("$(rps "$off_url" "$off_cookie")")
     on_runs+=("$(rps "$on_url" "$on_cookie")")
   fi
@@ -115,21 +144,24 @@ rss_100k=$(bench_rss_kib "$spray_pid")
 
 micro=$("$target/release/examples/ratelimit_bench")
 
-python3 - "$seconds" "${on_runs[*]}" "${off_runs[*]}" "$rss_start" "$sent_10k" "$rss_10k" "$sent_100k" "$rss_100k" "$micro" <<'PY'
+python3 - "$seconds" "${on_runs[*]}" "${off_runs[*]}" "$rss_start" "$sent_10k" "$rss_10k" "$sent_100k" "$rss_100k" "$micro" "${on_users[*]}" "${off_users[*]}" "$users" <<'PY'
 import os, statistics, sys
 seconds = sys.argv[1]
-on = [float(x) for x in sys.argv[2].split()]
-off = [float(x) for x in sys.argv[3].split()]
 rss_start, sent_10k, rss_10k, sent_100k, rss_100k = map(int, sys.argv[4:9])
-on_m, off_m = statistics.median(on), statistics.median(off)
 load = "servers on CPU 1, wrk -t1 -c32 on CPU 0" if os.environ.get("PIN") == "1" else "wrk -t2 -c32"
-print(f"Rate-limit layer overhead: GET /api/v1/auth/session with a cookie, {load}, "
+print(f"Rate-limit layer overhead: GET /api/v1/auth/session, {load}, "
       f"10 alternating runs of {seconds} s each, medians")
-print(f"  {'limits on (req/s)':<28}{on_m:>12,.0f}   runs: {', '.join(f'{x:,.0f}' for x in on)}")
-print(f"  {'limits off (req/s)':<28}{off_m:>12,.0f}   runs: {', '.join(f'{x:,.0f}' for x in off)}")
-print(f"  {'ratio on/off':<28}{on_m / off_m:>12.3f}   target >= 0.95")
-rounds = [a / b for a, b in zip(on, off)]
-print(f"  {'median of round ratios':<28}{statistics.median(rounds):>12.3f}   rounds: {', '.join(f'{x:.2f}' for x in rounds)}")
+for title, on_arg, off_arg in ((f"{sys.argv[12]} users' cookies in turn", sys.argv[10], sys.argv[11]),
+                               ("one user's cookie (one hot limiter key)", sys.argv[2], sys.argv[3])):
+    on = [float(x) for x in on_arg.split()]
+    off = [float(x) for x in off_arg.split()]
+    on_m, off_m = statistics.median(on), statistics.median(off)
+    print(f" {title}")
+    print(f"  {'limits on (req/s)':<28}{on_m:>12,.0f}   runs: {', '.join(f'{x:,.0f}' for x in on)}")
+    print(f"  {'limits off (req/s)':<28}{off_m:>12,.0f}   runs: {', '.join(f'{x:,.0f}' for x in off)}")
+    print(f"  {'ratio on/off':<28}{on_m / off_m:>12.3f}   target >= 0.95")
+    rounds = [a / b for a, b in zip(on, off)]
+    print(f"  {'median of round ratios':<28}{statistics.median(rounds):>12.3f}   rounds: {', '.join(f'{x:.2f}' for x in rounds)}")
 print("Memory under address spraying (limits on; 3 limiter keys per address)")
 print(f"  {'distinct addresses':<28}{'RSS (MiB)':>12}{'growth (MiB)':>15}")
 for label, sent, rss in (("0 (at start)", 0, rss_start), (f"{sent_10k:,}", sent_10k, rss_10k), (f"{sent_100k:,}", sent_100k, rss_100k)):
