@@ -81,8 +81,32 @@ async fn driver(user: &User) -> Value {
     json_of(user.get("/api/v1/driver").await, 200).await
 }
 
-fn audit_count(server: &TestServer, action: &str) -> i64 {
-    server.query_i64(&format!("SELECT count(*) FROM audit_log WHERE action = '{action}'"))
+/// The id of the user with `email`.
+fn user_id(server: &TestServer, email: &str) -> String {
+    let index = server.state.accounts.email_index(email);
+    server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .query_row("SELECT id FROM users WHERE email_index = ?1", [index], |r| r.get(0))
+        .unwrap()
+}
+
+/// Who did `action` (`None`: the system) and why, for each audit row of it, oldest first.
+fn audited(server: &TestServer, action: &str) -> Vec<(Option<String>, String)> {
+    let conn = server.state.db.get().unwrap();
+    let mut stmt = conn
+        .prepare("SELECT actor_id, details FROM audit_log WHERE action = ?1 ORDER BY id")
+        .unwrap();
+    stmt.query_map([action], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(|row| {
+            let (actor, details) = row.unwrap();
+            let details: Value = serde_json::from_str(&details).unwrap();
+            (actor, details["reason"].as_str().unwrap_or_else(|| panic!("{details}")).to_string())
+        })
+        .collect()
 }
 
 /// Starts a server with OCR off (so results do not depend on the machine) unless `ocr`.
@@ -116,7 +140,11 @@ async fn a_first_licence_waits_for_a_reviewer_then_the_driver_can_switch_on() {
     assert_eq!(pending["issuer"], "NY");
     assert_eq!(pending["name_score"], 1.0);
     assert_eq!(pending["review_notes"], json!([]), "every check passed; a person still decides");
-    assert_eq!(audit_count(&server, "driver.requested"), 1);
+    let maria_id = user_id(&server, "maria@north.edu");
+    assert_eq!(
+        audited(&server, "driver.requested"),
+        [(Some(maria_id.clone()), "a reviewer approves every new driver".to_string())]
+    );
 
     // The database keeps where the images are, never their bytes; the files are sealed
     // (tests/it/driver_at_rest.rs), and open to what was uploaded.
@@ -221,8 +249,11 @@ async fn a_first_licence_waits_for_a_reviewer_then_the_driver_can_switch_on() {
     assert_eq!(approvals.0, reviewer_id);
     assert!(approvals.1.contains("reason"));
     drop(conn);
-    for action in ["driver.enabled", "driver.availability_on", "driver.availability_off"] {
-        assert_eq!(audit_count(&server, action), 1, "{action}");
+    // The driver's own switches: the driver is the actor.
+    let by_maria = |reason: &str| vec![(Some(maria_id.clone()), reason.to_string())];
+    assert_eq!(audited(&server, "driver.enabled"), by_maria("requested by the driver"));
+    for action in ["driver.availability_on", "driver.availability_off"] {
+        assert_eq!(audited(&server, action), by_maria("switched by the driver"), "{action}");
     }
 }
 
@@ -263,7 +294,10 @@ async fn rejections_carry_a_reason_and_reviewers_cannot_decide_their_own() {
     assert_eq!(state["status"], "rejected");
     assert_eq!(state["reason"], "The photo is of another card.");
     assert_eq!(state["rejected_licence"]["decision_reason"], "The photo is of another card.");
-    assert_eq!(audit_count(&server, "driver.rejected"), 1);
+    assert_eq!(
+        audited(&server, "driver.rejected"),
+        [(Some(user_id(&server, "rev@north.edu")), "The photo is of another card.".to_string())]
+    );
     problem(
         reviewer.post("/api/v1/admin/driver-reviews/999/approve", json!({})).await,
         404,
@@ -472,6 +506,10 @@ async fn expired_licences_names_and_preconditions() {
         pending["review_notes"].to_string().contains("does not match the legal name"),
         "{pending}"
     );
+    // The request's audit row gives what the reviewer must look at as its reason.
+    let (actor, reason) = audited(&server, "driver.requested").pop().unwrap();
+    assert_eq!(actor, Some(user_id(&server, "ana@north.edu")));
+    assert!(reason.contains("does not match the legal name"), "{reason}");
 
     // Unauthenticated.
     problem(server.get("/api/v1/driver").await, 401, "unauthenticated").await;
@@ -567,8 +605,10 @@ async fn the_expiry_job_alerts_once_each_then_suspends_and_a_renewal_is_approved
         "driver_not_approved",
     )
     .await;
-    assert_eq!(audit_count(&server, "driver.suspended"), 1);
-    assert_eq!(audit_count(&server, "driver.availability_off"), 1);
+    // The system did it (no actor), and says why.
+    let by_system = vec![(None, "licence expired".to_string())];
+    assert_eq!(audited(&server, "driver.suspended"), by_system);
+    assert_eq!(audited(&server, "driver.availability_off"), by_system);
     server.mail_to("ana@north.edu", "Driving is suspended").await;
 
     // A renewal that passes every check is approved without a reviewer.
