@@ -655,6 +655,64 @@ async fn the_expiry_job_alerts_once_each_then_suspends_and_a_renewal_is_approved
 }
 
 #[tokio::test]
+async fn a_renewal_is_refused_8_days_before_expiry_and_approved_at_once_7_days_before() {
+    let server = server(false).await;
+    let (ana, person) = approved_driver(&server, "ana@north.edu", 8).await;
+    let renewal = Person { expiry: person.expiry + Duration::days(1800), ..person.clone() };
+    let window_opens = person.expiry - Duration::days(7);
+
+    // 8 days before: one day early, refused with the day it opens.
+    let body = problem(upload(&ana, &renewal).await, 409, "renewal_too_early").await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains(&window_opens.to_string()), "{detail}");
+    assert_eq!(driver(&ana).await["upload_from"], window_opens.to_string());
+    assert_eq!(server.query_i64("SELECT count(*) FROM driver_licences"), 1, "nothing stored");
+
+    // Exactly 7 days before: accepted, and approved without a reviewer while still approved.
+    server.clock.advance(Duration::days(1));
+    let ana = sign_in(&server, "ana@north.edu").await;
+    let before = driver(&ana).await;
+    assert_eq!(before["status"], "approved");
+    assert_eq!(before["can_drive"], true);
+    assert_eq!(before["upload_from"], Value::Null, "the window is open");
+    let state = json_of(upload(&ana, &renewal).await, 201).await;
+    assert_eq!(state["status"], "approved", "{state}");
+    assert_eq!(state["expiry_date"], renewal.expiry.to_string());
+    assert_eq!(state["pending_licence"], Value::Null, "nothing waits for a reviewer");
+    assert_eq!(state["enabled"], true);
+    assert_eq!(state["available"], true, "nothing stopped while the licence was replaced");
+    let automatic = audited(&server, "driver.approved");
+    assert_eq!(automatic.last().unwrap(), &(None, "renewal passed every check".to_string()));
+    // The old licence is superseded and its images are gone.
+    let conn = server.state.db.get().unwrap();
+    let statuses: Vec<String> = conn
+        .prepare("SELECT status FROM driver_licences ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    drop(conn);
+    assert_eq!(statuses, ["superseded", "approved"]);
+    assert_eq!(std::fs::read_dir(server.data_dir().join("uploads")).unwrap().count(), 2);
+
+    // The alerts follow the new expiry: none for the old one's 7 days, then 7, 3 and 1 days
+    // before the new one, and suspension on its day.
+    let run = || gatehouse::driver::run_expiry_job(&server.state);
+    assert_eq!(run().await.unwrap(), Default::default(), "the old licence's alert is not sent");
+    server.clock.advance(renewal.expiry - person.expiry - Duration::days(1));
+    assert_eq!(run().await.unwrap().alerts_sent, 0, "8 days before the new expiry");
+    for (days_left, expected) in [(7, 1), (6, 0), (5, 0), (4, 0), (3, 1), (2, 0), (1, 1)] {
+        server.clock.advance(Duration::days(1));
+        assert_eq!(run().await.unwrap().alerts_sent, expected, "{days_left} days left");
+    }
+    let mail = server.mail_to("ana@north.edu", "expires in 7 day").await;
+    assert!(mail.text.contains(&renewal.expiry.to_string()), "{}", mail.text);
+    server.clock.advance(Duration::days(1));
+    assert_eq!(run().await.unwrap().suspended, 1, "on the new expiry day");
+}
+
+#[tokio::test]
 async fn enable_and_availability_are_limited_to_10_an_hour() {
     let server = TestServer::start_with(|c| {
         c.driver.tesseract = String::new();
