@@ -729,6 +729,15 @@ async fn enable_and_availability_are_limited_to_10_an_hour() {
     let limited = ana.post("/api/v1/driver/availability", json!({"available": true})).await;
     assert!(limited.headers().contains_key("retry-after"));
     problem(limited, 429, "rate_limited").await;
+
+    // Per user, not per address: another driver at the same address has their own 10.
+    let (bob, _) = approved_driver(&server, "bob@north.edu", 100).await;
+    for i in 0..8 {
+        let r = bob.post("/api/v1/driver/availability", json!({"available": i % 2 == 1})).await;
+        assert_eq!(r.status(), 200, "bob's request {}", i + 3);
+    }
+    let limited = bob.post("/api/v1/driver/availability", json!({"available": true})).await;
+    problem(limited, 429, "rate_limited").await;
 }
 
 /// The OCR test needs tesseract and a font; without them it is skipped, and says so, unless
