@@ -11,6 +11,7 @@ mod cli;
 mod config_errors;
 mod driver;
 mod driver_at_rest;
+mod driver_jobs;
 mod harness;
 mod http_errors;
 mod http_surface;
