@@ -306,8 +306,9 @@ impl From<&Principal> for SessionView {
     }
 }
 
-/// Answered with `DirectJson`: its `Serialize` derive must write what its `Object` derive
-/// documents (a test below compares them).
+// Answered with `DirectJson`: its `Serialize` derive must write what its `Object` derive
+// documents (a test below compares them). (Not a doc comment: that would enter the API
+// document.)
 #[derive(Object, serde::Serialize)]
 pub struct WhoAmI {
     user: UserView,
