@@ -42,8 +42,10 @@ start() { # start NAME [ENV=VALUE ...]: a server with a campus; sets URL and PID
 }
 
 # 1. The rate-limit layer's overhead.
+# (The sign-in tiers are raised too, so that the users can sign up and in from one address.)
 start on GATEHOUSE_RATE_LIMIT__ENABLED=true GATEHOUSE_RATE_LIMIT__AUTHENTICATED_PER_MINUTE=4000000000 \
-  GATEHOUSE_RATE_LIMIT__ANONYMOUS_PER_IP=4000000000
+  GATEHOUSE_RATE_LIMIT__ANONYMOUS_PER_IP=4000000000 GATEHOUSE_RATE_LIMIT__AUTH_PER_IP=4000000000 \
+  GATEHOUSE_RATE_LIMIT__AUTH_PER_ACCOUNT=4000000000
 on_url=$URL
 start off
 off_url=$URL
