@@ -69,10 +69,12 @@ pub enum KeyError {
     )]
     Lost { path: PathBuf, needed_by: &'static str },
     #[error(
-        "cannot read the database {path} to see which keys it needs (is it a Gatehouse SQLite \
-         database?): {source}; nothing was changed"
+        "cannot open the database {path} to see which keys it needs (is it a Gatehouse SQLite \
+         database?): {error}; nothing was changed"
     )]
-    Probe { path: PathBuf, source: rusqlite::Error },
+    // `error`, not `source`: the message names it already, and a source would be printed a
+    // second time at the end of the error chain.
+    Probe { path: PathBuf, error: rusqlite::Error },
 }
 
 /// Which generated keys an existing database already depends on: those are never generated
@@ -93,7 +95,7 @@ impl KeysInUse {
         if !db_path.exists() {
             return Ok(Self::default());
         }
-        let probe = |source| KeyError::Probe { path: db_path.into(), source };
+        let probe = |error| KeyError::Probe { path: db_path.into(), error };
         let conn = rusqlite::Connection::open_with_flags(
             db_path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
