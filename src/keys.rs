@@ -102,14 +102,7 @@ impl KeysInUse {
         )
         .map_err(probe)?;
         let any_row = |table: &str| -> Result<bool, KeyError> {
-            let exists: bool = conn
-                .query_row(
-                    "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
-                    [table],
-                    |r| r.get(0),
-                )
-                .map_err(probe)?;
-            if !exists {
+            if !crate::db::has_table(&conn, table).map_err(probe)? {
                 return Ok(false);
             }
             conn.query_row(&format!("SELECT EXISTS(SELECT 1 FROM {table})"), [], |r| r.get(0))

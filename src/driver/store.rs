@@ -78,6 +78,8 @@ pub struct Licence {
     pub review_notes: String,
     pub decision_reason: Option<String>,
     pub created_at: i64,
+    /// When a reviewer (or the automatic renewal) approved or rejected it.
+    pub decided_at: Option<i64>,
 }
 
 pub fn profile(conn: &Connection, user_id: &str) -> rusqlite::Result<Profile> {
@@ -239,7 +241,7 @@ pub fn take_uploads(conn: &Connection, licence_id: i64) -> rusqlite::Result<Vec<
 
 const LICENCE_COLUMNS: &str = "id, user_id, status, source, family_name, given_names,
     licence_number, expiry_date, birth_date, issuer, name_score, review_notes, decision_reason,
-    created_at";
+    created_at, decided_at";
 
 fn licence_from_row(pii: &FieldCipher, r: &Row<'_>) -> rusqlite::Result<Licence> {
     let open = |index: usize, column: &str| {
@@ -262,6 +264,7 @@ fn licence_from_row(pii: &FieldCipher, r: &Row<'_>) -> rusqlite::Result<Licence>
         review_notes: r.get(11)?,
         decision_reason: r.get(12)?,
         created_at: r.get(13)?,
+        decided_at: r.get(14)?,
     })
 }
 

@@ -414,14 +414,12 @@ fn driver(conn: &Connection, pii: &FieldCipher, user_id: &str) -> rusqlite::Resu
         .optional()?;
     let (status, reason, enabled, available) = state.unwrap_or(("none".into(), None, false, false));
     let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
-    let mut decided = conn.prepare("SELECT decided_at FROM driver_licences WHERE id = ?1")?;
     let mut alerts = conn.prepare(
         "SELECT days_before, sent_at FROM driver_expiry_alerts WHERE licence_id = ?1
          ORDER BY sent_at, days_before DESC",
     )?;
     let mut licences = Vec::new();
     for l in crate::driver::store::licences_of(conn, pii, user_id)? {
-        let decided_at: Option<i64> = decided.query_row([l.id], |r| r.get(0))?;
         let expiry_alerts = alerts
             .query_map([l.id], |r| {
                 Ok(ExportExpiryAlert { days_before: r.get(0)?, sent_at: rfc3339(r.get(1)?) })
@@ -439,7 +437,7 @@ fn driver(conn: &Connection, pii: &FieldCipher, user_id: &str) -> rusqlite::Resu
             name_score: l.name_score,
             review_notes: l.review_notes,
             decision_reason: l.decision_reason,
-            decided_at: time(decided_at),
+            decided_at: time(l.decided_at),
             uploaded_at: rfc3339(l.created_at),
             expiry_alerts,
         });

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::cipher::{self, CipherError, FieldCipher};
 use super::sealed::{self, Pass, SealError};
 use crate::crypto;
+use crate::db::has_table;
 
 const CHECK_CONTEXT: &str = "pii_keys.check";
 const CHECK_TEXT: &[u8] = b"gatehouse pii key check";
@@ -68,14 +69,6 @@ pub fn prepare(conn: &mut Connection, pii: &FieldCipher, now: i64) -> Result<(),
         tracing::info!(values = sealed, "personal data stored in plain text is now sealed");
     }
     Ok(())
-}
-
-fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
-        [name],
-        |r| r.get(0),
-    )
 }
 
 /// Every key the database knows (not retired) must be present and open its check value.

@@ -372,11 +372,7 @@ async fn a_backup_dir_that_cannot_be_written_is_a_clear_error_and_the_server_car
     // said so, where mounting is not allowed).
     let dir = server.data_dir().join("backups");
     std::fs::create_dir_all(&dir).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(&dir)
-        .status()
-        .is_ok_and(|s| s.success());
+    let mounted = mount_tmpfs(&dir, "size=64k");
     if mounted {
         let body =
             problem(admin.post("/api/v1/admin/backups", json!({})).await, 503, "backup_failed")
@@ -392,11 +388,7 @@ async fn a_backup_dir_that_cannot_be_written_is_a_clear_error_and_the_server_car
 
     // Read-only: a read-only file system on the backups directory (root ignores file modes,
     // so a chmod would not do).
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "ro", "tmpfs"])
-        .arg(&dir)
-        .status()
-        .is_ok_and(|s| s.success());
+    let mounted = mount_tmpfs(&dir, "ro");
     if mounted {
         let body =
             problem(admin.post("/api/v1/admin/backups", json!({})).await, 503, "backup_failed")
@@ -416,4 +408,13 @@ async fn a_backup_dir_that_cannot_be_written_is_a_clear_error_and_the_server_car
     let left: Vec<String> = backup::list(&dir).unwrap().into_iter().map(|b| b.name).collect();
     assert_eq!(left.len(), 1);
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no partial files left behind");
+}
+
+/// Mounts a tmpfs with `options` on `dir`; false where mounting is not allowed (not root).
+fn mount_tmpfs(dir: &std::path::Path, options: &str) -> bool {
+    std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
 }
