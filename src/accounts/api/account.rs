@@ -30,7 +30,7 @@ impl AccountApi {
             .user(&auth.principal().user_id)
             .await?
             .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Sign in first."))?;
-        Ok(Json(UserView::from(user.as_ref())))
+        Ok(Json(UserView::from(&**user)))
     }
 
     /// Change the display name or legal name.

@@ -170,11 +170,7 @@ impl AuthApi {
             .await?
             .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Sign in first."))?;
         let policy = state.pending_policies.status(&principal.user_id).await?;
-        Ok(DirectJson(WhoAmI {
-            user: UserView::from(user.as_ref()),
-            session: principal.into(),
-            policy,
-        }))
+        Ok(DirectJson::new(&WhoAmIBody::new(&user, principal, &policy)))
     }
 
     /// Ask for a password-reset link by email.

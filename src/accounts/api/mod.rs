@@ -16,13 +16,14 @@ use poem::web::cookie::CookieJar;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
+use serde_json::value::RawValue;
 
 use super::password;
-use super::service::{Registration, RequestMeta};
+use super::service::{CachedUser, Registration, RequestMeta};
 use super::store::User;
 use crate::app::{ApiTags, AppState};
 use crate::captcha::api::CaptchaSolution;
-use crate::clock::rfc3339;
+use crate::clock::{Rfc3339, rfc3339};
 use crate::error::ApiError;
 use crate::http::auth::Auth;
 use crate::http::{ClientIp, DirectJson, StrictJson};
@@ -283,7 +284,7 @@ pub struct MfaLoginRequest {
 }
 
 /// The current session.
-#[derive(Object, serde::Serialize)]
+#[derive(Object)]
 pub struct SessionView {
     id: String,
     created_at: String,
@@ -306,18 +307,62 @@ impl From<&Principal> for SessionView {
     }
 }
 
-// Answered with `DirectJson`: its `Serialize` derive must write what its `Object` derive
-// documents (a test below compares them). (Not a doc comment: that would enter the API
-// document.)
-#[derive(Object, serde::Serialize)]
+// Answered with `DirectJson`, written by `WhoAmIBody` (a test below shows the two agree).
+// (Not a doc comment: that would enter the API document.)
+#[derive(Object)]
 pub struct WhoAmI {
     user: UserView,
     session: SessionView,
     /// Whether the user has a privacy-policy version to accept: a session that began before
     /// a new version was published learns it here.
     #[oai(flatten)]
-    #[serde(flatten)]
     policy: PendingPolicy,
+}
+
+/// What the session check writes: [`WhoAmI`] field for field, from the user's cached
+/// rendering and borrowed parts, with the policy's fields written in place (as `flatten`
+/// would, without serde's slower map path).
+#[derive(serde::Serialize)]
+pub struct WhoAmIBody<'a> {
+    user: &'a RawValue,
+    session: SessionBody<'a>,
+    policy_acceptance_required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy_version: Option<&'a str>,
+}
+
+/// [`SessionView`], borrowed.
+#[derive(serde::Serialize)]
+struct SessionBody<'a> {
+    id: &'a str,
+    created_at: Rfc3339,
+    expires_at: Rfc3339,
+    remember_me: bool,
+    idle_timeout_seconds: i64,
+}
+
+impl<'a> WhoAmIBody<'a> {
+    pub fn new(user: &'a CachedUser, session: &'a Principal, policy: &'a PendingPolicy) -> Self {
+        Self {
+            user: user.rendered(render_user),
+            session: SessionBody {
+                id: &session.session_id,
+                created_at: Rfc3339(session.created_at),
+                expires_at: Rfc3339(session.expires_at),
+                remember_me: session.remember_me,
+                idle_timeout_seconds: session.idle_timeout,
+            },
+            policy_acceptance_required: policy.policy_acceptance_required,
+            policy_version: policy.policy_version.as_deref(),
+        }
+    }
+}
+
+/// A user as [`UserView`]'s `Serialize` derive writes it (which a test shows is what its
+/// `Object` derive documents).
+fn render_user(user: &User) -> Box<RawValue> {
+    serde_json::value::to_raw_value(&UserView::from(user))
+        .expect("a UserView has only string keys and derived Serialize impls")
 }
 
 /// One of the caller's sessions.
@@ -391,43 +436,71 @@ type ApiResult<T> = Result<T, ApiError>;
 mod tests {
     use super::*;
 
-    fn who_am_i(full: bool) -> WhoAmI {
+    fn user(full: bool) -> User {
         let some = |v: &str| full.then(|| v.to_string());
-        WhoAmI {
-            user: UserView {
-                id: "u1".into(),
-                email: some("ada@campus.example"),
-                display_name: "Ada \"L\" \u{e9}".into(),
-                legal_name: some("Ada Lovelace"),
-                phone: some("+15555550100"),
-                phone_verified: full,
-                roles: vec!["user".into(), "admin".into()],
-                email_verified: !full,
-                campus: full.then(|| CampusRef { id: 7, name: "North".into() }),
-                created_at: "2026-12-03T08:00:00Z".into(),
-            },
-            session: SessionView {
-                id: "s1".into(),
-                created_at: "2026-12-03T08:00:00Z".into(),
-                expires_at: "2026-12-04T08:00:00Z".into(),
-                remember_me: full,
-                idle_timeout_seconds: 1800,
-            },
-            policy: PendingPolicy::pending(some("2026-1")),
+        User {
+            id: "u1".into(),
+            email: some("ada@campus.example"),
+            display_name: "Ada \"L\" \u{e9} \\ </script>".into(),
+            legal_name: some("Ada Lovelace"),
+            phone: some("+15555550100"),
+            password_hash: some("$argon2id$not-written"),
+            campus_id: full.then_some(7),
+            campus_name: some("North"),
+            role: if full { "admin" } else { "user" }.into(),
+            email_verified_at: (!full).then_some(1_796_371_200),
+            created_at: 1_796_371_200,
+            phone_verified_at: full.then_some(1_796_371_300),
         }
     }
 
-    /// The session check answers with `DirectJson`: what serde writes must be what the
-    /// `Object` derive (and so the document) says, with every optional field present and absent.
-    #[test]
-    fn who_am_i_serialises_as_documented() {
-        for full in [true, false] {
-            let (documented, direct) = crate::http::both_ways(&who_am_i(full));
-            assert_eq!(documented, direct, "full: {full}");
+    fn principal(full: bool) -> Principal {
+        Principal {
+            method: crate::sessions::AuthMethod::Session,
+            user_id: "u1".into(),
+            session_id: "s1".into(),
+            role: crate::accounts::Role::User,
+            remember_me: full,
+            created_at: 1_796_371_200,
+            expires_at: 1_798_963_200,
+            idle_timeout: 1800,
         }
-        let (_, absent) = crate::http::both_ways(&who_am_i(false));
-        assert!(absent["user"].get("email").is_none(), "absent options are left out");
-        assert!(absent.get("policy_version").is_none());
-        assert_eq!(absent["policy_acceptance_required"], false, "the policy is flattened");
+    }
+
+    /// The session check answers with `DirectJson` from `WhoAmIBody`: what it writes must be
+    /// what `WhoAmI`'s `Object` derive (and so the document) says, with every optional field
+    /// present and absent.
+    #[test]
+    fn who_am_i_is_written_as_documented() {
+        for full in [true, false] {
+            let (user, principal) = (user(full), principal(full));
+            let policy = || PendingPolicy::pending(full.then(|| "2026-1".to_string()));
+            let documented = WhoAmI {
+                user: UserView::from(&user),
+                session: SessionView::from(&principal),
+                policy: policy(),
+            };
+            let cached = CachedUser::new(user);
+            let policy = policy();
+            let (documented, written) =
+                crate::http::both_ways(&documented, &WhoAmIBody::new(&cached, &principal, &policy));
+            assert_eq!(documented, written, "full: {full}");
+            assert!(!written.to_string().contains("argon2"), "the password hash is never written");
+            if !full {
+                assert!(written["user"].get("email").is_none(), "absent options are left out");
+                assert!(written.get("policy_version").is_none());
+                assert_eq!(written["policy_acceptance_required"], false, "the policy is flattened");
+            }
+        }
+    }
+
+    /// The rendering is made once per cached copy: a later render function is not called.
+    #[test]
+    fn a_cached_user_is_rendered_once() {
+        let cached = CachedUser::new(user(true));
+        let first = cached.rendered(render_user).get().to_string();
+        let again = cached.rendered(|_| panic!("rendered twice")).get().to_string();
+        assert_eq!(first, again);
+        assert!(first.contains("\"display_name\""));
     }
 }

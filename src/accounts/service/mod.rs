@@ -7,6 +7,7 @@
 //! links), `signin` (passwords, sessions, lockout), `mfa` (TOTP, recovery codes, the second
 //! sign-in step), `passwords` (change, reset), `profile`.
 
+mod cached_user;
 mod links;
 mod mfa;
 mod passwords;
@@ -16,6 +17,7 @@ mod signup;
 
 use std::sync::Arc;
 
+pub use cached_user::CachedUser;
 pub use mfa::{LoginOutcome, MfaStatus, TotpEnrolment};
 
 use rusqlite::Connection;
@@ -163,7 +165,7 @@ pub struct Accounts {
     verify_hours: i64,
     /// Whether failed passwords lock accounts (off only for benchmarks and API fuzzing).
     lockout: bool,
-    users: moka::sync::Cache<String, Arc<User>>,
+    users: moka::sync::Cache<String, Arc<CachedUser>>,
     /// Emailed-link jobs still running (see `links.rs`).
     link_jobs: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -280,12 +282,12 @@ impl Accounts {
     /// A user for read-only views (who am I, profile), from a short-lived cache so that a
     /// session check costs no query. Every change made here drops the entry; a change made by
     /// another process (the CLI) is seen within [`USER_CACHE_TTL`].
-    pub async fn user(&self, user_id: &str) -> Result<Option<Arc<User>>, AccountError> {
+    pub async fn user(&self, user_id: &str) -> Result<Option<Arc<CachedUser>>, AccountError> {
         if let Some(user) = self.users.get(user_id) {
             return Ok(Some(user));
         }
         let Some(user) = self.user_from_db(user_id).await? else { return Ok(None) };
-        let user = Arc::new(user);
+        let user = Arc::new(CachedUser::new(user));
         self.users.insert(user_id.to_string(), user.clone());
         Ok(Some(user))
     }
