@@ -33,6 +33,7 @@ pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod backup;
+pub mod cache;
 pub mod campuses;
 pub mod captcha;
 pub mod cli;

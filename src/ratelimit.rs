@@ -125,7 +125,7 @@ pub struct Tier {
     /// phone number is held in memory for the limiter, and an entry needs no allocation of
     /// its own. (Two keys of one tier share a limiter only on a hash collision: about one in
     /// 10^9 with the cache full.)
-    keys: moka::sync::Cache<u64, Arc<KeyState>>,
+    keys: crate::cache::Cache<u64, Arc<KeyState>>,
     hasher: RandomState,
 }
 
@@ -139,7 +139,7 @@ impl Tier {
         let keys = moka::sync::Cache::builder()
             .max_capacity(MAX_KEYS)
             .expire_after(UntilFull { epoch, period, window })
-            .build();
+            .build_with_hasher(crate::cache::Hasher::default());
         Self {
             limit,
             window,

@@ -34,15 +34,12 @@ impl PendingPolicy {
 
 pub struct PendingPolicies {
     db: Db,
-    cache: moka::sync::Cache<String, Option<String>>,
+    cache: crate::cache::Cache<String, Option<String>>,
 }
 
 impl PendingPolicies {
     pub fn new(db: Db) -> Self {
-        Self {
-            db,
-            cache: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(TTL).build(),
-        }
+        Self { db, cache: crate::cache::with_ttl(100_000, TTL) }
     }
 
     /// The version `user_id` has to accept, if any.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use moka::sync::Cache;
+use crate::cache::{self, Cache};
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
@@ -107,10 +107,9 @@ pub struct TouchWriter {
 impl Sessions {
     pub fn new(db: Db, clock: Arc<dyn Clock>, csrf_key: [u8; 32]) -> (Self, TouchWriter) {
         let (touches, receiver) = mpsc::channel(10_000);
-        let cache = Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(CACHE_TTL).build();
+        let cache = cache::with_ttl(CACHE_CAPACITY, CACHE_TTL);
         let writer = TouchWriter { db: db.clone(), receiver };
-        let families =
-            Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(CACHE_TTL).build();
+        let families = cache::with_ttl(CACHE_CAPACITY, CACHE_TTL);
         let revocations = std::sync::Mutex::new(0);
         (Self { db, clock, cache, families, revocations, touches, csrf_key }, writer)
     }

@@ -73,15 +73,12 @@ pub struct Tokens {
     /// Access tokens whose signature was verified, so a client's repeated calls cost one
     /// Ed25519 verification a minute instead of one each. Expiry and family revocation are
     /// still checked on every call.
-    verified: moka::sync::Cache<String, Arc<Claims>>,
+    verified: crate::cache::Cache<String, Arc<Claims>>,
 }
 
 impl Tokens {
     pub fn new(db: Db, clock: Arc<dyn Clock>, jwt: JwtKeys, accounts: Arc<Accounts>) -> Self {
-        let verified = moka::sync::Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(std::time::Duration::from_secs(60))
-            .build();
+        let verified = crate::cache::with_ttl(100_000, std::time::Duration::from_secs(60));
         Self { db, clock, jwt, accounts, verified }
     }
 

@@ -165,7 +165,7 @@ pub struct Accounts {
     verify_hours: i64,
     /// Whether failed passwords lock accounts (off only for benchmarks and API fuzzing).
     lockout: bool,
-    users: moka::sync::Cache<String, Arc<CachedUser>>,
+    users: crate::cache::Cache<String, Arc<CachedUser>>,
     /// Emailed-link jobs still running (see `links.rs`).
     link_jobs: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -212,8 +212,7 @@ impl Accounts {
         let recovery_key: [u8; 32] = crypto::keyed_hash(&keys.index_root, &[b"recovery-codes"])
             .try_into()
             .expect("HMAC-SHA256 is 32 bytes");
-        let users =
-            moka::sync::Cache::builder().max_capacity(100_000).time_to_live(USER_CACHE_TTL).build();
+        let users = crate::cache::with_ttl(100_000, USER_CACHE_TTL);
         Self {
             db,
             clock,
