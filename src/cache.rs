@@ -25,3 +25,40 @@ where
         .time_to_live(ttl)
         .build_with_hasher(Hasher::default())
 }
+
+/// A cached value's JSON, rendered on first use and kept beside the value (a user, a
+/// session) for the hottest answer, the session check, to copy. A cache drops the value on
+/// every change, and the rendering with it, so the two never disagree.
+#[derive(Debug, Default)]
+pub struct Rendering(std::sync::OnceLock<Box<serde_json::value::RawValue>>);
+
+impl Rendering {
+    /// The JSON of what `render` returns, which is called on the first use only.
+    pub fn get_or_render<T: serde::Serialize>(
+        &self,
+        render: impl FnOnce() -> T,
+    ) -> &serde_json::value::RawValue {
+        self.0.get_or_init(|| render_json(&render()))
+    }
+}
+
+/// The JSON of a view: API views have only string keys and derived `Serialize` impls, which
+/// cannot fail.
+pub fn render_json<T: serde::Serialize>(view: &T) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(view).expect("a view with string keys and derived impls")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rendering_is_made_once() {
+        let rendering = Rendering::default();
+        assert_eq!(rendering.get_or_render(|| ["first"]).get(), r#"["first"]"#);
+        assert_eq!(
+            rendering.get_or_render(|| -> [&str; 1] { panic!("rendered twice") }).get(),
+            r#"["first"]"#
+        );
+    }
+}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use crate::cache::{self, Cache};
+use crate::cache::{self, Cache, Rendering};
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
@@ -64,6 +64,9 @@ pub struct Principal {
     pub created_at: i64,
     pub expires_at: i64,
     pub idle_timeout: i64,
+    /// A session's JSON rendering for the session check, shared with its cache entry (the
+    /// facts it renders never change during a session); none for an access token.
+    pub rendering: Option<Arc<Rendering>>,
 }
 
 /// A session just created: the token goes into the cookie and nowhere else.
@@ -78,6 +81,7 @@ struct CachedSession {
     row: SessionRow,
     last_activity: AtomicI64,
     last_persisted: AtomicI64,
+    rendering: Arc<Rendering>,
 }
 
 struct Touch {
@@ -202,6 +206,7 @@ impl Sessions {
             created_at: row.created_at,
             expires_at: row.expires_at,
             idle_timeout: limits.idle,
+            rendering: Some(cached.rendering.clone()),
         }))
     }
 
@@ -220,6 +225,7 @@ impl Sessions {
             let cached = Arc::new(CachedSession {
                 last_activity: AtomicI64::new(row.last_seen_at),
                 last_persisted: AtomicI64::new(row.last_seen_at),
+                rendering: Arc::default(),
                 row,
             });
             let current = self.revocations.lock().unwrap_or_else(|e| e.into_inner());

@@ -295,6 +295,7 @@ impl Tokens {
             expires_at: claims.exp,
             idle_timeout: ACCESS_TOKEN_SECONDS,
             method: AuthMethod::Bearer,
+            rendering: None,
         }))
     }
 }
