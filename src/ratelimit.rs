@@ -14,13 +14,16 @@
 //!   a solved captcha (428 `captcha_required` without one; a plain 429 with the captcha off),
 //!   so the other students behind a dormitory's NAT address can still sign in.
 //! - any other unauthenticated API request: `anonymous_per_ip` per window per client IP;
-//! - authenticated API requests: `authenticated_per_minute` per user.
+//! - authenticated API requests: `authenticated_per_minute` per user. A cached session or
+//!   access token holds its user's key ([`KeyHold`]), so a signed-in request counts without
+//!   a cache lookup: moka's bookkeeping for a read, shared by the server's threads, cost more
+//!   than the rest of the check (`scripts/bench/abuse.sh`).
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
@@ -46,6 +49,17 @@ pub struct Limited {
     pub reset: u64,
 }
 
+/// A cached credential's hold on its user's key in the authenticated tier (see
+/// [`Tier::check_held`]): empty until the first request counts.
+#[derive(Default)]
+pub struct KeyHold(OnceLock<(u64, Arc<KeyState>)>);
+
+impl std::fmt::Debug for KeyHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyHold").field("bound", &self.0.get().is_some()).finish()
+    }
+}
+
 /// One key's limiter, when it will be full again, and when the cache will drop it (both in
 /// nanoseconds after the tier's epoch).
 struct KeyState {
@@ -58,11 +72,12 @@ struct KeyState {
 /// and without a margin almost every request to a full limiter would re-arm its key.
 const SLACK: Duration = Duration::from_secs(1);
 
-/// How long a key is kept: until its limiter is full again (and [`SLACK`]). At a creation or
-/// a read, the request about to be counted is assumed accepted (one more emission interval),
-/// which a refusal only overestimates. A request that raced a key's creation is not seen by the
-/// cache; [`Tier::check`] then finds the key due to expire too early and arms it again.
-/// Never longer than the window, after which any limiter is full.
+/// How long a key is kept: until its limiter is full again (and [`SLACK`]). At a creation,
+/// the request about to be counted is assumed accepted (one more emission interval), which a
+/// refusal only overestimates. A read leaves the deadline alone: [`Tier::count`] arms the key
+/// again whenever a counted request moves the moment its limiter is full past the deadline
+/// (which also covers a request that raced the key's creation, unseen by the cache). Never
+/// longer than the window, after which any limiter is full.
 struct UntilFull {
     epoch: Instant,
     period: Duration,
@@ -85,17 +100,6 @@ fn nanos(duration: Duration) -> u64 {
 
 impl Expiry<u64, Arc<KeyState>> for UntilFull {
     fn expire_after_create(&self, _: &u64, state: &Arc<KeyState>, at: Instant) -> Option<Duration> {
-        Some(self.keep(state, at, self.period))
-    }
-
-    fn expire_after_read(
-        &self,
-        _: &u64,
-        state: &Arc<KeyState>,
-        at: Instant,
-        _: Option<Duration>,
-        _: Instant,
-    ) -> Option<Duration> {
         Some(self.keep(state, at, self.period))
     }
 
@@ -154,15 +158,44 @@ impl Tier {
 
     /// Counts one request for `key`.
     pub fn check(&self, key: &str) -> Result<(), Limited> {
-        let key = self.hasher.hash_one(key);
-        let state = self.keys.get_with(key, || {
+        let hash = self.hasher.hash_one(key);
+        self.count(hash, &self.state(hash))
+    }
+
+    /// Counts one request for `key`, using the key's state that `hold` keeps while the cache
+    /// still holds it (then no lookup is needed). A hold is bound to the first state it sees;
+    /// once the cache has let that go (its limiter was full again), requests look the key up
+    /// as [`Tier::check`] does. Holds live with cached credentials, a minute at most.
+    pub fn check_held(&self, hold: &KeyHold, key: &str) -> Result<(), Limited> {
+        let (hash, state) = hold.0.get_or_init(|| {
+            let hash = self.hasher.hash_one(key);
+            (hash, self.state(hash))
+        });
+        // Within half the slack of its deadline the cache may already have dropped the state
+        // (its clock and the deadline's are read apart): look it up instead.
+        let now = nanos(self.epoch.elapsed() + SLACK / 2);
+        if now < state.expires_at.load(Ordering::Relaxed) {
+            self.count(*hash, state)
+        } else {
+            self.count(*hash, &self.state(*hash))
+        }
+    }
+
+    /// The cache's state for a key's hash, made on first use.
+    fn state(&self, hash: u64) -> Arc<KeyState> {
+        self.keys.get_with(hash, || {
             Arc::new(KeyState {
                 limiter: RateLimiter::direct_with_clock(self.quota, self.clock.clone())
                     .with_middleware(),
                 full_at: AtomicU64::new(0),
                 expires_at: AtomicU64::new(0),
             })
-        });
+        })
+    }
+
+    /// Counts one request against a key's state, and keeps the key in the cache until its
+    /// limiter is full again.
+    fn count(&self, hash: u64, state: &Arc<KeyState>) -> Result<(), Limited> {
         // On a refusal, the wait until one more request is allowed.
         let outcome =
             state.limiter.check().map_err(|not_until| not_until.wait_time_from(self.clock.now()));
@@ -175,13 +208,12 @@ impl Tier {
         let full_at = nanos(now + until_full);
         state.full_at.fetch_max(full_at, Ordering::Relaxed);
         // The cache never needs to keep a key longer than a window from now. A deadline
-        // short of that by more than half the slack means this request was not seen by the
-        // cache (it raced the key's creation): arm the key again. (Within the margin, a key
+        // short of that by more than half the slack is armed again. (Within the margin, a key
         // may be forgotten up to half a second before its limiter is full: at most one
         // request early.)
         let needed = full_at.min(nanos(now + self.window));
         if needed > state.expires_at.load(Ordering::Relaxed).saturating_add(nanos(SLACK / 2)) {
-            self.keys.insert(key, state.clone());
+            self.keys.insert(hash, state.clone());
         }
         match outcome {
             Ok(_) => Ok(()),
@@ -271,11 +303,12 @@ impl RateLimits {
         self.anonymous_ip.check(&ip.to_string())
     }
 
-    pub fn authenticated(&self, user_id: &str) -> Result<(), Limited> {
+    /// A request signed in as `user_id`, whose cached credential holds `hold`.
+    pub fn authenticated(&self, hold: &KeyHold, user_id: &str) -> Result<(), Limited> {
         if !self.enabled {
             return Ok(());
         }
-        self.authenticated.check(user_id)
+        self.authenticated.check_held(hold, user_id)
     }
 }
 
@@ -326,6 +359,57 @@ mod tests {
         // About 2 of its 5 cells have come back: forgetting it would allow all 5.
         let allowed = (0..5).filter(|_| tier.check("used-up").is_ok()).count();
         assert!((1..=4).contains(&allowed), "{allowed} allowed");
+    }
+
+    /// Two credentials of one user (two sessions, or a session and a token) hold the same key,
+    /// so their requests count against one limit, as looked-up checks do.
+    #[test]
+    fn holds_of_one_key_share_its_limit() {
+        let tier = Tier::new(5, Duration::from_secs(60));
+        let (phone, laptop) = (KeyHold::default(), KeyHold::default());
+        for i in 0..5 {
+            let hold = if i % 2 == 0 { &phone } else { &laptop };
+            assert!(tier.check_held(hold, "user-1").is_ok(), "request {i}");
+        }
+        assert!(tier.check_held(&phone, "user-1").is_err());
+        assert!(tier.check_held(&laptop, "user-1").is_err());
+        assert!(tier.check("user-1").is_err(), "a lookup finds the held key's state");
+        assert!(tier.check_held(&KeyHold::default(), "user-2").is_ok(), "users are independent");
+    }
+
+    /// A hold outliving its key (the limiter was full again and the cache let it go) counts
+    /// against the key the cache holds now, with the other credentials of its user.
+    #[test]
+    fn a_hold_whose_key_was_forgotten_counts_against_the_current_key() {
+        // 2 per 2 s: a key used once is kept until its window has passed.
+        let tier = Tier::new(2, Duration::from_secs(2));
+        let old = KeyHold::default();
+        tier.check_held(&old, "user-1").unwrap();
+        std::thread::sleep(Duration::from_millis(2_600));
+        assert!(!tier.keys.contains_key(&tier.hasher.hash_one("user-1")), "the key was kept");
+        let new = KeyHold::default();
+        tier.check_held(&new, "user-1").unwrap();
+        tier.check_held(&old, "user-1").unwrap();
+        assert!(tier.check_held(&new, "user-1").is_err(), "the old hold counted elsewhere");
+        assert!(tier.check_held(&old, "user-1").is_err());
+    }
+
+    /// A hot key checked only through a hold (the cache sees no reads) stays in the cache
+    /// while its limiter is in use: forgetting it would hand the user a fresh allowance.
+    #[test]
+    fn a_held_key_in_use_is_kept() {
+        // 4 per 4 s: one cell back a second.
+        let tier = Tier::new(4, Duration::from_secs(4));
+        let hold = KeyHold::default();
+        let mut allowed = 0;
+        // Six seconds at about 2 requests a second, twice the rate: past the first burst
+        // about one request a second gets through.
+        for _ in 0..12 {
+            allowed += usize::from(tier.check_held(&hold, "user-1").is_ok());
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert!((8..=10).contains(&allowed), "{allowed} allowed");
+        assert!(tier.keys.contains_key(&tier.hasher.hash_one("user-1")), "the key was forgotten");
     }
 
     #[test]

@@ -2,8 +2,9 @@
 # Abuse-protection figures (SPEC section 6), measured in one run:
 #   - the overhead of the rate-limit layer: GET /api/v1/auth/session with session cookies on
 #     two servers, one with the limits on (set high enough never to refuse) and one with them
-#     off, measured alternately (10 runs each); the ratio of the medians (target: 0.95 or
-#     more) and the median of the ten rounds' own ratios. Twice: with one user's cookie (every
+#     off, measured alternately (ROUNDS runs each, default 10); the ratio of the medians
+#     (target: 0.95 or more), the median of the rounds' own ratios, and the same ratio by the
+#     server's CPU time per request. Twice: with one user's cookie (every
 #     request counts against one limiter key, whose state both server threads update: the
 #     worst case) and with USERS users' cookies in turn (default 32; a campus app's traffic,
 #     one key per user);
@@ -76,25 +77,42 @@ if [ "${PIN:-0}" = 1 ]; then
   taskset -a -p -c 1 "${pids[1]}" >/dev/null
   load=(taskset -c 0 wrk -t1)
 fi
-rps() { "${load[@]}" -c32 -d"$seconds"s -H "Cookie: gatehouse_session=$2" "$1/api/v1/auth/session" 2>/dev/null |
-  awk '/Requests\/sec/ {print $2}'; }
-rps_users() { COOKIES=$2 "${load[@]}" -c32 -d"$seconds"s -s "$work/users.lua" "$1/api/v1/auth/session" 2>/dev/null |
-  awk '/Requests\/sec/ {print $2}'; }
+# run PID WRK-ARGS...: prints "req/s server-CPU-µs-per-request" for one wrk run against the
+# server PID. The CPU time (user + system, all threads, from /proc/PID/stat) counts only the
+# server's own work, so it does not move when wrk or another process takes a share of the
+# cores: the steadier of the two figures on a shared machine.
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run() {
+  local pid=$1; shift
+  local before after out
+  before=$(cpu_ticks "$pid")
+  out=$("${load[@]}" -c32 -d"$seconds"s "$@" 2>/dev/null)
+  after=$(cpu_ticks "$pid")
+  awk -v ticks=$((after - before)) -v tick_us="$tick_us" '
+    / requests in / {requests = $1}
+    /Requests\/sec/ {rps = $2}
+    END {printf "%s %.2f\n", rps, ticks * tick_us / requests}' <<<"$out"
+}
+rps() { run "$3" -H "Cookie: gatehouse_session=$2" "$1/api/v1/auth/session"; }
+rps_users() { COOKIES=$2 run "$3" -s "$work/users.lua" "$1/api/v1/auth/session"; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: gatehouse_session=$on_cookie" "$on_url/api/v1/auth/session")" = 200 ]
 on_runs=() off_runs=() on_users=() off_users=()
-# Ten rounds, the order flipped each round (on-off, off-on, ...), so that drift in the
+on_pid=${pids[0]} off_pid=${pids[1]}
+rounds=${ROUNDS:-10}
+# The rounds flip their order each time (on-off, off-on, ...), so that drift in the
 # machine's load falls on both sides alike.
-for round in 1 2 3 4 5 6 7 8 9 10; do
+for round in $(seq 1 "$rounds"); do
   if [ $((round % 2)) = 1 ]; then
-    on_runs+=("$(rps "$on_url" "$on_cookie")")
-    off_runs+=("$(rps "$off_url" "$off_cookie")")
-    on_users+=("$(rps_users "$on_url" "$on_cookies")")
-    off_users+=("$(rps_users "$off_url" "$off_cookies")")
+    on_runs+=("$(rps "$on_url" "$on_cookie" "$on_pid")")
+    off_runs+=("$(rps "$off_url" "$off_cookie" "$off_pid")")
+    on_users+=("$(rps_users "$on_url" "$on_cookies" "$on_pid")")
+    off_users+=("$(rps_users "$off_url" "$off_cookies" "$off_pid")")
   else
-    off_users+=("$(rps_users "$off_url" "$off_cookies")")
-    on_users+=("$(rps_users "$on_url" "$on_cookies")")
-    off_runs+=("$(rps "$off_url" "$off_cookie")")
-    on_runs+=("$(rps "$on_url" "$on_cookie")")
+    off_users+=("$(rps_users "$off_url" "$off_cookies" "$off_pid")")
+    on_users+=("$(rps_users "$on_url" "$on_cookies" "$on_pid")")
+    off_runs+=("$(rps "$off_url" "$off_cookie" "$off_pid")")
+    on_runs+=("$(rps "$on_url" "$on_cookie" "$on_pid")")
   fi
 done
 kill -TERM "${pids[0]}" "${pids[1]}"; wait "${pids[0]}" "${pids[1]}" 2>/dev/null || true; pids=()
@@ -146,17 +164,23 @@ rss_100k=$(bench_rss_kib "$spray_pid")
 
 micro=$("$target/release/examples/ratelimit_bench")
 
-python3 - "$seconds" "${on_runs[*]}" "${off_runs[*]}" "$rss_start" "$sent_10k" "$rss_10k" "$sent_100k" "$rss_100k" "$micro" "${on_users[*]}" "${off_users[*]}" "$users" <<'PY'
+python3 - "$seconds" "$(IFS=,; echo "${on_runs[*]}")" "$(IFS=,; echo "${off_runs[*]}")" "$rss_start" "$sent_10k" "$rss_10k" "$sent_100k" "$rss_100k" "$micro" "$(IFS=,; echo "${on_users[*]}")" "$(IFS=,; echo "${off_users[*]}")" "$users" <<'PY'
 import os, statistics, sys
 seconds = sys.argv[1]
 rss_start, sent_10k, rss_10k, sent_100k, rss_100k = map(int, sys.argv[4:9])
 load = "servers on CPU 1, wrk -t1 -c32 on CPU 0" if os.environ.get("PIN") == "1" else "wrk -t2 -c32"
+rounds = len(sys.argv[2].split(","))
 print(f"Rate-limit layer overhead: GET /api/v1/auth/session, {load}, "
-      f"10 alternating runs of {seconds} s each, medians")
+      f"{rounds} alternating runs of {seconds} s each, medians")
+print("  (req/s is wrk's throughput; CPU/req is the server's own CPU time per request, which")
+print("   another process's share of the cores does not move: on/off for it is off-CPU / on-CPU)")
+def parse(arg):
+    runs = [tuple(map(float, run.split())) for run in arg.split(",")]
+    return [r for r, _ in runs], [c for _, c in runs]
 for title, on_arg, off_arg in ((f"{sys.argv[12]} users' cookies in turn", sys.argv[10], sys.argv[11]),
                                ("one user's cookie (one hot limiter key)", sys.argv[2], sys.argv[3])):
-    on = [float(x) for x in on_arg.split()]
-    off = [float(x) for x in off_arg.split()]
+    on, on_cpu = parse(on_arg)
+    off, off_cpu = parse(off_arg)
     on_m, off_m = statistics.median(on), statistics.median(off)
     print(f" {title}")
     print(f"  {'limits on (req/s)':<28}{on_m:>12,.0f}   runs: {', '.join(f'{x:,.0f}' for x in on)}")
@@ -164,6 +188,9 @@ for title, on_arg, off_arg in ((f"{sys.argv[12]} users' cookies in turn", sys.ar
     print(f"  {'ratio on/off':<28}{on_m / off_m:>12.3f}   target >= 0.95")
     rounds = [a / b for a, b in zip(on, off)]
     print(f"  {'median of round ratios':<28}{statistics.median(rounds):>12.3f}   rounds: {', '.join(f'{x:.2f}' for x in rounds)}")
+    on_c, off_c = statistics.median(on_cpu), statistics.median(off_cpu)
+    print(f"  {'server CPU/req on, off (µs)':<28}{on_c:>6.1f}{off_c:>6.1f}   on: {', '.join(f'{x:.1f}' for x in on_cpu)}")
+    print(f"  {'ratio by CPU/req':<28}{off_c / on_c:>12.3f}   median of rounds {statistics.median([b / a for a, b in zip(on_cpu, off_cpu)]):.3f}")
 print("Memory under address spraying (limits on; 3 limiter keys per address)")
 print(f"  {'distinct addresses':<28}{'RSS (MiB)':>12}{'growth (MiB)':>15}")
 for label, sent, rss in (("0 (at start)", 0, rss_start), (f"{sent_10k:,}", sent_10k, rss_10k), (f"{sent_100k:,}", sent_100k, rss_100k)):

@@ -78,7 +78,11 @@ impl<'a> ApiExtractor<'a> for Auth {
     ) -> poem::Result<Self> {
         let scheme = AuthScheme::from_request(req, body, param_opts).await?;
         if let Some(state) = req.data::<AppState>() {
-            state.limits.authenticated(&scheme.principal().user_id).map_err(limited_error)?;
+            let principal = scheme.principal();
+            state
+                .limits
+                .authenticated(&principal.rate_limit, &principal.user_id)
+                .map_err(limited_error)?;
         }
         Ok(Self(scheme))
     }

@@ -20,6 +20,7 @@ use crate::accounts::Role;
 use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{Db, DbError};
+use crate::ratelimit::KeyHold;
 pub use store::SessionListing;
 use store::SessionRow;
 
@@ -67,6 +68,9 @@ pub struct Principal {
     /// A session's JSON rendering for the session check, shared with its cache entry (the
     /// facts it renders never change during a session); none for an access token.
     pub rendering: Option<Arc<Rendering>>,
+    /// The credential's hold on its user's key in the authenticated rate-limit tier, shared
+    /// with its cache entry, so that counting a request needs no lookup.
+    pub rate_limit: Arc<KeyHold>,
 }
 
 /// A session just created: the token goes into the cookie and nowhere else.
@@ -82,6 +86,7 @@ struct CachedSession {
     last_activity: AtomicI64,
     last_persisted: AtomicI64,
     rendering: Arc<Rendering>,
+    rate_limit: Arc<KeyHold>,
 }
 
 struct Touch {
@@ -207,6 +212,7 @@ impl Sessions {
             expires_at: row.expires_at,
             idle_timeout: limits.idle,
             rendering: Some(cached.rendering.clone()),
+            rate_limit: cached.rate_limit.clone(),
         }))
     }
 
@@ -226,6 +232,7 @@ impl Sessions {
                 last_activity: AtomicI64::new(row.last_seen_at),
                 last_persisted: AtomicI64::new(row.last_seen_at),
                 rendering: Arc::default(),
+                rate_limit: Arc::default(),
                 row,
             });
             let current = self.revocations.lock().unwrap_or_else(|e| e.into_inner());

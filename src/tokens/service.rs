@@ -11,6 +11,7 @@ use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{Db, DbError};
+use crate::ratelimit::KeyHold;
 use crate::sessions::{AuthMethod, Principal};
 
 pub const REFRESH_TOKEN_SECONDS: i64 = 7 * 86400;
@@ -73,7 +74,13 @@ pub struct Tokens {
     /// Access tokens whose signature was verified, so a client's repeated calls cost one
     /// Ed25519 verification a minute instead of one each. Expiry and family revocation are
     /// still checked on every call.
-    verified: crate::cache::Cache<String, Arc<Claims>>,
+    verified: crate::cache::Cache<String, Arc<VerifiedToken>>,
+}
+
+/// A verified access token's claims, and its hold on its user's rate-limit key.
+struct VerifiedToken {
+    claims: Claims,
+    rate_limit: Arc<KeyHold>,
 }
 
 impl Tokens {
@@ -258,16 +265,17 @@ impl Tokens {
     /// The principal of a bearer access token, if it is valid and its family is not revoked.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, DbError> {
         let now = self.clock.unix();
-        let claims = match self.verified.get(token) {
-            Some(claims) if now < claims.exp => claims,
+        let verified = match self.verified.get(token) {
+            Some(verified) if now < verified.claims.exp => verified,
             Some(_) => return Ok(None),
             None => {
                 let Ok(claims) = self.jwt.verify(token, now) else { return Ok(None) };
-                let claims = Arc::new(claims);
-                self.verified.insert(token.to_string(), claims.clone());
-                claims
+                let verified = Arc::new(VerifiedToken { claims, rate_limit: Arc::default() });
+                self.verified.insert(token.to_string(), verified.clone());
+                verified
             }
         };
+        let claims = &verified.claims;
         let Ok(role) = claims.role.parse::<Role>() else { return Ok(None) };
         let sessions = self.accounts.sessions();
         let revoked = match sessions.family_revoked_cached(&claims.fam) {
@@ -296,6 +304,7 @@ impl Tokens {
             idle_timeout: ACCESS_TOKEN_SECONDS,
             method: AuthMethod::Bearer,
             rendering: None,
+            rate_limit: verified.rate_limit.clone(),
         }))
     }
 }

@@ -137,6 +137,44 @@ async fn anonymous_and_authenticated_tiers() {
     assert_eq!(*statuses.last().unwrap(), 429);
 }
 
+/// The per-user limit is one per user, whichever credential a request carries: a second
+/// session and an access token count against it with the first session (each cached
+/// credential holds the user's limiter key), and another user keeps their own.
+#[tokio::test]
+async fn a_users_sessions_and_tokens_share_one_limit() {
+    let server = TestServer::start_with(|c| {
+        limited(c);
+        c.rate_limit.authenticated_per_minute = 6;
+    })
+    .await;
+    server.add_campus("North", &["north.edu"]);
+    let laptop = server.signed_in_user("ada@north.edu").await;
+    let phone = server.new_user("ada@north.edu");
+    assert_eq!(phone.login(PASSWORD, true).await.status(), 200);
+    let tokens = server
+        .post("/api/v1/auth/token", json!({"email": "ada@north.edu", "password": PASSWORD}))
+        .await;
+    assert_eq!(tokens.status(), 200);
+    let tokens: serde_json::Value = tokens.json().await.unwrap();
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let other = server.signed_in_user("grace@north.edu").await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(laptop.get("/api/v1/auth/session").await.status().as_u16());
+        statuses.push(phone.get("/api/v1/auth/session").await.status().as_u16());
+        let app = server
+            .client
+            .get(server.url("/api/v1/auth/session"))
+            .header("authorization", &bearer)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(app.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 429, 429, 429]);
+    assert_eq!(other.get("/api/v1/auth/session").await.status(), 200);
+}
+
 #[tokio::test]
 async fn the_allowance_comes_back_after_the_window() {
     let server = TestServer::start_with(|c| {

@@ -450,6 +450,7 @@ mod tests {
             idle_timeout: 1800,
             // A session's slot with the full case, an access token's none with the other.
             rendering: full.then(std::sync::Arc::default),
+            rate_limit: std::sync::Arc::default(),
         }
     }
 
