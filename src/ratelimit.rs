@@ -163,21 +163,26 @@ impl Tier {
     }
 
     /// Counts one request for `key`, using the key's state that `hold` keeps while the cache
-    /// still holds it (then no lookup is needed). A hold is bound to the first state it sees;
-    /// once the cache has let that go (its limiter was full again), requests look the key up
-    /// as [`Tier::check`] does. Holds live with cached credentials, a minute at most.
+    /// holds it, so that no lookup is needed. Once the cache has let the state go (its limiter
+    /// was full again), the next request puts it back, unless another credential of the same
+    /// user has made the key anew: that request, and the hold's later ones, then count against
+    /// the cache's state, found by a lookup as [`Tier::check`] does. Holds live with cached
+    /// credentials, a minute at most.
     pub fn check_held(&self, hold: &KeyHold, key: &str) -> Result<(), Limited> {
-        let (hash, state) = hold.0.get_or_init(|| {
+        let (hash, held) = hold.0.get_or_init(|| {
             let hash = self.hasher.hash_one(key);
             (hash, self.state(hash))
         });
-        // Within half the slack of its deadline the cache may already have dropped the state
-        // (its clock and the deadline's are read apart): look it up instead.
-        let now = nanos(self.epoch.elapsed() + SLACK / 2);
-        if now < state.expires_at.load(Ordering::Relaxed) {
-            self.count(*hash, state)
+        // Near its deadline the cache may already have dropped the state (the deadline and
+        // the cache's clock are read apart): look it up instead. [`Tier::count`] keeps the
+        // deadline of a key in use half the slack ahead, so a key used every quarter of it
+        // stays on this path.
+        let now = nanos(self.epoch.elapsed() + SLACK / 4);
+        if now < held.expires_at.load(Ordering::Relaxed) {
+            self.count(*hash, held)
         } else {
-            self.count(*hash, &self.state(*hash))
+            let state = self.keys.get_with(*hash, || held.clone());
+            self.count(*hash, &state)
         }
     }
 
@@ -208,11 +213,16 @@ impl Tier {
         let full_at = nanos(now + until_full);
         state.full_at.fetch_max(full_at, Ordering::Relaxed);
         // The cache never needs to keep a key longer than a window from now. A deadline
-        // short of that by more than half the slack is armed again. (Within the margin, a key
+        // short of that by more than half the slack is armed again (within the margin, a key
         // may be forgotten up to half a second before its limiter is full: at most one
-        // request early.)
+        // request early), and so is one less than half the slack ahead, so that the holds of
+        // a key in use stay valid (at most two re-arms a second for a key).
         let needed = full_at.min(nanos(now + self.window));
-        if needed > state.expires_at.load(Ordering::Relaxed).saturating_add(nanos(SLACK / 2)) {
+        let deadline = state.expires_at.load(Ordering::Relaxed);
+        let now_ns = nanos(now);
+        if needed > deadline.saturating_add(nanos(SLACK / 2))
+            || now_ns.saturating_add(nanos(SLACK / 2)) > deadline
+        {
             self.keys.insert(hash, state.clone());
         }
         match outcome {
@@ -392,6 +402,25 @@ mod tests {
         tier.check_held(&old, "user-1").unwrap();
         assert!(tier.check_held(&new, "user-1").is_err(), "the old hold counted elsewhere");
         assert!(tier.check_held(&old, "user-1").is_err());
+    }
+
+    /// A hold alone on its key puts the state back when the cache has let it go, and then
+    /// counts without lookups again.
+    #[test]
+    fn a_hold_alone_puts_its_forgotten_key_back() {
+        let tier = Tier::new(2, Duration::from_secs(2));
+        let hold = KeyHold::default();
+        tier.check_held(&hold, "user-1").unwrap();
+        let hash = tier.hasher.hash_one("user-1");
+        std::thread::sleep(Duration::from_millis(2_600));
+        assert!(!tier.keys.contains_key(&hash), "the key was kept");
+        tier.check_held(&hold, "user-1").unwrap();
+        let held = &hold.0.get().unwrap().1;
+        assert!(Arc::ptr_eq(&tier.keys.get(&hash).unwrap(), held), "not put back");
+        let deadline = held.expires_at.load(Ordering::Relaxed);
+        assert!(deadline > nanos(tier.epoch.elapsed() + SLACK / 2), "not armed ahead");
+        assert!(tier.check_held(&hold, "user-1").is_ok());
+        assert!(tier.check_held(&hold, "user-1").is_err(), "two per window");
     }
 
     /// A hot key checked only through a hold (the cache sees no reads) stays in the cache

@@ -21,7 +21,8 @@
 # (BENCH_BIN picks another binary; SMALL and LARGE change the address counts; USERS the
 # number of signed-in users of the second overhead measurement. PIN=1 runs the
 # two servers on CPU 1 and wrk, with one thread, on CPU 0: the layer's cost without the
-# load generator and the server competing for the same cores.)
+# load generator and the server competing for the same cores. AA=1 turns the limits off on
+# the "on" server too: a control, showing how far two server processes differ alone.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib.sh
@@ -44,7 +45,7 @@ start() { # start NAME [ENV=VALUE ...]: a server with a campus; sets URL and PID
 
 # 1. The rate-limit layer's overhead.
 # (The sign-in tiers are raised too, so that the users can sign up and in from one address.)
-start on GATEHOUSE_RATE_LIMIT__ENABLED=true GATEHOUSE_RATE_LIMIT__AUTHENTICATED_PER_MINUTE=4000000000 \
+start on GATEHOUSE_RATE_LIMIT__ENABLED="$([ "${AA:-0}" = 1 ] && echo false || echo true)" GATEHOUSE_RATE_LIMIT__AUTHENTICATED_PER_MINUTE=4000000000 \
   GATEHOUSE_RATE_LIMIT__ANONYMOUS_PER_IP=4000000000 GATEHOUSE_RATE_LIMIT__AUTH_PER_IP=4000000000 \
   GATEHOUSE_RATE_LIMIT__AUTH_PER_ACCOUNT=4000000000
 on_url=$URL
@@ -170,6 +171,8 @@ seconds = sys.argv[1]
 rss_start, sent_10k, rss_10k, sent_100k, rss_100k = map(int, sys.argv[4:9])
 load = "servers on CPU 1, wrk -t1 -c32 on CPU 0" if os.environ.get("PIN") == "1" else "wrk -t2 -c32"
 rounds = len(sys.argv[2].split(","))
+if os.environ.get("AA") == "1":
+    print("CONTROL RUN (AA=1): the limits are off on both servers")
 print(f"Rate-limit layer overhead: GET /api/v1/auth/session, {load}, "
       f"{rounds} alternating runs of {seconds} s each, medians")
 print("  (req/s is wrk's throughput; CPU/req is the server's own CPU time per request, which")
