@@ -31,8 +31,6 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use moka::Expiry;
-use moka::notification::RemovalCause;
-use moka::ops::compute::Op;
 
 use crate::config::RateLimitConfig;
 
@@ -62,10 +60,8 @@ impl std::fmt::Debug for KeyHold {
     }
 }
 
-/// One key's limiter, when it will be full again, and the cache's deadline for it as last
-/// set (both in nanoseconds after the tier's epoch). The deadline is 0 once the cache has
-/// evicted the state for room, or once a re-arm found another state in its place: holds then
-/// look the key up (see [`Tier::check_held`]).
+/// One key's limiter, when it will be full again, and when the cache will drop it (both in
+/// nanoseconds after the tier's epoch).
 struct KeyState {
     limiter: KeyLimiter,
     full_at: AtomicU64,
@@ -80,9 +76,8 @@ const SLACK: Duration = Duration::from_secs(1);
 /// the request about to be counted is assumed accepted (one more emission interval), which a
 /// refusal only overestimates. A read leaves the deadline alone: [`Tier::count`] arms the key
 /// again whenever a counted request moves the moment its limiter is full past the deadline
-/// (which also covers a request that raced the key's creation, unseen by the cache), and
-/// whenever the deadline of a key in use is less than half the slack ahead. Never longer than
-/// the window, after which any limiter is full.
+/// (which also covers a request that raced the key's creation, unseen by the cache). Never
+/// longer than the window, after which any limiter is full.
 struct UntilFull {
     epoch: Instant,
     period: Duration,
@@ -148,14 +143,6 @@ impl Tier {
         let keys = moka::sync::Cache::builder()
             .max_capacity(MAX_KEYS)
             .expire_after(UntilFull { epoch, period, window })
-            // A state evicted for room (or removed) before its deadline: its holds must stop
-            // counting against it. (An expired state's deadline has passed already, and a
-            // replaced one is always replaced by itself: see `Tier::rearm`.)
-            .eviction_listener(|_, state: Arc<KeyState>, cause| {
-                if matches!(cause, RemovalCause::Size | RemovalCause::Explicit) {
-                    state.expires_at.store(0, Ordering::Relaxed);
-                }
-            })
             .build_with_hasher(crate::cache::Hasher::default());
         Self {
             limit,
@@ -177,10 +164,10 @@ impl Tier {
 
     /// Counts one request for `key`, using the key's state that `hold` keeps while the cache
     /// holds it, so that no lookup is needed. Once the cache has let the state go (its limiter
-    /// was full again, or it was evicted for room), the next request puts it back, unless
-    /// another credential of the same user has made the key anew: that request, and the
-    /// hold's later ones, then count against the cache's state, found by a lookup as
-    /// [`Tier::check`] does. Holds live with cached credentials, a minute at most.
+    /// was full again), the next request puts it back, unless another credential of the same
+    /// user has made the key anew: that request, and the hold's later ones, then count against
+    /// the cache's state, found by a lookup as [`Tier::check`] does. Holds live with cached
+    /// credentials, a minute at most.
     pub fn check_held(&self, hold: &KeyHold, key: &str) -> Result<(), Limited> {
         let (hash, held) = hold.0.get_or_init(|| {
             let hash = self.hasher.hash_one(key);
@@ -227,16 +214,16 @@ impl Tier {
         state.full_at.fetch_max(full_at, Ordering::Relaxed);
         // The cache never needs to keep a key longer than a window from now. A deadline
         // short of that by more than half the slack is armed again (within the margin, a key
-        // may be forgotten up to half a second before its limiter is full: half a second's
-        // worth of requests early), and so is one less than half the slack ahead, so that the
-        // holds of a key in use stay valid (at most two re-arms a second for a key).
+        // may be forgotten up to half a second before its limiter is full: at most one
+        // request early), and so is one less than half the slack ahead, so that the holds of
+        // a key in use stay valid (at most two re-arms a second for a key).
         let needed = full_at.min(nanos(now + self.window));
         let deadline = state.expires_at.load(Ordering::Relaxed);
         let now_ns = nanos(now);
         if needed > deadline.saturating_add(nanos(SLACK / 2))
             || now_ns.saturating_add(nanos(SLACK / 2)) > deadline
         {
-            self.rearm(hash, state);
+            self.keys.insert(hash, state.clone());
         }
         match outcome {
             Ok(_) => Ok(()),
@@ -247,19 +234,6 @@ impl Tier {
                 reset: until_full.as_secs_f64().ceil() as u64,
             }),
         }
-    }
-
-    /// Puts `state` back in the cache for its key with a new deadline, unless another state
-    /// has taken its place there (the cache let this one go, and another credential of the
-    /// user made the key anew): this one's holds then look the key up from now on.
-    fn rearm(&self, hash: u64, state: &Arc<KeyState>) {
-        self.keys.entry(hash).and_compute_with(|current| match current {
-            Some(entry) if !Arc::ptr_eq(entry.value(), state) => {
-                state.expires_at.store(0, Ordering::Relaxed);
-                Op::Nop
-            }
-            _ => Op::Put(state.clone()),
-        });
     }
 
     /// Keys currently held (for `/metrics` and the memory benchmark).
@@ -447,70 +421,6 @@ mod tests {
         assert!(deadline > nanos(tier.epoch.elapsed() + SLACK / 2), "not armed ahead");
         assert!(tier.check_held(&hold, "user-1").is_ok());
         assert!(tier.check_held(&hold, "user-1").is_err(), "two per window");
-    }
-
-    /// A key used now and then through a hold keeps a deadline ahead of it (half the slack at
-    /// least, re-armed as needed), so the hold keeps counting without lookups, against the
-    /// state the cache holds.
-    #[test]
-    fn a_held_key_in_use_keeps_its_deadline_ahead() {
-        // 1,000 a minute: one cell is back within 60 ms, so the limiter is nearly full
-        // throughout, and only the re-arm for holds keeps the key's deadline ahead.
-        let tier = Tier::new(1_000, Duration::from_secs(60));
-        let hold = KeyHold::default();
-        let hash = tier.hasher.hash_one("user-1");
-        for _ in 0..8 {
-            tier.check_held(&hold, "user-1").unwrap();
-            let held = &hold.0.get().unwrap().1;
-            let ahead = held.expires_at.load(Ordering::Relaxed);
-            assert!(ahead > nanos(tier.epoch.elapsed() + SLACK / 4), "deadline not ahead");
-            assert!(Arc::ptr_eq(&tier.keys.get(&hash).unwrap(), held), "not the cache's");
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-
-    /// A held state the cache evicts for room stops being counted against: the hold's next
-    /// request puts it back, so the user's credentials still share one limiter.
-    #[test]
-    fn a_hold_notices_its_state_was_evicted() {
-        let tier = Tier::new(5, Duration::from_secs(60));
-        let hold = KeyHold::default();
-        tier.check_held(&hold, "user-1").unwrap();
-        let hash = tier.hasher.hash_one("user-1");
-        tier.keys.invalidate(&hash);
-        tier.keys.run_pending_tasks();
-        let held = &hold.0.get().unwrap().1;
-        assert_eq!(held.expires_at.load(Ordering::Relaxed), 0, "the hold did not notice");
-        tier.check_held(&hold, "user-1").unwrap();
-        assert!(Arc::ptr_eq(&tier.keys.get(&hash).unwrap(), held), "not put back");
-        // A second credential shares it: 2 of 5 used, 3 left.
-        let laptop = KeyHold::default();
-        assert_eq!((0..5).filter(|_| tier.check_held(&laptop, "user-1").is_ok()).count(), 3);
-    }
-
-    /// A re-arm that finds another state in the key's place leaves that one there and sends
-    /// the old state's holds to look the key up.
-    #[test]
-    fn a_rearm_never_replaces_another_state() {
-        let tier = Tier::new(5, Duration::from_secs(60));
-        let (old, new) = (KeyHold::default(), KeyHold::default());
-        tier.check_held(&old, "user-1").unwrap();
-        let hash = tier.hasher.hash_one("user-1");
-        let stale = old.0.get().unwrap().1.clone();
-        // The cache lets the old state go without the hold noticing (as a state whose
-        // deadline passed), and a new credential makes the key anew.
-        tier.keys.invalidate(&hash);
-        tier.keys.run_pending_tasks();
-        stale.expires_at.store(u64::MAX, Ordering::Relaxed);
-        tier.check_held(&new, "user-1").unwrap();
-        let current = new.0.get().unwrap().1.clone();
-        assert!(!Arc::ptr_eq(&stale, &current));
-        tier.rearm(hash, &stale);
-        assert!(Arc::ptr_eq(&tier.keys.get(&hash).unwrap(), &current), "replaced");
-        assert_eq!(stale.expires_at.load(Ordering::Relaxed), 0);
-        // The old hold now counts with the new one: 2 used, 3 left.
-        tier.check_held(&old, "user-1").unwrap();
-        assert_eq!((0..5).filter(|_| tier.check_held(&new, "user-1").is_ok()).count(), 3);
     }
 
     /// A hot key counted only through a hold (the cache sees no reads) stays the user's key:
