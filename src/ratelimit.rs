@@ -60,8 +60,9 @@ impl std::fmt::Debug for KeyHold {
     }
 }
 
-/// One key's limiter, when it will be full again, and when the cache will drop it (both in
-/// nanoseconds after the tier's epoch).
+/// One key's limiter, when it will be full again, and the cache's deadline for it as last
+/// set (both in nanoseconds after the tier's epoch). The deadline is not cleared when the
+/// cache evicts the state for room: see [`Tier::check_held`] for what that costs a hold.
 struct KeyState {
     limiter: KeyLimiter,
     full_at: AtomicU64,
@@ -167,7 +168,10 @@ impl Tier {
     /// was full again), the next request puts it back, unless another credential of the same
     /// user has made the key anew: that request, and the hold's later ones, then count against
     /// the cache's state, found by a lookup as [`Tier::check`] does. Holds live with cached
-    /// credentials, a minute at most.
+    /// credentials, a minute at most. A known limit: a state evicted for room (past
+    /// `MAX_KEYS`) keeps its deadline, so its holds go on counting against it while another
+    /// credential of the user may make the key anew: the user's limit is then split for up to
+    /// the deadline, a minute at most (docs/benchmarks.md, "Rate-limit layer, 2026-12-04").
     pub fn check_held(&self, hold: &KeyHold, key: &str) -> Result<(), Limited> {
         let (hash, held) = hold.0.get_or_init(|| {
             let hash = self.hasher.hash_one(key);
@@ -214,9 +218,9 @@ impl Tier {
         state.full_at.fetch_max(full_at, Ordering::Relaxed);
         // The cache never needs to keep a key longer than a window from now. A deadline
         // short of that by more than half the slack is armed again (within the margin, a key
-        // may be forgotten up to half a second before its limiter is full: at most one
-        // request early), and so is one less than half the slack ahead, so that the holds of
-        // a key in use stay valid (at most two re-arms a second for a key).
+        // may be forgotten up to half a second before its limiter is full: half a second's
+        // worth of requests early), and so is one less than half the slack ahead, so that
+        // the holds of a key in use stay valid (at most two re-arms a second for a key).
         let needed = full_at.min(nanos(now + self.window));
         let deadline = state.expires_at.load(Ordering::Relaxed);
         let now_ns = nanos(now);
