@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::driver::api::{DriverApi, DriverReviewsApi};
 use crate::error::problem_response;
-use crate::http::{AnonymousLimit, BodyLimit, Cors, Csrf, Observe};
+use crate::http::{BodyLimit, Cors, Csrf, Observe, RequestLimit};
 use crate::keys::Keys;
 use crate::ops::health::OpsApi;
 use crate::ops::metrics::{self, Metrics};
@@ -175,7 +175,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     );
     route
         .with(Csrf)
-        .with(AnonymousLimit)
+        .with(RequestLimit)
         .with(CookieJarManager::new())
         .with(Cors)
         .with(BodyLimit::new(state.config.server.max_body_bytes).with_path(

@@ -251,6 +251,11 @@ pub struct RateLimitConfig {
     pub anonymous_per_ip: u32,
     /// Authenticated API requests per minute per user.
     pub authenticated_per_minute: u32,
+    /// Password-strength checks (the sign-up page's live meter) per window per client IP.
+    pub strength_per_ip: u32,
+    /// IPv6 clients are counted per network of this prefix length, not per address: one
+    /// subscriber usually holds a whole /64 and can rotate through it at will.
+    pub ipv6_prefix: u8,
 }
 
 impl Default for RateLimitConfig {
@@ -263,6 +268,8 @@ impl Default for RateLimitConfig {
             auth_per_ip: 100,
             anonymous_per_ip: 1000,
             authenticated_per_minute: 600,
+            strength_per_ip: 300,
+            ipv6_prefix: 64,
         }
     }
 }

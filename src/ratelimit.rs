@@ -240,6 +240,11 @@ impl Tier {
         }
     }
 
+    /// Forgets `key`: its next request finds a full allowance.
+    pub fn forget(&self, key: &str) {
+        self.keys.invalidate(&self.hasher.hash_one(key));
+    }
+
     /// Keys currently held (for `/metrics` and the memory benchmark).
     pub fn keys(&self) -> u64 {
         self.keys.run_pending_tasks();
@@ -256,12 +261,30 @@ pub enum SensitiveRefusal {
     Address(Limited),
 }
 
+/// The key a client address is counted under: an IPv4 address as it is, an IPv6 address by
+/// its network of `v6_prefix` bits (a subscriber usually holds a whole /64 and can rotate
+/// through it at will, so counting single IPv6 addresses counts nothing). An IPv4 address
+/// mapped into IPv6 is the IPv4 address.
+pub fn address_key(ip: IpAddr, v6_prefix: u8) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = v6_prefix.min(128);
+            let mask = u128::MAX.checked_shl(u32::from(128 - prefix)).unwrap_or(0);
+            let network = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+            format!("{network}/{prefix}")
+        }
+    }
+}
+
 pub struct RateLimits {
     enabled: bool,
+    v6_prefix: u8,
     auth_account: Tier,
     auth_ip: Tier,
     pub anonymous_ip: Tier,
     authenticated: Tier,
+    strength_ip: Tier,
 }
 
 impl RateLimits {
@@ -269,11 +292,23 @@ impl RateLimits {
         let window = Duration::from_secs(config.window_seconds.max(1));
         Self {
             enabled: config.enabled,
+            v6_prefix: config.ipv6_prefix,
             auth_account: Tier::new(config.auth_per_account, window),
             auth_ip: Tier::new(config.auth_per_ip, window),
             anonymous_ip: Tier::new(config.anonymous_per_ip, window),
             authenticated: Tier::new(config.authenticated_per_minute, Duration::from_secs(60)),
+            strength_ip: Tier::new(config.strength_per_ip, window),
         }
+    }
+
+    /// The key `ip` is counted under in the per-address tiers (see [`address_key`]); empty
+    /// when the address is unknown.
+    pub fn address(&self, ip: Option<IpAddr>) -> String {
+        ip.map(|ip| address_key(ip, self.v6_prefix)).unwrap_or_default()
+    }
+
+    fn pair(&self, ip: Option<IpAddr>, identifier: &str) -> String {
+        format!("{}|{identifier}", self.address(ip))
     }
 
     /// A sign-in, sign-up, reset, verification, phone-code or token request from `ip` about
@@ -282,13 +317,29 @@ impl RateLimits {
         if !self.enabled {
             return Ok(());
         }
-        let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
         // The per-account tier first: an attacker hammering one account from a dormitory's
         // address uses up that pair, not the address that other students share.
-        self.auth_account
-            .check(&format!("{ip}|{identifier}"))
-            .map_err(SensitiveRefusal::Account)?;
-        self.auth_ip.check(&ip).map_err(SensitiveRefusal::Address)
+        self.auth_account.check(&self.pair(ip, identifier)).map_err(SensitiveRefusal::Account)?;
+        self.auth_ip.check(&self.address(ip)).map_err(SensitiveRefusal::Address)
+    }
+
+    /// A request limited per (address, identifier) only: refreshing an API token, whose
+    /// 256-bit secret cannot be guessed, and whose apps may share one carrier-grade NAT
+    /// address by the thousand (the anonymous per-address tier still counts them).
+    pub fn sensitive_by_pair(&self, ip: Option<IpAddr>, identifier: &str) -> Result<(), Limited> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.auth_account.check(&self.pair(ip, identifier))
+    }
+
+    /// A sign-in from `ip` to `identifier` succeeded: the pair's allowance is whole again, so
+    /// that only failures use it up (NIST SP 800-63B 5.2.2, OWASP): a student signing in on a
+    /// sixth device within the window is not refused. The per-address tier is not forgiven.
+    pub fn forgive(&self, ip: Option<IpAddr>, identifier: &str) {
+        if self.enabled {
+            self.auth_account.forget(&self.pair(ip, identifier));
+        }
     }
 
     /// A sensitive request limited per address only (phone codes have per-number limits of
@@ -297,16 +348,27 @@ impl RateLimits {
         if !self.enabled {
             return Ok(());
         }
-        self.auth_ip.check(&ip.map(|ip| ip.to_string()).unwrap_or_default())
+        self.auth_ip.check(&self.address(ip))
+    }
+
+    /// A password-strength check (the sign-up page's live meter asks a moment after typing
+    /// stops, several times per password): a tier of its own, so that typing neither uses up
+    /// the sign-in allowance that a dormitory's address shares nor runs zxcvbn unbounded.
+    pub fn strength(&self, ip: Option<IpAddr>) -> Result<(), Limited> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.strength_ip.check(&self.address(ip))
     }
 
     /// Keys held by each tier, named as in `gatehouse_rate_limit_keys{tier}`.
-    pub fn key_counts(&self) -> [(&'static str, u64); 4] {
+    pub fn key_counts(&self) -> [(&'static str, u64); 5] {
         [
             ("auth_account", self.auth_account.keys()),
             ("auth_ip", self.auth_ip.keys()),
             ("anonymous_ip", self.anonymous_ip.keys()),
             ("authenticated", self.authenticated.keys()),
+            ("strength_ip", self.strength_ip.keys()),
         ]
     }
 
@@ -314,7 +376,7 @@ impl RateLimits {
         if !self.enabled {
             return Ok(());
         }
-        self.anonymous_ip.check(&ip.to_string())
+        self.anonymous_ip.check(&address_key(ip, self.v6_prefix))
     }
 
     /// A request signed in as `user_id`, whose cached credential holds `hold`.
@@ -447,6 +509,58 @@ mod tests {
         let laptop = KeyHold::default();
         let allowed = (0..4).filter(|_| tier.check_held(&laptop, "user-1").is_ok()).count();
         assert!(allowed <= 1, "the laptop got {allowed} of a used-up allowance");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_network_and_mapped_ipv4_as_ipv4() {
+        let key = |ip: &str, prefix| address_key(ip.parse().unwrap(), prefix);
+        assert_eq!(key("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff", 64), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1", 64), key("2001:db8:1:2::1", 64));
+        assert_eq!(key("2001:db8:1:2:aaaa::1", 48), "2001:db8:1::/48");
+        assert_eq!(key("2001:db8::1", 128), "2001:db8::1/128");
+        assert_eq!(key("::ffff:203.0.113.7", 64), "203.0.113.7");
+        assert_eq!(key("203.0.113.7", 64), "203.0.113.7");
+    }
+
+    /// A /64 rotating through its addresses is one client to every per-address tier.
+    #[test]
+    fn a_rotating_ipv6_client_uses_up_one_allowance() {
+        let config = RateLimitConfig { anonymous_per_ip: 10, ..RateLimitConfig::default() };
+        let limits = RateLimits::new(&config);
+        let allowed = (0..20u16)
+            .filter(|i| limits.anonymous(format!("2001:db8:0:7::{i:x}").parse().unwrap()).is_ok())
+            .count();
+        assert_eq!(allowed, 10);
+        assert!(limits.anonymous("2001:db8:0:8::1".parse().unwrap()).is_ok(), "another /64");
+    }
+
+    /// Only failures use up a (address, account) pair: a success makes it whole again.
+    #[test]
+    fn a_successful_sign_in_forgives_its_pair_not_its_address() {
+        let config = RateLimitConfig { auth_per_ip: 12, ..RateLimitConfig::default() };
+        let limits = RateLimits::new(&config);
+        let dorm: Option<IpAddr> = Some("203.0.113.7".parse().unwrap());
+        for device in 0..10 {
+            assert!(limits.sensitive(dorm, "ada@north.edu").is_ok(), "sign-in {device}");
+            limits.forgive(dorm, "ada@north.edu");
+        }
+        for _ in 0..2 {
+            assert!(limits.sensitive(dorm, "ada@north.edu").is_ok());
+        }
+        // The address has used 12 of 12: the pair is whole, the address is not.
+        assert!(matches!(
+            limits.sensitive(dorm, "ada@north.edu"),
+            Err(SensitiveRefusal::Address(_))
+        ));
+        let fresh = RateLimits::new(&RateLimitConfig::default());
+        for _ in 0..5 {
+            fresh.sensitive(dorm, "ada@north.edu").unwrap();
+        }
+        assert!(matches!(
+            fresh.sensitive(dorm, "ada@north.edu"),
+            Err(SensitiveRefusal::Account(_))
+        ));
     }
 
     #[test]

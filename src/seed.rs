@@ -19,7 +19,7 @@ use crate::accounts::{email, store};
 use crate::audit::{self, AuditEvent, actions};
 use crate::config::Config;
 use crate::db::BlockingPool;
-use crate::sessions::Sessions;
+use crate::sessions::{Amr, Sessions};
 
 /// Accounts written per transaction: big enough that fsyncs do not dominate, small enough
 /// that a reader waits little for the write lock.
@@ -181,7 +181,7 @@ fn insert_all(
                 AuditEvent::by_user(joined, &user_id, actions::USER_REGISTERED, Some(&ip));
             audit::record(&tx, &registered)?;
             let signed_in = now - (i % 7) as i64 * 3_600;
-            Sessions::issue(&tx, &user_id, true, signed_in, Some(&ip), Some(agent))?;
+            Sessions::issue(&tx, &user_id, true, Amr::PASSWORD, signed_in, Some(&ip), Some(agent))?;
             let login = AuditEvent::by_user(signed_in, &user_id, actions::LOGIN, Some(&ip));
             audit::record(&tx, &login)?;
         }

@@ -179,7 +179,11 @@ pub fn build(
         accounts.clone(),
         outbox_wake.clone(),
         keys.session_secret.expose(),
-        OtpSettings { dev_echo: config.sms.dev_echo, phone_signup: config.auth.phone_signup },
+        OtpSettings {
+            dev_echo: config.sms.dev_echo,
+            phone_signup: config.auth.phone_signup,
+            ipv6_prefix: config.rate_limit.ipv6_prefix,
+        },
     ));
     let mail = MailSender::from_config(&config.mail, &data_dir).context("mail configuration")?;
     let sms = SmsSender::from_config(&config.sms, &data_dir).context("sms configuration")?;

@@ -32,7 +32,8 @@ function cleanCode(value) {
  * - mode: "sign-in" (with "keep me signed in") or "link" (the signed-in account gets the phone);
  * - phone: the number to start with;
  * - verifyLabel: the text of the button that checks the code;
- * - onVerified(result, phone): after a right code (`result` is the API's {user, outcome});
+ * - onVerified(result, phone): after a right code (`result` is the API's {user, outcome}, or
+ *   {mfa_required, mfa_token} when the account asks for its second factor too);
  * - onCancel: when given, the number step has a "Cancel" button that calls it.
  * Returns {element, focus()}.
  */

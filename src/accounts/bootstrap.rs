@@ -53,6 +53,20 @@ impl Accounts {
                 .map_err(|m| AccountError::Validation(vec![field("display_name", m)]))?,
             None => email.split('@').next().unwrap_or("Admin").to_string(),
         };
+        let token_hash = bootstrap_token.map(crypto::hash_token);
+        // The bootstrap page is open to anyone who can reach the server: a forged, spent or
+        // expired link, or one left over once an admin exists, is refused before the password
+        // costs a hash.
+        if let Some(hash) = token_hash.clone() {
+            let now = self.now();
+            let usable = self
+                .db
+                .run(move |c| store::bootstrap_token_usable(c, &hash, now).map_err(DbError::from))
+                .await?;
+            if !usable {
+                return Err(AccountError::InvalidToken);
+            }
+        }
         let password_hash = match password {
             Some(password) => {
                 if let Some(problem) = password::policy_violation(password, &email) {
@@ -63,7 +77,6 @@ impl Accounts {
             None => None,
         };
         let index = self.email_index(&email);
-        let token_hash = bootstrap_token.map(crypto::hash_token);
         let (now, ip) = (self.now(), meta.ip.clone());
         let user_id = uuid::Uuid::new_v4().to_string();
         let pii = self.pii().clone();

@@ -359,6 +359,21 @@ pub fn delete_bootstrap_tokens(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Whether a bootstrap token could be spent now: known, unused, unexpired, and no admin yet.
+pub fn bootstrap_token_usable(
+    conn: &Connection,
+    token_hash: &[u8],
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let unspent: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM bootstrap_tokens
+                        WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2)",
+        params![token_hash, now],
+        |r| r.get(0),
+    )?;
+    Ok(unspent && count_admins(conn)? == 0)
+}
+
 /// Spends a bootstrap token; false when it is unknown, used or expired.
 pub fn consume_bootstrap_token(
     conn: &Connection,

@@ -11,6 +11,7 @@ use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::crypto;
 use crate::privacy::FieldCipher;
+use crate::sessions::Amr;
 
 pub const ISSUER: &str = "Gatehouse";
 pub const STEP_SECONDS: u64 = 30;
@@ -236,6 +237,8 @@ pub fn unused_recovery_codes(conn: &Connection, user_id: &str) -> rusqlite::Resu
 pub struct Challenge {
     pub user_id: String,
     pub remember_me: bool,
+    /// What the first step proved: a password, or a phone code.
+    pub first_factor: Amr,
     pub created_at: i64,
     pub expires_at: i64,
     pub attempts: i64,
@@ -246,21 +249,30 @@ pub fn create_challenge(
     token_hash: &[u8],
     user_id: &str,
     remember_me: bool,
+    first_factor: Amr,
     now: i64,
 ) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
     conn.execute(
-        "INSERT INTO mfa_challenges (token_hash, user_id, remember_me, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![token_hash, user_id, remember_me, now, now + CHALLENGE_SECONDS],
+        "INSERT INTO mfa_challenges (token_hash, user_id, remember_me, created_at, expires_at,
+                                     first_factor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            token_hash,
+            user_id,
+            remember_me,
+            now,
+            now + CHALLENGE_SECONDS,
+            first_factor.to_db()
+        ],
     )?;
     Ok(())
 }
 
 pub fn find_challenge(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<Option<Challenge>> {
     conn.query_row(
-        "SELECT user_id, remember_me, created_at, expires_at, attempts FROM mfa_challenges
-         WHERE token_hash = ?1",
+        "SELECT user_id, remember_me, created_at, expires_at, attempts, first_factor
+         FROM mfa_challenges WHERE token_hash = ?1",
         [token_hash],
         |r| {
             Ok(Challenge {
@@ -269,6 +281,7 @@ pub fn find_challenge(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<
                 created_at: r.get(2)?,
                 expires_at: r.get(3)?,
                 attempts: r.get(4)?,
+                first_factor: Amr::from_db(&r.get::<_, String>(5)?),
             })
         },
     )

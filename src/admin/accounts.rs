@@ -3,6 +3,7 @@
 //! [`Accounts::user`](crate::accounts::Accounts::user), which owns how they are stored; the
 //! email search uses the blind index, never the column.
 
+use crate::admin::AdminAuth;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -19,7 +20,6 @@ use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::{ApiError, FieldError};
 use crate::http::StrictJson;
-use crate::http::auth::Auth;
 use crate::sessions::Sessions;
 
 /// An account as admins see it.
@@ -92,7 +92,7 @@ impl AccountsAdminApi {
     async fn list(
         &self,
         state: Data<&AppState>,
-        auth: Auth,
+        _auth: AdminAuth,
         email: Query<Option<String>>,
         role: Query<Option<String>>,
         status: Query<Option<String>>,
@@ -100,7 +100,6 @@ impl AccountsAdminApi {
         page: Query<Option<u32>>,
         per_page: Query<Option<u32>>,
     ) -> Result<Json<UserPage>, ApiError> {
-        crate::admin::require_admin(&state, &auth, Role::Admin).await?;
         let paging = Paging::new(page.0, per_page.0)?;
         let mut errors = Vec::new();
         if let Some(role) = &role.0
@@ -152,10 +151,10 @@ impl AccountsAdminApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
         id: Path<String>,
     ) -> Result<UserDeleted, ApiError> {
-        let admin = super::require_admin(&state, &auth, Role::Admin).await?;
+        let admin = auth.principal();
         crate::privacy::service::admin_delete_account(&state, admin, &id.0, &request_meta(req))
             .await?;
         Ok(UserDeleted::Deleted)
@@ -166,10 +165,9 @@ impl AccountsAdminApi {
     async fn get(
         &self,
         state: Data<&AppState>,
-        auth: Auth,
+        _auth: AdminAuth,
         id: Path<String>,
     ) -> Result<Json<AdminUser>, ApiError> {
-        crate::admin::require_admin(&state, &auth, Role::Admin).await?;
         Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
     }
 
@@ -182,10 +180,10 @@ impl AccountsAdminApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
         id: Path<String>,
     ) -> Result<Json<AdminUser>, ApiError> {
-        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
+        let admin = auth.principal().user_id.clone();
         if admin == id.0 {
             return Err(ApiError::conflict("cannot_disable_self", "You cannot disable yourself."));
         }
@@ -232,10 +230,10 @@ impl AccountsAdminApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
         id: Path<String>,
     ) -> Result<Json<AdminUser>, ApiError> {
-        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
+        let admin = auth.principal().user_id.clone();
         let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
         state
             .db
@@ -271,11 +269,11 @@ impl AccountsAdminApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
         id: Path<String>,
         body: StrictJson<RoleChange>,
     ) -> Result<Json<AdminUser>, ApiError> {
-        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
+        let admin = auth.principal().user_id.clone();
         let new_role = body.0.role.parse::<Role>().map_err(|_| {
             ApiError::validation(vec![field("role", "must be user, reviewer or admin")])
         })?;
@@ -315,10 +313,10 @@ impl AccountsAdminApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
         id: Path<String>,
     ) -> Result<Json<Revoked>, ApiError> {
-        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
+        let admin = auth.principal().user_id.clone();
         let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
         let ended = state
             .db

@@ -46,6 +46,8 @@ impl BootstrapApi {
         body: StrictJson<BootstrapRequest>,
     ) -> Result<BootstrapResponse, ApiError> {
         let body = body.0;
+        // A sign-in tier: the link is a secret that anyone who reaches the server can guess at.
+        crate::accounts::api::limit_sensitive(&state, req, "bootstrap")?;
         state
             .accounts
             .create_admin(

@@ -1,6 +1,6 @@
 //! Administration that is not a feature of its own: the first-admin bootstrap, accounts
 //! (search, view, disable, role, sessions, unlock), the audit log query, the outbox status, and
-//! the one check every admin operation goes through ([`require_admin`]).
+//! the one check every admin and reviewer operation goes through ([`Staff`]).
 
 pub mod accounts;
 pub mod audit;
@@ -10,6 +10,12 @@ pub mod paging;
 pub mod store;
 pub mod users;
 
+use std::marker::PhantomData;
+
+use poem::{IntoResponse, Request, RequestBody};
+use poem_openapi::registry::Registry;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+
 use crate::accounts::{Role, totp};
 use crate::app::AppState;
 use crate::db::DbError;
@@ -17,27 +23,107 @@ use crate::error::ApiError;
 use crate::http::auth::Auth;
 use crate::sessions::Principal;
 
-/// The caller if it may do admin operations: the `admin` role (or `role`, for operations
-/// that also accept reviewers), and in production mode TOTP turned on (SPEC section 3);
-/// otherwise `admin_mfa_required`. Development mode does not ask for TOTP so that a new
-/// install can be tried at once.
-pub async fn require_admin<'a>(
-    state: &AppState,
-    auth: &'a Auth,
-    role: Role,
-) -> Result<&'a Principal, ApiError> {
-    let principal = auth.require(role)?;
-    if state.config.is_production() {
-        let user_id = principal.user_id.clone();
-        let enabled =
-            state.db.run(move |c| totp::enabled(c, &user_id).map_err(DbError::from)).await?;
-        if !enabled {
-            return Err(ApiError::forbidden(
-                "admin_mfa_required",
-                "Admin operations need two-step sign-in: turn on an authenticator app on your \
-                 account page first.",
-            ));
-        }
+/// Which staff an operation is for: admins only, or reviewers too.
+pub trait StaffRole: Send + Sync {
+    const ROLE: Role;
+}
+
+/// Admins only.
+pub struct AdminRole;
+impl StaffRole for AdminRole {
+    const ROLE: Role = Role::Admin;
+}
+
+/// Reviewers and admins (the driver reviews).
+pub struct ReviewerRole;
+impl StaffRole for ReviewerRole {
+    const ROLE: Role = Role::Reviewer;
+}
+
+/// The caller of an admin or reviewer operation: [`Auth`], then the staff rule
+/// ([`require_staff`]), both before the request body is read, so that no one else's body is
+/// even parsed. Every admin and reviewer operation takes one of these (`AdminAuth` or
+/// `ReviewerAuth`) instead of `Auth`: the type in the signature is the check.
+pub struct Staff<R: StaffRole>(Auth, PhantomData<R>);
+
+pub type AdminAuth = Staff<AdminRole>;
+pub type ReviewerAuth = Staff<ReviewerRole>;
+
+impl<R: StaffRole> Staff<R> {
+    pub fn principal(&self) -> &Principal {
+        self.0.principal()
     }
-    Ok(principal)
+}
+
+impl<'a, R: StaffRole> ApiExtractor<'a> for Staff<R> {
+    const TYPES: &'static [ApiExtractorType] = <Auth as ApiExtractor<'a>>::TYPES;
+
+    type ParamType = <Auth as ApiExtractor<'a>>::ParamType;
+    type ParamRawType = <Auth as ApiExtractor<'a>>::ParamRawType;
+
+    fn register(registry: &mut Registry) {
+        Auth::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        Auth::security_schemes()
+    }
+
+    fn has_security_fallback() -> bool {
+        Auth::has_security_fallback()
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let auth = Auth::from_request(req, body, param_opts).await?;
+        let state = req.data::<AppState>().ok_or_else(|| {
+            poem::Error::from_response(ApiError::internal("no state").into_response())
+        })?;
+        require_staff(state, auth.principal(), R::ROLE)
+            .await
+            .map_err(|e| poem::Error::from_response(e.into_response()))?;
+        Ok(Self(auth, PhantomData))
+    }
+}
+
+/// The staff rule: the `admin` role (or `role`, for operations that also accept reviewers).
+/// In production mode the account must have TOTP on and the session (or API token) must itself
+/// have been proved with a second factor (SPEC section 3): a session opened by a password
+/// alone, or by a phone code, before TOTP was turned on is one factor; otherwise
+/// `admin_mfa_required`. Reviewers, who read every licence image, are held to the same rule.
+/// Development mode asks for neither, so that a new install can be tried at once.
+/// (`tests/it/authorization.rs` walks the API document to prove every admin operation
+/// applies it.)
+async fn require_staff(
+    state: &AppState,
+    principal: &Principal,
+    role: Role,
+) -> Result<(), ApiError> {
+    // Admins hold every role.
+    if principal.role != role && principal.role != Role::Admin {
+        return Err(ApiError::forbidden("forbidden", "Your account may not do this."));
+    }
+    if !state.config.is_production() {
+        return Ok(());
+    }
+    let user_id = principal.user_id.clone();
+    let enabled = state.db.run(move |c| totp::enabled(c, &user_id).map_err(DbError::from)).await?;
+    if !enabled {
+        return Err(ApiError::forbidden(
+            "admin_mfa_required",
+            "Admin operations need two-step sign-in: turn on an authenticator app on your account \
+             page first.",
+        ));
+    }
+    if !principal.amr.second_factor() {
+        return Err(ApiError::forbidden(
+            "admin_mfa_required",
+            "Admin operations need a session signed in with two steps: sign out, then sign in \
+             again with your password and a code from your authenticator app.",
+        ));
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/admin/outbox`: how many messages wait or failed, and retrying a failed one.
 
+use crate::admin::AdminAuth;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Path;
@@ -7,14 +8,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::store::{self, Retry};
-use crate::accounts::Role;
 use crate::accounts::api::request_meta;
 use crate::app::{ApiTags, AppState};
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::ApiError;
-use crate::http::auth::Auth;
 
 /// A message that gave up after its last attempt. Its recipient is not shown.
 #[derive(Object)]
@@ -58,9 +57,8 @@ impl OutboxApi {
     async fn status(
         &self,
         state: Data<&AppState>,
-        auth: Auth,
+        _auth: AdminAuth,
     ) -> Result<Json<OutboxStatus>, ApiError> {
-        crate::admin::require_admin(&state, &auth, Role::Admin).await?;
         let status = state.db.run(|c| store::outbox_status(c).map_err(DbError::from)).await?;
         Ok(Json(OutboxStatus {
             pending: status.pending,
@@ -87,10 +85,10 @@ impl OutboxApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
         id: Path<i64>,
     ) -> Result<Retried, ApiError> {
-        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
+        let admin = auth.principal().user_id.clone();
         let (ip, now, message) = (request_meta(req).ip, state.clock.unix(), id.0);
         state
             .db

@@ -1,16 +1,16 @@
 //! `POST /api/v1/admin/users/{id}/unlock`: lifting a lockout.
 
+use crate::admin::AdminAuth;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use crate::accounts::api::request_meta;
-use crate::accounts::{Role, lockout, store};
+use crate::accounts::{lockout, store};
 use crate::app::{ApiTags, AppState};
 use crate::audit::{self, AuditEvent, actions};
 use crate::error::ApiError;
-use crate::http::auth::Auth;
 
 #[derive(ApiResponse)]
 pub enum Unlocked {
@@ -29,10 +29,10 @@ impl UsersApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
         id: Path<String>,
     ) -> Result<Unlocked, ApiError> {
-        let admin = super::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
+        let admin = auth.principal().user_id.clone();
         let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0);
         let pii = state.accounts.pii().clone();
         state

@@ -1,19 +1,18 @@
 //! `/api/v1/admin/backups`: list the backups and take one now (admin only).
 
+use crate::admin::AdminAuth;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::BackupInfo;
-use crate::accounts::Role;
 use crate::accounts::api::request_meta;
 use crate::app::{ApiTags, AppState};
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::ApiError;
-use crate::http::auth::Auth;
 
 /// A backup archive in `<data_dir>/backups/`.
 #[derive(Object)]
@@ -51,8 +50,11 @@ pub struct BackupsApi;
 impl BackupsApi {
     /// List backups, newest first.
     #[oai(path = "/", method = "get", operation_id = "list_backups")]
-    async fn list(&self, state: Data<&AppState>, auth: Auth) -> Result<Json<BackupList>, ApiError> {
-        crate::admin::require_admin(&state, &auth, Role::Admin).await?;
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+    ) -> Result<Json<BackupList>, ApiError> {
         let backups = state.backups.list().await.map_err(ApiError::internal)?;
         Ok(Json(BackupList {
             items: backups.into_iter().map(Into::into).collect(),
@@ -70,9 +72,9 @@ impl BackupsApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
     ) -> Result<Created, ApiError> {
-        let admin = crate::admin::require_admin(&state, &auth, Role::Admin).await?.user_id.clone();
+        let admin = auth.principal().user_id.clone();
         let info = state.backups.run().await?;
         let (ip, now, name) = (request_meta(req).ip, state.clock.unix(), info.name.clone());
         let size = info.size_bytes;

@@ -7,15 +7,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::store::{self, Actor, Campus, CampusError};
-use crate::accounts::Role;
 use crate::accounts::api::request_meta;
-use crate::admin::require_admin;
+use crate::admin::AdminAuth;
 use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::ApiError;
 use crate::http::StrictJson;
-use crate::http::auth::Auth;
 
 /// A campus and the email domains whose owners may sign up.
 #[derive(Object)]
@@ -70,9 +68,8 @@ impl CampusesApi {
     async fn list(
         &self,
         state: Data<&AppState>,
-        auth: Auth,
+        _auth: AdminAuth,
     ) -> Result<Json<Vec<CampusView>>, ApiError> {
-        require_admin(&state, &auth, Role::Admin).await?;
         let campuses = state.db.run(|c| store::list(c).map_err(DbError::from)).await?;
         Ok(Json(campuses.into_iter().map(Into::into).collect()))
     }
@@ -83,7 +80,7 @@ impl CampusesApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
         body: StrictJson<NewCampus>,
     ) -> Result<Created, ApiError> {
         let body = body.0;
@@ -100,7 +97,7 @@ impl CampusesApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
         id: Path<i64>,
         body: StrictJson<CampusPatch>,
     ) -> Result<Json<CampusView>, ApiError> {
@@ -118,7 +115,7 @@ impl CampusesApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
         id: Path<i64>,
     ) -> Result<Removed, ApiError> {
         change(&state, req, &auth, move |c, now, actor| {
@@ -134,12 +131,12 @@ impl CampusesApi {
 async fn change<T: Send + 'static>(
     state: &AppState,
     req: &Request,
-    auth: &Auth,
+    auth: &AdminAuth,
     work: impl FnOnce(&mut rusqlite::Connection, i64, &Actor<'_>) -> Result<T, CampusError>
     + Send
     + 'static,
 ) -> Result<T, ApiError> {
-    let admin = require_admin(state, auth, Role::Admin).await?.user_id.clone();
+    let admin = auth.principal().user_id.clone();
     let (ip, now) = (request_meta(req).ip, state.clock.unix());
     state
         .db

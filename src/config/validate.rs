@@ -29,10 +29,14 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
         ("rate_limit.auth_per_ip", limits.auth_per_ip.into()),
         ("rate_limit.anonymous_per_ip", limits.anonymous_per_ip.into()),
         ("rate_limit.authenticated_per_minute", limits.authenticated_per_minute.into()),
+        ("rate_limit.strength_per_ip", limits.strength_per_ip.into()),
     ] {
         if value == 0 {
             return Err(ConfigError::invalid(key, "must be at least 1"));
         }
+    }
+    if !(16..=128).contains(&limits.ipv6_prefix) {
+        return Err(ConfigError::invalid("rate_limit.ipv6_prefix", "must be between 16 and 128"));
     }
     let retention = &config.retention;
     for (key, value) in [

@@ -1,6 +1,7 @@
 //! `/api/v1/driver` (the signed-in driver's own state, licence upload, enable, availability)
 //! and `/api/v1/admin/driver-reviews` (the review queue for reviewers and admins).
 
+use crate::admin::ReviewerAuth;
 use chrono::NaiveDate;
 use poem::Request;
 use poem::web::Data;
@@ -14,7 +15,6 @@ use super::service::{self, Snapshot};
 use super::store::Licence;
 use super::uploads::{ImageError, ImageKind};
 use super::{DriverError, expiry};
-use crate::accounts::Role;
 use crate::accounts::api::request_meta;
 use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
@@ -309,9 +309,8 @@ impl DriverReviewsApi {
     async fn list(
         &self,
         state: Data<&AppState>,
-        auth: Auth,
+        _auth: ReviewerAuth,
     ) -> Result<Json<Vec<ReviewView>>, ApiError> {
-        auth.require(Role::Reviewer)?;
         let queue = reviews::reviews(&state, 200).await?;
         Ok(Json(queue.into_iter().map(Into::into).collect()))
     }
@@ -322,11 +321,10 @@ impl DriverReviewsApi {
     async fn image(
         &self,
         state: Data<&AppState>,
-        auth: Auth,
+        _auth: ReviewerAuth,
         id: Path<i64>,
         side: Path<String>,
     ) -> Result<ImageResponse, ApiError> {
-        auth.require(Role::Reviewer)?;
         let (bytes, content_type) = reviews::image(&state, id.0, side.0).await?;
         let body = match ImageKind::from_content_type(&content_type) {
             Some(ImageKind::Png) => ImageBytes::Png(Binary(bytes)),
@@ -343,11 +341,11 @@ impl DriverReviewsApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: ReviewerAuth,
         id: Path<i64>,
         body: StrictJson<Approval>,
     ) -> Result<Decided, ApiError> {
-        let reviewer = auth.require(Role::Reviewer)?.user_id.clone();
+        let reviewer = auth.principal().user_id.clone();
         let expiry = match body.0.expiry_date {
             Some(text) => {
                 Some(NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
@@ -370,11 +368,11 @@ impl DriverReviewsApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: ReviewerAuth,
         id: Path<i64>,
         body: StrictJson<Rejection>,
     ) -> Result<Decided, ApiError> {
-        let reviewer = auth.require(Role::Reviewer)?.user_id.clone();
+        let reviewer = auth.principal().user_id.clone();
         reviews::reject(&state, &reviewer, id.0, request_meta(req).ip, body.0.reason).await?;
         Ok(Decided::Decided)
     }

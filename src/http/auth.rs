@@ -9,12 +9,11 @@ use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 
-use crate::accounts::Role;
 use crate::app::AppState;
 use crate::db::DbError;
-use crate::error::{ApiError, limited_error, problem_error};
+use crate::error::problem_error;
 use crate::http::{ClientIp, observe::AccessUser};
-use crate::sessions::Principal;
+use crate::sessions::{Principal, cookies};
 
 /// The session cookie set by sign-in (development mode name).
 #[derive(SecurityScheme)]
@@ -49,8 +48,9 @@ pub enum AuthScheme {
     BearerToken(BearerToken),
 }
 
-/// The caller of a protected operation: [`AuthScheme`], then counted against the user's rate
-/// limit. (A checker's own error would be lost: poem-openapi answers with the last scheme's.)
+/// The caller of a protected operation: [`AuthScheme`]. (A checker's own error would be lost:
+/// poem-openapi answers with the last scheme's.) The request was counted against its user's
+/// rate limit before routing (`request_limit.rs`).
 pub struct Auth(AuthScheme);
 
 impl<'a> ApiExtractor<'a> for Auth {
@@ -76,31 +76,13 @@ impl<'a> ApiExtractor<'a> for Auth {
         body: &mut RequestBody,
         param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let scheme = AuthScheme::from_request(req, body, param_opts).await?;
-        if let Some(state) = req.data::<AppState>() {
-            let principal = scheme.principal();
-            state
-                .limits
-                .authenticated(&principal.rate_limit, &principal.user_id)
-                .map_err(limited_error)?;
-        }
-        Ok(Self(scheme))
+        Ok(Self(AuthScheme::from_request(req, body, param_opts).await?))
     }
 }
 
 impl Auth {
     pub fn principal(&self) -> &Principal {
         self.0.principal()
-    }
-
-    /// The principal if it holds `role` (admins hold every role).
-    pub fn require(&self, role: Role) -> Result<&Principal, ApiError> {
-        let principal = self.principal();
-        if principal.role == role || principal.role == Role::Admin {
-            Ok(principal)
-        } else {
-            Err(ApiError::forbidden("forbidden", "Your account may not do this."))
-        }
     }
 }
 
@@ -114,29 +96,75 @@ impl AuthScheme {
     }
 }
 
+/// A request's credentials as checked once, before routing (`request_limit.rs`): for each
+/// kind, `None` where the request carries none (or it was not needed), `Some(None)` where
+/// it does and it does not authenticate, `Some(Some(..))` where it does.
+#[derive(Clone, Default)]
+pub struct CheckedCredentials {
+    cookie: Option<Option<Principal>>,
+    bearer: Option<Option<Principal>>,
+}
+
+impl CheckedCredentials {
+    /// Checks the request's session cookie (the name of this mode) and, unless the cookie
+    /// authenticated, its bearer token: the order in which [`AuthScheme`] tries them.
+    pub async fn check(state: &AppState, req: &Request) -> poem::Result<Self> {
+        let mut checked = Self::default();
+        let production = state.config.is_production();
+        if let Some(cookie) = req.cookie().get(cookies::session_cookie_name(production)) {
+            let ip = req.data::<ClientIp>().map(|ip| ip.0);
+            let found = state.accounts.sessions().authenticate(cookie.value_str(), ip).await;
+            checked.cookie = Some(settle(req, found)?);
+        }
+        if checked.principal().is_none()
+            && let Some(token) = bearer_of(req)
+        {
+            checked.bearer = Some(settle(req, state.tokens.authenticate(token).await)?);
+        }
+        Ok(checked)
+    }
+
+    /// Whom the request's credentials authenticate, if anyone.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.cookie.iter().chain(&self.bearer).flatten().next()
+    }
+}
+
+/// The token of an `Authorization: Bearer` header, as poem-openapi's bearer scheme reads it.
+fn bearer_of(req: &Request) -> Option<&str> {
+    let value = req.headers().get(poem::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
 async fn development_cookie(req: &Request, key: ApiKey) -> poem::Result<Principal> {
-    authenticate(req, &key.key, false).await
+    cookie_principal(req, &key.key, false).await
 }
 
 async fn production_cookie(req: &Request, key: ApiKey) -> poem::Result<Principal> {
-    authenticate(req, &key.key, true).await
+    cookie_principal(req, &key.key, true).await
 }
 
 async fn bearer_token(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    if let Some(Some(checked)) = req.data::<CheckedCredentials>().and_then(|c| c.bearer.as_ref()) {
+        return Ok(checked.clone());
+    }
     let state = req.data::<AppState>().ok_or_else(unauthenticated)?;
-    settle(req, state.tokens.authenticate(&bearer.token).await)
+    settle(req, state.tokens.authenticate(&bearer.token).await)?.ok_or_else(unauthenticated)
 }
 
 /// Turns a lookup into the checker's answer, naming the user for the access log.
-fn settle(req: &Request, found: Result<Option<Principal>, DbError>) -> poem::Result<Principal> {
+fn settle(
+    req: &Request,
+    found: Result<Option<Principal>, DbError>,
+) -> poem::Result<Option<Principal>> {
     match found {
-        Ok(Some(principal)) => {
-            if let Some(slot) = req.data::<AccessUser>() {
+        Ok(found) => {
+            if let (Some(principal), Some(slot)) = (&found, req.data::<AccessUser>()) {
                 slot.set(&principal.user_id);
             }
-            Ok(principal)
+            Ok(found)
         }
-        Ok(None) => Err(unauthenticated()),
         Err(e) => {
             tracing::error!(error = %e, "credential lookup failed");
             Err(problem_error(
@@ -156,7 +184,7 @@ fn unauthenticated() -> poem::Error {
     )
 }
 
-async fn authenticate(
+async fn cookie_principal(
     req: &Request,
     token: &str,
     production_cookie: bool,
@@ -165,6 +193,10 @@ async fn authenticate(
     if state.config.is_production() != production_cookie {
         return Err(unauthenticated());
     }
+    if let Some(checked) = req.data::<CheckedCredentials>().and_then(|c| c.cookie.as_ref()) {
+        return checked.clone().ok_or_else(unauthenticated);
+    }
     let ip = req.data::<ClientIp>().map(|ip| ip.0);
-    settle(req, state.accounts.sessions().authenticate(token, ip).await)
+    settle(req, state.accounts.sessions().authenticate(token, ip).await)?
+        .ok_or_else(unauthenticated)
 }

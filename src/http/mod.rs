@@ -3,7 +3,6 @@
 //! payload of request bodies, and the direct JSON payload of the hottest answer.
 
 mod allow;
-mod anonymous_limit;
 pub mod auth;
 mod body_limit;
 mod client_ip;
@@ -11,11 +10,11 @@ mod cors;
 mod csrf;
 mod direct_json;
 pub mod observe;
+mod request_limit;
 mod security_headers;
 mod strict_json;
 
 pub use allow::allowed_methods;
-pub use anonymous_limit::AnonymousLimit;
 pub use body_limit::BodyLimit;
 pub use client_ip::{ClientIp, client_ip};
 pub use cors::Cors;
@@ -24,4 +23,5 @@ pub use direct_json::DirectJson;
 #[cfg(test)]
 pub use direct_json::both_ways;
 pub use observe::{Observe, RequestId};
+pub use request_limit::RequestLimit;
 pub use strict_json::StrictJson;

@@ -16,7 +16,8 @@ use super::Verified;
 use crate::accounts::api::{UserView, request_meta};
 use crate::app::{ApiTags, AppState};
 use crate::error::ApiError;
-use crate::http::{ClientIp, StrictJson};
+use crate::http::StrictJson;
+use crate::http::auth::CheckedCredentials;
 use crate::privacy::pending::PendingPolicy;
 use crate::sessions::{Principal, cookies};
 
@@ -47,11 +48,18 @@ pub struct CodeRequestedBody {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CodeVerifiedBody {
-    user: UserView,
-    /// `signed_in` (a new session, cookies set) or `linked` (the phone was added to the
-    /// signed-in account, whose session stays as it is).
+    /// The signed-in or linked user; absent while a second factor is needed.
+    user: Option<UserView>,
+    /// `signed_in` (a new session, cookies set), `linked` (the phone was added to the
+    /// signed-in account, whose session stays as it is), or `mfa_required` (the account has
+    /// two-step sign-in on: no session yet).
     outcome: String,
+    /// True when a second factor is needed before a session exists.
+    mfa_required: bool,
+    /// With `mfa_required`: the pending sign-in, for `POST /api/v1/auth/login/mfa`.
+    mfa_token: Option<String>,
     /// Whether the user has a privacy-policy version to accept.
     #[oai(flatten)]
     policy: PendingPolicy,
@@ -71,24 +79,16 @@ pub enum CodeVerified {
     Ok(Json<CodeVerifiedBody>),
 }
 
-/// The caller's principal when the request carries a live session cookie or bearer token.
+/// The caller's principal when the request carries a live session cookie or bearer token (as
+/// checked before routing; a stale cookie is simply not signed in).
 async fn caller(state: &AppState, req: &Request) -> Result<Option<Principal>, ApiError> {
-    let bearer = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if let Some(token) = bearer {
-        return state.tokens.authenticate(token.trim()).await.map_err(ApiError::internal);
+    if let Some(checked) = req.data::<CheckedCredentials>() {
+        return Ok(checked.principal().cloned());
     }
-    let name = cookies::session_cookie_name(state.config.is_production());
-    match req.cookie().get(name) {
-        Some(cookie) => {
-            let ip = req.data::<ClientIp>().map(|ip| ip.0);
-            Ok(state.accounts.sessions().authenticate(cookie.value_str(), ip).await?)
-        }
-        None => Ok(None),
-    }
+    let checked = CheckedCredentials::check(state, req)
+        .await
+        .map_err(|_| ApiError::unavailable("unavailable", "Please try again in a moment."))?;
+    Ok(checked.principal().cloned())
 }
 
 pub struct OtpApi;
@@ -127,7 +127,9 @@ impl OtpApi {
     /// Sign in with a code from an SMS, or add the phone to the signed-in account.
     ///
     /// Not signed in: signs in the account on which the phone is verified and sets the session
-    /// and CSRF cookies. Signed in (session cookie with the CSRF header, or a bearer token):
+    /// and CSRF cookies; when that account has two-step sign-in on, the code is one factor:
+    /// the answer is `mfa_required` with an `mfa_token` for `POST /api/v1/auth/login/mfa` and
+    /// no session yet. Signed in (session cookie with the CSRF header, or a bearer token):
     /// links the phone to that account. A wrong, expired, used or dead code is
     /// `invalid_code`; a code dies after 5 wrong attempts. At most 10 attempts per 15 minutes
     /// per phone and per client IP (429 with `Retry-After`).
@@ -160,11 +162,22 @@ impl OtpApi {
                 (signed_in.user, "signed_in")
             }
             Verified::Linked(user) => (user, "linked"),
+            Verified::SecondFactor { mfa_token } => {
+                return Ok(CodeVerified::Ok(Json(CodeVerifiedBody {
+                    user: None,
+                    outcome: "mfa_required".into(),
+                    mfa_required: true,
+                    mfa_token: Some(mfa_token),
+                    policy: PendingPolicy::default(),
+                })));
+            }
         };
         let policy = state.pending_policies.status(&user.id).await?;
         Ok(CodeVerified::Ok(Json(CodeVerifiedBody {
-            user: user.into(),
+            user: Some(user.into()),
             outcome: outcome.into(),
+            mfa_required: false,
+            mfa_token: None,
             policy,
         })))
     }

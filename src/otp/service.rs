@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use super::store::{self, Window};
 use crate::accounts::service::{RequestMeta, SignedIn, field};
 use crate::accounts::store::{self as users, User};
+use crate::accounts::totp;
 use crate::accounts::{AccountError, Accounts};
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::Clock;
@@ -18,7 +19,7 @@ use crate::db::{Db, DbError};
 use crate::error::FieldError;
 use crate::notify;
 use crate::privacy::FieldCipher;
-use crate::sessions::{Principal, Sessions};
+use crate::sessions::{Amr, Principal, Sessions};
 
 pub const CODE_SECONDS: i64 = 600;
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -71,12 +72,20 @@ pub struct OtpSettings {
     pub dev_echo: bool,
     /// A code for a phone no account has creates a phone-only account (`auth.phone_signup`).
     pub phone_signup: bool,
+    /// Verifications are counted per IPv6 network of this prefix (`rate_limit.ipv6_prefix`),
+    /// as the per-address rate limits count them.
+    pub ipv6_prefix: u8,
 }
 
 /// What a verified code did.
 pub enum Verified {
     SignedIn(SignedIn),
     Linked(User),
+    /// The account has two-step sign-in on: the code was the first factor, and the pending
+    /// sign-in (`mfa_token`) is finished at `POST /api/v1/auth/login/mfa`, as after a password.
+    SecondFactor {
+        mfa_token: String,
+    },
 }
 
 pub struct PhoneCodes {
@@ -87,6 +96,7 @@ pub struct PhoneCodes {
     code_key: [u8; 32],
     dev_echo: bool,
     phone_signup: bool,
+    ipv6_prefix: u8,
 }
 
 /// 6 uniformly random digits (rejection sampling: 4,294,000,000 is a multiple of 10^6).
@@ -136,6 +146,7 @@ impl PhoneCodes {
             code_key,
             dev_echo: settings.dev_echo,
             phone_signup: settings.phone_signup,
+            ipv6_prefix: settings.ipv6_prefix,
         }
     }
 
@@ -231,6 +242,12 @@ impl PhoneCodes {
         let index = self.accounts.phone_index(&phone);
         let hash = self.code_hash(&index, code);
         let (now, meta, signup) = (self.clock.unix(), meta.clone(), self.phone_signup);
+        // The address as the per-address limits count it: an IPv6 client by its network.
+        let address = meta
+            .ip
+            .as_deref()
+            .and_then(|ip| ip.parse().ok())
+            .map(|ip| crate::ratelimit::address_key(ip, self.ipv6_prefix));
         let caller = signed_in.map(|p| p.user_id.clone());
         let pii = self.accounts.pii().clone();
         let outcome = self
@@ -239,14 +256,14 @@ impl PhoneCodes {
                 let tx = crate::db::write_tx(conn)?;
                 let by_phone = store::checks_by_phone(&tx, &index, now - WINDOW)?;
                 let mut wait = limited(&by_phone, CHECKS_PER_WINDOW, now);
-                if let Some(ip) = meta.ip.as_deref() {
-                    let by_ip = store::checks_by_ip(&tx, ip, now - WINDOW)?;
+                if let Some(address) = address.as_deref() {
+                    let by_ip = store::checks_by_ip(&tx, address, now - WINDOW)?;
                     wait = wait.max(limited(&by_ip, CHECKS_PER_WINDOW, now));
                 }
                 if let Some(retry_after) = wait {
                     return Err(OtpError::RateLimited { retry_after });
                 }
-                store::insert_check(&tx, &index, meta.ip.as_deref(), now)?;
+                store::insert_check(&tx, &index, address.as_deref(), now)?;
                 let outcome = check_and_apply(
                     &tx,
                     &pii,
@@ -272,6 +289,7 @@ impl PhoneCodes {
                 let csrf = self.accounts.sessions().csrf_token(&session.token);
                 Ok(Verified::SignedIn(SignedIn { user, session, csrf }))
             }
+            Applied::SecondFactor { mfa_token } => Ok(Verified::SecondFactor { mfa_token }),
         }
     }
 }
@@ -284,6 +302,7 @@ enum Applied {
     Failed(OtpError),
     Linked(User),
     SignedIn(User, crate::sessions::IssuedSession),
+    SecondFactor { mfa_token: String },
 }
 
 fn verification_event<'a>(
@@ -298,7 +317,7 @@ fn verification_event<'a>(
         action: actions::PHONE_CODE_VERIFIED,
         subject_id: subject,
         ip,
-        success: matches!(outcome, "signed_in" | "linked"),
+        success: matches!(outcome, "signed_in" | "linked" | "second_factor_required"),
         details: serde_json::json!({"outcome": outcome}),
     }
 }
@@ -368,8 +387,9 @@ fn check_and_apply(
                     .with_details(serde_json::json!({"method": "phone_code"})),
             )?;
             let user = users::find_by_id(tx, pii, &id)?.ok_or(OtpError::InvalidCode)?;
+            let agent = meta.user_agent.as_deref();
             let session =
-                Sessions::issue(tx, &user.id, remember_me, now, ip, meta.user_agent.as_deref())?;
+                Sessions::issue(tx, &user.id, remember_me, Amr::PHONE_CODE, now, ip, agent)?;
             audit::record(tx, &verification_event(now, Some(&user.id), ip, "signed_in"))?;
             return Ok(Applied::SignedIn(user, session));
         }
@@ -386,7 +406,16 @@ fn check_and_apply(
     if crate::admin::store::is_disabled(tx, &user.id)? {
         return fail("account_disabled", OtpError::AccountDisabled);
     }
-    let session = Sessions::issue(tx, &user.id, remember_me, now, ip, meta.user_agent.as_deref())?;
+    // A phone code is one factor: an account with TOTP on finishes the sign-in with a code
+    // from its authenticator app (or a recovery code), as after a password.
+    if totp::enabled(tx, &user.id)? {
+        let (mfa_token, mfa_hash) = crypto::new_token();
+        totp::create_challenge(tx, &mfa_hash, &user.id, remember_me, Amr::PHONE_CODE, now)?;
+        audit::record(tx, &verification_event(now, Some(&user.id), ip, "second_factor_required"))?;
+        return Ok(Applied::SecondFactor { mfa_token });
+    }
+    let agent = meta.user_agent.as_deref();
+    let session = Sessions::issue(tx, &user.id, remember_me, Amr::PHONE_CODE, now, ip, agent)?;
     audit::record(tx, &verification_event(now, Some(&user.id), ip, "signed_in"))?;
     let login = AuditEvent::by_user(now, &user.id, actions::LOGIN, ip)
         .with_details(serde_json::json!({"method": "phone_code", "remember_me": remember_me}));

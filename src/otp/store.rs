@@ -113,6 +113,7 @@ pub fn checks_by_phone(
     )
 }
 
+/// Checks from one client address (an IPv6 client's network, as the rate limits count it).
 pub fn checks_by_ip(conn: &Connection, ip: &str, since: i64) -> rusqlite::Result<Window> {
     window(
         conn,

@@ -3,6 +3,7 @@
 //! `DELETE /api/v1/account` in accounts, `DELETE /api/v1/admin/users/{id}` in admin; both
 //! call [`super::service`].)
 
+use crate::admin::AdminAuth;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
@@ -11,7 +12,6 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::export::{self, AccountExport};
 use super::policies;
 use super::service::{self, PrivacyError};
-use crate::accounts::Role;
 use crate::accounts::api::request_meta;
 use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
@@ -175,9 +175,8 @@ impl PrivacyApi {
     async fn list_policies(
         &self,
         state: Data<&AppState>,
-        auth: Auth,
+        _auth: AdminAuth,
     ) -> ApiResult<Json<Vec<PolicySummaryView>>> {
-        auth.require(Role::Admin)?;
         let list = state.db.run(|c| policies::list(c).map_err(DbError::from)).await?;
         Ok(Json(
             list.into_iter()
@@ -207,10 +206,10 @@ impl PrivacyApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-        auth: Auth,
+        auth: AdminAuth,
         body: StrictJson<PublishPolicyRequest>,
     ) -> ApiResult<Published> {
-        let admin = auth.require(Role::Admin)?;
+        let admin = auth.principal();
         let policy = service::publish_policy(
             &state,
             admin,

@@ -4,6 +4,7 @@
 //! disk write. Revocation deletes the row and the cache entry at once. The cache entries also
 //! expire after a minute, so a change made by another process (the CLI) is seen within it.
 
+mod amr;
 pub mod cookies;
 mod store;
 
@@ -21,6 +22,7 @@ use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{Db, DbError};
 use crate::ratelimit::KeyHold;
+pub use amr::Amr;
 pub use store::SessionListing;
 use store::SessionRow;
 
@@ -65,6 +67,8 @@ pub struct Principal {
     pub created_at: i64,
     pub expires_at: i64,
     pub idle_timeout: i64,
+    /// How the session's sign-in (or the token family's grant) was proved.
+    pub amr: Amr,
     /// A session's JSON rendering for the session check, shared with its cache entry (the
     /// facts it renders never change during a session); none for an access token.
     pub rendering: Option<Arc<Rendering>>,
@@ -83,6 +87,7 @@ pub struct IssuedSession {
 
 struct CachedSession {
     row: SessionRow,
+    amr: Amr,
     last_activity: AtomicI64,
     last_persisted: AtomicI64,
     rendering: Arc<Rendering>,
@@ -123,11 +128,13 @@ impl Sessions {
         (Self { db, clock, cache, families, revocations, touches, csrf_key }, writer)
     }
 
-    /// Creates a session inside the caller's transaction (sign-in commits with its audit row).
+    /// Creates a session inside the caller's transaction (sign-in commits with its audit row),
+    /// recording how the sign-in was proved.
     pub fn issue(
         conn: &Connection,
         user_id: &str,
         remember_me: bool,
+        amr: Amr,
         now: i64,
         ip: Option<&str>,
         user_agent: Option<&str>,
@@ -147,6 +154,7 @@ impl Sessions {
                 expires_at,
                 ip,
                 user_agent: user_agent.as_deref(),
+                amr: &amr.to_db(),
             },
         )?;
         Ok(IssuedSession { id, token, remember_me, expires_at })
@@ -211,6 +219,7 @@ impl Sessions {
             created_at: row.created_at,
             expires_at: row.expires_at,
             idle_timeout: limits.idle,
+            amr: cached.amr,
             rendering: Some(cached.rendering.clone()),
             rate_limit: cached.rate_limit.clone(),
         }))
@@ -229,6 +238,7 @@ impl Sessions {
                 .await?;
             let Some(row) = row else { return Ok(None) };
             let cached = Arc::new(CachedSession {
+                amr: Amr::from_db(&row.amr),
                 last_activity: AtomicI64::new(row.last_seen_at),
                 last_persisted: AtomicI64::new(row.last_seen_at),
                 rendering: Arc::default(),

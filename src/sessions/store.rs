@@ -14,6 +14,8 @@ pub struct SessionRow {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    /// How the sign-in was proved (RFC 8176 values, see [`super::Amr`]).
+    pub amr: String,
 }
 
 /// A session as its owner sees it in the list.
@@ -37,13 +39,14 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub amr: &'a str,
 }
 
 pub fn insert(conn: &Connection, s: &NewSession<'_>) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO sessions (id, token_hash, user_id, remember_me, created_at, last_seen_at,
-                               expires_at, ip, user_agent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
+                               expires_at, ip, user_agent, amr)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)",
         params![
             s.id,
             s.token_hash,
@@ -52,7 +55,8 @@ pub fn insert(conn: &Connection, s: &NewSession<'_>) -> rusqlite::Result<()> {
             s.now,
             s.expires_at,
             s.ip,
-            s.user_agent
+            s.user_agent,
+            s.amr
         ],
     )?;
     Ok(())
@@ -62,7 +66,7 @@ pub fn find_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<O
     conn.query_row(
         "SELECT s.id, s.user_id, u.role,
                 u.email_verified_at IS NOT NULL OR u.phone_verified_at IS NOT NULL, s.remember_me,
-                s.created_at, s.last_seen_at, s.expires_at
+                s.created_at, s.last_seen_at, s.expires_at, s.amr
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = ?1 AND u.disabled_at IS NULL",
         [token_hash],
@@ -76,6 +80,7 @@ pub fn find_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<O
                 created_at: r.get(5)?,
                 last_seen_at: r.get(6)?,
                 expires_at: r.get(7)?,
+                amr: r.get(8)?,
             })
         },
     )

@@ -102,6 +102,7 @@ impl TokensApi {
             captcha_missing: state.captcha.enabled() && !solved,
         };
         let pair = state.tokens.issue(&grant, &request_meta(req)).await?;
+        crate::accounts::api::forgive_sensitive(&state, req, &email);
         Ok(TokenResponse::Ok(Json(TokenBody::of(&state, pair).await?)))
     }
 
@@ -116,6 +117,9 @@ impl TokensApi {
         req: &Request,
         body: StrictJson<RefreshRequest>,
     ) -> Result<TokenResponse, ApiError> {
+        let ip = req.data::<crate::http::ClientIp>().map(|ip| ip.0);
+        let token = crate::accounts::api::token_identifier("refresh", &body.0.refresh_token);
+        state.limits.sensitive_by_pair(ip, &token).map_err(ApiError::from)?;
         let pair = state.tokens.refresh(&body.0.refresh_token, &request_meta(req)).await?;
         Ok(TokenResponse::Ok(Json(TokenBody::of(&state, pair).await?)))
     }

@@ -25,6 +25,10 @@ pub struct Claims {
     /// The token family (one API sign-in).
     pub fam: String,
     pub role: String,
+    /// How the grant was proved (RFC 8176 values; RFC 9068 section 2.2.1). Absent in tokens
+    /// from before it was recorded, which prove no second factor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// A public key that verifies tokens, and its JWK form.
@@ -170,6 +174,7 @@ mod tests {
             jti: "j".into(),
             fam: "f".into(),
             role: "user".into(),
+            amr: vec!["pwd".into()],
         }
     }
 

@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{Db, DbError};
 use crate::ratelimit::KeyHold;
-use crate::sessions::{AuthMethod, Principal};
+use crate::sessions::{Amr, AuthMethod, Principal};
 
 pub const REFRESH_TOKEN_SECONDS: i64 = 7 * 86400;
 
@@ -61,7 +61,7 @@ impl From<rusqlite::Error> for TokenError {
 
 /// What a refresh attempt found.
 enum Refreshed {
-    Issued { user_id: String, role: String, family: String },
+    Issued { user_id: String, role: String, family: String, amr: Amr },
     Reused(String),
     Invalid,
 }
@@ -80,6 +80,7 @@ pub struct Tokens {
 /// A verified access token's claims, and its hold on its user's rate-limit key.
 struct VerifiedToken {
     claims: Claims,
+    amr: Amr,
     rate_limit: Arc<KeyHold>,
 }
 
@@ -98,6 +99,7 @@ impl Tokens {
         user_id: &str,
         role: &str,
         family: &str,
+        amr: Amr,
         now: i64,
     ) -> Result<String, TokenError> {
         let claims = Claims {
@@ -109,6 +111,7 @@ impl Tokens {
             jti: uuid::Uuid::new_v4().to_string(),
             fam: family.to_string(),
             role: role.to_string(),
+            amr: amr.names().into_iter().map(str::to_string).collect(),
         };
         self.jwt.sign(&claims).map_err(|e| TokenError::Internal(e.to_string()))
     }
@@ -123,7 +126,8 @@ impl Tokens {
             .accounts
             .check_password(grant.email, grant.password, grant.captcha_missing, meta)
             .await?;
-        self.accounts.check_totp_for_token(&user.id, grant.totp_code, meta).await?;
+        let totp_used = self.accounts.check_totp_for_token(&user.id, grant.totp_code, meta).await?;
+        let amr = if totp_used { Amr::PASSWORD.with(Amr::ONE_TIME_CODE) } else { Amr::PASSWORD };
         let now = self.clock.unix();
         let family = uuid::Uuid::new_v4().to_string();
         let (refresh, refresh_hash) = crypto::new_token();
@@ -140,7 +144,7 @@ impl Tokens {
                     accounts_store::upgrade_password_hash(&tx, &user.id, old, new)?;
                 }
                 crate::accounts::lockout::clear(&tx, &user.id)?;
-                store::insert_family(&tx, &family_id, &user.id, now)?;
+                store::insert_family(&tx, &family_id, &user.id, amr, now)?;
                 store::insert_refresh(
                     &tx,
                     &refresh_hash,
@@ -155,7 +159,7 @@ impl Tokens {
                 Ok::<_, TokenError>(user.role)
             })
             .await?;
-        let access_token = self.access_token(&user_id, &role, &family, now)?;
+        let access_token = self.access_token(&user_id, &role, &family, amr, now)?;
         Ok(TokenPair {
             user_id,
             access_token,
@@ -217,11 +221,12 @@ impl Tokens {
                     user_id: user.id,
                     role: user.role,
                     family: row.family_id,
+                    amr: row.amr,
                 })
             })
             .await?;
-        let (user_id, role, family) = match outcome {
-            Refreshed::Issued { user_id, role, family } => (user_id, role, family),
+        let (user_id, role, family, amr) = match outcome {
+            Refreshed::Issued { user_id, role, family, amr } => (user_id, role, family, amr),
             Refreshed::Reused(family) => {
                 // The family's access tokens die with it, cached state included.
                 self.accounts.sessions().forget_families(&[family]);
@@ -229,7 +234,7 @@ impl Tokens {
             }
             Refreshed::Invalid => return Err(TokenError::InvalidRefreshToken),
         };
-        let access_token = self.access_token(&user_id, &role, &family, now)?;
+        let access_token = self.access_token(&user_id, &role, &family, amr, now)?;
         Ok(TokenPair {
             user_id,
             access_token,
@@ -270,7 +275,8 @@ impl Tokens {
             Some(_) => return Ok(None),
             None => {
                 let Ok(claims) = self.jwt.verify(token, now) else { return Ok(None) };
-                let verified = Arc::new(VerifiedToken { claims, rate_limit: Arc::default() });
+                let amr = Amr::from_db(&claims.amr.join(" "));
+                let verified = Arc::new(VerifiedToken { claims, amr, rate_limit: Arc::default() });
                 self.verified.insert(token.to_string(), verified.clone());
                 verified
             }
@@ -302,6 +308,7 @@ impl Tokens {
             created_at: claims.iat,
             expires_at: claims.exp,
             idle_timeout: ACCESS_TOKEN_SECONDS,
+            amr: verified.amr,
             method: AuthMethod::Bearer,
             rendering: None,
             rate_limit: verified.rate_limit.clone(),

@@ -1,11 +1,18 @@
 //! SQL for `token_families` and `refresh_tokens`.
 
+use crate::sessions::Amr;
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub fn insert_family(conn: &Connection, id: &str, user_id: &str, now: i64) -> rusqlite::Result<()> {
+pub fn insert_family(
+    conn: &Connection,
+    id: &str,
+    user_id: &str,
+    amr: Amr,
+    now: i64,
+) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO token_families (id, user_id, created_at) VALUES (?1, ?2, ?3)",
-        params![id, user_id, now],
+        "INSERT INTO token_families (id, user_id, created_at, amr) VALUES (?1, ?2, ?3, ?4)",
+        params![id, user_id, now, amr.to_db()],
     )?;
     Ok(())
 }
@@ -31,11 +38,14 @@ pub struct RefreshRow {
     pub expires_at: i64,
     pub spent_at: Option<i64>,
     pub family_revoked: bool,
+    /// How the family's grant was proved; its refreshed tokens carry it on.
+    pub amr: Amr,
 }
 
 pub fn find_refresh(conn: &Connection, hash: &[u8]) -> rusqlite::Result<Option<RefreshRow>> {
     conn.query_row(
-        "SELECT r.family_id, f.user_id, r.expires_at, r.spent_at, f.revoked_at IS NOT NULL
+        "SELECT r.family_id, f.user_id, r.expires_at, r.spent_at, f.revoked_at IS NOT NULL,
+                f.amr
          FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id
          WHERE r.token_hash = ?1",
         [hash],
@@ -46,6 +56,7 @@ pub fn find_refresh(conn: &Connection, hash: &[u8]) -> rusqlite::Result<Option<R
                 expires_at: r.get(2)?,
                 spent_at: r.get(3)?,
                 family_revoked: r.get(4)?,
+                amr: Amr::from_db(&r.get::<_, String>(5)?),
             })
         },
     )

@@ -4,6 +4,7 @@
 
 mod admin;
 mod admin_ops;
+mod authorization;
 mod backups;
 mod binary;
 mod captcha;

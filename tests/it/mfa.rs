@@ -407,7 +407,20 @@ async fn in_production_admin_operations_need_an_admin_with_totp() {
         .await
         .unwrap();
     assert_eq!(confirmed.status(), 200);
-    assert_eq!(admin_get(access).await.unwrap().status(), 200);
+    // Enrolled now, but this token was granted by the password alone: one factor.
+    problem(admin_get(access).await.unwrap(), 403, "admin_mfa_required").await;
+    server.clock.advance(chrono::Duration::seconds(30));
+    let granted: Value = server
+        .post(
+            "/api/v1/auth/token",
+            json!({"email": "it@north.edu", "password": PASSWORD, "totp_code": code(&server, &secret, 0)}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let two_step = granted["access_token"].as_str().unwrap().to_string();
+    assert_eq!(admin_get(two_step).await.unwrap().status(), 200);
 }
 
 #[tokio::test]

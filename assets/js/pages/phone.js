@@ -2,6 +2,7 @@
 
 import { h, notice, replace } from "../dom.js";
 import { phoneCodeFlow } from "../phone-code.js";
+import { showSecondStep } from "./sign-in.js";
 
 export const title = "Sign in with your phone";
 
@@ -21,8 +22,14 @@ export function render(root, { who, params, safeNext }) {
   const flow = phoneCodeFlow({
     mode: "sign-in",
     verifyLabel: "Sign in",
-    onVerified: () => {
-      window.location.assign(safeNext(next));
+    onVerified: (result) => {
+      const done = () => window.location.assign(safeNext(next));
+      // A phone code is one factor: an account with two-step sign-in asks for its code too.
+      if (result?.mfa_required) {
+        showSecondStep(root, result.mfa_token, done, "The code from your phone was right");
+        return;
+      }
+      done();
     },
   });
   const withNext = (path) => (next ? `${path}?next=${encodeURIComponent(next)}` : path);

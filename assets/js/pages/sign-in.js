@@ -130,7 +130,11 @@ async function solveWithProgress(where) {
 }
 
 /** The second step: a code from the authenticator app, or a recovery code. */
-function showSecondStep(root, mfaToken, done) {
+/**
+ * The second step of a two-step sign-in, after a right password or phone code (`firstStep`
+ * says which, in words): a TOTP or recovery code for the pending sign-in `mfaToken`.
+ */
+export function showSecondStep(root, mfaToken, done, firstStep = "Your password was right") {
   const heading = h("h2", { tabindex: "-1", id: "second-step-heading" }, "Enter your sign-in code");
   const form = h(
     "form",
@@ -169,11 +173,11 @@ function showSecondStep(root, mfaToken, done) {
       "section",
       { class: "panel" },
       heading,
-      h("p", {}, "Your account uses two-step sign-in. Your password was right; one more step."),
+      h("p", {}, `Your account uses two-step sign-in. ${firstStep}; one more step.`),
       form,
       h("p", { class: "after-form" }, "Lost your phone? Use one of the recovery codes you saved when you turned two-step sign-in on."),
     ),
   );
   heading.focus();
-  announce("Your password was right. Enter the code from your authenticator app.");
+  announce(`${firstStep}. Enter the code from your authenticator app.`);
 }

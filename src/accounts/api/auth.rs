@@ -62,7 +62,7 @@ impl AuthApi {
         req: &Request,
         body: StrictJson<LinkTokenRequest>,
     ) -> ApiResult<Done> {
-        limit_sensitive(&state, req, "email-link")?;
+        limit_sensitive(&state, req, &token_identifier("verify", &body.0.token))?;
         state.accounts.verify_email(&body.0.token, &request_meta(req)).await?;
         Ok(Done::Ok(status("verified")))
     }
@@ -113,6 +113,8 @@ impl AuthApi {
                 &request_meta(req),
             )
             .await?;
+        // The password was right: only failures use up the (address, account) allowance.
+        forgive_sensitive(&state, req, &email);
         match outcome {
             LoginOutcome::SignedIn(signed_in) => signed_in_response(&state, jar, *signed_in).await,
             LoginOutcome::SecondFactor { mfa_token } => Ok(LoginResponse::Ok(Json(LoginBody {
@@ -139,8 +141,7 @@ impl AuthApi {
         let body = body.0;
         // Per pending sign-in, not per address: students behind one NAT address each have
         // their own (and a pending sign-in ends after 5 wrong codes anyway).
-        let pending = crate::crypto::base64url(&crate::crypto::hash_token(&body.mfa_token)[..8]);
-        limit_sensitive(&state, req, &format!("mfa:{pending}"))?;
+        limit_sensitive(&state, req, &token_identifier("mfa", &body.mfa_token))?;
         let signed_in =
             state.accounts.complete_login(&body.mfa_token, &body.code, &request_meta(req)).await?;
         signed_in_response(&state, jar, signed_in).await
@@ -201,7 +202,7 @@ impl AuthApi {
         body: StrictJson<ResetRequest>,
     ) -> ApiResult<Done> {
         let body = body.0;
-        limit_sensitive(&state, req, "email-link")?;
+        limit_sensitive(&state, req, &token_identifier("reset", &body.token))?;
         state.accounts.reset_password(&body.token, &body.new_password, &request_meta(req)).await?;
         Ok(Done::Ok(status("password_reset")))
     }
@@ -211,8 +212,10 @@ impl AuthApi {
     async fn strength(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         body: StrictJson<StrengthRequest>,
     ) -> ApiResult<Json<StrengthBody>> {
+        state.limits.strength(req.data::<ClientIp>().map(|ip| ip.0)).map_err(ApiError::from)?;
         let email = crate::accounts::email::normalize(&body.0.email);
         let problem = password::policy_violation(&body.0.password, &email);
         let score = state

@@ -44,6 +44,21 @@ pub fn limit_sensitive(state: &AppState, req: &Request, identifier: &str) -> Res
     })
 }
 
+/// The identifier a request that brings a secret token (an email link's, a pending sign-in's,
+/// a refresh token) is counted under: a prefix of the token's hash, so the limiter holds
+/// nothing that could be used, and each link or sign-in has its own allowance (students
+/// behind one NAT address each verify their own email).
+pub fn token_identifier(kind: &str, token: &str) -> String {
+    let hash = crate::crypto::hash_token(token.trim());
+    format!("{kind}:{}", crate::crypto::base64url(&hash[..8]))
+}
+
+/// A sign-in to `identifier` from the request's address succeeded: its (address, account)
+/// allowance is whole again, so that only failures use it up.
+pub fn forgive_sensitive(state: &AppState, req: &Request, identifier: &str) {
+    state.limits.forgive(req.data::<ClientIp>().map(|ip| ip.0), identifier);
+}
+
 /// [`limit_sensitive`] for requests that may carry a captcha solution, which is checked and
 /// spent when present. Past the per-address tier a solution is required (`428
 /// captcha_required`) instead of a 429, unless the captcha is off; `always` requires one in
@@ -448,6 +463,7 @@ mod tests {
             created_at: 1_796_371_200,
             expires_at: 1_798_963_200,
             idle_timeout: 1800,
+            amr: crate::sessions::Amr::PASSWORD,
             // A session's slot with the full case, an access token's none with the other.
             rendering: full.then(std::sync::Arc::default),
             rate_limit: std::sync::Arc::default(),

@@ -5,6 +5,7 @@
 use super::*;
 use crate::accounts::totp::{self, CodeCheck};
 use crate::notify::templates::MfaChange;
+use crate::sessions::Amr;
 
 /// What enrolment hands the user: the secret to type or the QR code to scan.
 pub struct TotpEnrolment {
@@ -391,13 +392,15 @@ impl Accounts {
                     audit::record(&tx, &event)?;
                     notify_mfa(&tx, &pii, &user, MfaChange::RecoveryCodeUsed { remaining }, now)?;
                 }
-                let method = if check == FactorCheck::Totp {
-                    "password+totp"
+                let first = if challenge.first_factor == Amr::PHONE_CODE {
+                    "phone_code"
                 } else {
-                    "password+recovery_code"
+                    "password"
                 };
+                let method = format!("{first}+{}", check.name());
+                let amr = challenge.first_factor.with(Amr::ONE_TIME_CODE);
                 let session =
-                    open_session(&tx, &user.id, challenge.remember_me, now, &meta, method)?;
+                    open_session(&tx, &user.id, challenge.remember_me, amr, now, &meta, &method)?;
                 tx.commit()?;
                 Ok::<_, AccountError>((user, session, check))
             })
@@ -411,13 +414,14 @@ impl Accounts {
     }
 
     /// For an API token grant: nothing when the account has no TOTP; otherwise a right,
-    /// unused TOTP code is required (recovery codes are for the web sign-in).
+    /// unused TOTP code is required (recovery codes are for the web sign-in). True when a
+    /// code was required and right.
     pub async fn check_totp_for_token(
         &self,
         user_id: &str,
         code: Option<&str>,
         meta: &RequestMeta,
-    ) -> Result<(), AccountError> {
+    ) -> Result<bool, AccountError> {
         let (user_id, code, now, ip, key) = (
             user_id.to_string(),
             code.map(str::to_string),
@@ -430,24 +434,26 @@ impl Accounts {
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 if !totp::enabled(&tx, &user_id)? {
-                    return Ok(());
+                    return Ok(false);
                 }
                 let Some(code) = code else { return Err(AccountError::TotpRequired) };
                 let check = spend_factor(&tx, &pii, &key, &user_id, &code, now, false)?;
                 audit_factor(&tx, &user_id, check, now, ip.as_deref(), "token")?;
                 tx.commit()?;
-                if check.accepted() { Ok(()) } else { Err(AccountError::InvalidSecondFactor) }
+                if check.accepted() { Ok(true) } else { Err(AccountError::InvalidSecondFactor) }
             })
             .await
     }
 }
 
 /// Opens a session after a complete sign-in, in the caller's transaction: clears the lockout,
-/// issues the session and audits the sign-in.
+/// issues the session (proved by `amr`) and audits the sign-in (`method`, as the audit log
+/// names it).
 pub(super) fn open_session(
     tx: &Connection,
     user_id: &str,
     remember_me: bool,
+    amr: Amr,
     now: i64,
     meta: &RequestMeta,
     method: &str,
@@ -457,6 +463,7 @@ pub(super) fn open_session(
         tx,
         user_id,
         remember_me,
+        amr,
         now,
         meta.ip.as_deref(),
         meta.user_agent.as_deref(),

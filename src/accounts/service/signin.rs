@@ -1,6 +1,7 @@
 //! Signing in with a password (and the lockout), signing out, ending sessions.
 
 use super::*;
+use crate::sessions::Amr;
 
 impl Accounts {
     /// Audits a failed password and counts it towards the account's lockout; true when this
@@ -176,13 +177,21 @@ impl Accounts {
                         &mfa_hash,
                         &user.id,
                         remember_me,
+                        Amr::PASSWORD,
                         now,
                     )?;
                     tx.commit().map_err(DbError::from)?;
                     return Ok(None);
                 }
-                let session =
-                    mfa::open_session(&tx, &user.id, remember_me, now, &meta, "password")?;
+                let session = mfa::open_session(
+                    &tx,
+                    &user.id,
+                    remember_me,
+                    Amr::PASSWORD,
+                    now,
+                    &meta,
+                    "password",
+                )?;
                 tx.commit().map_err(DbError::from)?;
                 Ok::<_, AccountError>(Some(session))
             })

@@ -1,0 +1,196 @@
+//! Who may call what, read from the API document rather than listed by hand: every operation
+//! under `/api/v1/admin/` answers an anonymous caller 401, a student 403, a reviewer 403 (but
+//! for the driver reviews), and in production an admin whose session or token was not proved
+//! with a second factor `admin_mfa_required`, even with TOTP enrolled. A new admin operation
+//! is in the matrix the moment it is in the document.
+//!
+//! Also here: a phone code is one factor for an account with TOTP on.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{PASSWORD, TestServer, problem};
+
+/// The code an authenticator app shows now for a base32 secret.
+fn totp_code(server: &TestServer, secret: &str) -> String {
+    use gatehouse::clock::Clock;
+    let bytes = totp_rs::Secret::try_from_base32(secret).unwrap().as_bytes().to_vec();
+    gatehouse::accounts::totp::totp(&bytes, "x").generate(server.clock.unix() as u64).to_string()
+}
+
+/// One operation of the document: its method and a path with its parameters filled in.
+struct Operation {
+    method: Method,
+    path: String,
+    id: String,
+}
+
+/// Every operation under `prefix` in the served document. Path parameters get a plausible
+/// value (an unknown id, the `front` side), so the authorisation check is what answers.
+async fn operations(server: &TestServer, prefix: &str) -> Vec<Operation> {
+    let document: Value = server.get("/openapi.json").await.json().await.unwrap();
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        if !path.starts_with(prefix) {
+            continue;
+        }
+        for (method, operation) in item.as_object().unwrap() {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else { continue };
+            let filled = path.replace("{side}", "front");
+            let filled = fill_parameters(&filled);
+            let id = operation["operationId"].as_str().unwrap_or(path).to_string();
+            found.push(Operation { method, path: filled, id });
+        }
+    }
+    assert!(found.len() >= 20, "the document lists only {} admin operations", found.len());
+    found
+}
+
+/// Replaces every `{param}` with `1`: a number for numeric ids, an unknown id for others.
+fn fill_parameters(path: &str) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').map_or(rest.len(), |e| start + e + 1);
+        out.push('1');
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+async fn call(server: &TestServer, op: &Operation, bearer: Option<&str>) -> reqwest::Response {
+    let mut request = server.client.request(op.method.clone(), server.url(&op.path));
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    if op.method != Method::GET && op.method != Method::DELETE {
+        request = request.json(&json!({}));
+    }
+    request.send().await.unwrap()
+}
+
+async fn code_of(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["code"].as_str().unwrap_or_default().to_string())
+}
+
+/// A verified account with `role`, and an API token granted by its password.
+async fn account(server: &TestServer, email: &str, role: &str) -> String {
+    assert_eq!(server.register(email).await.status(), 202);
+    let token = server.mail_to(email, "Confirm").await.link_token("/verify-email");
+    assert_eq!(
+        server.post("/api/v1/auth/verify-email", json!({"token": token})).await.status(),
+        200
+    );
+    let access = grant(server, email, None).await;
+    let me: Value = server
+        .client
+        .get(server.url("/api/v1/account"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = me["id"].as_str().expect("the account's id").to_string();
+    let conn = server.state.db.get().unwrap();
+    conn.execute("UPDATE users SET role = ?1 WHERE id = ?2", [role, &id]).unwrap();
+    // The role is in the token: a new one carries the new role.
+    grant(server, email, None).await
+}
+
+async fn grant(server: &TestServer, email: &str, totp: Option<String>) -> String {
+    let body = match totp {
+        Some(code) => json!({"email": email, "password": PASSWORD, "totp_code": code}),
+        None => json!({"email": email, "password": PASSWORD}),
+    };
+    let granted = server.post("/api/v1/auth/token", body).await;
+    assert_eq!(granted.status(), 200, "{}", granted.text().await.unwrap());
+    let granted: Value = granted.json().await.unwrap();
+    granted["access_token"].as_str().unwrap().to_string()
+}
+
+/// Turns TOTP on with an API token; returns the secret.
+async fn enrol(server: &TestServer, access: &str) -> String {
+    let started: Value = server
+        .client
+        .post(server.url("/api/v1/account/mfa/totp"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = started["secret"].as_str().unwrap().to_string();
+    let confirmed = server
+        .client
+        .post(server.url("/api/v1/account/mfa/totp/confirm"))
+        .bearer_auth(access)
+        .json(&json!({"code": totp_code(server, &secret)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 200);
+    secret
+}
+
+#[tokio::test]
+async fn every_admin_operation_refuses_whoever_may_not_call_it() {
+    let server = TestServer::start_with(|c| {
+        c.server.mode = gatehouse::config::Mode::Production;
+        c.server.public_url = "https://id.north.edu".into();
+        c.rate_limit.enabled = true;
+    })
+    .await;
+    server.add_campus("North", &["north.edu"]);
+    let student = account(&server, "student@north.edu", "user").await;
+    let reviewer = account(&server, "reviewer@north.edu", "reviewer").await;
+    let admin = account(&server, "admin@north.edu", "admin").await;
+    // TOTP on, but this token was granted by the password alone.
+    let secret = enrol(&server, &admin).await;
+    server.clock.advance(chrono::Duration::seconds(30));
+    let admin_two_step = grant(&server, "admin@north.edu", Some(totp_code(&server, &secret))).await;
+
+    let mut failures = Vec::new();
+    let mut admitted = 0;
+    for op in operations(&server, "/api/v1/admin/").await {
+        let reviewers_may = op.path.starts_with("/api/v1/admin/driver-reviews");
+        let mut expect = |who: &str, got: (u16, String), status: u16, code: &str| {
+            if got != (status, code.to_string()) {
+                failures.push(format!(
+                    "{} {} as {who}: {got:?}, not {status} {code}",
+                    op.method, op.id
+                ));
+            }
+        };
+        expect("anonymous", code_of(call(&server, &op, None).await).await, 401, "unauthenticated");
+        expect(
+            "student",
+            code_of(call(&server, &op, Some(&student)).await).await,
+            403,
+            "forbidden",
+        );
+        let as_reviewer = code_of(call(&server, &op, Some(&reviewer)).await).await;
+        if reviewers_may {
+            // A reviewer without a second factor is an admin without one.
+            expect("reviewer", as_reviewer, 403, "admin_mfa_required");
+        } else {
+            expect("reviewer", as_reviewer, 403, "forbidden");
+        }
+        let one_factor = code_of(call(&server, &op, Some(&admin)).await).await;
+        expect("admin (one factor)", one_factor, 403, "admin_mfa_required");
+        let (status, code) = code_of(call(&server, &op, Some(&admin_two_step)).await).await;
+        if status == 401 || code == "forbidden" || code == "admin_mfa_required" {
+            failures.push(format!("{} {} as a two-step admin: {status} {code}", op.method, op.id));
+        } else {
+            admitted += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(admitted >= 20, "only {admitted} operations let the two-step admin in");
+}
