@@ -126,7 +126,7 @@ async fn enrol(server: &TestServer, access: &str) -> String {
         .json()
         .await
         .unwrap();
-    let secret = started["secret"].as_str().unwrap().to_string();
+    let secret = started["secret"].as_str().unwrap_or_else(|| panic!("{started}")).to_string();
     let confirmed = server
         .client
         .post(server.url("/api/v1/account/mfa/totp/confirm"))
@@ -193,4 +193,124 @@ async fn every_admin_operation_refuses_whoever_may_not_call_it() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(admitted >= 20, "only {admitted} operations let the two-step admin in");
+}
+
+/// The session cookie a production sign-in set, as a `Cookie` header value (the test client
+/// speaks plain HTTP, so a `Secure` cookie is sent by hand).
+fn production_session(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-gatehouse_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+#[tokio::test]
+async fn in_production_an_admin_session_must_itself_have_used_the_second_factor() {
+    let server = TestServer::start_with(|c| {
+        c.server.mode = gatehouse::config::Mode::Production;
+        c.server.public_url = "https://id.north.edu".into();
+        c.rate_limit.enabled = true;
+    })
+    .await;
+    server.add_campus("North", &["north.edu"]);
+    let access = account(&server, "it@north.edu", "admin").await;
+    // A client that keeps no cookies: each session is sent by hand.
+    let browser = reqwest::Client::new();
+    let login = |body: Value| {
+        browser
+            .post(server.url("/api/v1/auth/login"))
+            .header("origin", "https://id.north.edu")
+            .json(&body)
+            .send()
+    };
+    let by_password = login(json!({"email": "it@north.edu", "password": PASSWORD})).await.unwrap();
+    assert_eq!(by_password.status(), 200);
+    let password_session = production_session(&by_password);
+    let campuses = |cookie: String| {
+        browser.get(server.url("/api/v1/admin/campuses")).header("cookie", cookie).send()
+    };
+    problem(campuses(password_session.clone()).await.unwrap(), 403, "admin_mfa_required").await;
+
+    // TOTP turned on during that session: enrolled, but the session was proved by one factor.
+    let secret = enrol(&server, &access).await;
+    problem(campuses(password_session).await.unwrap(), 403, "admin_mfa_required").await;
+
+    server.clock.advance(chrono::Duration::seconds(30));
+    let pending: Value = login(json!({"email": "it@north.edu", "password": PASSWORD}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pending["mfa_required"], true);
+    let second = browser
+        .post(server.url("/api/v1/auth/login/mfa"))
+        .header("origin", "https://id.north.edu")
+        .json(&json!({"mfa_token": pending["mfa_token"], "code": totp_code(&server, &secret)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 200);
+    let two_step = production_session(&second);
+    assert_eq!(campuses(two_step).await.unwrap().status(), 200);
+    let amr = server.query_i64("SELECT count(*) FROM sessions WHERE amr = 'pwd otp mfa'");
+    assert_eq!(amr, 1, "the two-step session records its methods");
+}
+
+#[tokio::test]
+async fn a_phone_code_is_one_factor_for_an_account_with_totp() {
+    use crate::otp::{PHONE, code as sms_code, phone_owner};
+    let server = TestServer::start().await;
+    let ada = phone_owner(&server).await;
+    let started: Value =
+        ada.post("/api/v1/account/mfa/totp", json!({})).await.json().await.unwrap();
+    let secret = started["secret"].as_str().unwrap().to_string();
+    let confirm = json!({"code": totp_code(&server, &secret)});
+    assert_eq!(ada.post("/api/v1/account/mfa/totp/confirm", confirm).await.status(), 200);
+
+    server.clock.advance(crate::otp::minutes(1));
+    assert_eq!(crate::otp::request(&server, PHONE).await.status(), 202);
+    let sms = sms_code(&server, 2).await;
+    let phone = server.new_user("ada@north.edu");
+    let answer = phone
+        .client
+        .post(server.url("/api/v1/auth/otp/verify"))
+        .json(&json!({"phone": PHONE, "code": sms}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.headers().get("set-cookie").is_none(), "no session on a phone code alone");
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["outcome"], "mfa_required", "{body}");
+    assert_eq!(body["mfa_required"], true);
+    assert!(body.get("user").is_none(), "{body}");
+    problem(phone.get("/api/v1/auth/session").await, 401, "unauthenticated").await;
+
+    // A wrong TOTP code is refused; the right one finishes the sign-in.
+    let mfa_token = body["mfa_token"].as_str().unwrap();
+    let finish = |code: String| {
+        phone
+            .client
+            .post(server.url("/api/v1/auth/login/mfa"))
+            .json(&json!({"mfa_token": mfa_token, "code": code}))
+            .send()
+    };
+    let right = totp_code(&server, &secret);
+    let wrong = if right == "000000" { "111111" } else { "000000" };
+    problem(finish(wrong.into()).await.unwrap(), 401, "invalid_mfa_code").await;
+    assert_eq!(finish(right).await.unwrap().status(), 200);
+    let me: Value = phone.get("/api/v1/auth/session").await.json().await.unwrap();
+    assert_eq!(me["user"]["email"], "ada@north.edu");
+    let recorded = server.query_i64("SELECT count(*) FROM sessions WHERE amr = 'otp sms mfa'");
+    assert_eq!(recorded, 1, "the session records the phone code and the TOTP code");
+    let audited = server.query_i64(
+        "SELECT count(*) FROM audit_log WHERE action = 'login' AND details LIKE '%phone_code+totp%'",
+    );
+    assert_eq!(audited, 1);
 }

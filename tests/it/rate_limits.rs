@@ -224,3 +224,171 @@ async fn a_forwarded_for_chain_with_garbage_is_read_safely() {
     problem(get("192.0.2.12, not-an-ip").await.unwrap(), 429, "rate_limited").await;
     problem(get("192.0.2.11").await.unwrap(), 401, "unauthenticated").await;
 }
+
+async fn post_from(server: &TestServer, ip: &str, path: &str, body: serde_json::Value) -> u16 {
+    let response = server
+        .client
+        .post(server.url(path))
+        .header("x-forwarded-for", ip)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+/// A credential counts only when it authenticates: a forged `Authorization` header or a made-up
+/// session cookie leaves a request in the anonymous per-address tier.
+#[tokio::test]
+async fn a_forged_credential_does_not_lift_the_address_limit() {
+    let server = TestServer::start_with(|c| {
+        limited(c);
+        c.rate_limit.anonymous_per_ip = 4;
+    })
+    .await;
+    let forged: [(&str, &str); 4] = [
+        ("authorization", "x"),
+        ("authorization", "Bearer eyJhbGciOiJFZERTQSJ9.e30.c2ln"),
+        ("cookie", "gatehouse_session=made-up-session-token"),
+        ("cookie", "gatehouse_session="),
+    ];
+    for (name, value) in forged {
+        let response = server
+            .client
+            .get(server.url("/api/v1/policies/current"))
+            .header("x-forwarded-for", "192.0.2.60")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(response.status(), 429, "{name}: {value}");
+    }
+    for (name, value) in forged {
+        let response = server
+            .client
+            .get(server.url("/api/v1/policies/current"))
+            .header("x-forwarded-for", "192.0.2.60")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        problem(response, 429, "rate_limited").await;
+    }
+}
+
+/// Students behind one dormitory address each verify their email and reset their password: the
+/// link endpoints are counted per link, not under one key for everyone.
+#[tokio::test]
+async fn students_behind_one_address_each_verify_and_reset() {
+    let server = TestServer::start_with(limited).await;
+    server.add_campus("North", &["north.edu"]);
+    let dorm = "203.0.113.80";
+    for i in 0..7 {
+        let email = format!("s{i}@north.edu");
+        let body = json!({"email": email, "password": PASSWORD, "display_name": "Student"});
+        assert_eq!(post_from(&server, dorm, "/api/v1/auth/register", body).await, 202);
+        let token = server.mail_to(&email, "Confirm").await.link_token("/verify-email");
+        let verified =
+            post_from(&server, dorm, "/api/v1/auth/verify-email", json!({"token": token})).await;
+        assert_eq!(verified, 200, "student {i}");
+    }
+    for i in 0..7 {
+        let email = format!("s{i}@north.edu");
+        let forgot =
+            post_from(&server, dorm, "/api/v1/auth/password/forgot", json!({"email": email}));
+        assert_eq!(forgot.await, 202);
+        let token = server.mail_to(&email, "Reset").await.link_token("/reset-password");
+        let body = json!({"token": token, "new_password": "Fresh-Start-77"});
+        assert_eq!(post_from(&server, dorm, "/api/v1/auth/password/reset", body).await, 200, "{i}");
+    }
+    // Guessing at one link is still limited per (address, link).
+    let statuses: Vec<u16> = futures_statuses(&server, dorm).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{statuses:?}");
+}
+
+async fn futures_statuses(server: &TestServer, ip: &str) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let body = json!({"token": "a-guessed-token"});
+        statuses.push(post_from(server, ip, "/api/v1/auth/verify-email", body).await);
+    }
+    statuses
+}
+
+/// Only failures use up the (address, account) allowance: a student signing in on a seventh
+/// device within the window is let in.
+#[tokio::test]
+async fn successful_sign_ins_do_not_use_up_the_allowance() {
+    let server = TestServer::start_with(limited).await;
+    server.add_campus("North", &["north.edu"]);
+    server.signed_in_user("ada@north.edu").await;
+    for device in 0..7 {
+        let response = login_from(&server, "203.0.113.81", "ada@north.edu", PASSWORD).await;
+        assert_eq!(response.status(), 200, "device {device}");
+    }
+    // Tokens likewise.
+    for app in 0..7 {
+        let body = json!({"email": "ada@north.edu", "password": PASSWORD});
+        assert_eq!(
+            post_from(&server, "203.0.113.81", "/api/v1/auth/token", body).await,
+            200,
+            "{app}"
+        );
+    }
+}
+
+/// An IPv6 client is counted by its /64: rotating through its addresses gains nothing.
+#[tokio::test]
+async fn an_ipv6_client_is_counted_per_network() {
+    let server = TestServer::start_with(|c| {
+        limited(c);
+        c.rate_limit.anonymous_per_ip = 3;
+    })
+    .await;
+    let get = |ip: String| {
+        server
+            .client
+            .get(server.url("/api/v1/policies/current"))
+            .header("x-forwarded-for", ip)
+            .send()
+    };
+    for i in 1..=3 {
+        assert_ne!(get(format!("2001:db8:1:2::{i:x}")).await.unwrap().status(), 429);
+    }
+    problem(get("2001:db8:1:2:ffff::9".into()).await.unwrap(), 429, "rate_limited").await;
+    assert_ne!(get("2001:db8:1:3::1".into()).await.unwrap().status(), 429, "another /64");
+}
+
+/// The bootstrap page checks its link before it hashes a password, refuses once an admin
+/// exists, and is limited like a sign-in.
+#[tokio::test]
+async fn the_bootstrap_link_is_checked_first_and_guesses_are_limited() {
+    let server = TestServer::start_with(limited).await;
+    let guess = |token: &str, password: &str| json!({"token": token, "email": "it@north.edu", "password": password});
+    // A forged link with a weak password: the link is refused, the password never looked at.
+    let answer = server
+        .client
+        .post(server.url("/api/v1/bootstrap"))
+        .header("x-forwarded-for", "192.0.2.90")
+        .json(&guess("forged", "weak"))
+        .send()
+        .await
+        .unwrap();
+    problem(answer, 400, "invalid_token").await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(
+            post_from(&server, "192.0.2.90", "/api/v1/bootstrap", guess("forged", PASSWORD)).await,
+        );
+    }
+    assert_eq!(statuses, [400, 400, 400, 400, 429]);
+    // The real link works from another address, once; afterwards it is refused.
+    let link = server.bootstrap_link.clone().unwrap();
+    let token = link.split("token=").nth(1).unwrap();
+    assert_eq!(
+        post_from(&server, "192.0.2.91", "/api/v1/bootstrap", guess(token, PASSWORD)).await,
+        201
+    );
+    let again = json!({"token": token, "email": "other@north.edu", "password": PASSWORD});
+    assert_eq!(post_from(&server, "192.0.2.92", "/api/v1/bootstrap", again).await, 400);
+}
