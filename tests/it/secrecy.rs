@@ -231,9 +231,10 @@ fn unix_now() -> u64 {
 }
 
 /// Waits until at least `room` seconds of the current 30 s step are left; returns its start.
-/// Three codes are spent in a row (each must be of a later step than the last one used): the
-/// previous step's, this step's and the next one's, all accepted while the server is in this
-/// step (one step of tolerance either way).
+/// Three codes are spent in a row, each of a later step than the last one used: the previous
+/// step's (accepted until this step ends, so it goes first), this step's and the next one's
+/// (accepted until the next step ends, and the one after). The server allows one step of
+/// drift either way.
 async fn step_with_room(room: u64) -> u64 {
     loop {
         let now = unix_now();
@@ -426,7 +427,7 @@ async fn nothing_secret_or_personal_reaches_stdout_stderr_or_the_logs_at_debug_l
 
     // TOTP enrolment and confirmation, sign-out, a TOTP sign-in and an API token with a TOTP
     // code: three codes in a row, so they start with room left in the current step.
-    let step = step_with_room(20).await;
+    let step = step_with_room(10).await;
     let started = json_of(laptop.post("/api/v1/account/mfa/totp", json!({})).await, 200).await;
     let secret = started["secret"].as_str().unwrap().to_string();
     secrets.any_case("TOTP secret", &secret);
@@ -486,7 +487,6 @@ async fn nothing_secret_or_personal_reaches_stdout_stderr_or_the_logs_at_debug_l
         .await;
     let pair = json_of(grant, 200).await;
     secrets.token_pair("grant", &pair);
-    assert!(unix_now() < step + 30, "the step ended before the third code: too slow a machine");
     let refreshed = server
         .post("/api/v1/auth/token/refresh", json!({"refresh_token": pair["refresh_token"]}))
         .await;
