@@ -49,9 +49,9 @@ struct Process {
 fn keep(pipe: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(pipe);
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap_or(0) > 0 {
-            into.lock().unwrap().push_str(&line);
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            into.lock().unwrap().push_str(&String::from_utf8_lossy(&line));
             line.clear();
         }
     })
@@ -90,7 +90,7 @@ enabled = false
 [captcha]
 enabled = false
 
-# No background work beyond the outbox; OCR off, so the result does not depend on the machine.
+# No scheduled backup; OCR off, so the outcome does not depend on the machine.
 [backup]
 schedule = ""
 
@@ -346,9 +346,8 @@ async fn nothing_secret_or_personal_reaches_stdout_stderr_or_the_logs_at_debug_l
     .await
     .unwrap();
     let mut secrets = Secrets::default();
-    for (what, value) in [("password", PASSWORD), ("wrong password", WRONG_PASSWORD)] {
-        secrets.exact(what, value);
-    }
+    secrets.exact("password", PASSWORD);
+    secrets.exact("wrong password", WRONG_PASSWORD);
     secrets.exact("new password", NEW_PASSWORD);
     secrets.exact("email", EMAIL);
     secrets.any_case("email local part", EMAIL.split('@').next().unwrap());
