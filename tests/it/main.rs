@@ -31,6 +31,8 @@ mod privacy_account;
 mod privacy_at_rest;
 mod rate_limits;
 mod registration;
+mod secrecy;
+mod session_fixation;
 mod sessions;
 mod sms_providers;
 mod smtp_sink;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::harness::{PASSWORD, TestServer, User, problem};
 
 /// The code an authenticator app shows now for a base32 secret (`offset` steps away).
-fn code(server: &TestServer, secret: &str, offset: i64) -> String {
+pub(crate) fn code(server: &TestServer, secret: &str, offset: i64) -> String {
     use gatehouse::clock::Clock;
     let bytes = totp_rs::Secret::try_from_base32(secret).unwrap().as_bytes().to_vec();
     let at = server.clock.unix() + offset * 30;
@@ -15,7 +15,7 @@ fn code(server: &TestServer, secret: &str, offset: i64) -> String {
 }
 
 /// Enrols and confirms TOTP for a signed-in user; returns the secret and recovery codes.
-async fn enrol(server: &TestServer, user: &User) -> (String, Vec<String>) {
+pub(crate) async fn enrol(server: &TestServer, user: &User) -> (String, Vec<String>) {
     let started = user.post("/api/v1/account/mfa/totp", json!({})).await;
     assert_eq!(started.status(), 200);
     let started: Value = started.json().await.unwrap();
@@ -35,12 +35,12 @@ async fn enrol(server: &TestServer, user: &User) -> (String, Vec<String>) {
 }
 
 /// Moves to the start of a fresh time step, so that a code of "now" was never used.
-fn next_step(server: &TestServer) {
+pub(crate) fn next_step(server: &TestServer) {
     server.clock.advance(chrono::Duration::seconds(30));
 }
 
 /// A password sign-in that must ask for a second factor; returns the mfa_token.
-async fn pending_login(user: &User) -> String {
+pub(crate) async fn pending_login(user: &User) -> String {
     let response = user.login(PASSWORD, false).await;
     assert_eq!(response.status(), 200);
     assert!(response.headers().get("set-cookie").is_none(), "no session before the second factor");
@@ -50,7 +50,7 @@ async fn pending_login(user: &User) -> String {
     body["mfa_token"].as_str().unwrap().to_string()
 }
 
-async fn second_step(user: &User, token: &str, code: &str) -> reqwest::Response {
+pub(crate) async fn second_step(user: &User, token: &str, code: &str) -> reqwest::Response {
     user.client
         .post(user.url("/api/v1/auth/login/mfa"))
         .json(&json!({"mfa_token": token, "code": code}))
@@ -329,8 +329,11 @@ async fn api_tokens_need_a_totp_code_once_it_is_on() {
     problem(wrong, 401, "invalid_credentials").await;
 }
 
+/// The audit log (a table, kept a year) never holds a code or the secret. (What reaches the
+/// log files is swept through the real binary in `secrecy.rs`: only the binary installs a
+/// logger, so a log check on this in-process server would read nothing.)
 #[tokio::test]
-async fn secrets_and_codes_stay_out_of_the_logs() {
+async fn secrets_and_codes_stay_out_of_the_audit_log() {
     let server = TestServer::start().await;
     server.add_campus("North", &["north.edu"]);
     let user = server.signed_in_user("ada@north.edu").await;
@@ -338,19 +341,16 @@ async fn secrets_and_codes_stay_out_of_the_logs() {
     let student = server.new_user("ada@north.edu");
     let token = pending_login(&student).await;
     assert_eq!(second_step(&student, &token, &codes[0]).await.status(), 200);
-    server.flush_outbox().await;
-    let logs = crate::harness::read_all_files(&server.data_dir().join("logs"));
     let audit: String = {
         let conn = server.state.db.get().unwrap();
         let mut stmt = conn.prepare("SELECT details FROM audit_log").unwrap();
         stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
     };
-    for text in [&logs, &audit] {
-        assert!(!text.contains(&secret));
-        assert!(!text.contains(&token));
-        for c in &codes {
-            assert!(!text.contains(c.as_str()));
-        }
+    assert!(audit.contains("recovery_code"), "the sign-in is audited: {audit}");
+    assert!(!audit.contains(&secret));
+    assert!(!audit.contains(&token));
+    for c in &codes {
+        assert!(!audit.contains(c.as_str()));
     }
 }
 

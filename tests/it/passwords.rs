@@ -1,8 +1,10 @@
 //! Changing a password, and resetting a forgotten one by email.
 
+use std::time::Duration;
+
 use serde_json::json;
 
-use crate::harness::{PASSWORD, TestServer, problem};
+use crate::harness::{PASSWORD, TestServer, problem, raw_request};
 
 const NEW_PASSWORD: &str = "Brand-New-Pass-2026";
 
@@ -88,6 +90,68 @@ async fn a_reset_sets_the_password_ends_every_session_and_works_once() {
     problem(user.get("/api/v1/auth/session").await, 401, "unauthenticated").await;
     server.mail_to("ada@north.edu", "Your password was changed").await;
     assert_eq!(server.new_user("ada@north.edu").login(NEW_PASSWORD, false).await.status(), 200);
+}
+
+/// Links are built from `server.public_url`, never from the request: a forged `Host` (or a
+/// forwarded host, even from a trusted proxy) would otherwise send the owner's reset token to
+/// the attacker's site when the link is clicked.
+#[tokio::test]
+async fn a_forged_host_header_still_mails_a_public_url_link() {
+    let server = TestServer::start_with(|c| {
+        c.server.public_url = "https://id.north.edu".into();
+        c.server.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    server.add_campus("North", &["north.edu"]);
+    server.signed_in_user("ada@north.edu").await;
+    let post = |path: &str, body: &str, headers: &str| {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\n{headers}Content-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let addr = server.addr;
+        tokio::task::spawn_blocking(move || {
+            raw_request(addr, &[request.into_bytes()], Duration::ZERO)
+        })
+    };
+    let forgeries = [
+        "Host: evil.example\r\n",
+        "Host: evil.example:8443\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: http\r\n",
+        "Host: id.north.edu\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Port: 80\r\n",
+        "Host: id.north.edu\r\nForwarded: for=127.0.0.1;host=evil.example;proto=http\r\n",
+    ];
+    for (n, headers) in forgeries.iter().enumerate() {
+        // One reset link a minute per account.
+        server.clock.advance(chrono::Duration::minutes(2));
+        let body = r#"{"email":"ada@north.edu"}"#;
+        let answer = post("/api/v1/auth/password/forgot", body, headers).await.unwrap();
+        assert_eq!(answer.status, 202, "{}", answer.text);
+        server.flush_outbox().await;
+        let resets: Vec<_> = server
+            .mails()
+            .into_iter()
+            .filter(|m| m.to == "ada@north.edu" && m.subject.contains("Reset your password"))
+            .collect();
+        assert_eq!(resets.len(), n + 1, "{headers}");
+        for mail in &resets {
+            assert!(
+                mail.text.contains("https://id.north.edu/reset-password?token="),
+                "{}",
+                mail.text
+            );
+            assert!(!mail.text.contains("evil") && !mail.html.contains("evil"), "{headers}");
+        }
+    }
+
+    // The same for a sign-up's verification link.
+    let body =
+        format!(r#"{{"email":"bob@north.edu","password":"{PASSWORD}","display_name":"Bob"}}"#);
+    let answer = post("/api/v1/auth/register", &body, forgeries[1]).await.unwrap();
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    let mail = server.mail_to("bob@north.edu", "Confirm your email").await;
+    assert!(mail.text.contains("https://id.north.edu/verify-email?token="), "{}", mail.text);
+    assert!(!mail.text.contains("evil") && !mail.html.contains("evil"));
 }
 
 #[tokio::test]

@@ -118,6 +118,125 @@ async fn who_am_i_and_idle_and_absolute_timeouts() {
 }
 
 #[tokio::test]
+async fn remembered_sessions_end_after_seven_days_idle_or_thirty_days_in_all() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let user = server.signed_in_user("ada@north.edu").await;
+
+    // Idle: seven days of silence are fine, a second more ends it.
+    user.login(PASSWORD, true).await;
+    server.clock.advance(chrono::Duration::days(7));
+    assert_eq!(user.get("/api/v1/auth/session").await.status(), 200);
+    server.clock.advance(chrono::Duration::days(7) + chrono::Duration::seconds(1));
+    problem(user.get("/api/v1/auth/session").await, 401, "unauthenticated").await;
+
+    // Absolute: active every six days, still ended 30 days after sign-in.
+    user.login(PASSWORD, true).await;
+    for _ in 0..4 {
+        server.clock.advance(chrono::Duration::days(6));
+        assert_eq!(user.get("/api/v1/auth/session").await.status(), 200);
+    }
+    server.clock.advance(chrono::Duration::days(6) - chrono::Duration::seconds(1));
+    assert_eq!(user.get("/api/v1/auth/session").await.status(), 200);
+    server.clock.advance(chrono::Duration::seconds(1));
+    problem(user.get("/api/v1/auth/session").await, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn a_remembered_session_idles_from_its_last_activity_across_a_restart() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let user = server.signed_in_user("ada@north.edu").await;
+    user.login(PASSWORD, true).await;
+    let cookie = user.cookie("gatehouse_session").unwrap();
+    let signed_in = server.query_i64("SELECT max(created_at) FROM sessions");
+    server.clock.advance(chrono::Duration::days(6));
+    assert_eq!(user.get("/api/v1/auth/session").await.status(), 200);
+    // The activity is written in the background: wait for it before stopping.
+    let active = signed_in + 6 * 86400;
+    for _ in 0..200 {
+        if server.query_i64("SELECT max(last_seen_at) FROM sessions") >= active {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(server.query_i64("SELECT max(last_seen_at) FROM sessions") >= active);
+
+    // A restarted server (its clock moved to where the old one was) counts the idle time
+    // from that activity: six more days are fine, where twelve since sign-in would not be.
+    let dir = server.stop_keep_dir().await;
+    let server = TestServer::start_in(dir, |_| {}).await;
+    {
+        use gatehouse::clock::Clock;
+        let behind = active - server.clock.unix();
+        server.clock.advance(chrono::Duration::seconds(behind + 6 * 86400));
+    }
+    let check = || {
+        server
+            .client
+            .get(server.url("/api/v1/auth/session"))
+            .header("cookie", format!("gatehouse_session={cookie}"))
+            .send()
+    };
+    assert_eq!(check().await.unwrap().status(), 200);
+    server.clock.advance(chrono::Duration::days(7) + chrono::Duration::seconds(1));
+    problem(check().await.unwrap(), 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn session_checks_within_a_minute_write_nothing_to_the_database() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let user = server.signed_in_user("ada@north.edu").await;
+    let access = server
+        .post("/api/v1/auth/token", json!({"email": "ada@north.edu", "password": PASSWORD}))
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.flush_outbox().await;
+
+    // SQLite's data_version, read on a connection of the test's own, changes whenever another
+    // connection commits a change to the file. Shown here with one write of the test's.
+    let watcher = rusqlite::Connection::open(server.data_dir().join("gatehouse.db")).unwrap();
+    let version = || watcher.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).unwrap();
+    let before = version();
+    server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .execute("UPDATE campuses SET name = 'North campus'", [])
+        .unwrap();
+    assert_ne!(version(), before, "the watcher does not see a write");
+
+    let before = version();
+    for _ in 0..59 {
+        server.clock.advance(chrono::Duration::seconds(1));
+        assert_eq!(user.get("/api/v1/auth/session").await.status(), 200);
+        let bearer = server.client.get(server.url("/api/v1/auth/session")).bearer_auth(&access);
+        assert_eq!(bearer.send().await.unwrap().status(), 200);
+    }
+    // Last activity is written in the background: give a write the time to land.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(version(), before, "a session check wrote to the database");
+
+    // A minute after sign-in, the next check records the activity (once).
+    server.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(user.get("/api/v1/auth/session").await.status(), 200);
+    for _ in 0..200 {
+        if version() != before {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the activity a minute later was never written");
+}
+
+#[tokio::test]
 async fn sessions_are_listed_and_revocation_takes_effect_at_once() {
     let server = TestServer::start().await;
     server.add_campus("North", &["north.edu"]);

@@ -221,3 +221,46 @@ async fn logout_with_a_bearer_token_ends_its_family() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_password_reset_ends_refresh_and_access_tokens_at_once() {
+    let server = TestServer::start().await;
+    let pair = ready_student(&server).await;
+    let access = pair["access_token"].as_str().unwrap();
+    // Warm the cached state of the token family: the reset must beat it.
+    assert_eq!(whoami(&server, access).await.status(), 200);
+
+    server.post("/api/v1/auth/password/forgot", json!({"email": "ada@north.edu"})).await;
+    let token =
+        server.mail_to("ada@north.edu", "Reset your password").await.link_token("/reset-password");
+    let reset = server
+        .post(
+            "/api/v1/auth/password/reset",
+            json!({"token": token, "new_password": "Brand-New-Pass-2026"}),
+        )
+        .await;
+    assert_eq!(reset.status(), 200);
+
+    problem(
+        refresh(&server, pair["refresh_token"].as_str().unwrap()).await,
+        401,
+        "invalid_refresh_token",
+    )
+    .await;
+    // At once: the clock has not moved, the access token has 15 minutes to go.
+    problem(whoami(&server, access).await, 401, "unauthenticated").await;
+    let change = server
+        .client
+        .patch(server.url("/api/v1/account"))
+        .bearer_auth(access)
+        .json(&json!({"display_name": "Not Ada"}))
+        .send()
+        .await
+        .unwrap();
+    problem(change, 401, "unauthenticated").await;
+    let me = tokens(&server, "ada@north.edu", "Brand-New-Pass-2026").await;
+    let me: Value = me.json().await.unwrap();
+    let me: Value =
+        whoami(&server, me["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    assert_eq!(me["user"]["display_name"], "Test Student", "the refused change did nothing");
+}
