@@ -270,7 +270,13 @@ async fn a_full_account_flow_leaves_no_secret_or_personal_data_in_logs() {
     assert!(campus.status.success());
     let mut process = tokio::task::spawn_blocking({
         let data = data.clone();
-        move || start(&data, &[("GATEHOUSE_LOG__LEVEL", "debug")])
+        // The phone used is a US number.
+        move || {
+            start(
+                &data,
+                &[("GATEHOUSE_LOG__LEVEL", "debug"), ("GATEHOUSE_SMS__DEFAULT_REGION", "US")],
+            )
+        }
     })
     .await
     .unwrap();
