@@ -40,7 +40,8 @@ pub struct Driver {
     pub uploads: Arc<dyn UploadStore>,
     /// The OCR program, when configured and installed, with its bound on runs at once.
     pub ocr: Option<Arc<ocr::Ocr>>,
-    /// Image decoding and barcode reading: bounded, because each holds a whole image.
+    /// Image header checks, decoding, barcode reading and file IO: bounded, because each
+    /// holds a whole image.
     pub images: BlockingPool,
     changes: Tier,
     limits_enabled: bool,
