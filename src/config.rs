@@ -164,6 +164,10 @@ pub struct SmsConfig {
     pub twilio_from: String,
     /// Region for numbers written without `+` (ISO 3166 alpha-2).
     pub default_region: String,
+    /// The regions (ISO 3166 alpha-2) whose phone numbers may be used: codes go only to them,
+    /// and other numbers are refused wherever a number is typed. Empty (the default): only
+    /// `default_region`. Must include `default_region`.
+    pub allowed_regions: Vec<String>,
     /// Development only: the code request answers with the code itself (`dev_code`), for
     /// trying the flow without a phone. Production mode refuses to start with it.
     pub dev_echo: bool,
@@ -182,6 +186,7 @@ impl Default for SmsConfig {
             twilio_auth_token_file: PathBuf::new(),
             twilio_from: String::new(),
             default_region: "IN".into(),
+            allowed_regions: Vec::new(),
             dev_echo: false,
         }
     }

@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use crate::accounts::Accounts;
 use crate::accounts::bootstrap::bootstrap_link;
 use crate::accounts::password::PasswordHasherPool;
+use crate::accounts::phone::PhoneRegions;
 use crate::accounts::service::blind_index_keys;
 use crate::accounts::service::{AccountKeys, AccountSettings};
 use crate::app::{self, AppState};
@@ -161,7 +162,10 @@ pub fn build(
         AccountSettings {
             public_url: config.server.public_url.clone(),
             verify_hours: config.auth.verification_hours.into(),
-            default_region: config.sms.default_region.clone(),
+            phone_regions: PhoneRegions::new(
+                &config.sms.default_region,
+                &config.sms.allowed_regions,
+            ),
             lockout: config.rate_limit.lockout,
         },
     ));

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::{Config, ConfigError, MailTransport, Mode, Secret, SmsProvider};
+use crate::accounts::phone::is_known_region;
 
 pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
     validate_server(config)?;
@@ -177,10 +178,28 @@ fn validate_sms(config: &mut Config) -> Result<(), ConfigError> {
         ));
     }
     let region = &sms.default_region;
-    if region.len() != 2 || !region.chars().all(|c| c.is_ascii_uppercase()) {
+    if !is_known_region(region) {
         return Err(ConfigError::invalid(
             "sms.default_region",
-            "must be a two-letter upper-case region code such as IN or US",
+            format!("{region:?} is not a two-letter upper-case region code such as IN or US"),
+        ));
+    }
+    if sms.allowed_regions.is_empty() {
+        sms.allowed_regions = vec![region.clone()];
+    }
+    if let Some(unknown) = sms.allowed_regions.iter().find(|r| !is_known_region(r)) {
+        return Err(ConfigError::invalid(
+            "sms.allowed_regions",
+            format!("{unknown:?} is not a two-letter upper-case region code such as IN or US"),
+        ));
+    }
+    if !sms.allowed_regions.contains(region) {
+        return Err(ConfigError::invalid(
+            "sms.allowed_regions",
+            format!(
+                "must include sms.default_region ({region}): numbers written without + are \
+                 read as its numbers"
+            ),
         ));
     }
     match sms.provider {

@@ -171,7 +171,8 @@ impl DriverApi {
     /// every check is approved at once. Errors: `image_too_large`, `unsupported_image_type`,
     /// `image_unreadable`, `image_too_many_pixels`, `image_too_small` (422),
     /// `licence_expired` (422), `legal_name_required` (409), `renewal_too_early` (409),
-    /// `email_not_verified` (403).
+    /// `email_not_verified` (403), `rate_limited` (429: at most 10 uploads an hour, whatever
+    /// their outcome).
     #[oai(path = "/license", method = "post", operation_id = "upload_licence")]
     async fn upload(
         &self,
@@ -180,6 +181,7 @@ impl DriverApi {
         auth: Auth,
         body: LicenceUpload,
     ) -> Result<Uploaded, ApiError> {
+        service::count_upload(&state, &auth.principal().user_id).await?;
         let max = state.config.driver.max_image_bytes;
         let mut sides = Vec::with_capacity(2);
         for (side, upload) in [("front", body.front), ("back", body.back)] {

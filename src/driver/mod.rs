@@ -23,7 +23,6 @@ pub mod service;
 pub mod store;
 pub mod uploads;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,9 +38,10 @@ pub use expiry::run_expiry_job;
 /// The driver feature's shared parts.
 pub struct Driver {
     pub uploads: Arc<dyn UploadStore>,
-    /// The OCR program, when configured and installed.
-    pub ocr: Option<PathBuf>,
-    /// Image decoding and barcode reading: bounded, because each holds a whole image.
+    /// The OCR program, when configured and installed, with its bound on runs at once.
+    pub ocr: Option<Arc<ocr::Ocr>>,
+    /// Image header checks, decoding, barcode reading and file IO: bounded, because each
+    /// holds a whole image.
     pub images: BlockingPool,
     changes: Tier,
     limits_enabled: bool,
@@ -56,7 +56,7 @@ impl Driver {
         }
         Self {
             uploads,
-            ocr,
+            ocr: ocr.map(|program| Arc::new(ocr::Ocr::new(program))),
             images: BlockingPool::low_priority("images", 2),
             changes: Tier::new(config.driver.changes_per_hour, Duration::from_secs(3600)),
             limits_enabled: config.rate_limit.enabled,

@@ -1,4 +1,5 @@
 //! OCR of a licence's front with the `tesseract` program, for when the barcode cannot be read.
+//! At most [`MAX_RUNS_AT_ONCE`] runs at a time ([`Ocr`]); more uploads wait their turn.
 //! The program runs with a time limit on a private temporary copy of the image; its text is
 //! searched for the fields printed on AAMVA-style cards: numbered fields (`1` family name,
 //! `2` given names, `3` birth date, `4b` expiry, `4d` licence number) or their labels (`LN`,
@@ -9,8 +10,36 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use tokio::sync::Semaphore;
 
 use super::aamva::LicenceFields;
+
+/// Tesseract runs at once, server-wide. Each run takes a core for seconds (one thread:
+/// `OMP_THREAD_LIMIT=1`) and a hundred MB or more; it is a child process, outside the bounded
+/// blocking pools, so without this a burst of uploads would start one per upload and take
+/// every core from sign-ins. Two keep OCR going while one run waits on its timeout, on the
+/// small machines Gatehouse is sized for.
+pub const MAX_RUNS_AT_ONCE: usize = 2;
+
+/// The OCR program and the permits that bound its runs.
+#[derive(Debug)]
+pub struct Ocr {
+    program: PathBuf,
+    runs: Semaphore,
+}
+
+impl Ocr {
+    pub fn new(program: PathBuf) -> Self {
+        Self { program, runs: Semaphore::new(MAX_RUNS_AT_ONCE) }
+    }
+
+    /// [`read_text`] once a run is free: the caller waits for its turn (the time limit counts
+    /// from the start of the run, not of the wait).
+    pub async fn read(&self, image: &[u8], timeout_seconds: u64) -> Result<String, OcrError> {
+        let _run = self.runs.acquire().await.map_err(std::io::Error::other)?;
+        read_text(&self.program, image, timeout_seconds).await
+    }
+}
 
 /// The OCR program named in the configuration: a path, or a name looked up on PATH. `None`
 /// when OCR is off or the program is not installed.

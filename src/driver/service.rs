@@ -1,6 +1,7 @@
-//! The rules: what an upload must pass, when a licence is approved automatically, and when
-//! driving and availability may be switched on (reviews are in [`super::reviews`]). Every change of a
-//! driver's capability is written to the audit log in the transaction that makes it.
+//! The rules: what an upload must pass (and how many an hour), when a licence is approved
+//! automatically, and when driving and availability may be switched on (reviews are in
+//! [`super::reviews`]). Every change of a driver's capability is written to the audit log in
+//! the transaction that makes it.
 
 use chrono::{Days, NaiveDate};
 use rusqlite::Connection;
@@ -8,16 +9,24 @@ use serde_json::json;
 
 use super::aamva::{self, LicenceFields};
 use super::store::{self, Licence, NewLicence, Profile, Status};
-use super::uploads::{self, CheckedImage, UploadRecord};
+use super::uploads::{self, CheckedImage, ImageError, UploadRecord};
 use super::{DriverError, barcode, name_match, ocr};
 use crate::accounts::store as accounts;
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::config::DriverConfig;
 use crate::privacy::FieldCipher;
+use crate::ratelimit::Limited;
 
 /// Days before expiry from which a new licence may be uploaded.
 pub const RENEWAL_WINDOW_DAYS: u64 = 7;
+
+/// Licence uploads one account may make in an hour, whatever their outcome: each is decoded,
+/// searched for a barcode and perhaps OCR'd, and a stored one waits for a reviewer. A driver
+/// needs one or two (another photo when the first is blurred); ten leaves room for bad photos
+/// and stops one account from keeping the image pool and OCR busy for everyone.
+pub const UPLOADS_PER_HOUR: u32 = 10;
+const HOUR: i64 = 3600;
 
 /// The reason recorded for a renewal approved without a reviewer.
 const AUTO_APPROVED: &str = "renewal passed every check";
@@ -118,11 +127,11 @@ pub async fn extract(
         Some(Err(e)) => notes.push(format!("The barcode was read, but {e}.")),
         None => notes.push("No barcode could be read on the back image.".into()),
     }
-    let Some(program) = state.driver.ocr.clone() else {
+    let Some(ocr) = state.driver.ocr.clone() else {
         notes.push("OCR is not available, so nothing was read from the front.".into());
         return Ok(Extraction { source: "none", fields: LicenceFields::default(), notes });
     };
-    match ocr::read_text(&program, &front.bytes, state.config.driver.ocr_timeout_seconds).await {
+    match ocr.read(&front.bytes, state.config.driver.ocr_timeout_seconds).await {
         Ok(text) => {
             let fields = ocr::fields_from_text(&text);
             if fields == LicenceFields::default() {
@@ -196,6 +205,30 @@ fn check_fields(
     (score, notes)
 }
 
+/// Counts a licence upload of `user_id` against [`UPLOADS_PER_HOUR`] in the database, or
+/// refuses it. Called before the upload's images are read, so a refused one costs nothing.
+pub async fn count_upload(state: &AppState, user_id: &str) -> Result<(), DriverError> {
+    let (uid, now) = (user_id.to_string(), state.clock.unix());
+    state
+        .db
+        .run(move |c| {
+            let tx = crate::db::write_tx(c)?;
+            let (count, oldest, newest) = store::upload_attempts_since(&tx, &uid, now - HOUR)?;
+            if count >= i64::from(UPLOADS_PER_HOUR) {
+                let wait = |at: Option<i64>| at.map_or(1, |t| (t + HOUR - now).max(1) as u64);
+                return Err(DriverError::RateLimited(Limited {
+                    limit: UPLOADS_PER_HOUR,
+                    retry_after: wait(oldest),
+                    reset: wait(newest),
+                }));
+            }
+            store::record_upload_attempt(&tx, &uid, now, now - HOUR)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+}
+
 /// `POST /driver/license`: checks, reads and stores a licence; approves a renewal that passes
 /// every check, else queues it for a reviewer.
 pub async fn submit(
@@ -206,8 +239,16 @@ pub async fn submit(
     back: Vec<u8>,
 ) -> Result<Snapshot, DriverError> {
     let config = &state.config.driver;
-    let front = uploads::check("front", front, config)?;
-    let back = uploads::check("back", back, config)?;
+    let checking = config.clone();
+    // Reading the headers and dropping metadata are passes over up to two whole files.
+    let (front, back) = state
+        .driver
+        .images
+        .run(move || -> Result<_, ImageError> {
+            let front = uploads::check("front", front, &checking)?;
+            Ok((front, uploads::check("back", back, &checking)?))
+        })
+        .await??;
     let today = today(state);
     let uid = user_id.to_string();
     let pii = state.pii.clone();
@@ -322,20 +363,19 @@ async fn store_images(
     images: [&CheckedImage; 2],
 ) -> Result<Vec<UploadRecord>, DriverError> {
     let store = state.driver.uploads.clone();
-    let images: Vec<(Vec<u8>, &'static str, String)> =
-        images.iter().map(|i| (i.bytes.clone(), i.kind.content_type(), i.sha256())).collect();
+    let images: Vec<CheckedImage> = images.into_iter().cloned().collect();
     state
         .driver
         .images
         .run(move || {
             let mut records: Vec<UploadRecord> = Vec::new();
-            for (bytes, content_type, sha256) in images {
-                match store.put(&bytes) {
+            for image in images {
+                match store.put(&image.bytes) {
                     Ok((path, key_id)) => records.push(UploadRecord {
                         path,
-                        size: bytes.len() as i64,
-                        sha256,
-                        content_type: content_type.into(),
+                        size: image.bytes.len() as i64,
+                        sha256: image.sha256(),
+                        content_type: image.kind.content_type().into(),
                         key_id: Some(key_id),
                     }),
                     Err(e) => {

@@ -1,4 +1,5 @@
-//! SQL for driver profiles, licences, their images and expiry alerts. Every read and write of
+//! SQL for driver profiles, licences, their images, expiry alerts and upload attempts (for the
+//! hourly cap). Every read and write of
 //! licence fields goes through here: the fields that identify a person are sealed with the PII
 //! key on the way in and opened on the way out ([`SEALED_COLUMNS`]), so the rest of the driver
 //! code sees plain values.
@@ -202,6 +203,39 @@ pub fn insert_upload(
             height,
             record.key_id
         ],
+    )?;
+    Ok(())
+}
+
+/// Licence uploads `user_id` made after `since`: how many, the oldest and the newest time.
+pub fn upload_attempts_since(
+    conn: &Connection,
+    user_id: &str,
+    since: i64,
+) -> rusqlite::Result<(i64, Option<i64>, Option<i64>)> {
+    conn.query_row(
+        "SELECT count(*), min(at), max(at) FROM driver_upload_attempts
+         WHERE user_id = ?1 AND at > ?2",
+        params![user_id, since],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+}
+
+/// Records an upload of `user_id` and forgets theirs from before `forget_until` (no longer
+/// counted by any window).
+pub fn record_upload_attempt(
+    conn: &Connection,
+    user_id: &str,
+    now: i64,
+    forget_until: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM driver_upload_attempts WHERE user_id = ?1 AND at <= ?2",
+        params![user_id, forget_until],
+    )?;
+    conn.execute(
+        "INSERT INTO driver_upload_attempts (user_id, at) VALUES (?1, ?2)",
+        params![user_id, now],
     )?;
     Ok(())
 }

@@ -100,7 +100,9 @@ impl OtpApi {
     /// Always 202 for a valid number. The code (6 digits, valid 10 minutes) is sent when the
     /// phone is verified on an account, or when the caller is signed in (to add the phone to
     /// the account). A new code replaces the previous one. At most one code a minute and 3
-    /// per 15 minutes per phone (429 with `Retry-After`).
+    /// per 15 minutes per phone, and 5 a day per signed-in account (429 with `Retry-After`).
+    /// Numbers outside the configured regions (`sms.allowed_regions`) are refused
+    /// (`validation_failed` on `phone`, naming the regions).
     #[oai(path = "/request", method = "post", operation_id = "request_phone_code")]
     async fn request(
         &self,

@@ -29,6 +29,12 @@ pub const COOLDOWN: i64 = 60;
 pub const WINDOW: i64 = 900;
 pub const REQUESTS_PER_WINDOW: i64 = 3;
 pub const CHECKS_PER_WINDOW: i64 = 10;
+/// Codes one signed-in account may have sent in a day to link phones, whatever the numbers.
+/// A person links one phone, and may mistype it or change it; more than 5 in a day is someone
+/// sending SMS at the campus's cost to numbers they choose (SMS toll fraud). Counted from the
+/// code rows, which retention keeps a day past their expiry.
+pub const LINK_CODES_PER_DAY: i64 = 5;
+const DAY: i64 = 86_400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OtpError {
@@ -156,7 +162,8 @@ impl PhoneCodes {
     }
 
     /// Sends a new code to `raw_phone` when the phone is verified on an account, or when the
-    /// caller is signed in (to link it). Returns the code only with `dev_echo`.
+    /// caller is signed in (to link it; at most [`LINK_CODES_PER_DAY`] a day per account).
+    /// Returns the code only with `dev_echo`.
     pub async fn request(
         &self,
         raw_phone: &str,
@@ -178,6 +185,14 @@ impl PhoneCodes {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
+                if let Some(caller) = caller.as_deref() {
+                    let today = store::link_codes_since(&tx, caller, now - DAY)?;
+                    if today.count >= LINK_CODES_PER_DAY {
+                        return Err(OtpError::RateLimited {
+                            retry_after: wait(today.oldest, DAY, now),
+                        });
+                    }
+                }
                 let recent = store::codes_since(&tx, &index, now - WINDOW)?;
                 if let Some(last) = recent.newest.filter(|t| now - t < COOLDOWN) {
                     return Err(OtpError::RateLimited {
@@ -188,9 +203,14 @@ impl PhoneCodes {
                     return Err(OtpError::RateLimited { retry_after });
                 }
                 let owner = users::find_by_verified_phone(&tx, &pii, &index)?.map(|u| u.id);
-                let subject = caller.or(owner);
                 store::kill_live_codes(&tx, &index, now)?;
-                store::insert_code(&tx, &index, &hash, now, now + CODE_SECONDS)?;
+                let code = store::NewCode {
+                    phone_index: &index,
+                    code_hash: &hash,
+                    requested_by: caller.as_deref(),
+                };
+                store::insert_code(&tx, &code, now, now + CODE_SECONDS)?;
+                let subject = caller.or(owner);
                 // With phone sign-up on, an unknown phone gets its code too: it makes an account.
                 let sent = subject.is_some() || signup;
                 if sent {

@@ -1,5 +1,6 @@
-//! SQL for `phone_codes` (the codes) and `phone_code_checks` (verification attempts, for the
-//! per-phone and per-IP limits).
+//! SQL for `phone_codes` (the codes, with the account that asked for a link code, for the
+//! per-account daily cap) and `phone_code_checks` (verification attempts, for the per-phone and
+//! per-IP limits).
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -42,17 +43,35 @@ pub fn kill_live_codes(conn: &Connection, phone_index: &[u8], now: i64) -> rusql
     Ok(())
 }
 
+/// Codes requested since `since` by the signed-in account `user_id` (link codes), for the
+/// per-account daily cap.
+pub fn link_codes_since(conn: &Connection, user_id: &str, since: i64) -> rusqlite::Result<Window> {
+    window(
+        conn,
+        "SELECT count(*), min(created_at), max(created_at) FROM phone_codes
+         WHERE requested_by = ?1 AND created_at > ?2",
+        &user_id,
+        since,
+    )
+}
+
+pub struct NewCode<'a> {
+    pub phone_index: &'a [u8],
+    pub code_hash: &'a [u8],
+    /// The signed-in account that asked for it (a link code); None for a sign-in code.
+    pub requested_by: Option<&'a str>,
+}
+
 pub fn insert_code(
     conn: &Connection,
-    phone_index: &[u8],
-    code_hash: &[u8],
+    code: &NewCode<'_>,
     now: i64,
     expires_at: i64,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO phone_codes (phone_index, code_hash, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4)",
-        params![phone_index, code_hash, now, expires_at],
+        "INSERT INTO phone_codes (phone_index, code_hash, requested_by, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![code.phone_index, code.code_hash, code.requested_by, now, expires_at],
     )?;
     Ok(())
 }

@@ -176,3 +176,32 @@ fn a_secret_file_that_never_ends_is_refused_not_read_forever() {
     let err = stderr(&output);
     assert!(err.contains("sms.twilio_auth_token_file") && err.contains("64 KiB"), "{err}");
 }
+
+#[test]
+fn sms_regions_default_to_the_default_region_and_unknown_codes_are_named() {
+    let printed = |toml: Option<&str>| {
+        let output = check_config(toml, &[]);
+        assert!(output.status.success(), "{toml:?}: {}", stderr(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(printed(None).contains("allowed_regions = [\"IN\"]"), "{}", printed(None));
+    let us = printed(Some("[sms]\ndefault_region = \"US\"\n"));
+    assert!(us.contains("allowed_regions = [\"US\"]"), "{us}");
+    let both = printed(Some("[sms]\nallowed_regions = [\"IN\", \"NP\"]\n"));
+    // (Printed one per line.)
+    assert!(both.contains("allowed_regions = [\n    \"IN\",\n    \"NP\",\n]"), "{both}");
+
+    for (toml, hint) in [
+        ("[sms]\nallowed_regions = [\"IN\", \"XX\"]\n", "\"XX\""),
+        ("[sms]\nallowed_regions = [\"in\"]\n", "\"in\""),
+        ("[sms]\nallowed_regions = [\"India\"]\n", "\"India\""),
+        ("[sms]\nallowed_regions = [\"US\"]\n", "sms.default_region"),
+    ] {
+        let output = check_config(Some(toml), &[]);
+        assert!(!output.status.success(), "{toml} was accepted");
+        let err = stderr(&output);
+        assert!(err.contains("sms.allowed_regions") && err.contains(hint), "{toml}: {err}");
+    }
+    let output = check_config(None, &[("GATEHOUSE_SMS__DEFAULT_REGION", "ZZ")]);
+    assert!(stderr(&output).contains("sms.default_region"), "{}", stderr(&output));
+}

@@ -803,3 +803,82 @@ async fn the_export_holds_the_licence_fields_and_deleting_the_account_removes_th
     assert_eq!(images(), 0, "the licence images are deleted with the account");
     assert_eq!(server.query_i64("SELECT count(*) FROM driver_licences"), 0);
 }
+
+/// A small blank image, both sides: nothing to read, quick to decode.
+fn blank_side() -> Part {
+    part(images::png(&images::blank_front(500)), "side.png", "image/png")
+}
+
+#[tokio::test]
+async fn licence_uploads_are_limited_to_10_an_hour_before_the_images_are_read() {
+    let server = server(false).await;
+    let ana = student(&server, "ana@north.edu", "Ana Cruz", None).await;
+    for i in 1..=10 {
+        json_of(upload_parts(&ana, blank_side(), blank_side()).await, 201).await;
+        assert_eq!(server.query_i64("SELECT count(*) FROM driver_licences"), i);
+        server.clock.advance(Duration::minutes(5));
+    }
+    let stored = || std::fs::read_dir(server.data_dir().join("uploads")).unwrap().count();
+    let before = stored();
+
+    // The 11th within the hour is refused, even one whose images are not images at all: the
+    // limit is checked before they are read.
+    let zip = || part(b"PK\x03\x04 not an image".to_vec(), "back.png", "image/png");
+    for (front, back) in [(blank_side(), blank_side()), (blank_side(), zip())] {
+        let refused = upload_parts(&ana, front, back).await;
+        let wait: i64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert_eq!(wait, 3600 - 50 * 60, "until the first upload is an hour old");
+        problem(refused, 429, "rate_limited").await;
+    }
+    assert_eq!(server.query_i64("SELECT count(*) FROM driver_licences"), 10, "nothing stored");
+    assert_eq!(stored(), before, "no file stored");
+    assert_eq!(server.query_i64("SELECT count(*) FROM driver_upload_attempts"), 10);
+
+    // Per account: another student uploads.
+    let bob = student(&server, "bob@north.edu", "Bob Ray", None).await;
+    json_of(upload_parts(&bob, blank_side(), blank_side()).await, 201).await;
+
+    // Once the first upload is an hour old, one more is accepted; refused ones were not counted.
+    server.clock.advance(Duration::minutes(10));
+    json_of(upload_parts(&ana, blank_side(), blank_side()).await, 201).await;
+    problem(upload_parts(&ana, blank_side(), blank_side()).await, 429, "rate_limited").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn at_most_two_ocr_runs_at_once_and_the_others_wait_their_turn() {
+    // A stand-in for tesseract that notes how many copies of it are running when it starts.
+    let fake = tempfile::tempdir().unwrap();
+    let runs = fake.path().join("runs");
+    std::fs::create_dir(&runs).unwrap();
+    let program = fake.path().join("tesseract");
+    let script = format!(
+        "#!/bin/sh\nruns='{}'\ntouch \"$runs/running.$$\"\n\
+         ls \"$runs\" | grep -c '^running' >> \"$runs/../counts\"\n\
+         sleep 2\nrm \"$runs/running.$$\"\necho 'nothing to read'\n",
+        runs.display()
+    );
+    std::fs::write(&program, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let configured = program.display().to_string();
+    let server = TestServer::start_with(move |c| c.driver.tesseract = configured).await;
+
+    let mut students = Vec::new();
+    for i in 0..5 {
+        students.push(student(&server, &format!("s{i}@north.edu"), "Ana Cruz", None).await);
+    }
+    let mut uploads = tokio::task::JoinSet::new();
+    for student in students {
+        uploads.spawn(async move { upload_parts(&student, blank_side(), blank_side()).await });
+    }
+    for response in uploads.join_all().await {
+        // Waiting for a run is not a failure: every upload is read and stored.
+        let state = json_of(response, 201).await;
+        let notes = state["pending_licence"]["review_notes"].to_string();
+        assert!(notes.contains("OCR found no licence fields"), "{notes}");
+    }
+    let counts = std::fs::read_to_string(fake.path().join("counts")).unwrap();
+    let counts: Vec<usize> = counts.lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert_eq!(counts.len(), 5, "one run per upload: {counts:?}");
+    assert_eq!(counts.iter().max(), Some(&2), "two at once, never more: {counts:?}");
+}

@@ -137,7 +137,8 @@ async fn a_code_by_sms_signs_in_the_account_with_that_phone() {
 
 #[tokio::test]
 async fn bad_numbers_are_refused_with_the_phone_field() {
-    let server = TestServer::start().await;
+    let regions = ["IN", "DE", "US"].map(String::from).to_vec();
+    let server = TestServer::start_with(|c| c.sms.allowed_regions = regions).await;
     for bad in [
         "",
         "98765 4321O",
@@ -154,7 +155,7 @@ async fn bad_numbers_are_refused_with_the_phone_field() {
         let body = problem(verify(&server, bad, "123456").await, 422, "validation_failed").await;
         assert_eq!(body["errors"][0]["field"], "phone", "{bad}: {body}");
     }
-    // Another region's numbers work in international form.
+    // Another allowed region's numbers work in international form.
     assert_eq!(request(&server, "+49 151 1234 5678").await.status(), 202);
     assert_eq!(request(&server, "+1 650-253-0000").await.status(), 202);
 
@@ -272,6 +273,77 @@ async fn an_unknown_phone_gets_the_same_answer_and_no_sms() {
         1
     );
     problem(verify(&server, PHONE, "123456").await, 401, "invalid_code").await;
+}
+
+#[tokio::test]
+async fn a_signed_in_account_gets_at_most_5_link_codes_a_day_whatever_the_numbers() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let ada = server.signed_in_user("ada@north.edu").await;
+    let phones = numbers(7);
+    for phone in &phones[..5] {
+        let response = ada.post("/api/v1/auth/otp/request", json!({"phone": phone})).await;
+        assert_eq!(response.status(), 202, "{phone}");
+    }
+    // The sixth number is new (no per-number limit applies), but the account's day is used up.
+    server.clock.advance(chrono::Duration::minutes(10));
+    let response = ada.post("/api/v1/auth/otp/request", json!({"phone": &phones[5]})).await;
+    assert_eq!(retry_after(&response), 86_400 - 600, "until the first code is a day old");
+    problem(response, 429, "rate_limited").await;
+    let resent = ada.post("/api/v1/auth/otp/resend", json!({"phone": &phones[6]})).await;
+    problem(resent, 429, "rate_limited").await;
+    let sms = "SELECT count(*) FROM outbox WHERE channel = 'sms'";
+    assert_eq!(server.query_i64(sms), 5, "no SMS queued for the refused requests");
+    assert_eq!(server.query_i64("SELECT count(*) FROM phone_codes"), 5);
+
+    // Another account has its own allowance; a sign-in code (not signed in) is not a link code.
+    let bob = server.signed_in_user("bob@north.edu").await;
+    assert_eq!(
+        bob.post("/api/v1/auth/otp/request", json!({"phone": &phones[5]})).await.status(),
+        202
+    );
+    assert_eq!(request(&server, &phones[6]).await.status(), 202);
+
+    // A day after the first code, Ada (signed in again) may send one again.
+    server.clock.advance(chrono::Duration::seconds(86_400 - 600));
+    assert_eq!(ada.login(PASSWORD, false).await.status(), 200);
+    let response = ada.post("/api/v1/auth/otp/request", json!({"phone": &phones[6]})).await;
+    assert_eq!(response.status(), 202);
+    // Ada's five and this one, and Bob's; the unknown phone's sign-in code sent none.
+    assert_eq!(server.query_i64(sms), 7);
+}
+
+#[tokio::test]
+async fn numbers_outside_the_allowed_regions_are_refused_everywhere_and_get_no_sms() {
+    let server = TestServer::start_with(|c| c.auth.phone_signup = true).await;
+    server.add_campus("North", &["north.edu"]);
+    let ada = server.signed_in_user("ada@north.edu").await;
+    let refused = |body: &Value| {
+        assert_eq!(body["errors"][0]["field"], "phone", "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("regions") && message.contains("IN"), "{message}");
+    };
+    // A German mobile, a US number, and a Caribbean number sharing the US country code.
+    for foreign in ["+49 151 1234 5678", "+1 650-253-0000", "+1 876 210 1234"] {
+        let linking = ada.post("/api/v1/auth/otp/request", json!({"phone": foreign})).await;
+        refused(&problem(linking, 422, "validation_failed").await);
+        // With phone sign-up on, an unknown number would otherwise get a code.
+        refused(&problem(request(&server, foreign).await, 422, "validation_failed").await);
+        let resent = server.post("/api/v1/auth/otp/resend", json!({"phone": foreign})).await;
+        refused(&problem(resent, 422, "validation_failed").await);
+        let verifying =
+            ada.post("/api/v1/auth/otp/verify", json!({"phone": foreign, "code": "123456"}));
+        refused(&problem(verifying.await, 422, "validation_failed").await);
+        refused(&problem(verify(&server, foreign, "123456").await, 422, "validation_failed").await);
+        let register = json!({"email": "bob@north.edu", "password": PASSWORD, "display_name": "Bob", "phone": foreign});
+        let registered = server.post("/api/v1/auth/register", register).await;
+        refused(&problem(registered, 422, "validation_failed").await);
+    }
+    assert_eq!(server.query_i64("SELECT count(*) FROM outbox WHERE channel = 'sms'"), 0);
+    assert_eq!(server.query_i64("SELECT count(*) FROM phone_codes"), 0);
+    // The default region's numbers still work.
+    assert_eq!(request(&server, PHONE).await.status(), 202);
+    assert_eq!(server.query_i64("SELECT count(*) FROM outbox WHERE channel = 'sms'"), 1);
 }
 
 fn numbers(n: usize) -> Vec<String> {

@@ -24,6 +24,7 @@ use rusqlite::Connection;
 use tokio::sync::Notify;
 
 use super::password::{self, PasswordHasherPool, Verified};
+use super::phone::PhoneRegions;
 use super::store::{self, User};
 use super::{email, lockout};
 use crate::audit::{self, AuditEvent, actions};
@@ -135,8 +136,9 @@ pub struct AccountSettings {
     pub public_url: String,
     /// How long a verification link works (24 to 48).
     pub verify_hours: i64,
-    /// Region for phone numbers written without `+`.
-    pub default_region: String,
+    /// Where phone numbers are read (`sms.default_region`) and which may be used
+    /// (`sms.allowed_regions`).
+    pub phone_regions: PhoneRegions,
     /// Account lockout on failed passwords (`rate_limit.lockout`).
     pub lockout: bool,
 }
@@ -160,7 +162,7 @@ pub struct Accounts {
     /// Keys the stored hashes of recovery codes.
     recovery_key: [u8; 32],
     pub(super) pii: FieldCipher,
-    default_region: String,
+    phone_regions: PhoneRegions,
     pub(super) public_url: String,
     verify_hours: i64,
     /// Whether failed passwords lock accounts (off only for benchmarks and API fuzzing).
@@ -223,7 +225,7 @@ impl Accounts {
             phone_index_key,
             recovery_key,
             pii,
-            default_region: settings.default_region,
+            phone_regions: settings.phone_regions,
             public_url: settings.public_url,
             verify_hours: settings.verify_hours,
             lockout: settings.lockout,
@@ -259,9 +261,11 @@ impl Accounts {
         crypto::keyed_hash(&self.phone_index_key, &[e164.as_bytes()])
     }
 
-    /// A typed phone number in E.164, or a validation error on `field_name`.
+    /// A typed phone number in E.164, or a validation error on `field_name` (also for a
+    /// number outside the allowed regions).
     pub fn e164(&self, raw: &str, field_name: &str) -> Result<String, AccountError> {
-        crate::accounts::phone::to_e164(raw, &self.default_region)
+        self.phone_regions
+            .to_e164(raw)
             .map_err(|m| AccountError::Validation(vec![field(field_name, m)]))
     }
 

@@ -25,9 +25,9 @@ impl Accounts {
             None => None,
         };
         let phone = match input.phone.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(phone) => crate::accounts::phone::to_e164(phone, &self.default_region)
-                .map_err(|m| errors.push(field("phone", m)))
-                .ok(),
+            Some(phone) => {
+                self.phone_regions.to_e164(phone).map_err(|m| errors.push(field("phone", m))).ok()
+            }
             None => None,
         };
         if let Some(problem) = password::policy_violation(&input.password, &email) {
