@@ -103,21 +103,21 @@ fn audit_factor(
     audit::record(conn, &event)
 }
 
-/// Refuses a second factor while the account's are paused, without looking at the code; the
-/// refusal is audited. `Ok(())` when not paused.
-fn refuse_if_paused(
+/// While the account's second factors are paused: the refusal to answer, without looking at
+/// the code (and audited). None when they are not paused.
+fn paused_refusal(
     conn: &Connection,
     user_id: &str,
     now: i64,
     ip: Option<&str>,
     purpose: &str,
-) -> Result<(), AccountError> {
-    let Some(until) = lockout::mfa_paused_until(conn, user_id, now)? else { return Ok(()) };
+) -> rusqlite::Result<Option<AccountError>> {
+    let Some(until) = lockout::mfa_paused_until(conn, user_id, now)? else { return Ok(None) };
     let event = AuditEvent::by_user(now, user_id, actions::LOGIN_SECOND_FACTOR, ip)
         .failed()
         .with_details(serde_json::json!({"result": "paused", "for": purpose}));
     audit::record(conn, &event)?;
-    Err(AccountError::MfaThrottled { retry_after: (until - now).max(1) as u64 })
+    Ok(Some(AccountError::MfaThrottled { retry_after: (until - now).max(1) as u64 }))
 }
 
 /// Counts a wrong second factor towards the account's pause; when it pauses, the pause is
@@ -317,8 +317,8 @@ impl Accounts {
                 if !totp::enabled(&tx, &user.id)? {
                     return Err(AccountError::TotpNotEnabled);
                 }
-                if let Err(refused) =
-                    refuse_if_paused(&tx, &user.id, now, ip.as_deref(), "disable_totp")
+                if let Some(refused) =
+                    paused_refusal(&tx, &user.id, now, ip.as_deref(), "disable_totp")?
                 {
                     tx.commit()?;
                     return Ok((Err(refused), false));
@@ -377,8 +377,8 @@ impl Accounts {
                 if !totp::enabled(&tx, &user_id)? {
                     return Err(AccountError::TotpNotEnabled);
                 }
-                if let Err(refused) =
-                    refuse_if_paused(&tx, &user_id, now, ip.as_deref(), "recovery_codes")
+                if let Some(refused) =
+                    paused_refusal(&tx, &user_id, now, ip.as_deref(), "recovery_codes")?
                 {
                     tx.commit()?;
                     return Ok((Err(refused), false));
@@ -449,8 +449,8 @@ impl Accounts {
                     tx.commit()?;
                     return Err(AccountError::MfaTokenInvalid);
                 }
-                if let Err(refused) =
-                    refuse_if_paused(&tx, &user.id, now, meta.ip.as_deref(), "login")
+                if let Some(refused) =
+                    paused_refusal(&tx, &user.id, now, meta.ip.as_deref(), "login")?
                 {
                     tx.commit()?;
                     return Ok((Err(refused), false));
@@ -520,7 +520,7 @@ impl Accounts {
                 if !totp::enabled(&tx, &user.id)? {
                     return Ok((Ok(()), false));
                 }
-                if let Err(refused) = refuse_if_paused(&tx, &user.id, now, ip.as_deref(), "token") {
+                if let Some(refused) = paused_refusal(&tx, &user.id, now, ip.as_deref(), "token")? {
                     tx.commit()?;
                     return Ok((Err(refused), false));
                 }
