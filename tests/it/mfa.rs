@@ -630,6 +630,8 @@ async fn wrong_codes_at_the_account_checks_count_and_a_pause_refuses_them() {
     let status: Value = user.get("/api/v1/account/mfa").await.json().await.unwrap();
     assert_eq!(status["totp_enabled"], true);
     server.mail_to("ada@north.edu", "Two-step sign-in to your account is paused").await;
+    let export: Value = user.get("/api/v1/account/export").await.json().await.unwrap();
+    assert!(export["mfa"]["paused_until"].is_string(), "{}", export["mfa"]);
 
     // A password reset ends the pause (and the session that guessed).
     server.post("/api/v1/auth/password/forgot", json!({"email": "ada@north.edu"})).await;
