@@ -4,10 +4,10 @@
 //! for a minute, doubling with each further lock up to an hour; at most [`FAILURES_PER_HOUR`]
 //! failures an hour are evaluated at all (the hard cap). The owner is emailed at the first lock
 //! of a series; a successful sign-in, a password reset or an admin unlock clears the state.
-//! While paused, the answer does not depend on the password, except for a sign-in that brings a
-//! solved captcha: it is evaluated (a right password signs in, a wrong one counts), so that
-//! wrong guesses cannot keep the owner out for ever. The hard cap holds whatever comes with
-//! the request. Wrong current passwords at the account's own checks (password change,
+//! While paused, the answer does not depend on the password, except for a web sign-in that
+//! brings a solved captcha: it is evaluated (a right password signs in, a wrong one counts), so
+//! that wrong guesses cannot keep the owner out for ever (token grants keep refusing). The hard
+//! cap holds whatever comes with the request. Wrong current passwords at the account's own checks (password change,
 //! deletion, second-factor changes) count here too.
 //!
 //! An email that no account has keeps the same state ([`Subject::UnknownEmail`], in

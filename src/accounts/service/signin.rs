@@ -1,4 +1,5 @@
-//! Signing in with a password (and the lockout), signing out, ending sessions.
+//! Signing in with a password (and the lockout, which also counts the account's own password
+//! checks), signing out, ending sessions.
 
 use super::*;
 
