@@ -126,10 +126,22 @@ export function twoStepSection() {
         announce("Two-step sign-in is off.");
       },
     });
-    const newCodes = h("form", { class: "stack", "aria-label": "Make new recovery codes" }, codeField(), submit("Make new recovery codes"));
+    const newCodes = h(
+      "form",
+      { class: "stack", "aria-label": "Make new recovery codes" },
+      field({
+        name: "password",
+        label: "Your password",
+        type: "password",
+        autocomplete: "current-password",
+        required: "Enter your password",
+      }),
+      codeField(),
+      submit("Make new recovery codes"),
+    );
     bindForm(newCodes, {
       onSubmit: async (v) => {
-        const made = await api("POST", "/api/v1/account/mfa/recovery-codes", { code: v.code });
+        const made = await api("POST", "/api/v1/account/mfa/recovery-codes", { password: v.password, code: v.code });
         showCodes(made.recovery_codes, "New recovery codes are made; the old ones no longer work.");
       },
     });

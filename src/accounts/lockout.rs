@@ -1,75 +1,246 @@
-//! Account lockout (SPEC section 6, ASVS 2.2.1): after [`FAILURES_TO_LOCK`] consecutive
-//! failed passwords an account is throttled for a minute, doubling with each further lock up
-//! to an hour; at most [`FAILURES_PER_HOUR`] failures an hour are evaluated at all. The owner
-//! is emailed at the first lock of a series; a successful sign-in, a password reset or an
-//! admin unlock clears the state. While throttled, the answer does not depend on the password.
+//! Account lockout (SPEC section 6, ASVS 2.2.1).
+//!
+//! **Passwords.** After [`FAILURES_TO_LOCK`] consecutive failed passwords an account is paused
+//! for a minute, doubling with each further lock up to an hour; at most [`FAILURES_PER_HOUR`]
+//! failures an hour are evaluated at all (the hard cap). The owner is emailed at the first lock
+//! of a series; a successful sign-in, a password reset or an admin unlock clears the state.
+//! While paused, the answer does not depend on the password, except for a web sign-in that
+//! brings a solved captcha: it is evaluated (a right password signs in, a wrong one counts), so
+//! that wrong guesses cannot keep the owner out for ever (token grants keep refusing). The hard
+//! cap holds whatever comes with the request. Wrong current passwords at the account's own checks (password change,
+//! deletion, second-factor changes) count here too.
+//!
+//! An email that no account has keeps the same state ([`Subject::UnknownEmail`], in
+//! `unknown_email_lockouts`, keyed by the email's blind index), so that a locked account and
+//! an unknown email answer alike. Both forget a quiet series after [`FORGET_AFTER_SECONDS`]
+//! (the retention job, [`forget_stale`]), which also bounds the rows kept for unknown emails.
+//!
+//! **Second factors.** Wrong TOTP and recovery codes are counted per account, whichever
+//! pending sign-in, token request or account check they came with: [`MFA_FAILURES_TO_PAUSE`]
+//! in an hour pause the account's second factors for an hour, doubling up to a day; while
+//! paused no code is evaluated. The same events as the password lockout clear it.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 pub const FAILURES_TO_LOCK: i64 = 5;
 pub const FAILURES_PER_HOUR: i64 = 100;
 const FIRST_LOCK_SECONDS: i64 = 60;
 const LONGEST_LOCK_SECONDS: i64 = 3600;
+const HOUR: i64 = 3600;
+/// A lockout series with no failed password for this long is forgotten (30 days).
+pub const FORGET_AFTER_SECONDS: i64 = 30 * 86_400;
 
-/// When the account may be tried again, if it is throttled now.
-pub fn throttled_until(
-    conn: &Connection,
-    user_id: &str,
-    now: i64,
-) -> rusqlite::Result<Option<i64>> {
-    let locked_until: Option<i64> =
-        conn.query_row("SELECT locked_until FROM users WHERE id = ?1", [user_id], |r| r.get(0))?;
-    if let Some(until) = locked_until.filter(|until| *until > now) {
-        return Ok(Some(until));
-    }
-    let (failures, oldest): (i64, Option<i64>) = conn.query_row(
-        "SELECT count(*), min(at) FROM audit_log
-         WHERE subject_id = ?1 AND action = 'login' AND outcome = 'failure' AND at > ?2",
-        params![user_id, now - 3600],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok((failures >= FAILURES_PER_HOUR).then(|| oldest.unwrap_or(now) + 3600))
+pub const MFA_FAILURES_TO_PAUSE: i64 = 10;
+const MFA_WINDOW_SECONDS: i64 = 3600;
+const FIRST_MFA_PAUSE_SECONDS: i64 = 3600;
+const LONGEST_MFA_PAUSE_SECONDS: i64 = 86_400;
+
+/// Whose password lockout state: an account's, or that of an email no account has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Account(String),
+    /// The blind index of a normalised email that no account has.
+    UnknownEmail(Vec<u8>),
 }
 
-/// Whether the account was locked since its last successful sign-in (it is "being
-/// throttled": sign-ins to it need a captcha).
-pub fn was_locked(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT lock_level > 0 FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+/// Where a subject stands with the password lockout now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Standing {
+    /// The end of the current pause, if it is paused.
+    pub paused_until: Option<i64>,
+    /// When evaluation may start again, if the hard cap of failures an hour is reached.
+    pub capped_until: Option<i64>,
+    /// Locked since its last successful sign-in ("being throttled": sign-ins need a captcha).
+    pub was_locked: bool,
+}
+
+impl Standing {
+    /// When to try again, if a request that cannot get through a pause is refused now.
+    pub fn refused_until(&self) -> Option<i64> {
+        self.paused_until.or(self.capped_until)
+    }
+}
+
+/// The subject's lockout standing now.
+pub fn standing(conn: &Connection, subject: &Subject, now: i64) -> rusqlite::Result<Standing> {
+    let state: Option<(Option<i64>, i64)> = match subject {
+        Subject::Account(id) => conn
+            .query_row("SELECT locked_until, lock_level FROM users WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?,
+        Subject::UnknownEmail(index) => conn
+            .query_row(
+                "SELECT locked_until, lock_level FROM unknown_email_lockouts WHERE email_index = ?1",
+                [index],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?,
+    };
+    let (locked_until, level) = state.unwrap_or((None, 0));
+    let (failures, oldest): (i64, Option<i64>) = match subject {
+        Subject::Account(id) => conn.query_row(
+            "SELECT count(*), min(at) FROM audit_log
+             WHERE subject_id = ?1 AND action = 'login' AND outcome = 'failure' AND at > ?2",
+            params![id, now - HOUR],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?,
+        Subject::UnknownEmail(index) => conn.query_row(
+            "SELECT count(*), min(at) FROM unknown_email_failures WHERE email_index = ?1 AND at > ?2",
+            params![index, now - HOUR],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?,
+    };
+    Ok(Standing {
+        paused_until: locked_until.filter(|until| *until > now),
+        capped_until: (failures >= FAILURES_PER_HOUR).then(|| oldest.unwrap_or(now) + HOUR),
+        was_locked: level > 0,
+    })
 }
 
 /// Counts a failed password; returns the lock's end and level when this failure locked it.
+/// An account's failure is also counted towards the hard cap by its audit row (the caller
+/// records it); an unknown email's is counted here.
 pub fn record_failure(
     conn: &Connection,
-    user_id: &str,
+    subject: &Subject,
     now: i64,
 ) -> rusqlite::Result<Option<(i64, i64)>> {
-    let (failed, level): (i64, i64) = conn.query_row(
-        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ?1
-         RETURNING failed_logins, lock_level",
-        [user_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (failed, level): (i64, i64) = match subject {
+        Subject::Account(id) => conn.query_row(
+            "UPDATE users SET failed_logins = failed_logins + 1, last_failed_login_at = ?2
+             WHERE id = ?1 RETURNING failed_logins, lock_level",
+            params![id, now],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?,
+        Subject::UnknownEmail(index) => {
+            conn.execute(
+                "DELETE FROM unknown_email_failures WHERE email_index = ?1 AND at <= ?2",
+                params![index, now - HOUR],
+            )?;
+            conn.execute(
+                "INSERT INTO unknown_email_failures (email_index, at) VALUES (?1, ?2)",
+                params![index, now],
+            )?;
+            conn.query_row(
+                "INSERT INTO unknown_email_lockouts (email_index, failed_logins, last_failure_at)
+                 VALUES (?1, 1, ?2)
+                 ON CONFLICT (email_index) DO UPDATE
+                 SET failed_logins = failed_logins + 1, last_failure_at = excluded.last_failure_at
+                 RETURNING failed_logins, lock_level",
+                params![index, now],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+        }
+    };
     if failed < FAILURES_TO_LOCK {
         return Ok(None);
     }
     let level = level + 1;
     let seconds = (FIRST_LOCK_SECONDS << (level - 1).min(10)).min(LONGEST_LOCK_SECONDS);
     let until = now + seconds;
-    conn.execute(
-        "UPDATE users SET failed_logins = 0, lock_level = ?2, locked_until = ?3 WHERE id = ?1",
-        params![user_id, level, until],
-    )?;
+    match subject {
+        Subject::Account(id) => conn.execute(
+            "UPDATE users SET failed_logins = 0, lock_level = ?2, locked_until = ?3 WHERE id = ?1",
+            params![id, level, until],
+        )?,
+        Subject::UnknownEmail(index) => conn.execute(
+            "UPDATE unknown_email_lockouts SET failed_logins = 0, lock_level = ?2, locked_until = ?3
+             WHERE email_index = ?1",
+            params![index, level, until],
+        )?,
+    };
     Ok(Some((until, level)))
 }
 
-/// Forgets failures and locks (a successful sign-in, a reset, an admin unlock).
+/// Forgets an account's failures, locks and second-factor pauses (a successful sign-in, a
+/// reset, an admin unlock); true when there was something to forget.
 pub fn clear(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
     let changed = conn.execute(
-        "UPDATE users SET failed_logins = 0, lock_level = 0, locked_until = NULL
-         WHERE id = ?1 AND (failed_logins > 0 OR lock_level > 0 OR locked_until IS NOT NULL)",
+        "UPDATE users SET failed_logins = 0, lock_level = 0, locked_until = NULL,
+                          mfa_failures = 0, mfa_window_start = NULL, mfa_pause_level = 0,
+                          mfa_paused_until = NULL
+         WHERE id = ?1
+           AND (failed_logins > 0 OR lock_level > 0 OR locked_until IS NOT NULL
+                OR mfa_failures > 0 OR mfa_pause_level > 0 OR mfa_paused_until IS NOT NULL)",
         [user_id],
     )?;
     Ok(changed > 0)
+}
+
+/// What one [`forget_stale`] run removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Accounts whose quiet lockout series was forgotten.
+    pub accounts: usize,
+    /// Unknown emails' rows deleted.
+    pub unknown_emails: usize,
+}
+
+/// For the retention job: forgets every lockout series (an account's or an unknown email's
+/// alike) whose last failed password is [`FORGET_AFTER_SECONDS`] old and which is not paused,
+/// and deletes unknown emails' failures past the hour the cap counts.
+pub fn forget_stale(conn: &Connection, now: i64) -> rusqlite::Result<Forgotten> {
+    let cutoff = now - FORGET_AFTER_SECONDS;
+    let accounts = conn.execute(
+        "UPDATE users SET failed_logins = 0, lock_level = 0, locked_until = NULL
+         WHERE (failed_logins > 0 OR lock_level > 0 OR locked_until IS NOT NULL)
+           AND coalesce(last_failed_login_at, 0) <= ?1 AND coalesce(locked_until, 0) <= ?2",
+        params![cutoff, now],
+    )?;
+    let unknown_emails = conn.execute(
+        "DELETE FROM unknown_email_lockouts
+         WHERE last_failure_at <= ?1 AND coalesce(locked_until, 0) <= ?2",
+        params![cutoff, now],
+    )?;
+    conn.execute("DELETE FROM unknown_email_failures WHERE at <= ?1", [now - HOUR])?;
+    Ok(Forgotten { accounts, unknown_emails })
+}
+
+/// The end of the account's second-factor pause, if it is paused now.
+pub fn mfa_paused_until(
+    conn: &Connection,
+    user_id: &str,
+    now: i64,
+) -> rusqlite::Result<Option<i64>> {
+    let until: Option<i64> = conn
+        .query_row("SELECT mfa_paused_until FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(until.filter(|until| *until > now))
+}
+
+/// Counts a wrong second-factor code; returns the pause's end and level when this failure
+/// paused the account's second factors.
+pub fn record_mfa_failure(
+    conn: &Connection,
+    user_id: &str,
+    now: i64,
+) -> rusqlite::Result<Option<(i64, i64)>> {
+    // A window starts at its first failure and lasts an hour.
+    let (failures, level): (i64, i64) = conn.query_row(
+        "UPDATE users SET
+             mfa_failures = CASE WHEN coalesce(mfa_window_start, 0) > ?2 - ?3
+                                 THEN mfa_failures + 1 ELSE 1 END,
+             mfa_window_start = CASE WHEN coalesce(mfa_window_start, 0) > ?2 - ?3
+                                     THEN mfa_window_start ELSE ?2 END
+         WHERE id = ?1 RETURNING mfa_failures, mfa_pause_level",
+        params![user_id, now, MFA_WINDOW_SECONDS],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if failures < MFA_FAILURES_TO_PAUSE {
+        return Ok(None);
+    }
+    let level = level + 1;
+    let seconds = (FIRST_MFA_PAUSE_SECONDS << (level - 1).min(10)).min(LONGEST_MFA_PAUSE_SECONDS);
+    let until = now + seconds;
+    conn.execute(
+        "UPDATE users SET mfa_failures = 0, mfa_window_start = NULL, mfa_pause_level = ?2,
+                          mfa_paused_until = ?3
+         WHERE id = ?1",
+        params![user_id, level, until],
+    )?;
+    Ok(Some((until, level)))
 }
 
 #[cfg(test)]
@@ -88,29 +259,62 @@ mod tests {
         conn
     }
 
-    #[test]
-    fn locks_after_five_failures_for_a_minute_then_doubles_up_to_an_hour() {
-        let conn = db_with_user();
-        let mut now = 1_000;
-        for _ in 0..4 {
-            assert_eq!(record_failure(&conn, "u", now).unwrap(), None);
-        }
-        assert_eq!(record_failure(&conn, "u", now).unwrap(), Some((now + 60, 1)));
-        assert_eq!(throttled_until(&conn, "u", now + 59).unwrap(), Some(now + 60));
-        assert_eq!(throttled_until(&conn, "u", now + 60).unwrap(), None);
+    fn account() -> Subject {
+        Subject::Account("u".into())
+    }
+
+    fn unknown() -> Subject {
+        Subject::UnknownEmail(vec![7; 32])
+    }
+
+    /// The lengths of eight further locks, a quiet while apart.
+    fn lock_lengths(conn: &Connection, subject: &Subject, mut now: i64) -> Vec<i64> {
         let mut lengths = Vec::new();
         for _ in 0..8 {
             now += 10_000;
             for _ in 0..4 {
-                record_failure(&conn, "u", now).unwrap();
+                record_failure(conn, subject, now).unwrap();
             }
-            let (until, _) = record_failure(&conn, "u", now).unwrap().unwrap();
+            let (until, _) = record_failure(conn, subject, now).unwrap().unwrap();
             lengths.push(until - now);
         }
-        assert_eq!(lengths, vec![120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+        lengths
+    }
+
+    #[test]
+    fn locks_after_five_failures_for_a_minute_then_doubles_up_to_an_hour() {
+        let conn = db_with_user();
+        for subject in [account(), unknown()] {
+            let now = 1_000;
+            for _ in 0..4 {
+                assert_eq!(record_failure(&conn, &subject, now).unwrap(), None);
+            }
+            assert_eq!(record_failure(&conn, &subject, now).unwrap(), Some((now + 60, 1)));
+            let paused = standing(&conn, &subject, now + 59).unwrap();
+            assert_eq!(
+                paused,
+                Standing { paused_until: Some(now + 60), capped_until: None, was_locked: true },
+                "{subject:?}"
+            );
+            let after = standing(&conn, &subject, now + 60).unwrap();
+            assert_eq!(after, Standing { was_locked: true, ..Default::default() });
+            let lengths = lock_lengths(&conn, &subject, now);
+            assert_eq!(lengths, vec![120, 240, 480, 960, 1920, 3600, 3600, 3600], "{subject:?}");
+        }
         assert!(clear(&conn, "u").unwrap());
-        assert_eq!(throttled_until(&conn, "u", now).unwrap(), None);
+        assert_eq!(standing(&conn, &account(), 100_000).unwrap(), Standing::default());
         assert!(!clear(&conn, "u").unwrap(), "nothing left to clear");
+    }
+
+    #[test]
+    fn an_unknown_email_starts_clean_and_stores_only_its_index() {
+        let conn = db_with_user();
+        assert_eq!(standing(&conn, &unknown(), 0).unwrap(), Standing::default());
+        record_failure(&conn, &unknown(), 10).unwrap();
+        let stored: Vec<u8> = conn
+            .query_row("SELECT email_index FROM unknown_email_lockouts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, vec![7; 32]);
     }
 
     #[test]
@@ -123,7 +327,85 @@ mod tests {
             )
             .unwrap();
         }
-        assert_eq!(throttled_until(&conn, "u", 5_200).unwrap(), Some(5_000 + 3600));
-        assert_eq!(throttled_until(&conn, "u", 8_700).unwrap(), None);
+        let capped = standing(&conn, &account(), 5_200).unwrap();
+        assert_eq!(capped.capped_until, Some(5_000 + 3600));
+        assert_eq!(capped.refused_until(), Some(5_000 + 3600));
+        assert_eq!(standing(&conn, &account(), 8_700).unwrap().capped_until, None);
+
+        // An unknown email: its own failures, counted the same way.
+        for i in 0..100 {
+            record_failure(&conn, &unknown(), 5_000 + i).unwrap();
+        }
+        assert_eq!(standing(&conn, &unknown(), 5_200).unwrap().capped_until, Some(5_000 + 3600));
+        assert_eq!(standing(&conn, &unknown(), 8_700).unwrap().capped_until, None);
+    }
+
+    #[test]
+    fn quiet_series_are_forgotten_alike_and_unknown_rows_deleted() {
+        let conn = db_with_user();
+        for subject in [account(), unknown()] {
+            for _ in 0..5 {
+                record_failure(&conn, &subject, 1_000).unwrap();
+            }
+            record_failure(&conn, &subject, 2_000).unwrap();
+        }
+        let day = 86_400;
+        let early = forget_stale(&conn, 2_000 + 30 * day - 1).unwrap();
+        assert_eq!(early, Forgotten { accounts: 0, unknown_emails: 0 });
+        let due = forget_stale(&conn, 2_000 + 30 * day).unwrap();
+        assert_eq!(due, Forgotten { accounts: 1, unknown_emails: 1 });
+        for subject in [account(), unknown()] {
+            assert_eq!(standing(&conn, &subject, 2_000 + 30 * day).unwrap(), Standing::default());
+        }
+        let rows = |table: &str| -> i64 {
+            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+        };
+        assert_eq!(rows("unknown_email_lockouts"), 0);
+        assert_eq!(rows("unknown_email_failures"), 0);
+    }
+
+    #[test]
+    fn a_paused_series_is_never_forgotten_while_paused() {
+        let conn = db_with_user();
+        conn.execute("UPDATE users SET lock_level = 3, locked_until = 10000000 WHERE id = 'u'", [])
+            .unwrap();
+        assert_eq!(forget_stale(&conn, 5_000_000).unwrap().accounts, 0);
+    }
+
+    #[test]
+    fn ten_wrong_codes_in_an_hour_pause_second_factors_doubling_up_to_a_day() {
+        let conn = db_with_user();
+        // Nine in an hour, then the window starts again: no pause.
+        for i in 0..9 {
+            assert_eq!(record_mfa_failure(&conn, "u", 1_000 + i).unwrap(), None);
+        }
+        assert_eq!(record_mfa_failure(&conn, "u", 1_000 + 3600).unwrap(), None);
+        assert_eq!(mfa_paused_until(&conn, "u", 5_000).unwrap(), None);
+        let mut now = 10_000;
+        for _ in 0..9 {
+            assert_eq!(record_mfa_failure(&conn, "u", now).unwrap(), None);
+        }
+        assert_eq!(record_mfa_failure(&conn, "u", now).unwrap(), Some((now + 3600, 1)));
+        assert_eq!(mfa_paused_until(&conn, "u", now + 3599).unwrap(), Some(now + 3600));
+        assert_eq!(mfa_paused_until(&conn, "u", now + 3600).unwrap(), None);
+        let mut lengths = Vec::new();
+        for _ in 0..6 {
+            now += 100_000;
+            for _ in 0..9 {
+                record_mfa_failure(&conn, "u", now).unwrap();
+            }
+            lengths.push(record_mfa_failure(&conn, "u", now).unwrap().unwrap().0 - now);
+        }
+        assert_eq!(lengths, vec![7_200, 14_400, 28_800, 57_600, 86_400, 86_400]);
+        assert!(clear(&conn, "u").unwrap());
+        assert_eq!(mfa_paused_until(&conn, "u", now).unwrap(), None);
+        for _ in 0..9 {
+            record_mfa_failure(&conn, "u", now).unwrap();
+        }
+        assert_eq!(
+            record_mfa_failure(&conn, "u", now).unwrap(),
+            Some((now + 3600, 1)),
+            "a cleared account starts a new series"
+        );
     }
 }

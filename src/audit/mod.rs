@@ -68,6 +68,8 @@ pub mod actions {
     pub const LOGIN_THROTTLED: &str = "login.throttled";
     pub const ACCOUNT_LOCKED: &str = "account.locked";
     pub const ACCOUNT_UNLOCKED: &str = "account.unlocked";
+    /// Too many wrong second-factor codes: the account's second factors are paused.
+    pub const MFA_PAUSED: &str = "account.mfa_paused";
     pub const LOGOUT: &str = "logout";
     pub const SESSION_REVOKED: &str = "session.revoked";
     pub const SESSIONS_REVOKED: &str = "sessions.revoked";

@@ -64,13 +64,14 @@ impl From<crate::accounts::AccountError> for ApiError {
                 "This sign-in has expired or ended. Sign in with your password again.",
             ),
             E::CaptchaRequired => Self::captcha_required(),
-            E::Throttled { retry_after } => Self::TooManyRequests(
+            E::Throttled { retry_after } => Self::account_throttled(retry_after),
+            E::MfaThrottled { retry_after } => Self::TooManyRequests(
                 Json(Problem::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    "account_throttled",
+                    "mfa_throttled",
                     format!(
-                        "Too many wrong passwords for this account: sign-ins are paused. Try again \
-                         in {retry_after} seconds, or reset your password."
+                        "Too many wrong codes for this account: two-step sign-in is paused. Try \
+                         again in {retry_after} seconds, or reset your password."
                     ),
                 )),
                 retry_after,
@@ -80,6 +81,26 @@ impl From<crate::accounts::AccountError> for ApiError {
             ),
             E::Internal(cause) => Self::internal(cause),
         }
+    }
+}
+
+impl ApiError {
+    /// The account's sign-ins (and checks of its password) are paused by the lockout.
+    fn account_throttled(retry_after: u64) -> Self {
+        Self::TooManyRequests(
+            Json(Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "account_throttled",
+                format!(
+                    "Too many wrong passwords for this account: sign-ins are paused. Try again in \
+                     {retry_after} seconds, or reset your password."
+                ),
+            )),
+            retry_after,
+            None,
+            None,
+            None,
+        )
     }
 }
 
@@ -140,6 +161,7 @@ impl From<crate::privacy::service::PrivacyError> for ApiError {
                 "invalid_credentials",
                 "The password is not right; the account was not deleted.",
             ),
+            E::Throttled { retry_after } => Self::account_throttled(retry_after),
             E::ReauthenticationRequired => Self::forbidden(
                 "reauthentication_required",
                 "Sign in again (within the last 10 minutes) to delete this account.",

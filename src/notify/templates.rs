@@ -137,6 +137,25 @@ pub fn account_locked(brand: &Brand<'_>, to: &str, name: &str, minutes: i64) -> 
     )
 }
 
+/// Too many wrong two-step sign-in codes: the account's second factors are paused.
+pub fn second_factor_paused(brand: &Brand<'_>, to: &str, name: &str, minutes: i64) -> Email {
+    compose(
+        brand,
+        to,
+        "Two-step sign-in to your account is paused",
+        name,
+        &[
+            &format!(
+                "Someone entered wrong two-step sign-in codes for your account many times, so \
+                 codes are not accepted for {minutes} minute(s), longer if it goes on."
+            ),
+            "To get this far they needed your password or a signed-in session. If it was not \
+             you, reset your password now: that ends the pause and signs everyone out.",
+        ],
+        None,
+    )
+}
+
 /// A change to the account's second factors, for the notice email.
 #[derive(Debug, Clone, Copy)]
 pub enum MfaChange {

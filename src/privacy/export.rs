@@ -99,6 +99,8 @@ pub struct ExportMfa {
     pub totp_since: Option<String>,
     pub recovery_codes_unused: i64,
     pub recovery_codes_used: i64,
+    /// Codes paused until then after too many wrong ones, if they were.
+    pub paused_until: Option<String>,
 }
 
 #[derive(Debug, Object, serde::Serialize)]
@@ -396,11 +398,16 @@ fn mfa(conn: &Connection, user_id: &str) -> rusqlite::Result<ExportMfa> {
         [user_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    let paused: Option<i64> = conn
+        .query_row("SELECT mfa_paused_until FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+        .optional()?
+        .flatten();
     Ok(ExportMfa {
         totp_enabled: credential.is_some_and(|(_, confirmed)| confirmed.is_some()),
         totp_since: credential.map(|(created, confirmed)| rfc3339(confirmed.unwrap_or(created))),
         recovery_codes_unused: unused,
         recovery_codes_used: used,
+        paused_until: time(paused),
     })
 }
 

@@ -5,7 +5,9 @@
 //! Always purged: sessions past their absolute or idle lifetime, refresh tokens past their
 //! expiry (and token families left without tokens), email links and phone codes expired more
 //! than a day ago (the per-day sending limits count them until then), phone-code attempts
-//! older than a day, expired bootstrap links. Configurable (`[retention]`): accounts never
+//! older than a day, expired bootstrap links, and lockout series (of accounts and of unknown
+//! emails alike) with no failed password for 30 days (`accounts::lockout::forget_stale`).
+//! Configurable (`[retention]`): accounts never
 //! verified (deleted like any account, audit rows pseudonymised), audit rows, sent or failed
 //! outbox messages.
 
@@ -34,6 +36,10 @@ pub struct RetentionReport {
     pub phone_code_checks: usize,
     pub bootstrap_links: usize,
     pub mfa_challenges: usize,
+    /// Accounts whose quiet lockout series was forgotten.
+    pub lockout_series: usize,
+    /// Lockout rows of unknown emails deleted.
+    pub unknown_email_lockouts: usize,
     pub unverified_accounts: usize,
     pub audit_rows: usize,
     pub outbox_messages: usize,
@@ -127,6 +133,7 @@ fn purge_expired(
     let bootstrap_links =
         tx.execute("DELETE FROM bootstrap_tokens WHERE expires_at <= ?1", [now])?;
     let mfa_challenges = tx.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
+    let forgotten = crate::accounts::lockout::forget_stale(&tx, now)?;
     let audit_rows = tx.execute(
         "DELETE FROM audit_log WHERE at <= ?1",
         [now - i64::from(config.audit_days) * DAY],
@@ -145,6 +152,8 @@ fn purge_expired(
         phone_code_checks,
         bootstrap_links,
         mfa_challenges,
+        lockout_series: forgotten.accounts,
+        unknown_email_lockouts: forgotten.unknown_emails,
         unverified_accounts: 0,
         audit_rows,
         outbox_messages,

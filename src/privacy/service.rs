@@ -4,7 +4,6 @@
 
 use super::deletion::{self, DeleteReason, Deleted};
 use super::policies;
-use crate::accounts::password::Verified;
 use crate::accounts::service::RequestMeta;
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent};
@@ -22,6 +21,8 @@ pub enum PrivacyError {
     Validation(Vec<FieldError>),
     #[error("wrong password")]
     WrongPassword,
+    #[error("the account is throttled")]
+    Throttled { retry_after: u64 },
     #[error("sign in again first")]
     ReauthenticationRequired,
     #[error("no such account")]
@@ -60,7 +61,12 @@ impl From<BlockingError> for PrivacyError {
 
 impl From<crate::accounts::AccountError> for PrivacyError {
     fn from(e: crate::accounts::AccountError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            crate::accounts::AccountError::Throttled { retry_after } => {
+                Self::Throttled { retry_after }
+            }
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 
@@ -108,7 +114,8 @@ pub async fn missing_account(state: &AppState, user_id: &str) -> PrivacyError {
 }
 
 /// `DELETE /api/v1/account`: the owner, with their password (or, for an account without one,
-/// a sign-in in the last ten minutes).
+/// a sign-in in the last ten minutes). The password is checked like the account's other
+/// password checks: a wrong one counts in the lockout, and a throttled account is refused.
 pub async fn delete_own_account(
     state: &AppState,
     principal: &Principal,
@@ -126,11 +133,11 @@ pub async fn delete_own_account(
             .await?
     };
     match stored {
-        Some(hash) => {
+        Some(_) => {
             if password.is_empty() {
                 return Err(field("password", "Enter your password to delete the account."));
             }
-            if state.accounts.hasher().verify(password, Some(&hash)).await? == Verified::No {
+            if !state.accounts.confirm_password_to_delete(&user.id, password, meta).await? {
                 return Err(PrivacyError::WrongPassword);
             }
         }

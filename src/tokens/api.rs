@@ -76,9 +76,12 @@ pub struct TokensApi;
 impl TokensApi {
     /// Get API tokens with email and password (for mobile and server apps).
     ///
-    /// A wrong password and an unknown email get the same answer. An account with two-step
-    /// sign-in needs `totp_code` (`totp_required` without it, `invalid_mfa_code` when it is
-    /// wrong or already used).
+    /// A wrong password and an unknown email get the same answer, lockout included. An account
+    /// with two-step sign-in needs `totp_code` (`totp_required` without it, `invalid_mfa_code`
+    /// when it is wrong or already used; wrong codes count towards the account's second-factor
+    /// pause, `429 mfa_throttled`). While the lockout pauses the account the answer is
+    /// `429 account_throttled`, captcha or not: unlike `POST /api/v1/auth/login`, a solved
+    /// captcha does not get a token grant through a pause.
     #[oai(path = "/", method = "post", operation_id = "create_token")]
     async fn create(
         &self,

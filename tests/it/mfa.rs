@@ -124,7 +124,9 @@ async fn confirming_without_an_enrolment_is_refused() {
     let user = server.signed_in_user("ada@north.edu").await;
     let answer = user.post("/api/v1/account/mfa/totp/confirm", json!({"code": "123456"})).await;
     problem(answer, 409, "totp_not_started").await;
-    let answer = user.post("/api/v1/account/mfa/recovery-codes", json!({"code": "123456"})).await;
+    let answer = user
+        .post("/api/v1/account/mfa/recovery-codes", json!({"password": PASSWORD, "code": "123456"}))
+        .await;
     problem(answer, 409, "totp_not_enabled").await;
     problem(server.post("/api/v1/account/mfa/totp", json!({})).await, 401, "unauthenticated").await;
 }
@@ -247,11 +249,19 @@ async fn regenerating_recovery_codes_replaces_the_old_ones() {
     let user = server.signed_in_user("ada@north.edu").await;
     let (secret, old) = enrol(&server, &user).await;
     next_step(&server);
-    let wrong = user.post("/api/v1/account/mfa/recovery-codes", json!({"code": "000000"})).await;
-    problem(wrong, 422, "validation_failed").await;
-    let fresh = user
-        .post("/api/v1/account/mfa/recovery-codes", json!({"code": code(&server, &secret, 0)}))
-        .await;
+    let regenerate = |password: &str, code: &str| {
+        user.post("/api/v1/account/mfa/recovery-codes", json!({"password": password, "code": code}))
+    };
+    let wrong = regenerate(PASSWORD, "000000").await;
+    let body = problem(wrong, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "code");
+    // The password is needed as well as a code.
+    let now = code(&server, &secret, 0);
+    let without = user.post("/api/v1/account/mfa/recovery-codes", json!({"code": now})).await;
+    problem(without, 400, "malformed_request").await;
+    let body = problem(regenerate("Wrong-Pass-1", &now).await, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "password");
+    let fresh = regenerate(PASSWORD, &now).await;
     assert_eq!(fresh.status(), 200);
     let fresh: Value = fresh.json().await.unwrap();
     let fresh: Vec<String> = serde_json::from_value(fresh["recovery_codes"].clone()).unwrap();
@@ -512,4 +522,139 @@ async fn the_secret_is_sealed_at_rest_and_the_export_shows_the_state_only() {
     assert_eq!(document["mfa"]["recovery_codes_unused"], 10);
     assert!(!text.contains(&secret), "the export holds the secret");
     assert!(codes.iter().all(|c| !text.contains(c.as_str())), "the export holds recovery codes");
+}
+
+/// A token request with a TOTP code.
+async fn token_with_code(server: &TestServer, totp: &str) -> reqwest::Response {
+    let body = json!({"email": "ada@north.edu", "password": PASSWORD, "totp_code": totp});
+    server.post("/api/v1/auth/token", body).await
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"].to_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn wrong_codes_count_per_account_over_pending_sign_ins_and_tokens() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let user = server.signed_in_user("ada@north.edu").await;
+    let (secret, codes) = enrol(&server, &user).await;
+    next_step(&server);
+    let attacker = server.new_user("ada@north.edu");
+    // Ten wrong codes over two pending sign-ins and the token endpoint, in under an hour.
+    let first = pending_login(&attacker).await;
+    for _ in 0..5 {
+        problem(second_step(&attacker, &first, "000000").await, 401, "invalid_mfa_code").await;
+    }
+    server.clock.advance(chrono::Duration::minutes(20));
+    let second = pending_login(&attacker).await;
+    for wrong in ["111111", "222222", "aaaaa-bbbbb"] {
+        problem(second_step(&attacker, &second, wrong).await, 401, "invalid_mfa_code").await;
+    }
+    for wrong in ["333333", "444444"] {
+        problem(token_with_code(&server, wrong).await, 401, "invalid_mfa_code").await;
+    }
+
+    // The eleventh is not evaluated: a right code gets the same answer as a wrong one, on a
+    // pending sign-in that still has attempts left, a new one, and the token endpoint.
+    let right = code(&server, &secret, 0);
+    let third = pending_login(&attacker).await;
+    let answers = [
+        second_step(&attacker, &second, &right).await,
+        second_step(&attacker, &third, "000000").await,
+        second_step(&attacker, &third, &codes[0]).await,
+        token_with_code(&server, &right).await,
+    ];
+    let mut bodies = Vec::new();
+    for answer in answers {
+        let retry = retry_after(&answer);
+        assert!((3590..=3600).contains(&retry), "paused for an hour: {retry}");
+        bodies.push(problem(answer, 429, "mfa_throttled").await);
+    }
+    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "{bodies:?}");
+    assert_eq!(
+        server.query_i64("SELECT count(*) FROM audit_log WHERE action = 'account.mfa_paused'"),
+        1
+    );
+    server.mail_to("ada@north.edu", "Two-step sign-in to your account is paused").await;
+    // Nothing was spent while paused: the recovery code and the current step still work later.
+    assert_eq!(server.query_i64("SELECT count(*) FROM recovery_codes WHERE used_at IS NULL"), 10);
+
+    // After the pause, ten more wrong codes pause it again, twice as long, with no new email.
+    server.clock.advance(chrono::Duration::seconds(3601));
+    for _ in 0..2 {
+        let pending = pending_login(&attacker).await;
+        for _ in 0..5 {
+            problem(second_step(&attacker, &pending, "000000").await, 401, "invalid_mfa_code")
+                .await;
+        }
+    }
+    let pending = pending_login(&attacker).await;
+    let paused = second_step(&attacker, &pending, &code(&server, &secret, 0)).await;
+    let retry = retry_after(&paused);
+    assert!((7190..=7200).contains(&retry), "the second pause is two hours: {retry}");
+    problem(paused, 429, "mfa_throttled").await;
+    server.flush_outbox().await;
+    let notices = server.mails().iter().filter(|m| m.subject.contains("is paused")).count();
+    assert_eq!(notices, 1, "one email per series of pauses");
+
+    // Once it ends, the owner's right code signs in.
+    server.clock.advance(chrono::Duration::seconds(7201));
+    let pending = pending_login(&attacker).await;
+    assert_eq!(second_step(&attacker, &pending, &code(&server, &secret, 0)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn wrong_codes_at_the_account_checks_count_and_a_pause_refuses_them() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let user = server.signed_in_user("ada@north.edu").await;
+    let (secret, _) = enrol(&server, &user).await;
+    next_step(&server);
+    // A stolen session guessing codes: at new recovery codes and at turning TOTP off.
+    for _ in 0..5 {
+        let wrong = json!({"password": PASSWORD, "code": "000000"});
+        let answer = user.post("/api/v1/account/mfa/recovery-codes", wrong.clone()).await;
+        problem(answer, 422, "validation_failed").await;
+        let answer = user
+            .send(reqwest::Method::DELETE, "/api/v1/account/mfa/totp")
+            .json(&wrong)
+            .send()
+            .await
+            .unwrap();
+        problem(answer, 422, "validation_failed").await;
+    }
+    let right = json!({"password": PASSWORD, "code": code(&server, &secret, 0)});
+    let answer = user.post("/api/v1/account/mfa/recovery-codes", right.clone()).await;
+    problem(answer, 429, "mfa_throttled").await;
+    let answer = user
+        .send(reqwest::Method::DELETE, "/api/v1/account/mfa/totp")
+        .json(&right)
+        .send()
+        .await
+        .unwrap();
+    problem(answer, 429, "mfa_throttled").await;
+    // The sign-in's second step is paused too.
+    let other = server.new_user("ada@north.edu");
+    let pending = pending_login(&other).await;
+    problem(second_step(&other, &pending, &code(&server, &secret, 0)).await, 429, "mfa_throttled")
+        .await;
+    let status: Value = user.get("/api/v1/account/mfa").await.json().await.unwrap();
+    assert_eq!(status["totp_enabled"], true);
+    server.mail_to("ada@north.edu", "Two-step sign-in to your account is paused").await;
+    let export: Value = user.get("/api/v1/account/export").await.json().await.unwrap();
+    assert!(export["mfa"]["paused_until"].is_string(), "{}", export["mfa"]);
+
+    // A password reset ends the pause (and the session that guessed).
+    server.post("/api/v1/auth/password/forgot", json!({"email": "ada@north.edu"})).await;
+    let reset =
+        server.mail_to("ada@north.edu", "Reset your password").await.link_token("/reset-password");
+    let body = json!({"token": reset, "new_password": "Fresh-Start-77"});
+    assert_eq!(server.post("/api/v1/auth/password/reset", body).await.status(), 200);
+    let owner = server.new_user("ada@north.edu");
+    let response = owner.login("Fresh-Start-77", false).await;
+    let pending: Value = response.json().await.unwrap();
+    let pending = pending["mfa_token"].as_str().unwrap();
+    assert_eq!(second_step(&owner, pending, &code(&server, &secret, 0)).await.status(), 200);
 }

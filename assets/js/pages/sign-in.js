@@ -1,7 +1,8 @@
 // Sign in with email and password (and "keep me signed in"), then, for an account with
 // two-step sign-in, a code from the authenticator app or a recovery code. When the API asks
 // for a captcha (a throttled account or a busy address), it is solved in a Web Worker and the
-// sign-in is sent again.
+// sign-in is sent again. An account paused by the lockout is tried once more with a solved
+// captcha too: the API then checks the password, so its owner is not kept out.
 
 import { api } from "../api.js";
 import { solveCaptcha } from "../captcha.js";
@@ -70,8 +71,10 @@ export function render(root, { who, params, safeNext }) {
         try {
           result = await api("POST", "/api/v1/auth/login", body);
         } catch (error) {
-          if (error.code !== "captcha_required") throw error;
+          if (error.code !== "captcha_required" && error.code !== "account_throttled") throw error;
           body.captcha = await solveWithProgress(robot);
+          // With the captcha off, a paused account stays paused: show the pause.
+          if (!body.captcha) throw error;
           result = await api("POST", "/api/v1/auth/login", body);
         }
         if (result?.mfa_required) {
@@ -119,7 +122,7 @@ export function render(root, { who, params, safeNext }) {
 /** Solves a captcha, showing its progress in `where`. */
 async function solveWithProgress(where) {
   const bar = h("progress", { max: "100", value: "0", "aria-label": "Checking that you are not a robot" });
-  replace(where, h("p", {}, "Many sign-ins come from here just now: checking that you are not a robot…"), bar);
+  replace(where, h("p", {}, "Checking that you are not a robot before signing you in…"), bar);
   try {
     return await solveCaptcha((fraction) => {
       bar.value = Math.round(fraction * 100);

@@ -60,9 +60,11 @@ impl AccountApi {
     ///
     /// Personal data and uploads are removed, every session and API token ends at once, audit
     /// rows are kept with the account's id replaced by a pseudonym, and the email can sign up
-    /// again. `401 invalid_credentials` for a wrong password (nothing deleted); an account
-    /// without a password (phone sign-in) sends an empty one and must have signed in within
-    /// the last 10 minutes (`403 reauthentication_required` otherwise).
+    /// again. `401 invalid_credentials` for a wrong password (nothing deleted; it counts in the
+    /// account's lockout, and while the lockout pauses the account the answer is
+    /// `429 account_throttled`); an account without a password (phone sign-in) sends an empty
+    /// one and must have signed in within the last 10 minutes
+    /// (`403 reauthentication_required` otherwise).
     #[oai(path = "/", method = "delete", operation_id = "delete_account")]
     async fn delete(
         &self,
@@ -82,6 +84,9 @@ impl AccountApi {
     }
 
     /// Change the password (the current one is required). Ends every other session.
+    ///
+    /// A wrong current password counts in the account's lockout; while the lockout pauses the
+    /// account the answer is `429 account_throttled`.
     #[oai(path = "/password", method = "post", operation_id = "change_password")]
     async fn change_password(
         &self,

@@ -3,7 +3,7 @@
 use poem_openapi::OpenApi;
 
 use super::*;
-use crate::accounts::service::{LoginOutcome, SignedIn};
+use crate::accounts::service::{LoginOutcome, SignInGate, SignedIn};
 
 pub struct AuthApi;
 
@@ -87,10 +87,13 @@ impl AuthApi {
     /// Sign in with email and password.
     ///
     /// Sets the session cookie (HttpOnly) and the CSRF cookie. A wrong password and an unknown
-    /// email get the same answer. With two-step sign-in on, no session is made yet: the answer
-    /// is `mfa_required: true` with an `mfa_token` for `POST /api/v1/auth/login/mfa`. Past the
-    /// per-address allowance, and for an account locked since its last sign-in, a solved
-    /// captcha is required (`428 captcha_required`).
+    /// email get the same answer, lockout included. With two-step sign-in on, no session is
+    /// made yet: the answer is `mfa_required: true` with an `mfa_token` for
+    /// `POST /api/v1/auth/login/mfa`. Past the per-address allowance, and for an account locked
+    /// since its last sign-in, a solved captcha is required (`428 captcha_required`). While the
+    /// account is paused by the lockout the answer is `429 account_throttled` whatever the
+    /// password, unless the request brings a solved captcha: then the password is checked
+    /// (a wrong one counts), up to 100 failures an hour.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
@@ -102,16 +105,13 @@ impl AuthApi {
         let body = body.0;
         let email = crate::accounts::email::normalize(&body.email);
         let solved = guard_sensitive(&state, req, &email, body.captcha.as_ref(), false)?;
-        let captcha_missing = state.captcha.enabled() && !solved;
+        let gate = SignInGate {
+            captcha_missing: state.captcha.enabled() && !solved,
+            through_pause: state.captcha.enabled() && solved,
+        };
         let outcome = state
             .accounts
-            .login(
-                &body.email,
-                &body.password,
-                body.remember_me,
-                captcha_missing,
-                &request_meta(req),
-            )
+            .login(&body.email, &body.password, body.remember_me, gate, &request_meta(req))
             .await?;
         // The password was right: only failures use up the (address, account) allowance.
         forgive_sensitive(&state, req, &email);
@@ -129,7 +129,10 @@ impl AuthApi {
     /// Finish a sign-in with a second factor: a TOTP code or an unused recovery code.
     ///
     /// The pending sign-in (`mfa_token` from `/login`) lasts 5 minutes and ends after 5 wrong
-    /// codes. Each TOTP code works once; a replayed one is refused and audited.
+    /// codes. Each TOTP code works once; a replayed one is refused and audited. Wrong codes
+    /// also count per account, over every pending sign-in and token request: 10 in an hour
+    /// pause the account's second factors (`429 mfa_throttled`, whatever the code, from 1 hour
+    /// doubling up to a day), and the owner is emailed.
     #[oai(path = "/login/mfa", method = "post", operation_id = "login_mfa")]
     async fn login_mfa(
         &self,

@@ -31,6 +31,14 @@ pub struct CodeRequest {
 }
 
 #[derive(Object)]
+pub struct RecoveryCodesRequest {
+    /// The account's password.
+    password: String,
+    /// The current 6-digit code from the authenticator app.
+    code: String,
+}
+
+#[derive(Object)]
 pub struct DisableTotpRequest {
     /// The account's password.
     password: String,
@@ -93,6 +101,9 @@ impl MfaApi {
     }
 
     /// Turn two-step sign-in off (password and a current code required). The owner is emailed.
+    ///
+    /// A wrong password counts in the account's lockout (`429 account_throttled` while it is
+    /// paused) and a wrong code in its second-factor pause (`429 mfa_throttled`).
     #[oai(path = "/totp", method = "delete", operation_id = "disable_totp")]
     async fn disable(
         &self,
@@ -109,19 +120,28 @@ impl MfaApi {
         Ok(NoContent::NoContent)
     }
 
-    /// Replace the recovery codes (a current TOTP code required); the new ones are returned
-    /// this once and the old ones stop working. The owner is emailed.
+    /// Replace the recovery codes (the password and a current TOTP code required); the new
+    /// ones are returned this once and the old ones stop working. The owner is emailed.
+    ///
+    /// A wrong password counts in the account's lockout (`429 account_throttled` while it is
+    /// paused) and a wrong code in its second-factor pause (`429 mfa_throttled`).
     #[oai(path = "/recovery-codes", method = "post", operation_id = "regenerate_recovery_codes")]
     async fn regenerate(
         &self,
         state: Data<&AppState>,
         req: &Request,
         auth: Auth,
-        body: StrictJson<CodeRequest>,
+        body: StrictJson<RecoveryCodesRequest>,
     ) -> ApiResult<Json<RecoveryCodesBody>> {
+        let body = body.0;
         let recovery_codes = state
             .accounts
-            .regenerate_recovery_codes(auth.principal(), &body.0.code, &request_meta(req))
+            .regenerate_recovery_codes(
+                auth.principal(),
+                &body.password,
+                &body.code,
+                &request_meta(req),
+            )
             .await?;
         Ok(Json(RecoveryCodesBody { recovery_codes }))
     }

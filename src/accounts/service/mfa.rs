@@ -1,6 +1,9 @@
 //! Second factors: TOTP enrolment, confirmation and removal, recovery codes, and the second
 //! step of a password sign-in. Every change is audited and emailed to the owner; every wrong
-//! or replayed code is audited as a failure.
+//! or replayed code is audited as a failure and counted per account (see
+//! [`lockout`](crate::accounts::lockout)): past the limit the account's second factors pause,
+//! and while paused no code is evaluated anywhere (sign-in, token grant, turning TOTP off, new
+//! recovery codes).
 
 use super::*;
 use crate::accounts::totp::{self, CodeCheck};
@@ -99,6 +102,54 @@ fn audit_factor(
         .with_details(serde_json::json!({"result": check.name(), "for": purpose}));
     let event = if check.accepted() { event } else { event.failed() };
     audit::record(conn, &event)
+}
+
+/// While the account's second factors are paused: the refusal to answer, without looking at
+/// the code (and audited). None when they are not paused.
+fn paused_refusal(
+    conn: &Connection,
+    user_id: &str,
+    now: i64,
+    ip: Option<&str>,
+    purpose: &str,
+) -> rusqlite::Result<Option<AccountError>> {
+    let Some(until) = lockout::mfa_paused_until(conn, user_id, now)? else { return Ok(None) };
+    let event = AuditEvent::by_user(now, user_id, actions::LOGIN_SECOND_FACTOR, ip)
+        .failed()
+        .with_details(serde_json::json!({"result": "paused", "for": purpose}));
+    audit::record(conn, &event)?;
+    Ok(Some(AccountError::MfaThrottled { retry_after: (until - now).max(1) as u64 }))
+}
+
+/// Counts a wrong second factor towards the account's pause; when it pauses, the pause is
+/// audited and the owner emailed at the first pause of a series. True when it paused.
+fn count_factor_failure(
+    conn: &Connection,
+    pii: &FieldCipher,
+    user: &User,
+    now: i64,
+    ip: Option<&str>,
+) -> rusqlite::Result<bool> {
+    let Some((until, level)) = lockout::record_mfa_failure(conn, &user.id, now)? else {
+        return Ok(false);
+    };
+    let event = AuditEvent {
+        actor_id: None,
+        ..AuditEvent::by_user(now, &user.id, actions::MFA_PAUSED, ip)
+    }
+    .with_details(serde_json::json!({"until": until, "level": level}));
+    audit::record(conn, &event)?;
+    if let (1, Some(to)) = (level, user.email.as_deref()) {
+        let brand = templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
+        let minutes = ((until - now) / 60).max(1);
+        notify::enqueue_email(
+            conn,
+            pii,
+            &templates::second_factor_paused(&brand, to, &user.display_name, minutes),
+            now,
+        )?;
+    }
+    Ok(true)
 }
 
 fn notify_mfa(
@@ -238,7 +289,9 @@ impl Accounts {
         Ok(codes)
     }
 
-    /// Turns TOTP off; needs the password and a current TOTP or recovery code.
+    /// Turns TOTP off; needs the password and a current TOTP or recovery code. Both count in
+    /// the account's lockouts (the password's and the second factors'), so that a stolen
+    /// session cannot guess them.
     pub async fn disable_totp(
         &self,
         principal: &Principal,
@@ -248,7 +301,7 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let user =
             self.user_from_db(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
-        if self.hasher.verify(password, user.password_hash.as_deref()).await? == Verified::No {
+        if !self.confirm_password(&user, password, PasswordCheck::DisableTotp, meta).await? {
             return Err(AccountError::Validation(vec![field(
                 "password",
                 "This is not your current password.",
@@ -257,17 +310,26 @@ impl Accounts {
         let (code, now, ip, key) =
             (code.to_string(), self.now(), meta.ip.clone(), self.recovery_key);
         let pii = self.pii.clone();
-        self.db
+        // Whether mail was queued (a pause, or the notice): the outbox is woken for it.
+        let (outcome, woken) = self
+            .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 if !totp::enabled(&tx, &user.id)? {
                     return Err(AccountError::TotpNotEnabled);
                 }
+                if let Some(refused) =
+                    paused_refusal(&tx, &user.id, now, ip.as_deref(), "disable_totp")?
+                {
+                    tx.commit()?;
+                    return Ok((Err(refused), false));
+                }
                 let check = spend_factor(&tx, &pii, &key, &user.id, &code, now, true)?;
                 audit_factor(&tx, &user.id, check, now, ip.as_deref(), "disable_totp")?;
                 if !check.accepted() {
+                    let paused = count_factor_failure(&tx, &pii, &user, now, ip.as_deref())?;
                     tx.commit()?;
-                    return Err(wrong_code());
+                    return Ok((Err(wrong_code()), paused));
                 }
                 totp::remove(&tx, &user.id)?;
                 audit::record(
@@ -276,45 +338,58 @@ impl Accounts {
                 )?;
                 notify_mfa(&tx, &pii, &user, MfaChange::Disabled, now)?;
                 tx.commit()?;
-                Ok(())
+                Ok((Ok(()), true))
             })
             .await?;
-        self.wake_outbox();
-        Ok(())
+        if woken {
+            self.wake_outbox();
+        }
+        outcome
     }
 
-    /// Replaces the recovery codes (a current TOTP code required); returns the new ones, shown
-    /// this once.
+    /// Replaces the recovery codes (the password and a current TOTP code required, each
+    /// counted in the account's lockouts); returns the new ones, shown this once.
     pub async fn regenerate_recovery_codes(
         &self,
         principal: &Principal,
+        password: &str,
         code: &str,
         meta: &RequestMeta,
     ) -> Result<Vec<String>, AccountError> {
+        let user =
+            self.user_from_db(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
+        if !self.confirm_password(&user, password, PasswordCheck::RecoveryCodes, meta).await? {
+            return Err(AccountError::Validation(vec![field(
+                "password",
+                "This is not your current password.",
+            )]));
+        }
         let codes = totp::new_recovery_codes();
         let hashes: Vec<Vec<u8>> =
             codes.iter().map(|c| totp::recovery_code_hash(&self.recovery_key, c)).collect();
-        let (user_id, code, now, ip, key) = (
-            principal.user_id.clone(),
-            code.to_string(),
-            self.now(),
-            meta.ip.clone(),
-            self.recovery_key,
-        );
+        let (user_id, code, now, ip, key) =
+            (user.id.clone(), code.to_string(), self.now(), meta.ip.clone(), self.recovery_key);
         let pii = self.pii.clone();
-        self.db
+        // Whether mail was queued (a pause, or the notice): the outbox is woken for it.
+        let (outcome, woken) = self
+            .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 if !totp::enabled(&tx, &user_id)? {
                     return Err(AccountError::TotpNotEnabled);
                 }
-                let user = store::find_by_id(&tx, &pii, &user_id)?
-                    .ok_or(AccountError::InvalidCredentials)?;
+                if let Some(refused) =
+                    paused_refusal(&tx, &user_id, now, ip.as_deref(), "recovery_codes")?
+                {
+                    tx.commit()?;
+                    return Ok((Err(refused), false));
+                }
                 let check = spend_factor(&tx, &pii, &key, &user_id, &code, now, false)?;
                 audit_factor(&tx, &user_id, check, now, ip.as_deref(), "recovery_codes")?;
                 if !check.accepted() {
+                    let paused = count_factor_failure(&tx, &pii, &user, now, ip.as_deref())?;
                     tx.commit()?;
-                    return Err(wrong_code());
+                    return Ok((Err(wrong_code()), paused));
                 }
                 totp::replace_recovery_codes(&tx, &user_id, &hashes, now)?;
                 audit::record(
@@ -328,16 +403,19 @@ impl Accounts {
                 )?;
                 notify_mfa(&tx, &pii, &user, MfaChange::RecoveryCodesRegenerated, now)?;
                 tx.commit()?;
-                Ok(())
+                Ok((Ok(()), true))
             })
             .await?;
-        self.wake_outbox();
-        Ok(codes)
+        if woken {
+            self.wake_outbox();
+        }
+        outcome.map(|()| codes)
     }
 
     /// The second step of a password sign-in: the pending sign-in's token and a TOTP or
     /// recovery code. A pending sign-in lasts [`totp::CHALLENGE_SECONDS`] and survives
-    /// [`totp::CHALLENGE_ATTEMPTS`] wrong codes.
+    /// [`totp::CHALLENGE_ATTEMPTS`] wrong codes; every wrong code also counts towards the
+    /// account's second-factor pause, during which no code is evaluated.
     pub async fn complete_login(
         &self,
         mfa_token: &str,
@@ -352,7 +430,7 @@ impl Accounts {
         let (code, now, meta, key) =
             (code.to_string(), self.now(), meta.clone(), self.recovery_key);
         let pii = self.pii.clone();
-        let outcome = self
+        let (outcome, woken) = self
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
@@ -372,12 +450,19 @@ impl Accounts {
                     tx.commit()?;
                     return Err(AccountError::MfaTokenInvalid);
                 }
+                if let Some(refused) =
+                    paused_refusal(&tx, &user.id, now, meta.ip.as_deref(), "login")?
+                {
+                    tx.commit()?;
+                    return Ok((Err(refused), false));
+                }
                 let check = spend_factor(&tx, &pii, &key, &user.id, &code, now, true)?;
                 audit_factor(&tx, &user.id, check, now, meta.ip.as_deref(), "login")?;
                 if !check.accepted() {
                     totp::fail_challenge(&tx, &hash)?;
+                    let paused = count_factor_failure(&tx, &pii, &user, now, meta.ip.as_deref())?;
                     tx.commit()?;
-                    return Err(AccountError::InvalidSecondFactor);
+                    return Ok((Err(AccountError::InvalidSecondFactor), paused));
                 }
                 totp::delete_challenge(&tx, &hash)?;
                 if check == FactorCheck::RecoveryCode {
@@ -402,47 +487,62 @@ impl Accounts {
                 let session =
                     open_session(&tx, &user.id, challenge.remember_me, amr, now, &meta, &method)?;
                 tx.commit()?;
-                Ok::<_, AccountError>((user, session, check))
+                let emailed = check == FactorCheck::RecoveryCode;
+                Ok::<_, AccountError>((Ok((user, session)), emailed))
             })
             .await?;
-        let (user, session, check) = outcome;
-        if check == FactorCheck::RecoveryCode {
+        if woken {
             self.wake_outbox();
         }
+        let (user, session) = outcome?;
         let csrf = self.sessions.csrf_token(&session.token);
         Ok(SignedIn { user, session, csrf })
     }
 
     /// For an API token grant: nothing when the account has no TOTP; otherwise a right,
-    /// unused TOTP code is required (recovery codes are for the web sign-in). True when a
-    /// code was required and right.
+    /// unused TOTP code is required (recovery codes are for the web sign-in). A wrong code
+    /// counts towards the account's second-factor pause; while paused, no code is evaluated.
+    /// True when a code was required and right.
     pub async fn check_totp_for_token(
         &self,
-        user_id: &str,
+        user: &User,
         code: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<bool, AccountError> {
-        let (user_id, code, now, ip, key) = (
-            user_id.to_string(),
+        let (user, code, now, ip, key) = (
+            user.clone(),
             code.map(str::to_string),
             self.now(),
             meta.ip.clone(),
             self.recovery_key,
         );
         let pii = self.pii.clone();
-        self.db
+        let (outcome, paused) = self
+            .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                if !totp::enabled(&tx, &user_id)? {
-                    return Ok(false);
+                if !totp::enabled(&tx, &user.id)? {
+                    return Ok((Ok(false), false));
                 }
-                let Some(code) = code else { return Err(AccountError::TotpRequired) };
-                let check = spend_factor(&tx, &pii, &key, &user_id, &code, now, false)?;
-                audit_factor(&tx, &user_id, check, now, ip.as_deref(), "token")?;
+                if let Some(refused) = paused_refusal(&tx, &user.id, now, ip.as_deref(), "token")? {
+                    tx.commit()?;
+                    return Ok((Err(refused), false));
+                }
+                let Some(code) = code else { return Ok((Err(AccountError::TotpRequired), false)) };
+                let check = spend_factor(&tx, &pii, &key, &user.id, &code, now, false)?;
+                audit_factor(&tx, &user.id, check, now, ip.as_deref(), "token")?;
+                let paused = !check.accepted()
+                    && count_factor_failure(&tx, &pii, &user, now, ip.as_deref())?;
                 tx.commit()?;
-                if check.accepted() { Ok(true) } else { Err(AccountError::InvalidSecondFactor) }
+                let outcome =
+                    if check.accepted() { Ok(true) } else { Err(AccountError::InvalidSecondFactor) };
+                Ok::<_, AccountError>((outcome, paused))
             })
-            .await
+            .await?;
+        if paused {
+            self.wake_outbox();
+        }
+        outcome
     }
 }
 

@@ -19,6 +19,8 @@ use std::sync::Arc;
 
 pub use cached_user::CachedUser;
 pub use mfa::{LoginOutcome, MfaStatus, TotpEnrolment};
+use signin::PasswordCheck;
+pub use signin::SignInGate;
 
 use rusqlite::Connection;
 use tokio::sync::Notify;
@@ -80,6 +82,8 @@ pub enum AccountError {
     CaptchaRequired,
     #[error("the account is throttled")]
     Throttled { retry_after: u64 },
+    #[error("the account's second factors are paused")]
+    MfaThrottled { retry_after: u64 },
     #[error("internal: {0}")]
     Internal(String),
 }

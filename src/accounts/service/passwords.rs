@@ -4,7 +4,8 @@ use super::*;
 
 impl Accounts {
     /// Changes the password (current one required) and ends every other session. Returns the
-    /// new password's strength score.
+    /// new password's strength score. A wrong current password counts in the lockout, and
+    /// while the account is throttled the change is refused.
     pub async fn change_password(
         &self,
         principal: &Principal,
@@ -14,7 +15,7 @@ impl Accounts {
     ) -> Result<u8, AccountError> {
         let user =
             self.user_from_db(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
-        if self.hasher.verify(current, user.password_hash.as_deref()).await? == Verified::No {
+        if !self.confirm_password(&user, current, PasswordCheck::ChangePassword, meta).await? {
             return Err(AccountError::Validation(vec![field(
                 "current_password",
                 "This is not your current password.",

@@ -1,37 +1,95 @@
-//! Signing in with a password (and the lockout), signing out, ending sessions.
+//! Signing in with a password (and the lockout, which also counts the account's own password
+//! checks), signing out, ending sessions.
 
 use super::*;
 use crate::sessions::Amr;
 
+/// How a sign-in request stands with the captcha, for the lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignInGate {
+    /// The captcha is on and the request brought no solution: an account locked since its
+    /// last sign-in answers `CaptchaRequired`.
+    pub captcha_missing: bool,
+    /// The request brought a solved captcha and may be evaluated during a lockout pause (the
+    /// web sign-in). False with the captcha off, and at the token endpoint, which keeps
+    /// refusing during a pause.
+    pub through_pause: bool,
+}
+
+/// Which check a wrong password was entered at, for its audit row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PasswordCheck {
+    SignIn,
+    ChangePassword,
+    DeleteAccount,
+    DisableTotp,
+    RecoveryCodes,
+}
+
+impl PasswordCheck {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            PasswordCheck::SignIn => None,
+            PasswordCheck::ChangePassword => Some("change_password"),
+            PasswordCheck::DeleteAccount => Some("delete_account"),
+            PasswordCheck::DisableTotp => Some("disable_totp"),
+            PasswordCheck::RecoveryCodes => Some("recovery_codes"),
+        }
+    }
+}
+
 impl Accounts {
-    /// Audits a failed password and counts it towards the account's lockout; true when this
-    /// failure locked the account (its owner is emailed at the first lock of a series).
+    /// Whose lockout state a sign-in with this normalised email counts on: the account's, or
+    /// (so that the answers are alike) the email's own when no account has it. None for a
+    /// malformed email, which no account can have, or with the lockout off.
+    fn lockout_subject(&self, email: &str, user: Option<&User>) -> Option<lockout::Subject> {
+        if !self.lockout {
+            return None;
+        }
+        match user {
+            Some(user) => Some(lockout::Subject::Account(user.id.clone())),
+            None if email::problem(email).is_none() => {
+                Some(lockout::Subject::UnknownEmail(self.email_index(email)))
+            }
+            None => None,
+        }
+    }
+
+    /// Audits a failed password and counts it towards the lockout of `subject` (the account's
+    /// or the unknown email's); true when this failure locked it. An account's owner is emailed
+    /// at the first lock of a series.
     async fn record_failed_password(
         &self,
         user: Option<User>,
+        subject: Option<lockout::Subject>,
+        check: PasswordCheck,
         now: i64,
         meta: RequestMeta,
     ) -> Result<bool, AccountError> {
-        let (pii, lockout_on) = (self.pii().clone(), self.lockout);
+        let pii = self.pii().clone();
         let locked = self
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                let subject = user.as_ref().map(|u| u.id.as_str());
+                let user_id = user.as_ref().map(|u| u.id.as_str());
+                let mut details = serde_json::json!({"reason": "invalid_credentials"});
+                if let Some(name) = check.name() {
+                    details["for"] = name.into();
+                }
                 let event = AuditEvent {
-                    subject_id: subject,
-                    actor_id: subject,
+                    subject_id: user_id,
+                    actor_id: user_id,
                     ..AuditEvent::by_user(now, "", actions::LOGIN, meta.ip.as_deref())
                 }
                 .failed()
-                .with_details(serde_json::json!({"reason": "invalid_credentials"}));
+                .with_details(details);
                 audit::record(&tx, &event)?;
-                let mut locked = false;
-                if let Some(user) = &user
-                    && lockout_on
-                    && let Some((until, level)) = lockout::record_failure(&tx, &user.id, now)?
-                {
-                    locked = true;
+                let lock = match &subject {
+                    Some(subject) => lockout::record_failure(&tx, subject, now)?,
+                    None => None,
+                };
+                // An unknown email's lock has no one to tell and nothing to audit about.
+                if let (Some((until, level)), Some(user)) = (lock, &user) {
                     let event = AuditEvent {
                         actor_id: None,
                         ..AuditEvent::by_user(
@@ -58,25 +116,64 @@ impl Accounts {
                     }
                 }
                 tx.commit()?;
-                Ok::<_, AccountError>(locked)
+                Ok::<_, AccountError>(lock.is_some())
             })
             .await?;
+        if locked {
+            self.wake_outbox();
+        }
         Ok(locked)
     }
 
+    /// Refuses a request for a throttled subject, after the same work as a password check and
+    /// with the refusal audited.
+    async fn refuse_throttled(
+        &self,
+        password: &str,
+        user_id: Option<String>,
+        until: i64,
+        now: i64,
+        meta: &RequestMeta,
+    ) -> AccountError {
+        // The same work and the same answer whatever the password.
+        if let Err(e) = self.hasher.verify(password, None).await {
+            return e.into();
+        }
+        let ip = meta.ip.clone();
+        let audited = self
+            .db
+            .run(move |conn| {
+                let event = AuditEvent {
+                    subject_id: user_id.as_deref(),
+                    actor_id: user_id.as_deref(),
+                    ..AuditEvent::by_user(now, "", actions::LOGIN_THROTTLED, ip.as_deref())
+                }
+                .failed();
+                audit::record(conn, &event).map_err(DbError::from)
+            })
+            .await;
+        match audited {
+            Ok(()) => AccountError::Throttled { retry_after: (until - now).max(1) as u64 },
+            Err(e) => e.into(),
+        }
+    }
+
     /// Checks an email and password the way every sign-in does: the same answer and cost for
-    /// a wrong password and an unknown email, a failure audited, and an unverified account
-    /// told so only when the password is right. On success the caller stores the upgraded
-    /// hash, if any, in its own transaction.
+    /// a wrong password and an unknown email (whose lockout state is kept like an account's),
+    /// a failure audited, and an unverified account told so only when the password is right.
+    /// On success the caller stores the upgraded hash, if any, in its own transaction.
     ///
-    /// An account that was locked since its last sign-in is "being throttled": with
-    /// `captcha_missing` (the captcha is on and the request brought no solution) it answers
-    /// `CaptchaRequired` after the same work as any other answer.
+    /// During a lockout pause the answer is `Throttled` whatever the password, unless
+    /// `gate.through_pause` (a solved captcha at the web sign-in): then the password is
+    /// evaluated like any other. Past the hard cap it is `Throttled` in any case. An account
+    /// that was locked since its last sign-in is "being throttled": with
+    /// `gate.captcha_missing` it answers `CaptchaRequired` after the same work as any other
+    /// answer.
     pub async fn check_password(
         &self,
         raw_email: &str,
         password: &str,
-        captcha_missing: bool,
+        gate: SignInGate,
         meta: &RequestMeta,
     ) -> Result<(User, Verified), AccountError> {
         let email = email::normalize(raw_email);
@@ -85,32 +182,19 @@ impl Accounts {
             Some(_) => None,
         };
         let now = self.now();
-        if let Some(user) = &user
-            && self.lockout
-        {
-            let id = user.id.clone();
-            let (until, was_locked) = self
+        let subject = self.lockout_subject(&email, user.as_ref());
+        if let Some(subject) = subject.clone() {
+            let standing = self
                 .db
-                .run(move |c| {
-                    let until = lockout::throttled_until(c, &id, now)?;
-                    Ok::<_, DbError>((until, lockout::was_locked(c, &id)?))
-                })
+                .run(move |c| lockout::standing(c, &subject, now).map_err(DbError::from))
                 .await?;
-            if let Some(until) = until {
-                // The same work and the same answer whatever the password.
-                self.hasher.verify(password, None).await?;
-                let (id, ip) = (user.id.clone(), meta.ip.clone());
-                self.db
-                    .run(move |conn| {
-                        let event =
-                            AuditEvent::by_user(now, &id, actions::LOGIN_THROTTLED, ip.as_deref())
-                                .failed();
-                        audit::record(conn, &event).map_err(DbError::from)
-                    })
-                    .await?;
-                return Err(AccountError::Throttled { retry_after: (until - now).max(1) as u64 });
+            let refused_until =
+                if gate.through_pause { standing.capped_until } else { standing.refused_until() };
+            if let Some(until) = refused_until {
+                let user_id = user.as_ref().map(|u| u.id.clone());
+                return Err(self.refuse_throttled(password, user_id, until, now, meta).await);
             }
-            if was_locked && captcha_missing {
+            if standing.was_locked && gate.captcha_missing {
                 self.hasher.verify(password, None).await?;
                 return Err(AccountError::CaptchaRequired);
             }
@@ -119,14 +203,17 @@ impl Accounts {
             .hasher
             .verify(password, user.as_ref().and_then(|u| u.password_hash.as_deref()))
             .await?;
-        let meta = meta.clone();
         let user = match user {
             Some(user) if verified != Verified::No => user,
             failed => {
-                let locked = self.record_failed_password(failed, now, meta).await?;
-                if locked {
-                    self.wake_outbox();
-                }
+                self.record_failed_password(
+                    failed,
+                    subject,
+                    PasswordCheck::SignIn,
+                    now,
+                    meta.clone(),
+                )
+                .await?;
                 return Err(AccountError::InvalidCredentials);
             }
         };
@@ -145,6 +232,49 @@ impl Accounts {
         Ok((user, verified))
     }
 
+    /// Checks the signed-in owner's current password before a sensitive change (a password
+    /// change, deleting the account, turning off TOTP, new recovery codes), so that a stolen
+    /// session cannot guess it outside the lockout: refused (`Throttled`) while the account's
+    /// sign-ins are paused or capped, a wrong one counted like a failed sign-in. Returns
+    /// whether the password is right.
+    pub(super) async fn confirm_password(
+        &self,
+        user: &User,
+        password: &str,
+        check: PasswordCheck,
+        meta: &RequestMeta,
+    ) -> Result<bool, AccountError> {
+        let now = self.now();
+        let subject = self.lockout.then(|| lockout::Subject::Account(user.id.clone()));
+        if let Some(subject) = subject.clone() {
+            let standing = self
+                .db
+                .run(move |c| lockout::standing(c, &subject, now).map_err(DbError::from))
+                .await?;
+            if let Some(until) = standing.refused_until() {
+                return Err(self
+                    .refuse_throttled(password, Some(user.id.clone()), until, now, meta)
+                    .await);
+            }
+        }
+        if self.hasher.verify(password, user.password_hash.as_deref()).await? != Verified::No {
+            return Ok(true);
+        }
+        self.record_failed_password(Some(user.clone()), subject, check, now, meta.clone()).await?;
+        Ok(false)
+    }
+
+    /// [`Accounts::confirm_password`] for account deletion, which lives in `privacy`.
+    pub async fn confirm_password_to_delete(
+        &self,
+        user_id: &str,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> Result<bool, AccountError> {
+        let user = self.user_from_db(user_id).await?.ok_or(AccountError::InvalidCredentials)?;
+        self.confirm_password(&user, password, PasswordCheck::DeleteAccount, meta).await
+    }
+
     /// A password sign-in: a session, or (with TOTP on) a pending sign-in that
     /// [`Accounts::complete_login`] finishes with a second factor.
     pub async fn login(
@@ -152,11 +282,10 @@ impl Accounts {
         raw_email: &str,
         password: &str,
         remember_me: bool,
-        captcha_missing: bool,
+        gate: SignInGate,
         meta: &RequestMeta,
     ) -> Result<LoginOutcome, AccountError> {
-        let (user, verified) =
-            self.check_password(raw_email, password, captcha_missing, meta).await?;
+        let (user, verified) = self.check_password(raw_email, password, gate, meta).await?;
         let (now, meta) = (self.now(), meta.clone());
         let signed_in_user = user.clone();
         let (mfa_token, mfa_hash) = crypto::new_token();
