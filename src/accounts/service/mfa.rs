@@ -534,8 +534,11 @@ impl Accounts {
                 let paused = !check.accepted()
                     && count_factor_failure(&tx, &pii, &user, now, ip.as_deref())?;
                 tx.commit()?;
-                let outcome =
-                    if check.accepted() { Ok(true) } else { Err(AccountError::InvalidSecondFactor) };
+                let outcome = if check.accepted() {
+                    Ok(true)
+                } else {
+                    Err(AccountError::InvalidSecondFactor)
+                };
                 Ok::<_, AccountError>((outcome, paused))
             })
             .await?;
