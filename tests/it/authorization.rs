@@ -139,8 +139,8 @@ async fn enrol(server: &TestServer, access: &str) -> String {
     secret
 }
 
-#[tokio::test]
-async fn every_admin_operation_refuses_whoever_may_not_call_it() {
+/// A production server (rate limits on, as production requires) with the North campus.
+async fn production_server() -> TestServer {
     let server = TestServer::start_with(|c| {
         c.server.mode = gatehouse::config::Mode::Production;
         c.server.public_url = "https://id.north.edu".into();
@@ -148,6 +148,12 @@ async fn every_admin_operation_refuses_whoever_may_not_call_it() {
     })
     .await;
     server.add_campus("North", &["north.edu"]);
+    server
+}
+
+#[tokio::test]
+async fn every_admin_operation_refuses_whoever_may_not_call_it() {
+    let server = production_server().await;
     let student = account(&server, "student@north.edu", "user").await;
     let reviewer = account(&server, "reviewer@north.edu", "reviewer").await;
     let admin = account(&server, "admin@north.edu", "admin").await;
@@ -211,13 +217,7 @@ fn production_session(response: &reqwest::Response) -> String {
 
 #[tokio::test]
 async fn in_production_an_admin_session_must_itself_have_used_the_second_factor() {
-    let server = TestServer::start_with(|c| {
-        c.server.mode = gatehouse::config::Mode::Production;
-        c.server.public_url = "https://id.north.edu".into();
-        c.rate_limit.enabled = true;
-    })
-    .await;
-    server.add_campus("North", &["north.edu"]);
+    let server = production_server().await;
     let access = account(&server, "it@north.edu", "admin").await;
     // A client that keeps no cookies: each session is sent by hand.
     let browser = reqwest::Client::new();

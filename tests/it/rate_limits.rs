@@ -252,27 +252,19 @@ async fn a_forged_credential_does_not_lift_the_address_limit() {
         ("cookie", "gatehouse_session=made-up-session-token"),
         ("cookie", "gatehouse_session="),
     ];
-    for (name, value) in forged {
-        let response = server
+    let send = |(name, value): (&str, &str)| {
+        server
             .client
             .get(server.url("/api/v1/policies/current"))
             .header("x-forwarded-for", "192.0.2.60")
             .header(name, value)
             .send()
-            .await
-            .unwrap();
-        assert_ne!(response.status(), 429, "{name}: {value}");
+    };
+    for credential in forged {
+        assert_ne!(send(credential).await.unwrap().status(), 429, "{credential:?}");
     }
-    for (name, value) in forged {
-        let response = server
-            .client
-            .get(server.url("/api/v1/policies/current"))
-            .header("x-forwarded-for", "192.0.2.60")
-            .header(name, value)
-            .send()
-            .await
-            .unwrap();
-        problem(response, 429, "rate_limited").await;
+    for credential in forged {
+        problem(send(credential).await.unwrap(), 429, "rate_limited").await;
     }
 }
 
@@ -302,11 +294,11 @@ async fn students_behind_one_address_each_verify_and_reset() {
         assert_eq!(post_from(&server, dorm, "/api/v1/auth/password/reset", body).await, 200, "{i}");
     }
     // Guessing at one link is still limited per (address, link).
-    let statuses: Vec<u16> = futures_statuses(&server, dorm).await;
+    let statuses: Vec<u16> = guesses_at_one_link(&server, dorm).await;
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{statuses:?}");
 }
 
-async fn futures_statuses(server: &TestServer, ip: &str) -> Vec<u16> {
+async fn guesses_at_one_link(server: &TestServer, ip: &str) -> Vec<u16> {
     let mut statuses = Vec::new();
     for _ in 0..7 {
         let body = json!({"token": "a-guessed-token"});
