@@ -17,6 +17,17 @@ function codeField(label = "Code from your authenticator app") {
   });
 }
 
+/** The account's current password, which turning it off and new recovery codes ask for. */
+function passwordField() {
+  return field({
+    name: "password",
+    label: "Your password",
+    type: "password",
+    autocomplete: "current-password",
+    required: "Enter your password",
+  });
+}
+
 /** The section element; it loads its state itself. */
 export function twoStepSection() {
   const body = h("div", { class: "stack" }, h("p", { role: "status" }, "Loading…"));
@@ -101,13 +112,7 @@ export function twoStepSection() {
     const offForm = h(
       "form",
       { class: "stack", "aria-label": "Turn off two-step sign-in" },
-      field({
-        name: "password",
-        label: "Your password",
-        type: "password",
-        autocomplete: "current-password",
-        required: "Enter your password",
-      }),
+      passwordField(),
       field({
         name: "code",
         label: "Code or recovery code",
@@ -129,13 +134,7 @@ export function twoStepSection() {
     const newCodes = h(
       "form",
       { class: "stack", "aria-label": "Make new recovery codes" },
-      field({
-        name: "password",
-        label: "Your password",
-        type: "password",
-        autocomplete: "current-password",
-        required: "Enter your password",
-      }),
+      passwordField(),
       codeField(),
       submit("Make new recovery codes"),
     );
