@@ -44,6 +44,7 @@ pub mod db;
 pub mod driver;
 pub mod error;
 pub mod http;
+pub mod identity;
 pub mod jobs;
 pub mod keys;
 pub mod logging;

@@ -19,7 +19,8 @@ use crate::accounts::{email, store};
 use crate::audit::{self, AuditEvent, actions};
 use crate::config::Config;
 use crate::db::BlockingPool;
-use crate::sessions::{Amr, Sessions};
+use crate::identity::Amr;
+use crate::sessions::Sessions;
 
 /// Accounts written per transaction: big enough that fsyncs do not dominate, small enough
 /// that a reader waits little for the write lock.

@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::crypto;
+use crate::identity::Amr;
 use crate::privacy::FieldCipher;
-use crate::sessions::Amr;
 
 pub const ISSUER: &str = "Gatehouse";
 pub const STEP_SECONDS: u64 = 30;

@@ -17,9 +17,10 @@ use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{Db, DbError};
 use crate::error::FieldError;
+use crate::identity::Amr;
 use crate::notify;
 use crate::privacy::FieldCipher;
-use crate::sessions::{Amr, Principal, Sessions};
+use crate::sessions::{Principal, Sessions};
 
 pub const CODE_SECONDS: i64 = 600;
 pub const MAX_ATTEMPTS: i64 = 5;

@@ -4,7 +4,6 @@
 //! disk write. Revocation deletes the row and the cache entry at once. The cache entries also
 //! expire after a minute, so a change made by another process (the CLI) is seen within it.
 
-mod amr;
 pub mod cookies;
 mod store;
 
@@ -21,8 +20,8 @@ use crate::accounts::Role;
 use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{Db, DbError};
+use crate::identity::Amr;
 use crate::ratelimit::KeyHold;
-pub use amr::Amr;
 pub use store::SessionListing;
 use store::SessionRow;
 

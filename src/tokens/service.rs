@@ -11,8 +11,9 @@ use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{Db, DbError};
+use crate::identity::Amr;
 use crate::ratelimit::KeyHold;
-use crate::sessions::{Amr, AuthMethod, Principal};
+use crate::sessions::{AuthMethod, Principal};
 
 pub const REFRESH_TOKEN_SECONDS: i64 = 7 * 86400;
 

@@ -1,6 +1,6 @@
 //! SQL for `token_families` and `refresh_tokens`.
 
-use crate::sessions::Amr;
+use crate::identity::Amr;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub fn insert_family(

@@ -463,7 +463,7 @@ mod tests {
             created_at: 1_796_371_200,
             expires_at: 1_798_963_200,
             idle_timeout: 1800,
-            amr: crate::sessions::Amr::PASSWORD,
+            amr: crate::identity::Amr::PASSWORD,
             // A session's slot with the full case, an access token's none with the other.
             rendering: full.then(std::sync::Arc::default),
             rate_limit: std::sync::Arc::default(),

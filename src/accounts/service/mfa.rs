@@ -7,8 +7,8 @@
 
 use super::*;
 use crate::accounts::totp::{self, CodeCheck};
+use crate::identity::Amr;
 use crate::notify::templates::MfaChange;
-use crate::sessions::Amr;
 
 /// What enrolment hands the user: the secret to type or the QR code to scan.
 pub struct TotpEnrolment {

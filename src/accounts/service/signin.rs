@@ -2,7 +2,7 @@
 //! checks), signing out, ending sessions.
 
 use super::*;
-use crate::sessions::Amr;
+use crate::identity::Amr;
 
 /// How a sign-in request stands with the captcha, for the lockout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
