@@ -330,6 +330,13 @@ pub struct DriverConfig {
     pub ocr_timeout_seconds: u64,
     /// `enable` and `availability` requests per hour per user.
     pub changes_per_hour: u32,
+    /// Approve a renewal without a reviewer when every check passes AND the front, read by
+    /// OCR, agrees with the barcode. Off: every renewal waits for a reviewer. A barcode is not
+    /// signed, so this trusts OCR of the front to catch a reprinted back.
+    pub auto_approve_renewals: bool,
+    /// Common reasons reviewers pick from when rejecting a licence (they may also write their
+    /// own). Each is shown to the driver as written.
+    pub rejection_reasons: Vec<String>,
 }
 
 impl Default for DriverConfig {
@@ -342,6 +349,18 @@ impl Default for DriverConfig {
             tesseract: "tesseract".into(),
             ocr_timeout_seconds: 30,
             changes_per_hour: 10,
+            auto_approve_renewals: false,
+            rejection_reasons: [
+                "The photo is too blurred or dark to read: take it again in good light.",
+                "Part of the licence is cut off: the whole card must be in the photo.",
+                "The front and the back are of different licences.",
+                "The name on the licence is not the legal name on your profile.",
+                "The licence has expired or is about to: upload your current licence.",
+                "This is not a driving licence: upload both sides of your driving licence.",
+                "The printed details do not match the barcode on the back.",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }

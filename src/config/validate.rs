@@ -62,6 +62,14 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
             "must be between 10000 and 200000000",
         ));
     }
+    if driver.rejection_reasons.len() > 50
+        || driver.rejection_reasons.iter().any(|r| r.trim().is_empty() || r.chars().count() > 500)
+    {
+        return Err(ConfigError::invalid(
+            "driver.rejection_reasons",
+            "must be at most 50 reasons of 1 to 500 characters each",
+        ));
+    }
     if !(0.0..=1.0).contains(&driver.name_match_threshold) {
         return Err(ConfigError::invalid("driver.name_match_threshold", "must be between 0 and 1"));
     }

@@ -44,7 +44,21 @@ pub struct LicenceView {
     review_notes: Vec<String>,
     /// The reviewer's reason, for a rejected licence.
     decision_reason: Option<String>,
+    /// The front's printed fields compared with the barcode.
+    front_check: FrontCheckView,
     uploaded_at: String,
+}
+
+/// How the front's printed licence number, expiry and name (read by OCR) compare with the
+/// barcode's. A barcode is not signed: a disagreement may be a reprinted back.
+#[derive(Object)]
+pub struct FrontCheckView {
+    /// `agrees`, `disagrees` (see `mismatched`), `unreadable` (the front could not be read
+    /// well enough), `not_available` (no OCR; or uploaded before the comparison existed) or
+    /// `no_barcode` (the fields came from the front: nothing to compare).
+    result: String,
+    /// The fields that differ: `licence_number`, `expiry_date`, `name`.
+    mismatched: Vec<String>,
 }
 
 fn date(d: Option<NaiveDate>) -> Option<String> {
@@ -66,6 +80,7 @@ impl From<Licence> for LicenceView {
             name_score: l.name_score,
             review_notes: l.review_notes.lines().map(str::to_string).collect(),
             decision_reason: l.decision_reason,
+            front_check: FrontCheckView { result: l.front_check, mismatched: l.front_mismatches },
             uploaded_at: rfc3339(l.created_at),
         }
     }
@@ -108,14 +123,24 @@ impl From<Snapshot> for DriverView {
         let mut alerts = Vec::new();
         if let Some(days) = days_left
             && s.profile.status.as_str() == "approved"
+            && s.pending.is_none()
             && (1..=expiry::ALERT_DAYS[0]).contains(&days)
         {
             alerts.push(format!(
                 "Your licence expires in {days} day(s): upload the new one to keep driving."
             ));
         }
-        if s.profile.status.as_str() == "suspended" {
-            alerts.push("Driving is suspended: upload a valid licence.".into());
+        match (s.profile.status.as_str(), &s.pending, expiry) {
+            ("approved", Some(_), Some(expiry)) => alerts.push(format!(
+                "Your new licence is waiting for a reviewer; you keep driving on the current one \
+                 until {expiry}."
+            )),
+            ("suspended", Some(_), _) => alerts
+                .push("Driving is suspended: your new licence is waiting for a reviewer.".into()),
+            ("suspended", None, _) => {
+                alerts.push("Driving is suspended: upload a valid licence.".into())
+            }
+            _ => {}
         }
         Self {
             status: s.profile.status.as_str().into(),
@@ -167,8 +192,10 @@ impl DriverApi {
     }
 
     /// Upload a driving licence (multipart `front` and `back` images). The back's barcode is
-    /// read (or the front by OCR); a first licence waits for a reviewer, a renewal passing
-    /// every check is approved at once. Errors: `image_too_large`, `unsupported_image_type`,
+    /// read and the front by OCR, compared with the barcode (or in its place). Every licence
+    /// waits for a reviewer; a renewal passing every check with a front that agrees is
+    /// approved at once only where the campus turned `driver.auto_approve_renewals` on. While
+    /// a renewal waits, the current licence holds until it expires. Errors: `image_too_large`, `unsupported_image_type`,
     /// `image_unreadable`, `image_too_many_pixels`, `image_too_small` (422),
     /// `licence_expired` (422), `legal_name_required` (409), `renewal_too_early` (409),
     /// `email_not_verified` (403), `rate_limited` (429: at most 10 uploads an hour, whatever
@@ -240,12 +267,31 @@ pub struct ReviewView {
     /// The profile's legal name, compared with the licence.
     legal_name: Option<String>,
     email: Option<String>,
-    /// The driver was approved before (this is a renewal that failed a check).
+    /// The driver was approved before: this licence would replace `previous`.
     renewal: bool,
     licence: LicenceView,
     /// Authenticated links to the images (reviewers and admins only).
     front_image_url: String,
     back_image_url: String,
+    /// Seconds since the upload.
+    waiting_seconds: i64,
+    /// For a renewal: the driver's current licence, to compare with (the photos too).
+    previous: Option<PreviousLicenceView>,
+    /// The fields that differ from the previous licence's: `family_name`, `given_names`,
+    /// `licence_number`, `expiry_date`, `birth_date`, `issuer`.
+    changes: Vec<String>,
+}
+
+/// The licence a renewal would replace.
+#[derive(Object)]
+pub struct PreviousLicenceView {
+    licence: LicenceView,
+    front_image_url: String,
+    back_image_url: String,
+}
+
+fn image_url(id: i64, side: &str) -> String {
+    format!("/api/v1/admin/driver-reviews/{id}/images/{side}")
 }
 
 impl From<Review> for ReviewView {
@@ -259,8 +305,15 @@ impl From<Review> for ReviewView {
             email: r.email,
             renewal: r.renewal,
             licence: r.licence.into(),
-            front_image_url: format!("/api/v1/admin/driver-reviews/{id}/images/front"),
-            back_image_url: format!("/api/v1/admin/driver-reviews/{id}/images/back"),
+            front_image_url: image_url(id, "front"),
+            back_image_url: image_url(id, "back"),
+            waiting_seconds: r.waiting_seconds,
+            previous: r.previous.map(|p| PreviousLicenceView {
+                front_image_url: image_url(p.id, "front"),
+                back_image_url: image_url(p.id, "back"),
+                licence: p.into(),
+            }),
+            changes: r.changes.into_iter().map(str::to_string).collect(),
         }
     }
 }
@@ -277,6 +330,12 @@ pub struct Approval {
 pub struct Rejection {
     /// Shown to the driver; 1 to 500 characters.
     reason: String,
+}
+
+/// Common reasons for rejecting a licence (`driver.rejection_reasons`).
+#[derive(Object)]
+pub struct RejectionReasons {
+    reasons: Vec<String>,
 }
 
 #[derive(ApiResponse)]
@@ -305,8 +364,9 @@ pub struct DriverReviewsApi;
 
 #[OpenApi(prefix_path = "/api/v1/admin/driver-reviews", tag = "ApiTags::Admin")]
 impl DriverReviewsApi {
-    /// Licences waiting for a reviewer, oldest first (at most 200), with the fields read and
-    /// links to the images. Reviewers and admins.
+    /// Licences waiting for a reviewer, oldest first (at most 200), with how long each has
+    /// waited, the fields read, how the front compares with the barcode, links to the images,
+    /// and for a renewal the licence it would replace and what changed. Reviewers and admins.
     #[oai(path = "/", method = "get", operation_id = "list_driver_reviews")]
     async fn list(
         &self,
@@ -315,6 +375,17 @@ impl DriverReviewsApi {
     ) -> Result<Json<Vec<ReviewView>>, ApiError> {
         let queue = reviews::reviews(&state, 200).await?;
         Ok(Json(queue.into_iter().map(Into::into).collect()))
+    }
+
+    /// Common reasons for rejecting a licence, to pick from (`driver.rejection_reasons`).
+    /// Reviewers and admins.
+    #[oai(path = "/reasons", method = "get", operation_id = "list_driver_rejection_reasons")]
+    async fn reasons(
+        &self,
+        state: Data<&AppState>,
+        _auth: ReviewerAuth,
+    ) -> Result<Json<RejectionReasons>, ApiError> {
+        Ok(Json(RejectionReasons { reasons: state.config.driver.rejection_reasons.clone() }))
     }
 
     /// One side (`front` or `back`) of a reviewed licence's images. Reviewers and admins.

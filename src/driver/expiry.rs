@@ -10,12 +10,12 @@ use chrono::NaiveDate;
 use rusqlite::Connection;
 use serde_json::json;
 
+use super::notices;
 use super::store::{self, ApprovedDriver, Status};
-use crate::accounts::store as accounts;
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::db::DbError;
-use crate::notify::{self, templates};
+use crate::notify::templates;
 use crate::privacy::FieldCipher;
 
 /// Days before expiry on which an alert goes out.
@@ -86,13 +86,9 @@ fn handle(
     }
     let Some(expiry) = driver.expiry else { return Ok(Outcome::Nothing) };
     let days_left = (expiry - today).num_days();
-    let user = accounts::find_by_id(conn, pii, &driver.user_id)?;
-    let brand = templates::Brand {
-        product: "Gatehouse",
-        campus: user.as_ref().and_then(|u| u.campus_name.as_deref()),
-    };
-    let url = format!("{base_url}/driver");
-    let expiry_text = expiry.format("%Y-%m-%d").to_string();
+    let url = notices::driver_page(base_url);
+    let expiry_text = notices::day(expiry);
+    let renewal_waiting = store::has_pending(conn, &driver.user_id)?;
     if days_left <= 0 {
         let was_available = profile.available;
         profile.status = Status::Suspended;
@@ -117,32 +113,18 @@ fn handle(
                 json!({"reason": "licence expired", "licence_id": driver.licence_id}),
             ),
         )?;
-        if let Some(user) = &user
-            && let Some(email) = &user.email
-        {
-            let mail =
-                templates::driving_suspended(&brand, email, &user.display_name, &expiry_text, &url);
-            notify::enqueue_email(conn, pii, &mail, now)?;
-        }
+        notices::queue(conn, pii, &driver.user_id, now, |brand, to, name| {
+            templates::driving_suspended(brand, to, name, &expiry_text, renewal_waiting, &url)
+        })?;
         return Ok(Outcome::Suspended);
     }
     let Some(days) = alert_for(days_left) else { return Ok(Outcome::Nothing) };
     if !store::record_alert(conn, driver.licence_id, days, now)? {
         return Ok(Outcome::Nothing);
     }
-    if let Some(user) = &user
-        && let Some(email) = &user.email
-    {
-        let mail = templates::licence_expiring(
-            &brand,
-            email,
-            &user.display_name,
-            days_left,
-            &expiry_text,
-            &url,
-        );
-        notify::enqueue_email(conn, pii, &mail, now)?;
-    }
+    notices::queue(conn, pii, &driver.user_id, now, |brand, to, name| {
+        templates::licence_expiring(brand, to, name, days_left, &expiry_text, renewal_waiting, &url)
+    })?;
     Ok(Outcome::Alerted)
 }
 

@@ -1,9 +1,14 @@
 //! Driver verification (SPEC section 7): a driver uploads both sides of their licence; the
-//! back's PDF417 barcode is read ([`barcode`]) and parsed as AAMVA data ([`aamva`]), or, when
-//! it cannot be read, the front is OCR'd ([`ocr`]); the name is compared with the profile's
-//! legal name ([`name_match`]). A first licence always waits for a reviewer ([`reviews`]); a
-//! renewal that passes every check is approved at once ([`service`]). [`expiry::run_expiry_job`] sends the 7/3/1-day
-//! alerts and suspends drivers whose licence has expired.
+//! back's PDF417 barcode is read ([`barcode`]) and parsed as AAMVA data ([`aamva`]); the front
+//! is read by OCR ([`ocr`]) and compared with the barcode ([`front_check`]), or stands in for
+//! it when there is none; the name is compared with the profile's legal name
+//! ([`name_match`]). Every licence waits for a reviewer ([`reviews`]), renewals too: a barcode
+//! is not signed, and anyone can print one with a later expiry. A campus may let renewals
+//! through without a reviewer (`driver.auto_approve_renewals`), and then only those whose
+//! front agrees with the barcode and that pass every other check ([`service`]). While a renewal
+//! waits the driver keeps driving on the current licence until it expires.
+//! [`expiry::run_expiry_job`] sends the 7/3/1-day alerts and suspends drivers whose licence has
+//! expired; [`notices`] emails every decision with its reason.
 //!
 //! States of a driver: `none` -> `pending_review` -> `approved` | `rejected`;
 //! `approved` -> `suspended` (licence expired) -> `approved` (new licence approved).
@@ -15,8 +20,10 @@ pub mod aamva;
 pub mod api;
 pub mod barcode;
 pub mod expiry;
+pub mod front_check;
 pub mod metadata;
 pub mod name_match;
+pub mod notices;
 pub mod ocr;
 pub mod reviews;
 pub mod service;
@@ -53,6 +60,12 @@ impl Driver {
         match &ocr {
             Some(path) => tracing::info!(program = %path.display(), "licence OCR available"),
             None => tracing::info!("licence OCR not available: unreadable barcodes go to review"),
+        }
+        if config.driver.auto_approve_renewals && ocr.is_none() {
+            tracing::warn!(
+                "driver.auto_approve_renewals is on but licence OCR is not available: the front \
+                 cannot be compared with the barcode, so every renewal waits for a reviewer"
+            );
         }
         Self {
             uploads,

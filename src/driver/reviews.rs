@@ -7,6 +7,8 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::DriverError;
+use super::aamva::LicenceFields;
+use super::notices::{self, Decision};
 use super::service::{delete_files, take_files, today};
 use super::store::{self, Licence, Status};
 use crate::accounts::store as accounts;
@@ -14,7 +16,8 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::privacy::FieldCipher;
 
-/// A licence waiting for review, with the driver's names for comparison.
+/// A licence waiting for review, with the driver's names for comparison and, for a renewal,
+/// the licence it would replace.
 #[derive(Debug, Clone)]
 pub struct Review {
     pub licence: Licence,
@@ -22,28 +25,80 @@ pub struct Review {
     pub legal_name: Option<String>,
     pub email: Option<String>,
     pub renewal: bool,
+    /// The driver's current licence (approved, or suspended since it expired).
+    pub previous: Option<Licence>,
+    /// The fields that differ from the previous licence's, by their API names.
+    pub changes: Vec<&'static str>,
+    /// Seconds since the upload.
+    pub waiting_seconds: i64,
 }
 
+/// The queue, oldest first: the order a driver waiting longest is served in.
 pub async fn reviews(state: &AppState, limit: i64) -> Result<Vec<Review>, DriverError> {
-    let pii = state.pii.clone();
+    let (pii, now) = (state.pii.clone(), state.clock.unix());
     state
         .db
         .run(move |c| {
             let mut out = Vec::new();
             for licence in store::pending(c, &pii, limit)? {
                 let Some(user) = accounts::find_by_id(c, &pii, &licence.user_id)? else { continue };
-                let renewal = store::profile(c, &licence.user_id)?.ever_approved;
+                let profile = store::profile(c, &licence.user_id)?;
+                let previous = match (profile.ever_approved, profile.licence_id) {
+                    (true, Some(id)) => store::licence(c, &pii, id)?,
+                    _ => None,
+                };
+                let changes = previous
+                    .as_ref()
+                    .map(|p| changes(&p.fields, &licence.fields))
+                    .unwrap_or_default();
                 out.push(Review {
+                    waiting_seconds: (now - licence.created_at).max(0),
                     licence,
                     display_name: user.display_name,
                     legal_name: user.legal_name,
                     email: user.email,
-                    renewal,
+                    renewal: profile.ever_approved,
+                    previous,
+                    changes,
                 });
             }
             Ok(out)
         })
         .await
+}
+
+/// How many licences wait for a reviewer, and the seconds the oldest has waited (0 when none).
+pub async fn queue_stats(state: &AppState) -> Result<(i64, i64), DriverError> {
+    let now = state.clock.unix();
+    let (size, oldest) = state.db.run(|c| Ok::<_, DriverError>(store::queue_size(c)?)).await?;
+    Ok((size, oldest.map_or(0, |at| (now - at).max(0))))
+}
+
+/// The fields of `new` that differ from `old`'s (names compared without case or spacing).
+pub fn changes(old: &LicenceFields, new: &LicenceFields) -> Vec<&'static str> {
+    let text = |v: &Option<String>| {
+        v.as_deref().map(|t| t.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase())
+    };
+    let mut changed = Vec::new();
+    if text(&old.family_name) != text(&new.family_name) {
+        changed.push("family_name");
+    }
+    if text(&old.given_names) != text(&new.given_names) {
+        changed.push("given_names");
+    }
+    if text(&old.licence_number) != text(&new.licence_number) {
+        changed.push("licence_number");
+    }
+    if old.expiry != new.expiry {
+        changed.push("expiry_date");
+    }
+    if old.birth_date != new.birth_date {
+        changed.push("birth_date");
+    }
+    if text(&old.issuer) != text(&new.issuer) {
+        changed.push("issuer");
+    }
+    changed
 }
 
 /// `approve`: the licence becomes the driver's; `expiry` fills in a date the reviewer read.
@@ -55,7 +110,7 @@ pub async fn approve(
     expiry: Option<NaiveDate>,
 ) -> Result<(), DriverError> {
     let (reviewer, today, now) = (reviewer.to_string(), today(state), state.clock.unix());
-    let pii = state.pii.clone();
+    let (pii, base_url) = (state.pii.clone(), state.config.server.public_url.clone());
     let obsolete = state
         .db
         .run(move |c| {
@@ -88,10 +143,13 @@ pub async fn approve(
             }
             .with_details(json!({"licence_id": licence_id, "reason": "approved by a reviewer"}));
             audit::record(&tx, &event)?;
+            let decision = Decision::Approved { expiry, automatic: false };
+            notices::queue_decision(&tx, &pii, &licence.user_id, &decision, &base_url, now)?;
             tx.commit()?;
             Ok(obsolete)
         })
         .await?;
+    state.outbox_wake.notify_one();
     delete_files(state, obsolete).await;
     Ok(())
 }
@@ -108,7 +166,8 @@ pub async fn reject(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(DriverError::ReasonRequired);
     }
-    let (reviewer, now, pii) = (reviewer.to_string(), state.clock.unix(), state.pii.clone());
+    let (reviewer, today, now) = (reviewer.to_string(), today(state), state.clock.unix());
+    let (pii, base_url) = (state.pii.clone(), state.config.server.public_url.clone());
     state
         .db
         .run(move |c| {
@@ -136,10 +195,20 @@ pub async fn reject(
             }
             .with_details(json!({"licence_id": licence_id, "reason": reason}));
             audit::record(&tx, &event)?;
+            let still_valid_until = match (profile.status, profile.licence_id) {
+                (Status::Approved, Some(current)) => store::licence(&tx, &pii, current)?
+                    .and_then(|l| l.fields.expiry)
+                    .filter(|expiry| *expiry > today),
+                _ => None,
+            };
+            let decision = Decision::Rejected { reason: &reason, still_valid_until };
+            notices::queue_decision(&tx, &pii, &licence.user_id, &decision, &base_url, now)?;
             tx.commit()?;
-            Ok(())
+            Ok::<_, DriverError>(())
         })
-        .await
+        .await?;
+    state.outbox_wake.notify_one();
+    Ok(())
 }
 
 fn pending_licence(

@@ -8,6 +8,8 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::aamva::{self, LicenceFields};
+use super::front_check::{self, FrontCheck, FrontComparison, FrontReading};
+use super::notices::{self, Decision};
 use super::store::{self, Licence, NewLicence, Profile, Status};
 use super::uploads::{self, CheckedImage, ImageError, UploadRecord};
 use super::{DriverError, barcode, name_match, ocr};
@@ -89,15 +91,18 @@ pub async fn snapshot(state: &AppState, user_id: &str) -> Result<Snapshot, Drive
     state.db.run(move |c| Ok(Snapshot::load(c, &pii, &user_id, today)?)).await
 }
 
-/// What was read from the images, from where, and what a reviewer should know.
+/// What was read from the images, from where, what the front says of the barcode, and what a
+/// reviewer should know (the front's comparison first).
 #[derive(Debug, Clone)]
 pub struct Extraction {
     pub source: &'static str,
     pub fields: LicenceFields,
+    pub front: FrontComparison,
     pub notes: Vec<String>,
 }
 
-/// Decodes both images (on the bounded image pool), reads the barcode, falls back to OCR.
+/// Decodes both images (on the bounded image pool), reads the barcode, and reads the front by
+/// OCR: to compare it with the barcode, or in its place when there is none.
 pub async fn extract(
     state: &AppState,
     front: &CheckedImage,
@@ -109,43 +114,61 @@ pub async fn extract(
         .driver
         .images
         .run(move || -> Result<Option<String>, DriverError> {
-            // The front is decoded only to prove it is a whole image.
+            // The front is decoded here only to prove it is a whole image.
             drop(front_copy.decode_luma(&config)?);
             let pixels = back_copy.decode_luma(&config)?;
             Ok(barcode::read_pdf417(&pixels))
         })
         .await??;
     let mut notes = Vec::new();
-    match barcode_text.as_deref().map(aamva::parse) {
-        Some(Ok(parsed)) => {
-            return Ok(Extraction {
-                source: "barcode",
-                fields: parsed.fields,
-                notes: parsed.problems,
-            });
+    let barcode = match barcode_text.as_deref().map(aamva::parse) {
+        Some(Ok(parsed)) => Some(parsed),
+        Some(Err(e)) => {
+            notes.push(format!("The barcode was read, but {e}."));
+            None
         }
-        Some(Err(e)) => notes.push(format!("The barcode was read, but {e}.")),
-        None => notes.push("No barcode could be read on the back image.".into()),
-    }
-    let Some(ocr) = state.driver.ocr.clone() else {
-        notes.push("OCR is not available, so nothing was read from the front.".into());
-        return Ok(Extraction { source: "none", fields: LicenceFields::default(), notes });
+        None => {
+            notes.push("No barcode could be read on the back image.".into());
+            None
+        }
     };
-    match ocr.read(&front.bytes, state.config.driver.ocr_timeout_seconds).await {
-        Ok(text) => {
-            let fields = ocr::fields_from_text(&text);
-            if fields == LicenceFields::default() {
-                notes.push("OCR found no licence fields on the front.".into());
-                Ok(Extraction { source: "none", fields, notes })
-            } else {
-                notes.push("The fields were read from the front by OCR: check them.".into());
-                Ok(Extraction { source: "ocr", fields, notes })
-            }
+    let reading = read_front(state, front).await;
+    if let Some(parsed) = barcode {
+        let threshold = state.config.driver.name_match_threshold;
+        let front = front_check::compare(&reading, &parsed.fields, threshold);
+        let notes = front.notes.iter().cloned().chain(parsed.problems).collect();
+        return Ok(Extraction { source: "barcode", fields: parsed.fields, front, notes });
+    }
+    let front = FrontComparison::no_barcode();
+    let (source, fields) = match reading {
+        FrontReading::NotAvailable => {
+            notes.push("OCR is not available, so nothing was read from the front.".into());
+            ("none", LicenceFields::default())
         }
+        FrontReading::Failed => {
+            notes.push("OCR of the front failed.".into());
+            ("none", LicenceFields::default())
+        }
+        FrontReading::Read(fields) if fields == LicenceFields::default() => {
+            notes.push("OCR found no licence fields on the front.".into());
+            ("none", fields)
+        }
+        FrontReading::Read(fields) => {
+            notes.push("The fields were read from the front by OCR: check them.".into());
+            ("ocr", fields)
+        }
+    };
+    Ok(Extraction { source, fields, front, notes })
+}
+
+/// The front's printed fields, by OCR where it is available.
+async fn read_front(state: &AppState, front: &CheckedImage) -> FrontReading {
+    let Some(ocr) = state.driver.ocr.clone() else { return FrontReading::NotAvailable };
+    match ocr.read(&front.bytes, state.config.driver.ocr_timeout_seconds).await {
+        Ok(text) => FrontReading::Read(ocr::fields_from_text(&text)),
         Err(e) => {
             tracing::warn!(error = %e, "licence OCR failed");
-            notes.push("OCR of the front failed.".into());
-            Ok(Extraction { source: "none", fields: LicenceFields::default(), notes })
+            FrontReading::Failed
         }
     }
 }
@@ -279,12 +302,17 @@ pub async fn submit(
     }
     let previous = before.profile.ever_approved.then_some(before.current.as_ref()).flatten();
     let (score, notes) = check_fields(&extraction, &legal_name, previous, config);
-    let automatic = previous.is_some() && notes.is_empty();
+    let renewal = previous.is_some();
+    let automatic = renewal
+        && notes.is_empty()
+        && config.auto_approve_renewals
+        && extraction.front.outcome == FrontCheck::Agrees;
 
     let stored = store_images(state, [&front, &back]).await?;
     let records = stored.clone();
     let pii = state.pii.clone();
     let (uid, now) = (user_id.to_string(), state.clock.unix());
+    let base_url = state.config.server.public_url.clone();
     let dims = [(front.width, front.height), (back.width, back.height)];
     let result = state
         .db
@@ -298,6 +326,8 @@ pub async fn submit(
                 fields: &extraction.fields,
                 name_score: score,
                 review_notes: &review_notes,
+                front_check: extraction.front.outcome,
+                front_mismatches: &extraction.front.mismatched,
             };
             let id = store::insert_licence(&tx, &pii, &new, now)?;
             for ((side, record), dims) in ["front", "back"].into_iter().zip(&records).zip(dims) {
@@ -316,16 +346,23 @@ pub async fn submit(
                     actor_id: None,
                     ..AuditEvent::by_user(now, &uid, actions::DRIVER_APPROVED, ip.as_deref())
                 }
-                .with_details(json!({"licence_id": id, "reason": AUTO_APPROVED, "automatic": true}))
+                .with_details(json!({
+                    "licence_id": id,
+                    "reason": AUTO_APPROVED,
+                    "automatic": true,
+                    "front_check": extraction.front.outcome.as_str(),
+                }))
             } else {
                 if matches!(profile.status, Status::None | Status::Rejected | Status::Suspended) {
                     profile.status = Status::PendingReview;
                     profile.reason = None;
                 }
-                let reason = if notes.is_empty() {
-                    "a reviewer approves every new driver".to_string()
-                } else {
+                let reason = if !notes.is_empty() {
                     review_notes.clone()
+                } else if renewal {
+                    "a reviewer approves renewals (driver.auto_approve_renewals is off)".to_string()
+                } else {
+                    "a reviewer approves every new driver".to_string()
                 };
                 AuditEvent::by_user(now, &uid, actions::DRIVER_REQUESTED, ip.as_deref())
                     .with_details(
@@ -334,12 +371,19 @@ pub async fn submit(
             };
             store::save_profile(&tx, &profile, now)?;
             audit::record(&tx, &event)?;
+            if let (true, Some(expiry)) = (automatic, extraction.fields.expiry) {
+                let decision = Decision::Approved { expiry, automatic: true };
+                notices::queue_decision(&tx, &pii, &uid, &decision, &base_url, now)?;
+            }
             tx.commit()?;
             Ok::<_, DriverError>((obsolete, Snapshot::load(c, &pii, &uid, today)?))
         })
         .await;
     match result {
         Ok((obsolete, snapshot)) => {
+            if automatic {
+                state.outbox_wake.notify_one();
+            }
             delete_files(state, obsolete).await;
             Ok(snapshot)
         }

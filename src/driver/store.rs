@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::aamva::LicenceFields;
+use super::front_check::FrontCheck;
 use super::uploads::UploadRecord;
 use crate::privacy::FieldCipher;
 use crate::privacy::cipher::open_column;
@@ -81,6 +82,10 @@ pub struct Licence {
     pub created_at: i64,
     /// When a reviewer (or the automatic renewal) approved or rejected it.
     pub decided_at: Option<i64>,
+    /// How the front compared with the barcode ([`FrontCheck::as_str`]).
+    pub front_check: String,
+    /// The fields printed on the front that differ from the barcode's.
+    pub front_mismatches: Vec<String>,
 }
 
 pub fn profile(conn: &Connection, user_id: &str) -> rusqlite::Result<Profile> {
@@ -149,6 +154,8 @@ pub struct NewLicence<'a> {
     pub fields: &'a LicenceFields,
     pub name_score: Option<f64>,
     pub review_notes: &'a str,
+    pub front_check: FrontCheck,
+    pub front_mismatches: &'a [&'static str],
 }
 
 pub fn insert_licence(
@@ -161,8 +168,9 @@ pub fn insert_licence(
     let birth_date = date_text(f.birth_date);
     conn.execute(
         "INSERT INTO driver_licences (user_id, status, source, family_name, given_names,
-             licence_number, expiry_date, birth_date, issuer, name_score, review_notes, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             licence_number, expiry_date, birth_date, issuer, name_score, review_notes, created_at,
+             front_check, front_mismatches)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             l.user_id,
             l.status,
@@ -175,7 +183,9 @@ pub fn insert_licence(
             seal(pii, "issuer", f.issuer.as_deref()),
             l.name_score,
             l.review_notes,
-            now
+            now,
+            l.front_check.as_str(),
+            l.front_mismatches.join(","),
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -275,7 +285,7 @@ pub fn take_uploads(conn: &Connection, licence_id: i64) -> rusqlite::Result<Vec<
 
 const LICENCE_COLUMNS: &str = "id, user_id, status, source, family_name, given_names,
     licence_number, expiry_date, birth_date, issuer, name_score, review_notes, decision_reason,
-    created_at, decided_at";
+    created_at, decided_at, front_check, front_mismatches";
 
 fn licence_from_row(pii: &FieldCipher, r: &Row<'_>) -> rusqlite::Result<Licence> {
     let open = |index: usize, column: &str| {
@@ -299,6 +309,13 @@ fn licence_from_row(pii: &FieldCipher, r: &Row<'_>) -> rusqlite::Result<Licence>
         decision_reason: r.get(12)?,
         created_at: r.get(13)?,
         decided_at: r.get(14)?,
+        front_check: r.get(15)?,
+        front_mismatches: r
+            .get::<_, String>(16)?
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect(),
     })
 }
 
@@ -340,6 +357,25 @@ pub fn latest_licence(
         |r| licence_from_row(pii, r),
     )
     .optional()
+}
+
+/// Whether a licence of the user waits for a reviewer.
+pub fn has_pending(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM driver_licences
+                        WHERE user_id = ?1 AND status = 'pending_review')",
+        [user_id],
+        |r| r.get(0),
+    )
+}
+
+/// How many licences wait for a reviewer, and when the oldest was uploaded.
+pub fn queue_size(conn: &Connection) -> rusqlite::Result<(i64, Option<i64>)> {
+    conn.query_row(
+        "SELECT count(*), min(created_at) FROM driver_licences WHERE status = 'pending_review'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// Licences waiting for a reviewer, oldest first.
@@ -463,6 +499,8 @@ mod tests {
             fields: &fields,
             name_score: Some(0.97),
             review_notes: "",
+            front_check: FrontCheck::Disagrees,
+            front_mismatches: &["expiry_date", "name"],
         };
         let id = insert_licence(&conn, &pii, &new, 5).unwrap();
         let stored_name: String = conn
@@ -479,6 +517,8 @@ mod tests {
         insert_upload(&conn, id, "back", &record, (800, 500)).unwrap();
         let stored = licence(&conn, &pii, id).unwrap().unwrap();
         assert_eq!(stored.fields, fields);
+        assert_eq!(stored.front_check, "disagrees");
+        assert_eq!(stored.front_mismatches, ["expiry_date", "name"]);
         assert_eq!(upload(&conn, id, "back").unwrap(), Some(record));
         assert_eq!(upload(&conn, id, "front").unwrap(), None);
         assert_eq!(pending(&conn, &pii, 10).unwrap().len(), 1);

@@ -200,29 +200,37 @@ pub fn mfa_changed(brand: &Brand<'_>, to: &str, name: &str, change: MfaChange) -
     )
 }
 
-/// A driver's licence expires in `days` day(s): upload the new one.
+/// A driver's licence expires in `days` day(s): upload the new one, or, when a new one is
+/// already waiting for a reviewer, nothing to do but wait.
 pub fn licence_expiring(
     brand: &Brand<'_>,
     to: &str,
     name: &str,
     days: i64,
     expiry: &str,
+    renewal_waiting: bool,
     url: &str,
 ) -> Email {
+    let consequence = format!(
+        "The driving licence on your driver profile expires on {expiry}. On that day you stop \
+         being available for rides and driving is suspended until a new licence is approved."
+    );
+    let (next, action) = if renewal_waiting {
+        (
+            "Your new licence is waiting for a reviewer: you keep driving on the current one \
+             until then, and you will get an email when it is decided.",
+            "See your driver page",
+        )
+    } else {
+        ("Upload your new licence now to keep driving without a break.", "Upload your new licence")
+    };
     compose(
         brand,
         to,
         &format!("Your driving licence expires in {days} day(s)"),
         name,
-        &[
-            &format!(
-                "The driving licence on your driver profile expires on {expiry}. On that day you \
-                 stop being available for rides and driving is suspended until a new licence is \
-                 approved."
-            ),
-            "Upload your new licence now to keep driving without a break.",
-        ],
-        Some(("Upload your new licence", url)),
+        &[&consequence, next],
+        Some((action, url)),
     )
 }
 
@@ -232,8 +240,15 @@ pub fn driving_suspended(
     to: &str,
     name: &str,
     expiry: &str,
+    renewal_waiting: bool,
     url: &str,
 ) -> Email {
+    let next = if renewal_waiting {
+        "Your new licence is waiting for a reviewer: you can drive again as soon as it is \
+         approved, and you will get an email when it is decided."
+    } else {
+        "Upload your new licence to drive again."
+    };
     compose(
         brand,
         to,
@@ -244,9 +259,61 @@ pub fn driving_suspended(
                 "The driving licence on your driver profile expired on {expiry}, so you are no \
                  longer available for rides and driving is suspended."
             ),
-            "Upload your new licence to drive again.",
+            next,
         ],
-        Some(("Upload your new licence", url)),
+        Some(("See your driver page", url)),
+    )
+}
+
+/// A licence was approved, by a reviewer or (a renewal a campus lets through) automatically.
+pub fn licence_approved(
+    brand: &Brand<'_>,
+    to: &str,
+    name: &str,
+    expiry: &str,
+    automatic: bool,
+    url: &str,
+) -> Email {
+    let how = if automatic {
+        "Your new driving licence passed every check and was approved."
+    } else {
+        "A reviewer approved your driving licence."
+    };
+    compose(
+        brand,
+        to,
+        "Your driving licence was approved",
+        name,
+        &[how, &format!("You can drive with it until {expiry}.")],
+        Some(("See your driver page", url)),
+    )
+}
+
+/// A licence was rejected: `reason` is the reviewer's, `still_valid_until` the expiry of the
+/// licence the driver keeps driving on, if any.
+pub fn licence_rejected(
+    brand: &Brand<'_>,
+    to: &str,
+    name: &str,
+    reason: &str,
+    still_valid_until: Option<&str>,
+    url: &str,
+) -> Email {
+    let reason = format!("A reviewer did not approve the driving licence you uploaded: {reason}");
+    let next = match still_valid_until {
+        Some(expiry) => format!(
+            "You keep driving on your current licence until {expiry}. Upload the new one again \
+             with that in mind."
+        ),
+        None => "Upload your licence again with that in mind.".to_string(),
+    };
+    compose(
+        brand,
+        to,
+        "Your driving licence was not approved",
+        name,
+        &[&reason, &next],
+        Some(("Upload your licence", url)),
     )
 }
 

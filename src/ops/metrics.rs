@@ -1,7 +1,7 @@
 //! Prometheus metrics, one registry per running app (so tests can run several apps in one
 //! process). `GET /metrics` renders them in the text exposition format: requests and latency
 //! by route, sign-ins by method and outcome, rate-limited requests and the limiter keys held
-//! per tier, outbox depth, job results and database pool usage. With `metrics.token` (or
+//! per tier, outbox depth, the licence review queue, job results and database pool usage. With `metrics.token` (or
 //! `metrics.token_file`) set, it answers only requests that carry `Authorization: Bearer
 //! <token>`.
 
@@ -12,7 +12,8 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{IntoResponse, Request, Response, handler};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use subtle::ConstantTimeEq;
 
@@ -30,6 +31,8 @@ pub struct Metrics {
     rate_limit_keys: IntGaugeVec,
     outbox_messages: IntGaugeVec,
     db_connections: IntGaugeVec,
+    review_queue_size: IntGauge,
+    review_oldest_age: IntGauge,
     pub jobs: Arc<JobMetrics>,
 }
 
@@ -90,6 +93,14 @@ impl Metrics {
             &["state"],
         )
         .expect("static metric definition");
+        let review_queue_size =
+            IntGauge::new("driver_review_queue_size", "Driving licences waiting for a reviewer")
+                .expect("static metric definition");
+        let review_oldest_age = IntGauge::new(
+            "driver_review_oldest_age_seconds",
+            "Seconds the oldest licence waiting for a reviewer has waited (0: none waits)",
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -98,6 +109,8 @@ impl Metrics {
             Box::new(rate_limit_keys.clone()),
             Box::new(outbox_messages.clone()),
             Box::new(db_connections.clone()),
+            Box::new(review_queue_size.clone()),
+            Box::new(review_oldest_age.clone()),
         ] {
             registry.register(collector).expect("each metric is registered once");
         }
@@ -116,6 +129,8 @@ impl Metrics {
             rate_limit_keys,
             outbox_messages,
             db_connections,
+            review_queue_size,
+            review_oldest_age,
             jobs,
         }
     }
@@ -214,6 +229,13 @@ pub async fn metrics(req: &Request, state: Data<&AppState>) -> Response {
             state.metrics.outbox_messages.with_label_values(&["failed"]).set(failed);
         }
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count outbox messages"),
+    }
+    match crate::driver::reviews::queue_stats(&state).await {
+        Ok((size, oldest_age)) => {
+            state.metrics.review_queue_size.set(size);
+            state.metrics.review_oldest_age.set(oldest_age);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot measure the licence review queue"),
     }
     state
         .metrics
