@@ -74,6 +74,11 @@ pub struct ExportLicence {
     pub name_score: Option<f64>,
     /// Why a reviewer had to look at it (empty when every check passed).
     pub review_notes: String,
+    /// How the front's printed fields compared with the barcode: `agrees`, `disagrees`,
+    /// `unreadable`, `not_available` or `no_barcode`.
+    pub front_check: String,
+    /// The fields printed on the front that differed from the barcode's.
+    pub front_mismatches: Vec<String>,
     /// The reviewer's reason for the decision, if they gave one.
     pub decision_reason: Option<String>,
     /// When it was approved or rejected (by a reviewer, or automatically).
@@ -443,6 +448,8 @@ fn driver(conn: &Connection, pii: &FieldCipher, user_id: &str) -> rusqlite::Resu
             issuer: l.fields.issuer,
             name_score: l.name_score,
             review_notes: l.review_notes,
+            front_check: l.front_check,
+            front_mismatches: l.front_mismatches,
             decision_reason: l.decision_reason,
             decided_at: time(l.decided_at),
             uploaded_at: rfc3339(l.created_at),

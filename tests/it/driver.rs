@@ -50,7 +50,7 @@ pub(crate) async fn student(
     user
 }
 
-fn today(server: &TestServer) -> NaiveDate {
+pub(crate) fn today(server: &TestServer) -> NaiveDate {
     use gatehouse::clock::Clock;
     server.clock.now().date_naive()
 }
@@ -80,7 +80,7 @@ pub(crate) async fn json_of(response: reqwest::Response, status: u16) -> Value {
     body
 }
 
-async fn driver(user: &User) -> Value {
+pub(crate) async fn driver(user: &User) -> Value {
     json_of(user.get("/api/v1/driver").await, 200).await
 }
 
@@ -97,7 +97,7 @@ fn user_id(server: &TestServer, email: &str) -> String {
 }
 
 /// Who did `action` (`None`: the system) and why, for each audit row of it, oldest first.
-fn audited(server: &TestServer, action: &str) -> Vec<(Option<String>, String)> {
+pub(crate) fn audited(server: &TestServer, action: &str) -> Vec<(Option<String>, String)> {
     let conn = server.state.db.get().unwrap();
     let mut stmt = conn
         .prepare("SELECT actor_id, details FROM audit_log WHERE action = ?1 ORDER BY id")
@@ -520,7 +520,7 @@ async fn expired_licences_names_and_preconditions() {
 }
 
 /// A new session (the manual clock outruns sessions).
-async fn sign_in(server: &TestServer, email: &str) -> User {
+pub(crate) async fn sign_in(server: &TestServer, email: &str) -> User {
     let user = server.new_user(email);
     assert_eq!(user.login(PASSWORD, false).await.status(), 200);
     user
@@ -528,9 +528,15 @@ async fn sign_in(server: &TestServer, email: &str) -> User {
 
 /// An approved driver whose licence expires in `days` days.
 async fn approved_driver(server: &TestServer, email: &str, days: i64) -> (User, Person) {
-    let user = student(server, email, "Ana Cruz", None).await;
     let person = Person::new("Ana", "Cruz", today(server) + Duration::days(days));
-    json_of(upload(&user, &person).await, 201).await;
+    (approved_driver_as(server, email, &person).await, person)
+}
+
+/// A student named Ana Cruz whose licence (`person`'s, a blank front) an admin approved, with
+/// driving and availability switched on.
+pub(crate) async fn approved_driver_as(server: &TestServer, email: &str, person: &Person) -> User {
+    let user = student(server, email, "Ana Cruz", None).await;
+    json_of(upload(&user, person).await, 201).await;
     let id = server.query_i64("SELECT max(id) FROM driver_licences");
     let conn = server.state.db.get().unwrap();
     let admin = conn
@@ -550,7 +556,7 @@ async fn approved_driver(server: &TestServer, email: &str, days: i64) -> (User, 
     );
     json_of(user.post("/api/v1/driver/enable", json!({})).await, 200).await;
     json_of(user.post("/api/v1/driver/availability", json!({"available": true})).await, 200).await;
-    (user, person)
+    user
 }
 
 #[tokio::test]
@@ -627,6 +633,8 @@ async fn the_expiry_job_alerts_once_each_then_suspends_and_a_reviewer_approves_t
     assert_eq!(state["expiry_date"], renewal.expiry.to_string());
     assert_eq!(state["can_drive"], true);
     assert_eq!(state["enabled"], true);
+    // The newest of two approvals (the first licence's was emailed too).
+    server.flush_outbox().await;
     let approved = server.mail_to("ana@north.edu", "Your driving licence was approved").await;
     assert!(approved.text.contains("A reviewer approved"), "{}", approved.text);
     assert!(approved.text.contains(&renewal.expiry.to_string()), "{}", approved.text);
@@ -776,7 +784,7 @@ async fn enable_and_availability_are_limited_to_10_an_hour() {
 /// The OCR test needs tesseract and a font; without them it is skipped, and says so, unless
 /// `GATEHOUSE_REQUIRE_OCR=1` (set by scripts/test.sh where tesseract is installed) says the
 /// machine has them: then a skip would hide a broken setup, so it fails.
-fn skip_ocr(why: &str) {
+pub(crate) fn skip_ocr(why: &str) {
     assert!(
         std::env::var("GATEHOUSE_REQUIRE_OCR").as_deref() != Ok("1"),
         "GATEHOUSE_REQUIRE_OCR=1 but the OCR test cannot run: {why}"

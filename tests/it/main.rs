@@ -13,6 +13,7 @@ mod config_errors;
 mod driver;
 mod driver_at_rest;
 mod driver_jobs;
+mod driver_renewals;
 mod harness;
 mod http_errors;
 mod http_surface;
