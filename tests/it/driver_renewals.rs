@@ -51,6 +51,14 @@ async fn upload_blank_front(user: &User, person: &Person) -> reqwest::Response {
     upload_parts(user, part(front, "f.png", "image/png"), part(back, "b.png", "image/png")).await
 }
 
+/// An approved driver whose licence expires in 5 days, and their next licence, 4 years on.
+async fn renewing_driver(server: &TestServer) -> (User, Person, Person) {
+    let old = ana(today(server) + Duration::days(5));
+    let user = approved_driver_as(server, "ana@north.edu", &old).await;
+    let renewal = ana(old.expiry + Duration::days(1460));
+    (user, old, renewal)
+}
+
 async fn server_with(auto_approve_renewals: bool, ocr: bool) -> TestServer {
     TestServer::start_with(move |c| {
         c.driver.auto_approve_renewals = auto_approve_renewals;
@@ -100,10 +108,7 @@ async fn a_forged_back_on_a_real_front_is_flagged_first_even_where_renewals_are_
 async fn a_campus_that_opts_in_approves_a_renewal_at_once_when_front_and_back_agree() {
     let Some(font) = ocr_ready() else { return };
     let server = server_with(true, true).await;
-    let old = ana(today(&server) + Duration::days(5));
-    let user = approved_driver_as(&server, "ana@north.edu", &old).await;
-
-    let renewal = ana(old.expiry + Duration::days(1460));
+    let (user, _, renewal) = renewing_driver(&server).await;
     let state = upload_sides(&user, &font, &renewal, &renewal).await;
     assert_eq!(state["status"], "approved", "{state}");
     assert_eq!(state["expiry_date"], renewal.expiry.to_string());
@@ -125,9 +130,7 @@ async fn a_campus_that_opts_in_approves_a_renewal_at_once_when_front_and_back_ag
 async fn by_default_even_a_renewal_whose_front_agrees_waits_for_a_reviewer() {
     let Some(font) = ocr_ready() else { return };
     let server = server_with(false, true).await;
-    let old = ana(today(&server) + Duration::days(5));
-    let user = approved_driver_as(&server, "ana@north.edu", &old).await;
-    let renewal = ana(old.expiry + Duration::days(1460));
+    let (user, old, renewal) = renewing_driver(&server).await;
     let state = upload_sides(&user, &font, &renewal, &renewal).await;
     assert_eq!(state["pending_licence"]["front_check"]["result"], "agrees", "{state}");
     assert_eq!(state["expiry_date"], old.expiry.to_string(), "still the old licence");
@@ -138,9 +141,7 @@ async fn by_default_even_a_renewal_whose_front_agrees_waits_for_a_reviewer() {
 #[tokio::test]
 async fn an_opted_in_campus_without_ocr_sends_every_renewal_to_a_reviewer() {
     let server = server_with(true, false).await;
-    let old = ana(today(&server) + Duration::days(5));
-    let user = approved_driver_as(&server, "ana@north.edu", &old).await;
-    let renewal = ana(old.expiry + Duration::days(1460));
+    let (user, old, renewal) = renewing_driver(&server).await;
     let state = json_of(upload_blank_front(&user, &renewal).await, 201).await;
     assert_eq!(state["pending_licence"]["front_check"]["result"], "not_available", "{state}");
     assert_eq!(state["expiry_date"], old.expiry.to_string());
