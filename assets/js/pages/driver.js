@@ -1,10 +1,11 @@
-// The driver page: upload both sides of a driving licence (with previews and upload progress),
-// what was read from it, the review status, the expiry, and the driving and availability
-// switches.
+// The driver page: upload both sides of a driving licence (each photo checked, previewed and
+// made smaller in the browser first, licence-photo.js; then upload progress), what was read
+// from it, the review status, the expiry, and the driving and availability switches.
 
 import { ApiError, api, csrfToken, sentence } from "../api.js";
 import { announce, formatDate, h, notice, replace } from "../dom.js";
 import { busyClick } from "../forms.js";
+import { preparePhoto } from "../licence-photo.js";
 
 export const title = "Driving";
 
@@ -129,43 +130,106 @@ function licenceSection(state) {
   }
   if (state.licence) parts.push(h("h3", {}, "Approved licence"), licenceFacts(state.licence));
   if (state.rejected_licence) {
-    parts.push(h("h3", {}, "Not approved"), licenceFacts(state.rejected_licence));
+    const reason = state.rejected_licence.decision_reason;
+    parts.push(
+      h("h3", {}, "Not approved"),
+      reason ? h("p", { class: "decision-reason" }, h("strong", {}, "The reviewer's reason: "), reason) : null,
+      licenceFacts(state.rejected_licence),
+    );
   }
   return parts.length ? section("licence-heading", "Your licence", ...parts) : null;
 }
 
-/** A file input with a preview of the chosen image (a data: URL, allowed by the CSP). */
-function imagePicker(name, label) {
+/** "850 KB", "4.2 MB" */
+function formatSize(bytes) {
+  return bytes < 1024 * 1024 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** A data: URL of `blob` (the CSP allows data: images, not blob: ones). */
+function dataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.addEventListener("load", () => resolve(String(reader.result)));
+    reader.addEventListener("error", () => reject(reader.error));
+    reader.readAsDataURL(blob);
+  });
+}
+
+/**
+ * A file input for one side of the card: on a phone it opens the camera. The chosen photo is
+ * checked at once (licence-photo.js): a refusal is shown next to the input, and the preview
+ * shows what will be uploaded. `photos[name]` is the check's result, or a promise of it while
+ * it runs.
+ */
+function imagePicker(name, label, photos) {
   const id = `licence-${name}`;
-  const input = h("input", { id, name, type: "file", accept: "image/jpeg,image/png", "aria-describedby": `${id}-hint`, required: true });
+  const hintId = `${id}-hint`;
+  const input = h("input", {
+    id,
+    name,
+    type: "file",
+    accept: "image/jpeg,image/png",
+    capture: "environment",
+    "aria-describedby": `${hintId} ${id}-status`,
+    required: true,
+  });
+  const wrapper = h("div", { class: "field", "data-field": name });
+  const error = h("p", { class: "field-error", id: `${id}-error`, role: "alert" });
+  const status = h("p", { class: "hint photo-status", id: `${id}-status`, role: "status" });
   const preview = h("img", { class: "licence-preview", alt: "", hidden: true });
+  const refuse = (reason) => {
+    wrapper.classList.add("has-error");
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", `${error.id} ${hintId} ${status.id}`);
+    error.textContent = reason;
+  };
+  const clear = () => {
+    wrapper.classList.remove("has-error");
+    input.removeAttribute("aria-invalid");
+    input.setAttribute("aria-describedby", `${hintId} ${status.id}`);
+    replace(error);
+    replace(status);
+  };
+  let latest = 0;
   input.addEventListener("change", () => {
+    clear();
     const file = input.files?.[0];
+    preview.hidden = true;
     if (!file) {
-      preview.hidden = true;
+      photos[name] = null;
       return;
     }
-    const reader = new FileReader();
-    reader.addEventListener("load", () => {
-      preview.src = String(reader.result);
+    const run = ++latest;
+    status.textContent = "Checking the photo…";
+    photos[name] = preparePhoto(file).then(async (result) => {
+      if (run !== latest) return result;
+      preview.src = await dataUrl(result.ok ? result.blob : file);
       preview.alt = `Preview of the ${name} you chose`;
       preview.hidden = false;
+      if (!result.ok) {
+        replace(status);
+        refuse(result.reason);
+      } else {
+        const size = `${result.width} × ${result.height} pixels, ${formatSize(result.blob.size)}`;
+        status.textContent = result.scaled ? `Ready: ${size} (made smaller from ${formatSize(file.size)} for the upload).` : `Ready: ${size}.`;
+      }
+      photos[name] = result;
+      return result;
     });
-    reader.readAsDataURL(file);
   });
-  return h(
-    "div",
-    { class: "field", "data-field": name },
+  return replace(
+    wrapper,
     h("label", { for: id }, label),
-    h("p", { class: "hint", id: `${id}-hint` }, "A JPEG or PNG photo, at most 10 MB, the whole card sharp and visible."),
-    h("p", { class: "field-error", id: `${id}-error` }),
+    h("p", { class: "hint", id: hintId }, "A photo of the whole card, sharp and in good light (JPEG or PNG). On a phone this opens the camera."),
+    error,
     input,
+    status,
     preview,
   );
 }
 
-/** Sends the form with XMLHttpRequest, which reports upload progress (fetch does not). */
-function send(form, onProgress) {
+/** Sends both photos with XMLHttpRequest, which reports upload progress (fetch does not). */
+function send(body, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/v1/driver/license");
@@ -192,7 +256,7 @@ function send(form, onProgress) {
       }
     });
     xhr.addEventListener("error", () => reject(new ApiError({ code: "network_error", detail: "Gatehouse cannot be reached. Check your internet connection and try again." })));
-    xhr.send(new FormData(form));
+    xhr.send(body);
   });
 }
 
@@ -207,43 +271,55 @@ function uploadSection(root, state) {
   const progress = h("progress", { id: "upload-progress", max: "100", value: "0", hidden: true, "aria-label": "Upload progress" });
   const errors = h("div", { class: "form-summary", role: "alert", tabindex: "-1" });
   const button = h("button", { type: "submit", class: "button" }, "Upload licence");
+  const photos = { front: null, back: null };
   const form = h(
     "form",
     { class: "stack", "aria-label": "Upload your driving licence", novalidate: true },
     errors,
-    imagePicker("front", "Front of the licence"),
-    imagePicker("back", "Back of the licence (with the barcode)"),
+    imagePicker("front", "Front of the licence", photos),
+    imagePicker("back", "Back of the licence (with the barcode)", photos),
     progress,
     button,
   );
+  const showSummary = (text, focus) => {
+    replace(errors, h("p", { class: "form-summary-title" }, text));
+    errors.classList.add("is-shown");
+    focus.focus();
+  };
   let busy = false;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (busy) return;
-    const missing = ["front", "back"].filter((name) => !form.elements[name].files?.length);
     replace(errors);
     errors.classList.remove("is-shown");
+    const missing = ["front", "back"].filter((name) => !photos[name]);
     if (missing.length) {
-      replace(errors, h("p", { class: "form-summary-title" }, `Choose a photo of the ${missing.join(" and the ")} of your licence.`));
-      errors.classList.add("is-shown");
-      form.elements[missing[0]].focus();
+      showSummary(`Choose a photo of the ${missing.join(" and the ")} of your licence.`, form.elements[missing[0]]);
       return;
     }
     busy = true;
     button.setAttribute("aria-disabled", "true");
-    progress.hidden = false;
-    progress.value = 0;
     try {
-      const next = await send(form, (percent) => {
+      // A photo still being checked is waited for; a refused one is not sent.
+      const [front, back] = await Promise.all([photos.front, photos.back]);
+      const refused = [["front", front], ["back", back]].filter(([, photo]) => !photo.ok).map(([name]) => name);
+      if (refused.length) {
+        showSummary(`Take another photo of the ${refused.join(" and the ")}: see the reason next to it.`, form.elements[refused[0]]);
+        return;
+      }
+      const body = new FormData();
+      body.set("front", front.blob, front.blob.name || "front.jpg");
+      body.set("back", back.blob, back.blob.name || "back.jpg");
+      progress.hidden = false;
+      progress.value = 0;
+      const next = await send(body, (percent) => {
         progress.value = percent;
       });
       draw(root, next);
       announce("Your licence is uploaded.");
       document.getElementById("driver-status-heading")?.focus();
     } catch (error) {
-      replace(errors, h("p", { class: "form-summary-title" }, error.message));
-      errors.classList.add("is-shown");
-      errors.focus();
+      showSummary(error.message, errors);
     } finally {
       busy = false;
       button.removeAttribute("aria-disabled");
