@@ -82,7 +82,7 @@ fn unknown_keys_are_named() {
 
 #[test]
 fn bad_values_are_named() {
-    let cases: [(&str, &str, &str); 7] = [
+    let cases: [(&str, &str, &str); 8] = [
         ("[server]\nlisten = \"not-an-address\"\n", "listen", "address"),
         ("[server]\nmode = \"staging\"\n", "mode", "staging"),
         ("[backup]\nkeep = -1\n", "keep", "keep"),
@@ -90,6 +90,7 @@ fn bad_values_are_named() {
         ("[captcha]\ndifficulty = 99\n", "captcha.difficulty", "between"),
         ("[server]\ntrusted_proxies = [\"10.0.0.0/99\"]\n", "trusted_proxies", "trusted"),
         ("[log]\nlevel = \"info,=[\"\n", "log.level", "log"),
+        ("[log]\nformat = \"pretty\"\n", "log.format", "pretty"),
     ];
     for (toml, key, hint) in cases {
         let output = check_config(Some(toml), &[]);

@@ -21,6 +21,7 @@ mod key_rotation;
 #[path = "../support/licence_images.rs"]
 mod licence_images;
 mod lockout;
+mod log_format;
 mod mail_delivery;
 mod mfa;
 mod openapi_drift;
