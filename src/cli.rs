@@ -267,7 +267,10 @@ fn keys_rotate_jwt(file: Option<&Path>) -> anyhow::Result<()> {
     audit::record(&*db.get()?, &event)
         .context("the key was rotated, but the audit row could not be written")?;
     let minutes = (ACCESS_TOKEN_SECONDS + RETIRED_GRACE_SECONDS + 59) / 60;
-    println!("Rotated the JWT signing key: new access tokens are signed with key {}.", rotation.new_kid);
+    println!(
+        "Rotated the JWT signing key: new access tokens are signed with key {}.",
+        rotation.new_kid
+    );
     println!(
         "  key {} is retired ({}): it verifies the tokens it signed, and stays in \
          /.well-known/jwks.json, for {minutes} more minutes.",

@@ -229,7 +229,8 @@ mod tests {
         let old = JwtKeys::new(&[5; 32], "https://id.north.edu", "gatehouse");
         let token = old.sign(&claims(future())).unwrap();
         let retired = [RetiredKey { seed: [5; 32], until: Some(1_000) }];
-        let rotated = JwtKeys::with_retired(&[6; 32], &retired, "https://id.north.edu", "gatehouse");
+        let rotated =
+            JwtKeys::with_retired(&[6; 32], &retired, "https://id.north.edu", "gatehouse");
         assert_ne!(rotated.kid(), old.kid());
         assert!(rotated.verify(&token, 0).is_ok());
         let kids = |now| -> Vec<_> {

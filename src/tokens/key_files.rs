@@ -135,7 +135,10 @@ impl KeyFiles {
     /// keys whose tokens have all expired.
     pub fn rotate(&self, now: i64) -> Result<Rotation, RotateError> {
         if let Some(path) = &self.configured {
-            return Err(RotateError::Configured { path: path.clone(), retired: self.retired_dir() });
+            return Err(RotateError::Configured {
+                path: path.clone(),
+                retired: self.retired_dir(),
+            });
         }
         let signing_path = self.signing_path();
         if !signing_path.exists() {
@@ -198,9 +201,11 @@ fn remove_if_present(path: &Path) -> Result<(), RotateError> {
 
 /// Makes a rename in `dir` durable.
 fn sync_dir(dir: &Path) -> Result<(), RotateError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| RotateError::Io { what: "sync", path: dir.into(), source })
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|source| RotateError::Io {
+        what: "sync",
+        path: dir.into(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -236,7 +241,9 @@ mod tests {
         assert_eq!(on_disk.retired[0].seed, *first.expose());
         assert_eq!(on_disk.retired[0].until, Some(1_000 + 15 * 60 + 60));
         assert_eq!(names(&files.retired_dir()), vec![format!("1000-{}.key", rotation.old_kid)]);
-        let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&fs::metadata(p).unwrap().permissions());
+        let mode = |p: &Path| {
+            std::os::unix::fs::PermissionsExt::mode(&fs::metadata(p).unwrap().permissions())
+        };
         assert_eq!(mode(&rotation.retired_file) & 0o777, 0o600);
         assert_eq!(mode(&files.signing_path()) & 0o777, 0o600);
         assert_eq!(names(&dir.path().join("keys")), vec!["jwt_retired", "jwt_signing.key"]);
@@ -303,7 +310,8 @@ mod tests {
     #[test]
     fn a_configured_key_is_not_rotated_and_a_missing_one_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let config = KeysConfig { jwt_signing_key_file: dir.path().join("mine.key"), ..Default::default() };
+        let config =
+            KeysConfig { jwt_signing_key_file: dir.path().join("mine.key"), ..Default::default() };
         let err = KeyFiles::new(&config, dir.path()).rotate(0).unwrap_err();
         assert!(matches!(err, RotateError::Configured { .. }), "{err}");
         assert!(err.to_string().contains("mine.key"), "{err}");
