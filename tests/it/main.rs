@@ -10,6 +10,7 @@ mod binary;
 mod captcha;
 mod cli;
 mod config_errors;
+mod doc_links;
 mod driver;
 mod driver_at_rest;
 mod driver_jobs;
