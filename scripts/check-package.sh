@@ -27,7 +27,7 @@ step "contents of $(basename "$deb")"
 contents=$(dpkg-deb --contents "$deb")
 for path in ./usr/bin/gatehouse ./lib/systemd/system/gatehouse.service \
             ./usr/lib/sysusers.d/gatehouse.conf ./etc/gatehouse/gatehouse.toml \
-            ./usr/share/doc/gatehouse/README.md; do
+            ./usr/share/doc/gatehouse/README.md ./usr/share/doc/gatehouse/docs/campus-it.md; do
   grep -q " $path\$" <<<"$contents" || fail "$path is not in the package"
 done
 dpkg-deb --field "$deb" Recommends | grep -q tesseract-ocr || fail "no Recommends: tesseract-ocr"

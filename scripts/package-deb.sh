@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the .deb: the static release binary (scripts/build-static.sh), the systemd unit, the
+# Builds the .deb: the static `dist` binary (scripts/build-static.sh), the systemd unit, the
 # sysusers file and maintainer scripts (packaging/debian/), and the commented production
 # config as a conffile. Prints the path of the .deb on its last line.
 #
@@ -17,10 +17,10 @@ fi
 if [ "${1:-}" != "--no-build" ]; then
   bash scripts/build-static.sh >&2
 fi
-binary="$CARGO_TARGET_DIR/$target/release/gatehouse"
+binary="$CARGO_TARGET_DIR/$target/dist/gatehouse"
 [ -x "$binary" ] || { echo "error: no static binary at $binary (run without --no-build)" >&2; exit 1; }
 out="$CARGO_TARGET_DIR/debian"
 mkdir -p "$out"
-cargo deb --no-build --target "$target" --output "$out" >&2
+cargo deb --no-build --profile dist --target "$target" --output "$out" >&2
 deb=$(ls -t "$out"/gatehouse_*.deb | head -n1)
 echo "$deb"

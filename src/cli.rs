@@ -72,8 +72,15 @@ enum Command {
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Make a new PII key active and re-seal every stored value under it (the server may keep
-    /// running). Run again to finish an interrupted rotation.
-    Rotate,
+    /// running). Run again to finish an interrupted rotation. With --jwt, rotate the JWT
+    /// signing key instead.
+    Rotate {
+        /// Rotate the JWT signing key: new access tokens are signed with a new key; the old
+        /// one keeps verifying (and stays in the JWK set) until its tokens have expired. The
+        /// server may keep running: it follows the change.
+        #[arg(long)]
+        jwt: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -126,7 +133,8 @@ pub fn run() -> ExitCode {
         Command::Restore { file, data_dir } => {
             restore(cli.config.as_deref(), &file, data_dir.as_deref())
         }
-        Command::Keys(KeysCommand::Rotate) => keys_rotate(cli.config.as_deref()),
+        Command::Keys(KeysCommand::Rotate { jwt: false }) => keys_rotate(cli.config.as_deref()),
+        Command::Keys(KeysCommand::Rotate { jwt: true }) => keys_rotate_jwt(cli.config.as_deref()),
         Command::Seed { users, domain, password_file } => {
             seed(cli.config.as_deref(), users, &domain, password_file.as_deref())
         }
@@ -223,6 +231,63 @@ fn keys_rotate(file: Option<&Path>) -> anyhow::Result<()> {
         println!("  key {id}: still in use; kept (run the command again to finish)");
     }
     println!("  key 1 (pii.key) is kept: it also keys the email and phone lookups.");
+    Ok(())
+}
+
+fn keys_rotate_jwt(file: Option<&Path>) -> anyhow::Result<()> {
+    use crate::audit::{self, AuditEvent, actions};
+    use crate::tokens::jwt::ACCESS_TOKEN_SECONDS;
+    use crate::tokens::key_files::{KeyFiles, RETIRED_GRACE_SECONDS};
+    let config = load(file)?;
+    let data_dir = &config.storage.data_dir;
+    let files = KeyFiles::new(&config.keys, data_dir);
+    if !files.signing_path().exists() {
+        // Said by `rotate` too; checked first so that no database is made for nothing.
+        anyhow::bail!(
+            "there is no JWT signing key at {} yet: start Gatehouse once, which makes one",
+            files.signing_path().display()
+        );
+    }
+    let db = server::open_database(data_dir)?;
+    let now = chrono::Utc::now().timestamp();
+    let rotation = files.rotate(now)?;
+    let event = AuditEvent {
+        at: now,
+        actor_id: None,
+        action: actions::JWT_KEY_ROTATED,
+        subject_id: None,
+        ip: None,
+        success: true,
+        details: serde_json::json!({
+            "old_kid": rotation.old_kid,
+            "new_kid": rotation.new_kid,
+            "retired_keys_deleted": rotation.deleted.len(),
+        }),
+    };
+    audit::record(&*db.get()?, &event)
+        .context("the key was rotated, but the audit row could not be written")?;
+    let minutes = (ACCESS_TOKEN_SECONDS + RETIRED_GRACE_SECONDS + 59) / 60;
+    println!(
+        "Rotated the JWT signing key: new access tokens are signed with key {}.",
+        rotation.new_kid
+    );
+    println!(
+        "  key {} is retired ({}): it verifies the tokens it signed, and stays in \
+         /.well-known/jwks.json, for {minutes} more minutes.",
+        rotation.old_kid,
+        rotation.retired_file.display()
+    );
+    println!("  A running server follows the change at its next request; no restart is needed.");
+    for path in &rotation.deleted {
+        println!("  deleted {}: its tokens have all expired", path.display());
+    }
+    for path in &rotation.undated {
+        println!(
+            "  kept {}: retired by hand, so its age is unknown; delete it once its tokens have \
+             expired ({minutes} minutes after it stopped signing)",
+            path.display()
+        );
+    }
     Ok(())
 }
 

@@ -90,12 +90,27 @@ pub struct LogConfig {
     pub dir: PathBuf,
     /// A tracing filter: `info`, `debug`, `gatehouse=debug,info`, ...
     pub level: String,
+    /// How lines on stdout are written; the log files are JSON whatever it says.
+    pub format: LogFormat,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::new(), level: "info".into() }
+        Self { dir: PathBuf::new(), level: "info".into(), format: LogFormat::Auto }
     }
+}
+
+/// The format of log lines on stdout (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Text when stdout is a terminal (a person is reading), JSON otherwise: a pipe, a file,
+    /// or the systemd journal, whose stdout is a socket.
+    Auto,
+    /// JSON lines, one object each.
+    Json,
+    /// Lines for a person: time, level, where, message, fields.
+    Text,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -39,10 +39,9 @@ impl fmt::Debug for KeyBytes {
 #[derive(Clone, Debug)]
 pub struct Keys {
     pub session_secret: KeyBytes,
+    /// The JWT signing key at start-up. The server follows later changes on disk, and reads
+    /// the retired keys itself (`tokens::key_files`).
     pub jwt_signing_seed: KeyBytes,
-    /// Former JWT signing keys (`<data_dir>/keys/jwt_retired/*.key`): they no longer sign,
-    /// but tokens they signed keep verifying and their public keys stay in the JWK set.
-    pub jwt_retired_seeds: Vec<KeyBytes>,
     /// `pii.key`: PII key id 1 and the root of the blind indexes (see `privacy::keyring`).
     pub pii_key: KeyBytes,
     pub pepper: KeyBytes,
@@ -128,7 +127,7 @@ impl Keys {
 
     /// Loads the four keys; generates a missing one only if `in_use` says nothing depends on
     /// it. The JWT signing key is always generated when missing: tokens it signed merely stop
-    /// verifying (and moving it to `jwt_retired/` is how it is rotated).
+    /// verifying (`gatehouse keys rotate --jwt` replaces it without breaking any).
     pub fn load(config: &KeysConfig, data_dir: &Path, in_use: KeysInUse) -> Result<Self, KeyError> {
         let dir = data_dir.join("keys");
         let load = |configured: &Path, name: &str, needed_by: Option<&'static str>| {
@@ -146,7 +145,6 @@ impl Keys {
                 accounts(SESSION_SECRET_NEEDED),
             )?,
             jwt_signing_seed: load(&config.jwt_signing_key_file, "jwt_signing.key", None)?,
-            jwt_retired_seeds: retired_keys(&dir.join("jwt_retired"))?,
             pii_key: load(
                 &config.pii_key_file,
                 "pii.key",
@@ -155,18 +153,6 @@ impl Keys {
             pepper: load(&config.pepper_file, "pepper.key", accounts(PEPPER_NEEDED))?,
         })
     }
-}
-
-/// Every `*.key` file in `dir` (none when it does not exist), in name order.
-fn retired_keys(dir: &Path) -> Result<Vec<KeyBytes>, KeyError> {
-    let Ok(entries) = fs::read_dir(dir) else { return Ok(Vec::new()) };
-    let mut paths: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "key"))
-        .collect();
-    paths.sort();
-    paths.iter().map(|p| read_key(p)).collect()
 }
 
 /// Reads the key at `path`, or makes it when it does not exist and nothing depends on it
@@ -188,10 +174,17 @@ fn load_or_create(
 /// Writes a new random key to `path` (mode 0600, in `dir` created with mode 0700); fails if the
 /// file exists.
 pub(crate) fn create_key(dir: &Path, path: &Path) -> Result<KeyBytes, KeyError> {
+    let key = KeyBytes(rand::random());
+    write_key(dir, path, &key)?;
+    Ok(key)
+}
+
+/// Writes `key` to `path` (mode 0600, in `dir` created with mode 0700) and syncs it; fails if
+/// the file exists.
+pub(crate) fn write_key(dir: &Path, path: &Path, key: &KeyBytes) -> Result<(), KeyError> {
     fs::create_dir_all(dir)
         .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(0o700)))
         .map_err(|source| KeyError::CreateDir { path: dir.into(), source })?;
-    let key: [u8; 32] = rand::random();
     let write_err = |source| KeyError::Write { path: path.into(), source };
     // create_new: two processes starting at once cannot overwrite each other's key.
     let mut file = fs::OpenOptions::new()
@@ -200,10 +193,9 @@ pub(crate) fn create_key(dir: &Path, path: &Path) -> Result<KeyBytes, KeyError> 
         .mode(0o600)
         .open(path)
         .map_err(write_err)?;
-    file.write_all(format!("{}\n", hex::encode(key)).as_bytes())
+    file.write_all(format!("{}\n", hex::encode(key.0)).as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(write_err)?;
-    Ok(KeyBytes(key))
+        .map_err(write_err)
 }
 
 pub(crate) fn read_key(path: &Path) -> Result<KeyBytes, KeyError> {

@@ -1,5 +1,10 @@
-//! Logs: JSON lines to stdout and to daily rolling files in the log directory. Only the
+//! Logs: lines to stdout and JSON lines to daily rolling files in the log directory. Only the
 //! binary installs this (once per process); tests of the in-process app do not.
+//!
+//! Stdout follows `log.format`: `auto` (the default) writes lines for a person when stdout is
+//! a terminal, so that the start-up banner is not buried among JSON objects, and JSON
+//! otherwise (a pipe, a file, or the systemd journal, whose stdout is a socket), which log
+//! collectors and `jq` read. The files are always JSON.
 
 use anyhow::Context;
 use tracing_appender::non_blocking::WorkerGuard;
@@ -8,7 +13,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, fmt};
 
-use crate::config::Config;
+use crate::config::{Config, LogFormat};
 
 /// Log files kept in the log directory (one per day).
 const KEEP_LOG_FILES: usize = 30;
@@ -37,9 +42,19 @@ pub fn init(config: &Config) -> anyhow::Result<WorkerGuard> {
         .buffered_lines_limit(FILE_QUEUE_LINES)
         .finish(appender);
     let filter = EnvFilter::try_new(&config.log.level).context("log.level")?;
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    // One of the two stdout layers is installed; `Option` layers are no-ops when `None`.
+    let (text, json) = if stdout_is_text(config.log.format, terminal) {
+        (Some(fmt::layer().with_ansi(terminal)), None)
+    } else {
+        let json =
+            fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(false);
+        (None, Some(json))
+    };
     tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(false))
+        .with(text)
+        .with(json)
         .with(
             fmt::layer()
                 .json()
@@ -51,4 +66,28 @@ pub fn init(config: &Config) -> anyhow::Result<WorkerGuard> {
         .try_init()
         .context("cannot install the logger")?;
     Ok(guard)
+}
+
+/// Whether stdout gets lines for a person (rather than JSON).
+fn stdout_is_text(format: LogFormat, stdout_is_terminal: bool) -> bool {
+    match format {
+        LogFormat::Auto => stdout_is_terminal,
+        LogFormat::Json => false,
+        LogFormat::Text => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_is_text_on_a_terminal_only_and_the_others_are_fixed() {
+        assert!(stdout_is_text(LogFormat::Auto, true));
+        assert!(!stdout_is_text(LogFormat::Auto, false));
+        for terminal in [true, false] {
+            assert!(stdout_is_text(LogFormat::Text, terminal));
+            assert!(!stdout_is_text(LogFormat::Json, terminal));
+        }
+    }
 }

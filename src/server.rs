@@ -34,7 +34,8 @@ use crate::otp::{OtpSettings, PhoneCodes};
 use crate::privacy::{self, FieldCipher, KeyRing};
 use crate::sessions::{Sessions, TouchWriter};
 use crate::tokens::Tokens;
-use crate::tokens::jwt::JwtKeys;
+use crate::tokens::key_files::KeyFiles;
+use crate::tokens::live_keys::LiveJwtKeys;
 
 /// How long in-flight requests may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -169,13 +170,12 @@ pub fn build(
             lockout: config.rate_limit.lockout,
         },
     ));
-    let retired: Vec<[u8; 32]> = keys.jwt_retired_seeds.iter().map(|k| *k.expose()).collect();
-    let jwt = JwtKeys::with_retired(
-        keys.jwt_signing_seed.expose(),
-        &retired,
+    let jwt = LiveJwtKeys::open(
+        KeyFiles::new(&config.keys, &data_dir),
         &config.server.public_url,
         &config.auth.token_audience,
-    );
+    )
+    .context("cannot load the JWT keys")?;
     let tokens = Arc::new(Tokens::new(db.clone(), clock.clone(), jwt, accounts.clone()));
     let phone_codes = Arc::new(PhoneCodes::new(
         db.clone(),

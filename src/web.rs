@@ -28,6 +28,7 @@ pub const UI_PAGES: &[&str] = &[
     "/driver",
     "/driver-reviews",
     "/admin",
+    "/admin/start",
     "/admin/users",
     "/admin/audit",
     "/admin/backups",

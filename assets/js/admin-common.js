@@ -5,6 +5,7 @@ import { h, notice, replace, uniqueId } from "./dom.js";
 import { isAdmin } from "./session.js";
 
 const SECTIONS = [
+  ["/admin/start", "Getting started"],
   ["/admin", "Campuses"],
   ["/admin/users", "Accounts"],
   ["/admin/audit", "Audit log"],

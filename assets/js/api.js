@@ -37,6 +37,17 @@ export function csrfToken() {
 }
 
 /**
+ * Deletes the CSRF cookie of a session the server no longer knows (the session cookie is
+ * HttpOnly: the server clears it at sign-out, and a dead one is merely ignored).
+ */
+export function forgetCsrfCookie() {
+  const secure = window.location.protocol === "https:" ? "; Secure" : "";
+  for (const name of ["__Host-gatehouse_csrf", "gatehouse_csrf"]) {
+    document.cookie = `${name}=; Max-Age=0; Path=/; SameSite=Lax${secure}`;
+  }
+}
+
+/**
  * Calls the API. Resolves with the parsed JSON body (or null for 204); rejects with ApiError.
  * `body` is sent as JSON when given.
  */

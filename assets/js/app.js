@@ -14,6 +14,7 @@ const routes = {
   "/reset-password": "reset-password",
   "/account": "account",
   "/admin": "admin",
+  "/admin/start": "admin-start",
   "/admin/users": "admin-users",
   "/admin/audit": "admin-audit",
   "/admin/backups": "admin-backups",
@@ -95,7 +96,18 @@ async function main() {
   }
   if (who) startTimeoutWatch(who);
   showPendingPolicy(who);
+  scrollToFragment();
   document.body.dataset.ready = "true";
+}
+
+// A link to a part of a page (/account#two-step-heading): the browser looked for it before the
+// page module drew it, so look again now.
+function scrollToFragment() {
+  const id = decodeURIComponent(window.location.hash.slice(1));
+  const target = id ? document.getElementById(id) : null;
+  if (!target) return;
+  target.scrollIntoView();
+  if (target.tabIndex >= 0 || target.hasAttribute("tabindex")) target.focus({ preventScroll: true });
 }
 
 // A privacy-policy version published after this session began: asked for above every page

@@ -1,18 +1,14 @@
 // The privacy policy in other pages: the current version (or null when none is published),
 // and the prompt shown when a new version awaits the user's acceptance.
 
-import { ApiError, api } from "./api.js";
+import { api } from "./api.js";
 import { h, notice, replace } from "./dom.js";
 import { busyClick } from "./forms.js";
 
 /** The current policy {version, text, published_at}, or null when none is published. */
 export async function currentPolicy() {
-  try {
-    return await api("GET", "/api/v1/policies/current");
-  } catch (error) {
-    if (error instanceof ApiError && error.code === "no_policy") return null;
-    throw error;
-  }
+  const policy = await api("GET", "/api/v1/policies/current");
+  return policy?.published ? policy : null;
 }
 
 /**

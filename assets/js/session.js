@@ -1,18 +1,29 @@
 // Who is signed in, signing out, and the warning shown before an idle session times out.
 
-import { api } from "./api.js";
+import { api, csrfToken, forgetCsrfCookie } from "./api.js";
 import { announce } from "./dom.js";
 
 const ACTIVITY_KEY = "gatehouse.lastActivity";
 const WARN_BEFORE_MS = 2 * 60 * 1000;
 
-/** GET /api/v1/auth/session: {user, session}, or null when nobody is signed in. */
+/**
+ * GET /api/v1/auth/session: {user, session}, or null when nobody is signed in.
+ *
+ * The session cookie is HttpOnly, so a script cannot see whether there is one; but the CSRF
+ * cookie is set and cleared with it, with the same lifetime, and is readable. Without it
+ * nobody is signed in, and asking would only put a 401 in the browser's console on every
+ * signed-out page: so the question is not asked.
+ */
 export async function loadSession() {
+  if (!csrfToken()) return null;
   try {
     return await api("GET", "/api/v1/auth/session");
   } catch (error) {
-    if (error.status === 401) return null;
-    // The service may be down: the pages still render and their forms explain what fails.
+    // A session that ended on the server (idle, revoked) leaves its cookies behind: forget
+    // the readable one, so that the next pages do not ask again.
+    if (error.status === 401) forgetCsrfCookie();
+    // Otherwise the service may be down: the pages still render and their forms explain
+    // what fails.
     return null;
   }
 }

@@ -14,7 +14,7 @@ bench_need_wrk
 users=${1:-100000}
 seconds=${2:-15}
 target=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}
-binary=$target/x86_64-unknown-linux-gnu/release/gatehouse
+binary=$target/x86_64-unknown-linux-gnu/dist/gatehouse
 [ -x "$binary" ] || binary=$target/release/gatehouse
 [ -x "$binary" ] || { echo "build first: scripts/build-static.sh" >&2; exit 1; }
 work=$(mktemp -d)

@@ -11,8 +11,8 @@ bench_need_wrk
 seconds=${1:-10}
 target=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}
 binaries=("default:$target/release/gatehouse")
-[ -x "$target/x86_64-unknown-linux-gnu/release/gatehouse" ] &&
-  binaries+=("static:$target/x86_64-unknown-linux-gnu/release/gatehouse")
+[ -x "$target/x86_64-unknown-linux-gnu/dist/gatehouse" ] &&
+  binaries+=("static:$target/x86_64-unknown-linux-gnu/dist/gatehouse")
 
 printf '%-8s %10s %12s %10s %14s %14s %8s\n' build size start_ms rss_kib health_rps api404_rps ratio
 for entry in "${binaries[@]}"; do

@@ -88,6 +88,8 @@ pub mod actions {
     pub const ACCOUNT_ENABLED: &str = "account.enabled";
     pub const ROLE_CHANGED: &str = "role.changed";
     pub const BACKUP_CREATED: &str = "backup.created";
+    /// `gatehouse keys rotate --jwt` (details: the old and new key ids, never a key).
+    pub const JWT_KEY_ROTATED: &str = "keys.jwt_rotated";
     pub const OUTBOX_RETRIED: &str = "outbox.retried";
     pub const TOTP_ENROLMENT_STARTED: &str = "totp.enrolment_started";
     pub const TOTP_ENABLED: &str = "totp.enabled";

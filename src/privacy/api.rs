@@ -11,7 +11,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::export::{self, AccountExport};
 use super::policies;
-use super::service::{self, PrivacyError};
+use super::service;
 use crate::accounts::api::request_meta;
 use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
@@ -38,6 +38,19 @@ pub struct PolicySummaryView {
     acceptances: i64,
     /// The newest version is the current one.
     current: bool,
+}
+
+/// The current privacy policy, or the statement that none is published yet.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct CurrentPolicyView {
+    /// False while no policy is published: the other fields are then absent, and
+    /// registration needs no acceptance.
+    published: bool,
+    version: Option<String>,
+    /// The policy text (plain text).
+    text: Option<String>,
+    published_at: Option<String>,
 }
 
 #[derive(Object)]
@@ -158,11 +171,26 @@ impl PrivacyApi {
 
     /// The current privacy policy (the newest published version).
     ///
-    /// `404 no_policy` while none is published (registration then needs no acceptance).
+    /// While none is published the answer is still `200`: `{"published": false}` with no
+    /// other field (registration then needs no acceptance). "No policy yet" is a normal state
+    /// of a new installation, not an error.
     #[oai(path = "/policies/current", method = "get", operation_id = "get_current_policy")]
-    async fn current_policy(&self, state: Data<&AppState>) -> ApiResult<Json<PolicyView>> {
+    async fn current_policy(&self, state: Data<&AppState>) -> ApiResult<Json<CurrentPolicyView>> {
         let current = state.db.run(|c| policies::current(c).map_err(DbError::from)).await?;
-        current.map(|p| Json(view(p))).ok_or_else(|| PrivacyError::NoPolicy.into())
+        Ok(Json(match current {
+            Some(p) => CurrentPolicyView {
+                published: true,
+                version: Some(p.version),
+                text: Some(p.text),
+                published_at: Some(rfc3339(p.published_at)),
+            },
+            None => CurrentPolicyView {
+                published: false,
+                version: None,
+                text: None,
+                published_at: None,
+            },
+        }))
     }
 
     /// Published privacy-policy versions, newest (current) first. Admins only.

@@ -1,6 +1,11 @@
 //! JWT access tokens: EdDSA (Ed25519) signatures with the key derived from the configured
 //! seed, `kid` in the header, issuer `server.public_url`, a configurable audience, 15 minutes.
-//! The public key is published as a JWK set at `/.well-known/jwks.json`.
+//! The public keys are published as a JWK set at `/.well-known/jwks.json`.
+//!
+//! A key set is one signing key and every public key that verifies: the signing key's own and
+//! those of retired keys until the tokens they signed have expired (see `super::key_files`).
+//! Each public key carries its own algorithm and JWK, so keys of another kind (the OpenID
+//! Connect provider's RS256 key, later) can sit beside the Ed25519 ones.
 
 use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -34,19 +39,48 @@ pub struct Claims {
 /// A public key that verifies tokens, and its JWK form.
 struct VerifyingKey {
     kid: String,
+    alg: Algorithm,
     decoding: DecodingKey,
-    public_x: String,
+    jwk: serde_json::Value,
+    /// A retired key verifies (and is published) only before this time; `None`: always.
+    until: Option<i64>,
 }
 
 impl VerifyingKey {
-    fn from_seed(seed: &[u8; 32]) -> Self {
+    fn ed25519(seed: &[u8; 32], until: Option<i64>) -> Self {
         let public = SigningKey::from_bytes(seed).verifying_key().to_bytes();
-        Self {
-            kid: hex::encode(&Sha256::digest(public)[..8]),
-            decoding: DecodingKey::from_ed_der(&public),
-            public_x: base64url(&public),
-        }
+        let kid = ed25519_kid(&public);
+        let jwk = serde_json::json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": base64url(&public),
+            "kid": kid,
+            "alg": "EdDSA",
+            "use": "sig",
+        });
+        Self { kid, alg: Algorithm::EdDSA, decoding: DecodingKey::from_ed_der(&public), jwk, until }
     }
+
+    fn in_use(&self, now: i64) -> bool {
+        self.until.is_none_or(|until| now < until)
+    }
+}
+
+fn ed25519_kid(public: &[u8; 32]) -> String {
+    hex::encode(&Sha256::digest(public)[..8])
+}
+
+/// The `kid` of the Ed25519 key with this seed (the first 8 bytes of the SHA-256 of its
+/// public key, in hex).
+pub fn kid_of(seed: &[u8; 32]) -> String {
+    ed25519_kid(&SigningKey::from_bytes(seed).verifying_key().to_bytes())
+}
+
+/// A former signing key: it verifies the tokens it signed until `until` (unix seconds; `None`
+/// when its retirement time is unknown: until someone deletes it).
+pub struct RetiredKey {
+    pub seed: [u8; 32],
+    pub until: Option<i64>,
 }
 
 /// The current signing key and the retired ones that still verify (a rotation keeps a former
@@ -78,15 +112,22 @@ impl JwtKeys {
         Self::with_retired(seed, &[], issuer, audience)
     }
 
+    /// The key set signing with `seed`, whose tokens and those of the `retired` keys verify.
+    /// A retired key equal to the signing key (a rotation stopped half way) is left out.
     pub fn with_retired(
         seed: &[u8; 32],
-        retired: &[[u8; 32]],
+        retired: &[RetiredKey],
         issuer: &str,
         audience: &str,
     ) -> Self {
-        let current = VerifyingKey::from_seed(seed);
+        let current = VerifyingKey::ed25519(seed, None);
         let mut verifying = vec![current];
-        verifying.extend(retired.iter().map(VerifyingKey::from_seed));
+        for key in retired {
+            let key = VerifyingKey::ed25519(&key.seed, key.until);
+            if verifying.iter().all(|k| k.kid != key.kid) {
+                verifying.push(key);
+            }
+        }
         Self {
             kid: verifying[0].kid.clone(),
             encoding: EncodingKey::from_ed_der(&pkcs8_der(seed)),
@@ -114,17 +155,18 @@ impl JwtKeys {
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| JwtError(e.to_string()))
     }
 
-    /// Verifies signature, algorithm (EdDSA only: `none` and HMAC are refused), `kid`, issuer,
-    /// audience, and expiry against `now` (the app's clock, no leeway).
+    /// Verifies signature, algorithm (the key's own: `none` and HMAC are refused), `kid`,
+    /// issuer, audience, and expiry against `now` (the app's clock, no leeway). A retired key
+    /// past its time verifies nothing.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError(e.to_string()))?;
         let key = self
             .verifying
             .iter()
-            .find(|k| header.kid.as_deref() == Some(k.kid.as_str()))
-            .filter(|_| header.alg == Algorithm::EdDSA)
+            .find(|k| header.kid.as_deref() == Some(k.kid.as_str()) && k.in_use(now))
+            .filter(|k| header.alg == k.alg)
             .ok_or_else(|| JwtError("unknown algorithm or key".into()))?;
-        let mut validation = Validation::new(Algorithm::EdDSA);
+        let mut validation = Validation::new(key.alg);
         validation.leeway = 0;
         validation.set_audience(&[&self.audience]);
         validation.set_issuer(&[&self.issuer]);
@@ -140,22 +182,11 @@ impl JwtKeys {
         Ok(claims)
     }
 
-    /// The JWK set published at `/.well-known/jwks.json`: the current key first.
-    pub fn jwks(&self) -> serde_json::Value {
-        let keys: Vec<serde_json::Value> = self
-            .verifying
-            .iter()
-            .map(|k| {
-                serde_json::json!({
-                    "kty": "OKP",
-                    "crv": "Ed25519",
-                    "x": k.public_x,
-                    "kid": k.kid,
-                    "alg": "EdDSA",
-                    "use": "sig",
-                })
-            })
-            .collect();
+    /// The JWK set published at `/.well-known/jwks.json` at `now`: the current key first, then
+    /// the retired keys whose tokens may still be alive.
+    pub fn jwks(&self, now: i64) -> serde_json::Value {
+        let keys: Vec<&serde_json::Value> =
+            self.verifying.iter().filter(|k| k.in_use(now)).map(|k| &k.jwk).collect();
         serde_json::json!({ "keys": keys })
     }
 }
@@ -189,26 +220,44 @@ mod tests {
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(keys.kid()));
         assert_eq!(keys.verify(&token, 0).unwrap().sub, "user-1");
-        assert_eq!(keys.jwks()["keys"][0]["kid"], keys.kid());
+        assert_eq!(keys.jwks(0)["keys"][0]["kid"], keys.kid());
+        assert_eq!(kid_of(&[3; 32]), keys.kid());
     }
 
     #[test]
     fn a_retired_key_still_verifies_and_is_published() {
         let old = JwtKeys::new(&[5; 32], "https://id.north.edu", "gatehouse");
         let token = old.sign(&claims(future())).unwrap();
+        let retired = [RetiredKey { seed: [5; 32], until: Some(1_000) }];
         let rotated =
-            JwtKeys::with_retired(&[6; 32], &[[5; 32]], "https://id.north.edu", "gatehouse");
+            JwtKeys::with_retired(&[6; 32], &retired, "https://id.north.edu", "gatehouse");
         assert_ne!(rotated.kid(), old.kid());
         assert!(rotated.verify(&token, 0).is_ok());
-        let kids: Vec<_> =
-            rotated.jwks()["keys"].as_array().unwrap().iter().map(|k| k["kid"].clone()).collect();
-        assert_eq!(kids, vec![serde_json::json!(rotated.kid()), serde_json::json!(old.kid())]);
+        let kids = |now| -> Vec<_> {
+            let jwks = rotated.jwks(now);
+            jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].clone()).collect()
+        };
+        assert_eq!(kids(999), vec![serde_json::json!(rotated.kid()), serde_json::json!(old.kid())]);
+        // Past its time the retired key verifies nothing and is no longer published.
+        assert!(rotated.verify(&token, 1_000).is_err());
+        assert_eq!(kids(1_000), vec![serde_json::json!(rotated.kid())]);
         let fresh = rotated.sign(&claims(future())).unwrap();
         assert_eq!(
             jsonwebtoken::decode_header(&fresh).unwrap().kid.as_deref(),
             Some(rotated.kid())
         );
         assert!(old.verify(&fresh, 0).is_err(), "the old key set does not know the new key");
+    }
+
+    #[test]
+    fn a_retired_key_without_a_time_verifies_and_one_equal_to_the_signing_key_is_left_out() {
+        let old = JwtKeys::new(&[5; 32], "https://id.north.edu", "gatehouse");
+        let token = old.sign(&claims(future())).unwrap();
+        let retired =
+            [RetiredKey { seed: [5; 32], until: None }, RetiredKey { seed: [6; 32], until: None }];
+        let keys = JwtKeys::with_retired(&[6; 32], &retired, "https://id.north.edu", "gatehouse");
+        assert!(keys.verify(&token, 0).is_ok());
+        assert_eq!(keys.jwks(0)["keys"].as_array().unwrap().len(), 2);
     }
 
     #[test]

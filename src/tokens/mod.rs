@@ -5,6 +5,8 @@
 
 pub mod api;
 pub mod jwt;
+pub mod key_files;
+pub mod live_keys;
 mod service;
 pub mod store;
 

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use super::jwt::{ACCESS_TOKEN_SECONDS, Claims, JwtKeys};
+use super::jwt::{ACCESS_TOKEN_SECONDS, Claims};
+use super::live_keys::LiveJwtKeys;
 use super::store;
 use crate::accounts::password::Verified;
 use crate::accounts::service::{RequestMeta, SignInGate};
@@ -73,7 +74,7 @@ enum Refreshed {
 pub struct Tokens {
     db: Db,
     clock: Arc<dyn Clock>,
-    jwt: JwtKeys,
+    jwt: LiveJwtKeys,
     accounts: Arc<Accounts>,
     /// Access tokens whose signature was verified, so a client's repeated calls cost one
     /// Ed25519 verification a minute instead of one each. Expiry and family revocation are
@@ -89,13 +90,13 @@ struct VerifiedToken {
 }
 
 impl Tokens {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, jwt: JwtKeys, accounts: Arc<Accounts>) -> Self {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, jwt: LiveJwtKeys, accounts: Arc<Accounts>) -> Self {
         let verified = crate::cache::with_ttl(100_000, std::time::Duration::from_secs(60));
         Self { db, clock, jwt, accounts, verified }
     }
 
     pub fn jwks(&self) -> serde_json::Value {
-        self.jwt.jwks()
+        self.jwt.current().jwks(self.clock.unix())
     }
 
     fn access_token(
@@ -106,9 +107,10 @@ impl Tokens {
         amr: Amr,
         now: i64,
     ) -> Result<String, TokenError> {
+        let jwt = self.jwt.current();
         let claims = Claims {
-            iss: self.jwt.issuer().to_string(),
-            aud: self.jwt.audience().to_string(),
+            iss: jwt.issuer().to_string(),
+            aud: jwt.audience().to_string(),
             sub: user_id.to_string(),
             iat: now,
             exp: now + ACCESS_TOKEN_SECONDS,
@@ -117,7 +119,7 @@ impl Tokens {
             role: role.to_string(),
             amr: amr.names().into_iter().map(str::to_string).collect(),
         };
-        self.jwt.sign(&claims).map_err(|e| TokenError::Internal(e.to_string()))
+        jwt.sign(&claims).map_err(|e| TokenError::Internal(e.to_string()))
     }
 
     /// Email and password (checked like any sign-in) for a new token family.
@@ -277,7 +279,7 @@ impl Tokens {
             Some(verified) if now < verified.claims.exp => verified,
             Some(_) => return Ok(None),
             None => {
-                let Ok(claims) = self.jwt.verify(token, now) else { return Ok(None) };
+                let Ok(claims) = self.jwt.current().verify(token, now) else { return Ok(None) };
                 let amr = Amr::from_db(&claims.amr.join(" "));
                 let verified = Arc::new(VerifiedToken { claims, amr, rate_limit: Arc::default() });
                 self.verified.insert(token.to_string(), verified.clone());

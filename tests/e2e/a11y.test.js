@@ -169,6 +169,7 @@ const scenarios = [
   },
   { name: "admin-not-allowed", role: "student", path: "/admin" },
   { name: "admin", role: "admin", path: "/admin", act: async (page) => page.locator(".campus-list > li").first().waitFor() },
+  { name: "admin-start", role: "admin", path: "/admin/start", act: async (page) => page.locator("li.start-step .step-status").first().waitFor() },
   {
     name: "admin-edit",
     role: "admin",

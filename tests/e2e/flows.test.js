@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gatehouseSuite } from "./lib/suite.js";
-import { launch, openPage, screenshot, visit, waitReady, PHONE } from "./lib/browser.js";
+import { axeViolations, launch, openPage, screenshot, visit, waitReady, PHONE } from "./lib/browser.js";
 import { mailFiles, waitForLink } from "./lib/mail.js";
 import { assertNoProblems, countRequests, expectText, signIn } from "./lib/helpers.js";
 
@@ -358,13 +358,30 @@ test("first admin: the bootstrap link, then campuses in the admin page", async (
   await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
   await page.getByRole("button", { name: "Create administrator" }).click();
   await page.getByRole("heading", { name: "The administrator account is ready" }).waitFor();
+  await expectText(page.locator("main ol"), /two-step sign-in.*campus.*app/s);
   await page.getByRole("link", { name: "Sign in" }).last().click();
-  await page.waitForURL(/\/sign-in\?next=(%2F|\/)admin$/);
+  await page.waitForURL(/\/sign-in\?next=(%2F|\/)admin(%2F|\/)start$/);
   await waitReady(page);
   await page.getByLabel("Email", { exact: true }).fill(ADMIN.email);
   await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.waitForURL("**/admin");
+
+  // The admin lands on what to do next, each step with its state and its link.
+  await page.waitForURL("**/admin/start");
+  await waitReady(page);
+  await page.getByRole("heading", { name: "Getting started", level: 1 }).waitFor();
+  const step = (name) => page.locator("li.start-step", { has: page.getByRole("heading", { name }) });
+  await expectText(step("1. Turn on two-step sign-in").locator(".step-status"), /password alone/);
+  await step("1. Turn on two-step sign-in").getByRole("link", { name: /Turn on two-step sign-in/ }).waitFor();
+  // The suite's server starts with North (added from the shell), so this step is done.
+  await expectText(step("2. Add a campus").locator(".step-status"), /^Done: North \(north\.edu\)/);
+  await step("3. Connect an app").getByRole("link", { name: "The API documentation" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "Getting started" }).getAttribute("aria-current"), "page");
+  await screenshot(page, "flow-admin-start-desktop");
+  const violations = await axeViolations(page);
+  assert.deepEqual(violations, [], violations.join("\n"));
+  await step("2. Add a campus").getByRole("link", { name: /Add a campus/ }).click();
+  await page.waitForURL("**/admin#new-campus-heading");
   await waitReady(page);
   await page.getByRole("heading", { name: "Administration", level: 1 }).waitFor();
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" }).waitFor();

@@ -95,6 +95,7 @@ fn bad_values_are_named() {
             "driver.rejection_reasons",
             "1 to 500",
         ),
+        ("[log]\nformat = \"pretty\"\n", "log.format", "pretty"),
     ];
     for (toml, key, hint) in cases {
         let output = check_config(Some(toml), &[]);

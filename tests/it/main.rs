@@ -10,6 +10,7 @@ mod binary;
 mod captcha;
 mod cli;
 mod config_errors;
+mod doc_links;
 mod driver;
 mod driver_at_rest;
 mod driver_jobs;
@@ -22,6 +23,7 @@ mod key_rotation;
 #[path = "../support/licence_images.rs"]
 mod licence_images;
 mod lockout;
+mod log_format;
 mod mail_delivery;
 mod mfa;
 mod openapi_drift;

@@ -323,7 +323,10 @@ async fn policy_versions_are_published_required_at_sign_up_and_accepted_after_si
     let server = TestServer::start().await;
     server.add_campus("North", &["north.edu"]);
     // No policy yet: sign-up needs none, sign-in asks for none.
-    problem(server.get("/api/v1/policies/current").await, 404, "no_policy").await;
+    let none = server.get("/api/v1/policies/current").await;
+    assert_eq!(none.status(), 200, "no policy yet is a normal answer");
+    let none: Value = none.json().await.unwrap();
+    assert_eq!(none, json!({"published": false}));
     let ada = server.signed_in_user("ada@north.edu").await;
     let admin = admin(&server).await;
 
@@ -344,6 +347,7 @@ async fn policy_versions_are_published_required_at_sign_up_and_accepted_after_si
     assert_eq!(published.status(), 201);
     problem(publish("2026-09", "again").await, 409, "policy_version_exists").await;
     let current: Value = server.get("/api/v1/policies/current").await.json().await.unwrap();
+    assert_eq!(current["published"], true);
     assert_eq!(current["version"], "2026-09");
     assert_eq!(current["text"], "We keep your data safe.");
 

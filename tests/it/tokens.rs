@@ -264,3 +264,92 @@ async fn a_password_reset_ends_refresh_and_access_tokens_at_once() {
         whoami(&server, me["access_token"].as_str().unwrap()).await.json().await.unwrap();
     assert_eq!(me["user"]["display_name"], "Test Student", "the refused change did nothing");
 }
+
+fn kid_of(token: &str) -> Value {
+    let header: Value =
+        serde_json::from_slice(&base64url_decode(token.split('.').next().unwrap())).unwrap();
+    header["kid"].clone()
+}
+
+async fn published_kids(server: &TestServer) -> Vec<Value> {
+    let jwks: Value = server.get("/.well-known/jwks.json").await.json().await.unwrap();
+    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].clone()).collect()
+}
+
+/// `gatehouse keys rotate --jwt`, the real command, against the running server's data.
+fn rotate_jwt(server: &TestServer) -> String {
+    let output = std::process::Command::new(crate::binary::BIN)
+        .args(["keys", "rotate", "--jwt"])
+        .env_clear()
+        .env("GATEHOUSE_STORAGE__DATA_DIR", server.data_dir())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{text}");
+    text
+}
+
+#[tokio::test]
+async fn rotating_the_signing_key_breaks_no_token_and_retires_the_old_key_once_they_expired() {
+    let server = TestServer::start().await;
+    let pair = ready_student(&server).await;
+    // Not used before the rotation, so it is first verified by the rotated key set (and not
+    // answered from the cache of verified tokens).
+    let old_access = pair["access_token"].as_str().unwrap();
+    let old_kid = kid_of(old_access);
+    assert_eq!(published_kids(&server).await, vec![old_kid.clone()]);
+
+    let key_file = server.data_dir().join("keys/jwt_signing.key");
+    let old_key = std::fs::read_to_string(&key_file).unwrap();
+    let said = rotate_jwt(&server);
+    assert!(said.contains("Rotated the JWT signing key"), "{said}");
+    let new_key = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(new_key, old_key);
+    for key in [&old_key, &new_key] {
+        assert!(!said.contains(key.trim()), "a key was printed: {said}");
+    }
+    let new_kid: Value = said
+        .split("signed with key ")
+        .nth(1)
+        .and_then(|rest| rest.split('.').next())
+        .map(|kid| json!(kid))
+        .expect("the new kid is named");
+    assert_ne!(new_kid, old_kid);
+
+    // The running server signs with the new key at once and publishes both.
+    assert_eq!(published_kids(&server).await, vec![new_kid.clone(), old_kid.clone()]);
+    assert_eq!(whoami(&server, old_access).await.status(), 200, "a live token still works");
+    let fresh: Value =
+        refresh(&server, pair["refresh_token"].as_str().unwrap()).await.json().await.unwrap();
+    let new_access = fresh["access_token"].as_str().unwrap();
+    assert_eq!(kid_of(new_access), new_kid);
+    assert_eq!(whoami(&server, new_access).await.status(), 200);
+
+    // Audited, with the key ids and nothing secret.
+    let (actor, details): (Option<String>, String) = server
+        .state
+        .db
+        .get()
+        .unwrap()
+        .query_row(
+            "SELECT actor_id, details FROM audit_log WHERE action = 'keys.jwt_rotated'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(actor, None, "the command line");
+    let details: Value = serde_json::from_str(&details).unwrap();
+    assert_eq!((&details["old_kid"], &details["new_kid"]), (&old_kid, &new_kid));
+
+    // Until the old key's tokens have expired it stays published; then it goes.
+    server.clock.advance(chrono::Duration::minutes(14));
+    assert_eq!(published_kids(&server).await, vec![new_kid.clone(), old_kid.clone()]);
+    server.clock.advance(chrono::Duration::minutes(3));
+    assert_eq!(published_kids(&server).await, vec![new_kid.clone()]);
+    let retired = std::fs::read_dir(server.data_dir().join("keys/jwt_retired")).unwrap().count();
+    assert_eq!(retired, 1, "the file stays until the next rotation deletes it");
+}

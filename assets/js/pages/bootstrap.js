@@ -67,8 +67,15 @@ export function render(root, { params }) {
           "div",
           { class: "panel" },
           heading,
-          h("p", {}, `Sign in as ${v.email} to add campuses and manage Gatehouse.`),
-          h("p", {}, h("a", { class: "button", href: "/sign-in?next=/admin" }, "Sign in")),
+          h("p", {}, `Sign in as ${v.email}. The "Getting started" page then takes you through what comes next:`),
+          h(
+            "ol",
+            {},
+            h("li", {}, "turn on two-step sign-in for this account,"),
+            h("li", {}, "add your campus and its email domains, so that people can sign up,"),
+            h("li", {}, "connect a campus app to the API."),
+          ),
+          h("p", {}, h("a", { class: "button", href: "/sign-in?next=/admin/start" }, "Sign in")),
         ),
       );
       heading.focus();

@@ -1,0 +1,112 @@
+//! The server's JWT key set, kept in step with the files: `gatehouse keys rotate --jwt` runs
+//! in another process, and a running server follows it without a restart.
+//!
+//! Each use (signing, verifying a token not in the verified cache, the JWK set) compares the
+//! signing key file's identity (device, inode, size, modification time) with the one loaded:
+//! one `stat`, about a microsecond. When it changed, the files are read again
+//! (`super::key_files`). A rotation replaces the file by a rename, so a reader sees the old
+//! key or the new one, never half of one.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use super::jwt::JwtKeys;
+use super::key_files::KeyFiles;
+use crate::keys::KeyError;
+
+/// What identifies one version of the signing key file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+}
+
+fn stamp(path: &PathBuf) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileStamp {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        len: meta.len(),
+        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+    })
+}
+
+struct Loaded {
+    stamp: Option<FileStamp>,
+    keys: Arc<JwtKeys>,
+}
+
+pub struct LiveJwtKeys {
+    files: KeyFiles,
+    signing_path: PathBuf,
+    issuer: String,
+    audience: String,
+    loaded: RwLock<Loaded>,
+}
+
+impl LiveJwtKeys {
+    /// Reads the keys now; fails with a message naming the file when one is unreadable.
+    pub fn open(files: KeyFiles, issuer: &str, audience: &str) -> Result<Self, KeyError> {
+        let signing_path = files.signing_path();
+        let stamp = stamp(&signing_path);
+        let on_disk = files.load()?;
+        let keys = Arc::new(JwtKeys::with_retired(
+            on_disk.signing.expose(),
+            &on_disk.retired,
+            issuer,
+            audience,
+        ));
+        Ok(Self {
+            files,
+            signing_path,
+            issuer: issuer.into(),
+            audience: audience.into(),
+            loaded: RwLock::new(Loaded { stamp, keys }),
+        })
+    }
+
+    /// The key set as the files are now.
+    pub fn current(&self) -> Arc<JwtKeys> {
+        let stamp = stamp(&self.signing_path);
+        {
+            let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
+            if loaded.stamp == stamp {
+                return loaded.keys.clone();
+            }
+        }
+        let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+        if loaded.stamp == stamp {
+            return loaded.keys.clone();
+        }
+        // Whatever happens, this version of the file is not read again: a broken file is
+        // reported once, not on every request.
+        loaded.stamp = stamp;
+        match self.files.load() {
+            Ok(on_disk) => {
+                let keys = Arc::new(JwtKeys::with_retired(
+                    on_disk.signing.expose(),
+                    &on_disk.retired,
+                    &self.issuer,
+                    &self.audience,
+                ));
+                if keys.kid() != loaded.keys.kid() {
+                    tracing::info!(
+                        kid = keys.kid(),
+                        previous_kid = loaded.keys.kid(),
+                        "JWT signing key changed on disk: new access tokens are signed with it; \
+                         the previous key verifies until its tokens expire"
+                    );
+                }
+                loaded.keys = keys;
+            }
+            Err(error) => tracing::error!(
+                %error,
+                "cannot read the JWT keys again; the ones loaded before stay in use"
+            ),
+        }
+        loaded.keys.clone()
+    }
+}
