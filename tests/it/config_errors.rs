@@ -82,7 +82,7 @@ fn unknown_keys_are_named() {
 
 #[test]
 fn bad_values_are_named() {
-    let cases: [(&str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str); 9] = [
         ("[server]\nlisten = \"not-an-address\"\n", "listen", "address"),
         ("[server]\nmode = \"staging\"\n", "mode", "staging"),
         ("[backup]\nkeep = -1\n", "keep", "keep"),
