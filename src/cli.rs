@@ -121,7 +121,7 @@ pub fn run() -> ExitCode {
         Command::Migrate => migrate(cli.config.as_deref()),
         Command::CheckConfig => check_config(cli.config.as_deref()),
         Command::Openapi => {
-            print!("{}", crate::app::spec_documents().yaml);
+            print!("{}", crate::router::spec_documents().yaml);
             Ok(())
         }
         Command::Version => {
@@ -490,7 +490,7 @@ fn admin_create(
     display_name: Option<&str>,
 ) -> anyhow::Result<()> {
     use crate::accounts::bootstrap::AdminOutcome;
-    use crate::accounts::service::RequestMeta;
+    use crate::http::RequestMeta;
     let config = load(file)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {

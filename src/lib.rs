@@ -30,7 +30,6 @@
 
 pub mod accounts;
 pub mod admin;
-pub mod app;
 pub mod audit;
 pub mod backup;
 pub mod cache;
@@ -53,9 +52,11 @@ pub mod ops;
 pub mod otp;
 pub mod privacy;
 pub mod ratelimit;
+pub mod router;
 pub mod seed;
 pub mod server;
 pub mod sessions;
+pub mod state;
 pub mod tokens;
 pub mod web;
 

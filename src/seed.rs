@@ -123,7 +123,7 @@ pub async fn run(
 
 /// The one place that writes the seeded rows: (created, skipped as already there).
 fn insert_all(
-    state: &crate::app::AppState,
+    state: &crate::state::AppState,
     users: u64,
     domain: &str,
     hash: &str,

@@ -17,7 +17,6 @@ use crate::accounts::password::PasswordHasherPool;
 use crate::accounts::phone::PhoneRegions;
 use crate::accounts::service::blind_index_keys;
 use crate::accounts::service::{AccountKeys, AccountSettings};
-use crate::app::{self, AppState};
 use crate::backup::Backups;
 use crate::backup::lock::DataDirLock;
 use crate::clock::{Clock, SystemClock};
@@ -32,7 +31,9 @@ use crate::ops::heartbeat::Heartbeat;
 use crate::ops::metrics::Metrics;
 use crate::otp::{OtpSettings, PhoneCodes};
 use crate::privacy::{self, FieldCipher, KeyRing};
+use crate::router;
 use crate::sessions::{Sessions, TouchWriter};
+use crate::state::AppState;
 use crate::tokens::Tokens;
 use crate::tokens::key_files::KeyFiles;
 use crate::tokens::live_keys::LiveJwtKeys;
@@ -59,7 +60,7 @@ const RETENTION_AT: chrono::NaiveTime = chrono::NaiveTime::from_hms_opt(4, 0, 0)
 const DRIVER_EXPIRY_AT: chrono::NaiveTime = chrono::NaiveTime::from_hms_opt(0, 10, 0).unwrap();
 
 /// The background jobs (see [`crate::jobs`]). Registering one is one line here.
-pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler {
+pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler<AppState> {
     let mut jobs = Scheduler::new(state.metrics.jobs.clone());
     let outbox = Arc::new(outbox);
     jobs.add(
@@ -72,12 +73,16 @@ pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler {
     );
     // Validated with the configuration: "" means no scheduled backups.
     if let Ok(Some(Schedule::DailyAt(at))) = Schedule::daily(&state.config.backup.schedule) {
-        jobs.add(Job::daily("backup", at, |state| async move { state.backups.run().await }));
+        jobs.add(Job::daily(
+            "backup",
+            at,
+            |state: AppState| async move { state.backups.run().await },
+        ));
     }
-    jobs.add(Job::daily("retention", RETENTION_AT, |state| async move {
+    jobs.add(Job::daily("retention", RETENTION_AT, |state: AppState| async move {
         crate::privacy::run_retention(&state).await
     }));
-    jobs.add(Job::daily("driver_expiry", DRIVER_EXPIRY_AT, |state| async move {
+    jobs.add(Job::daily("driver_expiry", DRIVER_EXPIRY_AT, |state: AppState| async move {
         crate::driver::run_expiry_job(&state).await
     }));
     jobs
@@ -152,12 +157,13 @@ pub fn build(
     );
     let (sessions, touch_writer) =
         Sessions::new(db.clone(), clock.clone(), *keys.session_secret.expose());
+    let sessions = Arc::new(sessions);
     let outbox_wake = Arc::new(Notify::new());
     let accounts = Arc::new(Accounts::new(
         db.clone(),
         clock.clone(),
         hasher,
-        Arc::new(sessions),
+        sessions.clone(),
         outbox_wake.clone(),
         AccountKeys { pii: pii.clone(), index_root: *keys.pii_key.expose() },
         AccountSettings {
@@ -213,8 +219,9 @@ pub fn build(
         keys: Arc::new(keys),
         pii,
         metrics: Arc::new(Metrics::new()),
-        spec: Arc::new(app::spec_documents()),
+        spec: Arc::new(router::spec_documents()),
         clock,
+        sessions,
         accounts,
         tokens,
         limits,
@@ -269,7 +276,11 @@ impl App {
         let jobs = jobs.start(state.clone());
         let touch_task = tokio::spawn(self.touch_writer.run());
         let result = poem::Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(app::routes(state.clone()), shutdown, Some(SHUTDOWN_GRACE))
+            .run_with_graceful_shutdown(
+                router::routes(state.clone()),
+                shutdown,
+                Some(SHUTDOWN_GRACE),
+            )
             .await;
         tracing::info!("server stopped; stopping jobs and checkpointing the database");
         jobs.stop(SHUTDOWN_GRACE).await;

@@ -7,8 +7,8 @@ use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{Request, Response, handler};
 
-use crate::app::AppState;
 use crate::error::problem_response;
+use crate::state::AppState;
 
 #[derive(rust_embed::RustEmbed)]
 #[folder = "assets/"]

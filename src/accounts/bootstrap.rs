@@ -5,11 +5,12 @@
 
 use rusqlite::Connection;
 
-use super::service::{AccountError, Accounts, RequestMeta, clean_name, field};
+use super::service::{AccountError, Accounts, clean_name, field};
 use super::{email, password, store};
 use crate::audit::{self, AuditEvent, actions};
 use crate::crypto;
 use crate::db::DbError;
+use crate::http::RequestMeta;
 
 pub const BOOTSTRAP_SECONDS: i64 = 3600;
 

@@ -12,15 +12,16 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::paging::{PageInfo, Paging};
 use super::store::{self, AdminFacts, Status, UserFilter};
-use crate::accounts::api::request_meta;
 use crate::accounts::{Role, email};
-use crate::app::{ApiTags, AppState};
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::{ApiError, FieldError};
 use crate::http::StrictJson;
+use crate::http::request_meta;
+use crate::http::tags::ApiTags;
 use crate::sessions::Sessions;
+use crate::state::AppState;
 
 /// An account as admins see it.
 #[derive(Object)]

@@ -8,10 +8,11 @@ use poem_openapi::{Object, OpenApi};
 
 use super::paging::{PageInfo, Paging};
 use super::store::{self, AuditFilter};
-use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::{ApiError, FieldError};
+use crate::http::tags::ApiTags;
+use crate::state::AppState;
 
 /// One audit event.
 #[derive(Object)]

@@ -6,10 +6,11 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::accounts::api::request_meta;
-use crate::app::{ApiTags, AppState};
 use crate::error::ApiError;
 use crate::http::StrictJson;
+use crate::http::request_meta;
+use crate::http::tags::ApiTags;
+use crate::state::AppState;
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -47,7 +48,7 @@ impl BootstrapApi {
     ) -> Result<BootstrapResponse, ApiError> {
         let body = body.0;
         // A sign-in tier: the link is a secret that anyone who reaches the server can guess at.
-        crate::accounts::api::limit_sensitive(&state, req, "bootstrap")?;
+        crate::http::limit_sensitive(&state.limits, req, "bootstrap")?;
         state
             .accounts
             .create_admin(

@@ -17,11 +17,11 @@ use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
 use crate::accounts::{Role, totp};
-use crate::app::AppState;
 use crate::db::DbError;
 use crate::error::ApiError;
 use crate::http::auth::Auth;
 use crate::sessions::Principal;
+use crate::state::AppState;
 
 /// Which staff an operation is for: admins only, or reviewers too.
 pub trait StaffRole: Send + Sync {

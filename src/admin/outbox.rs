@@ -8,12 +8,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::store::{self, Retry};
-use crate::accounts::api::request_meta;
-use crate::app::{ApiTags, AppState};
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::ApiError;
+use crate::http::request_meta;
+use crate::http::tags::ApiTags;
+use crate::state::AppState;
 
 /// A message that gave up after its last attempt. Its recipient is not shown.
 #[derive(Object)]

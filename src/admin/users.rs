@@ -6,11 +6,12 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use crate::accounts::api::request_meta;
 use crate::accounts::{lockout, store};
-use crate::app::{ApiTags, AppState};
 use crate::audit::{self, AuditEvent, actions};
 use crate::error::ApiError;
+use crate::http::request_meta;
+use crate::http::tags::ApiTags;
+use crate::state::AppState;
 
 #[derive(ApiResponse)]
 pub enum Unlocked {

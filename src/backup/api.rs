@@ -7,12 +7,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::BackupInfo;
-use crate::accounts::api::request_meta;
-use crate::app::{ApiTags, AppState};
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::ApiError;
+use crate::http::request_meta;
+use crate::http::tags::ApiTags;
+use crate::state::AppState;
 
 /// A backup archive in `<data_dir>/backups/`.
 #[derive(Object)]
@@ -94,5 +95,38 @@ impl BackupsApi {
             })
             .await?;
         Ok(Created::Created(Json(info.into())))
+    }
+}
+
+// The feature's errors as the answers a client sees: status, stable `code`, and a detail in
+// words a student understands. Internal causes go to the server's log, never to the client.
+impl From<crate::backup::BackupError> for ApiError {
+    fn from(e: crate::backup::BackupError) -> Self {
+        use crate::backup::BackupError as E;
+        match e {
+            E::Busy => Self::conflict(
+                "backup_in_progress",
+                "A backup is running now; wait for it to finish and list the backups.",
+            ),
+            // The reason (full, read-only, ...) helps the admin; the path stays in the log.
+            E::Destination { ref source, .. } => {
+                tracing::error!(error = %e, "backup failed");
+                Self::unavailable(
+                    "backup_failed",
+                    format!(
+                        "The backup could not be written to the backups directory ({}). \
+                         Nothing else is affected; free space or fix its permissions and retry.",
+                        source.kind()
+                    ),
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "backup failed");
+                Self::unavailable(
+                    "backup_failed",
+                    "The backup failed; the server log says why. Nothing else is affected.",
+                )
+            }
+        }
     }
 }

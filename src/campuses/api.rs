@@ -7,13 +7,14 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::store::{self, Actor, Campus, CampusError};
-use crate::accounts::api::request_meta;
 use crate::admin::AdminAuth;
-use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
 use crate::db::DbError;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::http::StrictJson;
+use crate::http::request_meta;
+use crate::http::tags::ApiTags;
+use crate::state::AppState;
 
 /// A campus and the email domains whose owners may sign up.
 #[derive(Object)]
@@ -145,4 +146,23 @@ async fn change<T: Send + 'static>(
             work(c, now, &actor).map_err(ApiError::from)
         })
         .await
+}
+
+// The feature's errors as the answers a client sees: status, stable `code`, and a detail in
+// words a student understands. Internal causes go to the server's log, never to the client.
+impl From<crate::campuses::CampusError> for ApiError {
+    fn from(e: crate::campuses::CampusError) -> Self {
+        use crate::campuses::CampusError as E;
+        let message = e.to_string();
+        match e {
+            E::NotFound => Self::not_found("campus_not_found", "There is no such campus."),
+            E::InvalidName | E::NoDomains | E::InvalidDomain(_) => {
+                let field = if matches!(e, E::InvalidName) { "name" } else { "domains" };
+                Self::validation(vec![FieldError { field: field.into(), message }])
+            }
+            E::NameTaken(_) => Self::conflict("campus_name_taken", message),
+            E::DomainTaken(_) => Self::conflict("campus_domain_taken", message),
+            E::Sqlite(cause) => Self::internal(cause),
+        }
+    }
 }

@@ -4,10 +4,9 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
-use super::CaptchaError;
-use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
-use crate::error::ApiError;
+use crate::http::tags::ApiTags;
+use crate::state::AppState;
 
 /// A proof-of-work challenge.
 #[derive(Object)]
@@ -22,35 +21,6 @@ pub struct CaptchaChallengeBody {
     algorithm: String,
     /// After this the challenge is refused (`captcha_expired`).
     expires_at: String,
-}
-
-/// A solved challenge: `SHA-256("<challenge>:<nonce>")` starts with `difficulty` zero bits.
-#[derive(Object, Clone)]
-pub struct CaptchaSolution {
-    /// The challenge from `GET /api/v1/captcha`.
-    pub challenge: String,
-    /// 1 to 32 ASCII letters or digits.
-    pub nonce: String,
-}
-
-impl CaptchaSolution {
-    /// Checks and spends the solution: a 400 problem when it is not accepted.
-    pub fn verify(&self, state: &AppState) -> Result<(), ApiError> {
-        state.captcha.verify(&self.challenge, &self.nonce).map_err(|e| match e {
-            CaptchaError::Invalid => ApiError::bad_request(
-                "captcha_invalid",
-                "The captcha solution is not valid. Get a new challenge and solve it again.",
-            ),
-            CaptchaError::Expired => ApiError::bad_request(
-                "captcha_expired",
-                "The captcha challenge has expired. Get a new one and solve it again.",
-            ),
-            CaptchaError::Used => ApiError::bad_request(
-                "captcha_already_used",
-                "This captcha was already used. Get a new challenge and solve it again.",
-            ),
-        })
-    }
 }
 
 pub struct CaptchaApi;

@@ -14,6 +14,9 @@
 //! after it (the web UI fetches a new one), and a solved one cannot be replayed.
 
 pub mod api;
+mod solution;
+
+pub use solution::CaptchaSolution;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -15,12 +15,13 @@ use super::service::{self, Snapshot};
 use super::store::Licence;
 use super::uploads::{ImageError, ImageKind};
 use super::{DriverError, expiry};
-use crate::accounts::api::request_meta;
-use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::http::StrictJson;
 use crate::http::auth::Auth;
+use crate::http::request_meta;
+use crate::http::tags::ApiTags;
+use crate::state::AppState;
 
 /// What was read from a licence, and where it stands.
 #[derive(Object)]

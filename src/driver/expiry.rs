@@ -12,11 +12,11 @@ use serde_json::json;
 
 use super::notices;
 use super::store::{self, ApprovedDriver, Status};
-use crate::app::AppState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::db::DbError;
 use crate::notify::templates;
 use crate::privacy::FieldCipher;
+use crate::state::AppState;
 
 /// Days before expiry on which an alert goes out.
 pub const ALERT_DAYS: [i64; 3] = [7, 3, 1];

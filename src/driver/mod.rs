@@ -25,6 +25,7 @@ pub mod metadata;
 pub mod name_match;
 pub mod notices;
 pub mod ocr;
+mod problems;
 pub mod reviews;
 pub mod service;
 pub mod store;

@@ -12,9 +12,9 @@ use super::notices::{self, Decision};
 use super::service::{delete_files, take_files, today};
 use super::store::{self, Licence, Status};
 use crate::accounts::store as accounts;
-use crate::app::AppState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::privacy::FieldCipher;
+use crate::state::AppState;
 
 /// A licence waiting for review, with the driver's names for comparison and, for a renewal,
 /// the licence it would replace.

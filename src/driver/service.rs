@@ -14,11 +14,11 @@ use super::store::{self, Licence, NewLicence, Profile, Status};
 use super::uploads::{self, CheckedImage, ImageError, UploadRecord};
 use super::{DriverError, barcode, name_match, ocr};
 use crate::accounts::store as accounts;
-use crate::app::AppState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::config::DriverConfig;
 use crate::privacy::FieldCipher;
 use crate::ratelimit::Limited;
+use crate::state::AppState;
 
 /// Days before expiry from which a new licence may be uploaded.
 pub const RENEWAL_WINDOW_DAYS: u64 = 7;

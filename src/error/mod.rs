@@ -1,15 +1,13 @@
 //! The one error model: every error a client sees is `application/problem+json` (RFC 9457)
 //! with a stable machine `code`. [`ApiError`] is what operations return; [`problem_response`]
 //! turns framework errors (unknown path, wrong method, bad JSON, ...) into the same shape.
-//! This module is the only place where an error becomes an HTTP status; `domain.rs` maps each
-//! domain's error type to its answer.
+//! This module knows no feature: each feature maps its own error type to problem documents in
+//! its API layer (`impl From<FeatureError> for ApiError`), with the constructors below.
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
-
-mod domain;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -272,7 +270,7 @@ impl IntoResponse for Problem {
     }
 }
 
-fn rate_limited_problem(retry_after: u64) -> Problem {
+pub fn rate_limited_problem(retry_after: u64) -> Problem {
     Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
@@ -313,5 +311,31 @@ pub fn limited_error(l: crate::ratelimit::Limited) -> poem::Error {
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
         Self::internal(e)
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl ApiError {
+    /// The account's sign-ins (and checks of its password) are paused by the lockout.
+    pub fn account_throttled(retry_after: u64) -> Self {
+        Self::TooManyRequests(
+            Json(Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "account_throttled",
+                format!(
+                    "Too many wrong passwords for this account: sign-ins are paused. Try again in \
+                     {retry_after} seconds, or reset your password."
+                ),
+            )),
+            retry_after,
+            None,
+            None,
+            None,
+        )
     }
 }

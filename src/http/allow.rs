@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 /// methods of that path in the spec (`DELETE`).
 static ALLOWED: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
     let spec: serde_json::Value =
-        serde_json::from_str(&crate::app::spec_documents().json).unwrap_or_default();
+        serde_json::from_str(&crate::router::spec_documents().json).unwrap_or_default();
     let Some(paths) = spec["paths"].as_object() else { return HashMap::new() };
     paths
         .iter()

@@ -9,7 +9,7 @@ use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 
-use crate::app::AppState;
+use super::HttpContext;
 use crate::db::DbError;
 use crate::error::problem_error;
 use crate::http::{ClientIp, observe::AccessUser};
@@ -108,12 +108,12 @@ pub struct CheckedCredentials {
 impl CheckedCredentials {
     /// Checks the request's session cookie (the name of this mode) and, unless the cookie
     /// authenticated, its bearer token: the order in which [`AuthScheme`] tries them.
-    pub async fn check(state: &AppState, req: &Request) -> poem::Result<Self> {
+    pub async fn check(state: &HttpContext, req: &Request) -> poem::Result<Self> {
         let mut checked = Self::default();
         let production = state.config.is_production();
         if let Some(cookie) = req.cookie().get(cookies::session_cookie_name(production)) {
             let ip = req.data::<ClientIp>().map(|ip| ip.0);
-            let found = state.accounts.sessions().authenticate(cookie.value_str(), ip).await;
+            let found = state.sessions.authenticate(cookie.value_str(), ip).await;
             checked.cookie = Some(settle(req, found)?);
         }
         if checked.principal().is_none()
@@ -149,7 +149,7 @@ async fn bearer_token(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
     if let Some(Some(checked)) = req.data::<CheckedCredentials>().and_then(|c| c.bearer.as_ref()) {
         return Ok(checked.clone());
     }
-    let state = req.data::<AppState>().ok_or_else(unauthenticated)?;
+    let state = req.data::<HttpContext>().ok_or_else(unauthenticated)?;
     settle(req, state.tokens.authenticate(&bearer.token).await)?.ok_or_else(unauthenticated)
 }
 
@@ -189,7 +189,7 @@ async fn cookie_principal(
     token: &str,
     production_cookie: bool,
 ) -> poem::Result<Principal> {
-    let state = req.data::<AppState>().ok_or_else(unauthenticated)?;
+    let state = req.data::<HttpContext>().ok_or_else(unauthenticated)?;
     if state.config.is_production() != production_cookie {
         return Err(unauthenticated());
     }
@@ -197,6 +197,5 @@ async fn cookie_principal(
         return checked.clone().ok_or_else(unauthenticated);
     }
     let ip = req.data::<ClientIp>().map(|ip| ip.0);
-    settle(req, state.accounts.sessions().authenticate(token, ip).await)?
-        .ok_or_else(unauthenticated)
+    settle(req, state.sessions.authenticate(token, ip).await)?.ok_or_else(unauthenticated)
 }

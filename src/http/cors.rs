@@ -7,7 +7,7 @@
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
-use crate::app::AppState;
+use super::HttpContext;
 use crate::error::problem_error;
 
 pub struct Cors;
@@ -33,7 +33,7 @@ impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
     async fn call(&self, req: Request) -> Result<Response> {
         let is_api = req.uri().path().starts_with("/api/");
         let origin = req.headers().get(header::ORIGIN).cloned();
-        let (Some(origin), Some(state), true) = (origin, req.data::<AppState>(), is_api) else {
+        let (Some(origin), Some(state), true) = (origin, req.data::<HttpContext>(), is_api) else {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         };
         let server = &state.config.server;

@@ -12,7 +12,7 @@
 use poem::http::{Method, StatusCode, header};
 use poem::{Endpoint, Middleware, Request, Result};
 
-use crate::app::AppState;
+use super::HttpContext;
 use crate::error::problem_error;
 use crate::sessions::cookies;
 
@@ -64,7 +64,7 @@ impl<E: Endpoint> Endpoint for CsrfEndpoint<E> {
         if !unsafe_method || !req.uri().path().starts_with("/api/") {
             return self.inner.call(req).await;
         }
-        let Some(state) = req.data::<AppState>() else { return self.inner.call(req).await };
+        let Some(state) = req.data::<HttpContext>() else { return self.inner.call(req).await };
         let allowed = |origin: &str| {
             origin == state.config.server.public_url
                 || state.config.server.allowed_origins.iter().any(|o| o == origin)
@@ -87,7 +87,7 @@ impl<E: Endpoint> Endpoint for CsrfEndpoint<E> {
         let session =
             req.cookie().get(cookies::session_cookie_name(production)).filter(|_| !public_form);
         if let Some(session) = session {
-            let expected = state.accounts.sessions().csrf_token(session.value_str());
+            let expected = state.sessions.csrf_token(session.value_str());
             let sent =
                 req.headers().get(cookies::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
             let token_ok = crate::crypto::constant_time_eq(sent.as_bytes(), expected.as_bytes());

@@ -12,8 +12,8 @@
 use poem::{Endpoint, Middleware, Request, Result};
 
 use super::ClientIp;
+use super::HttpContext;
 use super::auth::CheckedCredentials;
-use crate::app::AppState;
 use crate::error::limited_error;
 
 pub struct RequestLimit;
@@ -35,7 +35,7 @@ impl<E: Endpoint> Endpoint for RequestLimitEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
         if req.uri().path().starts_with("/api/")
-            && let Some(state) = req.data::<AppState>()
+            && let Some(state) = req.data::<HttpContext>()
         {
             let checked = CheckedCredentials::check(state, &req).await?;
             match checked.principal() {

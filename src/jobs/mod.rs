@@ -1,7 +1,7 @@
 //! The in-process job scheduler: the outbox, backups, retention and driver expiry run here.
 //!
 //! A [`Job`] is a name, a [`Schedule`] (every so often, or daily at a local time of day) and an
-//! async function of the [`AppState`] that returns `Ok(outcome)` or an error. Each job runs in
+//! async function of the application's state (a [`JobContext`]) that returns `Ok(outcome)` or an error. Each job runs in
 //! its own task, one run at a time; every run is logged with its outcome and counted in the
 //! job metrics (`gatehouse_job_*`). A run that fails or panics is retried with exponential
 //! backoff ([`Backoff`]) and never stops the other jobs. [`Scheduler::start`] spawns them all;
@@ -37,13 +37,18 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::app::AppState;
 pub use metrics::JobMetrics;
 
 /// The result of one run, as the scheduler sees it: a summary for the log, or why it failed.
 type RunResult = Result<String, String>;
 type RunFuture = Pin<Box<dyn Future<Output = RunResult> + Send>>;
-type RunFn = Arc<dyn Fn(AppState) -> RunFuture + Send + Sync>;
+type RunFn<S> = Arc<dyn Fn(S) -> RunFuture + Send + Sync>;
+
+/// What jobs run on (the application's state): cloned into every run; its clock stamps each
+/// success in the job metrics.
+pub trait JobContext: Clone + Send + Sync + 'static {
+    fn unix_now(&self) -> i64;
+}
 
 /// When a job runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,19 +114,19 @@ impl Backoff {
 }
 
 /// One registered job.
-pub struct Job {
+pub struct Job<S> {
     name: &'static str,
     schedule: Schedule,
-    run: RunFn,
+    run: RunFn<S>,
     wake: Option<Arc<Notify>>,
     quiet: bool,
 }
 
-impl Job {
+impl<S: JobContext> Job<S> {
     /// A job run every `interval` (first right after start-up) by `run`.
     pub fn every<F, Fut, T, E>(name: &'static str, interval: Duration, run: F) -> Self
     where
-        F: Fn(AppState) -> Fut + Send + Sync + 'static,
+        F: Fn(S) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Debug,
         E: Display,
@@ -132,7 +137,7 @@ impl Job {
     /// A job run once a day at `at`, local time.
     pub fn daily<F, Fut, T, E>(name: &'static str, at: NaiveTime, run: F) -> Self
     where
-        F: Fn(AppState) -> Fut + Send + Sync + 'static,
+        F: Fn(S) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Debug,
         E: Display,
@@ -142,12 +147,12 @@ impl Job {
 
     pub fn new<F, Fut, T, E>(name: &'static str, schedule: Schedule, run: F) -> Self
     where
-        F: Fn(AppState) -> Fut + Send + Sync + 'static,
+        F: Fn(S) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Debug,
         E: Display,
     {
-        let run: RunFn = Arc::new(move |state| {
+        let run: RunFn<S> = Arc::new(move |state| {
             let fut = run(state);
             Box::pin(async move {
                 match fut.await {
@@ -177,8 +182,8 @@ impl Job {
 }
 
 /// The registered jobs, not yet running.
-pub struct Scheduler {
-    jobs: Vec<Job>,
+pub struct Scheduler<S> {
+    jobs: Vec<Job<S>>,
     backoff: Backoff,
     metrics: Arc<JobMetrics>,
 }
@@ -193,7 +198,7 @@ pub struct Running {
 /// How long [`Running::stop`] waits, after the grace period, for an aborted run to end.
 const ABORT_WAIT: Duration = Duration::from_secs(1);
 
-impl Scheduler {
+impl<S: JobContext> Scheduler<S> {
     pub fn new(metrics: Arc<JobMetrics>) -> Self {
         Self { jobs: Vec::new(), backoff: Backoff::DEFAULT, metrics }
     }
@@ -203,7 +208,7 @@ impl Scheduler {
         self
     }
 
-    pub fn add(&mut self, job: Job) -> &mut Self {
+    pub fn add(&mut self, job: Job<S>) -> &mut Self {
         assert!(
             self.jobs.iter().all(|j| j.name != job.name),
             "job {} is registered twice",
@@ -218,7 +223,7 @@ impl Scheduler {
     }
 
     /// Spawns one task per job.
-    pub fn start(self, state: AppState) -> Running {
+    pub fn start(self, state: S) -> Running {
         let (stop, stopped) = watch::channel(None);
         let tasks = self
             .jobs
@@ -283,9 +288,9 @@ async fn grace_over(stopped: &mut watch::Receiver<Option<Instant>>) {
 }
 
 /// Runs `job` on its schedule until a stop is requested.
-async fn job_loop(
-    job: Job,
-    state: AppState,
+async fn job_loop<S: JobContext>(
+    job: Job<S>,
+    state: S,
     backoff: Backoff,
     metrics: Arc<JobMetrics>,
     mut stopped: watch::Receiver<Option<Instant>>,
@@ -328,7 +333,7 @@ async fn job_loop(
         match result {
             Ok(outcome) => {
                 failures = 0;
-                metrics.succeeded(job.name, elapsed, state.clock.unix());
+                metrics.succeeded(job.name, elapsed, state.unix_now());
                 if job.quiet {
                     tracing::debug!(job = job.name, %outcome, ms = elapsed.as_millis() as u64, "job run succeeded");
                 } else {

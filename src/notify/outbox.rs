@@ -221,6 +221,21 @@ impl Outbox {
     }
 }
 
+/// Messages waiting to be sent, and messages given up on.
+pub async fn depth(db: &Db) -> Result<(i64, i64), DbError> {
+    db.run(|conn| {
+        conn.query_row(
+            "SELECT count(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL),
+                    count(*) FILTER (WHERE failed_at IS NOT NULL)
+             FROM outbox",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )
+        .map_err(DbError::from)
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::backoff_seconds;

@@ -5,9 +5,10 @@ use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::app::{ApiTags, AppState};
 use crate::db::DbError;
 use crate::error::{FieldError, Problem};
+use crate::http::tags::ApiTags;
+use crate::state::AppState;
 
 pub struct OpsApi;
 

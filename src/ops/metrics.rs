@@ -8,18 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::http::StatusCode;
-use poem::web::Data;
-use poem::{IntoResponse, Request, Response, handler};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
-use crate::db::DbError;
-use crate::error::problem_response;
 use crate::jobs::JobMetrics;
 
 pub struct Metrics {
@@ -28,11 +21,11 @@ pub struct Metrics {
     http_duration: HistogramVec,
     sign_ins: IntCounterVec,
     rate_limited: IntCounterVec,
-    rate_limit_keys: IntGaugeVec,
-    outbox_messages: IntGaugeVec,
-    db_connections: IntGaugeVec,
-    review_queue_size: IntGauge,
-    review_oldest_age: IntGauge,
+    pub(crate) rate_limit_keys: IntGaugeVec,
+    pub(crate) outbox_messages: IntGaugeVec,
+    pub(crate) db_connections: IntGaugeVec,
+    pub(crate) review_queue_size: IntGauge,
+    pub(crate) review_oldest_age: IntGauge,
     pub jobs: Arc<JobMetrics>,
 }
 
@@ -178,68 +171,4 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Whether the request carries the configured metrics token (always, without one).
-fn authorised(req: &Request, token: &str) -> bool {
-    if token.is_empty() {
-        return true;
-    }
-    let given = req
-        .headers()
-        .get(poem::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    given.as_bytes().ct_eq(token.as_bytes()).into()
-}
-
-#[handler]
-pub async fn metrics(req: &Request, state: Data<&AppState>) -> Response {
-    if !authorised(req, state.config.metrics.token.expose()) {
-        return problem_response(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "The metrics need `Authorization: Bearer <metrics.token>`.",
-        );
-    }
-    let (in_use, idle) = state.db.pool_state();
-    state.metrics.db_connections.with_label_values(&["in_use"]).set(in_use.into());
-    state.metrics.db_connections.with_label_values(&["idle"]).set(idle.into());
-    for (tier, keys) in state.limits.key_counts() {
-        let keys = i64::try_from(keys).unwrap_or(i64::MAX);
-        state.metrics.rate_limit_keys.with_label_values(&[tier]).set(keys);
-    }
-    let depth = state
-        .db
-        .run(|conn| {
-            conn.query_row(
-                "SELECT count(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL),
-                        count(*) FILTER (WHERE failed_at IS NOT NULL)
-                 FROM outbox",
-                [],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-            )
-            .map_err(DbError::from)
-        })
-        .await;
-    match depth {
-        Ok((pending, failed)) => {
-            state.metrics.outbox_messages.with_label_values(&["pending"]).set(pending);
-            state.metrics.outbox_messages.with_label_values(&["failed"]).set(failed);
-        }
-        Err(e) => tracing::warn!(error = %e, "metrics: cannot count outbox messages"),
-    }
-    match crate::driver::reviews::queue_stats(&state).await {
-        Ok((size, oldest_age)) => {
-            state.metrics.review_queue_size.set(size);
-            state.metrics.review_oldest_age.set(oldest_age);
-        }
-        Err(e) => tracing::warn!(error = %e, "metrics: cannot measure the licence review queue"),
-    }
-    state
-        .metrics
-        .render()
-        .with_content_type("text/plain; version=0.0.4; charset=utf-8")
-        .into_response()
 }

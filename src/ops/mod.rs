@@ -3,3 +3,4 @@
 pub mod health;
 pub mod heartbeat;
 pub mod metrics;
+pub mod scrape;

@@ -13,13 +13,16 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::Verified;
-use crate::accounts::api::{UserView, request_meta};
-use crate::app::{ApiTags, AppState};
-use crate::error::ApiError;
+use crate::accounts::api::UserView;
+use crate::error::{ApiError, rate_limited_problem};
+use crate::http::HttpContext;
 use crate::http::StrictJson;
 use crate::http::auth::CheckedCredentials;
+use crate::http::request_meta;
+use crate::http::tags::ApiTags;
 use crate::privacy::pending::PendingPolicy;
 use crate::sessions::{Principal, cookies};
+use crate::state::AppState;
 
 #[derive(Object)]
 pub struct PhoneRequest {
@@ -81,11 +84,12 @@ pub enum CodeVerified {
 
 /// The caller's principal when the request carries a live session cookie or bearer token (as
 /// checked before routing; a stale cookie is simply not signed in).
-async fn caller(state: &AppState, req: &Request) -> Result<Option<Principal>, ApiError> {
+async fn caller(req: &Request) -> Result<Option<Principal>, ApiError> {
     if let Some(checked) = req.data::<CheckedCredentials>() {
         return Ok(checked.principal().cloned());
     }
-    let checked = CheckedCredentials::check(state, req)
+    let Some(context) = req.data::<HttpContext>() else { return Ok(None) };
+    let checked = CheckedCredentials::check(context, req)
         .await
         .map_err(|_| ApiError::unavailable("unavailable", "Please try again in a moment."))?;
     Ok(checked.principal().cloned())
@@ -145,7 +149,7 @@ impl OtpApi {
     ) -> Result<CodeVerified, ApiError> {
         let body = body.0;
         limit_by_address(&state, req)?;
-        let principal = caller(&state, req).await?;
+        let principal = caller(req).await?;
         let verified = state
             .phone_codes
             .verify(
@@ -191,7 +195,7 @@ async fn send_code(
     phone: &str,
 ) -> Result<CodeRequested, ApiError> {
     limit_by_address(state, req)?;
-    let principal = caller(state, req).await?;
+    let principal = caller(req).await?;
     let dev_code = state.phone_codes.request(phone, principal.as_ref(), &request_meta(req)).await?;
     Ok(CodeRequested::Accepted(Json(CodeRequestedBody { status: "accepted".into(), dev_code })))
 }
@@ -203,4 +207,35 @@ async fn send_code(
 fn limit_by_address(state: &AppState, req: &Request) -> Result<(), ApiError> {
     let ip = req.data::<crate::http::ClientIp>().map(|ip| ip.0);
     state.limits.sensitive_by_address(ip).map_err(ApiError::from)
+}
+
+// The feature's errors as the answers a client sees: status, stable `code`, and a detail in
+// words a student understands. Internal causes go to the server's log, never to the client.
+impl From<crate::otp::OtpError> for ApiError {
+    fn from(e: crate::otp::OtpError) -> Self {
+        use crate::otp::OtpError as E;
+        match e {
+            E::Validation(errors) => Self::validation(errors),
+            E::RateLimited { retry_after } => Self::TooManyRequests(
+                Json(rate_limited_problem(retry_after)),
+                retry_after,
+                None,
+                None,
+                None,
+            ),
+            E::InvalidCode => Self::unauthorized(
+                "invalid_code",
+                "This code is not right, has expired or was already used. Ask for a new one.",
+            ),
+            E::PhoneTaken => Self::conflict(
+                "phone_taken",
+                "This phone number is already verified on another account.",
+            ),
+            E::AccountDisabled => Self::forbidden(
+                "account_disabled",
+                "This account is disabled. Ask your campus IT team to enable it again.",
+            ),
+            E::Internal(cause) => Self::internal(cause),
+        }
+    }
 }

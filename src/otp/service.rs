@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use tokio::sync::Notify;
 
 use super::store::{self, Window};
-use crate::accounts::service::{RequestMeta, SignedIn, field};
+use crate::accounts::service::{SignedIn, field};
 use crate::accounts::store::{self as users, User};
 use crate::accounts::totp;
 use crate::accounts::{AccountError, Accounts};
@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{Db, DbError};
 use crate::error::FieldError;
+use crate::http::RequestMeta;
 use crate::identity::Amr;
 use crate::notify;
 use crate::privacy::FieldCipher;

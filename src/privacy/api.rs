@@ -12,13 +12,14 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::export::{self, AccountExport};
 use super::policies;
 use super::service;
-use crate::accounts::api::request_meta;
-use crate::app::{ApiTags, AppState};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::ApiError;
 use crate::http::StrictJson;
 use crate::http::auth::Auth;
+use crate::http::request_meta;
+use crate::http::tags::ApiTags;
+use crate::state::AppState;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -252,4 +253,40 @@ impl PrivacyApi {
 
 fn view(p: policies::Policy) -> PolicyView {
     PolicyView { version: p.version, text: p.text, published_at: rfc3339(p.published_at) }
+}
+
+// The feature's errors as the answers a client sees: status, stable `code`, and a detail in
+// words a student understands. Internal causes go to the server's log, never to the client.
+impl From<crate::privacy::service::PrivacyError> for ApiError {
+    fn from(e: crate::privacy::service::PrivacyError) -> Self {
+        use crate::privacy::service::PrivacyError as E;
+        match e {
+            E::Validation(errors) => Self::validation(errors),
+            E::WrongPassword => Self::unauthorized(
+                "invalid_credentials",
+                "The password is not right; the account was not deleted.",
+            ),
+            E::Throttled { retry_after } => Self::account_throttled(retry_after),
+            E::ReauthenticationRequired => Self::forbidden(
+                "reauthentication_required",
+                "Sign in again (within the last 10 minutes) to delete this account.",
+            ),
+            E::UserNotFound => Self::not_found("user_not_found", "There is no such account."),
+            E::AccountDeleted => Self::gone("account_deleted", "This account has been deleted."),
+            E::NoPolicy => Self::not_found("no_policy", "No privacy policy is published."),
+            E::PolicyVersionExists => Self::conflict(
+                "policy_version_exists",
+                "A policy with this version was published already; choose a new version.",
+            ),
+            E::NotCurrentPolicy { current } => Self::conflict(
+                "policy_version_not_current",
+                format!("Only the current privacy policy (version {current}) can be accepted."),
+            ),
+            E::CannotDeleteSelf => Self::conflict(
+                "cannot_delete_self",
+                "Admins delete their own account from the account page, with their password.",
+            ),
+            E::Internal(cause) => Self::internal(cause),
+        }
+    }
 }

@@ -14,10 +14,10 @@
 use rusqlite::{Connection, params};
 
 use super::deletion::{self, DeleteReason};
-use crate::app::AppState;
 use crate::config::RetentionConfig;
 use crate::db::DbError;
 use crate::sessions::{BROWSER_SESSION, REMEMBERED_SESSION};
+use crate::state::AppState;
 
 const DAY: i64 = 86_400;
 /// Last activity is written at most once a minute: a session is idle only past that too.

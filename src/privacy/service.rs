@@ -4,13 +4,13 @@
 
 use super::deletion::{self, DeleteReason, Deleted};
 use super::policies;
-use crate::accounts::service::RequestMeta;
-use crate::app::AppState;
 use crate::audit::{self, AuditEvent};
 use crate::crypto;
 use crate::db::{BlockingError, DbError};
 use crate::error::FieldError;
+use crate::http::RequestMeta;
 use crate::sessions::Principal;
+use crate::state::AppState;
 
 /// A password-less (phone-only) account proves itself by a sign-in this recent instead.
 pub const RECENT_SIGN_IN_SECONDS: i64 = 600;

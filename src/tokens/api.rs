@@ -6,11 +6,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::TokenPair;
-use crate::accounts::api::request_meta;
-use crate::app::{ApiTags, AppState};
 use crate::error::ApiError;
 use crate::http::StrictJson;
+use crate::http::request_meta;
+use crate::http::tags::ApiTags;
 use crate::privacy::pending::PendingPolicy;
+use crate::state::AppState;
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -20,7 +21,7 @@ pub struct TokenGrantRequest {
     /// A TOTP code, once the account has TOTP enrolled.
     totp_code: Option<String>,
     /// A solved captcha, when a `428 captcha_required` asked for one.
-    captcha: Option<crate::captcha::api::CaptchaSolution>,
+    captcha: Option<crate::captcha::CaptchaSolution>,
 }
 
 #[derive(Object)]
@@ -91,8 +92,9 @@ impl TokensApi {
     ) -> Result<TokenResponse, ApiError> {
         let body = body.0;
         let email = crate::accounts::email::normalize(&body.email);
-        let solved = crate::accounts::api::guard_sensitive(
-            &state,
+        let solved = crate::http::guard_sensitive(
+            &state.limits,
+            &state.captcha,
             req,
             &email,
             body.captcha.as_ref(),
@@ -105,7 +107,7 @@ impl TokensApi {
             captcha_missing: state.captcha.enabled() && !solved,
         };
         let pair = state.tokens.issue(&grant, &request_meta(req)).await?;
-        crate::accounts::api::forgive_sensitive(&state, req, &email);
+        crate::http::forgive_sensitive(&state.limits, req, &email);
         Ok(TokenResponse::Ok(Json(TokenBody::of(&state, pair).await?)))
     }
 
@@ -121,7 +123,7 @@ impl TokensApi {
         body: StrictJson<RefreshRequest>,
     ) -> Result<TokenResponse, ApiError> {
         let ip = req.data::<crate::http::ClientIp>().map(|ip| ip.0);
-        let token = crate::accounts::api::token_identifier("refresh", &body.0.refresh_token);
+        let token = crate::http::token_identifier("refresh", &body.0.refresh_token);
         state.limits.sensitive_by_pair(ip, &token).map_err(ApiError::from)?;
         let pair = state.tokens.refresh(&body.0.refresh_token, &request_meta(req)).await?;
         Ok(TokenResponse::Ok(Json(TokenBody::of(&state, pair).await?)))
@@ -144,4 +146,25 @@ impl TokensApi {
 #[handler]
 pub fn jwks(state: Data<&AppState>) -> impl IntoResponse {
     poem::web::Json(state.tokens.jwks()).with_header("cache-control", "public, max-age=300")
+}
+
+// The feature's errors as the answers a client sees: status, stable `code`, and a detail in
+// words a student understands. Internal causes go to the server's log, never to the client.
+impl From<crate::tokens::TokenError> for ApiError {
+    fn from(e: crate::tokens::TokenError) -> Self {
+        use crate::tokens::TokenError as E;
+        match e {
+            E::Account(e) => e.into(),
+            E::InvalidRefreshToken => Self::unauthorized(
+                "invalid_refresh_token",
+                "This refresh token is not valid any more. Sign in again.",
+            ),
+            E::RefreshTokenReused => Self::unauthorized(
+                "refresh_token_reused",
+                "This refresh token was already used, so every token of this sign-in was revoked. \
+                 Sign in again.",
+            ),
+            E::Internal(cause) => Self::internal(cause),
+        }
+    }
 }

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse::App;
-use gatehouse::app::AppState;
 use gatehouse::campuses::store::{self as campuses, Actor};
 use gatehouse::clock::ManualClock;
 use gatehouse::config::Config;
+use gatehouse::state::AppState;
 use reqwest::cookie::{CookieStore, Jar};
 use tempfile::TempDir;
 use tokio::sync::oneshot;

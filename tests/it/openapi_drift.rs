@@ -2,7 +2,7 @@
 
 #[test]
 fn committed_spec_matches_the_code() {
-    let generated = gatehouse::app::spec_documents().yaml;
+    let generated = gatehouse::router::spec_documents().yaml;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.yaml");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
@@ -15,7 +15,7 @@ fn committed_spec_matches_the_code() {
 #[test]
 fn every_operation_has_an_id_a_summary_and_a_tag() {
     let spec: serde_json::Value =
-        serde_json::from_str(&gatehouse::app::spec_documents().json).unwrap();
+        serde_json::from_str(&gatehouse::router::spec_documents().json).unwrap();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let here = format!("{method} {path}");
@@ -30,7 +30,7 @@ fn every_operation_has_an_id_a_summary_and_a_tag() {
 /// one of them: the other's operations vanish from the spec (and from API fuzzing).
 #[test]
 fn no_path_is_written_twice() {
-    let yaml = gatehouse::app::spec_documents().yaml;
+    let yaml = gatehouse::router::spec_documents().yaml;
     let mut seen = std::collections::HashSet::new();
     for key in yaml.lines().filter(|l| l.starts_with("  /") && l.ends_with(':')) {
         assert!(seen.insert(key), "path written twice in the spec: {key}");

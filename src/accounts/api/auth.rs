@@ -41,7 +41,7 @@ impl AuthApi {
     ) -> ApiResult<Accepted> {
         let body = body.0;
         let email = crate::accounts::email::normalize(&body.email);
-        guard_sensitive(&state, req, &email, body.captcha.as_ref(), true)?;
+        guard_sensitive(&state.limits, &state.captcha, req, &email, body.captcha.as_ref(), true)?;
         let input = Registration {
             email: body.email,
             password: body.password,
@@ -62,7 +62,7 @@ impl AuthApi {
         req: &Request,
         body: StrictJson<LinkTokenRequest>,
     ) -> ApiResult<Done> {
-        limit_sensitive(&state, req, &token_identifier("verify", &body.0.token))?;
+        limit_sensitive(&state.limits, req, &token_identifier("verify", &body.0.token))?;
         state.accounts.verify_email(&body.0.token, &request_meta(req)).await?;
         Ok(Done::Ok(status("verified")))
     }
@@ -79,7 +79,14 @@ impl AuthApi {
         body: StrictJson<EmailRequest>,
     ) -> ApiResult<Accepted> {
         let email = crate::accounts::email::normalize(&body.0.email);
-        guard_sensitive(&state, req, &email, body.0.captcha.as_ref(), false)?;
+        guard_sensitive(
+            &state.limits,
+            &state.captcha,
+            req,
+            &email,
+            body.0.captcha.as_ref(),
+            false,
+        )?;
         state.accounts.resend_verification(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }
@@ -104,7 +111,14 @@ impl AuthApi {
     ) -> ApiResult<LoginResponse> {
         let body = body.0;
         let email = crate::accounts::email::normalize(&body.email);
-        let solved = guard_sensitive(&state, req, &email, body.captcha.as_ref(), false)?;
+        let solved = guard_sensitive(
+            &state.limits,
+            &state.captcha,
+            req,
+            &email,
+            body.captcha.as_ref(),
+            false,
+        )?;
         let gate = SignInGate {
             captcha_missing: state.captcha.enabled() && !solved,
             through_pause: state.captcha.enabled() && solved,
@@ -114,7 +128,7 @@ impl AuthApi {
             .login(&body.email, &body.password, body.remember_me, gate, &request_meta(req))
             .await?;
         // The password was right: only failures use up the (address, account) allowance.
-        forgive_sensitive(&state, req, &email);
+        forgive_sensitive(&state.limits, req, &email);
         match outcome {
             LoginOutcome::SignedIn(signed_in) => signed_in_response(&state, jar, *signed_in).await,
             LoginOutcome::SecondFactor { mfa_token } => Ok(LoginResponse::Ok(Json(LoginBody {
@@ -144,7 +158,7 @@ impl AuthApi {
         let body = body.0;
         // Per pending sign-in, not per address: students behind one NAT address each have
         // their own (and a pending sign-in ends after 5 wrong codes anyway).
-        limit_sensitive(&state, req, &token_identifier("mfa", &body.mfa_token))?;
+        limit_sensitive(&state.limits, req, &token_identifier("mfa", &body.mfa_token))?;
         let signed_in =
             state.accounts.complete_login(&body.mfa_token, &body.code, &request_meta(req)).await?;
         signed_in_response(&state, jar, signed_in).await
@@ -189,7 +203,14 @@ impl AuthApi {
         body: StrictJson<EmailRequest>,
     ) -> ApiResult<Accepted> {
         let email = crate::accounts::email::normalize(&body.0.email);
-        guard_sensitive(&state, req, &email, body.0.captcha.as_ref(), false)?;
+        guard_sensitive(
+            &state.limits,
+            &state.captcha,
+            req,
+            &email,
+            body.0.captcha.as_ref(),
+            false,
+        )?;
         state.accounts.forgot_password(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }
@@ -205,7 +226,7 @@ impl AuthApi {
         body: StrictJson<ResetRequest>,
     ) -> ApiResult<Done> {
         let body = body.0;
-        limit_sensitive(&state, req, &token_identifier("reset", &body.token))?;
+        limit_sensitive(&state.limits, req, &token_identifier("reset", &body.token))?;
         state.accounts.reset_password(&body.token, &body.new_password, &request_meta(req)).await?;
         Ok(Done::Ok(status("password_reset")))
     }

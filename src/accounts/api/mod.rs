@@ -5,6 +5,7 @@
 mod account;
 mod auth;
 mod mfa;
+mod problems;
 
 pub use account::AccountApi;
 pub use auth::AuthApi;
@@ -21,88 +22,21 @@ use poem_openapi::{ApiResponse, Object};
 use serde_json::value::RawValue;
 
 use super::password;
-use super::service::{CachedUser, Registration, RequestMeta};
+use super::service::{CachedUser, Registration};
 use super::store::User;
-use crate::app::{ApiTags, AppState};
 use crate::cache::render_json;
-use crate::captcha::api::CaptchaSolution;
+use crate::captcha::CaptchaSolution;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::http::auth::Auth;
-use crate::http::{ClientIp, DirectJson, StrictJson};
+use crate::http::tags::ApiTags;
+use crate::http::{
+    ClientIp, DirectJson, StrictJson, forgive_sensitive, guard_sensitive, limit_sensitive,
+    request_meta, token_identifier,
+};
 use crate::privacy::pending::PendingPolicy;
-use crate::ratelimit::SensitiveRefusal;
 use crate::sessions::{Principal, SessionListing, cookies};
-
-/// Counts a sign-in, sign-up, reset, verification or phone-code request against the limits
-/// for its client address and the account it names (`identifier`). For requests that carry
-/// no captcha: past the per-address tier the answer is a plain 429.
-pub fn limit_sensitive(state: &AppState, req: &Request, identifier: &str) -> Result<(), ApiError> {
-    let ip = req.data::<ClientIp>().map(|ip| ip.0);
-    state.limits.sensitive(ip, identifier).map_err(|refusal| match refusal {
-        SensitiveRefusal::Account(limited) | SensitiveRefusal::Address(limited) => limited.into(),
-    })
-}
-
-/// The identifier a request that brings a secret token (an email link's, a pending sign-in's,
-/// a refresh token) is counted under: a prefix of the token's hash, so the limiter holds
-/// nothing that could be used, and each link or sign-in has its own allowance (students
-/// behind one NAT address each verify their own email).
-pub fn token_identifier(kind: &str, token: &str) -> String {
-    let hash = crate::crypto::hash_token(token.trim());
-    format!("{kind}:{}", crate::crypto::base64url(&hash[..8]))
-}
-
-/// A sign-in to `identifier` from the request's address succeeded: its (address, account)
-/// allowance is whole again, so that only failures use it up.
-pub fn forgive_sensitive(state: &AppState, req: &Request, identifier: &str) {
-    state.limits.forgive(req.data::<ClientIp>().map(|ip| ip.0), identifier);
-}
-
-/// [`limit_sensitive`] for requests that may carry a captcha solution, which is checked and
-/// spent when present. Past the per-address tier a solution is required (`428
-/// captcha_required`) instead of a 429, unless the captcha is off; `always` requires one in
-/// any case (registration). Returns whether a solved captcha came with the request.
-pub fn guard_sensitive(
-    state: &AppState,
-    req: &Request,
-    identifier: &str,
-    captcha: Option<&CaptchaSolution>,
-    always: bool,
-) -> Result<bool, ApiError> {
-    let solved = match captcha {
-        Some(solution) => {
-            solution.verify(state)?;
-            true
-        }
-        None => false,
-    };
-    let ip = req.data::<ClientIp>().map(|ip| ip.0);
-    match state.limits.sensitive(ip, identifier) {
-        Ok(()) => {}
-        Err(SensitiveRefusal::Account(limited)) => return Err(limited.into()),
-        Err(SensitiveRefusal::Address(limited)) if !state.captcha.enabled() => {
-            return Err(limited.into());
-        }
-        Err(SensitiveRefusal::Address(_)) if !solved => return Err(ApiError::captcha_required()),
-        Err(SensitiveRefusal::Address(_)) => {}
-    }
-    if always && state.captcha.enabled() && !solved {
-        return Err(ApiError::captcha_required());
-    }
-    Ok(solved)
-}
-
-pub fn request_meta(req: &Request) -> RequestMeta {
-    RequestMeta {
-        ip: req.data::<ClientIp>().map(|ip| ip.0.to_string()),
-        user_agent: req
-            .headers()
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-    }
-}
+use crate::state::AppState;
 
 /// A new account.
 #[derive(Object)]

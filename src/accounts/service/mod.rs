@@ -35,6 +35,7 @@ use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{BlockingError, Db, DbError};
 use crate::error::FieldError;
+use crate::http::RequestMeta;
 use crate::notify::{self, Email, templates};
 use crate::privacy::FieldCipher;
 use crate::sessions::{AuthMethod, IssuedSession, Principal, Sessions};
@@ -108,13 +109,6 @@ impl From<rusqlite::Error> for AccountError {
 
 pub(crate) fn field(name: &str, message: impl Into<String>) -> FieldError {
     FieldError { field: name.into(), message: message.into() }
-}
-
-/// Where a request came from, for sessions and the audit log.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
 }
 
 pub struct Registration {

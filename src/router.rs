@@ -1,14 +1,13 @@
-//! The application: shared state, the OpenAPI service and the route table.
+//! The route table: the API list (written once), the OpenAPI service built from it, the
+//! pages and the middleware stack around them.
 
 use std::sync::Arc;
 
 use poem::http::StatusCode;
 use poem::middleware::{CatchPanic, CookieJarManager};
 use poem::{EndpointExt, IntoEndpoint, Route, get};
-use poem_openapi::{OpenApiService, Tags};
-use tokio::sync::Notify;
+use poem_openapi::OpenApiService;
 
-use crate::accounts::Accounts;
 use crate::accounts::api::{AccountApi, AuthApi, MfaApi};
 use crate::admin::accounts::AccountsAdminApi;
 use crate::admin::audit::AuditApi;
@@ -18,71 +17,15 @@ use crate::admin::users::UsersApi;
 use crate::backup::api::BackupsApi;
 use crate::campuses::api::CampusesApi;
 use crate::captcha::api::CaptchaApi;
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::db::Db;
 use crate::driver::api::{DriverApi, DriverReviewsApi};
 use crate::error::problem_response;
-use crate::http::{BodyLimit, Cors, Csrf, Observe, RequestLimit};
-use crate::keys::Keys;
+use crate::http::{BodyLimit, Cors, Csrf, HttpContext, Observe, RequestLimit};
 use crate::ops::health::OpsApi;
-use crate::ops::metrics::{self, Metrics};
 use crate::otp::api::OtpApi;
 use crate::privacy::api::PrivacyApi;
+use crate::state::{AppState, SpecDocuments};
 use crate::tokens::api::TokensApi;
 use crate::web;
-
-/// The groups operations are listed under in the spec and Swagger UI.
-#[derive(Tags)]
-pub enum ApiTags {
-    /// Sign-up, email verification, sign-in (password or SMS code) and sign-out, password reset.
-    Auth,
-    /// The signed-in user's profile, password and sessions.
-    Account,
-    /// Campus IT: campuses, accounts, the audit log, the outbox, backups, driver reviews, the
-    /// first admin.
-    Admin,
-    /// The caller's data: export, privacy-policy acceptance; the current policy.
-    Privacy,
-    /// Driver verification: licence upload, driving and availability.
-    Driver,
-    /// Liveness and readiness probes for load balancers and systemd.
-    Operations,
-}
-
-/// The spec rendered once at start-up.
-pub struct SpecDocuments {
-    pub json: String,
-    pub yaml: String,
-}
-
-/// What every handler can reach. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub keys: Arc<Keys>,
-    /// Seals and opens personal data at rest (see [`crate::privacy`]).
-    pub pii: crate::privacy::FieldCipher,
-    pub metrics: Arc<Metrics>,
-    pub spec: Arc<SpecDocuments>,
-    pub clock: Arc<dyn Clock>,
-    pub accounts: Arc<Accounts>,
-    /// Notified when a message is queued, so the outbox worker sends it at once.
-    pub outbox_wake: Arc<Notify>,
-    pub tokens: Arc<crate::tokens::Tokens>,
-    pub limits: Arc<crate::ratelimit::RateLimits>,
-    pub captcha: Arc<crate::captcha::Captcha>,
-    pub phone_codes: Arc<crate::otp::PhoneCodes>,
-    /// The outbox worker's sign of life, for `/ready`.
-    pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
-    /// Backups on demand and on schedule (one at a time).
-    pub backups: Arc<crate::backup::Backups>,
-    /// Driver verification: licence image storage, OCR, the image decoding pool.
-    pub driver: Arc<crate::driver::Driver>,
-    /// Privacy-policy versions users still have to accept (cached).
-    pub pending_policies: Arc<crate::privacy::pending::PendingPolicies>,
-}
 
 pub type Apis = (
     AuthApi,
@@ -157,7 +100,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/health", api.clone())
         .nest_no_strip("/ready", api)
-        .at("/metrics", get(metrics::metrics))
+        .at("/metrics", get(crate::ops::scrape::metrics))
         .at("/.well-known/jwks.json", get(crate::tokens::api::jwks))
         .at("/docs", get(web::swagger_ui))
         .at("/openapi.json", get(web::openapi_json))
@@ -190,6 +133,12 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
                 "Something went wrong on our side. It has been logged; please try again.",
             )
         }))
+        .data(HttpContext {
+            config: state.config.clone(),
+            sessions: state.sessions.clone(),
+            tokens: state.tokens.clone(),
+            limits: state.limits.clone(),
+        })
         .data(state)
         .with(observe)
 }

@@ -1,0 +1,54 @@
+//! What every handler can reach: configuration, clock, database and the services.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::accounts::Accounts;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::keys::Keys;
+use crate::ops::metrics::Metrics;
+
+/// The spec rendered once at start-up.
+pub struct SpecDocuments {
+    pub json: String,
+    pub yaml: String,
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub keys: Arc<Keys>,
+    /// Seals and opens personal data at rest (see [`crate::privacy`]).
+    pub pii: crate::privacy::FieldCipher,
+    pub metrics: Arc<Metrics>,
+    pub spec: Arc<SpecDocuments>,
+    pub clock: Arc<dyn Clock>,
+    /// Cookie sessions (also reached through `accounts`, which issues them).
+    pub sessions: Arc<crate::sessions::Sessions>,
+    pub accounts: Arc<Accounts>,
+    /// Notified when a message is queued, so the outbox worker sends it at once.
+    pub outbox_wake: Arc<Notify>,
+    pub tokens: Arc<crate::tokens::Tokens>,
+    pub limits: Arc<crate::ratelimit::RateLimits>,
+    pub captcha: Arc<crate::captcha::Captcha>,
+    pub phone_codes: Arc<crate::otp::PhoneCodes>,
+    /// The outbox worker's sign of life, for `/ready`.
+    pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
+    /// Backups on demand and on schedule (one at a time).
+    pub backups: Arc<crate::backup::Backups>,
+    /// Driver verification: licence image storage, OCR, the image decoding pool.
+    pub driver: Arc<crate::driver::Driver>,
+    /// Privacy-policy versions users still have to accept (cached).
+    pub pending_policies: Arc<crate::privacy::pending::PendingPolicies>,
+}
+
+impl crate::jobs::JobContext for AppState {
+    fn unix_now(&self) -> i64 {
+        self.clock.unix()
+    }
+}
