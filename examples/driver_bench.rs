@@ -8,7 +8,7 @@
 //!     cargo run --release --example driver_bench -- write-largest FILE
 //!     cargo run --release --example driver_bench -- decode FILE
 
-#[path = "../tests/support/licence_images.rs"]
+#[path = "../tests/it/support/licence_images.rs"]
 mod licence_images;
 
 use std::time::{Duration, Instant};

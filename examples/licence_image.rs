@@ -8,7 +8,7 @@
 //! `--blur SIGMA` (Gaussian, in pixels), `--noise SD` (Gaussian sensor noise), `--jpeg QUALITY`
 //! (writes `front.jpg` and `back.jpg` instead, as a phone camera does).
 
-#[path = "../tests/support/licence_images.rs"]
+#[path = "../tests/it/support/licence_images.rs"]
 mod licence_images;
 
 use chrono::NaiveDate;

@@ -2,7 +2,7 @@
 //! scheduler: its series are on /metrics from start-up, before its first run at 00:10. What a
 //! run does is tested in tests/it/driver.rs, by calling the job directly on the manual clock.
 
-use crate::harness::TestServer;
+use crate::support::harness::TestServer;
 
 #[tokio::test]
 async fn the_driver_expiry_job_is_scheduled_from_start_up() {

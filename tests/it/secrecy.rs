@@ -17,10 +17,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use reqwest::cookie::Jar;
 use serde_json::{Value, json};
 
-use crate::binary::BIN;
-use crate::driver::{part, upload_parts};
-use crate::harness::{Mail, User, client_with, read_all_files};
-use crate::licence_images::{self as images, Distortion, Person};
+use crate::support::drivers::{part, upload_parts};
+use crate::support::harness::{Mail, User, client_with, read_all_files};
+use crate::support::licence_images::{self as images, Distortion, Person};
+use crate::support::process::BIN;
 
 const EMAIL: &str = "mirabel.quenby@north.edu";
 const DISPLAY_NAME: &str = "Mira Q";
@@ -398,7 +398,7 @@ async fn nothing_secret_or_personal_reaches_stdout_stderr_or_the_logs_at_debug_l
     let sms = server.data.join("sms.jsonl");
     let requested = laptop.post("/api/v1/auth/otp/request", json!({"phone": PHONE})).await;
     assert_eq!(requested.status(), 202);
-    let code = crate::otp::wait_for_code(&sms, E164, 1).await;
+    let code = crate::support::phones::wait_for_code(&sms, E164, 1).await;
     secrets.code("phone code (link)", &code);
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
     secrets.code("wrong phone code", &wrong);
@@ -417,7 +417,7 @@ async fn nothing_secret_or_personal_reaches_stdout_stderr_or_the_logs_at_debug_l
     let phone = server.browser();
     let requested = phone.post("/api/v1/auth/otp/request", json!({"phone": PHONE})).await;
     assert_eq!(requested.status(), 202);
-    let code = crate::otp::wait_for_code(&sms, E164, 2).await;
+    let code = crate::support::phones::wait_for_code(&sms, E164, 2).await;
     secrets.code("phone code (sign-in)", &code);
     let signed_in =
         phone.post("/api/v1/auth/otp/verify", json!({"phone": PHONE, "code": code})).await;

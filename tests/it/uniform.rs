@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer};
+use crate::support::harness::{PASSWORD, TestServer};
 
 /// Sends one request; its status, body and duration.
 async fn timed(server: &TestServer, path: &str, body: Value) -> (u16, String, Duration) {
