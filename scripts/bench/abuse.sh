@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Abuse-protection figures (SPEC section 6), measured in one run:
+# Abuse-protection figures (the rate limits per client address, per account and per user),
+# measured in one run:
 #   - the overhead of the rate-limit layer: GET /api/v1/auth/session with session cookies on
 #     two servers, one with the limits on (set high enough never to refuse) and one with them
 #     off, measured alternately (ROUNDS runs each, default 10); the ratio of the medians

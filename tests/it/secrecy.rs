@@ -213,7 +213,8 @@ fn read_all_files_or_one(path: &Path) -> String {
 }
 
 /// The code an authenticator app shows at `unix` for a base32 secret: computed here with the
-/// RFC 6238 parameters the spec names (SHA-1, 6 digits, 30 s), not with the server's own code.
+/// RFC 6238 parameters authenticator apps use (SHA-1, 6 digits, 30 s), not with the server's
+/// own code.
 fn totp_code(secret: &str, unix: u64) -> String {
     let secret = totp_rs::Secret::try_from_base32(secret).unwrap();
     totp_rs::Builder::new()
@@ -409,8 +410,8 @@ async fn nothing_secret_or_personal_reaches_stdout_stderr_or_the_logs_at_debug_l
         laptop.post("/api/v1/auth/otp/verify", json!({"phone": PHONE, "code": code})).await;
     assert_eq!(json_of(linked, 200).await["outcome"], "linked");
     {
-        // The next code for this number waits a minute (SPEC section 5): move the first
-        // code back in time instead.
+        // The next code for this number waits a minute (one code per number per 60 s): move
+        // the first code back in time instead.
         let db = rusqlite::Connection::open(server.data.join("gatehouse.db")).unwrap();
         db.execute("UPDATE phone_codes SET created_at = created_at - 120", []).unwrap();
     }
