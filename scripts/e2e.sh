@@ -5,6 +5,7 @@
 # is doing. Screenshots of every page land in tests/e2e/artifacts/.
 #
 # Environment: GATEHOUSE_BIN (default $CARGO_TARGET_DIR/debug/gatehouse, built when missing),
+# LICENCE_IMAGE_BIN (default $CARGO_TARGET_DIR/debug/licence_image, built when missing),
 # CHROMIUM_PATH (default /usr/bin/chromium), E2E_ARTIFACTS (screenshot folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,11 +51,11 @@ if [ ! -x "$GATEHOUSE_BIN" ]; then
   cargo build --locked
 fi
 step "binary: $GATEHOUSE_BIN"
-# The driver tests upload generated licence images (examples/licence_image.rs).
-export LICENCE_IMAGE_BIN="${LICENCE_IMAGE_BIN:-$(dirname "$GATEHOUSE_BIN")/examples/licence_image}"
+# The driver tests upload generated licence images (tools/src/bin/licence_image.rs).
+export LICENCE_IMAGE_BIN="${LICENCE_IMAGE_BIN:-$CARGO_TARGET_DIR/debug/licence_image}"
 if [ ! -x "$LICENCE_IMAGE_BIN" ]; then
   step "building the licence image generator (no binary at $LICENCE_IMAGE_BIN)"
-  cargo build --locked --example licence_image
+  cargo build --locked -p gatehouse-tools --bin licence_image
 fi
 
 cd tests/e2e

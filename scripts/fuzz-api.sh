@@ -77,7 +77,8 @@ export SCHEMATHESIS_HOOKS=fuzz_api_hooks PYTHONPATH="$PWD/scripts${PYTHONPATH:+:
 # Every check runs except positive_data_acceptance, which expects every schema-valid body to
 # get a 2xx. The server checks more than JSON Schema can say (campus email domains, the
 # password policy, phone numbering plans, single-use tokens and codes that exist only in its
-# database) and answers such bodies 400/422 with a problem code, as SPEC section 3 requires.
+# database) and answers such bodies 400/422 with a problem code, as it answers every error
+# (application/problem+json with a stable `code`).
 #
 # negative_data_rejection is on: every JSON body goes through StrictJson
 # (src/http/strict_json.rs), which refuses what the published schema refuses (a number or

@@ -22,8 +22,8 @@ done
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy (all targets, -D warnings)"
-cargo clippy --locked --all-targets -- -D warnings
+step "cargo clippy (workspace: the server and tools/, all targets, -D warnings)"
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 # Licence OCR (the driver feature) is tested only where tesseract is installed, with DejaVu Sans
 # to print the generated licence fronts; the .deb recommends tesseract-ocr, so CI installs both.

@@ -14,7 +14,7 @@ export const MIN_SIDE = 600;
 
 /**
  * The sharpness below which a photo is refused as too blurred (see `sharpness`). Calibrated on
- * the generated licences of the browser tests (examples/licence_image.rs) with
+ * the generated licences of the browser tests (tools/src/bin/licence_image.rs) with
  * tests/e2e/calibrate-photo.mjs: cards 800 to 3200 pixels wide, sharp and with a Gaussian blur
  * whose sigma is given per 1400 pixels of card (the same blur relative to the card at every
  * size). Lowest and highest sharpness over the four widths (Chromium 2026-12):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Abuse-protection figures (SPEC section 6), measured in one run:
+# Abuse-protection figures (the rate limits per client address, per account and per user),
+# measured in one run:
 #   - the overhead of the rate-limit layer: GET /api/v1/auth/session with session cookies on
 #     two servers, one with the limits on (set high enough never to refuse) and one with them
 #     off, measured alternately (ROUNDS runs each, default 10); the ratio of the medians
@@ -14,10 +15,10 @@
 #     token), which creates a key in three tiers: per address, per (address, account) and
 #     anonymous. RSS at start, after 10,000 and after 100,000 addresses.
 #
-#   - the cost of one limiter check in-process (examples/ratelimit_bench.rs): one hot key,
+#   - the cost of one limiter check in-process (tools/src/bin/ratelimit_bench.rs): one hot key,
 #     a new key per check, a refused check.
 #
-#   cargo build --release --bins --examples && scripts/bench/abuse.sh [SECONDS]
+#   cargo build --release --workspace --bins && scripts/bench/abuse.sh [SECONDS]
 # (BENCH_BIN picks another binary; SMALL and LARGE change the address counts; USERS the
 # number of signed-in users of the second overhead measurement. PIN=1 runs the
 # two servers on CPU 1 and wrk, with one thread, on CPU 0: the layer's cost without the
@@ -165,7 +166,7 @@ sent_100k=$(( sent_10k + $(spray "$small" "$large" 150) ))
 sleep 1
 rss_100k=$(bench_rss_kib "$spray_pid")
 
-micro=$("$target/release/examples/ratelimit_bench")
+micro=$("$target/release/ratelimit_bench")
 
 python3 - "$seconds" "$(IFS=,; echo "${on_runs[*]}")" "$(IFS=,; echo "${off_runs[*]}")" "$rss_start" "$sent_10k" "$rss_10k" "$sent_100k" "$rss_100k" "$micro" "$(IFS=,; echo "${on_users[*]}")" "$(IFS=,; echo "${off_users[*]}")" "$users" <<'PY'
 import os, statistics, sys
@@ -200,7 +201,7 @@ print("Memory under address spraying (limits on; 3 limiter keys per address)")
 print(f"  {'distinct addresses':<28}{'RSS (MiB)':>12}{'growth (MiB)':>15}")
 for label, sent, rss in (("0 (at start)", 0, rss_start), (f"{sent_10k:,}", sent_10k, rss_10k), (f"{sent_100k:,}", sent_100k, rss_100k)):
     print(f"  {label:<28}{rss / 1024:>12.1f}{(rss - rss_start) / 1024:>15.1f}")
-print("One limiter check in-process (ns; examples/ratelimit_bench.rs)")
+print("One limiter check in-process (ns; tools/src/bin/ratelimit_bench.rs)")
 for line in sys.argv[9].splitlines():
     name, value = line.split()
     print(f"  {name.removeprefix('ns_per_'):<40}{int(value):>8,}")

@@ -8,7 +8,7 @@
 #     next one, as a real client must);
 #   - the median time of a wrong password and of an unknown email (should be equal).
 #
-#   cargo build --release --bins --examples && scripts/bench/accounts.sh [SECONDS]
+#   cargo build --release --workspace --bins && scripts/bench/accounts.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib.sh
@@ -87,7 +87,7 @@ median_login_ms() {
 wrong_ms=$(median_login_ms "$email")
 unknown_ms=$(median_login_ms "nobody@bench.edu")
 
-argon2=$("$target/release/examples/argon2_rate" "$seconds")
+argon2=$("$target/release/argon2_rate" "$seconds")
 logins=$(wrk -t2 -c8 -d"${seconds}s" -s "$work/login.lua" "$BENCH_URL/api/v1/auth/login" | awk '/Requests\/sec/ {print $2}')
 health=$(bench_rps "$BENCH_URL/health" "$seconds")
 session=$(wrk -t2 -c32 -d"${seconds}s" -H "Cookie: gatehouse_session=$cookie" "$BENCH_URL/api/v1/auth/session" | awk '/Requests\/sec/ {print $2}')

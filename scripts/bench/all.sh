@@ -3,7 +3,7 @@
 # to $BENCH_OUT (default bench-results.txt) with the date and the machine. The soak runs for
 # SOAK_SECONDS (default 600), the fuzz targets FUZZ_SECONDS each (default 60; 0 skips them).
 #
-#   cargo build --release --bins --examples && scripts/bench/all.sh [SECONDS]
+#   cargo build --release --workspace --bins && scripts/bench/all.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Driver licence extraction figures (examples/driver_bench.rs):
+# Driver licence extraction figures (tools/src/bin/driver_bench.rs):
 #   - success rate and time per licence over generated backs (clean, rotated, blurred, noisy,
 #     PNG and JPEG, 1600 to 3000 pixels wide): decode + PDF417 + AAMVA parse, as an upload does;
 #   - peak memory of one process decoding and reading the largest image the default
@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 count=${1:-10}
 target=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}
-cargo build --quiet --release --example driver_bench
-bench=$target/release/examples/driver_bench
+cargo build --quiet --release -p gatehouse-tools --bin driver_bench
+bench=$target/release/driver_bench
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

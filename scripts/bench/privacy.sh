@@ -5,14 +5,14 @@
 #   - the time `gatehouse keys rotate` takes per 100,000 users.
 #
 # How "without" is measured: there is no switch to store personal data in plain text (a
-# bench-only flag would be a way to weaken production). Instead the example privacy_bench
+# bench-only flag would be a way to weaken production). Instead the tool privacy_bench
 # times, in-process, what encryption adds to a request: opening one user row's four sealed
 # columns (store::find_by_id) against the same query reading them unopened. A sign-in opens
 # one row; a session check opens one row only when the user cache (60 s) misses. The server's
 # CPU time per request is cores / (requests per second) under wrk; the ratio is
 # cpu / (cpu - encryption cost).
 #
-#   cargo build --release --bins --examples && scripts/bench/privacy.sh [SECONDS] [USERS]
+#   cargo build --release --workspace --bins && scripts/bench/privacy.sh [SECONDS] [USERS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib.sh
@@ -21,12 +21,12 @@ seconds=${1:-10}
 users=${2:-100000}
 target=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}
 binary=$target/release/gatehouse
-example=$target/release/examples/privacy_bench
+tool=$target/release/privacy_bench
 work=$(mktemp -d)
 trap 'bench_stop; rm -rf "$work"' EXIT
 cores=$(nproc)
 
-micro=$("$example" "$work/micro" micro)
+micro=$("$tool" "$work/micro" micro)
 value() { awk -v k="$1" '$1 == k {print $2}' <<<"$2"; }
 open_us=$(value open_cost_us "$micro")
 seal_us=$(value seal_us "$micro")
@@ -63,7 +63,7 @@ logins=$(wrk -t2 -c8 -d"${seconds}s" -s "$work/login.lua" "$BENCH_URL/api/v1/aut
 session=$(wrk -t2 -c32 -d"${seconds}s" -H "Cookie: gatehouse_session=$cookie" "$BENCH_URL/api/v1/auth/session" | awk '/Requests\/sec/ {print $2}')
 bench_stop
 
-rotation=$("$example" "$work/rotation" rotate "$users")
+rotation=$("$tool" "$work/rotation" rotate "$users")
 
 ratio() { awk -v rps="$1" -v cost="$2" -v cores="$cores" 'BEGIN {cpu = cores * 1e6 / rps; printf "%.4f", cpu / (cpu - cost)}'; }
 cpu_us() { awk -v rps="$1" -v cores="$cores" 'BEGIN {printf "%.1f", cores * 1e6 / rps}'; }

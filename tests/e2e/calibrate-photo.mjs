@@ -16,7 +16,7 @@ import { dirname, join } from "node:path";
 import { startGatehouse, BIN } from "./lib/server.js";
 import { launch, openPage } from "./lib/browser.js";
 
-const GENERATOR = process.env.LICENCE_IMAGE_BIN || join(dirname(BIN), "examples", "licence_image");
+const GENERATOR = process.env.LICENCE_IMAGE_BIN || join(dirname(BIN), "licence_image");
 const WIDTHS = [800, 1400, 2400, 3200];
 const SIGMAS = [0, 1, 1.5, 2, 3, 4, 6, 8];
 const PHONE_LIKE = [

@@ -3,7 +3,7 @@
 // the student sees how long the licence is valid, enables driving and switches availability
 // on and off. Another licence is rejected with a reason, which its driver then reads. Photos
 // too small or too blurred are refused in the page before any upload; a large one is made
-// smaller and its barcode is still read. The images come from examples/licence_image.rs
+// smaller and its barcode is still read. The images come from tools/src/bin/licence_image.rs
 // (scripts/e2e.sh builds it).
 
 import { test } from "node:test";
@@ -21,7 +21,7 @@ import { assertNoProblems, countRequests, createAdmin, createConfirmedUser, expe
 const DRIVER = { email: "maria@north.edu", password: "Silver-Kettle-84", display_name: "Maria", legal_name: "María García" };
 const REJECTED = { email: "rita@north.edu", password: "Amber-Orchard-93", display_name: "Rita", legal_name: "Rita Lopez" };
 const ADMIN = { email: "it@north.edu", password: "Granite-Signal-58", display_name: "Campus IT" };
-const GENERATOR = process.env.LICENCE_IMAGE_BIN || join(dirname(BIN), "examples", "licence_image");
+const GENERATOR = process.env.LICENCE_IMAGE_BIN || join(dirname(BIN), "licence_image");
 
 const images = mkdtempSync(join(tmpdir(), "gatehouse-licence-"));
 const ritaImages = join(images, "rita");
@@ -50,7 +50,7 @@ const suite = gatehouseSuite(async (server) => {
   await createConfirmedUser(server, DRIVER);
   await createConfirmedUser(server, REJECTED);
   await createAdmin(server, ADMIN);
-  assert.ok(existsSync(GENERATOR), `no licence generator at ${GENERATOR}: cargo build --example licence_image`);
+  assert.ok(existsSync(GENERATOR), `no licence generator at ${GENERATOR}: cargo build -p gatehouse-tools --bin licence_image`);
   execFileSync(GENERATOR, [images, "Maria", "Garcia", EXPIRY], { stdio: "pipe" });
   mkdirSync(ritaImages);
   execFileSync(GENERATOR, [ritaImages, "Rita", "Lopez", EXPIRY], { stdio: "pipe" });

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::harness::{PASSWORD, TestServer, User, problem};
+use crate::support::harness::{PASSWORD, TestServer, User, problem};
 
 async fn bootstrap_admin(server: &TestServer) -> User {
     let link = server.bootstrap_link.clone().expect("a bootstrap link without admins");

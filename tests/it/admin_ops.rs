@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, User, problem};
+use crate::support::harness::{PASSWORD, TestServer, User, problem};
 
 async fn setup() -> (TestServer, User) {
     let server = TestServer::start().await;

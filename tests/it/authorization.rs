@@ -9,7 +9,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, problem};
+use crate::support::harness::{PASSWORD, TestServer, problem};
 
 /// The code an authenticator app shows now for a base32 secret.
 fn totp_code(server: &TestServer, secret: &str) -> String {
@@ -264,7 +264,7 @@ async fn in_production_an_admin_session_must_itself_have_used_the_second_factor(
 
 #[tokio::test]
 async fn a_phone_code_is_one_factor_for_an_account_with_totp() {
-    use crate::otp::{PHONE, code as sms_code, phone_owner};
+    use crate::support::phones::{PHONE, code as sms_code, phone_owner};
     let server = TestServer::start().await;
     let ada = phone_owner(&server).await;
     let started: Value =
@@ -273,8 +273,8 @@ async fn a_phone_code_is_one_factor_for_an_account_with_totp() {
     let confirm = json!({"code": totp_code(&server, &secret)});
     assert_eq!(ada.post("/api/v1/account/mfa/totp/confirm", confirm).await.status(), 200);
 
-    server.clock.advance(crate::otp::minutes(1));
-    assert_eq!(crate::otp::request(&server, PHONE).await.status(), 202);
+    server.clock.advance(crate::support::phones::minutes(1));
+    assert_eq!(crate::support::phones::request(&server, PHONE).await.status(), 202);
     let sms = sms_code(&server, 2).await;
     let phone = server.new_user("ada@north.edu");
     let answer = phone

@@ -9,7 +9,7 @@ use gatehouse::backup::{self, restore};
 use indicatif::ProgressBar;
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, User, problem};
+use crate::support::harness::{PASSWORD, TestServer, User, problem};
 
 async fn take_backup(admin: &User) -> Value {
     let response = admin.post("/api/v1/admin/backups", json!({})).await;

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, problem};
+use crate::support::harness::{PASSWORD, TestServer, problem};
 
 const DIFFICULTY: u8 = 8;
 

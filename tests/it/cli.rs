@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use crate::binary::BIN;
+use crate::support::process::BIN;
 
 fn run(data: &std::path::Path, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -105,7 +105,8 @@ fn login_status(addr: std::net::SocketAddr, email: &str, password: &str) -> u16 
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    crate::harness::raw_request(addr, &[request.into_bytes()], std::time::Duration::ZERO).status
+    crate::support::harness::raw_request(addr, &[request.into_bytes()], std::time::Duration::ZERO)
+        .status
 }
 
 /// What a restore would replace in a data dir: its names, and which files the database and
@@ -158,7 +159,7 @@ fn backup_and_restore_through_the_binary_and_never_under_a_running_server() {
     assert!(text(&restore).contains("restored the backup of"), "{}", text(&restore));
 
     // The admin is there, and their password (peppered with the restored key) works.
-    let mut server = crate::binary::start(&restored, &[]);
+    let mut server = crate::support::process::start(&restored, &[]);
     assert_eq!(login_status(server.addr, "it@north.edu", "Campus-IT-Admin-1"), 200);
     assert_eq!(login_status(server.addr, "nobody@north.edu", "Campus-IT-Admin-1"), 401);
 

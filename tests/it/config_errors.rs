@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use crate::binary::BIN;
+use crate::support::process::BIN;
 
 fn check_config(toml: Option<&str>, env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().unwrap();

@@ -2,87 +2,19 @@
 //! the real barcode reader (and OCR when tesseract is installed), reviewed, switched on, and
 //! taken through expiry with the manual clock.
 
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, User, problem};
-use crate::licence_images::{self as images, Distortion, Person};
-
-pub(crate) const WIDTH: u32 = 1400;
+use crate::support::drivers::{
+    WIDTH, approved_driver_as, audited, driver, json_of, part, server, sign_in, skip_ocr, student,
+    today, upload, upload_parts,
+};
+use crate::support::harness::{PASSWORD, TestServer, User, problem};
+use crate::support::licence_images::{self as images, Distortion, Person};
 
 /// The reviewer's note on a licence uploaded where OCR is off.
 const NO_OCR: &str = "The front was not compared with the barcode: OCR is not installed.";
-
-/// A verified, signed-in student with `legal_name` on the profile (and `role`, if any).
-pub(crate) async fn student(
-    server: &TestServer,
-    email: &str,
-    legal_name: &str,
-    role: Option<&str>,
-) -> User {
-    if server.query_i64("SELECT count(*) FROM campuses") == 0 {
-        server.add_campus("North", &["north.edu"]);
-    }
-    let registered = server
-        .post(
-            "/api/v1/auth/register",
-            json!({"email": email, "password": PASSWORD, "display_name": "Driver", "legal_name": legal_name}),
-        )
-        .await;
-    assert_eq!(registered.status(), 202);
-    let token = server.mail_to(email, "Confirm your email").await.link_token("/verify-email");
-    assert_eq!(
-        server.post("/api/v1/auth/verify-email", json!({"token": token})).await.status(),
-        200
-    );
-    if let Some(role) = role {
-        let conn = server.state.db.get().unwrap();
-        let index = server.state.accounts.email_index(email);
-        conn.execute(
-            "UPDATE users SET role = ?1 WHERE email_index = ?2",
-            rusqlite::params![role, index],
-        )
-        .unwrap();
-    }
-    let user = server.new_user(email);
-    assert_eq!(user.login(PASSWORD, false).await.status(), 200);
-    user
-}
-
-pub(crate) fn today(server: &TestServer) -> NaiveDate {
-    use gatehouse::clock::Clock;
-    server.clock.now().date_naive()
-}
-
-pub(crate) fn part(bytes: Vec<u8>, name: &str, mime: &str) -> Part {
-    Part::bytes(bytes).file_name(name.to_string()).mime_str(mime).unwrap()
-}
-
-pub(crate) async fn upload_parts(user: &User, front: Part, back: Part) -> reqwest::Response {
-    let form = Form::new().part("front", front).part("back", back);
-    user.send(reqwest::Method::POST, "/api/v1/driver/license").multipart(form).send().await.unwrap()
-}
-
-/// Uploads a clean licence for `person`: PNG back with the barcode, JPEG front.
-async fn upload(user: &User, person: &Person) -> reqwest::Response {
-    let back =
-        images::png(&images::back_image(&images::aamva_payload(person), WIDTH, Distortion::Clean));
-    let front = images::jpeg(&images::blank_front(WIDTH), 85);
-    upload_parts(user, part(front, "front.jpg", "image/jpeg"), part(back, "back.png", "image/png"))
-        .await
-}
-
-pub(crate) async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let got = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    body
-}
-
-pub(crate) async fn driver(user: &User) -> Value {
-    json_of(user.get("/api/v1/driver").await, 200).await
-}
 
 /// The id of the user with `email`.
 fn user_id(server: &TestServer, email: &str) -> String {
@@ -94,32 +26,6 @@ fn user_id(server: &TestServer, email: &str) -> String {
         .unwrap()
         .query_row("SELECT id FROM users WHERE email_index = ?1", [index], |r| r.get(0))
         .unwrap()
-}
-
-/// Who did `action` (`None`: the system) and why, for each audit row of it, oldest first.
-pub(crate) fn audited(server: &TestServer, action: &str) -> Vec<(Option<String>, String)> {
-    let conn = server.state.db.get().unwrap();
-    let mut stmt = conn
-        .prepare("SELECT actor_id, details FROM audit_log WHERE action = ?1 ORDER BY id")
-        .unwrap();
-    stmt.query_map([action], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
-        .unwrap()
-        .map(|row| {
-            let (actor, details) = row.unwrap();
-            let details: Value = serde_json::from_str(&details).unwrap();
-            (actor, details["reason"].as_str().unwrap_or_else(|| panic!("{details}")).to_string())
-        })
-        .collect()
-}
-
-/// Starts a server with OCR off (so results do not depend on the machine) unless `ocr`.
-pub(crate) async fn server(ocr: bool) -> TestServer {
-    TestServer::start_with(|c| {
-        if !ocr {
-            c.driver.tesseract = String::new();
-        }
-    })
-    .await
 }
 
 #[tokio::test]
@@ -519,44 +425,10 @@ async fn expired_licences_names_and_preconditions() {
     problem(server.get("/api/v1/driver").await, 401, "unauthenticated").await;
 }
 
-/// A new session (the manual clock outruns sessions).
-pub(crate) async fn sign_in(server: &TestServer, email: &str) -> User {
-    let user = server.new_user(email);
-    assert_eq!(user.login(PASSWORD, false).await.status(), 200);
-    user
-}
-
 /// An approved driver whose licence expires in `days` days.
 async fn approved_driver(server: &TestServer, email: &str, days: i64) -> (User, Person) {
     let person = Person::new("Ana", "Cruz", today(server) + Duration::days(days));
     (approved_driver_as(server, email, &person).await, person)
-}
-
-/// A student named Ana Cruz whose licence (`person`'s, a blank front) an admin approved, with
-/// driving and availability switched on.
-pub(crate) async fn approved_driver_as(server: &TestServer, email: &str, person: &Person) -> User {
-    let user = student(server, email, "Ana Cruz", None).await;
-    json_of(upload(&user, person).await, 201).await;
-    let id = server.query_i64("SELECT max(id) FROM driver_licences");
-    let conn = server.state.db.get().unwrap();
-    let admin = conn
-        .query_row("SELECT id FROM users WHERE role = 'admin' LIMIT 1", [], |r| {
-            r.get::<_, String>(0)
-        })
-        .ok();
-    drop(conn);
-    if admin.is_none() {
-        student(server, "admin@north.edu", "Ada Admin", Some("admin")).await;
-    }
-    let admin = server.new_user("admin@north.edu");
-    assert_eq!(admin.login(PASSWORD, false).await.status(), 200);
-    assert_eq!(
-        admin.post(&format!("/api/v1/admin/driver-reviews/{id}/approve"), json!({})).await.status(),
-        204
-    );
-    json_of(user.post("/api/v1/driver/enable", json!({})).await, 200).await;
-    json_of(user.post("/api/v1/driver/availability", json!({"available": true})).await, 200).await;
-    user
 }
 
 #[tokio::test]
@@ -779,17 +651,6 @@ async fn enable_and_availability_are_limited_to_10_an_hour() {
     }
     let limited = bob.post("/api/v1/driver/availability", json!({"available": true})).await;
     problem(limited, 429, "rate_limited").await;
-}
-
-/// The OCR test needs tesseract and a font; without them it is skipped, and says so, unless
-/// `GATEHOUSE_REQUIRE_OCR=1` (set by scripts/test.sh where tesseract is installed) says the
-/// machine has them: then a skip would hide a broken setup, so it fails.
-pub(crate) fn skip_ocr(why: &str) {
-    assert!(
-        std::env::var("GATEHOUSE_REQUIRE_OCR").as_deref() != Ok("1"),
-        "GATEHOUSE_REQUIRE_OCR=1 but the OCR test cannot run: {why}"
-    );
-    eprintln!("skipped: {why}");
 }
 
 #[tokio::test]

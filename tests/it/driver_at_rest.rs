@@ -7,9 +7,9 @@ use chrono::Duration;
 use gatehouse::clock::Clock;
 use serde_json::Value;
 
-use crate::driver::{WIDTH, json_of, part, server, student, upload_parts};
-use crate::harness::{TestServer, User};
-use crate::licence_images::{self as images, Distortion, Person};
+use crate::support::drivers::{WIDTH, json_of, part, server, student, upload_parts};
+use crate::support::harness::{TestServer, User};
+use crate::support::licence_images::{self as images, Distortion, Person};
 
 const FAMILY: &str = "Quintanilla";
 
@@ -153,7 +153,7 @@ async fn plain_licences_from_an_earlier_version_are_sealed_at_start_up() {
     assert!(stored_files(&server).iter().all(|f| !is_image(f)), "the plain file is sealed");
 
     let reviewer = server.new_user("rev@north.edu");
-    assert_eq!(reviewer.login(crate::harness::PASSWORD, false).await.status(), 200);
+    assert_eq!(reviewer.login(crate::support::harness::PASSWORD, false).await.status(), 200);
     let review = review(&reviewer).await;
     assert_eq!(review["licence"]["family_name"], FAMILY.to_uppercase());
     assert_eq!(image(&reviewer, &review, "back").await, uploaded.back);
@@ -168,7 +168,7 @@ async fn key_rotation_reseals_licence_fields_and_images() {
     let output = tokio::task::spawn_blocking({
         let data = server.data_dir();
         move || {
-            let output = std::process::Command::new(crate::binary::BIN)
+            let output = std::process::Command::new(crate::support::process::BIN)
                 .args(["keys", "rotate"])
                 .env_clear()
                 .env("GATEHOUSE_STORAGE__DATA_DIR", data)
@@ -197,7 +197,7 @@ async fn key_rotation_reseals_licence_fields_and_images() {
     assert_eq!(image(&reviewer, &review, "front").await, uploaded.front);
 
     // Key 2 goes only once the next rotation has moved the images off it too.
-    let output = crate::key_rotation::rotate(&server);
+    let output = crate::support::process::rotate(&server);
     assert!(output.contains("key 2: nothing is sealed under it"), "{output}");
     assert_eq!(file_key_ids(&server), vec![3, 3]);
     assert_eq!(image(&reviewer, &review, "back").await, uploaded.back);

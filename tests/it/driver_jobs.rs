@@ -1,8 +1,9 @@
-//! The driver expiry job (SPEC section 7: daily alerts and suspensions) is registered with the
+//! The driver expiry job (daily: emails 7, 3 and 1 days before a licence expires, and on the
+//! expiry day driving suspended until a new licence is approved) is registered with the
 //! scheduler: its series are on /metrics from start-up, before its first run at 00:10. What a
 //! run does is tested in tests/it/driver.rs, by calling the job directly on the manual clock.
 
-use crate::harness::TestServer;
+use crate::support::harness::TestServer;
 
 #[tokio::test]
 async fn the_driver_expiry_job_is_scheduled_from_start_up() {

@@ -6,12 +6,12 @@
 use chrono::Duration;
 use serde_json::{Value, json};
 
-use crate::driver::{
+use crate::support::drivers::{
     WIDTH, approved_driver_as, audited, driver, json_of, part, sign_in, skip_ocr, today,
     upload_parts,
 };
-use crate::harness::{TestServer, User, problem};
-use crate::licence_images::{self as images, Distortion, Person};
+use crate::support::harness::{TestServer, User, problem};
+use crate::support::licence_images::{self as images, Distortion, Person};
 use ab_glyph::FontVec;
 
 /// The font to print fronts with, where tesseract is installed too (else the test is skipped).
@@ -163,11 +163,11 @@ async fn the_queue_is_measured_and_reviewers_pick_from_common_rejection_reasons(
     assert_eq!(metric(&text, "gatehouse_driver_review_queue_size "), 0);
     assert_eq!(metric(&text, "gatehouse_driver_review_oldest_age_seconds "), 0);
 
-    let first = crate::driver::student(&server, "a@north.edu", "Ana Cruz", None).await;
+    let first = crate::support::drivers::student(&server, "a@north.edu", "Ana Cruz", None).await;
     let person = ana(today(&server) + Duration::days(300));
     json_of(upload_blank_front(&first, &person).await, 201).await;
     server.clock.advance(Duration::hours(30));
-    let second = crate::driver::student(&server, "b@north.edu", "Ana Cruz", None).await;
+    let second = crate::support::drivers::student(&server, "b@north.edu", "Ana Cruz", None).await;
     json_of(upload_blank_front(&second, &person).await, 201).await;
     server.clock.advance(Duration::hours(1));
 
@@ -175,7 +175,8 @@ async fn the_queue_is_measured_and_reviewers_pick_from_common_rejection_reasons(
     assert_eq!(metric(&text, "gatehouse_driver_review_queue_size "), 2);
     assert_eq!(metric(&text, "gatehouse_driver_review_oldest_age_seconds "), 31 * 3600);
 
-    let reviewer = crate::driver::student(&server, "r@north.edu", "Rita", Some("reviewer")).await;
+    let reviewer =
+        crate::support::drivers::student(&server, "r@north.edu", "Rita", Some("reviewer")).await;
     let queue = json_of(reviewer.get("/api/v1/admin/driver-reviews").await, 200).await;
     let waits: Vec<i64> =
         queue.as_array().unwrap().iter().map(|r| r["waiting_seconds"].as_i64().unwrap()).collect();

@@ -11,7 +11,7 @@ use poem::{EndpointExt, Route};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, OpenApiService};
 
-use crate::harness::{TestServer, raw_request};
+use crate::support::harness::{TestServer, raw_request};
 
 async fn assert_problem(response: reqwest::Response, status: u16, code: &str) {
     assert_eq!(response.status(), status);

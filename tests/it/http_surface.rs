@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use crate::harness::TestServer;
+use crate::support::harness::TestServer;
 
 #[tokio::test]
 async fn health_answers_ok() {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use gatehouse::jobs::{Backoff, Job, Scheduler};
 
-use crate::harness::TestServer;
+use crate::support::harness::TestServer;
 
 fn fast_backoff() -> Backoff {
     Backoff { initial: Duration::from_millis(40), max: Duration::from_millis(160) }

@@ -8,24 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use gatehouse::accounts::store::{self, NewUser};
 use gatehouse::privacy::sealed;
 
-use crate::binary::BIN;
-use crate::harness::{PASSWORD, TestServer};
-
-pub(crate) fn rotate(server: &TestServer) -> String {
-    let output = Command::new(BIN)
-        .args(["keys", "rotate"])
-        .env_clear()
-        .env("GATEHOUSE_STORAGE__DATA_DIR", server.data_dir())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{text}");
-    text
-}
+use crate::support::harness::{PASSWORD, TestServer};
+use crate::support::process::BIN;
+use crate::support::process::rotate;
 
 fn keys_in_use(server: &TestServer) -> BTreeMap<u32, u64> {
     sealed::values_per_key(&server.state.db.get().unwrap()).unwrap()
@@ -290,7 +275,7 @@ fn run_binary(
 
 #[test]
 fn no_key_is_ever_printed_or_logged_by_serve_rotate_or_a_failed_start() {
-    use crate::harness::raw_request;
+    use crate::support::harness::raw_request;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let campus = Command::new(BIN)
@@ -345,7 +330,7 @@ fn no_key_is_ever_printed_or_logged_by_serve_rotate_or_a_failed_start() {
     assert_eq!(forms.len(), 2 * 5 * 6);
     assert!(forms.contains(&"5e".repeat(32)));
 
-    let logs = crate::harness::read_all_files(&data.join("logs"));
+    let logs = crate::support::harness::read_all_files(&data.join("logs"));
     assert!(logs.len() > 1000, "the server logged");
     // (The messages say which form, not the key: a failing test must not print it either.)
     for (i, form) in forms.iter().enumerate() {
@@ -361,7 +346,7 @@ fn no_key_is_ever_printed_or_logged_by_serve_rotate_or_a_failed_start() {
 fn wait_for_address(data: &std::path::Path, child: &std::process::Child) -> std::net::SocketAddr {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let logs = crate::harness::read_all_files(&data.join("logs"));
+        let logs = crate::support::harness::read_all_files(&data.join("logs"));
         let listen = logs
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

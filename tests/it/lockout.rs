@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, User, problem};
+use crate::support::harness::{PASSWORD, TestServer, User, problem};
 
 const WRONG: &str = "Wrong-Pass-99";
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{Mode, OFlags};
 use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
 
-use crate::binary::{self, BIN};
+use crate::support::process::{self, BIN};
 
 /// `gatehouse serve` with its stdin, stdout and stderr on a new pseudo-terminal; everything it
 /// writes there collects in `output`.
@@ -125,7 +125,7 @@ fn is_json_object(line: &str) -> bool {
 
 /// Every line of the log files is a JSON object, and there are some.
 fn assert_log_files_are_json(data_dir: &Path) {
-    let files = crate::harness::read_all_files(&data_dir.join("logs"));
+    let files = crate::support::harness::read_all_files(&data_dir.join("logs"));
     let lines: Vec<&str> = files.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.iter().any(|l| l.contains("\"serving\"")), "{files}");
     for line in lines {
@@ -168,7 +168,7 @@ fn on_a_terminal_the_banner_and_the_log_lines_are_for_people() {
 fn through_a_pipe_the_log_lines_are_json() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut process = binary::start(&data, &[]);
+    let mut process = process::start(&data, &[]);
     let warn = process
         .stdout
         .iter()
@@ -187,7 +187,7 @@ fn through_a_pipe_the_log_lines_are_json() {
 fn the_configuration_chooses_text_through_a_pipe_and_json_on_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("text");
-    let mut process = binary::start(&data, &[("GATEHOUSE_LOG__FORMAT", "text")]);
+    let mut process = process::start(&data, &[("GATEHOUSE_LOG__FORMAT", "text")]);
     let warn = process
         .stdout
         .iter()

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use gatehouse::config::{MailTransport, SmtpTls};
 
-use crate::harness::{Mail, TestServer};
-use crate::smtp_sink::SmtpSink;
+use crate::support::harness::{Mail, TestServer};
+use crate::support::smtp_sink::SmtpSink;
 
 fn smtp(config: &mut gatehouse::config::Config, port: u16) {
     config.mail.transport = MailTransport::Smtp;

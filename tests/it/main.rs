@@ -1,6 +1,7 @@
-//! Integration tests: one binary, one module per area. `harness` starts the real app
-//! in-process on 127.0.0.1:0 with a temporary data directory; `binary` runs the real
-//! executable for what only a process can show (signals, exit codes, logs).
+//! Integration tests: one binary, one module per area, and `support` for what they share.
+//! `support::harness` starts the real app in-process on 127.0.0.1:0 with a temporary data
+//! directory; `binary` runs the real executable for what only a process can show (signals,
+//! exit codes, logs).
 
 mod admin;
 mod admin_ops;
@@ -15,13 +16,10 @@ mod driver;
 mod driver_at_rest;
 mod driver_jobs;
 mod driver_renewals;
-mod harness;
 mod http_errors;
 mod http_surface;
 mod jobs;
 mod key_rotation;
-#[path = "../support/licence_images.rs"]
-mod licence_images;
 mod lockout;
 mod log_format;
 mod mail_delivery;
@@ -38,7 +36,7 @@ mod secrecy;
 mod session_fixation;
 mod sessions;
 mod sms_providers;
-mod smtp_sink;
 mod strict_bodies;
+mod support;
 mod tokens;
 mod uniform;

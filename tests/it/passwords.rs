@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{PASSWORD, TestServer, problem, raw_request};
+use crate::support::harness::{PASSWORD, TestServer, problem, raw_request};
 
 const NEW_PASSWORD: &str = "Brand-New-Pass-2026";
 

@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer};
-use crate::otp::{E164, PHONE, code, minutes, phone_owner, request, verify};
-use crate::privacy_account::admin;
+use crate::support::bootstrap::admin;
+use crate::support::harness::{PASSWORD, TestServer};
+use crate::support::phones::{E164, PHONE, code, minutes, phone_owner, request, verify};
 
 fn assert_pending(body: &Value, version: &str) {
     assert_eq!(body["policy_acceptance_required"], true, "{body}");

@@ -3,21 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, User, problem};
-
-pub(crate) async fn admin(server: &TestServer) -> User {
-    let token = server.bootstrap_link.clone().unwrap().split("token=").nth(1).unwrap().to_string();
-    let created = server
-        .post(
-            "/api/v1/bootstrap",
-            json!({"token": token, "email": "it@north.edu", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(created.status(), 201);
-    let admin = server.new_user("it@north.edu");
-    assert_eq!(admin.login(PASSWORD, false).await.status(), 200);
-    admin
-}
+use crate::support::bootstrap::admin;
+use crate::support::harness::{PASSWORD, TestServer, User, problem};
 
 async fn user_id(user: &User) -> String {
     let me: Value = user.get("/api/v1/auth/session").await.json().await.unwrap();

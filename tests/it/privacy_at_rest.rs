@@ -4,12 +4,12 @@
 
 use serde_json::json;
 
-use crate::harness::{PASSWORD, TestServer, problem};
+use crate::support::harness::{PASSWORD, TestServer, problem};
 
 const EMAIL: &str = "zelda.quartermain@north.edu";
 const PHONE_DIGITS: &str = "9812345678";
 
-async fn register_zelda(server: &TestServer) -> crate::harness::User {
+async fn register_zelda(server: &TestServer) -> crate::support::harness::User {
     server.add_campus("North", &["north.edu"]);
     let response = server
         .post(
@@ -195,7 +195,7 @@ async fn a_wrong_or_missing_pii_key_stops_start_up_before_anything_changes() {
 /// Runs `gatehouse serve` on `data` and waits for it to exit (killed after 30 s).
 fn serve_until_exit(data: &std::path::Path) -> (std::process::ExitStatus, String) {
     use std::process::{Command, Stdio};
-    let mut child = Command::new(crate::binary::BIN)
+    let mut child = Command::new(crate::support::process::BIN)
         .arg("serve")
         .env_clear()
         .env("GATEHOUSE_STORAGE__DATA_DIR", data)

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{PASSWORD, TestServer, problem};
+use crate::support::harness::{PASSWORD, TestServer, problem};
 
 fn limited(c: &mut gatehouse::config::Config) {
     c.rate_limit.enabled = true;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::harness::{PASSWORD, TestServer, problem};
+use crate::support::harness::{PASSWORD, TestServer, problem};
 
 async fn register(server: &TestServer, email: &str, password: &str) -> reqwest::Response {
     server

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use reqwest::cookie::Jar;
 use serde_json::{Value, json};
 
-use crate::binary::BIN;
-use crate::driver::{part, upload_parts};
-use crate::harness::{Mail, User, client_with, read_all_files};
-use crate::licence_images::{self as images, Distortion, Person};
+use crate::support::drivers::{part, upload_parts};
+use crate::support::harness::{Mail, User, client_with, read_all_files};
+use crate::support::licence_images::{self as images, Distortion, Person};
+use crate::support::process::BIN;
 
 const EMAIL: &str = "mirabel.quenby@north.edu";
 const DISPLAY_NAME: &str = "Mira Q";
@@ -213,7 +213,8 @@ fn read_all_files_or_one(path: &Path) -> String {
 }
 
 /// The code an authenticator app shows at `unix` for a base32 secret: computed here with the
-/// RFC 6238 parameters the spec names (SHA-1, 6 digits, 30 s), not with the server's own code.
+/// RFC 6238 parameters authenticator apps use (SHA-1, 6 digits, 30 s), not with the server's
+/// own code.
 fn totp_code(secret: &str, unix: u64) -> String {
     let secret = totp_rs::Secret::try_from_base32(secret).unwrap();
     totp_rs::Builder::new()
@@ -398,7 +399,7 @@ async fn nothing_secret_or_personal_reaches_stdout_stderr_or_the_logs_at_debug_l
     let sms = server.data.join("sms.jsonl");
     let requested = laptop.post("/api/v1/auth/otp/request", json!({"phone": PHONE})).await;
     assert_eq!(requested.status(), 202);
-    let code = crate::otp::wait_for_code(&sms, E164, 1).await;
+    let code = crate::support::phones::wait_for_code(&sms, E164, 1).await;
     secrets.code("phone code (link)", &code);
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
     secrets.code("wrong phone code", &wrong);
@@ -409,15 +410,15 @@ async fn nothing_secret_or_personal_reaches_stdout_stderr_or_the_logs_at_debug_l
         laptop.post("/api/v1/auth/otp/verify", json!({"phone": PHONE, "code": code})).await;
     assert_eq!(json_of(linked, 200).await["outcome"], "linked");
     {
-        // The next code for this number waits a minute (SPEC section 5): move the first
-        // code back in time instead.
+        // The next code for this number waits a minute (one code per number per 60 s): move
+        // the first code back in time instead.
         let db = rusqlite::Connection::open(server.data.join("gatehouse.db")).unwrap();
         db.execute("UPDATE phone_codes SET created_at = created_at - 120", []).unwrap();
     }
     let phone = server.browser();
     let requested = phone.post("/api/v1/auth/otp/request", json!({"phone": PHONE})).await;
     assert_eq!(requested.status(), 202);
-    let code = crate::otp::wait_for_code(&sms, E164, 2).await;
+    let code = crate::support::phones::wait_for_code(&sms, E164, 2).await;
     secrets.code("phone code (sign-in)", &code);
     let signed_in =
         phone.post("/api/v1/auth/otp/verify", json!({"phone": PHONE, "code": code})).await;

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, User};
-use crate::{mfa, otp};
+use crate::support::harness::{PASSWORD, TestServer, User};
+use crate::support::{phones, totp};
 
 /// Writes a session cookie, with the CSRF cookie that goes with it, into `browser`'s jar: what
 /// an attacker able to set cookies for the site, or an earlier visit, leaves there.
@@ -49,7 +49,7 @@ async fn owner(server: &TestServer, token: &str) -> Option<String> {
 async fn every_sign_in_sets_a_new_session_token_whatever_cookie_the_browser_sent() {
     let server = TestServer::start().await;
     // Ada signed in once, to link her phone.
-    let ada = otp::phone_owner(&server).await;
+    let ada = phones::phone_owner(&server).await;
     let mut seen = HashSet::new();
     fresh_token(&server, &ada, &mut seen);
 
@@ -83,11 +83,11 @@ async fn every_sign_in_sets_a_new_session_token_whatever_cookie_the_browser_sent
     server.clock.advance(chrono::Duration::minutes(31));
     assert_eq!(owner(&server, &again).await, None);
     assert_eq!(ada.cookie("gatehouse_session").as_deref(), Some(again.as_str()));
-    let requested = ada.post("/api/v1/auth/otp/request", json!({"phone": otp::PHONE})).await;
+    let requested = ada.post("/api/v1/auth/otp/request", json!({"phone": phones::PHONE})).await;
     assert_eq!(requested.status(), 202);
-    let code = otp::code(&server, 2).await;
+    let code = phones::code(&server, 2).await;
     let verified =
-        ada.post("/api/v1/auth/otp/verify", json!({"phone": otp::PHONE, "code": code})).await;
+        ada.post("/api/v1/auth/otp/verify", json!({"phone": phones::PHONE, "code": code})).await;
     assert_eq!(verified.status(), 200);
     assert_eq!(verified.json::<Value>().await.unwrap()["outcome"], "signed_in");
     let by_phone = fresh_token(&server, &ada, &mut seen);
@@ -95,13 +95,13 @@ async fn every_sign_in_sets_a_new_session_token_whatever_cookie_the_browser_sent
 
     // Second factor, in a browser holding another live session of Ada's: no cookie after the
     // password step, a new one after the code.
-    let (secret, _) = mfa::enrol(&server, &ada).await;
-    mfa::next_step(&server);
+    let (secret, _) = totp::enrol(&server, &ada).await;
+    totp::next_step(&server);
     let browser = server.new_user("ada@north.edu");
     plant(&server, &browser, &by_phone);
-    let pending = mfa::pending_login(&browser).await;
+    let pending = totp::pending_login(&browser).await;
     assert_eq!(browser.cookie("gatehouse_session").as_deref(), Some(by_phone.as_str()));
-    let second = mfa::second_step(&browser, &pending, &mfa::code(&server, &secret, 0)).await;
+    let second = totp::second_step(&browser, &pending, &totp::code(&server, &secret, 0)).await;
     assert_eq!(second.status(), 200);
     let by_totp = fresh_token(&server, &browser, &mut seen);
     assert_eq!(owner(&server, &by_totp).await.as_deref(), Some("ada@north.edu"));

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::TestServer;
-use crate::otp::{E164, PHONE, code_in};
+use crate::support::harness::TestServer;
+use crate::support::phones::{E164, PHONE, code_in};
 
 /// One request the provider received.
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ async fn wait_for(received: &Arc<Mutex<Vec<Received>>>, n: usize) -> Vec<Receive
 }
 
 /// A signed-in student asks for a code to link PHONE; returns the student.
-async fn ask_for_code(server: &TestServer) -> crate::harness::User {
+async fn ask_for_code(server: &TestServer) -> crate::support::harness::User {
     server.add_campus("North", &["north.edu"]);
     let ada = server.signed_in_user("ada@north.edu").await;
     let response = ada.post("/api/v1/auth/otp/request", json!({"phone": PHONE})).await;
@@ -93,7 +93,7 @@ async fn ask_for_code(server: &TestServer) -> crate::harness::User {
     ada
 }
 
-async fn link(server: &TestServer, ada: &crate::harness::User, code: &str) {
+async fn link(server: &TestServer, ada: &crate::support::harness::User, code: &str) {
     let response = ada.post("/api/v1/auth/otp/verify", json!({"phone": PHONE, "code": code})).await;
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     assert_eq!(

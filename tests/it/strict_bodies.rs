@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, problem};
+use crate::support::harness::{PASSWORD, TestServer, problem};
 
 /// Asserts 400 `malformed_request` and that the detail names the field at fault.
 async fn refused(response: reqwest::Response, field: &str) {

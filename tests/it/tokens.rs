@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, problem};
+use crate::support::harness::{PASSWORD, TestServer, problem};
 
 async fn tokens(server: &TestServer, email: &str, password: &str) -> reqwest::Response {
     server.post("/api/v1/auth/token", json!({"email": email, "password": password})).await
@@ -278,7 +278,7 @@ async fn published_kids(server: &TestServer) -> Vec<Value> {
 
 /// `gatehouse keys rotate --jwt`, the real command, against the running server's data.
 fn rotate_jwt(server: &TestServer) -> String {
-    let output = std::process::Command::new(crate::binary::BIN)
+    let output = std::process::Command::new(crate::support::process::BIN)
         .args(["keys", "rotate", "--jwt"])
         .env_clear()
         .env("GATEHOUSE_STORAGE__DATA_DIR", server.data_dir())

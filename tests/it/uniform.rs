@@ -1,5 +1,6 @@
-//! Uniform answers (SPEC section 4): sign-in, sign-up, resend-verification and forgot-password
-//! answer an existing and an unknown account with the same status and body, in the same time.
+//! Uniform answers (no one can learn from them whether an email has an account): sign-in,
+//! sign-up, resend-verification and forgot-password answer an existing and an unknown account
+//! with the same status and body, in the same time.
 //!
 //! Time is compared on interleaved samples: pairs of one existing and one unknown request back
 //! to back, so that load from other processes on the machine falls on both alike; the median of
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer};
+use crate::support::harness::{PASSWORD, TestServer};
 
 /// Sends one request; its status, body and duration.
 async fn timed(server: &TestServer, path: &str, body: Value) -> (u16, String, Duration) {

@@ -1,14 +1,14 @@
-//! Licence extraction figures over generated licences (tests/support/licence_images.rs):
+//! Licence extraction figures over generated licences (tests/it/support/licence_images.rs):
 //! success rate and time per licence (decode + barcode + AAMVA parse, as an upload does) for
 //! clean, rotated, blurred, noisy and JPEG photos; and, in its own process, the peak memory of
 //! decoding and reading the largest image the default configuration accepts. Used by
 //! scripts/bench/driver.sh.
 //!
-//!     cargo run --release --example driver_bench -- set [COUNT]
-//!     cargo run --release --example driver_bench -- write-largest FILE
-//!     cargo run --release --example driver_bench -- decode FILE
+//!     cargo run --release -p gatehouse-tools --bin driver_bench -- set [COUNT]
+//!     cargo run --release -p gatehouse-tools --bin driver_bench -- write-largest FILE
+//!     cargo run --release -p gatehouse-tools --bin driver_bench -- decode FILE
 
-#[path = "../tests/support/licence_images.rs"]
+#[path = "../../../tests/it/support/licence_images.rs"]
 mod licence_images;
 
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 //! whose limiter refuses (an attacker past the limit). Printed as `key value` lines; with two
 //! threads, wall-clock time per check (each thread's CPU time is twice that).
 //!
-//!     cargo build --release --examples && target/release/examples/ratelimit_bench
+//!     cargo run --release -p gatehouse-tools --bin ratelimit_bench
 
 use std::time::{Duration, Instant};
 

@@ -13,8 +13,8 @@
 //! each outbox row is matched with what reached the maildir and the SMS file by its id
 //! (`outbox-<id>`): every message must have arrived at least once; repeats are counted.
 //!
-//!     cargo build --release --bins --examples
-//!     target/release/examples/crash_load target/release/gatehouse [ROUNDS]
+//!     cargo build --release --workspace --bins
+//!     target/release/crash_load target/release/gatehouse [ROUNDS]
 //!
 //! scripts/bench/crash.sh runs it with 20 rounds. It exits non-zero on any lost write.
 

@@ -6,7 +6,7 @@
 //! - `rotate USERS`: seeds USERS accounts straight through the store (one precomputed password
 //!   hash), then times `keys rotate`'s re-sealing of all of them.
 //!
-//!     cargo run --release --example privacy_bench -- DATA_DIR micro|rotate [USERS]
+//!     cargo run --release -p gatehouse-tools --bin privacy_bench -- DATA_DIR micro|rotate [USERS]
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -2,7 +2,7 @@
 //! server's size (one thread fewer than the cores, at least one): the ceiling for sign-ins
 //! per second. Used by scripts/bench/accounts.sh.
 //!
-//!     cargo run --release --example argon2_rate -- [SECONDS]
+//!     cargo run --release -p gatehouse-tools --bin argon2_rate -- [SECONDS]
 
 use std::time::{Duration, Instant};
 

@@ -1,14 +1,14 @@
 //! Writes a generated licence (`front.png`, `back.png`) for a made-up person, for the browser
 //! tests and for trying the driver pages by hand.
 //!
-//!     cargo run --example licence_image -- OUT_DIR GIVEN FAMILY EXPIRY(YYYY-MM-DD) [OPTIONS]
+//!     cargo run -p gatehouse-tools --bin licence_image -- OUT_DIR GIVEN FAMILY EXPIRY(YYYY-MM-DD) [OPTIONS]
 //!
 //! Options, for photos that are not clean scans (the driver page's own checks are tested on
 //! them): `--width PIXELS` of the card (default 1400; the photo around it is an eighth wider),
 //! `--blur SIGMA` (Gaussian, in pixels), `--noise SD` (Gaussian sensor noise), `--jpeg QUALITY`
 //! (writes `front.jpg` and `back.jpg` instead, as a phone camera does).
 
-#[path = "../tests/support/licence_images.rs"]
+#[path = "../../../tests/it/support/licence_images.rs"]
 mod licence_images;
 
 use chrono::NaiveDate;
