@@ -29,8 +29,9 @@ use crate::notify::outbox::{self, Outbox};
 use crate::notify::sms::SmsSender;
 use crate::ops::heartbeat::Heartbeat;
 use crate::ops::metrics::Metrics;
-use crate::otp::{OtpSettings, PhoneCodes};
-use crate::privacy::{self, FieldCipher, KeyRing};
+use crate::phone_codes::{OtpSettings, PhoneCodes};
+use crate::pii::{FieldCipher, KeyRing};
+use crate::privacy;
 use crate::router;
 use crate::sessions::{Sessions, TouchWriter};
 use crate::state::AppState;
@@ -83,7 +84,7 @@ pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler<AppState> {
         crate::privacy::run_retention(&state).await
     }));
     jobs.add(Job::daily("driver_expiry", DRIVER_EXPIRY_AT, |state: AppState| async move {
-        crate::driver::run_expiry_job(&state).await
+        crate::drivers::run_expiry_job(&state).await
     }));
     jobs
 }
@@ -203,7 +204,7 @@ pub fn build(
     let backups = Arc::new(Backups::new(data_dir.clone(), config.backup.keep));
     let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
     let captcha = Arc::new(crate::captcha::Captcha::new(&config.captcha, clock.clone()));
-    let uploads = crate::driver::uploads::FileUploadStore::open(&data_dir, pii.clone())
+    let uploads = crate::drivers::uploads::FileUploadStore::open(&data_dir, pii.clone())
         .context("cannot create the uploads directory")?;
     let sealed =
         privacy::sealed_files::seal_plain(&mut *db.get()?, &uploads, pii.ring().active_id())
@@ -211,7 +212,7 @@ pub fn build(
     if sealed > 0 {
         tracing::info!(files = sealed, "licence images stored in plain are now sealed");
     }
-    let driver = Arc::new(crate::driver::Driver::new(&config, Arc::new(uploads)));
+    let driver = Arc::new(crate::drivers::Driver::new(&config, Arc::new(uploads)));
     let pending_policies = Arc::new(privacy::pending::PendingPolicies::new(db.clone()));
     let state = AppState {
         config: Arc::new(config),

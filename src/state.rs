@@ -24,7 +24,7 @@ pub struct AppState {
     pub db: Db,
     pub keys: Arc<Keys>,
     /// Seals and opens personal data at rest (see [`crate::privacy`]).
-    pub pii: crate::privacy::FieldCipher,
+    pub pii: crate::pii::FieldCipher,
     pub metrics: Arc<Metrics>,
     pub spec: Arc<SpecDocuments>,
     pub clock: Arc<dyn Clock>,
@@ -36,13 +36,13 @@ pub struct AppState {
     pub tokens: Arc<crate::tokens::Tokens>,
     pub limits: Arc<crate::ratelimit::RateLimits>,
     pub captcha: Arc<crate::captcha::Captcha>,
-    pub phone_codes: Arc<crate::otp::PhoneCodes>,
+    pub phone_codes: Arc<crate::phone_codes::PhoneCodes>,
     /// The outbox worker's sign of life, for `/ready`.
     pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
     /// Backups on demand and on schedule (one at a time).
     pub backups: Arc<crate::backup::Backups>,
     /// Driver verification: licence image storage, OCR, the image decoding pool.
-    pub driver: Arc<crate::driver::Driver>,
+    pub driver: Arc<crate::drivers::Driver>,
     /// Privacy-policy versions users still have to accept (cached).
     pub pending_policies: Arc<crate::privacy::pending::PendingPolicies>,
 }

@@ -2,7 +2,7 @@
 //! whatever a barcode holds. Run with `cargo +nightly fuzz run aamva` from the repository.
 #![no_main]
 
-use gatehouse::driver::aamva;
+use gatehouse::drivers::licence::aamva;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

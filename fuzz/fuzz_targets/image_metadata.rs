@@ -3,8 +3,8 @@
 //! Run with `cargo +nightly fuzz run image_metadata` from the repository.
 #![no_main]
 
-use gatehouse::driver::metadata;
-use gatehouse::driver::uploads::ImageKind;
+use gatehouse::drivers::metadata;
+use gatehouse::drivers::uploads::ImageKind;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -10,7 +10,6 @@ pub mod password;
 pub mod phone;
 pub mod service;
 pub mod store;
-pub mod totp;
 
 use std::fmt;
 use std::str::FromStr;

@@ -4,8 +4,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::privacy::FieldCipher;
-pub use crate::privacy::cipher::open_column;
+use crate::pii::FieldCipher;
+pub use crate::pii::cipher::open_column;
 
 pub const EMAIL: &str = "users.email";
 pub const DISPLAY_NAME: &str = "users.display_name";

@@ -16,10 +16,11 @@ use poem::{IntoResponse, Request, RequestBody};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
-use crate::accounts::{Role, totp};
+use crate::accounts::Role;
 use crate::db::DbError;
 use crate::error::ApiError;
 use crate::http::auth::Auth;
+use crate::mfa::totp;
 use crate::sessions::Principal;
 use crate::state::AppState;
 

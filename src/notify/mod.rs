@@ -9,7 +9,7 @@ pub mod templates;
 
 use rusqlite::{Connection, params};
 
-use crate::privacy::FieldCipher;
+use crate::pii::FieldCipher;
 
 /// Contexts of the outbox's sealed columns: recipients and bodies are personal data.
 pub const RECIPIENT: &str = "outbox.recipient";

@@ -19,7 +19,7 @@ use super::sms::SmsSender;
 use crate::clock::Clock;
 use crate::db::{Db, DbError};
 use crate::ops::heartbeat::Heartbeat;
-use crate::privacy::FieldCipher;
+use crate::pii::FieldCipher;
 
 pub const MAX_ATTEMPTS: i64 = 12;
 const BATCH: i64 = 20;
@@ -57,7 +57,7 @@ struct SealedMessage {
 }
 
 impl SealedMessage {
-    fn open(self, pii: &FieldCipher) -> Result<DueMessage, crate::privacy::CipherError> {
+    fn open(self, pii: &FieldCipher) -> Result<DueMessage, crate::pii::CipherError> {
         // A body erased after delivery is empty, not sealed.
         let open = |context, value: &str| {
             if value.is_empty() { Ok(String::new()) } else { pii.open_text(context, value) }

@@ -46,7 +46,7 @@ pub async fn metrics(req: &Request, state: Data<&AppState>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count outbox messages"),
     }
-    match crate::driver::reviews::queue_stats(&state).await {
+    match crate::drivers::reviews::queue_stats(&state).await {
         Ok((size, oldest_age)) => {
             state.metrics.review_queue_size.set(size);
             state.metrics.review_oldest_age.set(oldest_age);

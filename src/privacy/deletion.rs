@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::FieldCipher;
 use crate::accounts::store as users;
 use crate::audit::{self, AuditEvent};
 use crate::crypto;
-use crate::privacy::cipher::open_column;
+use crate::pii::FieldCipher;
+use crate::pii::cipher::open_column;
 
 pub const ACCOUNT_DELETED: &str = "account.deleted";
 

@@ -10,10 +10,10 @@
 use poem_openapi::Object;
 use rusqlite::{Connection, OptionalExtension};
 
-use super::FieldCipher;
 use super::policies;
 use crate::accounts::store;
 use crate::clock::rfc3339;
+use crate::pii::FieldCipher;
 
 /// Everything Gatehouse holds about one account.
 #[derive(Debug, Object, serde::Serialize)]
@@ -431,7 +431,7 @@ fn driver(conn: &Connection, pii: &FieldCipher, user_id: &str) -> rusqlite::Resu
          ORDER BY sent_at, days_before DESC",
     )?;
     let mut licences = Vec::new();
-    for l in crate::driver::store::licences_of(conn, pii, user_id)? {
+    for l in crate::drivers::store::licences_of(conn, pii, user_id)? {
         let expiry_alerts = alerts
             .query_map([l.id], |r| {
                 Ok(ExportExpiryAlert { days_before: r.get(0)?, sent_at: rfc3339(r.get(1)?) })

@@ -1,7 +1,7 @@
 //! `gatehouse keys rotate`: a new PII key becomes active, then every sealed value is re-sealed
 //! under it, a batch of rows per write transaction, while the server keeps serving (it opens
 //! values under either key and follows the switch of the active key, see
-//! [`super::keyring`]).
+//! [`crate::pii::keyring`]).
 //!
 //! Interrupted (Ctrl-C, crash), the command resumes where values remain under older keys: run
 //! it again and it finishes the same rotation instead of starting another. A key file is
@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
-use super::cipher::FieldCipher;
-use super::keyring::ROOT_KEY_ID;
 use super::sealed::{self, Pass, SealError};
 use super::sealed_files::{self, FileSealError};
 use super::startup;
-use crate::driver::uploads::UploadStore;
+use crate::drivers::uploads::UploadStore;
 use crate::keys::KeyError;
+use crate::pii::cipher::FieldCipher;
+use crate::pii::keyring::ROOT_KEY_ID;
 
 pub const BATCH: usize = 500;
 

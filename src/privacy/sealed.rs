@@ -11,7 +11,7 @@ use aes_gcm::Aes256Gcm;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
-use super::cipher::{self, CipherError, FieldCipher};
+use crate::pii::cipher::{self, CipherError, FieldCipher};
 
 /// A table's sealed columns.
 pub struct SealedColumns {
@@ -28,7 +28,7 @@ impl SealedColumns {
 }
 
 /// Every sealed column. Licence images are sealed files, not columns: see
-/// [`crate::driver::uploads`] (rotation and start-up handle them beside this list).
+/// [`crate::drivers::uploads`] (rotation and start-up handle them beside this list).
 pub const SEALED: &[SealedColumns] = &[
     SealedColumns {
         table: "users",
@@ -40,7 +40,7 @@ pub const SEALED: &[SealedColumns] = &[
     SealedColumns {
         table: "driver_licences",
         key: "id",
-        columns: crate::driver::store::SEALED_COLUMNS,
+        columns: crate::drivers::store::SEALED_COLUMNS,
     },
 ];
 

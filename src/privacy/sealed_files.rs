@@ -12,7 +12,7 @@ use std::io;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::driver::uploads::UploadStore;
+use crate::drivers::uploads::UploadStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileSealError {

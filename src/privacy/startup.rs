@@ -6,10 +6,10 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::cipher::{self, CipherError, FieldCipher};
 use super::sealed::{self, Pass, SealError};
 use crate::crypto;
 use crate::db::has_table;
+use crate::pii::cipher::{self, CipherError, FieldCipher};
 
 const CHECK_CONTEXT: &str = "pii_keys.check";
 const CHECK_TEXT: &[u8] = b"gatehouse pii key check";
@@ -109,7 +109,7 @@ fn check_blind_index(conn: &Connection, email_index_key: &[u8; 32]) -> Result<()
     if let Some((email, index)) = sample
         && crypto::keyed_hash(email_index_key, &[email.as_bytes()]) != index
     {
-        return Err(StartupError::WrongKey { id: super::keyring::ROOT_KEY_ID });
+        return Err(StartupError::WrongKey { id: crate::pii::keyring::ROOT_KEY_ID });
     }
     Ok(())
 }

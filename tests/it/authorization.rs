@@ -15,7 +15,7 @@ use crate::support::harness::{PASSWORD, TestServer, problem};
 fn totp_code(server: &TestServer, secret: &str) -> String {
     use gatehouse::clock::Clock;
     let bytes = totp_rs::Secret::try_from_base32(secret).unwrap().as_bytes().to_vec();
-    gatehouse::accounts::totp::totp(&bytes, "x").generate(server.clock.unix() as u64).to_string()
+    gatehouse::mfa::totp::totp(&bytes, "x").generate(server.clock.unix() as u64).to_string()
 }
 
 /// One operation of the document: its method and a path with its parameters filled in.

@@ -20,7 +20,7 @@ fn ocr_ready() -> Option<FontVec> {
         skip_ocr("no DejaVu Sans font to print a licence front (fonts-dejavu-core)");
         return None;
     };
-    if gatehouse::driver::ocr::find_program("tesseract").is_none() {
+    if gatehouse::drivers::licence::ocr::find_program("tesseract").is_none() {
         skip_ocr("tesseract is not installed (scripts/test.sh installs tesseract-ocr)");
         return None;
     }

@@ -162,7 +162,8 @@ async fn an_interrupted_rotation_is_finished_by_the_next_run() {
 
 #[tokio::test]
 async fn an_old_key_still_in_use_is_kept_and_removed_by_the_run_that_finishes() {
-    use gatehouse::privacy::{cipher, rotate};
+    use gatehouse::pii::cipher;
+    use gatehouse::privacy::rotate;
     let server = TestServer::start().await;
     server.add_campus("North", &["north.edu"]);
     server.signed_in_user("ada@north.edu").await;

@@ -6,8 +6,8 @@
 //! recovery codes).
 
 use super::*;
-use crate::accounts::totp::{self, CodeCheck};
 use crate::identity::Amr;
+use crate::mfa::totp::{self, CodeCheck};
 use crate::notify::templates::MfaChange;
 
 /// What enrolment hands the user: the secret to type or the QR code to scan.

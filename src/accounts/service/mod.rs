@@ -37,7 +37,7 @@ use crate::db::{BlockingError, Db, DbError};
 use crate::error::FieldError;
 use crate::http::RequestMeta;
 use crate::notify::{self, Email, templates};
-use crate::privacy::FieldCipher;
+use crate::pii::FieldCipher;
 use crate::sessions::{AuthMethod, IssuedSession, Principal, Sessions};
 
 pub const RESET_TOKEN_SECONDS: i64 = 3600;

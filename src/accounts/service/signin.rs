@@ -300,8 +300,8 @@ impl Accounts {
                 if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
                     store::upgrade_password_hash(&tx, &user.id, old, new)?;
                 }
-                if crate::accounts::totp::enabled(&tx, &user.id)? {
-                    crate::accounts::totp::create_challenge(
+                if crate::mfa::totp::enabled(&tx, &user.id)? {
+                    crate::mfa::totp::create_challenge(
                         &tx,
                         &mfa_hash,
                         &user.id,

@@ -10,7 +10,7 @@ pub fn code(server: &TestServer, secret: &str, offset: i64) -> String {
     use gatehouse::clock::Clock;
     let bytes = totp_rs::Secret::try_from_base32(secret).unwrap().as_bytes().to_vec();
     let at = server.clock.unix() + offset * 30;
-    gatehouse::accounts::totp::totp(&bytes, "x").generate(at as u64).to_string()
+    gatehouse::mfa::totp::totp(&bytes, "x").generate(at as u64).to_string()
 }
 
 /// Enrols and confirms TOTP for a signed-in user; returns the secret and recovery codes.

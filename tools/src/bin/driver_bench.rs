@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use gatehouse::config::DriverConfig;
-use gatehouse::driver::{aamva, barcode, uploads};
+use gatehouse::drivers::licence::{aamva, barcode};
+use gatehouse::drivers::uploads;
 use licence_images::{Distortion, Person};
 
 fn main() {

@@ -7,13 +7,13 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::DriverError;
-use super::aamva::LicenceFields;
+use super::licence::aamva::LicenceFields;
 use super::notices::{self, Decision};
 use super::service::{delete_files, take_files, today};
 use super::store::{self, Licence, Status};
 use crate::accounts::store as accounts;
 use crate::audit::{self, AuditEvent, actions};
-use crate::privacy::FieldCipher;
+use crate::pii::FieldCipher;
 use crate::state::AppState;
 
 /// A licence waiting for review, with the driver's names for comparison and, for a renewal,

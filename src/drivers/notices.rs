@@ -7,7 +7,7 @@ use rusqlite::Connection;
 
 use crate::accounts::store as accounts;
 use crate::notify::{self, Email, templates};
-use crate::privacy::FieldCipher;
+use crate::pii::FieldCipher;
 
 /// A reviewer's (or the automatic) decision on a licence.
 pub enum Decision<'a> {

@@ -7,11 +7,11 @@
 use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::aamva::LicenceFields;
-use super::front_check::FrontCheck;
+use super::licence::aamva::LicenceFields;
+use super::licence::front_check::FrontCheck;
 use super::uploads::UploadRecord;
-use crate::privacy::FieldCipher;
-use crate::privacy::cipher::open_column;
+use crate::pii::FieldCipher;
+use crate::pii::cipher::open_column;
 
 /// The `driver_licences` columns sealed under the PII key (context `driver_licences.<column>`).
 /// `expiry_date` stays plain: the expiry job selects and compares by it, and a date alone does
@@ -482,7 +482,7 @@ mod tests {
     #[test]
     fn licences_round_trip_with_their_fields_and_images() {
         let conn = db();
-        let (_keys, pii) = crate::privacy::cipher::test_cipher();
+        let (_keys, pii) = crate::pii::cipher::test_cipher();
         assert_eq!(profile(&conn, "u1").unwrap().status, Status::None);
         let fields = LicenceFields {
             family_name: Some("GARCIA".into()),
@@ -506,7 +506,7 @@ mod tests {
         let stored_name: String = conn
             .query_row("SELECT family_name FROM driver_licences WHERE id = ?1", [id], |r| r.get(0))
             .unwrap();
-        assert!(crate::privacy::cipher::is_sealed_text(&stored_name), "sealed at rest");
+        assert!(crate::pii::cipher::is_sealed_text(&stored_name), "sealed at rest");
         let record = UploadRecord {
             path: "a".repeat(32),
             size: 10,

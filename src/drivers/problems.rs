@@ -3,10 +3,10 @@
 
 use crate::error::{ApiError, FieldError};
 
-impl From<crate::driver::DriverError> for ApiError {
-    fn from(e: crate::driver::DriverError) -> Self {
-        use crate::driver::DriverError as E;
-        use crate::driver::uploads::ImageError as I;
+impl From<crate::drivers::DriverError> for ApiError {
+    fn from(e: crate::drivers::DriverError) -> Self {
+        use crate::drivers::DriverError as E;
+        use crate::drivers::uploads::ImageError as I;
         let message = e.to_string();
         match e {
             E::Image(image) => {

@@ -10,7 +10,6 @@ use tokio::sync::Notify;
 use super::store::{self, Window};
 use crate::accounts::service::{SignedIn, field};
 use crate::accounts::store::{self as users, User};
-use crate::accounts::totp;
 use crate::accounts::{AccountError, Accounts};
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::Clock;
@@ -19,8 +18,9 @@ use crate::db::{Db, DbError};
 use crate::error::FieldError;
 use crate::http::RequestMeta;
 use crate::identity::Amr;
+use crate::mfa::totp;
 use crate::notify;
-use crate::privacy::FieldCipher;
+use crate::pii::FieldCipher;
 use crate::sessions::{Principal, Sessions};
 
 pub const CODE_SECONDS: i64 = 600;

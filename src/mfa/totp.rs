@@ -11,7 +11,7 @@ use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::crypto;
 use crate::identity::Amr;
-use crate::privacy::FieldCipher;
+use crate::pii::FieldCipher;
 
 pub const ISSUER: &str = "Gatehouse";
 pub const STEP_SECONDS: u64 = 30;

@@ -88,7 +88,7 @@ fn detect(image: &GrayImage) -> Option<String> {
 }
 
 #[cfg(test)]
-#[path = "../../tests/it/support/licence_images.rs"]
+#[path = "../../../tests/it/support/licence_images.rs"]
 mod licence_images;
 
 #[cfg(test)]

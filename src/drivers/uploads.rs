@@ -12,8 +12,8 @@ use image::{GrayImage, ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 
 use crate::config::DriverConfig;
-use crate::privacy::FieldCipher;
-use crate::privacy::cipher;
+use crate::pii::FieldCipher;
+use crate::pii::cipher;
 
 /// The image types accepted, told apart by their first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -396,7 +396,7 @@ mod tests {
     #[test]
     fn the_store_round_trips_sealed_files_and_refuses_foreign_names() {
         let dir = tempfile::tempdir().unwrap();
-        let (_keys, pii) = crate::privacy::cipher::test_cipher();
+        let (_keys, pii) = crate::pii::cipher::test_cipher();
         let store = FileUploadStore::open(dir.path(), pii).unwrap();
         let image = png(20, 20);
         let (name, key_id) = store.put(&image).unwrap();
@@ -418,7 +418,7 @@ mod tests {
     #[test]
     fn plain_files_from_before_sealing_are_read_and_resealed() {
         let dir = tempfile::tempdir().unwrap();
-        let (_keys, pii) = crate::privacy::cipher::test_cipher();
+        let (_keys, pii) = crate::pii::cipher::test_cipher();
         let store = FileUploadStore::open(dir.path(), pii).unwrap();
         let image = png(20, 20);
         let name = "0123456789abcdef0123456789abcdef";

@@ -211,9 +211,9 @@ fn limit_by_address(state: &AppState, req: &Request) -> Result<(), ApiError> {
 
 // The feature's errors as the answers a client sees: status, stable `code`, and a detail in
 // words a student understands. Internal causes go to the server's log, never to the client.
-impl From<crate::otp::OtpError> for ApiError {
-    fn from(e: crate::otp::OtpError) -> Self {
-        use crate::otp::OtpError as E;
+impl From<crate::phone_codes::OtpError> for ApiError {
+    fn from(e: crate::phone_codes::OtpError) -> Self {
+        use crate::phone_codes::OtpError as E;
         match e {
             E::Validation(errors) => Self::validation(errors),
             E::RateLimited { retry_after } => Self::TooManyRequests(

@@ -7,16 +7,17 @@ use chrono::{Days, NaiveDate};
 use rusqlite::Connection;
 use serde_json::json;
 
-use super::aamva::{self, LicenceFields};
-use super::front_check::{self, FrontCheck, FrontComparison, FrontReading};
+use super::DriverError;
+use super::licence::aamva::{self, LicenceFields};
+use super::licence::front_check::{self, FrontCheck, FrontComparison, FrontReading};
+use super::licence::{barcode, name_match, ocr};
 use super::notices::{self, Decision};
 use super::store::{self, Licence, NewLicence, Profile, Status};
 use super::uploads::{self, CheckedImage, ImageError, UploadRecord};
-use super::{DriverError, barcode, name_match, ocr};
 use crate::accounts::store as accounts;
 use crate::audit::{self, AuditEvent, actions};
 use crate::config::DriverConfig;
-use crate::privacy::FieldCipher;
+use crate::pii::FieldCipher;
 use crate::ratelimit::Limited;
 use crate::state::AppState;
 

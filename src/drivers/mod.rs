@@ -16,15 +16,11 @@
 //! the database keeps where, how big, their hash, type and key id. Licence fields that
 //! identify a person are sealed in the database ([`store`]).
 
-pub mod aamva;
 pub mod api;
-pub mod barcode;
 pub mod expiry;
-pub mod front_check;
+pub mod licence;
 pub mod metadata;
-pub mod name_match;
 pub mod notices;
-pub mod ocr;
 mod problems;
 pub mod reviews;
 pub mod service;
@@ -39,6 +35,7 @@ use chrono::NaiveDate;
 use crate::config::Config;
 use crate::db::BlockingPool;
 use crate::ratelimit::{Limited, Tier};
+use licence::ocr;
 use uploads::{ImageError, UploadStore};
 
 pub use expiry::run_expiry_job;

@@ -15,7 +15,7 @@ use super::store::{self, ApprovedDriver, Status};
 use crate::audit::{self, AuditEvent, actions};
 use crate::db::DbError;
 use crate::notify::templates;
-use crate::privacy::FieldCipher;
+use crate::pii::FieldCipher;
 use crate::state::AppState;
 
 /// Days before expiry on which an alert goes out.
