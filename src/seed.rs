@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::accounts::password::PasswordHasherPool;
-use crate::accounts::{email, store};
+use crate::accounts::{self, email};
 use crate::audit::{self, AuditEvent, actions};
 use crate::config::Config;
 use crate::db::BlockingPool;
@@ -135,12 +135,12 @@ fn insert_all(
     // disk. A large cache for this one connection keeps seeding linear.
     conn.pragma_update(None, "cache_size", -2_000_000)?;
     let now = chrono::Utc::now().timestamp();
-    let campus_id = match crate::campuses::store::campus_for_domain(&conn, domain)? {
+    let campus_id = match crate::campuses::campus_for_domain(&conn, domain)? {
         Some((id, _)) => id,
         None => {
-            let cli = crate::campuses::store::Actor { user_id: None, ip: None };
+            let cli = crate::campuses::Actor { user_id: None, ip: None };
             let domains = [domain.to_string()];
-            crate::campuses::store::create(&mut conn, "Seed University", &domains, now, &cli)?.id
+            crate::campuses::create(&mut conn, "Seed University", &domains, now, &cli)?.id
         }
     };
     let (mut created, mut skipped) = (0, 0);
@@ -153,10 +153,10 @@ fn insert_all(
             let user_id = uuid::Uuid::new_v4().to_string();
             // Spread over the last year, so time-ranged queries see a realistic history.
             let joined = now - (i % 365) as i64 * 86_400 - (i % 86_400) as i64;
-            let inserted = store::insert(
+            let inserted = accounts::insert(
                 &tx,
                 state.accounts.pii(),
-                &store::NewUser {
+                &accounts::NewUser {
                     id: &user_id,
                     email_index: &state.accounts.email_index(&address),
                     email: &address,

@@ -9,12 +9,18 @@ pub mod lockout;
 pub mod password;
 pub mod phone;
 pub mod service;
-pub mod store;
+mod store;
 
 use std::fmt;
 use std::str::FromStr;
 
 pub use service::{AccountError, Accounts};
+
+/// The account rows other features read and write, inside their own transactions.
+pub use store::{
+    EMAIL, NewUser, PHONE, User, find_by_email_index, find_by_id, find_by_verified_phone, insert,
+    insert_phone_user, password_hash_of, set_role, set_verified_phone, upgrade_password_hash,
+};
 
 /// A user's role. Admins can do everything; reviewers can also decide driver reviews.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

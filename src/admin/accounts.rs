@@ -199,8 +199,7 @@ impl AccountsAdminApi {
                 }
                 let changed = store::set_disabled(&tx, &user_id, Some(now))?;
                 let hashes = Sessions::delete_all_in(&tx, &user_id, None)?;
-                let families =
-                    crate::tokens::store::revoke_user_families(&tx, &user_id, now, "disabled")?;
+                let families = crate::tokens::revoke_user_families(&tx, &user_id, now, "disabled")?;
                 if changed {
                     let event = AuditEvent {
                         actor_id: Some(&admin),
@@ -290,10 +289,10 @@ impl AccountsAdminApi {
                 if old == "admin" && other_enabled_admins(&tx, &user_id)? == 0 {
                     return Err(last_admin());
                 }
-                crate::accounts::store::set_role(&tx, &user_id, new_role.as_str())?;
+                crate::accounts::set_role(&tx, &user_id, new_role.as_str())?;
                 let hashes = Sessions::delete_all_in(&tx, &user_id, None)?;
                 let families =
-                    crate::tokens::store::revoke_user_families(&tx, &user_id, now, "role_changed")?;
+                    crate::tokens::revoke_user_families(&tx, &user_id, now, "role_changed")?;
                 let event = AuditEvent {
                     actor_id: Some(&admin),
                     ..AuditEvent::by_user(now, &user_id, actions::ROLE_CHANGED, ip.as_deref())
@@ -325,8 +324,7 @@ impl AccountsAdminApi {
                 let tx = crate::db::write_tx(conn)?;
                 role_of(&tx, &user_id)?;
                 let hashes = Sessions::delete_all_in(&tx, &user_id, None)?;
-                let families =
-                    crate::tokens::store::revoke_user_families(&tx, &user_id, now, "admin")?;
+                let families = crate::tokens::revoke_user_families(&tx, &user_id, now, "admin")?;
                 let event = AuditEvent {
                     actor_id: Some(&admin),
                     ..AuditEvent::by_user(now, &user_id, actions::SESSIONS_REVOKED, ip.as_deref())

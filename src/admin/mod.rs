@@ -7,7 +7,10 @@ pub mod audit;
 pub mod bootstrap;
 pub mod outbox;
 pub mod paging;
-pub mod store;
+mod store;
+
+/// Whether an account is disabled, for every sign-in.
+pub use store::is_disabled;
 pub mod users;
 
 use std::marker::PhantomData;

@@ -6,7 +6,7 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use crate::accounts::{lockout, store};
+use crate::accounts::{self, lockout};
 use crate::audit::{self, AuditEvent, actions};
 use crate::error::ApiError;
 use crate::http::request_meta;
@@ -40,7 +40,7 @@ impl UsersApi {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                if store::find_by_id(&tx, &pii, &user_id)?.is_none() {
+                if accounts::find_by_id(&tx, &pii, &user_id)?.is_none() {
                     return Err(ApiError::not_found("user_not_found", "There is no such account."));
                 }
                 let cleared = lockout::clear(&tx, &user_id)?;

@@ -3,6 +3,9 @@
 //! admins manage them with `gatehouse campus ...` and `/api/v1/admin/campuses`.
 
 pub mod api;
-pub mod store;
+mod store;
 
 pub use store::{Campus, CampusError};
+
+/// Campus rows, for the CLI, the seed and sign-up.
+pub use store::{Actor, campus_for_domain, create, list, remove};

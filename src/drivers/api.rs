@@ -10,10 +10,11 @@ use poem_openapi::payload::{Binary, Json};
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi, ResponseContent};
 
+use super::image_kind::ImageKind;
 use super::reviews::{self, Review};
 use super::service::{self, Snapshot};
 use super::store::Licence;
-use super::uploads::{ImageError, ImageKind};
+use super::uploads::ImageError;
 use super::{DriverError, expiry};
 use crate::clock::rfc3339;
 use crate::error::ApiError;

@@ -9,7 +9,7 @@
 //!   colours) stay, as they change how the pixels decode.
 //! - PNG: eXIf, the text chunks (tEXt, zTXt, iTXt) and tIME go; every other chunk stays.
 
-use super::uploads::ImageKind;
+use super::image_kind::ImageKind;
 
 /// The image without its metadata, or None when its structure is broken (the caller refuses
 /// such a file as unreadable).

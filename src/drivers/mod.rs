@@ -18,13 +18,15 @@
 
 pub mod api;
 pub mod expiry;
+pub mod extraction;
+pub mod image_kind;
 pub mod licence;
 pub mod metadata;
 pub mod notices;
 mod problems;
 pub mod reviews;
 pub mod service;
-pub mod store;
+mod store;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -39,6 +41,9 @@ use licence::ocr;
 use uploads::{ImageError, UploadStore};
 
 pub use expiry::run_expiry_job;
+
+/// Licence rows for the export, and the sealed columns for the privacy passes.
+pub use store::{SEALED_COLUMNS, licences_of};
 
 /// The driver feature's shared parts.
 pub struct Driver {

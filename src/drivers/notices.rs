@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use rusqlite::Connection;
 
-use crate::accounts::store as accounts;
+use crate::accounts;
 use crate::notify::{self, Email, templates};
 use crate::pii::FieldCipher;
 

@@ -11,7 +11,7 @@ use super::licence::aamva::LicenceFields;
 use super::notices::{self, Decision};
 use super::service::{delete_files, take_files, today};
 use super::store::{self, Licence, Status};
-use crate::accounts::store as accounts;
+use crate::accounts;
 use crate::audit::{self, AuditEvent, actions};
 use crate::pii::FieldCipher;
 use crate::state::AppState;

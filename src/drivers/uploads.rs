@@ -8,53 +8,14 @@ use std::io::{self, Cursor, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use image::{GrayImage, ImageFormat, ImageReader, Limits};
+use image::{GrayImage, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 
 use crate::config::DriverConfig;
 use crate::pii::FieldCipher;
 use crate::pii::cipher;
 
-/// The image types accepted, told apart by their first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageKind {
-    Jpeg,
-    Png,
-}
-
-impl ImageKind {
-    pub fn sniff(bytes: &[u8]) -> Option<Self> {
-        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            Some(Self::Jpeg)
-        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-            Some(Self::Png)
-        } else {
-            None
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Jpeg => "image/jpeg",
-            Self::Png => "image/png",
-        }
-    }
-
-    pub fn from_content_type(value: &str) -> Option<Self> {
-        match value {
-            "image/jpeg" => Some(Self::Jpeg),
-            "image/png" => Some(Self::Png),
-            _ => None,
-        }
-    }
-
-    fn format(self) -> ImageFormat {
-        match self {
-            Self::Jpeg => ImageFormat::Jpeg,
-            Self::Png => ImageFormat::Png,
-        }
-    }
-}
+pub use super::image_kind::ImageKind;
 
 /// Why an image was refused. The messages are for the uploader.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -282,6 +243,7 @@ impl UploadStore for FileUploadStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::ImageFormat;
 
     fn config() -> DriverConfig {
         DriverConfig { min_image_side: 10, ..DriverConfig::default() }

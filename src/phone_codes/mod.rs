@@ -7,6 +7,6 @@
 
 pub mod api;
 mod service;
-pub mod store;
+mod store;
 
 pub use service::{OtpError, OtpSettings, PhoneCodes, Verified};

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 
 use super::store::{self, Window};
 use crate::accounts::service::{SignedIn, field};
-use crate::accounts::store::{self as users, User};
+use crate::accounts::{self as users, User};
 use crate::accounts::{AccountError, Accounts};
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::Clock;
@@ -425,7 +425,7 @@ fn check_and_apply(
     if !store::consume_code(tx, code.id, now)? {
         return fail("already_used", OtpError::InvalidCode);
     }
-    if crate::admin::store::is_disabled(tx, &user.id)? {
+    if crate::admin::is_disabled(tx, &user.id)? {
         return fail("account_disabled", OtpError::AccountDisabled);
     }
     // A phone code is one factor: an account with TOTP on finishes the sign-in with a code

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::accounts::store as users;
+use crate::accounts as users;
 use crate::audit::{self, AuditEvent};
 use crate::crypto;
 use crate::pii::FieldCipher;

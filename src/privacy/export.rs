@@ -11,7 +11,7 @@ use poem_openapi::Object;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::policies;
-use crate::accounts::store;
+use crate::accounts;
 use crate::clock::rfc3339;
 use crate::pii::FieldCipher;
 
@@ -240,7 +240,7 @@ fn profile(
     pii: &FieldCipher,
     user_id: &str,
 ) -> rusqlite::Result<Option<ExportProfile>> {
-    let Some(user) = store::find_by_id(conn, pii, user_id)? else { return Ok(None) };
+    let Some(user) = accounts::find_by_id(conn, pii, user_id)? else { return Ok(None) };
     type Stored = (bool, Option<i64>, i64, Option<i64>, Option<i64>);
     let (has_password, changed, failed, locked, disabled): Stored = conn.query_row(
         "SELECT password_hash IS NOT NULL, password_changed_at, failed_logins, locked_until,
@@ -431,7 +431,7 @@ fn driver(conn: &Connection, pii: &FieldCipher, user_id: &str) -> rusqlite::Resu
          ORDER BY sent_at, days_before DESC",
     )?;
     let mut licences = Vec::new();
-    for l in crate::drivers::store::licences_of(conn, pii, user_id)? {
+    for l in crate::drivers::licences_of(conn, pii, user_id)? {
         let expiry_alerts = alerts
             .query_map([l.id], |r| {
                 Ok(ExportExpiryAlert { days_before: r.get(0)?, sent_at: rfc3339(r.get(1)?) })

@@ -37,11 +37,7 @@ pub const SEALED: &[SealedColumns] = &[
     },
     SealedColumns { table: "outbox", key: "id", columns: &["recipient", "body_text", "body_html"] },
     SealedColumns { table: "totp_credentials", key: "user_id", columns: &["secret"] },
-    SealedColumns {
-        table: "driver_licences",
-        key: "id",
-        columns: crate::drivers::store::SEALED_COLUMNS,
-    },
+    SealedColumns { table: "driver_licences", key: "id", columns: crate::drivers::SEALED_COLUMNS },
 ];
 
 /// What a pass does to a value that needs work.

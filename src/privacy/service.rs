@@ -129,7 +129,7 @@ pub async fn delete_own_account(
         let id = user.id.clone();
         state
             .db
-            .run(move |c| crate::accounts::store::password_hash_of(c, &id).map_err(DbError::from))
+            .run(move |c| crate::accounts::password_hash_of(c, &id).map_err(DbError::from))
             .await?
     };
     match stored {

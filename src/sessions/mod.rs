@@ -349,9 +349,7 @@ impl Sessions {
     ) -> rusqlite::Result<bool> {
         match method {
             AuthMethod::Session => store::exists(conn, id),
-            AuthMethod::Bearer => {
-                crate::tokens::store::family_revoked(conn, id).map(|revoked| !revoked)
-            }
+            AuthMethod::Bearer => crate::tokens::family_revoked(conn, id).map(|revoked| !revoked),
         }
     }
 

@@ -8,6 +8,9 @@ pub mod jwt;
 pub mod key_files;
 pub mod live_keys;
 mod service;
-pub mod store;
+mod store;
 
 pub use service::{Grant, TokenError, TokenPair, Tokens};
+
+/// Token families other features end (a password change, an admin action) or check (a session's sign-in).
+pub use store::{family_revoked, revoke_family, revoke_user_families};

@@ -7,7 +7,7 @@ use super::live_keys::LiveJwtKeys;
 use super::store;
 use crate::accounts::password::Verified;
 use crate::accounts::service::SignInGate;
-use crate::accounts::{AccountError, Accounts, Role, store as accounts_store};
+use crate::accounts::{self as accounts_store, AccountError, Accounts, Role};
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto;

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use gatehouse::accounts::store::{self, NewUser};
+use gatehouse::accounts::{self as store, NewUser};
 use gatehouse::privacy::sealed;
 
 use crate::support::harness::{PASSWORD, TestServer};

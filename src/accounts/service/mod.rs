@@ -12,6 +12,7 @@ mod links;
 mod mfa;
 mod passwords;
 mod profile;
+mod second_step;
 mod signin;
 mod signup;
 
@@ -30,7 +31,7 @@ use super::phone::PhoneRegions;
 use super::store::{self, User};
 use super::{email, lockout};
 use crate::audit::{self, AuditEvent, actions};
-use crate::campuses::store::campus_for_domain;
+use crate::campuses::campus_for_domain;
 use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{BlockingError, Db, DbError};

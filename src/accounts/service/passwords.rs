@@ -50,12 +50,8 @@ impl Accounts {
                 }
                 store::set_password(&tx, &user.id, &hash, now)?;
                 let ended = Sessions::delete_all_in(&tx, &user.id, Some(&keep))?;
-                let families = crate::tokens::store::revoke_user_families(
-                    &tx,
-                    &user.id,
-                    now,
-                    "password_changed",
-                )?;
+                let families =
+                    crate::tokens::revoke_user_families(&tx, &user.id, now, "password_changed")?;
                 audit::record(
                     &tx,
                     &AuditEvent::by_user(now, &user.id, actions::PASSWORD_CHANGED, ip.as_deref()),
@@ -117,12 +113,8 @@ impl Accounts {
                 store::mark_email_verified(&tx, &user.id, now)?;
                 lockout::clear(&tx, &user.id)?;
                 let ended = Sessions::delete_all_in(&tx, &user.id, None)?;
-                let families = crate::tokens::store::revoke_user_families(
-                    &tx,
-                    &user.id,
-                    now,
-                    "password_reset",
-                )?;
+                let families =
+                    crate::tokens::revoke_user_families(&tx, &user.id, now, "password_reset")?;
                 audit::record(
                     &tx,
                     &AuditEvent::by_user(now, &user.id, actions::PASSWORD_RESET, ip.as_deref()),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse::App;
-use gatehouse::campuses::store::{self as campuses, Actor};
+use gatehouse::campuses::{self as campuses, Actor};
 use gatehouse::clock::ManualClock;
 use gatehouse::config::Config;
 use gatehouse::state::AppState;

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use gatehouse::accounts::store::{self, NewUser};
+use gatehouse::accounts::{self as store, NewUser};
 use gatehouse::clock::{Clock, SystemClock};
 use gatehouse::config::Config;
 use gatehouse::privacy::rotate::{self, RotateOptions};

@@ -1,0 +1,194 @@
+//! The command line. `gatehouse` with no subcommand is `gatehouse serve`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::server::{self, App};
+
+mod accounts_and_data;
+mod keys;
+mod serve;
+
+use accounts_and_data::{admin_create, backup, campus, restore, seed};
+use keys::{keys_rotate, keys_rotate_jwt};
+use serve::serve;
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "Identity and verification appliance for campuses")]
+struct Cli {
+    /// The TOML configuration file (defaults apply without one).
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, the web UI and the background jobs (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Validate the configuration and print it, secrets redacted.
+    CheckConfig,
+    /// Print the OpenAPI document as YAML.
+    Openapi,
+    /// Print the version.
+    Version,
+    /// Manage campuses and their email domains.
+    #[command(subcommand)]
+    Campus(CampusCommand),
+    /// Manage admins.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Back up the database, keys and uploads into <data_dir>/backups (safe while serving).
+    Backup {
+        /// Also copy the archive to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Restore a backup archive into the data dir. The server must be stopped.
+    Restore {
+        /// The archive (gatehouse-<time>.tar.gz).
+        file: PathBuf,
+        /// Restore into this directory instead of the configured storage.data_dir.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Fill the database with realistic verified accounts, sessions and audit rows (for
+    /// benchmarks; never on a production database).
+    Seed {
+        /// How many accounts (numbered from 0; existing ones are skipped).
+        #[arg(long)]
+        users: u64,
+        /// The campus email domain (a campus is created for it if none has it).
+        #[arg(long, default_value = "seed.example.edu")]
+        domain: String,
+        /// A file holding the password every seeded account gets (default: Seed-Password-1).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// Manage the keys that seal personal data.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new PII key active and re-seal every stored value under it (the server may keep
+    /// running). Run again to finish an interrupted rotation. With --jwt, rotate the JWT
+    /// signing key instead.
+    Rotate {
+        /// Rotate the JWT signing key: new access tokens are signed with a new key; the old
+        /// one keeps verifying (and stays in the JWK set) until its tokens have expired. The
+        /// server may keep running: it follows the change.
+        #[arg(long)]
+        jwt: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CampusCommand {
+    /// Add a campus with one or more email domains.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// An email domain whose owners may sign up (repeat for more).
+        #[arg(long = "domain", required = true)]
+        domains: Vec<String>,
+    },
+    /// List campuses and their domains.
+    List,
+    /// Remove a campus, named by id or by one of its domains.
+    Remove { id_or_domain: String },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin, or promote the account with this email.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// A file holding the new admin's password (otherwise asked on the terminal).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// The name shown for the admin.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config.as_deref()),
+        Command::Migrate => migrate(cli.config.as_deref()),
+        Command::CheckConfig => check_config(cli.config.as_deref()),
+        Command::Openapi => {
+            print!("{}", crate::router::spec_documents().yaml);
+            Ok(())
+        }
+        Command::Version => {
+            println!("gatehouse {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Campus(command) => campus(cli.config.as_deref(), command),
+        Command::Backup { out } => backup(cli.config.as_deref(), out.as_deref()),
+        Command::Restore { file, data_dir } => {
+            restore(cli.config.as_deref(), &file, data_dir.as_deref())
+        }
+        Command::Keys(KeysCommand::Rotate { jwt: false }) => keys_rotate(cli.config.as_deref()),
+        Command::Keys(KeysCommand::Rotate { jwt: true }) => keys_rotate_jwt(cli.config.as_deref()),
+        Command::Seed { users, domain, password_file } => {
+            seed(cli.config.as_deref(), users, &domain, password_file.as_deref())
+        }
+        Command::Admin(AdminCommand::Create { email, password_file, display_name }) => {
+            admin_create(
+                cli.config.as_deref(),
+                &email,
+                password_file.as_deref(),
+                display_name.as_deref(),
+            )
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(super) fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+    Config::load(file).map_err(anyhow::Error::from)
+}
+
+fn check_config(file: Option<&Path>) -> anyhow::Result<()> {
+    let config = load(file)?;
+    println!("# The configuration is valid. Effective values (secrets redacted):\n");
+    print!("{}", config.to_redacted_toml());
+    Ok(())
+}
+
+fn migrate(file: Option<&Path>) -> anyhow::Result<()> {
+    let config = load(file)?;
+    server::prepare_data_dir(&config.storage.data_dir)?;
+    let path = config.storage.data_dir.join("gatehouse.db");
+    let db = crate::db::open(&path)
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    let report = crate::db::migrate(&mut *db.get()?)?;
+    println!(
+        "{} migration(s) applied, {} already applied",
+        report.applied.len(),
+        report.already_applied
+    );
+    for name in report.applied {
+        println!("  applied {name}");
+    }
+    Ok(())
+}
