@@ -257,7 +257,7 @@ impl Default for AuthConfig {
 pub struct RateLimitConfig {
     /// `false` only for benchmarks; production mode refuses it.
     pub enabled: bool,
-    /// Account lockout after failed passwords (SPEC section 6). `false` only for benchmarks
+    /// Account lockout after failed passwords. `false` only for benchmarks
     /// and API fuzzing; production mode refuses it.
     pub lockout: bool,
     /// The window of the per-address and per-account tiers, in seconds.
@@ -324,7 +324,7 @@ impl Default for RetentionConfig {
     }
 }
 
-/// Driver verification (SPEC section 7).
+/// Driver verification.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DriverConfig {

@@ -56,10 +56,10 @@ pub mod privacy;
 pub mod ratelimit;
 pub mod router;
 pub mod seed;
-pub mod server;
 pub mod sessions;
+pub mod startup;
 pub mod state;
 pub mod tokens;
 pub mod web;
 
-pub use server::{App, serve};
+pub use startup::{App, serve};

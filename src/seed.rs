@@ -112,7 +112,7 @@ pub async fn run(
     let started = Instant::now();
     let clock = Arc::new(crate::clock::SystemClock);
     let (state, _, _) =
-        tokio::task::spawn_blocking(move || crate::server::build(config, clock)).await??;
+        tokio::task::spawn_blocking(move || crate::startup::build(config, clock)).await??;
     let hasher = PasswordHasherPool::new(BlockingPool::new("seed", 1), *state.keys.pepper.expose());
     let hash = hasher.hash(password).await.context("cannot hash the seed password")?;
     let (created, skipped) =

@@ -1,4 +1,4 @@
-//! Account lockout (SPEC section 6, ASVS 2.2.1).
+//! Account lockout (OWASP ASVS 2.2.1).
 //!
 //! **Passwords.** After [`FAILURES_TO_LOCK`] consecutive failed passwords an account is paused
 //! for a minute, doubling with each further lock up to an hour; at most [`FAILURES_PER_HOUR`]

@@ -12,7 +12,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::paging::{PageInfo, Paging};
 use super::store::{self, AdminFacts, Status, UserFilter};
-use crate::accounts::{Role, email};
+use crate::accounts::email;
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
 use crate::db::DbError;
@@ -20,6 +20,7 @@ use crate::error::{ApiError, FieldError};
 use crate::http::StrictJson;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
+use crate::identity::Role;
 use crate::sessions::Sessions;
 use crate::state::AppState;
 
@@ -198,8 +199,7 @@ impl AccountsAdminApi {
                     return Err(last_admin());
                 }
                 let changed = store::set_disabled(&tx, &user_id, Some(now))?;
-                let hashes = Sessions::delete_all_in(&tx, &user_id, None)?;
-                let families = crate::tokens::revoke_user_families(&tx, &user_id, now, "disabled")?;
+                let ended = Sessions::end_all_in(&tx, &user_id, None, now, "disabled")?;
                 if changed {
                     let event = AuditEvent {
                         actor_id: Some(&admin),
@@ -211,16 +211,16 @@ impl AccountsAdminApi {
                         )
                     }
                     .with_details(serde_json::json!({
-                        "sessions_ended": hashes.len(),
-                        "token_families_revoked": families.len(),
+                        "sessions_ended": ended.sessions.len(),
+                        "token_families_revoked": ended.families.len(),
                     }));
                     audit::record(&tx, &event)?;
                 }
                 tx.commit()?;
-                Ok::<_, ApiError>((hashes, families))
+                Ok::<_, ApiError>(ended)
             })
             .await?;
-        forget(&state, &id.0, ended).await;
+        state.accounts.forget_signed_out(&id.0, &ended).await;
         Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
     }
 
@@ -284,15 +284,13 @@ impl AccountsAdminApi {
                 let tx = crate::db::write_tx(conn)?;
                 let old = role_of(&tx, &user_id)?;
                 if old == new_role.as_str() {
-                    return Ok((Vec::new(), Vec::new()));
+                    return Ok(crate::sessions::Ended::default());
                 }
                 if old == "admin" && other_enabled_admins(&tx, &user_id)? == 0 {
                     return Err(last_admin());
                 }
                 crate::accounts::set_role(&tx, &user_id, new_role.as_str())?;
-                let hashes = Sessions::delete_all_in(&tx, &user_id, None)?;
-                let families =
-                    crate::tokens::revoke_user_families(&tx, &user_id, now, "role_changed")?;
+                let ended = Sessions::end_all_in(&tx, &user_id, None, now, "role_changed")?;
                 let event = AuditEvent {
                     actor_id: Some(&admin),
                     ..AuditEvent::by_user(now, &user_id, actions::ROLE_CHANGED, ip.as_deref())
@@ -300,10 +298,10 @@ impl AccountsAdminApi {
                 .with_details(serde_json::json!({"from": old, "to": new_role.as_str()}));
                 audit::record(&tx, &event)?;
                 tx.commit()?;
-                Ok::<_, ApiError>((hashes, families))
+                Ok::<_, ApiError>(ended)
             })
             .await?;
-        forget(&state, &id.0, ended).await;
+        state.accounts.forget_signed_out(&id.0, &ended).await;
         Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
     }
 
@@ -323,24 +321,24 @@ impl AccountsAdminApi {
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 role_of(&tx, &user_id)?;
-                let hashes = Sessions::delete_all_in(&tx, &user_id, None)?;
-                let families = crate::tokens::revoke_user_families(&tx, &user_id, now, "admin")?;
+                let ended = Sessions::end_all_in(&tx, &user_id, None, now, "admin")?;
                 let event = AuditEvent {
                     actor_id: Some(&admin),
                     ..AuditEvent::by_user(now, &user_id, actions::SESSIONS_REVOKED, ip.as_deref())
                 }
                 .with_details(serde_json::json!({
                     "by": "admin",
-                    "sessions_ended": hashes.len(),
-                    "token_families_revoked": families.len(),
+                    "sessions_ended": ended.sessions.len(),
+                    "token_families_revoked": ended.families.len(),
                 }));
                 audit::record(&tx, &event)?;
                 tx.commit()?;
-                Ok::<_, ApiError>((hashes, families))
+                Ok::<_, ApiError>(ended)
             })
             .await?;
-        let counts = Revoked { sessions: ended.0.len(), token_families: ended.1.len() };
-        forget(&state, &id.0, ended).await;
+        let counts =
+            Revoked { sessions: ended.sessions.len(), token_families: ended.families.len() };
+        state.accounts.forget_signed_out(&id.0, &ended).await;
         Ok(Json(counts))
     }
 }
@@ -373,14 +371,6 @@ fn other_enabled_admins(conn: &rusqlite::Connection, user_id: &str) -> rusqlite:
         [user_id],
         |r| r.get(0),
     )
-}
-
-/// Drops what the caches hold about sessions and tokens ended in a committed transaction.
-async fn forget(state: &AppState, user_id: &str, (hashes, families): (Vec<Vec<u8>>, Vec<String>)) {
-    let sessions = state.accounts.sessions();
-    sessions.forget(&hashes).await;
-    sessions.forget_families(&families);
-    state.accounts.forget_user(user_id).await;
 }
 
 async fn view(state: &AppState, user_id: &str) -> Result<Option<AdminUser>, ApiError> {

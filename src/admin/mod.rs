@@ -19,12 +19,12 @@ use poem::{IntoResponse, Request, RequestBody};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
-use crate::accounts::Role;
 use crate::db::DbError;
 use crate::error::ApiError;
 use crate::http::auth::Auth;
+use crate::identity::Principal;
+use crate::identity::Role;
 use crate::mfa::totp;
-use crate::sessions::Principal;
 use crate::state::AppState;
 
 /// Which staff an operation is for: admins only, or reviewers too.
@@ -95,7 +95,7 @@ impl<'a, R: StaffRole> ApiExtractor<'a> for Staff<R> {
 
 /// The staff rule: the `admin` role (or `role`, for operations that also accept reviewers).
 /// In production mode the account must have TOTP on and the session (or API token) must itself
-/// have been proved with a second factor (SPEC section 3): a session opened by a password
+/// have been proved with a second factor: a session opened by a password
 /// alone, or by a phone code, before TOTP was turned on is one factor; otherwise
 /// `admin_mfa_required`. Reviewers, who read every licence image, are held to the same rule.
 /// Development mode asks for neither, so that a new install can be tried at once.

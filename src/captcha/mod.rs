@@ -1,4 +1,4 @@
-//! The built-in proof-of-work captcha (SPEC section 6): no third-party service, so it works on
+//! The built-in proof-of-work captcha: no third-party service, so it works on
 //! a campus that is offline.
 //!
 //! A challenge is `<id>.<expires_at>.<difficulty>.<mac>`: a random id, when it stops being

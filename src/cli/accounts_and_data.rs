@@ -5,8 +5,8 @@ use super::*;
 pub(super) fn campus(file: Option<&Path>, command: CampusCommand) -> anyhow::Result<()> {
     use crate::campuses::{self as store, Actor};
     let config = load(file)?;
-    server::prepare_data_dir(&config.storage.data_dir)?;
-    let db = server::open_database(&config.storage.data_dir)?;
+    startup::prepare_data_dir(&config.storage.data_dir)?;
+    let db = startup::open_database(&config.storage.data_dir)?;
     let mut conn = db.get()?;
     let now = chrono::Utc::now().timestamp();
     let cli = Actor { user_id: None, ip: None };
@@ -141,7 +141,7 @@ pub(super) fn admin_create(
     runtime.block_on(async move {
         let clock = std::sync::Arc::new(crate::clock::SystemClock);
         let (state, _, _) =
-            tokio::task::spawn_blocking(move || server::build(config, clock)).await??;
+            tokio::task::spawn_blocking(move || startup::build(config, clock)).await??;
         let index = state.accounts.email_index(&crate::accounts::email::normalize(email));
         let pii = state.accounts.pii().clone();
         let exists = state

@@ -9,7 +9,7 @@ pub(super) fn keys_rotate(file: Option<&Path>) -> anyhow::Result<()> {
     let config = load(file)?;
     let clock: std::sync::Arc<dyn crate::clock::Clock> =
         std::sync::Arc::new(crate::clock::SystemClock);
-    let (state, _, _) = server::build(config, clock.clone())?;
+    let (state, _, _) = startup::build(config, clock.clone())?;
     let bar = if std::io::stdout().is_terminal() {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
@@ -65,7 +65,7 @@ pub(super) fn keys_rotate_jwt(file: Option<&Path>) -> anyhow::Result<()> {
             files.signing_path().display()
         );
     }
-    let db = server::open_database(data_dir)?;
+    let db = startup::open_database(data_dir)?;
     let now = chrono::Utc::now().timestamp();
     let rotation = files.rotate(now)?;
     let event = AuditEvent {

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::server::{self, App};
+use crate::startup::{self, App};
 
 mod accounts_and_data;
 mod keys;
@@ -177,7 +177,7 @@ fn check_config(file: Option<&Path>) -> anyhow::Result<()> {
 
 fn migrate(file: Option<&Path>) -> anyhow::Result<()> {
     let config = load(file)?;
-    server::prepare_data_dir(&config.storage.data_dir)?;
+    startup::prepare_data_dir(&config.storage.data_dir)?;
     let path = config.storage.data_dir.join("gatehouse.db");
     let db = crate::db::open(&path)
         .with_context(|| format!("cannot open the database {}", path.display()))?;

@@ -4,7 +4,7 @@ use super::*;
 
 pub(super) fn serve(file: Option<&Path>) -> anyhow::Result<()> {
     let config = load(file)?;
-    server::prepare_data_dir(&config.storage.data_dir)?;
+    startup::prepare_data_dir(&config.storage.data_dir)?;
     let _log_guard = crate::logging::init(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,4 +1,4 @@
-//! The daily expiry job (SPEC section 7): alerts by email 7, 3 and 1 days before a licence
+//! The daily expiry job: alerts by email 7, 3 and 1 days before a licence
 //! expires (each once: sends are recorded in `driver_expiry_alerts`, so a restart or a second
 //! run the same day sends nothing twice), and on the expiry day availability off and driving
 //! suspended until a new licence is approved. Days are counted on the injected clock, in UTC.

@@ -1,4 +1,4 @@
-//! Driver verification (SPEC section 7): a driver uploads both sides of their licence; the
+//! Driver verification: a driver uploads both sides of their licence; the
 //! back's PDF417 barcode is read ([`barcode`]) and parsed as AAMVA data ([`aamva`]); the front
 //! is read by OCR ([`ocr`]) and compared with the barcode ([`front_check`]), or stands in for
 //! it when there is none; the name is compared with the profile's legal name

@@ -13,7 +13,8 @@ use super::HttpContext;
 use crate::db::DbError;
 use crate::error::problem_error;
 use crate::http::{ClientIp, observe::AccessUser};
-use crate::sessions::{Principal, cookies};
+use crate::identity::Principal;
+use crate::sessions::cookies;
 
 /// The session cookie set by sign-in (development mode name).
 #[derive(SecurityScheme)]

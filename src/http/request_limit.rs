@@ -1,4 +1,4 @@
-//! The rate limit every API request counts against once (SPEC section 6): a request whose
+//! The rate limit every API request counts against once: a request whose
 //! session cookie or bearer token authenticates counts per user
 //! (`rate_limit.authenticated_per_minute`); any other counts per client address
 //! (`rate_limit.anonymous_per_ip`). A credential that does not authenticate (a forged header,

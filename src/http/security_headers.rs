@@ -1,4 +1,4 @@
-//! Headers every response carries (SPEC section 6).
+//! Headers every response carries.
 
 use poem::http::{HeaderMap, HeaderName, HeaderValue, header};
 

@@ -1,4 +1,4 @@
-//! Second factors (SPEC section 6): TOTP per RFC 6238 (SHA-1, 6 digits, 30 s steps, one step
+//! Second factors: TOTP per RFC 6238 (SHA-1, 6 digits, 30 s steps, one step
 //! of tolerance either way) and single-use recovery codes. Each TOTP code is accepted once:
 //! the last accepted time step is stored and a code of that step or an earlier one is refused.
 //! Recovery codes are 10 random base32 characters (50 bits), stored as keyed hashes.

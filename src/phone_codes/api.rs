@@ -20,8 +20,9 @@ use crate::http::StrictJson;
 use crate::http::auth::CheckedCredentials;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
+use crate::identity::Principal;
 use crate::privacy::pending::PendingPolicy;
-use crate::sessions::{Principal, cookies};
+use crate::sessions::cookies;
 use crate::state::AppState;
 
 #[derive(Object)]
@@ -201,7 +202,7 @@ async fn send_code(
 }
 
 /// Phone-code requests count against the per-address tier of the sign-in limits. The
-/// per-number limits are SPEC section 5's own (cooldown, 3 requests and 10 checks per 15
+/// per-number limits are the phone codes' own (cooldown, 3 requests and 10 checks per 15
 /// minutes), enforced by the service on the normalised number; the generic 5-per-account tier
 /// would cut a person who resends and mistypes off before those.
 fn limit_by_address(state: &AppState, req: &Request) -> Result<(), ApiError> {

@@ -1,4 +1,4 @@
-//! Phone sign-in codes (SPEC section 5): 6 random digits sent by SMS through the outbox,
+//! Phone sign-in codes: 6 random digits sent by SMS through the outbox,
 //! valid 10 minutes, stored as an HMAC, 5 attempts then dead, single use. A verified code
 //! signs in the account that has the phone verified, or links the phone to the signed-in
 //! account (at most 5 such link codes a day per account). Only numbers of `sms.allowed_regions`

@@ -18,10 +18,11 @@ use crate::db::{Db, DbError};
 use crate::error::FieldError;
 use crate::http::RequestMeta;
 use crate::identity::Amr;
+use crate::identity::Principal;
 use crate::mfa::totp;
 use crate::notify;
 use crate::pii::FieldCipher;
-use crate::sessions::{Principal, Sessions};
+use crate::sessions::Sessions;
 
 pub const CODE_SECONDS: i64 = 600;
 pub const MAX_ATTEMPTS: i64 = 5;

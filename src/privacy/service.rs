@@ -9,7 +9,7 @@ use crate::crypto;
 use crate::db::{BlockingError, DbError};
 use crate::error::FieldError;
 use crate::http::RequestMeta;
-use crate::sessions::Principal;
+use crate::identity::Principal;
 use crate::state::AppState;
 
 /// A password-less (phone-only) account proves itself by a sign-in this recent instead.

@@ -1,4 +1,4 @@
-//! Rate limits (SPEC section 6). Each tier is a GCRA limiter from governor per key (a client
+//! Rate limits. Each tier is a GCRA limiter from governor per key (a client
 //! IP, an account identifier, a user), held in a bounded moka cache. A key is forgotten as
 //! soon as its limiter is full again, since a fresh limiter then answers the same: a key used
 //! once lives one emission interval (window / limit: 3 minutes for 5 sign-ins per 15 minutes,

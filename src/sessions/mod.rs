@@ -16,11 +16,12 @@ use crate::cache::{self, Cache, Rendering};
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
-use crate::accounts::Role;
 use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{Db, DbError};
 use crate::identity::Amr;
+use crate::identity::Role;
+use crate::identity::{AuthMethod, Principal};
 use crate::ratelimit::KeyHold;
 pub use store::SessionListing;
 use store::SessionRow;
@@ -46,34 +47,11 @@ const CACHE_CAPACITY: u64 = 200_000;
 /// Longest token accepted before hashing (real ones are 43 characters).
 const MAX_TOKEN_LEN: usize = 128;
 
-/// How a request proved who it acts for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// The session cookie; `Principal::session_id` is the session.
-    Session,
-    /// A bearer access token; `Principal::session_id` is its token family.
-    Bearer,
-}
-
-/// Who a request acts for.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub method: AuthMethod,
-    pub user_id: String,
-    pub session_id: String,
-    pub role: Role,
-    pub remember_me: bool,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub idle_timeout: i64,
-    /// How the session's sign-in (or the token family's grant) was proved.
-    pub amr: Amr,
-    /// A session's JSON rendering for the session check, shared with its cache entry (the
-    /// facts it renders never change during a session); none for an access token.
-    pub rendering: Option<Arc<Rendering>>,
-    /// The credential's hold on its user's key in the authenticated rate-limit tier, shared
-    /// with its cache entry, so that counting a request needs no lookup.
-    pub rate_limit: Arc<KeyHold>,
+/// What [`Sessions::end_all_in`] ended: the sessions' token hashes and the token families.
+#[derive(Debug, Default)]
+pub struct Ended {
+    pub sessions: Vec<Vec<u8>>,
+    pub families: Vec<String>,
 }
 
 /// A session just created: the token goes into the cookie and nowhere else.
@@ -320,6 +298,27 @@ impl Sessions {
         keep: Option<&str>,
     ) -> rusqlite::Result<Vec<Vec<u8>>> {
         store::delete_all(conn, user_id, keep)
+    }
+
+    /// Ends everything `user_id` is signed in with, in the caller's transaction: every session
+    /// (but `keep`) and every API token family (revoked for `reason`). After the transaction
+    /// commits, [`Sessions::forget_ended`] drops them from the caches.
+    pub fn end_all_in(
+        conn: &Connection,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+        reason: &str,
+    ) -> rusqlite::Result<Ended> {
+        let sessions = store::delete_all(conn, user_id, keep)?;
+        let families = crate::tokens::revoke_user_families(conn, user_id, now, reason)?;
+        Ok(Ended { sessions, families })
+    }
+
+    /// Drops the credentials ended by [`Sessions::end_all_in`] (in a committed transaction)
+    /// from the caches, so that no node-local copy keeps them alive.
+    pub async fn forget_ended(&self, ended: &Ended) {
+        self.invalidate(&ended.sessions, &ended.families);
     }
 
     pub fn family_revoked_cached(&self, family: &str) -> Option<bool> {

@@ -7,15 +7,16 @@ use super::live_keys::LiveJwtKeys;
 use super::store;
 use crate::accounts::password::Verified;
 use crate::accounts::service::SignInGate;
-use crate::accounts::{self as accounts_store, AccountError, Accounts, Role};
+use crate::accounts::{self as accounts_store, AccountError, Accounts};
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{Db, DbError};
 use crate::http::RequestMeta;
 use crate::identity::Amr;
+use crate::identity::Role;
+use crate::identity::{AuthMethod, Principal};
 use crate::ratelimit::KeyHold;
-use crate::sessions::{AuthMethod, Principal};
 
 pub const REFRESH_TOKEN_SECONDS: i64 = 7 * 86400;
 

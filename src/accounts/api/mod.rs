@@ -34,8 +34,9 @@ use crate::http::{
     ClientIp, DirectJson, StrictJson, forgive_sensitive, guard_sensitive, limit_sensitive,
     request_meta, token_identifier,
 };
+use crate::identity::Principal;
 use crate::privacy::pending::PendingPolicy;
-use crate::sessions::{Principal, SessionListing, cookies};
+use crate::sessions::{SessionListing, cookies};
 use crate::state::AppState;
 
 /// A new account.
@@ -185,7 +186,7 @@ pub struct UserView {
 
 impl From<&User> for UserView {
     fn from(u: &User) -> Self {
-        let role = u.role.parse().unwrap_or(crate::accounts::Role::User);
+        let role = u.role.parse().unwrap_or(crate::identity::Role::User);
         Self {
             id: u.id.clone(),
             email: u.email.clone(),
@@ -193,7 +194,7 @@ impl From<&User> for UserView {
             legal_name: u.legal_name.clone(),
             phone: u.phone.clone(),
             phone_verified: u.phone_verified_at.is_some(),
-            roles: crate::accounts::Role::roles(role),
+            roles: crate::identity::Role::roles(role),
             email_verified: u.email_verified_at.is_some(),
             campus: u
                 .campus_id
@@ -389,10 +390,10 @@ mod tests {
 
     fn principal(full: bool) -> Principal {
         Principal {
-            method: crate::sessions::AuthMethod::Session,
+            method: crate::identity::AuthMethod::Session,
             user_id: "u1".into(),
             session_id: "s1".into(),
-            role: crate::accounts::Role::User,
+            role: crate::identity::Role::User,
             remember_me: full,
             created_at: 1_796_371_200,
             expires_at: 1_798_963_200,

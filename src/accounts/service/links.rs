@@ -34,8 +34,8 @@ impl Accounts {
 
     /// Looks the email up and sends its owner (when there is one and it has not had a link
     /// too recently) a new link of this kind, after the answer: the request does the same
-    /// work, and so takes the same time, whether or not the account exists (SPEC section 4).
-    /// Every path writes one audit row.
+    /// work, and so takes the same time, whether or not the account exists (no answer may
+    /// tell whether an email has an account). Every path writes one audit row.
     fn send_link_later(&self, email: &str, kind: LinkKind, meta: &RequestMeta) {
         let (token, token_hash) = crypto::new_token();
         let job = LinkJob {

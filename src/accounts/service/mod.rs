@@ -37,9 +37,10 @@ use crate::crypto;
 use crate::db::{BlockingError, Db, DbError};
 use crate::error::FieldError;
 use crate::http::RequestMeta;
+use crate::identity::{AuthMethod, Principal};
 use crate::notify::{self, Email, templates};
 use crate::pii::FieldCipher;
-use crate::sessions::{AuthMethod, IssuedSession, Principal, Sessions};
+use crate::sessions::{IssuedSession, Sessions};
 
 pub const RESET_TOKEN_SECONDS: i64 = 3600;
 /// At most one email link per minute and five per day per account and purpose; requests past
@@ -303,6 +304,14 @@ impl Accounts {
     /// Drops a user's cached copy after a change.
     pub async fn forget_user(&self, user_id: &str) {
         self.users.invalidate(user_id);
+    }
+
+    /// After a transaction that ended everything `user_id` was signed in with
+    /// ([`Sessions::end_all_in`]) committed: drops the ended credentials and the user's cached
+    /// copy.
+    pub async fn forget_signed_out(&self, user_id: &str, ended: &crate::sessions::Ended) {
+        self.sessions.forget_ended(ended).await;
+        self.forget_user(user_id).await;
     }
 
     fn wake_outbox(&self) {

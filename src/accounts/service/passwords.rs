@@ -49,9 +49,8 @@ impl Accounts {
                     return Err(AccountError::InvalidCredentials);
                 }
                 store::set_password(&tx, &user.id, &hash, now)?;
-                let ended = Sessions::delete_all_in(&tx, &user.id, Some(&keep))?;
-                let families =
-                    crate::tokens::revoke_user_families(&tx, &user.id, now, "password_changed")?;
+                let ended =
+                    Sessions::end_all_in(&tx, &user.id, Some(&keep), now, "password_changed")?;
                 audit::record(
                     &tx,
                     &AuditEvent::by_user(now, &user.id, actions::PASSWORD_CHANGED, ip.as_deref()),
@@ -65,12 +64,10 @@ impl Accounts {
                     notify::enqueue_email(&tx, &pii, &notice, now)?;
                 }
                 tx.commit().map_err(DbError::from)?;
-                Ok::<_, AccountError>((ended, families))
+                Ok::<_, AccountError>(ended)
             })
             .await?;
-        self.sessions.forget(&ended.0).await;
-        self.sessions.forget_families(&ended.1);
-        self.forget_user(&principal.user_id).await;
+        self.forget_signed_out(&principal.user_id, &ended).await;
         self.wake_outbox();
         Ok(score)
     }
@@ -112,9 +109,7 @@ impl Accounts {
                 store::set_password(&tx, &user.id, &new_hash, now)?;
                 store::mark_email_verified(&tx, &user.id, now)?;
                 lockout::clear(&tx, &user.id)?;
-                let ended = Sessions::delete_all_in(&tx, &user.id, None)?;
-                let families =
-                    crate::tokens::revoke_user_families(&tx, &user.id, now, "password_reset")?;
+                let ended = Sessions::end_all_in(&tx, &user.id, None, now, "password_reset")?;
                 audit::record(
                     &tx,
                     &AuditEvent::by_user(now, &user.id, actions::PASSWORD_RESET, ip.as_deref()),
@@ -132,12 +127,10 @@ impl Accounts {
                     notify::enqueue_email(&tx, &pii, &notice, now)?;
                 }
                 tx.commit()?;
-                Ok((ended, families))
+                Ok(ended)
             })
             .await?;
-        self.sessions.forget(&ended.0).await;
-        self.sessions.forget_families(&ended.1);
-        self.forget_user(&user_id).await;
+        self.forget_signed_out(&user_id, &ended).await;
         self.wake_outbox();
         Ok(())
     }

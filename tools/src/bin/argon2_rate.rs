@@ -12,7 +12,7 @@ use gatehouse::db::BlockingPool;
 #[tokio::main]
 async fn main() {
     let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
-    let threads = gatehouse::server::hashing_threads();
+    let threads = gatehouse::startup::hashing_threads();
     let pool = PasswordHasherPool::new(BlockingPool::new("hashing", threads), [7; 32]);
     let hash = pool.hash("Correct-Horse-42").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(seconds);

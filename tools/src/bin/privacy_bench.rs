@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let runtime = tokio::runtime::Runtime::new()?;
     let (state, _, _) =
-        runtime.block_on(async { gatehouse::server::build(config, clock.clone()) })?;
+        runtime.block_on(async { gatehouse::startup::build(config, clock.clone()) })?;
     let hash = runtime.block_on(state.accounts.hasher().hash("Correct-Horse-42"))?;
     let pii = state.pii.clone();
     let mut conn = state.db.get()?;
