@@ -95,6 +95,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     // One API endpoint serves the /api tree and the two probes (which are documented in the
     // spec). `nest_no_strip` keeps the full path, so the spec's paths and the metrics' route
     // labels are the paths clients use.
+    crate::http::allow::learn(&state.spec.json);
     let api = Arc::new(api_service().into_endpoint());
     let mut route = Route::new()
         .nest_no_strip("/api", api.clone())

@@ -14,10 +14,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::accounts;
 use crate::accounts::password::PasswordHasherPool;
-use crate::accounts::{self, email};
 use crate::audit::{self, AuditEvent, actions};
 use crate::config::Config;
+use crate::contact::email;
 use crate::db::BlockingPool;
 use crate::identity::Amr;
 use crate::sessions::Sessions;

@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::keys::Keys;
-use crate::ops::metrics::Metrics;
+use crate::metrics::Metrics;
 
 /// The spec rendered once at start-up.
 pub struct SpecDocuments {
@@ -38,7 +38,7 @@ pub struct AppState {
     pub captcha: Arc<crate::captcha::Captcha>,
     pub phone_codes: Arc<crate::phone_codes::PhoneCodes>,
     /// The outbox worker's sign of life, for `/ready`.
-    pub outbox_heartbeat: Arc<crate::ops::heartbeat::Heartbeat>,
+    pub outbox_heartbeat: Arc<crate::jobs::heartbeat::Heartbeat>,
     /// Backups on demand and on schedule (one at a time).
     pub backups: Arc<crate::backup::Backups>,
     /// Driver verification: licence image storage, OCR, the image decoding pool.

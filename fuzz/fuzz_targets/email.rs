@@ -2,7 +2,7 @@
 //! address has exactly one @ and an acceptable domain.
 #![no_main]
 
-use gatehouse::accounts::email::{domain_of, is_domain, normalize, problem};
+use gatehouse::contact::email::{domain_of, is_domain, normalize, problem};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

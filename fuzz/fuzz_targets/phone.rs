@@ -1,7 +1,7 @@
 //! The phone parser: never panics, and its E.164 answer parses again to itself.
 #![no_main]
 
-use gatehouse::accounts::phone::to_e164;
+use gatehouse::contact::phone::to_e164;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

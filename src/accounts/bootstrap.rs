@@ -6,11 +6,12 @@
 use rusqlite::Connection;
 
 use super::service::{AccountError, Accounts, clean_name, field};
-use super::{email, password, store};
+use super::{password, store};
+use crate::audit::RequestMeta;
 use crate::audit::{self, AuditEvent, actions};
+use crate::contact::email;
 use crate::crypto;
 use crate::db::DbError;
-use crate::http::RequestMeta;
 
 pub const BOOTSTRAP_SECONDS: i64 = 3600;
 

@@ -4,10 +4,8 @@
 
 pub mod api;
 pub mod bootstrap;
-pub mod email;
 pub mod lockout;
 pub mod password;
-pub mod phone;
 pub mod service;
 mod store;
 

@@ -12,9 +12,9 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::paging::{PageInfo, Paging};
 use super::store::{self, AdminFacts, Status, UserFilter};
-use crate::accounts::email;
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
+use crate::contact::email;
 use crate::db::DbError;
 use crate::error::{ApiError, FieldError};
 use crate::http::StrictJson;

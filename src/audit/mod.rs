@@ -5,6 +5,13 @@
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
+/// Where a request came from.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 /// One audit event. `details` never holds secrets (passwords, tokens, codes).
 #[derive(Debug, Clone)]
 pub struct AuditEvent<'a> {

@@ -2,8 +2,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::accounts::email::is_domain;
 use crate::audit::{self, AuditEvent, actions};
+use crate::contact::email::is_domain;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Campus {

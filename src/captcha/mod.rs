@@ -14,8 +14,10 @@
 //! after it (the web UI fetches a new one), and a solved one cannot be replayed.
 
 pub mod api;
+mod guard;
 mod solution;
 
+pub use guard::guard_sensitive;
 pub use solution::CaptchaSolution;
 
 use std::sync::Arc;

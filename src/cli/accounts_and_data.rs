@@ -135,14 +135,14 @@ pub(super) fn admin_create(
     display_name: Option<&str>,
 ) -> anyhow::Result<()> {
     use crate::accounts::bootstrap::AdminOutcome;
-    use crate::http::RequestMeta;
+    use crate::audit::RequestMeta;
     let config = load(file)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let clock = std::sync::Arc::new(crate::clock::SystemClock);
         let (state, _, _) =
             tokio::task::spawn_blocking(move || startup::build(config, clock)).await??;
-        let index = state.accounts.email_index(&crate::accounts::email::normalize(email));
+        let index = state.accounts.email_index(&crate::contact::email::normalize(email));
         let pii = state.accounts.pii().clone();
         let exists = state
             .db

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{Config, ConfigError, MailTransport, Mode, Secret, SmsProvider};
-use crate::accounts::phone::is_known_region;
+use crate::contact::phone::is_known_region;
 
 pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
     validate_server(config)?;

@@ -203,15 +203,11 @@ pub fn problem_response(status: StatusCode, code: &str, detail: impl Into<String
 
 /// Turns any framework error into problem+json. Statuses other than the ones listed are
 /// reported with a generic detail so that no internal message reaches the client.
-/// The matched route travels with the answer, for the access log and the metrics.
+/// The matched route travels with the answer, for the access log and the metrics. (The
+/// `Allow` header of a 405 is the HTTP layer's: `crate::http::allow::error_response`.)
 pub fn framework_error_response(err: poem::Error) -> Response {
     let pattern = err.data::<poem::PathPattern>().cloned();
     let mut response = problem_for(err);
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
-        let route = pattern.as_ref().map_or("", |p| &*p.0);
-        let allow = crate::http::allowed_methods(route);
-        response.headers_mut().insert(poem::http::header::ALLOW, allow.parse().expect("ASCII"));
-    }
     if let Some(pattern) = pattern {
         response.set_data(pattern);
     }

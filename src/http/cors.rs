@@ -62,7 +62,7 @@ impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
         // Errors become their problem answer here, so that an allowed page can read them too.
         let mut response = match self.inner.call(req).await {
             Ok(response) => response.into_response(),
-            Err(err) => crate::error::framework_error_response(err),
+            Err(err) => super::allow::error_response(err),
         };
         if allowed {
             allow(&mut response, origin);

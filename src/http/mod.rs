@@ -2,7 +2,7 @@
 //! mapping, security headers, access log, metrics), the body size limit, the strict JSON
 //! payload of request bodies, and the direct JSON payload of the hottest answer.
 
-mod allow;
+pub mod allow;
 pub mod auth;
 mod body_limit;
 mod client_ip;
@@ -29,6 +29,6 @@ pub use direct_json::DirectJson;
 pub use direct_json::both_ways;
 pub use observe::{Observe, RequestId};
 pub use request_limit::RequestLimit;
-pub use request_meta::{RequestMeta, request_meta};
-pub use sign_in_limits::{forgive_sensitive, guard_sensitive, limit_sensitive, token_identifier};
+pub use request_meta::request_meta;
+pub use sign_in_limits::{forgive_sensitive, limit_sensitive, token_identifier};
 pub use strict_json::StrictJson;

@@ -14,8 +14,7 @@ use tracing::Instrument;
 
 use super::client_ip::{ClientIp, client_ip};
 use super::security_headers;
-use crate::error::framework_error_response;
-use crate::ops::metrics::Metrics;
+use crate::metrics::Metrics;
 
 /// The id of a request, in the request's data, in `X-Request-Id` and in every log line of it.
 #[derive(Debug, Clone)]
@@ -95,7 +94,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let result = self.inner.call(req).instrument(span).await;
         let mut response = match result {
             Ok(response) => response.into_response(),
-            Err(err) => framework_error_response(err),
+            Err(err) => super::allow::error_response(err),
         };
 
         security_headers::apply(response.headers_mut(), self.production, is_api);

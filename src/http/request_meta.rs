@@ -1,16 +1,10 @@
-//! Where a request came from (its client address and user agent), for sessions and the audit
-//! log.
+//! Where a request came from (its client address and user agent), as the audit log and
+//! sessions record it ([`RequestMeta`]).
 
 use poem::Request;
 
 use super::ClientIp;
-
-/// Where a request came from.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
+use crate::audit::RequestMeta;
 
 /// The request's client address (as [`ClientIp`] found it) and user agent.
 pub fn request_meta(req: &Request) -> RequestMeta {

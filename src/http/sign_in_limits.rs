@@ -1,11 +1,10 @@
 //! The limits on requests that try a secret (sign-in, sign-up, reset, verification, phone
-//! codes, token grants): counted per client address and per account, with the captcha as the
-//! way past the per-address tier.
+//! codes, token grants): counted per client address and per account. The captcha, the way
+//! past the per-address tier, is checked with them by `crate::captcha::guard_sensitive`.
 
 use poem::Request;
 
 use super::ClientIp;
-use crate::captcha::{Captcha, CaptchaSolution};
 use crate::error::ApiError;
 use crate::ratelimit::{RateLimits, SensitiveRefusal};
 
@@ -36,39 +35,4 @@ pub fn token_identifier(kind: &str, token: &str) -> String {
 /// allowance is whole again, so that only failures use it up.
 pub fn forgive_sensitive(limits: &RateLimits, req: &Request, identifier: &str) {
     limits.forgive(req.data::<ClientIp>().map(|ip| ip.0), identifier);
-}
-
-/// [`limit_sensitive`] for requests that may carry a captcha solution, which is checked and
-/// spent when present. Past the per-address tier a solution is required (`428
-/// captcha_required`) instead of a 429, unless the captcha is off; `always` requires one in
-/// any case (registration). Returns whether a solved captcha came with the request.
-pub fn guard_sensitive(
-    limits: &RateLimits,
-    captcha: &Captcha,
-    req: &Request,
-    identifier: &str,
-    solution: Option<&CaptchaSolution>,
-    always: bool,
-) -> Result<bool, ApiError> {
-    let solved = match solution {
-        Some(solution) => {
-            solution.verify(captcha)?;
-            true
-        }
-        None => false,
-    };
-    let ip = req.data::<ClientIp>().map(|ip| ip.0);
-    match limits.sensitive(ip, identifier) {
-        Ok(()) => {}
-        Err(SensitiveRefusal::Account(limited)) => return Err(limited.into()),
-        Err(SensitiveRefusal::Address(limited)) if !captcha.enabled() => {
-            return Err(limited.into());
-        }
-        Err(SensitiveRefusal::Address(_)) if !solved => return Err(ApiError::captcha_required()),
-        Err(SensitiveRefusal::Address(_)) => {}
-    }
-    if always && captcha.enabled() && !solved {
-        return Err(ApiError::captcha_required());
-    }
-    Ok(solved)
 }

@@ -24,6 +24,7 @@
 //! The outbox is a job too: it runs every few seconds and also at once when its wake
 //! [`Notify`] fires (a message was queued), so mail still leaves immediately.
 
+pub mod heartbeat;
 pub mod metrics;
 
 use std::fmt::{Debug, Display};

@@ -18,7 +18,7 @@ use super::mail::{MailSender, OutgoingMail};
 use super::sms::SmsSender;
 use crate::clock::Clock;
 use crate::db::{Db, DbError};
-use crate::ops::heartbeat::Heartbeat;
+use crate::jobs::heartbeat::Heartbeat;
 use crate::pii::FieldCipher;
 
 pub const MAX_ATTEMPTS: i64 = 12;

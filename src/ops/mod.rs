@@ -1,6 +1,5 @@
-//! Operations: liveness and readiness probes, Prometheus metrics.
+//! Operations: liveness and readiness probes, and the Prometheus scrape (the registry itself
+//! is [`crate::metrics`]).
 
 pub mod health;
-pub mod heartbeat;
-pub mod metrics;
 pub mod scrape;

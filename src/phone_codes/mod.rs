@@ -2,7 +2,7 @@
 //! valid 10 minutes, stored as an HMAC, 5 attempts then dead, single use. A verified code
 //! signs in the account that has the phone verified, or links the phone to the signed-in
 //! account (at most 5 such link codes a day per account). Only numbers of `sms.allowed_regions`
-//! are accepted ([`crate::accounts::phone`]). `api.rs` is the HTTP face, `service.rs` the
+//! are accepted ([`crate::contact::phone`]). `api.rs` is the HTTP face, `service.rs` the
 //! rules, `store.rs` the SQL.
 
 pub mod api;

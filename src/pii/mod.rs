@@ -1,7 +1,7 @@
 //! Personal data sealed at rest: the field cipher (AES-256-GCM, each sealed value carrying the
 //! id of its key) and the key ring it seals with. Infrastructure for every feature that stores
 //! personal data; which columns are sealed, the start-up pass and key rotation are the privacy
-//! feature's (`crate::privacy::sealed`, `crate::privacy::rotate`).
+//! feature's (`privacy/sealed.rs`, `privacy/rotate.rs`).
 //!
 //! [`FieldCipher`] (`state.pii`): `seal`/`open` for byte blobs (e.g. an uploaded file) and
 //! `seal_text`/`open_text` for TEXT columns, each under a context such as `"table.column"`.

@@ -4,11 +4,11 @@
 
 use super::deletion::{self, DeleteReason, Deleted};
 use super::policies;
+use crate::audit::RequestMeta;
 use crate::audit::{self, AuditEvent};
 use crate::crypto;
 use crate::db::{BlockingError, DbError};
 use crate::error::FieldError;
-use crate::http::RequestMeta;
 use crate::identity::Principal;
 use crate::state::AppState;
 

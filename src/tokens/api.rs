@@ -91,8 +91,8 @@ impl TokensApi {
         body: StrictJson<TokenGrantRequest>,
     ) -> Result<TokenResponse, ApiError> {
         let body = body.0;
-        let email = crate::accounts::email::normalize(&body.email);
-        let solved = crate::http::guard_sensitive(
+        let email = crate::contact::email::normalize(&body.email);
+        let solved = crate::captcha::guard_sensitive(
             &state.limits,
             &state.captcha,
             req,

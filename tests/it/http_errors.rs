@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse::http::{BodyLimit, Observe};
-use gatehouse::ops::metrics::Metrics;
+use gatehouse::metrics::Metrics;
 use poem::test::TestClient;
 use poem::{EndpointExt, Route};
 use poem_openapi::payload::Json;

@@ -40,7 +40,7 @@ impl AuthApi {
         body: StrictJson<RegisterRequest>,
     ) -> ApiResult<Accepted> {
         let body = body.0;
-        let email = crate::accounts::email::normalize(&body.email);
+        let email = crate::contact::email::normalize(&body.email);
         guard_sensitive(&state.limits, &state.captcha, req, &email, body.captcha.as_ref(), true)?;
         let input = Registration {
             email: body.email,
@@ -78,7 +78,7 @@ impl AuthApi {
         req: &Request,
         body: StrictJson<EmailRequest>,
     ) -> ApiResult<Accepted> {
-        let email = crate::accounts::email::normalize(&body.0.email);
+        let email = crate::contact::email::normalize(&body.0.email);
         guard_sensitive(
             &state.limits,
             &state.captcha,
@@ -110,7 +110,7 @@ impl AuthApi {
         body: StrictJson<LoginRequest>,
     ) -> ApiResult<LoginResponse> {
         let body = body.0;
-        let email = crate::accounts::email::normalize(&body.email);
+        let email = crate::contact::email::normalize(&body.email);
         let solved = guard_sensitive(
             &state.limits,
             &state.captcha,
@@ -202,7 +202,7 @@ impl AuthApi {
         req: &Request,
         body: StrictJson<EmailRequest>,
     ) -> ApiResult<Accepted> {
-        let email = crate::accounts::email::normalize(&body.0.email);
+        let email = crate::contact::email::normalize(&body.0.email);
         guard_sensitive(
             &state.limits,
             &state.captcha,
@@ -240,7 +240,7 @@ impl AuthApi {
         body: StrictJson<StrengthRequest>,
     ) -> ApiResult<Json<StrengthBody>> {
         state.limits.strength(req.data::<ClientIp>().map(|ip| ip.0)).map_err(ApiError::from)?;
-        let email = crate::accounts::email::normalize(&body.0.email);
+        let email = crate::contact::email::normalize(&body.0.email);
         let problem = password::policy_violation(&body.0.password, &email);
         let score = state
             .accounts

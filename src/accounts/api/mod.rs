@@ -25,14 +25,14 @@ use super::password;
 use super::service::{CachedUser, Registration};
 use super::store::User;
 use crate::cache::render_json;
-use crate::captcha::CaptchaSolution;
+use crate::captcha::{CaptchaSolution, guard_sensitive};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::http::auth::Auth;
 use crate::http::tags::ApiTags;
 use crate::http::{
-    ClientIp, DirectJson, StrictJson, forgive_sensitive, guard_sensitive, limit_sensitive,
-    request_meta, token_identifier,
+    ClientIp, DirectJson, StrictJson, forgive_sensitive, limit_sensitive, request_meta,
+    token_identifier,
 };
 use crate::identity::Principal;
 use crate::privacy::pending::PendingPolicy;
