@@ -3,24 +3,23 @@
 //! `main.rs` only calls [`cli::run`]; everything else lives here so that integration tests
 //! start exactly the app the binary runs, through [`serve`].
 //!
-//! The layout, by feature (each holds its HTTP face `api`, its rules `service`, its SQL
-//! `store`):
-//! - [`accounts`]: sign-up, verification, sign-in, passwords, lockout, profiles;
-//! - [`sessions`]: cookie sessions and their cache; [`tokens`]: API tokens (JWT, refresh);
-//! - [`otp`]: phone sign-in codes; [`campuses`]: campus email domains;
-//! - [`driver`]: driver verification (licence upload and extraction, reviews, expiry);
-//! - [`admin`]: first-admin bootstrap, account administration;
-//! - [`notify`]: the outbox, mail and SMS transports, email templates;
-//! - [`audit`]: the append-only audit log; [`ratelimit`]: rate-limit tiers; [`captcha`]: the
-//!   proof-of-work captcha;
-//! - [`privacy`]: personal data sealed at rest (field cipher, PII key ring, rotation), the
-//!   account export, deletion, retention, privacy-policy versions;
-//! - [`http`]: middleware (request id, access log, errors, headers, CORS, CSRF, limits) and
-//!   authentication; [`error`]: the one problem+json error model;
-//! - [`ops`]: probes and metrics; [`jobs`]: the background job scheduler; [`backup`]: backups
-//!   and restores; [`web`]: the embedded UI and Swagger UI;
-//! - [`config`], [`db`], [`keys`], [`clock`], [`crypto`], [`logging`], [`server`], [`cli`]: the
-//!   plumbing.
+//! The layout (`docs/architecture.md` draws it and gives its rules), from the top down:
+//! - wiring: [`cli`] (one file per command group), [`startup`] (builds every service, opens
+//!   the app, registers the jobs), [`router`] (the API list, the spec, the middleware stack),
+//!   [`state`] (`AppState`: configuration, clock, database, the services), [`seed`], [`web`];
+//! - features, each holding its HTTP face `api`, its rules `service` and its private SQL
+//!   `store`: [`accounts`] (sign-up, verification, sign-in, passwords, lockout, profiles),
+//!   [`sessions`], [`tokens`] (JWT access and refresh tokens), [`mfa`] (TOTP, recovery codes),
+//!   [`phone_codes`], [`campuses`], [`captcha`], [`drivers`] (licence upload, reading under
+//!   `drivers/licence/`, reviews, expiry), [`admin`], [`notify`] (outbox, mail, SMS,
+//!   templates), [`privacy`] (which data is sealed, rotation, export, deletion, retention,
+//!   policies), [`backup`], [`ops`] (probes, the metrics scrape);
+//! - the HTTP layer: [`http`] (request id, access log, headers, CORS, CSRF, request limits,
+//!   authentication, request meta, sign-in limits, the API tags);
+//! - the ground floor, which imports no feature: [`error`] (problem+json), [`pii`] (field
+//!   cipher, key ring), [`identity`] (`Role`, `Principal`, `AuthMethod`, `Amr`), [`contact`]
+//!   (email and phone rules), [`audit`], [`ratelimit`], [`metrics`], [`jobs`], [`config`],
+//!   [`db`], [`keys`], [`clock`], [`crypto`], [`cache`], [`logging`].
 
 #![forbid(unsafe_code)]
 // Operations return `Result<_, ApiError>`, whose variants carry the problem document by value

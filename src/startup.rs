@@ -29,7 +29,7 @@ use crate::metrics::Metrics;
 use crate::notify::mail::MailSender;
 use crate::notify::outbox::{self, Outbox};
 use crate::notify::sms::SmsSender;
-use crate::phone_codes::{OtpSettings, PhoneCodes};
+use crate::phone_codes::{PhoneCodeSettings, PhoneCodes};
 use crate::pii::{FieldCipher, KeyRing};
 use crate::privacy;
 use crate::router;
@@ -190,7 +190,7 @@ pub fn build(
         accounts.clone(),
         outbox_wake.clone(),
         keys.session_secret.expose(),
-        OtpSettings {
+        PhoneCodeSettings {
             dev_echo: config.sms.dev_echo,
             phone_signup: config.auth.phone_signup,
             ipv6_prefix: config.rate_limit.ipv6_prefix,

@@ -387,3 +387,11 @@ pub fn consume_bootstrap_token(
     )?;
     Ok(changed == 1)
 }
+
+pub fn is_disabled(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1 AND disabled_at IS NOT NULL)",
+        [user_id],
+        |r| r.get(0),
+    )
+}

@@ -9,8 +9,6 @@ pub mod outbox;
 pub mod paging;
 mod store;
 
-/// Whether an account is disabled, for every sign-in.
-pub use store::is_disabled;
 pub mod users;
 
 use std::marker::PhantomData;

@@ -122,14 +122,6 @@ pub fn facts(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<AdminF
     .optional()
 }
 
-pub fn is_disabled(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1 AND disabled_at IS NOT NULL)",
-        [user_id],
-        |r| r.get(0),
-    )
-}
-
 /// Sets or clears `disabled_at`; true when that changed anything.
 pub fn set_disabled(conn: &Connection, user_id: &str, at: Option<i64>) -> rusqlite::Result<bool> {
     let changed = conn.execute(

@@ -204,7 +204,7 @@ pub fn problem_response(status: StatusCode, code: &str, detail: impl Into<String
 /// Turns any framework error into problem+json. Statuses other than the ones listed are
 /// reported with a generic detail so that no internal message reaches the client.
 /// The matched route travels with the answer, for the access log and the metrics. (The
-/// `Allow` header of a 405 is the HTTP layer's: `crate::http::allow::error_response`.)
+/// `Allow` header of a 405 is the HTTP layer's: `http/allow.rs`.)
 pub fn framework_error_response(err: poem::Error) -> Response {
     let pattern = err.data::<poem::PathPattern>().cloned();
     let mut response = problem_for(err);

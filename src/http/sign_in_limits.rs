@@ -1,6 +1,6 @@
 //! The limits on requests that try a secret (sign-in, sign-up, reset, verification, phone
 //! codes, token grants): counted per client address and per account. The captcha, the way
-//! past the per-address tier, is checked with them by `crate::captcha::guard_sensitive`.
+//! past the per-address tier, is checked with them by the captcha's `guard_sensitive`.
 
 use poem::Request;
 

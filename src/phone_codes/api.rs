@@ -96,10 +96,10 @@ async fn caller(req: &Request) -> Result<Option<Principal>, ApiError> {
     Ok(checked.principal().cloned())
 }
 
-pub struct OtpApi;
+pub struct PhoneCodesApi;
 
 #[OpenApi(prefix_path = "/api/v1/auth/otp", tag = "ApiTags::Auth")]
-impl OtpApi {
+impl PhoneCodesApi {
     /// Ask for a sign-in code by SMS.
     ///
     /// Always 202 for a valid number. The code (6 digits, valid 10 minutes) is sent when the
@@ -212,9 +212,9 @@ fn limit_by_address(state: &AppState, req: &Request) -> Result<(), ApiError> {
 
 // The feature's errors as the answers a client sees: status, stable `code`, and a detail in
 // words a student understands. Internal causes go to the server's log, never to the client.
-impl From<crate::phone_codes::OtpError> for ApiError {
-    fn from(e: crate::phone_codes::OtpError) -> Self {
-        use crate::phone_codes::OtpError as E;
+impl From<crate::phone_codes::PhoneCodeError> for ApiError {
+    fn from(e: crate::phone_codes::PhoneCodeError) -> Self {
+        use crate::phone_codes::PhoneCodeError as E;
         match e {
             E::Validation(errors) => Self::validation(errors),
             E::RateLimited { retry_after } => Self::TooManyRequests(

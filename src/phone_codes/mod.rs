@@ -9,4 +9,4 @@ pub mod api;
 mod service;
 mod store;
 
-pub use service::{OtpError, OtpSettings, PhoneCodes, Verified};
+pub use service::{PhoneCodeError, PhoneCodeSettings, PhoneCodes, Verified};

@@ -40,7 +40,7 @@ pub const LINK_CODES_PER_DAY: i64 = 5;
 const DAY: i64 = 86_400;
 
 #[derive(Debug, thiserror::Error)]
-pub enum OtpError {
+pub enum PhoneCodeError {
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("rate limited")]
@@ -55,19 +55,19 @@ pub enum OtpError {
     Internal(String),
 }
 
-impl From<DbError> for OtpError {
+impl From<DbError> for PhoneCodeError {
     fn from(e: DbError) -> Self {
         Self::Internal(e.to_string())
     }
 }
 
-impl From<rusqlite::Error> for OtpError {
+impl From<rusqlite::Error> for PhoneCodeError {
     fn from(e: rusqlite::Error) -> Self {
         Self::Internal(e.to_string())
     }
 }
 
-impl From<AccountError> for OtpError {
+impl From<AccountError> for PhoneCodeError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Validation(errors) => Self::Validation(errors),
@@ -76,7 +76,7 @@ impl From<AccountError> for OtpError {
     }
 }
 
-pub struct OtpSettings {
+pub struct PhoneCodeSettings {
     /// Answer code requests with the code (development mode only; validated at start-up).
     pub dev_echo: bool,
     /// A code for a phone no account has creates a phone-only account (`auth.phone_signup`).
@@ -142,7 +142,7 @@ impl PhoneCodes {
         accounts: Arc<Accounts>,
         outbox_wake: Arc<Notify>,
         session_secret: &[u8; 32],
-        settings: OtpSettings,
+        settings: PhoneCodeSettings,
     ) -> Self {
         let code_key: [u8; 32] = crypto::keyed_hash(session_secret, &[b"phone-code"])
             .try_into()
@@ -172,7 +172,7 @@ impl PhoneCodes {
         raw_phone: &str,
         signed_in: Option<&Principal>,
         meta: &RequestMeta,
-    ) -> Result<Option<String>, OtpError> {
+    ) -> Result<Option<String>, PhoneCodeError> {
         let phone = self.accounts.e164(raw_phone, "phone")?;
         let index = self.accounts.phone_index(&phone);
         let code = new_code();
@@ -191,19 +191,19 @@ impl PhoneCodes {
                 if let Some(caller) = caller.as_deref() {
                     let today = store::link_codes_since(&tx, caller, now - DAY)?;
                     if today.count >= LINK_CODES_PER_DAY {
-                        return Err(OtpError::RateLimited {
+                        return Err(PhoneCodeError::RateLimited {
                             retry_after: wait(today.oldest, DAY, now),
                         });
                     }
                 }
                 let recent = store::codes_since(&tx, &index, now - WINDOW)?;
                 if let Some(last) = recent.newest.filter(|t| now - t < COOLDOWN) {
-                    return Err(OtpError::RateLimited {
+                    return Err(PhoneCodeError::RateLimited {
                         retry_after: wait(Some(last), COOLDOWN, now),
                     });
                 }
                 if let Some(retry_after) = limited(&recent, REQUESTS_PER_WINDOW, now) {
-                    return Err(OtpError::RateLimited { retry_after });
+                    return Err(PhoneCodeError::RateLimited { retry_after });
                 }
                 let owner = users::find_by_verified_phone(&tx, &pii, &index)?.map(|u| u.id);
                 store::kill_live_codes(&tx, &index, now)?;
@@ -248,7 +248,7 @@ impl PhoneCodes {
         signed_in: Option<&Principal>,
         remember_me: bool,
         meta: &RequestMeta,
-    ) -> Result<Verified, OtpError> {
+    ) -> Result<Verified, PhoneCodeError> {
         let phone = self.accounts.e164(raw_phone, "phone");
         let code = checked_code(raw_code);
         let (phone, code) = match (phone, code) {
@@ -259,7 +259,7 @@ impl PhoneCodes {
                     _ => Vec::new(),
                 };
                 errors.extend(code.err());
-                return Err(OtpError::Validation(errors));
+                return Err(PhoneCodeError::Validation(errors));
             }
         };
         let index = self.accounts.phone_index(&phone);
@@ -284,7 +284,7 @@ impl PhoneCodes {
                     wait = wait.max(limited(&by_ip, CHECKS_PER_WINDOW, now));
                 }
                 if let Some(retry_after) = wait {
-                    return Err(OtpError::RateLimited { retry_after });
+                    return Err(PhoneCodeError::RateLimited { retry_after });
                 }
                 store::insert_check(&tx, &index, address.as_deref(), now)?;
                 let outcome = check_and_apply(
@@ -322,7 +322,7 @@ const NEW_PHONE_USER_NAME: &str = "New user";
 
 /// What a verification did; failures are committed too (attempts, audit), then answered.
 enum Applied {
-    Failed(OtpError),
+    Failed(PhoneCodeError),
     Linked(User),
     SignedIn(User, crate::sessions::IssuedSession),
     SecondFactor { mfa_token: String },
@@ -363,36 +363,36 @@ fn check_and_apply(
     signing: Signing,
     now: i64,
     meta: &RequestMeta,
-) -> Result<Applied, OtpError> {
+) -> Result<Applied, PhoneCodeError> {
     let remember_me = signing.remember_me;
     let ip = meta.ip.as_deref();
     let owner = users::find_by_verified_phone(tx, pii, index)?;
     let subject = caller.clone().or_else(|| owner.as_ref().map(|u| u.id.clone()));
-    let fail = |reason: &str, error: OtpError| -> Result<Applied, OtpError> {
+    let fail = |reason: &str, error: PhoneCodeError| -> Result<Applied, PhoneCodeError> {
         audit::record(tx, &verification_event(now, subject.as_deref(), ip, reason).failed())?;
         Ok(Applied::Failed(error))
     };
     let Some(code) = store::live_code(tx, index)? else {
-        return fail("no_live_code", OtpError::InvalidCode);
+        return fail("no_live_code", PhoneCodeError::InvalidCode);
     };
     if !crypto::constant_time_eq(&code.code_hash, hash) {
         store::wrong_attempt(tx, code.id, MAX_ATTEMPTS, now)?;
-        return fail("wrong_code", OtpError::InvalidCode);
+        return fail("wrong_code", PhoneCodeError::InvalidCode);
     }
     if now >= code.expires_at {
-        return fail("expired", OtpError::InvalidCode);
+        return fail("expired", PhoneCodeError::InvalidCode);
     }
     if let Some(caller) = caller {
         if owner.as_ref().is_some_and(|o| o.id != caller) {
-            return fail("phone_taken", OtpError::PhoneTaken);
+            return fail("phone_taken", PhoneCodeError::PhoneTaken);
         }
         if !store::consume_code(tx, code.id, now)? {
-            return fail("already_used", OtpError::InvalidCode);
+            return fail("already_used", PhoneCodeError::InvalidCode);
         }
         users::set_verified_phone(tx, pii, &caller, phone, index, now)?;
         audit::record(tx, &verification_event(now, Some(&caller), ip, "linked"))?;
         audit::record(tx, &AuditEvent::by_user(now, &caller, actions::PHONE_LINKED, ip))?;
-        let user = users::find_by_id(tx, pii, &caller)?.ok_or(OtpError::InvalidCode)?;
+        let user = users::find_by_id(tx, pii, &caller)?.ok_or(PhoneCodeError::InvalidCode)?;
         return Ok(Applied::Linked(user));
     }
     let user = match owner {
@@ -400,7 +400,7 @@ fn check_and_apply(
         // Phone sign-up: the code proved the phone, which becomes a new account's only key.
         None if signing.signup => {
             if !store::consume_code(tx, code.id, now)? {
-                return fail("already_used", OtpError::InvalidCode);
+                return fail("already_used", PhoneCodeError::InvalidCode);
             }
             let id = uuid::Uuid::new_v4().to_string();
             users::insert_phone_user(tx, pii, &id, phone, index, NEW_PHONE_USER_NAME, now)?;
@@ -409,7 +409,7 @@ fn check_and_apply(
                 &AuditEvent::by_user(now, &id, actions::USER_REGISTERED, ip)
                     .with_details(serde_json::json!({"method": "phone_code"})),
             )?;
-            let user = users::find_by_id(tx, pii, &id)?.ok_or(OtpError::InvalidCode)?;
+            let user = users::find_by_id(tx, pii, &id)?.ok_or(PhoneCodeError::InvalidCode)?;
             let agent = meta.user_agent.as_deref();
             let session =
                 Sessions::issue(tx, &user.id, remember_me, Amr::PHONE_CODE, now, ip, agent)?;
@@ -420,14 +420,14 @@ fn check_and_apply(
         // right unless guessed. It is spent all the same.
         None => {
             store::consume_code(tx, code.id, now)?;
-            return fail("unknown_phone", OtpError::InvalidCode);
+            return fail("unknown_phone", PhoneCodeError::InvalidCode);
         }
     };
     if !store::consume_code(tx, code.id, now)? {
-        return fail("already_used", OtpError::InvalidCode);
+        return fail("already_used", PhoneCodeError::InvalidCode);
     }
-    if crate::admin::is_disabled(tx, &user.id)? {
-        return fail("account_disabled", OtpError::AccountDisabled);
+    if crate::accounts::is_disabled(tx, &user.id)? {
+        return fail("account_disabled", PhoneCodeError::AccountDisabled);
     }
     // A phone code is one factor: an account with TOTP on finishes the sign-in with a code
     // from its authenticator app (or a recovery code), as after a password.

@@ -20,6 +20,7 @@ mod http_errors;
 mod http_surface;
 mod jobs;
 mod key_rotation;
+mod layout;
 mod lockout;
 mod log_format;
 mod mail_delivery;

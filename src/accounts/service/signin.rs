@@ -219,7 +219,7 @@ impl Accounts {
         };
         // Told only to someone who knows the password, like an unverified email.
         let id = user.id.clone();
-        if self.db.run(move |c| crate::admin::is_disabled(c, &id).map_err(DbError::from)).await? {
+        if self.db.run(move |c| store::is_disabled(c, &id).map_err(DbError::from)).await? {
             return Err(AccountError::AccountDisabled);
         }
         if user.email_verified_at.is_none() {
