@@ -236,7 +236,7 @@ impl From<crate::phone_codes::PhoneCodeError> for ApiError {
                 "account_disabled",
                 "This account is disabled. Ask your campus IT team to enable it again.",
             ),
-            E::Internal(cause) => Self::internal(cause),
+            E::Internal(cause) => Self::internal(format!("{cause:#}")),
         }
     }
 }

@@ -51,19 +51,21 @@ pub enum PhoneCodeError {
     PhoneTaken,
     #[error("the account is disabled")]
     AccountDisabled,
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A failure of ours (database, blocking pool, ...): logged with its cause chain, never
+    /// shown to the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
 }
 
 impl From<DbError> for PhoneCodeError {
     fn from(e: DbError) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
     }
 }
 
 impl From<rusqlite::Error> for PhoneCodeError {
     fn from(e: rusqlite::Error) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
     }
 }
 
@@ -71,7 +73,7 @@ impl From<AccountError> for PhoneCodeError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Validation(errors) => Self::Validation(errors),
-            other => Self::Internal(other.to_string()),
+            other => Self::Internal(other.into()),
         }
     }
 }

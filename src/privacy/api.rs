@@ -286,7 +286,7 @@ impl From<crate::privacy::service::PrivacyError> for ApiError {
                 "cannot_delete_self",
                 "Admins delete their own account from the account page, with their password.",
             ),
-            E::Internal(cause) => Self::internal(cause),
+            E::Internal(cause) => Self::internal(format!("{cause:#}")),
         }
     }
 }

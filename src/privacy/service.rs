@@ -37,25 +37,27 @@ pub enum PrivacyError {
     NotCurrentPolicy { current: String },
     #[error("an admin cannot delete their own account here")]
     CannotDeleteSelf,
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A failure of ours (database, blocking pool, ...): logged with its cause chain, never
+    /// shown to the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
 }
 
 impl From<DbError> for PrivacyError {
     fn from(e: DbError) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
     }
 }
 
 impl From<rusqlite::Error> for PrivacyError {
     fn from(e: rusqlite::Error) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
     }
 }
 
 impl From<BlockingError> for PrivacyError {
     fn from(e: BlockingError) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
     }
 }
 
@@ -65,7 +67,7 @@ impl From<crate::accounts::AccountError> for PrivacyError {
             crate::accounts::AccountError::Throttled { retry_after } => {
                 Self::Throttled { retry_after }
             }
-            other => Self::Internal(other.to_string()),
+            other => Self::Internal(other.into()),
         }
     }
 }

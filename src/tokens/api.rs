@@ -164,7 +164,7 @@ impl From<crate::tokens::TokenError> for ApiError {
                 "This refresh token was already used, so every token of this sign-in was revoked. \
                  Sign in again.",
             ),
-            E::Internal(cause) => Self::internal(cause),
+            E::Internal(cause) => Self::internal(format!("{cause:#}")),
         }
     }
 }

@@ -50,19 +50,21 @@ pub enum TokenError {
     InvalidRefreshToken,
     #[error("the refresh token was already used")]
     RefreshTokenReused,
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A failure of ours (database, blocking pool, ...): logged with its cause chain, never
+    /// shown to the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
 }
 
 impl From<DbError> for TokenError {
     fn from(e: DbError) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
     }
 }
 
 impl From<rusqlite::Error> for TokenError {
     fn from(e: rusqlite::Error) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
     }
 }
 
@@ -121,7 +123,8 @@ impl Tokens {
             role: role.to_string(),
             amr: amr.names().into_iter().map(str::to_string).collect(),
         };
-        jwt.sign(&claims).map_err(|e| TokenError::Internal(e.to_string()))
+        jwt.sign(&claims)
+            .map_err(|e| TokenError::Internal(anyhow::anyhow!("signing an access token: {e}")))
     }
 
     /// Email and password (checked like any sign-in) for a new token family.

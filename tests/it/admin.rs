@@ -5,18 +5,7 @@ use serde_json::json;
 use crate::support::harness::{PASSWORD, TestServer, User, problem};
 
 async fn bootstrap_admin(server: &TestServer) -> User {
-    let link = server.bootstrap_link.clone().expect("a bootstrap link without admins");
-    let token = link.split("token=").nth(1).unwrap();
-    let created = server
-        .post(
-            "/api/v1/bootstrap",
-            json!({"token": token, "email": "it@north.edu", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(created.status(), 201);
-    let admin = server.new_user("it@north.edu");
-    assert_eq!(admin.login(PASSWORD, false).await.status(), 200);
-    admin
+    crate::support::bootstrap::admin(server).await
 }
 
 #[tokio::test]

@@ -278,19 +278,7 @@ async fn published_kids(server: &TestServer) -> Vec<Value> {
 
 /// `gatehouse keys rotate --jwt`, the real command, against the running server's data.
 fn rotate_jwt(server: &TestServer) -> String {
-    let output = std::process::Command::new(crate::support::process::BIN)
-        .args(["keys", "rotate", "--jwt"])
-        .env_clear()
-        .env("GATEHOUSE_STORAGE__DATA_DIR", server.data_dir())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{text}");
-    text
+    crate::support::process::keys(server, &["keys", "rotate", "--jwt"])
 }
 
 #[tokio::test]

@@ -78,7 +78,7 @@ impl From<crate::accounts::AccountError> for ApiError {
                 None,
                 None,
             ),
-            E::Internal(cause) => Self::internal(cause),
+            E::Internal(cause) => Self::internal(format!("{cause:#}")),
         }
     }
 }

@@ -181,7 +181,7 @@ fn wrong_code() -> AccountError {
 fn qr_svg(text: &str) -> Result<String, AccountError> {
     use qrcode::render::svg;
     let code = qrcode::QrCode::new(text.as_bytes())
-        .map_err(|e| AccountError::Internal(format!("QR code: {e}")))?;
+        .map_err(|e| AccountError::Internal(anyhow::anyhow!("QR code: {e}")))?;
     Ok(code
         .render::<svg::Color<'_>>()
         .min_dimensions(200, 200)
@@ -235,8 +235,9 @@ impl Accounts {
             })
             .await?;
         let generator = totp::totp(&secret, &label);
-        let otpauth_uri =
-            generator.to_url().map_err(|e| AccountError::Internal(format!("otpauth URI: {e}")))?;
+        let otpauth_uri = generator
+            .to_url()
+            .map_err(|e| AccountError::Internal(anyhow::anyhow!("otpauth URI: {e}")))?;
         Ok(TotpEnrolment {
             secret: generator.secret().to_base32(),
             qr_svg: qr_svg(&otpauth_uri)?,

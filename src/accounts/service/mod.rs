@@ -88,25 +88,27 @@ pub enum AccountError {
     Throttled { retry_after: u64 },
     #[error("the account's second factors are paused")]
     MfaThrottled { retry_after: u64 },
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A failure of ours (database, blocking pool, ...): logged with its cause chain, never
+    /// shown to the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
 }
 
 impl From<DbError> for AccountError {
     fn from(e: DbError) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
     }
 }
 
 impl From<BlockingError> for AccountError {
     fn from(e: BlockingError) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
     }
 }
 
 impl From<rusqlite::Error> for AccountError {
     fn from(e: rusqlite::Error) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
     }
 }
 

@@ -65,8 +65,14 @@ pub fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Process {
 
 /// Runs `gatehouse keys rotate` on the server's data directory; returns what it printed.
 pub fn rotate(server: &TestServer) -> String {
+    keys(server, &["keys", "rotate"])
+}
+
+/// Runs a `gatehouse` command (`args`) on the server's data directory, which must succeed;
+/// returns what it printed.
+pub fn keys(server: &TestServer, args: &[&str]) -> String {
     let output = Command::new(BIN)
-        .args(["keys", "rotate"])
+        .args(args)
         .env_clear()
         .env("GATEHOUSE_STORAGE__DATA_DIR", server.data_dir())
         .output()
