@@ -114,6 +114,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         }))
         .data(HttpContext {
             config: state.config.clone(),
+            db: state.db.clone(),
             sessions: state.sessions.clone(),
             tokens: state.tokens.clone(),
             limits: state.limits.clone(),

@@ -3,7 +3,7 @@
 //! [`Accounts::user`](crate::accounts::Accounts::user), which owns how they are stored; the
 //! email search uses the blind index, never the column.
 
-use crate::admin::AdminAuth;
+use crate::http::AdminAuth;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};

@@ -1,6 +1,6 @@
 //! `GET /api/v1/admin/audit`: the audit log by user, action and time range, newest first.
 
-use crate::admin::AdminAuth;
+use crate::http::AdminAuth;
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;

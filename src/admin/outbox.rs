@@ -1,6 +1,6 @@
 //! `/api/v1/admin/outbox`: how many messages wait or failed, and retrying a failed one.
 
-use crate::admin::AdminAuth;
+use crate::http::AdminAuth;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Path;

@@ -1,6 +1,6 @@
 //! `POST /api/v1/admin/users/{id}/unlock`: lifting a lockout.
 
-use crate::admin::AdminAuth;
+use crate::http::AdminAuth;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Path;

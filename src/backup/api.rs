@@ -1,6 +1,6 @@
 //! `/api/v1/admin/backups`: list the backups and take one now (admin only).
 
-use crate::admin::AdminAuth;
+use crate::http::AdminAuth;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;

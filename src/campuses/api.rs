@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::store::{self, Actor, Campus, CampusError};
-use crate::admin::AdminAuth;
+use crate::http::AdminAuth;
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::{ApiError, FieldError};

@@ -1,7 +1,7 @@
 //! `/api/v1/driver` (the signed-in driver's own state, licence upload, enable, availability)
 //! and `/api/v1/admin/driver-reviews` (the review queue for reviewers and admins).
 
-use crate::admin::ReviewerAuth;
+use crate::http::ReviewerAuth;
 use chrono::NaiveDate;
 use poem::Request;
 use poem::web::Data;

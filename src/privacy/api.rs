@@ -3,7 +3,7 @@
 //! `DELETE /api/v1/account` in accounts, `DELETE /api/v1/admin/users/{id}` in admin; both
 //! call [`super::service`].)
 
-use crate::admin::AdminAuth;
+use crate::http::AdminAuth;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
