@@ -12,8 +12,8 @@
 //!   [`sessions`], [`tokens`] (JWT access and refresh tokens), [`mfa`] (TOTP, recovery codes),
 //!   [`phone_codes`], [`campuses`], [`captcha`], [`drivers`] (licence upload, reading under
 //!   `drivers/licence/`, reviews, expiry), [`admin`], [`notify`] (outbox, mail, SMS,
-//!   templates), [`privacy`] (which data is sealed, rotation, export, deletion, retention,
-//!   policies), [`backup`], [`ops`] (probes, the metrics scrape);
+//!   templates), [`policies`] (privacy-policy versions and acceptance), [`privacy`] (which data
+//!   is sealed, rotation, export, deletion, retention), [`backup`], [`ops`] (probes, the metrics scrape);
 //! - the HTTP layer: [`http`] (request id, access log, headers, CORS, CSRF, request limits,
 //!   authentication, request meta, sign-in limits, the API tags);
 //! - the ground floor, which imports no feature: [`error`] (problem+json), [`pii`] (field
@@ -53,6 +53,7 @@ pub mod notify;
 pub mod ops;
 pub mod phone_codes;
 pub mod pii;
+pub mod policies;
 pub mod privacy;
 pub mod ratelimit;
 pub mod router;

@@ -8,7 +8,7 @@ use poem::middleware::{CatchPanic, CookieJarManager};
 use poem::{EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::{OpenApi, OpenApiService};
 
-use crate::accounts::api::{AccountApi, AuthApi, MfaApi};
+use crate::accounts::api::{AccountApi, AuthApi, MfaApi, TokensApi};
 use crate::admin::accounts::AccountsAdminApi;
 use crate::admin::audit::AuditApi;
 use crate::admin::bootstrap::BootstrapApi;
@@ -24,7 +24,6 @@ use crate::ops::health::OpsApi;
 use crate::phone_codes::api::PhoneCodesApi;
 use crate::privacy::api::PrivacyApi;
 use crate::state::{AppState, SpecDocuments};
-use crate::tokens::api::TokensApi;
 use crate::web;
 
 /// The OpenAPI service. It depends on nothing but code, so the spec it produces is the same
@@ -80,7 +79,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         .nest_no_strip("/health", api.clone())
         .nest_no_strip("/ready", api)
         .at("/metrics", get(crate::ops::scrape::metrics))
-        .at("/.well-known/jwks.json", get(crate::tokens::api::jwks))
+        .at("/.well-known/jwks.json", get(crate::accounts::api::jwks))
         .at("/docs", get(web::swagger_ui))
         .at("/openapi.json", get(web::openapi_json))
         .at("/openapi.yaml", get(web::openapi_yaml))

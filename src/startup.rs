@@ -15,7 +15,7 @@ use crate::accounts::Accounts;
 use crate::accounts::bootstrap::bootstrap_link;
 use crate::accounts::password::PasswordHasherPool;
 use crate::accounts::service::blind_index_keys;
-use crate::accounts::service::{AccountKeys, AccountSettings};
+use crate::accounts::service::{AccountKeys, AccountSettings, Credentials};
 use crate::backup::Backups;
 use crate::backup::lock::DataDirLock;
 use crate::clock::{Clock, SystemClock};
@@ -156,15 +156,22 @@ pub fn build(
         BlockingPool::new("hashing", hashing_threads()),
         *keys.pepper.expose(),
     );
-    let (sessions, touch_writer) =
-        Sessions::new(db.clone(), clock.clone(), *keys.session_secret.expose());
-    let sessions = Arc::new(sessions);
     let outbox_wake = Arc::new(Notify::new());
+    let jwt = LiveJwtKeys::open(
+        KeyFiles::new(&config.keys, &data_dir),
+        &config.server.public_url,
+        &config.auth.token_audience,
+    )
+    .context("cannot load the JWT keys")?;
+    let tokens = Arc::new(Tokens::new(db.clone(), clock.clone(), jwt));
+    let (sessions, touch_writer) =
+        Sessions::new(db.clone(), clock.clone(), *keys.session_secret.expose(), tokens.clone());
+    let sessions = Arc::new(sessions);
     let accounts = Arc::new(Accounts::new(
         db.clone(),
         clock.clone(),
         hasher,
-        sessions.clone(),
+        Credentials { sessions: sessions.clone(), tokens: tokens.clone() },
         outbox_wake.clone(),
         AccountKeys { pii: pii.clone(), index_root: *keys.pii_key.expose() },
         AccountSettings {
@@ -177,13 +184,6 @@ pub fn build(
             lockout: config.rate_limit.lockout,
         },
     ));
-    let jwt = LiveJwtKeys::open(
-        KeyFiles::new(&config.keys, &data_dir),
-        &config.server.public_url,
-        &config.auth.token_audience,
-    )
-    .context("cannot load the JWT keys")?;
-    let tokens = Arc::new(Tokens::new(db.clone(), clock.clone(), jwt, accounts.clone()));
     let phone_codes = Arc::new(PhoneCodes::new(
         db.clone(),
         clock.clone(),
@@ -213,7 +213,7 @@ pub fn build(
         tracing::info!(files = sealed, "licence images stored in plain are now sealed");
     }
     let driver = Arc::new(crate::drivers::Driver::new(&config, Arc::new(uploads)));
-    let pending_policies = Arc::new(privacy::pending::PendingPolicies::new(db.clone()));
+    let pending_policies = Arc::new(crate::policies::PendingPolicies::new(db.clone()));
     let state = AppState {
         config: Arc::new(config),
         db,

@@ -44,7 +44,7 @@ pub struct AppState {
     /// Driver verification: licence image storage, OCR, the image decoding pool.
     pub driver: Arc<crate::drivers::Driver>,
     /// Privacy-policy versions users still have to accept (cached).
-    pub pending_policies: Arc<crate::privacy::pending::PendingPolicies>,
+    pub pending_policies: Arc<crate::policies::PendingPolicies>,
 }
 
 impl crate::jobs::JobContext for AppState {

@@ -118,6 +118,11 @@ pub fn find_by_id(
     .optional()
 }
 
+/// The user's role, None when there is no such account.
+pub fn role_of(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT role FROM users WHERE id = ?1", [id], |r| r.get(0)).optional()
+}
+
 pub struct NewUser<'a> {
     pub id: &'a str,
     pub email_index: &'a [u8],

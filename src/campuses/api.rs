@@ -7,10 +7,10 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::store::{self, Actor, Campus, CampusError};
-use crate::http::AdminAuth;
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::{ApiError, FieldError};
+use crate::http::AdminAuth;
 use crate::http::StrictJson;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;

@@ -31,6 +31,6 @@ pub use direct_json::both_ways;
 pub use observe::{Observe, RequestId};
 pub use request_limit::RequestLimit;
 pub use request_meta::request_meta;
-pub use staff::{AdminAuth, ReviewerAuth, Staff, StaffRole};
 pub use sign_in_limits::{forgive_sensitive, limit_sensitive, token_identifier};
+pub use staff::{AdminAuth, ReviewerAuth, Staff, StaffRole};
 pub use strict_json::StrictJson;

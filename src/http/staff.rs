@@ -101,7 +101,8 @@ async fn require_staff(
         return Ok(());
     }
     let user_id = principal.user_id.clone();
-    let enabled = context.db.run(move |c| totp::enabled(c, &user_id).map_err(DbError::from)).await?;
+    let enabled =
+        context.db.run(move |c| totp::enabled(c, &user_id).map_err(DbError::from)).await?;
     if !enabled {
         return Err(ApiError::forbidden(
             "admin_mfa_required",

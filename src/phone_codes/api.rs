@@ -21,7 +21,7 @@ use crate::http::auth::CheckedCredentials;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
 use crate::identity::Principal;
-use crate::privacy::pending::PendingPolicy;
+use crate::policies::PendingPolicy;
 use crate::sessions::cookies;
 use crate::state::AppState;
 

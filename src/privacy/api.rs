@@ -10,7 +10,6 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::export::{self, AccountExport};
-use super::policies;
 use super::service;
 use crate::clock::rfc3339;
 use crate::db::DbError;
@@ -19,6 +18,7 @@ use crate::http::StrictJson;
 use crate::http::auth::Auth;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
+use crate::policies;
 use crate::state::AppState;
 
 type ApiResult<T> = Result<T, ApiError>;

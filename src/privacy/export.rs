@@ -10,10 +10,10 @@
 use poem_openapi::Object;
 use rusqlite::{Connection, OptionalExtension};
 
-use super::policies;
 use crate::accounts;
 use crate::clock::rfc3339;
 use crate::pii::FieldCipher;
+use crate::policies;
 
 /// Everything Gatehouse holds about one account.
 #[derive(Debug, Object, serde::Serialize)]

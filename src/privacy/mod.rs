@@ -1,6 +1,6 @@
 //! Privacy by construction: which personal data is sealed at rest (the cipher itself is
 //! [`crate::pii`]) and the passes over it (start-up, key rotation), the account export,
-//! account deletion, retention and privacy-policy acceptance.
+//! account deletion and retention. (Privacy-policy versions are [`crate::policies`].)
 //!
 //! For other features:
 //!
@@ -11,8 +11,6 @@
 pub mod api;
 pub mod deletion;
 pub mod export;
-pub mod pending;
-pub mod policies;
 pub mod retention;
 pub mod rotate;
 pub mod sealed;

@@ -3,13 +3,13 @@
 //! retention in [`super::retention`].
 
 use super::deletion::{self, DeleteReason, Deleted};
-use super::policies;
 use crate::audit::RequestMeta;
 use crate::audit::{self, AuditEvent};
 use crate::crypto;
 use crate::db::{BlockingError, DbError};
 use crate::error::FieldError;
 use crate::identity::Principal;
+use crate::policies;
 use crate::state::AppState;
 
 /// A password-less (phone-only) account proves itself by a sign-in this recent instead.
@@ -89,7 +89,7 @@ pub fn pseudonym_key(state: &AppState) -> [u8; 32] {
 pub async fn after_deletion(state: &AppState, user_id: &str, deleted: Deleted) {
     let sessions = state.accounts.sessions();
     sessions.forget(&deleted.session_hashes).await;
-    sessions.forget_families(&deleted.token_families);
+    state.tokens.forget_families(&deleted.token_families);
     state.accounts.forget_user(user_id).await;
     if let Err(e) = deletion::remove_uploads(&state.config.storage.data_dir, user_id) {
         tracing::error!(error = %e, "cannot remove a deleted account's uploads");

@@ -23,6 +23,7 @@ use crate::identity::Amr;
 use crate::identity::Role;
 use crate::identity::{AuthMethod, Principal};
 use crate::ratelimit::KeyHold;
+use crate::tokens::{self, Tokens};
 pub use store::SessionListing;
 use store::SessionRow;
 
@@ -81,12 +82,12 @@ pub struct Sessions {
     db: Db,
     clock: Arc<dyn Clock>,
     cache: Cache<Vec<u8>, Arc<CachedSession>>,
-    /// Whether an API token family is revoked, so bearer checks cost no query.
-    families: Cache<String, bool>,
     /// Counts revocations; see [`Sessions::load`].
     revocations: std::sync::Mutex<u64>,
     touches: mpsc::Sender<Touch>,
     csrf_key: [u8; 32],
+    /// Token families ended with the sessions are dropped from its cache too.
+    tokens: Arc<Tokens>,
 }
 
 /// Writes last-activity updates in batches, off the request path.
@@ -96,13 +97,17 @@ pub struct TouchWriter {
 }
 
 impl Sessions {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, csrf_key: [u8; 32]) -> (Self, TouchWriter) {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        csrf_key: [u8; 32],
+        tokens: Arc<Tokens>,
+    ) -> (Self, TouchWriter) {
         let (touches, receiver) = mpsc::channel(10_000);
         let cache = cache::with_ttl(CACHE_CAPACITY, CACHE_TTL);
         let writer = TouchWriter { db: db.clone(), receiver };
-        let families = cache::with_ttl(CACHE_CAPACITY, CACHE_TTL);
         let revocations = std::sync::Mutex::new(0);
-        (Self { db, clock, cache, families, revocations, touches, csrf_key }, writer)
+        (Self { db, clock, cache, revocations, touches, csrf_key, tokens }, writer)
     }
 
     /// Creates a session inside the caller's transaction (sign-in commits with its audit row),
@@ -230,19 +235,16 @@ impl Sessions {
         }
     }
 
-    /// The revocation generation, read before a database lookup that will fill a cache.
-    pub fn generation(&self) -> u64 {
+    /// The revocation generation, read before a database lookup that will fill the cache.
+    fn generation(&self) -> u64 {
         *self.revocations.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn invalidate(&self, hashes: &[Vec<u8>], families: &[String]) {
+    fn invalidate(&self, hashes: &[Vec<u8>]) {
         let mut generation = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
         *generation += 1;
         for hash in hashes {
             self.cache.invalidate(hash);
-        }
-        for family in families {
-            self.families.invalidate(family);
         }
     }
 
@@ -260,7 +262,7 @@ impl Sessions {
             .await?;
         match hash {
             Some(hash) => {
-                self.invalidate(&[hash], &[]);
+                self.invalidate(&[hash]);
                 Ok(true)
             }
             None => Ok(false),
@@ -311,32 +313,15 @@ impl Sessions {
         reason: &str,
     ) -> rusqlite::Result<Ended> {
         let sessions = store::delete_all(conn, user_id, keep)?;
-        let families = crate::tokens::revoke_user_families(conn, user_id, now, reason)?;
+        let families = tokens::revoke_user_families(conn, user_id, now, reason)?;
         Ok(Ended { sessions, families })
     }
 
     /// Drops the credentials ended by [`Sessions::end_all_in`] (in a committed transaction)
     /// from the caches, so that no node-local copy keeps them alive.
     pub async fn forget_ended(&self, ended: &Ended) {
-        self.invalidate(&ended.sessions, &ended.families);
-    }
-
-    pub fn family_revoked_cached(&self, family: &str) -> Option<bool> {
-        self.families.get(family)
-    }
-
-    /// Caches a family's state read after `generation` was taken, unless a revocation came
-    /// in between (see `Sessions::load`).
-    pub fn note_family(&self, family: &str, revoked: bool, generation: u64) {
-        let current = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
-        if *current == generation {
-            self.families.insert(family.to_string(), revoked);
-        }
-    }
-
-    /// Drops cached states of token families revoked elsewhere.
-    pub fn forget_families(&self, families: &[String]) {
-        self.invalidate(&[], families);
+        self.invalidate(&ended.sessions);
+        self.tokens.forget_families(&ended.families);
     }
 
     /// Whether the caller's session (or, for a bearer token, its family) still exists, checked
@@ -348,13 +333,13 @@ impl Sessions {
     ) -> rusqlite::Result<bool> {
         match method {
             AuthMethod::Session => store::exists(conn, id),
-            AuthMethod::Bearer => crate::tokens::family_revoked(conn, id).map(|revoked| !revoked),
+            AuthMethod::Bearer => tokens::family_revoked(conn, id).map(|revoked| !revoked),
         }
     }
 
     /// Drops cache entries for sessions deleted elsewhere.
     pub async fn forget(&self, token_hashes: &[Vec<u8>]) {
-        self.invalidate(token_hashes, &[]);
+        self.invalidate(token_hashes);
     }
 }
 

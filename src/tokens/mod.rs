@@ -2,15 +2,18 @@
 //! opaque 7-day refresh token that is spent by each refresh. Tokens descended from one sign-in
 //! form a family; presenting a spent refresh token revokes the whole family (a stolen token
 //! and its legitimate twin cannot both live). Password change and reset revoke every family.
+//!
+//! This is the mechanism (families, signing, checking a bearer token); the grant, which
+//! checks a password, and the token API are the accounts' (`accounts/service/token_grant.rs`,
+//! `accounts/api/tokens.rs`), as the cookie sign-in is.
 
-pub mod api;
 pub mod jwt;
 pub mod key_files;
 pub mod live_keys;
 mod service;
 mod store;
 
-pub use service::{Grant, TokenError, TokenPair, Tokens};
+pub use service::{NewFamily, TokenError, TokenPair, Tokens};
 
 /// Token families other features end (a password change, an admin action) or check (a session's sign-in).
 pub use store::{family_revoked, revoke_family, revoke_user_families};

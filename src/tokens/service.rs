@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
+use rusqlite::Connection;
+
 use super::jwt::{ACCESS_TOKEN_SECONDS, Claims};
 use super::live_keys::LiveJwtKeys;
 use super::store;
-use crate::accounts::password::Verified;
-use crate::accounts::service::SignInGate;
-use crate::accounts::{self as accounts_store, AccountError, Accounts};
 use crate::audit::RequestMeta;
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
@@ -20,17 +19,12 @@ use crate::ratelimit::KeyHold;
 
 pub const REFRESH_TOKEN_SECONDS: i64 = 7 * 86400;
 
-/// What a token grant brings.
-pub struct Grant<'a> {
-    pub email: &'a str,
-    pub password: &'a str,
-    /// Required once the account has TOTP on.
-    pub totp_code: Option<&'a str>,
-    /// The captcha is on and the request brought no solution. (A solved captcha does not get
-    /// a grant through a lockout pause, as it gets a web sign-in through: apps sign in far
-    /// less often than people, and a pause here costs the owner nothing the web sign-in
-    /// cannot give back.)
-    pub captcha_missing: bool,
+/// A token family just opened inside a transaction, waiting for its access token.
+pub struct NewFamily {
+    family: String,
+    refresh_token: String,
+    amr: Amr,
+    issued_at: i64,
 }
 
 /// What the token endpoints answer.
@@ -44,8 +38,6 @@ pub struct TokenPair {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error(transparent)]
-    Account(#[from] AccountError),
     #[error("the refresh token is not valid")]
     InvalidRefreshToken,
     #[error("the refresh token was already used")]
@@ -79,7 +71,10 @@ pub struct Tokens {
     db: Db,
     clock: Arc<dyn Clock>,
     jwt: LiveJwtKeys,
-    accounts: Arc<Accounts>,
+    /// Whether a family is revoked, so bearer checks cost no query.
+    families: crate::cache::Cache<String, bool>,
+    /// Counts revocations, so a state read before one is never cached after it.
+    revocations: std::sync::Mutex<u64>,
     /// Access tokens whose signature was verified, so a client's repeated calls cost one
     /// Ed25519 verification a minute instead of one each. Expiry and family revocation are
     /// still checked on every call.
@@ -94,9 +89,11 @@ struct VerifiedToken {
 }
 
 impl Tokens {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, jwt: LiveJwtKeys, accounts: Arc<Accounts>) -> Self {
-        let verified = crate::cache::with_ttl(100_000, std::time::Duration::from_secs(60));
-        Self { db, clock, jwt, accounts, verified }
+    pub fn new(db: Db, clock: Arc<dyn Clock>, jwt: LiveJwtKeys) -> Self {
+        let minute = std::time::Duration::from_secs(60);
+        let verified = crate::cache::with_ttl(100_000, minute);
+        let families = crate::cache::with_ttl(100_000, minute);
+        Self { db, clock, jwt, families, revocations: Default::default(), verified }
     }
 
     pub fn jwks(&self) -> serde_json::Value {
@@ -127,62 +124,46 @@ impl Tokens {
             .map_err(|e| TokenError::Internal(anyhow::anyhow!("signing an access token: {e}")))
     }
 
-    /// Email and password (checked like any sign-in) for a new token family.
-    pub async fn issue(
+    /// Opens a token family for a user who has just proved `amr`, inside the caller's
+    /// transaction (a grant commits it with its password check). The answer's access token is
+    /// signed by [`Tokens::pair`] once the transaction committed.
+    pub fn open_family_in(
         &self,
-        grant: &Grant<'_>,
-        meta: &RequestMeta,
-    ) -> Result<TokenPair, TokenError> {
-        let gate = SignInGate { captcha_missing: grant.captcha_missing, through_pause: false };
-        let (user, verified) =
-            self.accounts.check_password(grant.email, grant.password, gate, meta).await?;
-        let totp_used = self.accounts.check_totp_for_token(&user, grant.totp_code, meta).await?;
-        let amr = if totp_used { Amr::PASSWORD.with(Amr::ONE_TIME_CODE) } else { Amr::PASSWORD };
-        let now = self.clock.unix();
+        tx: &Connection,
+        user_id: &str,
+        amr: Amr,
+        now: i64,
+        ip: Option<&str>,
+    ) -> rusqlite::Result<NewFamily> {
         let family = uuid::Uuid::new_v4().to_string();
-        let (refresh, refresh_hash) = crypto::new_token();
-        let (user_id, ip, family_id) = (user.id.clone(), meta.ip.clone(), family.clone());
-        let role = self
-            .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
-                // A reset or change that committed while the hash was checked wins.
-                if accounts_store::password_hash_of(&tx, &user.id)? != user.password_hash {
-                    return Err(TokenError::Account(AccountError::InvalidCredentials));
-                }
-                if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
-                    accounts_store::upgrade_password_hash(&tx, &user.id, old, new)?;
-                }
-                crate::accounts::lockout::clear(&tx, &user.id)?;
-                store::insert_family(&tx, &family_id, &user.id, amr, now)?;
-                store::insert_refresh(
-                    &tx,
-                    &refresh_hash,
-                    &family_id,
-                    now,
-                    now + REFRESH_TOKEN_SECONDS,
-                )?;
-                let event = AuditEvent::by_user(now, &user.id, "token.issued", ip.as_deref())
-                    .with_details(serde_json::json!({"family": family_id}));
-                audit::record(&tx, &event)?;
-                tx.commit()?;
-                Ok::<_, TokenError>(user.role)
-            })
-            .await?;
-        let access_token = self.access_token(&user_id, &role, &family, amr, now)?;
+        let (refresh_token, refresh_hash) = crypto::new_token();
+        store::insert_family(tx, &family, user_id, amr, now)?;
+        store::insert_refresh(tx, &refresh_hash, &family, now, now + REFRESH_TOKEN_SECONDS)?;
+        let event = AuditEvent::by_user(now, user_id, "token.issued", ip)
+            .with_details(serde_json::json!({"family": family}));
+        audit::record(tx, &event)?;
+        Ok(NewFamily { family, refresh_token, amr, issued_at: now })
+    }
+
+    /// The token pair of a family just opened.
+    pub fn pair(&self, user_id: &str, role: &str, new: NewFamily) -> Result<TokenPair, TokenError> {
+        let access_token = self.access_token(user_id, role, &new.family, new.amr, new.issued_at)?;
         Ok(TokenPair {
-            user_id,
+            user_id: user_id.to_string(),
             access_token,
             expires_in: ACCESS_TOKEN_SECONDS,
-            refresh_token: refresh,
+            refresh_token: new.refresh_token,
         })
     }
 
     /// Spends `refresh_token` for a new pair. A spent token revokes its whole family.
+    /// `role_of` reads the user's role now (None: the account is gone), so a role change
+    /// shows at the next refresh.
     pub async fn refresh(
         &self,
         refresh_token: &str,
         meta: &RequestMeta,
+        role_of: fn(&Connection, &str) -> rusqlite::Result<Option<String>>,
     ) -> Result<TokenPair, TokenError> {
         if refresh_token.is_empty() || refresh_token.len() > 128 {
             return Err(TokenError::InvalidRefreshToken);
@@ -191,7 +172,6 @@ impl Tokens {
         let now = self.clock.unix();
         let (next, next_hash) = crypto::new_token();
         let ip = meta.ip.clone();
-        let pii = self.accounts.pii().clone();
         let outcome = self
             .db
             .run(move |conn| {
@@ -216,7 +196,7 @@ impl Tokens {
                     tx.commit()?;
                     return Ok(Refreshed::Reused(row.family_id));
                 }
-                let Some(user) = accounts_store::find_by_id(&tx, &pii, &row.user_id)? else {
+                let Some(role) = role_of(&tx, &row.user_id)? else {
                     return Ok(Refreshed::Invalid);
                 };
                 store::insert_refresh(
@@ -228,8 +208,8 @@ impl Tokens {
                 )?;
                 tx.commit()?;
                 Ok::<_, DbError>(Refreshed::Issued {
-                    user_id: user.id,
-                    role: user.role,
+                    user_id: row.user_id,
+                    role,
                     family: row.family_id,
                     amr: row.amr,
                 })
@@ -239,7 +219,7 @@ impl Tokens {
             Refreshed::Issued { user_id, role, family, amr } => (user_id, role, family, amr),
             Refreshed::Reused(family) => {
                 // The family's access tokens die with it, cached state included.
-                self.accounts.sessions().forget_families(&[family]);
+                self.forget_families(&[family]);
                 return Err(TokenError::RefreshTokenReused);
             }
             Refreshed::Invalid => return Err(TokenError::InvalidRefreshToken),
@@ -272,7 +252,7 @@ impl Tokens {
             })
             .await?;
         if let Some(family) = family {
-            self.accounts.sessions().forget_families(&[family]);
+            self.forget_families(&[family]);
         }
         Ok(())
     }
@@ -293,17 +273,16 @@ impl Tokens {
         };
         let claims = &verified.claims;
         let Ok(role) = claims.role.parse::<Role>() else { return Ok(None) };
-        let sessions = self.accounts.sessions();
-        let revoked = match sessions.family_revoked_cached(&claims.fam) {
+        let revoked = match self.families.get(&claims.fam) {
             Some(revoked) => revoked,
             None => {
-                let generation = sessions.generation();
+                let generation = self.generation();
                 let family = claims.fam.clone();
                 let revoked = self
                     .db
                     .run(move |c| store::family_revoked(c, &family).map_err(DbError::from))
                     .await?;
-                sessions.note_family(&claims.fam, revoked, generation);
+                self.note_family(&claims.fam, revoked, generation);
                 revoked
             }
         };
@@ -323,5 +302,27 @@ impl Tokens {
             rendering: None,
             rate_limit: verified.rate_limit.clone(),
         }))
+    }
+
+    /// Drops the cached states of families revoked (in a committed transaction).
+    pub fn forget_families(&self, families: &[String]) {
+        let mut generation = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
+        *generation += 1;
+        for family in families {
+            self.families.invalidate(family);
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        *self.revocations.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Caches a family's state read after `generation` was taken, unless a revocation came
+    /// in between.
+    fn note_family(&self, family: &str, revoked: bool, generation: u64) {
+        let current = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
+        if *current == generation {
+            self.families.insert(family.to_string(), revoked);
+        }
     }
 }

@@ -6,10 +6,12 @@ mod account;
 mod auth;
 mod mfa;
 mod problems;
+mod tokens;
 
 pub use account::AccountApi;
 pub use auth::AuthApi;
 pub use mfa::MfaApi;
+pub use tokens::{TokensApi, jwks};
 
 use std::borrow::Cow;
 
@@ -35,7 +37,7 @@ use crate::http::{
     token_identifier,
 };
 use crate::identity::Principal;
-use crate::privacy::pending::PendingPolicy;
+use crate::policies::PendingPolicy;
 use crate::sessions::{SessionListing, cookies};
 use crate::state::AppState;
 

@@ -15,6 +15,7 @@ mod profile;
 mod second_step;
 mod signin;
 mod signup;
+mod token_grant;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ pub use cached_user::CachedUser;
 pub use mfa::{LoginOutcome, MfaStatus, TotpEnrolment};
 use signin::PasswordCheck;
 pub use signin::SignInGate;
+pub use token_grant::Grant;
 
 use rusqlite::Connection;
 use tokio::sync::Notify;
@@ -42,6 +44,7 @@ use crate::identity::{AuthMethod, Principal};
 use crate::notify::{self, Email, templates};
 use crate::pii::FieldCipher;
 use crate::sessions::{IssuedSession, Sessions};
+use crate::tokens::Tokens;
 
 pub const RESET_TOKEN_SECONDS: i64 = 3600;
 /// At most one email link per minute and five per day per account and purpose; requests past
@@ -154,11 +157,19 @@ pub struct AccountKeys {
     pub index_root: [u8; 32],
 }
 
+/// What a sign-in issues: browser sessions and API token families.
+pub struct Credentials {
+    pub sessions: Arc<Sessions>,
+    pub tokens: Arc<Tokens>,
+}
+
 pub struct Accounts {
     pub(super) db: Db,
     clock: Arc<dyn Clock>,
     hasher: PasswordHasherPool,
     sessions: Arc<Sessions>,
+    /// API token families (the grant opens them, a sign-out may end one).
+    tokens: Arc<Tokens>,
     outbox_wake: Arc<Notify>,
     email_index_key: [u8; 32],
     phone_index_key: [u8; 32],
@@ -206,7 +217,7 @@ impl Accounts {
         db: Db,
         clock: Arc<dyn Clock>,
         hasher: PasswordHasherPool,
-        sessions: Arc<Sessions>,
+        credentials: Credentials,
         outbox_wake: Arc<Notify>,
         keys: AccountKeys,
         settings: AccountSettings,
@@ -222,7 +233,8 @@ impl Accounts {
             db,
             clock,
             hasher,
-            sessions,
+            sessions: credentials.sessions,
+            tokens: credentials.tokens,
             outbox_wake,
             email_index_key: index_key,
             phone_index_key,

@@ -360,7 +360,7 @@ impl Accounts {
             .await?;
         self.sessions.forget(&ended).await;
         if method == AuthMethod::Bearer {
-            self.sessions.forget_families(std::slice::from_ref(&principal.session_id));
+            self.tokens.forget_families(std::slice::from_ref(&principal.session_id));
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Registration and email verification.
 
 use super::*;
-use crate::privacy::policies;
+use crate::policies;
 
 impl Accounts {
     pub async fn register(

@@ -5,13 +5,13 @@ use poem::{IntoResponse, Request, handler};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::TokenPair;
 use crate::error::ApiError;
 use crate::http::StrictJson;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
-use crate::privacy::pending::PendingPolicy;
+use crate::policies::PendingPolicy;
 use crate::state::AppState;
+use crate::tokens::TokenPair;
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -100,13 +100,13 @@ impl TokensApi {
             body.captcha.as_ref(),
             false,
         )?;
-        let grant = crate::tokens::Grant {
+        let grant = crate::accounts::service::Grant {
             email: &body.email,
             password: &body.password,
             totp_code: body.totp_code.as_deref(),
             captcha_missing: state.captcha.enabled() && !solved,
         };
-        let pair = state.tokens.issue(&grant, &request_meta(req)).await?;
+        let pair = state.accounts.grant_tokens(&grant, &request_meta(req)).await?;
         crate::http::forgive_sensitive(&state.limits, req, &email);
         Ok(TokenResponse::Ok(Json(TokenBody::of(&state, pair).await?)))
     }
@@ -125,7 +125,7 @@ impl TokensApi {
         let ip = req.data::<crate::http::ClientIp>().map(|ip| ip.0);
         let token = crate::http::token_identifier("refresh", &body.0.refresh_token);
         state.limits.sensitive_by_pair(ip, &token).map_err(ApiError::from)?;
-        let pair = state.tokens.refresh(&body.0.refresh_token, &request_meta(req)).await?;
+        let pair = state.accounts.refresh_tokens(&body.0.refresh_token, &request_meta(req)).await?;
         Ok(TokenResponse::Ok(Json(TokenBody::of(&state, pair).await?)))
     }
 
@@ -154,7 +154,6 @@ impl From<crate::tokens::TokenError> for ApiError {
     fn from(e: crate::tokens::TokenError) -> Self {
         use crate::tokens::TokenError as E;
         match e {
-            E::Account(e) => e.into(),
             E::InvalidRefreshToken => Self::unauthorized(
                 "invalid_refresh_token",
                 "This refresh token is not valid any more. Sign in again.",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use poem_openapi::Object;
 
-use super::policies;
+use super::store as policies;
 use crate::db::{Db, DbError};
 
 const TTL: Duration = Duration::from_secs(60);

@@ -1,9 +1,4 @@
-//! Privacy-policy versions and their acceptance. Admins publish versions; the newest is
-//! current. While none is published, registration needs no acceptance (there is nothing to
-//! accept) and sign-in asks for none. Once one is, registration must name it
-//! (`accepted_policy_version`), and a user who has not accepted it is told so at sign-in
-//! (`policy_acceptance_required: true`) until `POST /api/v1/account/policy-acceptance`.
-//! Only the current version can be accepted.
+//! The policy tables: versions and acceptances.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
