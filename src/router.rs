@@ -1,70 +1,147 @@
 //! The route table: the API list (written once), the OpenAPI service built from it, the
 //! pages and the middleware stack around them.
 
+use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use poem::http::StatusCode;
+use poem::endpoint::BoxEndpoint;
+use poem::http::{Method, StatusCode};
 use poem::middleware::{CatchPanic, CookieJarManager};
 use poem::{EndpointExt, IntoEndpoint, Route, get};
+use poem_openapi::registry::{MetaApi, Registry};
 use poem_openapi::{OpenApi, OpenApiService};
 
-use crate::accounts::api::{AccountApi, AuthApi, MfaApi, TokensApi};
+use crate::accounts::api::{AccountApi, AccountsState, AuthApi, MfaApi, TokensApi};
+use crate::admin::AdminState;
 use crate::admin::accounts::AccountsAdminApi;
 use crate::admin::audit::AuditApi;
 use crate::admin::bootstrap::BootstrapApi;
 use crate::admin::outbox::OutboxApi;
 use crate::admin::users::UsersApi;
-use crate::backup::api::BackupsApi;
-use crate::campuses::api::CampusesApi;
-use crate::captcha::api::CaptchaApi;
-use crate::drivers::api::{DriverApi, DriverReviewsApi};
+use crate::backup::api::{BackupsApi, BackupsState};
+use crate::campuses::api::{CampusesApi, CampusesState};
+use crate::captcha::api::{CaptchaApi, CaptchaState};
+use crate::drivers::api::{DriverApi, DriverReviewsApi, DriversState};
 use crate::error::problem_response;
 use crate::http::{BodyLimit, Cors, Csrf, HttpContext, Observe, RequestLimit};
+use crate::ops::OpsState;
 use crate::ops::health::OpsApi;
-use crate::phone_codes::api::PhoneCodesApi;
-use crate::privacy::api::PrivacyApi;
+use crate::phone_codes::api::{PhoneCodesApi, PhoneCodesState};
+use crate::privacy::api::{PrivacyApi, PrivacyState};
 use crate::state::{AppState, SpecDocuments};
 use crate::web;
 
-/// The OpenAPI service. It depends on nothing but code, so the spec it produces is the same
-/// for every configuration (and matches the committed `openapi/openapi.yaml`).
-pub fn api_service() -> OpenApiService<impl OpenApi, ()> {
-    // The API list, written once: add a feature's API here.
-    OpenApiService::new(
+/// The API list, written once: add a feature's API here, with the state it uses.
+fn apis(state: &AppState) -> impl OpenApi + use<> {
+    let accounts = AccountsState {
+        config: state.config.clone(),
+        accounts: state.accounts.clone(),
+        tokens: state.tokens.clone(),
+        limits: state.limits.clone(),
+        captcha: state.captcha.clone(),
+        pending_policies: state.pending_policies.clone(),
+        privacy: state.privacy.clone(),
+    };
+    let phone_codes = PhoneCodesState {
+        config: state.config.clone(),
+        phone_codes: state.phone_codes.clone(),
+        accounts: state.accounts.clone(),
+        limits: state.limits.clone(),
+        pending_policies: state.pending_policies.clone(),
+    };
+    let captcha = CaptchaState { captcha: state.captcha.clone() };
+    let privacy = PrivacyState {
+        privacy: state.privacy.clone(),
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        pii: state.pii.clone(),
+    };
+    let drivers = DriversState { config: state.config.clone(), drivers: state.drivers.clone() };
+    let campuses = CampusesState { db: state.db.clone(), clock: state.clock.clone() };
+    let admin = AdminState {
+        config: state.config.clone(),
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        accounts: state.accounts.clone(),
+        limits: state.limits.clone(),
+        outbox_wake: state.outbox_wake.clone(),
+        privacy: state.privacy.clone(),
+    };
+    let backups = BackupsState {
+        config: state.config.clone(),
+        clock: state.clock.clone(),
+        db: state.db.clone(),
+        backups: state.backups.clone(),
+    };
+    (
+        AuthApi { state: accounts.clone() },
+        PhoneCodesApi { state: phone_codes },
+        TokensApi { state: accounts.clone() },
+        AccountApi { state: accounts.clone() },
+        MfaApi { state: accounts },
+        CaptchaApi { state: captcha },
+        PrivacyApi { state: privacy },
+        DriverApi { state: drivers.clone() },
+        // Campus IT (nested: poem-openapi implements its trait for tuples of up to 16).
         (
-            AuthApi,
-            PhoneCodesApi,
-            TokensApi,
-            AccountApi,
-            MfaApi,
-            CaptchaApi,
-            PrivacyApi,
-            DriverApi,
-            // Campus IT (nested: poem-openapi implements its trait for tuples of up to 16).
-            (
-                CampusesApi,
-                UsersApi,
-                AccountsAdminApi,
-                AuditApi,
-                OutboxApi,
-                BackupsApi,
-                DriverReviewsApi,
-                BootstrapApi,
-            ),
-            OpsApi,
+            CampusesApi { state: campuses },
+            UsersApi { state: admin.clone() },
+            AccountsAdminApi { state: admin.clone() },
+            AuditApi { state: admin.clone() },
+            OutboxApi { state: admin.clone() },
+            BackupsApi { state: backups },
+            DriverReviewsApi { state: drivers },
+            BootstrapApi { state: admin },
         ),
-        "Gatehouse",
-        env!("CARGO_PKG_VERSION"),
+        OpsApi { state: ops_state(state) },
     )
-    .description(
+}
+
+fn ops_state(state: &AppState) -> OpsState {
+    OpsState {
+        config: state.config.clone(),
+        db: state.db.clone(),
+        metrics: state.metrics.clone(),
+        limits: state.limits.clone(),
+        drivers: state.drivers.clone(),
+        outbox_heartbeat: state.outbox_heartbeat.clone(),
+    }
+}
+
+/// The OpenAPI service of an API list.
+fn service<T: OpenApi>(apis: T) -> OpenApiService<T, ()> {
+    OpenApiService::new(apis, "Gatehouse", env!("CARGO_PKG_VERSION")).description(
         "Identity and verification appliance for university campuses. Errors are \
          application/problem+json (RFC 9457) with a stable `code`.",
     )
 }
 
+/// The spec, from the API list's types alone: it depends on nothing but code, so it is the
+/// same for every configuration (and matches the committed `openapi/openapi.yaml`).
 pub fn spec_documents() -> SpecDocuments {
-    let service = api_service();
+    let service = service(described(apis));
     SpecDocuments { json: service.spec(), yaml: service.spec_yaml() }
+}
+
+/// An API list that is described and never served: a spec needs its types, not the state
+/// its values hold.
+struct Described<T>(PhantomData<T>);
+
+fn described<T: OpenApi>(_build: fn(&AppState) -> T) -> Described<T> {
+    Described(PhantomData)
+}
+
+impl<T: OpenApi> OpenApi for Described<T> {
+    fn meta() -> Vec<MetaApi> {
+        T::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn add_routes(self, _: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {}
 }
 
 /// The whole route table, wrapped in the shared middleware.
@@ -73,12 +150,12 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     // spec). `nest_no_strip` keeps the full path, so the spec's paths and the metrics' route
     // labels are the paths clients use.
     crate::http::allow::learn(&state.spec.json);
-    let api = Arc::new(api_service().into_endpoint());
+    let api = Arc::new(service(apis(&state)).into_endpoint());
     let mut route = Route::new()
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/health", api.clone())
         .nest_no_strip("/ready", api)
-        .at("/metrics", get(crate::ops::scrape::metrics))
+        .at("/metrics", get(crate::ops::scrape::metrics).data(ops_state(&state)))
         .at("/.well-known/jwks.json", get(crate::accounts::api::jwks))
         .at("/docs", get(web::swagger_ui))
         .at("/openapi.json", get(web::openapi_json))

@@ -22,6 +22,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::contact::phone::PhoneRegions;
 use crate::db::{self, BlockingPool, Db};
+use crate::drivers::{Drivers, DriversParts};
 use crate::jobs::heartbeat::Heartbeat;
 use crate::jobs::{Job, Schedule, Scheduler};
 use crate::keys::{Keys, KeysInUse};
@@ -32,6 +33,7 @@ use crate::notify::sms::SmsSender;
 use crate::phone_codes::{PhoneCodeSettings, PhoneCodes};
 use crate::pii::{FieldCipher, KeyRing};
 use crate::privacy;
+use crate::privacy::{Privacy, PrivacyParts};
 use crate::router;
 use crate::sessions::{Sessions, TouchWriter};
 use crate::state::AppState;
@@ -81,10 +83,10 @@ pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler<AppState> {
         ));
     }
     jobs.add(Job::daily("retention", RETENTION_AT, |state: AppState| async move {
-        crate::privacy::run_retention(&state).await
+        state.privacy.run_retention().await
     }));
     jobs.add(Job::daily("driver_expiry", DRIVER_EXPIRY_AT, |state: AppState| async move {
-        crate::drivers::run_expiry_job(&state).await
+        state.drivers.run_expiry_job().await
     }));
     jobs
 }
@@ -212,12 +214,34 @@ pub fn build(
     if sealed > 0 {
         tracing::info!(files = sealed, "licence images stored in plain are now sealed");
     }
-    let driver = Arc::new(crate::drivers::Driver::new(&config, Arc::new(uploads)));
+    let config = Arc::new(config);
+    let drivers = Arc::new(Drivers::new(
+        config.clone(),
+        DriversParts {
+            db: db.clone(),
+            clock: clock.clone(),
+            pii: pii.clone(),
+            outbox_wake: outbox_wake.clone(),
+        },
+        Arc::new(uploads),
+    ));
     let pending_policies = Arc::new(crate::policies::PendingPolicies::new(db.clone()));
+    let keys = Arc::new(keys);
+    let privacy = Arc::new(Privacy::new(PrivacyParts {
+        db: db.clone(),
+        clock: clock.clone(),
+        config: config.clone(),
+        keys: keys.clone(),
+        pii: pii.clone(),
+        accounts: accounts.clone(),
+        tokens: tokens.clone(),
+        drivers: drivers.clone(),
+        pending_policies: pending_policies.clone(),
+    }));
     let state = AppState {
-        config: Arc::new(config),
+        config,
         db,
-        keys: Arc::new(keys),
+        keys,
         pii,
         metrics: Arc::new(Metrics::new()),
         spec: Arc::new(router::spec_documents()),
@@ -231,8 +255,9 @@ pub fn build(
         outbox_wake,
         outbox_heartbeat,
         backups,
-        driver,
+        drivers,
         pending_policies,
+        privacy,
     };
     Ok((state, touch_writer, outbox))
 }

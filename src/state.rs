@@ -42,7 +42,9 @@ pub struct AppState {
     /// Backups on demand and on schedule (one at a time).
     pub backups: Arc<crate::backup::Backups>,
     /// Driver verification: licence image storage, OCR, the image decoding pool.
-    pub driver: Arc<crate::drivers::Driver>,
+    pub drivers: Arc<crate::drivers::Drivers>,
+    /// Account deletion, retention, policy publication and acceptance.
+    pub privacy: Arc<crate::privacy::Privacy>,
     /// Privacy-policy versions users still have to accept (cached).
     pub pending_policies: Arc<crate::policies::PendingPolicies>,
 }

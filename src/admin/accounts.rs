@@ -5,13 +5,13 @@
 
 use crate::http::AdminAuth;
 use poem::Request;
-use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::paging::{PageInfo, Paging};
 use super::store::{self, AdminFacts, Status, UserFilter};
+use crate::admin::AdminState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
 use crate::contact::email;
@@ -22,7 +22,6 @@ use crate::http::request_meta;
 use crate::http::tags::ApiTags;
 use crate::identity::Role;
 use crate::sessions::Sessions;
-use crate::state::AppState;
 
 /// An account as admins see it.
 #[derive(Object)]
@@ -81,7 +80,9 @@ pub enum UserDeleted {
     Deleted,
 }
 
-pub struct AccountsAdminApi;
+pub struct AccountsAdminApi {
+    pub state: AdminState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/admin/users", tag = "ApiTags::Admin")]
 impl AccountsAdminApi {
@@ -93,7 +94,6 @@ impl AccountsAdminApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        state: Data<&AppState>,
         _auth: AdminAuth,
         email: Query<Option<String>>,
         role: Query<Option<String>>,
@@ -121,13 +121,14 @@ impl AccountsAdminApi {
             return Err(ApiError::validation(errors));
         }
         let filter = UserFilter {
-            email_index: email.0.map(|e| state.accounts.email_index(&email::normalize(&e))),
+            email_index: email.0.map(|e| self.state.accounts.email_index(&email::normalize(&e))),
             role: role.0,
             status,
             campus_id: campus_id.0,
         };
-        let now = state.clock.unix();
-        let (ids, total) = state
+        let now = self.state.clock.unix();
+        let (ids, total) = self
+            .state
             .db
             .run(move |c| {
                 store::search(c, &filter, now, paging.limit(), paging.offset())
@@ -136,7 +137,7 @@ impl AccountsAdminApi {
             .await?;
         let mut items = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(user) = view(&state, &id).await? {
+            if let Some(user) = view(&self.state, &id).await? {
                 items.push(user);
             }
         }
@@ -151,26 +152,19 @@ impl AccountsAdminApi {
     #[oai(path = "/:id", method = "delete", operation_id = "delete_user")]
     async fn delete(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: AdminAuth,
         id: Path<String>,
     ) -> Result<UserDeleted, ApiError> {
         let admin = auth.principal();
-        crate::privacy::service::admin_delete_account(&state, admin, &id.0, &request_meta(req))
-            .await?;
+        self.state.privacy.admin_delete_account(admin, &id.0, &request_meta(req)).await?;
         Ok(UserDeleted::Deleted)
     }
 
     /// View an account.
     #[oai(path = "/:id", method = "get", operation_id = "get_user")]
-    async fn get(
-        &self,
-        state: Data<&AppState>,
-        _auth: AdminAuth,
-        id: Path<String>,
-    ) -> Result<Json<AdminUser>, ApiError> {
-        Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
+    async fn get(&self, _auth: AdminAuth, id: Path<String>) -> Result<Json<AdminUser>, ApiError> {
+        Ok(Json(view(&self.state, &id.0).await?.ok_or_else(no_such_user)?))
     }
 
     /// Disable an account.
@@ -180,7 +174,6 @@ impl AccountsAdminApi {
     #[oai(path = "/:id/disable", method = "post", operation_id = "disable_user")]
     async fn disable(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: AdminAuth,
         id: Path<String>,
@@ -189,8 +182,9 @@ impl AccountsAdminApi {
         if admin == id.0 {
             return Err(ApiError::conflict("cannot_disable_self", "You cannot disable yourself."));
         }
-        let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
-        let ended = state
+        let (ip, now, user_id) = (request_meta(req).ip, self.state.clock.unix(), id.0.clone());
+        let ended = self
+            .state
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
@@ -220,22 +214,21 @@ impl AccountsAdminApi {
                 Ok::<_, ApiError>(ended)
             })
             .await?;
-        state.accounts.forget_signed_out(&id.0, &ended).await;
-        Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
+        self.state.accounts.forget_signed_out(&id.0, &ended).await;
+        Ok(Json(view(&self.state, &id.0).await?.ok_or_else(no_such_user)?))
     }
 
     /// Enable a disabled account.
     #[oai(path = "/:id/enable", method = "post", operation_id = "enable_user")]
     async fn enable(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: AdminAuth,
         id: Path<String>,
     ) -> Result<Json<AdminUser>, ApiError> {
         let admin = auth.principal().user_id.clone();
-        let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
-        state
+        let (ip, now, user_id) = (request_meta(req).ip, self.state.clock.unix(), id.0.clone());
+        self.state
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
@@ -256,8 +249,8 @@ impl AccountsAdminApi {
                 Ok::<_, ApiError>(())
             })
             .await?;
-        state.accounts.forget_user(&id.0).await;
-        Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
+        self.state.accounts.forget_user(&id.0).await;
+        Ok(Json(view(&self.state, &id.0).await?.ok_or_else(no_such_user)?))
     }
 
     /// Change an account's role.
@@ -267,7 +260,6 @@ impl AccountsAdminApi {
     #[oai(path = "/:id/role", method = "put", operation_id = "set_user_role")]
     async fn set_role(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: AdminAuth,
         id: Path<String>,
@@ -277,8 +269,9 @@ impl AccountsAdminApi {
         let new_role = body.0.role.parse::<Role>().map_err(|_| {
             ApiError::validation(vec![field("role", "must be user, reviewer or admin")])
         })?;
-        let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
-        let ended = state
+        let (ip, now, user_id) = (request_meta(req).ip, self.state.clock.unix(), id.0.clone());
+        let ended = self
+            .state
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
@@ -301,22 +294,22 @@ impl AccountsAdminApi {
                 Ok::<_, ApiError>(ended)
             })
             .await?;
-        state.accounts.forget_signed_out(&id.0, &ended).await;
-        Ok(Json(view(&state, &id.0).await?.ok_or_else(no_such_user)?))
+        self.state.accounts.forget_signed_out(&id.0, &ended).await;
+        Ok(Json(view(&self.state, &id.0).await?.ok_or_else(no_such_user)?))
     }
 
     /// End every session of an account and revoke its API tokens.
     #[oai(path = "/:id/sessions", method = "delete", operation_id = "revoke_user_sessions")]
     async fn revoke_sessions(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: AdminAuth,
         id: Path<String>,
     ) -> Result<Json<Revoked>, ApiError> {
         let admin = auth.principal().user_id.clone();
-        let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0.clone());
-        let ended = state
+        let (ip, now, user_id) = (request_meta(req).ip, self.state.clock.unix(), id.0.clone());
+        let ended = self
+            .state
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
@@ -338,7 +331,7 @@ impl AccountsAdminApi {
             .await?;
         let counts =
             Revoked { sessions: ended.sessions.len(), token_families: ended.families.len() };
-        state.accounts.forget_signed_out(&id.0, &ended).await;
+        self.state.accounts.forget_signed_out(&id.0, &ended).await;
         Ok(Json(counts))
     }
 }
@@ -373,7 +366,7 @@ fn other_enabled_admins(conn: &rusqlite::Connection, user_id: &str) -> rusqlite:
     )
 }
 
-async fn view(state: &AppState, user_id: &str) -> Result<Option<AdminUser>, ApiError> {
+async fn view(state: &AdminState, user_id: &str) -> Result<Option<AdminUser>, ApiError> {
     let Some(user) = state.accounts.user(user_id).await? else { return Ok(None) };
     let id = user_id.to_string();
     let facts: Option<AdminFacts> =

@@ -1,18 +1,17 @@
 //! `GET /api/v1/admin/audit`: the audit log by user, action and time range, newest first.
 
 use crate::http::AdminAuth;
-use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::paging::{PageInfo, Paging};
 use super::store::{self, AuditFilter};
+use crate::admin::AdminState;
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::{ApiError, FieldError};
 use crate::http::tags::ApiTags;
-use crate::state::AppState;
 
 /// One audit event.
 #[derive(Object)]
@@ -38,7 +37,9 @@ pub struct AuditPage {
     page: PageInfo,
 }
 
-pub struct AuditApi;
+pub struct AuditApi {
+    pub state: AdminState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/admin/audit", tag = "ApiTags::Admin")]
 impl AuditApi {
@@ -50,7 +51,6 @@ impl AuditApi {
     #[allow(clippy::too_many_arguments)]
     async fn query(
         &self,
-        state: Data<&AppState>,
         _auth: AdminAuth,
         user_id: Query<Option<String>>,
         action: Query<Option<String>>,
@@ -79,7 +79,8 @@ impl AuditApi {
             return Err(ApiError::validation(errors));
         }
         let filter = AuditFilter { user_id: user_id.0, action: action.0, from, to };
-        let (rows, total) = state
+        let (rows, total) = self
+            .state
             .db
             .run(move |c| {
                 store::audit(c, &filter, paging.limit(), paging.offset()).map_err(DbError::from)

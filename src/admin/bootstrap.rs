@@ -2,15 +2,14 @@
 //! first admin.
 
 use poem::Request;
-use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use crate::admin::AdminState;
 use crate::error::ApiError;
 use crate::http::StrictJson;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
-use crate::state::AppState;
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -34,7 +33,9 @@ pub enum BootstrapResponse {
     Created(Json<BootstrapBody>),
 }
 
-pub struct BootstrapApi;
+pub struct BootstrapApi {
+    pub state: AdminState,
+}
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Admin")]
 impl BootstrapApi {
@@ -42,14 +43,13 @@ impl BootstrapApi {
     #[oai(path = "/bootstrap", method = "post", operation_id = "bootstrap_admin")]
     async fn bootstrap(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         body: StrictJson<BootstrapRequest>,
     ) -> Result<BootstrapResponse, ApiError> {
         let body = body.0;
         // A sign-in tier: the link is a secret that anyone who reaches the server can guess at.
-        crate::http::limit_sensitive(&state.limits, req, "bootstrap")?;
-        state
+        crate::http::limit_sensitive(&self.state.limits, req, "bootstrap")?;
+        self.state
             .accounts
             .create_admin(
                 &body.email,

@@ -10,3 +10,17 @@ pub mod paging;
 mod store;
 
 pub mod users;
+
+/// What the admin API uses (built by the route table).
+#[derive(Clone)]
+pub struct AdminState {
+    pub config: std::sync::Arc<crate::config::Config>,
+    pub db: crate::db::Db,
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
+    pub accounts: std::sync::Arc<crate::accounts::Accounts>,
+    pub limits: std::sync::Arc<crate::ratelimit::RateLimits>,
+    /// Wakes the outbox after a retry is queued.
+    pub outbox_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Account deletion by an admin.
+    pub privacy: std::sync::Arc<crate::privacy::Privacy>,
+}

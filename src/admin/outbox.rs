@@ -2,19 +2,18 @@
 
 use crate::http::AdminAuth;
 use poem::Request;
-use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::store::{self, Retry};
+use crate::admin::AdminState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::ApiError;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
-use crate::state::AppState;
 
 /// A message that gave up after its last attempt. Its recipient is not shown.
 #[derive(Object)]
@@ -49,18 +48,16 @@ pub enum Retried {
     Queued,
 }
 
-pub struct OutboxApi;
+pub struct OutboxApi {
+    pub state: AdminState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/admin/outbox", tag = "ApiTags::Admin")]
 impl OutboxApi {
     /// Outbox status: pending and failed messages.
     #[oai(path = "/", method = "get", operation_id = "outbox_status")]
-    async fn status(
-        &self,
-        state: Data<&AppState>,
-        _auth: AdminAuth,
-    ) -> Result<Json<OutboxStatus>, ApiError> {
-        let status = state.db.run(|c| store::outbox_status(c).map_err(DbError::from)).await?;
+    async fn status(&self, _auth: AdminAuth) -> Result<Json<OutboxStatus>, ApiError> {
+        let status = self.state.db.run(|c| store::outbox_status(c).map_err(DbError::from)).await?;
         Ok(Json(OutboxStatus {
             pending: status.pending,
             failed: status.failed,
@@ -84,14 +81,13 @@ impl OutboxApi {
     #[oai(path = "/:id/retry", method = "post", operation_id = "retry_outbox_message")]
     async fn retry(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: AdminAuth,
         id: Path<i64>,
     ) -> Result<Retried, ApiError> {
         let admin = auth.principal().user_id.clone();
-        let (ip, now, message) = (request_meta(req).ip, state.clock.unix(), id.0);
-        state
+        let (ip, now, message) = (request_meta(req).ip, self.state.clock.unix(), id.0);
+        self.state
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
@@ -131,7 +127,7 @@ impl OutboxApi {
                 Ok(())
             })
             .await?;
-        state.outbox_wake.notify_one();
+        self.state.outbox_wake.notify_one();
         Ok(Retried::Queued)
     }
 }

@@ -2,16 +2,15 @@
 
 use crate::http::AdminAuth;
 use poem::Request;
-use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use crate::accounts::{self, lockout};
+use crate::admin::AdminState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::error::ApiError;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
-use crate::state::AppState;
 
 #[derive(ApiResponse)]
 pub enum Unlocked {
@@ -20,7 +19,9 @@ pub enum Unlocked {
     Unlocked,
 }
 
-pub struct UsersApi;
+pub struct UsersApi {
+    pub state: AdminState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/admin/users", tag = "ApiTags::Admin")]
 impl UsersApi {
@@ -28,15 +29,14 @@ impl UsersApi {
     #[oai(path = "/:id/unlock", method = "post", operation_id = "unlock_user")]
     async fn unlock(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: AdminAuth,
         id: Path<String>,
     ) -> Result<Unlocked, ApiError> {
         let admin = auth.principal().user_id.clone();
-        let (ip, now, user_id) = (request_meta(req).ip, state.clock.unix(), id.0);
-        let pii = state.accounts.pii().clone();
-        state
+        let (ip, now, user_id) = (request_meta(req).ip, self.state.clock.unix(), id.0);
+        let pii = self.state.accounts.pii().clone();
+        self.state
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;

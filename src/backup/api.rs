@@ -2,7 +2,6 @@
 
 use crate::http::AdminAuth;
 use poem::Request;
-use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
@@ -13,7 +12,15 @@ use crate::db::DbError;
 use crate::error::ApiError;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
-use crate::state::AppState;
+
+/// What the backup API uses (built by the route table).
+#[derive(Clone)]
+pub struct BackupsState {
+    pub config: std::sync::Arc<crate::config::Config>,
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
+    pub db: crate::db::Db,
+    pub backups: std::sync::Arc<super::Backups>,
+}
 
 /// A backup archive in `<data_dir>/backups/`.
 #[derive(Object)]
@@ -45,21 +52,19 @@ pub enum Created {
     Created(Json<BackupView>),
 }
 
-pub struct BackupsApi;
+pub struct BackupsApi {
+    pub state: BackupsState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/admin/backups", tag = "ApiTags::Admin")]
 impl BackupsApi {
     /// List backups, newest first.
     #[oai(path = "/", method = "get", operation_id = "list_backups")]
-    async fn list(
-        &self,
-        state: Data<&AppState>,
-        _auth: AdminAuth,
-    ) -> Result<Json<BackupList>, ApiError> {
-        let backups = state.backups.list().await.map_err(ApiError::internal)?;
+    async fn list(&self, _auth: AdminAuth) -> Result<Json<BackupList>, ApiError> {
+        let backups = self.state.backups.list().await.map_err(ApiError::internal)?;
         Ok(Json(BackupList {
             items: backups.into_iter().map(Into::into).collect(),
-            keep: state.config.backup.keep,
+            keep: self.state.config.backup.keep,
         }))
     }
 
@@ -69,17 +74,12 @@ impl BackupsApi {
     /// `backup_in_progress` while another runs; 503 `backup_failed` when it cannot be written
     /// (the directory is full or read-only), which affects nothing else.
     #[oai(path = "/", method = "post", operation_id = "create_backup")]
-    async fn create(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        auth: AdminAuth,
-    ) -> Result<Created, ApiError> {
+    async fn create(&self, req: &Request, auth: AdminAuth) -> Result<Created, ApiError> {
         let admin = auth.principal().user_id.clone();
-        let info = state.backups.run().await?;
-        let (ip, now, name) = (request_meta(req).ip, state.clock.unix(), info.name.clone());
+        let info = self.state.backups.run().await?;
+        let (ip, now, name) = (request_meta(req).ip, self.state.clock.unix(), info.name.clone());
         let size = info.size_bytes;
-        state
+        self.state
             .db
             .run(move |conn| {
                 let event = AuditEvent {

@@ -1,7 +1,6 @@
 //! `/api/v1/admin/campuses`: list, create, update, remove (admin only).
 
 use poem::Request;
-use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -14,7 +13,13 @@ use crate::http::AdminAuth;
 use crate::http::StrictJson;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
-use crate::state::AppState;
+
+/// What the campus API uses (built by the route table).
+#[derive(Clone)]
+pub struct CampusesState {
+    pub db: crate::db::Db,
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
+}
 
 /// A campus and the email domains whose owners may sign up.
 #[derive(Object)]
@@ -60,18 +65,16 @@ pub enum Removed {
     Removed,
 }
 
-pub struct CampusesApi;
+pub struct CampusesApi {
+    pub state: CampusesState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/admin/campuses", tag = "ApiTags::Admin")]
 impl CampusesApi {
     /// List campuses and their domains.
     #[oai(path = "/", method = "get", operation_id = "list_campuses")]
-    async fn list(
-        &self,
-        state: Data<&AppState>,
-        _auth: AdminAuth,
-    ) -> Result<Json<Vec<CampusView>>, ApiError> {
-        let campuses = state.db.run(|c| store::list(c).map_err(DbError::from)).await?;
+    async fn list(&self, _auth: AdminAuth) -> Result<Json<Vec<CampusView>>, ApiError> {
+        let campuses = self.state.db.run(|c| store::list(c).map_err(DbError::from)).await?;
         Ok(Json(campuses.into_iter().map(Into::into).collect()))
     }
 
@@ -79,13 +82,12 @@ impl CampusesApi {
     #[oai(path = "/", method = "post", operation_id = "create_campus")]
     async fn create(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: AdminAuth,
         body: StrictJson<NewCampus>,
     ) -> Result<Created, ApiError> {
         let body = body.0;
-        let campus = change(&state, req, &auth, move |c, now, actor| {
+        let campus = change(&self.state, req, &auth, move |c, now, actor| {
             store::create(c, &body.name, &body.domains, now, actor)
         })
         .await?;
@@ -96,14 +98,13 @@ impl CampusesApi {
     #[oai(path = "/:id", method = "patch", operation_id = "update_campus")]
     async fn update(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: AdminAuth,
         id: Path<i64>,
         body: StrictJson<CampusPatch>,
     ) -> Result<Json<CampusView>, ApiError> {
         let body = body.0;
-        let campus = change(&state, req, &auth, move |c, now, actor| {
+        let campus = change(&self.state, req, &auth, move |c, now, actor| {
             store::update(c, id.0, body.name.as_deref(), body.domains.as_deref(), now, actor)
         })
         .await?;
@@ -114,12 +115,11 @@ impl CampusesApi {
     #[oai(path = "/:id", method = "delete", operation_id = "remove_campus")]
     async fn remove(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: AdminAuth,
         id: Path<i64>,
     ) -> Result<Removed, ApiError> {
-        change(&state, req, &auth, move |c, now, actor| {
+        change(&self.state, req, &auth, move |c, now, actor| {
             store::remove(c, &id.0.to_string(), now, actor)
         })
         .await?;
@@ -130,7 +130,7 @@ impl CampusesApi {
 /// Runs a campus change for an admin, on the database pool, with the admin and address for
 /// the audit log.
 async fn change<T: Send + 'static>(
-    state: &AppState,
+    state: &CampusesState,
     req: &Request,
     auth: &AdminAuth,
     work: impl FnOnce(&mut rusqlite::Connection, i64, &Actor<'_>) -> Result<T, CampusError>

@@ -1,12 +1,16 @@
 //! `GET /api/v1/captcha`, and the solution object that sign-up and sign-in requests carry.
 
-use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use crate::clock::rfc3339;
 use crate::http::tags::ApiTags;
-use crate::state::AppState;
+
+/// What the captcha API uses (built by the route table).
+#[derive(Clone)]
+pub struct CaptchaState {
+    pub captcha: std::sync::Arc<super::Captcha>,
+}
 
 /// A proof-of-work challenge.
 #[derive(Object)]
@@ -23,7 +27,9 @@ pub struct CaptchaChallengeBody {
     expires_at: String,
 }
 
-pub struct CaptchaApi;
+pub struct CaptchaApi {
+    pub state: CaptchaState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/captcha", tag = "ApiTags::Auth")]
 impl CaptchaApi {
@@ -33,10 +39,10 @@ impl CaptchaApi {
     /// bits, and send `{"challenge", "nonce"}` as `captcha` with the sign-up (or with a
     /// sign-in that was answered `428 captcha_required`).
     #[oai(path = "/", method = "get", operation_id = "get_captcha")]
-    async fn challenge(&self, state: Data<&AppState>) -> Json<CaptchaChallengeBody> {
-        let c = state.captcha.challenge();
+    async fn challenge(&self) -> Json<CaptchaChallengeBody> {
+        let c = self.state.captcha.challenge();
         Json(CaptchaChallengeBody {
-            enabled: state.captcha.enabled(),
+            enabled: self.state.captcha.enabled(),
             challenge: c.challenge,
             difficulty: c.difficulty,
             algorithm: "sha256".into(),

@@ -26,7 +26,7 @@ pub(super) fn keys_rotate(file: Option<&Path>) -> anyhow::Result<()> {
     let report = rotate::rotate(
         &mut conn,
         &state.pii,
-        &*state.driver.uploads,
+        &*state.drivers.uploads,
         clock.unix(),
         RotateOptions {
             on_start: &mut |rows| bar.set_length(rows),

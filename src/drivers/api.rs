@@ -4,15 +4,14 @@
 use crate::http::ReviewerAuth;
 use chrono::NaiveDate;
 use poem::Request;
-use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi, ResponseContent};
 
 use super::image_kind::ImageKind;
-use super::reviews::{self, Review};
-use super::service::{self, Snapshot};
+use super::reviews::Review;
+use super::service::Snapshot;
 use super::store::Licence;
 use super::uploads::ImageError;
 use super::{DriverError, expiry};
@@ -22,7 +21,13 @@ use crate::http::StrictJson;
 use crate::http::auth::Auth;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
-use crate::state::AppState;
+
+/// What the driver API uses (built by the route table).
+#[derive(Clone)]
+pub struct DriversState {
+    pub config: std::sync::Arc<crate::config::Config>,
+    pub drivers: std::sync::Arc<super::Drivers>,
+}
 
 /// What was read from a licence, and where it stands.
 #[derive(Object)]
@@ -182,14 +187,16 @@ pub enum Uploaded {
     Created(Json<DriverView>),
 }
 
-pub struct DriverApi;
+pub struct DriverApi {
+    pub state: DriversState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/driver", tag = "ApiTags::Driver")]
 impl DriverApi {
     /// The caller's driver state: verification status, licence expiry, availability, alerts.
     #[oai(path = "/", method = "get", operation_id = "get_driver")]
-    async fn get(&self, state: Data<&AppState>, auth: Auth) -> Result<Json<DriverView>, ApiError> {
-        let snapshot = service::snapshot(&state, &auth.principal().user_id).await?;
+    async fn get(&self, auth: Auth) -> Result<Json<DriverView>, ApiError> {
+        let snapshot = self.state.drivers.snapshot(&auth.principal().user_id).await?;
         Ok(Json(snapshot.into()))
     }
 
@@ -205,13 +212,12 @@ impl DriverApi {
     #[oai(path = "/license", method = "post", operation_id = "upload_licence")]
     async fn upload(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: Auth,
         body: LicenceUpload,
     ) -> Result<Uploaded, ApiError> {
-        service::count_upload(&state, &auth.principal().user_id).await?;
-        let max = state.config.driver.max_image_bytes;
+        self.state.drivers.count_upload(&auth.principal().user_id).await?;
+        let max = self.state.config.driver.max_image_bytes;
         let mut sides = Vec::with_capacity(2);
         for (side, upload) in [("front", body.front), ("back", body.back)] {
             if upload.size() > max {
@@ -222,21 +228,17 @@ impl DriverApi {
         let back = sides.pop().unwrap_or_default();
         let front = sides.pop().unwrap_or_default();
         let ip = request_meta(req).ip;
-        let snapshot = service::submit(&state, &auth.principal().user_id, ip, front, back).await?;
+        let snapshot =
+            self.state.drivers.submit(&auth.principal().user_id, ip, front, back).await?;
         Ok(Uploaded::Created(Json(snapshot.into())))
     }
 
     /// Switch driving on. Only for approved drivers whose licence is valid; 10 requests an
     /// hour. Errors: `driver_not_approved` (409), `rate_limited` (429).
     #[oai(path = "/enable", method = "post", operation_id = "enable_driving")]
-    async fn enable(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        auth: Auth,
-    ) -> Result<Json<DriverView>, ApiError> {
+    async fn enable(&self, req: &Request, auth: Auth) -> Result<Json<DriverView>, ApiError> {
         let ip = request_meta(req).ip;
-        let snapshot = service::enable(&state, &auth.principal().user_id, ip).await?;
+        let snapshot = self.state.drivers.enable(&auth.principal().user_id, ip).await?;
         Ok(Json(snapshot.into()))
     }
 
@@ -246,14 +248,13 @@ impl DriverApi {
     #[oai(path = "/availability", method = "post", operation_id = "set_availability")]
     async fn availability(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: Auth,
         body: StrictJson<Availability>,
     ) -> Result<Json<DriverView>, ApiError> {
         let ip = request_meta(req).ip;
         let user = &auth.principal().user_id;
-        let snapshot = service::set_availability(&state, user, ip, body.0.available).await?;
+        let snapshot = self.state.drivers.set_availability(user, ip, body.0.available).await?;
         Ok(Json(snapshot.into()))
     }
 }
@@ -362,7 +363,9 @@ pub enum ImageResponse {
     Image(ImageBytes, #[oai(header = "Cache-Control")] String),
 }
 
-pub struct DriverReviewsApi;
+pub struct DriverReviewsApi {
+    pub state: DriversState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/admin/driver-reviews", tag = "ApiTags::Admin")]
 impl DriverReviewsApi {
@@ -370,24 +373,16 @@ impl DriverReviewsApi {
     /// waited, the fields read, how the front compares with the barcode, links to the images,
     /// and for a renewal the licence it would replace and what changed. Reviewers and admins.
     #[oai(path = "/", method = "get", operation_id = "list_driver_reviews")]
-    async fn list(
-        &self,
-        state: Data<&AppState>,
-        _auth: ReviewerAuth,
-    ) -> Result<Json<Vec<ReviewView>>, ApiError> {
-        let queue = reviews::reviews(&state, 200).await?;
+    async fn list(&self, _auth: ReviewerAuth) -> Result<Json<Vec<ReviewView>>, ApiError> {
+        let queue = self.state.drivers.reviews(200).await?;
         Ok(Json(queue.into_iter().map(Into::into).collect()))
     }
 
     /// Common reasons for rejecting a licence, to pick from (`driver.rejection_reasons`).
     /// Reviewers and admins.
     #[oai(path = "/reasons", method = "get", operation_id = "list_driver_rejection_reasons")]
-    async fn reasons(
-        &self,
-        state: Data<&AppState>,
-        _auth: ReviewerAuth,
-    ) -> Result<Json<RejectionReasons>, ApiError> {
-        Ok(Json(RejectionReasons { reasons: state.config.driver.rejection_reasons.clone() }))
+    async fn reasons(&self, _auth: ReviewerAuth) -> Result<Json<RejectionReasons>, ApiError> {
+        Ok(Json(RejectionReasons { reasons: self.state.config.driver.rejection_reasons.clone() }))
     }
 
     /// One side (`front` or `back`) of a reviewed licence's images. Reviewers and admins.
@@ -395,12 +390,11 @@ impl DriverReviewsApi {
     #[oai(path = "/:id/images/:side", method = "get", operation_id = "get_driver_review_image")]
     async fn image(
         &self,
-        state: Data<&AppState>,
         _auth: ReviewerAuth,
         id: Path<i64>,
         side: Path<String>,
     ) -> Result<ImageResponse, ApiError> {
-        let (bytes, content_type) = reviews::image(&state, id.0, side.0).await?;
+        let (bytes, content_type) = self.state.drivers.image(id.0, side.0).await?;
         let body = match ImageKind::from_content_type(&content_type) {
             Some(ImageKind::Png) => ImageBytes::Png(Binary(bytes)),
             _ => ImageBytes::Jpeg(Binary(bytes)),
@@ -414,7 +408,6 @@ impl DriverReviewsApi {
     #[oai(path = "/:id/approve", method = "post", operation_id = "approve_driver_review")]
     async fn approve(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: ReviewerAuth,
         id: Path<i64>,
@@ -432,7 +425,7 @@ impl DriverReviewsApi {
             }
             None => None,
         };
-        reviews::approve(&state, &reviewer, id.0, request_meta(req).ip, expiry).await?;
+        self.state.drivers.approve(&reviewer, id.0, request_meta(req).ip, expiry).await?;
         Ok(Decided::Decided)
     }
 
@@ -441,14 +434,13 @@ impl DriverReviewsApi {
     #[oai(path = "/:id/reject", method = "post", operation_id = "reject_driver_review")]
     async fn reject(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: ReviewerAuth,
         id: Path<i64>,
         body: StrictJson<Rejection>,
     ) -> Result<Decided, ApiError> {
         let reviewer = auth.principal().user_id.clone();
-        reviews::reject(&state, &reviewer, id.0, request_meta(req).ip, body.0.reason).await?;
+        self.state.drivers.reject(&reviewer, id.0, request_meta(req).ip, body.0.reason).await?;
         Ok(Decided::Decided)
     }
 }

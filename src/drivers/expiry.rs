@@ -10,13 +10,13 @@ use chrono::NaiveDate;
 use rusqlite::Connection;
 use serde_json::json;
 
+use super::Drivers;
 use super::notices;
 use super::store::{self, ApprovedDriver, Status};
 use crate::audit::{self, AuditEvent, actions};
 use crate::db::DbError;
 use crate::notify::templates;
 use crate::pii::FieldCipher;
-use crate::state::AppState;
 
 /// Days before expiry on which an alert goes out.
 pub const ALERT_DAYS: [i64; 3] = [7, 3, 1];
@@ -34,34 +34,36 @@ fn alert_for(days_left: i64) -> Option<i64> {
     ALERT_DAYS.iter().rev().copied().find(|d| days_left >= 1 && days_left <= *d)
 }
 
-pub async fn run_expiry_job(state: &AppState) -> Result<ExpiryReport, DbError> {
-    let today = state.clock.now().date_naive();
-    let now = state.clock.unix();
-    let base_url = state.config.server.public_url.trim_end_matches('/').to_string();
-    let pii = state.pii.clone();
-    let report = state
-        .db
-        .run(move |c| {
-            let mut report = ExpiryReport::default();
-            for driver in store::approved_drivers(c)? {
-                let tx = crate::db::write_tx(c)?;
-                let did = handle(&tx, &pii, &driver, today, now, &base_url)?;
-                tx.commit()?;
-                report.alerts_sent += usize::from(did == Outcome::Alerted);
-                report.suspended += usize::from(did == Outcome::Suspended);
-            }
-            Ok::<_, DbError>(report)
-        })
-        .await?;
-    if report.alerts_sent > 0 {
-        state.outbox_wake.notify_one();
+impl Drivers {
+    pub async fn run_expiry_job(&self) -> Result<ExpiryReport, DbError> {
+        let today = self.clock.now().date_naive();
+        let now = self.clock.unix();
+        let base_url = self.config.server.public_url.trim_end_matches('/').to_string();
+        let pii = self.pii.clone();
+        let report = self
+            .db
+            .run(move |c| {
+                let mut report = ExpiryReport::default();
+                for driver in store::approved_drivers(c)? {
+                    let tx = crate::db::write_tx(c)?;
+                    let did = handle(&tx, &pii, &driver, today, now, &base_url)?;
+                    tx.commit()?;
+                    report.alerts_sent += usize::from(did == Outcome::Alerted);
+                    report.suspended += usize::from(did == Outcome::Suspended);
+                }
+                Ok::<_, DbError>(report)
+            })
+            .await?;
+        if report.alerts_sent > 0 {
+            self.outbox_wake.notify_one();
+        }
+        tracing::info!(
+            alerts = report.alerts_sent,
+            suspended = report.suspended,
+            "driver expiry job ran"
+        );
+        Ok(report)
     }
-    tracing::info!(
-        alerts = report.alerts_sent,
-        suspended = report.suspended,
-        "driver expiry job ran"
-    );
-    Ok(report)
 }
 
 #[derive(Debug, PartialEq, Eq)]

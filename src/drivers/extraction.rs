@@ -3,13 +3,13 @@
 //! without a reviewer.
 
 use super::DriverError;
+use super::Drivers;
 use super::licence::aamva::{self, LicenceFields};
 use super::licence::front_check::{self, FrontComparison, FrontReading};
 use super::licence::{barcode, name_match, ocr};
 use super::store::Licence;
 use super::uploads::CheckedImage;
 use crate::config::DriverConfig;
-use crate::state::AppState;
 
 /// What was read from the images, from where, what the front says of the barcode, and what a
 /// reviewer should know (the front's comparison first).
@@ -21,74 +21,75 @@ pub struct Extraction {
     pub notes: Vec<String>,
 }
 
-/// Decodes both images (on the bounded image pool), reads the barcode, and reads the front by
-/// OCR: to compare it with the barcode, or in its place when there is none.
-pub async fn extract(
-    state: &AppState,
-    front: &CheckedImage,
-    back: &CheckedImage,
-) -> Result<Extraction, DriverError> {
-    let config = state.config.driver.clone();
-    let (front_copy, back_copy) = (front.clone(), back.clone());
-    let barcode_text = state
-        .driver
-        .images
-        .run(move || -> Result<Option<String>, DriverError> {
-            // The front is decoded here only to prove it is a whole image.
-            drop(front_copy.decode_luma(&config)?);
-            let pixels = back_copy.decode_luma(&config)?;
-            Ok(barcode::read_pdf417(&pixels))
-        })
-        .await??;
-    let mut notes = Vec::new();
-    let barcode = match barcode_text.as_deref().map(aamva::parse) {
-        Some(Ok(parsed)) => Some(parsed),
-        Some(Err(e)) => {
-            notes.push(format!("The barcode was read, but {e}."));
-            None
+impl Drivers {
+    /// Decodes both images (on the bounded image pool), reads the barcode, and reads the front by
+    /// OCR: to compare it with the barcode, or in its place when there is none.
+    pub async fn extract(
+        &self,
+        front: &CheckedImage,
+        back: &CheckedImage,
+    ) -> Result<Extraction, DriverError> {
+        let config = self.config.driver.clone();
+        let (front_copy, back_copy) = (front.clone(), back.clone());
+        let barcode_text = self
+            .images
+            .run(move || -> Result<Option<String>, DriverError> {
+                // The front is decoded here only to prove it is a whole image.
+                drop(front_copy.decode_luma(&config)?);
+                let pixels = back_copy.decode_luma(&config)?;
+                Ok(barcode::read_pdf417(&pixels))
+            })
+            .await??;
+        let mut notes = Vec::new();
+        let barcode = match barcode_text.as_deref().map(aamva::parse) {
+            Some(Ok(parsed)) => Some(parsed),
+            Some(Err(e)) => {
+                notes.push(format!("The barcode was read, but {e}."));
+                None
+            }
+            None => {
+                notes.push("No barcode could be read on the back image.".into());
+                None
+            }
+        };
+        let reading = self.read_front(front).await;
+        if let Some(parsed) = barcode {
+            let threshold = self.config.driver.name_match_threshold;
+            let front = front_check::compare(&reading, &parsed.fields, threshold);
+            let notes = front.notes.iter().cloned().chain(parsed.problems).collect();
+            return Ok(Extraction { source: "barcode", fields: parsed.fields, front, notes });
         }
-        None => {
-            notes.push("No barcode could be read on the back image.".into());
-            None
-        }
-    };
-    let reading = read_front(state, front).await;
-    if let Some(parsed) = barcode {
-        let threshold = state.config.driver.name_match_threshold;
-        let front = front_check::compare(&reading, &parsed.fields, threshold);
-        let notes = front.notes.iter().cloned().chain(parsed.problems).collect();
-        return Ok(Extraction { source: "barcode", fields: parsed.fields, front, notes });
+        let front = FrontComparison::no_barcode();
+        let (source, fields) = match reading {
+            FrontReading::NotAvailable => {
+                notes.push("OCR is not available, so nothing was read from the front.".into());
+                ("none", LicenceFields::default())
+            }
+            FrontReading::Failed => {
+                notes.push("OCR of the front failed.".into());
+                ("none", LicenceFields::default())
+            }
+            FrontReading::Read(fields) if fields == LicenceFields::default() => {
+                notes.push("OCR found no licence fields on the front.".into());
+                ("none", fields)
+            }
+            FrontReading::Read(fields) => {
+                notes.push("The fields were read from the front by OCR: check them.".into());
+                ("ocr", fields)
+            }
+        };
+        Ok(Extraction { source, fields, front, notes })
     }
-    let front = FrontComparison::no_barcode();
-    let (source, fields) = match reading {
-        FrontReading::NotAvailable => {
-            notes.push("OCR is not available, so nothing was read from the front.".into());
-            ("none", LicenceFields::default())
-        }
-        FrontReading::Failed => {
-            notes.push("OCR of the front failed.".into());
-            ("none", LicenceFields::default())
-        }
-        FrontReading::Read(fields) if fields == LicenceFields::default() => {
-            notes.push("OCR found no licence fields on the front.".into());
-            ("none", fields)
-        }
-        FrontReading::Read(fields) => {
-            notes.push("The fields were read from the front by OCR: check them.".into());
-            ("ocr", fields)
-        }
-    };
-    Ok(Extraction { source, fields, front, notes })
-}
 
-/// The front's printed fields, by OCR where it is available.
-pub(super) async fn read_front(state: &AppState, front: &CheckedImage) -> FrontReading {
-    let Some(ocr) = state.driver.ocr.clone() else { return FrontReading::NotAvailable };
-    match ocr.read(&front.bytes, state.config.driver.ocr_timeout_seconds).await {
-        Ok(text) => FrontReading::Read(ocr::fields_from_text(&text)),
-        Err(e) => {
-            tracing::warn!(error = %e, "licence OCR failed");
-            FrontReading::Failed
+    /// The front's printed fields, by OCR where it is available.
+    pub(super) async fn read_front(&self, front: &CheckedImage) -> FrontReading {
+        let Some(ocr) = self.ocr.clone() else { return FrontReading::NotAvailable };
+        match ocr.read(&front.bytes, self.config.driver.ocr_timeout_seconds).await {
+            Ok(text) => FrontReading::Read(ocr::fields_from_text(&text)),
+            Err(e) => {
+                tracing::warn!(error = %e, "licence OCR failed");
+                FrontReading::Failed
+            }
         }
     }
 }

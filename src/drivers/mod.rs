@@ -7,7 +7,7 @@
 //! through without a reviewer (`driver.auto_approve_renewals`), and then only those whose
 //! front agrees with the barcode and that pass every other check ([`service`]). While a renewal
 //! waits the driver keeps driving on the current licence until it expires.
-//! [`expiry::run_expiry_job`] sends the 7/3/1-day alerts and suspends drivers whose licence has
+//! [`Drivers::run_expiry_job`] sends the 7/3/1-day alerts and suspends drivers whose licence has
 //! expired; [`notices`] emails every decision with its reason.
 //!
 //! States of a driver: `none` -> `pending_review` -> `approved` | `rejected`;
@@ -34,19 +34,27 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::BlockingPool;
+use crate::db::{BlockingPool, Db};
+use crate::pii::FieldCipher;
 use crate::ratelimit::{Limited, Tier};
 use licence::ocr;
 use uploads::{ImageError, UploadStore};
 
-pub use expiry::run_expiry_job;
-
 /// Licence rows for the export, and the sealed columns for the privacy passes.
 pub use store::{SEALED_COLUMNS, licences_of};
 
-/// The driver feature's shared parts.
-pub struct Driver {
+/// Driver verification: what its rules need, and its shared parts.
+pub struct Drivers {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    config: Arc<Config>,
+    pii: FieldCipher,
+    /// Notified when a message is queued, so the outbox sends it at once.
+    outbox_wake: Arc<Notify>,
     pub uploads: Arc<dyn UploadStore>,
     /// The OCR program, when configured and installed, with its bound on runs at once.
     pub ocr: Option<Arc<ocr::Ocr>>,
@@ -57,8 +65,16 @@ pub struct Driver {
     limits_enabled: bool,
 }
 
-impl Driver {
-    pub fn new(config: &Config, uploads: Arc<dyn UploadStore>) -> Self {
+/// What [`Drivers`] is built from, besides its configuration and image store.
+pub struct DriversParts {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub pii: FieldCipher,
+    pub outbox_wake: Arc<Notify>,
+}
+
+impl Drivers {
+    pub fn new(config: Arc<Config>, parts: DriversParts, uploads: Arc<dyn UploadStore>) -> Self {
         let ocr = ocr::find_program(&config.driver.tesseract);
         match &ocr {
             Some(path) => tracing::info!(program = %path.display(), "licence OCR available"),
@@ -71,11 +87,16 @@ impl Driver {
             );
         }
         Self {
+            db: parts.db,
+            clock: parts.clock,
+            pii: parts.pii,
+            outbox_wake: parts.outbox_wake,
             uploads,
             ocr: ocr.map(|program| Arc::new(ocr::Ocr::new(program))),
             images: BlockingPool::low_priority("images", 2),
             changes: Tier::new(config.driver.changes_per_hour, Duration::from_secs(3600)),
             limits_enabled: config.rate_limit.enabled,
+            config,
         }
     }
 

@@ -7,14 +7,14 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::DriverError;
+use super::Drivers;
 use super::licence::aamva::LicenceFields;
 use super::notices::{self, Decision};
-use super::service::{delete_files, take_files, today};
+use super::service::take_files;
 use super::store::{self, Licence, Status};
 use crate::accounts;
 use crate::audit::{self, AuditEvent, actions};
 use crate::pii::FieldCipher;
-use crate::state::AppState;
 
 /// A licence waiting for review, with the driver's names for comparison and, for a renewal,
 /// the licence it would replace.
@@ -33,45 +33,183 @@ pub struct Review {
     pub waiting_seconds: i64,
 }
 
-/// The queue, oldest first: the order a driver waiting longest is served in.
-pub async fn reviews(state: &AppState, limit: i64) -> Result<Vec<Review>, DriverError> {
-    let (pii, now) = (state.pii.clone(), state.clock.unix());
-    state
-        .db
-        .run(move |c| {
-            let mut out = Vec::new();
-            for licence in store::pending(c, &pii, limit)? {
-                let Some(user) = accounts::find_by_id(c, &pii, &licence.user_id)? else { continue };
-                let profile = store::profile(c, &licence.user_id)?;
-                let previous = match (profile.ever_approved, profile.licence_id) {
-                    (true, Some(id)) => store::licence(c, &pii, id)?,
+impl Drivers {
+    /// The queue, oldest first: the order a driver waiting longest is served in.
+    pub async fn reviews(&self, limit: i64) -> Result<Vec<Review>, DriverError> {
+        let (pii, now) = (self.pii.clone(), self.clock.unix());
+        self.db
+            .run(move |c| {
+                let mut out = Vec::new();
+                for licence in store::pending(c, &pii, limit)? {
+                    let Some(user) = accounts::find_by_id(c, &pii, &licence.user_id)? else {
+                        continue;
+                    };
+                    let profile = store::profile(c, &licence.user_id)?;
+                    let previous = match (profile.ever_approved, profile.licence_id) {
+                        (true, Some(id)) => store::licence(c, &pii, id)?,
+                        _ => None,
+                    };
+                    let changes = previous
+                        .as_ref()
+                        .map(|p| changes(&p.fields, &licence.fields))
+                        .unwrap_or_default();
+                    out.push(Review {
+                        waiting_seconds: (now - licence.created_at).max(0),
+                        licence,
+                        display_name: user.display_name,
+                        legal_name: user.legal_name,
+                        email: user.email,
+                        renewal: profile.ever_approved,
+                        previous,
+                        changes,
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// How many licences wait for a reviewer, and the seconds the oldest has waited (0 when none).
+    pub async fn queue_stats(&self) -> Result<(i64, i64), DriverError> {
+        let now = self.clock.unix();
+        let (size, oldest) = self.db.run(|c| Ok::<_, DriverError>(store::queue_size(c)?)).await?;
+        Ok((size, oldest.map_or(0, |at| (now - at).max(0))))
+    }
+
+    /// `approve`: the licence becomes the driver's; `expiry` fills in a date the reviewer read.
+    pub async fn approve(
+        &self,
+        reviewer: &str,
+        licence_id: i64,
+        ip: Option<String>,
+        expiry: Option<NaiveDate>,
+    ) -> Result<(), DriverError> {
+        let (reviewer, today, now) = (reviewer.to_string(), self.today(), self.clock.unix());
+        let (pii, base_url) = (self.pii.clone(), self.config.server.public_url.clone());
+        let obsolete = self
+            .db
+            .run(move |c| {
+                let tx = crate::db::write_tx(c)?;
+                let licence = pending_licence(&tx, &pii, licence_id, &reviewer)?;
+                let expiry = expiry.or(licence.fields.expiry).ok_or(DriverError::ExpiryUnknown)?;
+                if expiry <= today {
+                    return Err(DriverError::LicenceExpired(expiry));
+                }
+                if licence.fields.expiry != Some(expiry) {
+                    store::set_expiry(&tx, licence_id, expiry)?;
+                }
+                store::decide(&tx, licence_id, "approved", None, Some(&reviewer), now)?;
+                let obsolete = take_files(
+                    &tx,
+                    &store::supersede(&tx, &licence.user_id, "approved", licence_id)?,
+                )?;
+                let mut profile = store::profile(&tx, &licence.user_id)?;
+                profile.status = Status::Approved;
+                profile.licence_id = Some(licence_id);
+                profile.ever_approved = true;
+                profile.reason = None;
+                store::save_profile(&tx, &profile, now)?;
+                let event = AuditEvent {
+                    actor_id: Some(&reviewer),
+                    ..AuditEvent::by_user(
+                        now,
+                        &licence.user_id,
+                        actions::DRIVER_APPROVED,
+                        ip.as_deref(),
+                    )
+                }
+                .with_details(
+                    json!({"licence_id": licence_id, "reason": "approved by a reviewer"}),
+                );
+                audit::record(&tx, &event)?;
+                let decision = Decision::Approved { expiry, automatic: false };
+                notices::queue_decision(&tx, &pii, &licence.user_id, &decision, &base_url, now)?;
+                tx.commit()?;
+                Ok(obsolete)
+            })
+            .await?;
+        self.outbox_wake.notify_one();
+        self.delete_files(obsolete).await;
+        Ok(())
+    }
+
+    /// `reject`: the driver reads `reason`.
+    pub async fn reject(
+        &self,
+        reviewer: &str,
+        licence_id: i64,
+        ip: Option<String>,
+        reason: String,
+    ) -> Result<(), DriverError> {
+        let reason = reason.trim().to_string();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(DriverError::ReasonRequired);
+        }
+        let (reviewer, today, now) = (reviewer.to_string(), self.today(), self.clock.unix());
+        let (pii, base_url) = (self.pii.clone(), self.config.server.public_url.clone());
+        self.db
+            .run(move |c| {
+                let tx = crate::db::write_tx(c)?;
+                let licence = pending_licence(&tx, &pii, licence_id, &reviewer)?;
+                store::decide(&tx, licence_id, "rejected", Some(&reason), Some(&reviewer), now)?;
+                let mut profile = store::profile(&tx, &licence.user_id)?;
+                if profile.status == Status::PendingReview {
+                    profile.status = Status::Rejected;
+                }
+                // An approved driver whose renewal was rejected still drives on the current
+                // licence; the rejected licence carries the reason.
+                if profile.status != Status::Approved {
+                    profile.reason = Some(reason.clone());
+                }
+                store::save_profile(&tx, &profile, now)?;
+                let event = AuditEvent {
+                    actor_id: Some(&reviewer),
+                    ..AuditEvent::by_user(
+                        now,
+                        &licence.user_id,
+                        actions::DRIVER_REJECTED,
+                        ip.as_deref(),
+                    )
+                }
+                .with_details(json!({"licence_id": licence_id, "reason": reason}));
+                audit::record(&tx, &event)?;
+                let still_valid_until = match (profile.status, profile.licence_id) {
+                    (Status::Approved, Some(current)) => store::licence(&tx, &pii, current)?
+                        .and_then(|l| l.fields.expiry)
+                        .filter(|expiry| *expiry > today),
                     _ => None,
                 };
-                let changes = previous
-                    .as_ref()
-                    .map(|p| changes(&p.fields, &licence.fields))
-                    .unwrap_or_default();
-                out.push(Review {
-                    waiting_seconds: (now - licence.created_at).max(0),
-                    licence,
-                    display_name: user.display_name,
-                    legal_name: user.legal_name,
-                    email: user.email,
-                    renewal: profile.ever_approved,
-                    previous,
-                    changes,
-                });
-            }
-            Ok(out)
-        })
-        .await
-}
+                let decision = Decision::Rejected { reason: &reason, still_valid_until };
+                notices::queue_decision(&tx, &pii, &licence.user_id, &decision, &base_url, now)?;
+                tx.commit()?;
+                Ok::<_, DriverError>(())
+            })
+            .await?;
+        self.outbox_wake.notify_one();
+        Ok(())
+    }
 
-/// How many licences wait for a reviewer, and the seconds the oldest has waited (0 when none).
-pub async fn queue_stats(state: &AppState) -> Result<(i64, i64), DriverError> {
-    let now = state.clock.unix();
-    let (size, oldest) = state.db.run(|c| Ok::<_, DriverError>(store::queue_size(c)?)).await?;
-    Ok((size, oldest.map_or(0, |at| (now - at).max(0))))
+    /// One side of a licence's images, for reviewers: the bytes and their type.
+    pub async fn image(
+        &self,
+        licence_id: i64,
+        side: String,
+    ) -> Result<(Vec<u8>, String), DriverError> {
+        if side != "front" && side != "back" {
+            return Err(DriverError::ImageNotFound);
+        }
+        let record = self
+            .db
+            .run(move |c| Ok::<_, DriverError>(store::upload(c, licence_id, &side)?))
+            .await?
+            .ok_or(DriverError::ImageNotFound)?;
+        let store = self.uploads.clone();
+        let path = record.path.clone();
+        let bytes = self.images.run(move || store.get(&path)).await?.map_err(|e| {
+            DriverError::Internal(anyhow::Error::new(e).context("reading a licence image"))
+        })?;
+        Ok((bytes, record.content_type))
+    }
 }
 
 /// The fields of `new` that differ from `old`'s (names compared without case or spacing).
@@ -101,116 +239,6 @@ pub fn changes(old: &LicenceFields, new: &LicenceFields) -> Vec<&'static str> {
     changed
 }
 
-/// `approve`: the licence becomes the driver's; `expiry` fills in a date the reviewer read.
-pub async fn approve(
-    state: &AppState,
-    reviewer: &str,
-    licence_id: i64,
-    ip: Option<String>,
-    expiry: Option<NaiveDate>,
-) -> Result<(), DriverError> {
-    let (reviewer, today, now) = (reviewer.to_string(), today(state), state.clock.unix());
-    let (pii, base_url) = (state.pii.clone(), state.config.server.public_url.clone());
-    let obsolete = state
-        .db
-        .run(move |c| {
-            let tx = crate::db::write_tx(c)?;
-            let licence = pending_licence(&tx, &pii, licence_id, &reviewer)?;
-            let expiry = expiry.or(licence.fields.expiry).ok_or(DriverError::ExpiryUnknown)?;
-            if expiry <= today {
-                return Err(DriverError::LicenceExpired(expiry));
-            }
-            if licence.fields.expiry != Some(expiry) {
-                store::set_expiry(&tx, licence_id, expiry)?;
-            }
-            store::decide(&tx, licence_id, "approved", None, Some(&reviewer), now)?;
-            let obsolete =
-                take_files(&tx, &store::supersede(&tx, &licence.user_id, "approved", licence_id)?)?;
-            let mut profile = store::profile(&tx, &licence.user_id)?;
-            profile.status = Status::Approved;
-            profile.licence_id = Some(licence_id);
-            profile.ever_approved = true;
-            profile.reason = None;
-            store::save_profile(&tx, &profile, now)?;
-            let event = AuditEvent {
-                actor_id: Some(&reviewer),
-                ..AuditEvent::by_user(
-                    now,
-                    &licence.user_id,
-                    actions::DRIVER_APPROVED,
-                    ip.as_deref(),
-                )
-            }
-            .with_details(json!({"licence_id": licence_id, "reason": "approved by a reviewer"}));
-            audit::record(&tx, &event)?;
-            let decision = Decision::Approved { expiry, automatic: false };
-            notices::queue_decision(&tx, &pii, &licence.user_id, &decision, &base_url, now)?;
-            tx.commit()?;
-            Ok(obsolete)
-        })
-        .await?;
-    state.outbox_wake.notify_one();
-    delete_files(state, obsolete).await;
-    Ok(())
-}
-
-/// `reject`: the driver reads `reason`.
-pub async fn reject(
-    state: &AppState,
-    reviewer: &str,
-    licence_id: i64,
-    ip: Option<String>,
-    reason: String,
-) -> Result<(), DriverError> {
-    let reason = reason.trim().to_string();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(DriverError::ReasonRequired);
-    }
-    let (reviewer, today, now) = (reviewer.to_string(), today(state), state.clock.unix());
-    let (pii, base_url) = (state.pii.clone(), state.config.server.public_url.clone());
-    state
-        .db
-        .run(move |c| {
-            let tx = crate::db::write_tx(c)?;
-            let licence = pending_licence(&tx, &pii, licence_id, &reviewer)?;
-            store::decide(&tx, licence_id, "rejected", Some(&reason), Some(&reviewer), now)?;
-            let mut profile = store::profile(&tx, &licence.user_id)?;
-            if profile.status == Status::PendingReview {
-                profile.status = Status::Rejected;
-            }
-            // An approved driver whose renewal was rejected still drives on the current
-            // licence; the rejected licence carries the reason.
-            if profile.status != Status::Approved {
-                profile.reason = Some(reason.clone());
-            }
-            store::save_profile(&tx, &profile, now)?;
-            let event = AuditEvent {
-                actor_id: Some(&reviewer),
-                ..AuditEvent::by_user(
-                    now,
-                    &licence.user_id,
-                    actions::DRIVER_REJECTED,
-                    ip.as_deref(),
-                )
-            }
-            .with_details(json!({"licence_id": licence_id, "reason": reason}));
-            audit::record(&tx, &event)?;
-            let still_valid_until = match (profile.status, profile.licence_id) {
-                (Status::Approved, Some(current)) => store::licence(&tx, &pii, current)?
-                    .and_then(|l| l.fields.expiry)
-                    .filter(|expiry| *expiry > today),
-                _ => None,
-            };
-            let decision = Decision::Rejected { reason: &reason, still_valid_until };
-            notices::queue_decision(&tx, &pii, &licence.user_id, &decision, &base_url, now)?;
-            tx.commit()?;
-            Ok::<_, DriverError>(())
-        })
-        .await?;
-    state.outbox_wake.notify_one();
-    Ok(())
-}
-
 fn pending_licence(
     conn: &Connection,
     pii: &FieldCipher,
@@ -225,26 +253,4 @@ fn pending_licence(
         return Err(DriverError::AlreadyDecided);
     }
     Ok(licence)
-}
-
-/// One side of a licence's images, for reviewers: the bytes and their type.
-pub async fn image(
-    state: &AppState,
-    licence_id: i64,
-    side: String,
-) -> Result<(Vec<u8>, String), DriverError> {
-    if side != "front" && side != "back" {
-        return Err(DriverError::ImageNotFound);
-    }
-    let record = state
-        .db
-        .run(move |c| Ok::<_, DriverError>(store::upload(c, licence_id, &side)?))
-        .await?
-        .ok_or(DriverError::ImageNotFound)?;
-    let store = state.driver.uploads.clone();
-    let path = record.path.clone();
-    let bytes = state.driver.images.run(move || store.get(&path)).await?.map_err(|e| {
-        DriverError::Internal(anyhow::Error::new(e).context("reading a licence image"))
-    })?;
-    Ok((bytes, record.content_type))
 }

@@ -8,7 +8,8 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::DriverError;
-use super::extraction::{check_fields, extract};
+use super::Drivers;
+use super::extraction::check_fields;
 use super::licence::front_check::FrontCheck;
 use super::notices::{self, Decision};
 use super::store::{self, Licence, NewLicence, Profile, Status};
@@ -17,7 +18,6 @@ use crate::accounts;
 use crate::audit::{self, AuditEvent, actions};
 use crate::pii::FieldCipher;
 use crate::ratelimit::Limited;
-use crate::state::AppState;
 
 /// Days before expiry from which a new licence may be uploaded.
 pub const RENEWAL_WINDOW_DAYS: u64 = 7;
@@ -32,9 +32,308 @@ const HOUR: i64 = 3600;
 /// The reason recorded for a renewal approved without a reviewer.
 const AUTO_APPROVED: &str = "renewal passed every check";
 
-/// The calendar day of the injected clock (UTC).
-pub fn today(state: &AppState) -> NaiveDate {
-    state.clock.now().date_naive()
+impl Drivers {
+    /// The calendar day of the injected clock (UTC).
+    pub fn today(&self) -> NaiveDate {
+        self.clock.now().date_naive()
+    }
+
+    pub async fn snapshot(&self, user_id: &str) -> Result<Snapshot, DriverError> {
+        let (user_id, today, pii) = (user_id.to_string(), self.today(), self.pii.clone());
+        self.db.run(move |c| Ok(Snapshot::load(c, &pii, &user_id, today)?)).await
+    }
+
+    /// Counts a licence upload of `user_id` against [`UPLOADS_PER_HOUR`] in the database, or
+    /// refuses it. Called before the upload's images are read, so a refused one costs nothing.
+    pub async fn count_upload(&self, user_id: &str) -> Result<(), DriverError> {
+        let (uid, now) = (user_id.to_string(), self.clock.unix());
+        self.db
+            .run(move |c| {
+                let tx = crate::db::write_tx(c)?;
+                let (count, oldest, newest) = store::upload_attempts_since(&tx, &uid, now - HOUR)?;
+                if count >= i64::from(UPLOADS_PER_HOUR) {
+                    let wait = |at: Option<i64>| at.map_or(1, |t| (t + HOUR - now).max(1) as u64);
+                    return Err(DriverError::RateLimited(Limited {
+                        limit: UPLOADS_PER_HOUR,
+                        retry_after: wait(oldest),
+                        reset: wait(newest),
+                    }));
+                }
+                store::record_upload_attempt(&tx, &uid, now, now - HOUR)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// `POST /driver/license`: checks, reads and stores a licence; approves a renewal that passes
+    /// every check, else queues it for a reviewer.
+    pub async fn submit(
+        &self,
+        user_id: &str,
+        ip: Option<String>,
+        front: Vec<u8>,
+        back: Vec<u8>,
+    ) -> Result<Snapshot, DriverError> {
+        let config = &self.config.driver;
+        let checking = config.clone();
+        // Reading the headers and dropping metadata are passes over up to two whole files.
+        let (front, back) = self
+            .images
+            .run(move || -> Result<_, ImageError> {
+                let front = uploads::check("front", front, &checking)?;
+                Ok((front, uploads::check("back", back, &checking)?))
+            })
+            .await??;
+        let today = self.today();
+        let uid = user_id.to_string();
+        let pii = self.pii.clone();
+        let (user, before) = self
+            .db
+            .run(move |c| {
+                let user = accounts::find_by_id(c, &pii, &uid)?;
+                Ok::<_, DriverError>((user, Snapshot::load(c, &pii, &uid, today)?))
+            })
+            .await?;
+        let user = user.ok_or(DriverError::NotVerified)?;
+        if user.email_verified_at.is_none() {
+            return Err(DriverError::NotVerified);
+        }
+        let legal_name = user
+            .legal_name
+            .filter(|n| !n.trim().is_empty())
+            .ok_or(DriverError::LegalNameRequired)?;
+        if let (Some(from), Some(expiry)) =
+            (before.upload_from(), before.current.as_ref().and_then(|l| l.fields.expiry))
+        {
+            return Err(DriverError::TooEarly { expiry, from });
+        }
+
+        let extraction = self.extract(&front, &back).await?;
+        if let Some(expiry) = extraction.fields.expiry
+            && expiry <= today
+        {
+            return Err(DriverError::LicenceExpired(expiry));
+        }
+        let previous = before.profile.ever_approved.then_some(before.current.as_ref()).flatten();
+        let (score, notes) = check_fields(&extraction, &legal_name, previous, config);
+        let renewal = previous.is_some();
+        let automatic = renewal
+            && notes.is_empty()
+            && config.auto_approve_renewals
+            && extraction.front.outcome == FrontCheck::Agrees;
+
+        let stored = self.store_images([&front, &back]).await?;
+        let records = stored.clone();
+        let pii = self.pii.clone();
+        let (uid, now) = (user_id.to_string(), self.clock.unix());
+        let base_url = self.config.server.public_url.clone();
+        let dims = [(front.width, front.height), (back.width, back.height)];
+        let result = self
+            .db
+            .run(move |c| {
+                let tx = crate::db::write_tx(c)?;
+                let review_notes = notes.join("\n");
+                let new = NewLicence {
+                    user_id: &uid,
+                    status: if automatic { "approved" } else { "pending_review" },
+                    source: extraction.source,
+                    fields: &extraction.fields,
+                    name_score: score,
+                    review_notes: &review_notes,
+                    front_check: extraction.front.outcome,
+                    front_mismatches: &extraction.front.mismatched,
+                };
+                let id = store::insert_licence(&tx, &pii, &new, now)?;
+                for ((side, record), dims) in ["front", "back"].into_iter().zip(&records).zip(dims)
+                {
+                    store::insert_upload(&tx, id, side, record, dims)?;
+                }
+                let mut obsolete =
+                    take_files(&tx, &store::supersede(&tx, &uid, "pending_review", id)?)?;
+                let mut profile = store::profile(&tx, &uid)?;
+                let event = if automatic {
+                    store::decide(&tx, id, "approved", Some(AUTO_APPROVED), None, now)?;
+                    obsolete
+                        .extend(take_files(&tx, &store::supersede(&tx, &uid, "approved", id)?)?);
+                    profile.status = Status::Approved;
+                    profile.licence_id = Some(id);
+                    profile.reason = None;
+                    AuditEvent {
+                        actor_id: None,
+                        ..AuditEvent::by_user(now, &uid, actions::DRIVER_APPROVED, ip.as_deref())
+                    }
+                    .with_details(json!({
+                        "licence_id": id,
+                        "reason": AUTO_APPROVED,
+                        "automatic": true,
+                        "front_check": extraction.front.outcome.as_str(),
+                    }))
+                } else {
+                    if matches!(profile.status, Status::None | Status::Rejected | Status::Suspended)
+                    {
+                        profile.status = Status::PendingReview;
+                        profile.reason = None;
+                    }
+                    let reason = if !notes.is_empty() {
+                        review_notes.clone()
+                    } else if renewal {
+                        "a reviewer approves renewals (driver.auto_approve_renewals is off)"
+                            .to_string()
+                    } else {
+                        "a reviewer approves every new driver".to_string()
+                    };
+                    AuditEvent::by_user(now, &uid, actions::DRIVER_REQUESTED, ip.as_deref())
+                    .with_details(
+                        json!({"licence_id": id, "reason": reason, "source": extraction.source}),
+                    )
+                };
+                store::save_profile(&tx, &profile, now)?;
+                audit::record(&tx, &event)?;
+                if let (true, Some(expiry)) = (automatic, extraction.fields.expiry) {
+                    let decision = Decision::Approved { expiry, automatic: true };
+                    notices::queue_decision(&tx, &pii, &uid, &decision, &base_url, now)?;
+                }
+                tx.commit()?;
+                Ok::<_, DriverError>((obsolete, Snapshot::load(c, &pii, &uid, today)?))
+            })
+            .await;
+        match result {
+            Ok((obsolete, snapshot)) => {
+                if automatic {
+                    self.outbox_wake.notify_one();
+                }
+                self.delete_files(obsolete).await;
+                Ok(snapshot)
+            }
+            Err(e) => {
+                self.delete_files(stored.into_iter().map(|r| r.path).collect()).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn store_images(
+        &self,
+        images: [&CheckedImage; 2],
+    ) -> Result<Vec<UploadRecord>, DriverError> {
+        let store = self.uploads.clone();
+        let images: Vec<CheckedImage> = images.into_iter().cloned().collect();
+        self.images
+            .run(move || {
+                let mut records: Vec<UploadRecord> = Vec::new();
+                for image in images {
+                    match store.put(&image.bytes) {
+                        Ok((path, key_id)) => records.push(UploadRecord {
+                            path,
+                            size: image.bytes.len() as i64,
+                            sha256: image.sha256(),
+                            content_type: image.kind.content_type().into(),
+                            key_id: Some(key_id),
+                        }),
+                        Err(e) => {
+                            for r in &records {
+                                let _ = store.delete(&r.path);
+                            }
+                            return Err(DriverError::Internal(
+                                anyhow::Error::new(e).context("storing a licence image"),
+                            ));
+                        }
+                    }
+                }
+                Ok(records)
+            })
+            .await?
+    }
+
+    /// Deletes image files no longer referenced as wanted; failures are logged, not fatal.
+    pub(super) async fn delete_files(&self, paths: Vec<String>) {
+        if paths.is_empty() {
+            return;
+        }
+        let store = self.uploads.clone();
+        let outcome = self
+            .images
+            .run(move || {
+                for path in paths {
+                    if let Err(e) = store.delete(&path) {
+                        tracing::warn!(error = %e, "could not delete a licence image");
+                    }
+                }
+            })
+            .await;
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "could not delete licence images");
+        }
+    }
+
+    /// `POST /driver/enable`: switches driving on for an approved driver with a valid licence.
+    pub async fn enable(&self, user_id: &str, ip: Option<String>) -> Result<Snapshot, DriverError> {
+        self.change(user_id, move |c, snapshot, now| {
+            if snapshot.profile.enabled {
+                return Ok(());
+            }
+            let mut profile = snapshot.profile.clone();
+            profile.enabled = true;
+            store::save_profile(c, &profile, now)?;
+            let event =
+                AuditEvent::by_user(now, &profile.user_id, actions::DRIVER_ENABLED, ip.as_deref())
+                    .with_details(json!({"reason": "requested by the driver"}));
+            audit::record(c, &event)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// `POST /driver/availability`.
+    pub async fn set_availability(
+        &self,
+        user_id: &str,
+        ip: Option<String>,
+        available: bool,
+    ) -> Result<Snapshot, DriverError> {
+        self.change(user_id, move |c, snapshot, now| {
+            if available && !snapshot.profile.enabled {
+                return Err(DriverError::NotApproved("Enable driving first.".into()));
+            }
+            if snapshot.profile.available == available {
+                return Ok(());
+            }
+            let mut profile = snapshot.profile.clone();
+            profile.available = available;
+            store::save_profile(c, &profile, now)?;
+            let action =
+                if available { actions::DRIVER_AVAILABLE } else { actions::DRIVER_UNAVAILABLE };
+            let event = AuditEvent::by_user(now, &profile.user_id, action, ip.as_deref())
+                .with_details(json!({"reason": "switched by the driver"}));
+            audit::record(c, &event)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs a driver's own capability change in a write transaction, for a driver who may drive.
+    async fn change(
+        &self,
+        user_id: &str,
+        work: impl FnOnce(&Connection, &Snapshot, i64) -> Result<(), DriverError> + Send + 'static,
+    ) -> Result<Snapshot, DriverError> {
+        self.count_change(user_id).map_err(DriverError::RateLimited)?;
+        let (uid, today, now) = (user_id.to_string(), self.today(), self.clock.unix());
+        let pii = self.pii.clone();
+        self.db
+            .run(move |c| {
+                let tx = crate::db::write_tx(c)?;
+                let snapshot = Snapshot::load(&tx, &pii, &uid, today)?;
+                if !snapshot.can_drive() {
+                    return Err(not_approved(&snapshot));
+                }
+                work(&tx, &snapshot, now)?;
+                tx.commit()?;
+                Ok(Snapshot::load(c, &pii, &uid, today)?)
+            })
+            .await
+    }
 }
 
 /// What a driver sees of their own state.
@@ -85,313 +384,12 @@ impl Snapshot {
     }
 }
 
-pub async fn snapshot(state: &AppState, user_id: &str) -> Result<Snapshot, DriverError> {
-    let (user_id, today, pii) = (user_id.to_string(), today(state), state.pii.clone());
-    state.db.run(move |c| Ok(Snapshot::load(c, &pii, &user_id, today)?)).await
-}
-
-/// Counts a licence upload of `user_id` against [`UPLOADS_PER_HOUR`] in the database, or
-/// refuses it. Called before the upload's images are read, so a refused one costs nothing.
-pub async fn count_upload(state: &AppState, user_id: &str) -> Result<(), DriverError> {
-    let (uid, now) = (user_id.to_string(), state.clock.unix());
-    state
-        .db
-        .run(move |c| {
-            let tx = crate::db::write_tx(c)?;
-            let (count, oldest, newest) = store::upload_attempts_since(&tx, &uid, now - HOUR)?;
-            if count >= i64::from(UPLOADS_PER_HOUR) {
-                let wait = |at: Option<i64>| at.map_or(1, |t| (t + HOUR - now).max(1) as u64);
-                return Err(DriverError::RateLimited(Limited {
-                    limit: UPLOADS_PER_HOUR,
-                    retry_after: wait(oldest),
-                    reset: wait(newest),
-                }));
-            }
-            store::record_upload_attempt(&tx, &uid, now, now - HOUR)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
-}
-
-/// `POST /driver/license`: checks, reads and stores a licence; approves a renewal that passes
-/// every check, else queues it for a reviewer.
-pub async fn submit(
-    state: &AppState,
-    user_id: &str,
-    ip: Option<String>,
-    front: Vec<u8>,
-    back: Vec<u8>,
-) -> Result<Snapshot, DriverError> {
-    let config = &state.config.driver;
-    let checking = config.clone();
-    // Reading the headers and dropping metadata are passes over up to two whole files.
-    let (front, back) = state
-        .driver
-        .images
-        .run(move || -> Result<_, ImageError> {
-            let front = uploads::check("front", front, &checking)?;
-            Ok((front, uploads::check("back", back, &checking)?))
-        })
-        .await??;
-    let today = today(state);
-    let uid = user_id.to_string();
-    let pii = state.pii.clone();
-    let (user, before) = state
-        .db
-        .run(move |c| {
-            let user = accounts::find_by_id(c, &pii, &uid)?;
-            Ok::<_, DriverError>((user, Snapshot::load(c, &pii, &uid, today)?))
-        })
-        .await?;
-    let user = user.ok_or(DriverError::NotVerified)?;
-    if user.email_verified_at.is_none() {
-        return Err(DriverError::NotVerified);
-    }
-    let legal_name =
-        user.legal_name.filter(|n| !n.trim().is_empty()).ok_or(DriverError::LegalNameRequired)?;
-    if let (Some(from), Some(expiry)) =
-        (before.upload_from(), before.current.as_ref().and_then(|l| l.fields.expiry))
-    {
-        return Err(DriverError::TooEarly { expiry, from });
-    }
-
-    let extraction = extract(state, &front, &back).await?;
-    if let Some(expiry) = extraction.fields.expiry
-        && expiry <= today
-    {
-        return Err(DriverError::LicenceExpired(expiry));
-    }
-    let previous = before.profile.ever_approved.then_some(before.current.as_ref()).flatten();
-    let (score, notes) = check_fields(&extraction, &legal_name, previous, config);
-    let renewal = previous.is_some();
-    let automatic = renewal
-        && notes.is_empty()
-        && config.auto_approve_renewals
-        && extraction.front.outcome == FrontCheck::Agrees;
-
-    let stored = store_images(state, [&front, &back]).await?;
-    let records = stored.clone();
-    let pii = state.pii.clone();
-    let (uid, now) = (user_id.to_string(), state.clock.unix());
-    let base_url = state.config.server.public_url.clone();
-    let dims = [(front.width, front.height), (back.width, back.height)];
-    let result = state
-        .db
-        .run(move |c| {
-            let tx = crate::db::write_tx(c)?;
-            let review_notes = notes.join("\n");
-            let new = NewLicence {
-                user_id: &uid,
-                status: if automatic { "approved" } else { "pending_review" },
-                source: extraction.source,
-                fields: &extraction.fields,
-                name_score: score,
-                review_notes: &review_notes,
-                front_check: extraction.front.outcome,
-                front_mismatches: &extraction.front.mismatched,
-            };
-            let id = store::insert_licence(&tx, &pii, &new, now)?;
-            for ((side, record), dims) in ["front", "back"].into_iter().zip(&records).zip(dims) {
-                store::insert_upload(&tx, id, side, record, dims)?;
-            }
-            let mut obsolete =
-                take_files(&tx, &store::supersede(&tx, &uid, "pending_review", id)?)?;
-            let mut profile = store::profile(&tx, &uid)?;
-            let event = if automatic {
-                store::decide(&tx, id, "approved", Some(AUTO_APPROVED), None, now)?;
-                obsolete.extend(take_files(&tx, &store::supersede(&tx, &uid, "approved", id)?)?);
-                profile.status = Status::Approved;
-                profile.licence_id = Some(id);
-                profile.reason = None;
-                AuditEvent {
-                    actor_id: None,
-                    ..AuditEvent::by_user(now, &uid, actions::DRIVER_APPROVED, ip.as_deref())
-                }
-                .with_details(json!({
-                    "licence_id": id,
-                    "reason": AUTO_APPROVED,
-                    "automatic": true,
-                    "front_check": extraction.front.outcome.as_str(),
-                }))
-            } else {
-                if matches!(profile.status, Status::None | Status::Rejected | Status::Suspended) {
-                    profile.status = Status::PendingReview;
-                    profile.reason = None;
-                }
-                let reason = if !notes.is_empty() {
-                    review_notes.clone()
-                } else if renewal {
-                    "a reviewer approves renewals (driver.auto_approve_renewals is off)".to_string()
-                } else {
-                    "a reviewer approves every new driver".to_string()
-                };
-                AuditEvent::by_user(now, &uid, actions::DRIVER_REQUESTED, ip.as_deref())
-                    .with_details(
-                        json!({"licence_id": id, "reason": reason, "source": extraction.source}),
-                    )
-            };
-            store::save_profile(&tx, &profile, now)?;
-            audit::record(&tx, &event)?;
-            if let (true, Some(expiry)) = (automatic, extraction.fields.expiry) {
-                let decision = Decision::Approved { expiry, automatic: true };
-                notices::queue_decision(&tx, &pii, &uid, &decision, &base_url, now)?;
-            }
-            tx.commit()?;
-            Ok::<_, DriverError>((obsolete, Snapshot::load(c, &pii, &uid, today)?))
-        })
-        .await;
-    match result {
-        Ok((obsolete, snapshot)) => {
-            if automatic {
-                state.outbox_wake.notify_one();
-            }
-            delete_files(state, obsolete).await;
-            Ok(snapshot)
-        }
-        Err(e) => {
-            delete_files(state, stored.into_iter().map(|r| r.path).collect()).await;
-            Err(e)
-        }
-    }
-}
-
 pub(super) fn take_files(conn: &Connection, licence_ids: &[i64]) -> rusqlite::Result<Vec<String>> {
     let mut paths = Vec::new();
     for id in licence_ids {
         paths.extend(store::take_uploads(conn, *id)?);
     }
     Ok(paths)
-}
-
-async fn store_images(
-    state: &AppState,
-    images: [&CheckedImage; 2],
-) -> Result<Vec<UploadRecord>, DriverError> {
-    let store = state.driver.uploads.clone();
-    let images: Vec<CheckedImage> = images.into_iter().cloned().collect();
-    state
-        .driver
-        .images
-        .run(move || {
-            let mut records: Vec<UploadRecord> = Vec::new();
-            for image in images {
-                match store.put(&image.bytes) {
-                    Ok((path, key_id)) => records.push(UploadRecord {
-                        path,
-                        size: image.bytes.len() as i64,
-                        sha256: image.sha256(),
-                        content_type: image.kind.content_type().into(),
-                        key_id: Some(key_id),
-                    }),
-                    Err(e) => {
-                        for r in &records {
-                            let _ = store.delete(&r.path);
-                        }
-                        return Err(DriverError::Internal(
-                            anyhow::Error::new(e).context("storing a licence image"),
-                        ));
-                    }
-                }
-            }
-            Ok(records)
-        })
-        .await?
-}
-
-/// Deletes image files no longer referenced as wanted; failures are logged, not fatal.
-pub(super) async fn delete_files(state: &AppState, paths: Vec<String>) {
-    if paths.is_empty() {
-        return;
-    }
-    let store = state.driver.uploads.clone();
-    let outcome = state
-        .driver
-        .images
-        .run(move || {
-            for path in paths {
-                if let Err(e) = store.delete(&path) {
-                    tracing::warn!(error = %e, "could not delete a licence image");
-                }
-            }
-        })
-        .await;
-    if let Err(e) = outcome {
-        tracing::warn!(error = %e, "could not delete licence images");
-    }
-}
-
-/// `POST /driver/enable`: switches driving on for an approved driver with a valid licence.
-pub async fn enable(
-    state: &AppState,
-    user_id: &str,
-    ip: Option<String>,
-) -> Result<Snapshot, DriverError> {
-    change(state, user_id, move |c, snapshot, now| {
-        if snapshot.profile.enabled {
-            return Ok(());
-        }
-        let mut profile = snapshot.profile.clone();
-        profile.enabled = true;
-        store::save_profile(c, &profile, now)?;
-        let event =
-            AuditEvent::by_user(now, &profile.user_id, actions::DRIVER_ENABLED, ip.as_deref())
-                .with_details(json!({"reason": "requested by the driver"}));
-        audit::record(c, &event)?;
-        Ok(())
-    })
-    .await
-}
-
-/// `POST /driver/availability`.
-pub async fn set_availability(
-    state: &AppState,
-    user_id: &str,
-    ip: Option<String>,
-    available: bool,
-) -> Result<Snapshot, DriverError> {
-    change(state, user_id, move |c, snapshot, now| {
-        if available && !snapshot.profile.enabled {
-            return Err(DriverError::NotApproved("Enable driving first.".into()));
-        }
-        if snapshot.profile.available == available {
-            return Ok(());
-        }
-        let mut profile = snapshot.profile.clone();
-        profile.available = available;
-        store::save_profile(c, &profile, now)?;
-        let action =
-            if available { actions::DRIVER_AVAILABLE } else { actions::DRIVER_UNAVAILABLE };
-        let event = AuditEvent::by_user(now, &profile.user_id, action, ip.as_deref())
-            .with_details(json!({"reason": "switched by the driver"}));
-        audit::record(c, &event)?;
-        Ok(())
-    })
-    .await
-}
-
-/// Runs a driver's own capability change in a write transaction, for a driver who may drive.
-async fn change(
-    state: &AppState,
-    user_id: &str,
-    work: impl FnOnce(&Connection, &Snapshot, i64) -> Result<(), DriverError> + Send + 'static,
-) -> Result<Snapshot, DriverError> {
-    state.driver.count_change(user_id).map_err(DriverError::RateLimited)?;
-    let (uid, today, now) = (user_id.to_string(), today(state), state.clock.unix());
-    let pii = state.pii.clone();
-    state
-        .db
-        .run(move |c| {
-            let tx = crate::db::write_tx(c)?;
-            let snapshot = Snapshot::load(&tx, &pii, &uid, today)?;
-            if !snapshot.can_drive() {
-                return Err(not_approved(&snapshot));
-            }
-            work(&tx, &snapshot, now)?;
-            tx.commit()?;
-            Ok(Snapshot::load(c, &pii, &uid, today)?)
-        })
-        .await
 }
 
 fn not_approved(snapshot: &Snapshot) -> DriverError {

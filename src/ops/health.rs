@@ -8,9 +8,11 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use crate::db::DbError;
 use crate::error::{FieldError, Problem};
 use crate::http::tags::ApiTags;
-use crate::state::AppState;
+use crate::ops::OpsState;
 
-pub struct OpsApi;
+pub struct OpsApi {
+    pub state: OpsState,
+}
 
 /// A worker that has not looked for work for this long counts as not running (a pass may
 /// include slow SMTP conversations).
@@ -62,8 +64,9 @@ impl OpsApi {
     /// Answers 200 when the database is reachable and writable and the background workers are
     /// running; 503 naming each failed check otherwise.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
-    async fn ready(&self, state: poem::web::Data<&AppState>) -> ReadyResponse {
-        let write = state
+    async fn ready(&self) -> ReadyResponse {
+        let write = self
+            .state
             .db
             .run(|conn| {
                 conn.execute(
@@ -82,7 +85,7 @@ impl OpsApi {
                 message: "the database does not accept writes".into(),
             });
         }
-        if !state.outbox_heartbeat.alive(WORKER_SILENCE) {
+        if !self.state.outbox_heartbeat.alive(WORKER_SILENCE) {
             failures.push(FieldError {
                 field: "outbox".into(),
                 message: "the outbox worker is not running".into(),

@@ -6,8 +6,8 @@ use poem::web::Data;
 use poem::{IntoResponse, Request, Response, handler};
 use subtle::ConstantTimeEq;
 
+use super::OpsState;
 use crate::error::problem_response;
-use crate::state::AppState;
 
 /// Whether the request carries the configured metrics token (always, without one).
 fn authorised(req: &Request, token: &str) -> bool {
@@ -24,7 +24,7 @@ fn authorised(req: &Request, token: &str) -> bool {
 }
 
 #[handler]
-pub async fn metrics(req: &Request, state: Data<&AppState>) -> Response {
+pub async fn metrics(req: &Request, state: Data<&OpsState>) -> Response {
     if !authorised(req, state.config.metrics.token.expose()) {
         return problem_response(
             StatusCode::UNAUTHORIZED,
@@ -46,7 +46,7 @@ pub async fn metrics(req: &Request, state: Data<&AppState>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count outbox messages"),
     }
-    match crate::drivers::reviews::queue_stats(&state).await {
+    match state.drivers.queue_stats().await {
         Ok((size, oldest_age)) => {
             state.metrics.review_queue_size.set(size);
             state.metrics.review_oldest_age.set(oldest_age);

@@ -7,7 +7,6 @@
 //! `verify` is not, because with a session cookie it changes that account.
 
 use poem::Request;
-use poem::web::Data;
 use poem::web::cookie::CookieJar;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -23,7 +22,16 @@ use crate::http::tags::ApiTags;
 use crate::identity::Principal;
 use crate::policies::PendingPolicy;
 use crate::sessions::cookies;
-use crate::state::AppState;
+
+/// What the phone-code API uses (built by the route table).
+#[derive(Clone)]
+pub struct PhoneCodesState {
+    pub config: std::sync::Arc<crate::config::Config>,
+    pub phone_codes: std::sync::Arc<super::PhoneCodes>,
+    pub accounts: std::sync::Arc<crate::accounts::Accounts>,
+    pub limits: std::sync::Arc<crate::ratelimit::RateLimits>,
+    pub pending_policies: std::sync::Arc<crate::policies::PendingPolicies>,
+}
 
 #[derive(Object)]
 pub struct PhoneRequest {
@@ -96,7 +104,9 @@ async fn caller(req: &Request) -> Result<Option<Principal>, ApiError> {
     Ok(checked.principal().cloned())
 }
 
-pub struct PhoneCodesApi;
+pub struct PhoneCodesApi {
+    pub state: PhoneCodesState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/auth/otp", tag = "ApiTags::Auth")]
 impl PhoneCodesApi {
@@ -111,11 +121,10 @@ impl PhoneCodesApi {
     #[oai(path = "/request", method = "post", operation_id = "request_phone_code")]
     async fn request(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         body: StrictJson<PhoneRequest>,
     ) -> Result<CodeRequested, ApiError> {
-        send_code(&state, req, &body.0.phone).await
+        send_code(&self.state, req, &body.0.phone).await
     }
 
     /// Send a new sign-in code by SMS.
@@ -124,11 +133,10 @@ impl PhoneCodesApi {
     #[oai(path = "/resend", method = "post", operation_id = "resend_phone_code")]
     async fn resend(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         body: StrictJson<PhoneRequest>,
     ) -> Result<CodeRequested, ApiError> {
-        send_code(&state, req, &body.0.phone).await
+        send_code(&self.state, req, &body.0.phone).await
     }
 
     /// Sign in with a code from an SMS, or add the phone to the signed-in account.
@@ -143,15 +151,15 @@ impl PhoneCodesApi {
     #[oai(path = "/verify", method = "post", operation_id = "verify_phone_code")]
     async fn verify(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         jar: &CookieJar,
         body: StrictJson<VerifyCodeRequest>,
     ) -> Result<CodeVerified, ApiError> {
         let body = body.0;
-        limit_by_address(&state, req)?;
+        limit_by_address(&self.state, req)?;
         let principal = caller(req).await?;
-        let verified = state
+        let verified = self
+            .state
             .phone_codes
             .verify(
                 &body.phone,
@@ -163,8 +171,8 @@ impl PhoneCodesApi {
             .await?;
         let (user, outcome) = match verified {
             Verified::SignedIn(signed_in) => {
-                let production = state.config.is_production();
-                let now = state.accounts.now();
+                let production = self.state.config.is_production();
+                let now = self.state.accounts.now();
                 cookies::set(jar, production, &signed_in.session, &signed_in.csrf, now);
                 (signed_in.user, "signed_in")
             }
@@ -179,7 +187,7 @@ impl PhoneCodesApi {
                 })));
             }
         };
-        let policy = state.pending_policies.status(&user.id).await?;
+        let policy = self.state.pending_policies.status(&user.id).await?;
         Ok(CodeVerified::Ok(Json(CodeVerifiedBody {
             user: Some(user.into()),
             outcome: outcome.into(),
@@ -191,7 +199,7 @@ impl PhoneCodesApi {
 }
 
 async fn send_code(
-    state: &AppState,
+    state: &PhoneCodesState,
     req: &Request,
     phone: &str,
 ) -> Result<CodeRequested, ApiError> {
@@ -205,7 +213,7 @@ async fn send_code(
 /// per-number limits are the phone codes' own (cooldown, 3 requests and 10 checks per 15
 /// minutes), enforced by the service on the normalised number; the generic 5-per-account tier
 /// would cut a person who resends and mistypes off before those.
-fn limit_by_address(state: &AppState, req: &Request) -> Result<(), ApiError> {
+fn limit_by_address(state: &PhoneCodesState, req: &Request) -> Result<(), ApiError> {
     let ip = req.data::<crate::http::ClientIp>().map(|ip| ip.0);
     state.limits.sensitive_by_address(ip).map_err(ApiError::from)
 }

@@ -5,12 +5,11 @@
 
 use crate::http::AdminAuth;
 use poem::Request;
-use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::export::{self, AccountExport};
-use super::service;
+
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::ApiError;
@@ -19,7 +18,15 @@ use crate::http::auth::Auth;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
 use crate::policies;
-use crate::state::AppState;
+
+/// What the privacy API uses (built by the route table).
+#[derive(Clone)]
+pub struct PrivacyState {
+    pub privacy: std::sync::Arc<super::Privacy>,
+    pub db: crate::db::Db,
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
+    pub pii: crate::pii::FieldCipher,
+}
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -93,7 +100,9 @@ pub struct PolicyStatus {
     acceptances: Vec<AcceptanceView>,
 }
 
-pub struct PrivacyApi;
+pub struct PrivacyApi {
+    pub state: PrivacyState,
+}
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Privacy")]
 impl PrivacyApi {
@@ -107,14 +116,17 @@ impl PrivacyApi {
     /// images). `410 account_deleted` when the account was deleted while the credential was
     /// still valid.
     #[oai(path = "/account/export", method = "get", operation_id = "export_account")]
-    async fn export(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<Json<AccountExport>> {
+    async fn export(&self, auth: Auth) -> ApiResult<Json<AccountExport>> {
         let user_id = auth.principal().user_id.clone();
-        let (pii, now, id) = (state.pii.clone(), state.clock.unix(), user_id.clone());
-        let document =
-            state.db.run(move |c| export::export(c, &pii, &id, now).map_err(DbError::from)).await?;
+        let (pii, now, id) = (self.state.pii.clone(), self.state.clock.unix(), user_id.clone());
+        let document = self
+            .state
+            .db
+            .run(move |c| export::export(c, &pii, &id, now).map_err(DbError::from))
+            .await?;
         match document {
             Some(document) => Ok(Json(document)),
-            None => Err(service::missing_account(&state, &user_id).await.into()),
+            None => Err(self.state.privacy.missing_account(&user_id).await.into()),
         }
     }
 
@@ -124,13 +136,10 @@ impl PrivacyApi {
         method = "get",
         operation_id = "get_policy_acceptance"
     )]
-    async fn policy_status(
-        &self,
-        state: Data<&AppState>,
-        auth: Auth,
-    ) -> ApiResult<Json<PolicyStatus>> {
+    async fn policy_status(&self, auth: Auth) -> ApiResult<Json<PolicyStatus>> {
         let user_id = auth.principal().user_id.clone();
-        let (current, accepted) = state
+        let (current, accepted) = self
+            .state
             .db
             .run(move |c| {
                 Ok::<_, DbError>((policies::current(c)?, policies::acceptances_of(c, &user_id)?))
@@ -156,14 +165,15 @@ impl PrivacyApi {
     #[oai(path = "/account/policy-acceptance", method = "post", operation_id = "accept_policy")]
     async fn accept_policy(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: Auth,
         body: StrictJson<AcceptPolicyRequest>,
     ) -> ApiResult<Json<AcceptanceView>> {
-        let accepted =
-            service::accept_policy(&state, auth.principal(), &body.0.version, &request_meta(req))
-                .await?;
+        let accepted = self
+            .state
+            .privacy
+            .accept_policy(auth.principal(), &body.0.version, &request_meta(req))
+            .await?;
         Ok(Json(AcceptanceView {
             version: accepted.version,
             accepted_at: rfc3339(accepted.accepted_at),
@@ -176,8 +186,8 @@ impl PrivacyApi {
     /// other field (registration then needs no acceptance). "No policy yet" is a normal state
     /// of a new installation, not an error.
     #[oai(path = "/policies/current", method = "get", operation_id = "get_current_policy")]
-    async fn current_policy(&self, state: Data<&AppState>) -> ApiResult<Json<CurrentPolicyView>> {
-        let current = state.db.run(|c| policies::current(c).map_err(DbError::from)).await?;
+    async fn current_policy(&self) -> ApiResult<Json<CurrentPolicyView>> {
+        let current = self.state.db.run(|c| policies::current(c).map_err(DbError::from)).await?;
         Ok(Json(match current {
             Some(p) => CurrentPolicyView {
                 published: true,
@@ -201,12 +211,8 @@ impl PrivacyApi {
         operation_id = "list_policies",
         tag = "ApiTags::Admin"
     )]
-    async fn list_policies(
-        &self,
-        state: Data<&AppState>,
-        _auth: AdminAuth,
-    ) -> ApiResult<Json<Vec<PolicySummaryView>>> {
-        let list = state.db.run(|c| policies::list(c).map_err(DbError::from)).await?;
+    async fn list_policies(&self, _auth: AdminAuth) -> ApiResult<Json<Vec<PolicySummaryView>>> {
+        let list = self.state.db.run(|c| policies::list(c).map_err(DbError::from)).await?;
         Ok(Json(
             list.into_iter()
                 .enumerate()
@@ -233,20 +239,16 @@ impl PrivacyApi {
     )]
     async fn publish_policy(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: AdminAuth,
         body: StrictJson<PublishPolicyRequest>,
     ) -> ApiResult<Published> {
         let admin = auth.principal();
-        let policy = service::publish_policy(
-            &state,
-            admin,
-            &body.0.version,
-            &body.0.text,
-            &request_meta(req),
-        )
-        .await?;
+        let policy = self
+            .state
+            .privacy
+            .publish_policy(admin, &body.0.version, &body.0.text, &request_meta(req))
+            .await?;
         Ok(Published::Published(Json(view(policy))))
     }
 }

@@ -18,4 +18,5 @@ pub mod sealed_files;
 pub mod service;
 pub mod startup;
 
-pub use retention::{RetentionReport, run_retention};
+pub use retention::RetentionReport;
+pub use service::{Privacy, PrivacyParts};

@@ -14,10 +14,10 @@
 use rusqlite::{Connection, params};
 
 use super::deletion::{self, DeleteReason};
+use super::service::Privacy;
 use crate::config::RetentionConfig;
 use crate::db::DbError;
 use crate::sessions::{BROWSER_SESSION, REMEMBERED_SESSION};
-use crate::state::AppState;
 
 const DAY: i64 = 86_400;
 /// Last activity is written at most once a minute: a session is idle only past that too.
@@ -51,61 +51,65 @@ pub enum RetentionError {
     Db(#[from] DbError),
 }
 
-/// One retention run.
-pub async fn run_retention(state: &AppState) -> Result<RetentionReport, RetentionError> {
-    let now = state.clock.unix();
-    let config = state.config.retention.clone();
-    let mut report =
-        state.db.run(move |conn| purge_expired(conn, &config, now).map_err(DbError::from)).await?;
-    let cutoff = now - i64::from(state.config.retention.unverified_account_days) * DAY;
-    let key = super::service::pseudonym_key(state);
-    loop {
-        let pii = state.pii.clone();
-        let deleted = state
+impl Privacy {
+    /// One retention run.
+    pub async fn run_retention(&self) -> Result<RetentionReport, RetentionError> {
+        let now = self.clock.unix();
+        let config = self.config.retention.clone();
+        let mut report = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
-                let ids: Vec<String> = {
-                    let mut stmt = tx.prepare(
-                        "SELECT id FROM users
+            .run(move |conn| purge_expired(conn, &config, now).map_err(DbError::from))
+            .await?;
+        let cutoff = now - i64::from(self.config.retention.unverified_account_days) * DAY;
+        let key = self.pseudonym_key();
+        loop {
+            let pii = self.pii.clone();
+            let deleted = self
+                .db
+                .run(move |conn| {
+                    let tx = crate::db::write_tx(conn)?;
+                    let ids: Vec<String> = {
+                        let mut stmt = tx.prepare(
+                            "SELECT id FROM users
                          WHERE email_verified_at IS NULL AND phone_verified_at IS NULL
                            AND created_at < ?1
                          LIMIT ?2",
-                    )?;
-                    stmt.query_map(params![cutoff, ACCOUNT_BATCH as i64], |r| r.get(0))?
-                        .collect::<Result<_, _>>()?
-                };
-                let mut done = Vec::new();
-                for id in ids {
-                    let deleted = deletion::delete_in(
-                        &tx,
-                        &pii,
-                        &key,
-                        &id,
-                        DeleteReason::Retention,
-                        None,
-                        None,
-                        now,
-                    )?;
-                    if let Some(deleted) = deleted {
-                        done.push((id, deleted));
+                        )?;
+                        stmt.query_map(params![cutoff, ACCOUNT_BATCH as i64], |r| r.get(0))?
+                            .collect::<Result<_, _>>()?
+                    };
+                    let mut done = Vec::new();
+                    for id in ids {
+                        let deleted = deletion::delete_in(
+                            &tx,
+                            &pii,
+                            &key,
+                            &id,
+                            DeleteReason::Retention,
+                            None,
+                            None,
+                            now,
+                        )?;
+                        if let Some(deleted) = deleted {
+                            done.push((id, deleted));
+                        }
                     }
-                }
-                tx.commit()?;
-                Ok::<_, DbError>(done)
-            })
-            .await?;
-        let count = deleted.len();
-        for (id, deleted) in deleted {
-            super::service::after_deletion(state, &id, deleted).await;
+                    tx.commit()?;
+                    Ok::<_, DbError>(done)
+                })
+                .await?;
+            let count = deleted.len();
+            for (id, deleted) in deleted {
+                self.after_deletion(&id, deleted).await;
+            }
+            report.unverified_accounts += count;
+            if count < ACCOUNT_BATCH {
+                break;
+            }
         }
-        report.unverified_accounts += count;
-        if count < ACCOUNT_BATCH {
-            break;
-        }
+        tracing::info!(?report, "retention run finished");
+        Ok(report)
     }
-    tracing::info!(?report, "retention run finished");
-    Ok(report)
 }
 
 fn purge_expired(

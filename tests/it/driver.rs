@@ -70,7 +70,7 @@ async fn a_first_licence_waits_for_a_reviewer_then_the_driver_can_switch_on() {
     assert_eq!(rows.len(), 2);
     assert_eq!((rows[0].3.as_str(), rows[1].3.as_str()), ("image/png", "image/jpeg"));
     for (path, size, sha, _) in &rows {
-        let bytes = server.state.driver.uploads.get(path).unwrap();
+        let bytes = server.state.drivers.uploads.get(path).unwrap();
         assert_eq!(bytes.len() as i64, *size);
         use sha2::Digest;
         assert_eq!(&hex::encode(sha2::Sha256::digest(&bytes)), sha);
@@ -435,7 +435,7 @@ async fn approved_driver(server: &TestServer, email: &str, days: i64) -> (User, 
 async fn the_expiry_job_alerts_once_each_then_suspends_and_a_reviewer_approves_the_renewal() {
     let server = server(false).await;
     let (ana, person) = approved_driver(&server, "ana@north.edu", 10).await;
-    let run = || gatehouse::drivers::run_expiry_job(&server.state);
+    let run = || server.state.drivers.run_expiry_job();
 
     assert_eq!(run().await.unwrap().alerts_sent, 0, "10 days left: nothing yet");
     // Too early for a new licence: refused with the date it will be accepted.
@@ -459,7 +459,7 @@ async fn the_expiry_job_alerts_once_each_then_suspends_and_a_reviewer_approves_t
     let dir = server.stop_keep_dir().await;
     let server = TestServer::start_in(dir, |c| c.driver.tesseract = String::new()).await;
     server.clock.advance(stopped_at - server.clock.now());
-    let run = || gatehouse::drivers::run_expiry_job(&server.state);
+    let run = || server.state.drivers.run_expiry_job();
     assert_eq!(run().await.unwrap().alerts_sent, 0, "already sent before the restart");
 
     for (days_left, expected) in [(6, 0), (5, 0), (4, 0), (3, 1), (2, 0), (1, 1)] {
@@ -573,7 +573,7 @@ async fn a_renewal_with_a_later_barcode_expiry_waits_for_a_reviewer_and_the_old_
     assert!(requested.last().unwrap().1.contains("OCR is not installed"), "{requested:?}");
 
     // The alerts say the renewal is waiting.
-    let run = || gatehouse::drivers::run_expiry_job(&server.state);
+    let run = || server.state.drivers.run_expiry_job();
     assert_eq!(run().await.unwrap().alerts_sent, 1, "7 days before the old expiry");
     let mail = server.mail_to("ana@north.edu", "expires in 7 day").await;
     assert!(mail.text.contains(&person.expiry.to_string()), "{}", mail.text);

@@ -263,11 +263,11 @@ async fn unknown_emails_rows_are_forgotten_when_stale_like_an_accounts_series() 
     assert_eq!(rows(), 1);
     assert_eq!(server.query_i64("SELECT count(*) FROM unknown_email_failures"), 5);
     server.clock.advance(chrono::Duration::days(1));
-    gatehouse::privacy::run_retention(&server.state).await.unwrap();
+    server.state.privacy.run_retention().await.unwrap();
     assert_eq!(rows(), 1, "a day is not stale");
     assert_eq!(server.query_i64("SELECT count(*) FROM unknown_email_failures"), 0);
     server.clock.advance(chrono::Duration::days(30));
-    gatehouse::privacy::run_retention(&server.state).await.unwrap();
+    server.state.privacy.run_retention().await.unwrap();
     assert_eq!(rows(), 0);
     assert_eq!(server.query_i64("SELECT lock_level FROM users"), 0, "the account's series too");
 }

@@ -453,7 +453,7 @@ async fn retention_purges_expired_rows_unverified_accounts_and_old_audit_rows() 
     assert_eq!(count("bootstrap_tokens"), 2, "the server's link and the seeded one");
 
     // Nothing is due yet.
-    let report = gatehouse::privacy::run_retention(&server.state).await.unwrap();
+    let report = server.state.privacy.run_retention().await.unwrap();
     assert_eq!(report.unverified_accounts, 0);
     assert_eq!(report.sessions, 0);
     // (Only the campus's creation, recorded at time 0 by the test harness, is old.)
@@ -461,7 +461,7 @@ async fn retention_purges_expired_rows_unverified_accounts_and_old_audit_rows() 
     assert_eq!(report, nothing, "nothing else is due yet");
 
     server.clock.advance(chrono::Duration::days(11));
-    let report = gatehouse::privacy::run_retention(&server.state).await.unwrap();
+    let report = server.state.privacy.run_retention().await.unwrap();
     assert_eq!(report.unverified_accounts, 1, "{report:?}");
     assert_eq!(report.sessions, 1, "the browser session is long idle: {report:?}");
     assert_eq!(report.email_links, 2, "both verification links: {report:?}");
@@ -495,7 +495,7 @@ async fn retention_purges_expired_rows_unverified_accounts_and_old_audit_rows() 
 
     server.clock.advance(chrono::Duration::days(360));
     let before = server.query_i64("SELECT count(*) FROM audit_log");
-    let report = gatehouse::privacy::run_retention(&server.state).await.unwrap();
+    let report = server.state.privacy.run_retention().await.unwrap();
     let after = server.query_i64("SELECT count(*) FROM audit_log");
     assert!(report.audit_rows > 0 && after == before - report.audit_rows as i64, "{report:?}");
     assert!(

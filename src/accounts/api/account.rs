@@ -3,8 +3,11 @@
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::*;
+use crate::accounts::api::AccountsState;
 
-pub struct AccountApi;
+pub struct AccountApi {
+    pub state: AccountsState,
+}
 
 #[derive(Object)]
 pub struct DeleteAccountRequest {
@@ -24,8 +27,9 @@ pub enum AccountDeleted {
 impl AccountApi {
     /// The caller's profile.
     #[oai(path = "/", method = "get", operation_id = "get_account")]
-    async fn get(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<Json<UserView>> {
-        let user = state
+    async fn get(&self, auth: Auth) -> ApiResult<Json<UserView>> {
+        let user = self
+            .state
             .accounts
             .user(&auth.principal().user_id)
             .await?
@@ -37,14 +41,14 @@ impl AccountApi {
     #[oai(path = "/", method = "patch", operation_id = "update_account")]
     async fn patch(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: Auth,
         body: StrictJson<ProfilePatch>,
     ) -> ApiResult<Json<UserView>> {
         let body = body.0;
         let legal = body.legal_name.as_deref().map(|n| Some(n).filter(|n| !n.trim().is_empty()));
-        let user = state
+        let user = self
+            .state
             .accounts
             .update_profile(
                 auth.principal(),
@@ -68,18 +72,14 @@ impl AccountApi {
     #[oai(path = "/", method = "delete", operation_id = "delete_account")]
     async fn delete(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: Auth,
         body: StrictJson<DeleteAccountRequest>,
     ) -> ApiResult<AccountDeleted> {
-        crate::privacy::service::delete_own_account(
-            &state,
-            auth.principal(),
-            &body.0.password,
-            &request_meta(req),
-        )
-        .await?;
+        self.state
+            .privacy
+            .delete_own_account(auth.principal(), &body.0.password, &request_meta(req))
+            .await?;
         Ok(AccountDeleted::Deleted)
     }
 
@@ -90,12 +90,12 @@ impl AccountApi {
     #[oai(path = "/password", method = "post", operation_id = "change_password")]
     async fn change_password(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: Auth,
         body: StrictJson<ChangePasswordRequest>,
     ) -> ApiResult<Json<PasswordChangedBody>> {
-        let strength = state
+        let strength = self
+            .state
             .accounts
             .change_password(
                 auth.principal(),
@@ -109,39 +109,24 @@ impl AccountApi {
 
     /// The caller's sessions, most recently active first.
     #[oai(path = "/sessions", method = "get", operation_id = "list_sessions")]
-    async fn sessions(
-        &self,
-        state: Data<&AppState>,
-        auth: Auth,
-    ) -> ApiResult<Json<Vec<SessionListItem>>> {
+    async fn sessions(&self, auth: Auth) -> ApiResult<Json<Vec<SessionListItem>>> {
         let principal = auth.principal();
-        let list = state.accounts.sessions().list(&principal.user_id).await?;
+        let list = self.state.accounts.sessions().list(&principal.user_id).await?;
         Ok(Json(list.into_iter().map(|s| listing(s, &principal.session_id)).collect()))
     }
 
     /// End one of the caller's sessions.
     #[oai(path = "/sessions/:id", method = "delete", operation_id = "revoke_session")]
-    async fn revoke(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        auth: Auth,
-        id: Path<String>,
-    ) -> ApiResult<NoContent> {
-        state.accounts.revoke_session(auth.principal(), &id.0, &request_meta(req)).await?;
+    async fn revoke(&self, req: &Request, auth: Auth, id: Path<String>) -> ApiResult<NoContent> {
+        self.state.accounts.revoke_session(auth.principal(), &id.0, &request_meta(req)).await?;
         Ok(NoContent::NoContent)
     }
 
     /// End every session of the caller except the current one.
     #[oai(path = "/sessions", method = "delete", operation_id = "revoke_other_sessions")]
-    async fn revoke_others(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        auth: Auth,
-    ) -> ApiResult<Json<RevokedBody>> {
+    async fn revoke_others(&self, req: &Request, auth: Auth) -> ApiResult<Json<RevokedBody>> {
         let revoked =
-            state.accounts.revoke_other_sessions(auth.principal(), &request_meta(req)).await?;
+            self.state.accounts.revoke_other_sessions(auth.principal(), &request_meta(req)).await?;
         Ok(Json(RevokedBody { revoked: revoked as u32 }))
     }
 }

@@ -3,14 +3,17 @@
 use poem_openapi::OpenApi;
 
 use super::*;
+use crate::accounts::api::AccountsState;
 use crate::accounts::service::{LoginOutcome, SignInGate, SignedIn};
 
-pub struct AuthApi;
+pub struct AuthApi {
+    pub state: AccountsState,
+}
 
 /// Sets the session cookies and tells the client whether a privacy-policy version waits for
 /// the user's acceptance.
 async fn signed_in_response(
-    state: &AppState,
+    state: &AccountsState,
     jar: &CookieJar,
     signed_in: SignedIn,
 ) -> ApiResult<LoginResponse> {
@@ -35,13 +38,19 @@ impl AuthApi {
     #[oai(path = "/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         body: StrictJson<RegisterRequest>,
     ) -> ApiResult<Accepted> {
         let body = body.0;
         let email = crate::contact::email::normalize(&body.email);
-        guard_sensitive(&state.limits, &state.captcha, req, &email, body.captcha.as_ref(), true)?;
+        guard_sensitive(
+            &self.state.limits,
+            &self.state.captcha,
+            req,
+            &email,
+            body.captcha.as_ref(),
+            true,
+        )?;
         let input = Registration {
             email: body.email,
             password: body.password,
@@ -50,7 +59,7 @@ impl AuthApi {
             phone: body.phone,
             accepted_policy_version: body.accepted_policy_version,
         };
-        state.accounts.register(input, &request_meta(req)).await?;
+        self.state.accounts.register(input, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("verification_sent")))
     }
 
@@ -58,12 +67,11 @@ impl AuthApi {
     #[oai(path = "/verify-email", method = "post", operation_id = "verify_email")]
     async fn verify_email(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         body: StrictJson<LinkTokenRequest>,
     ) -> ApiResult<Done> {
-        limit_sensitive(&state.limits, req, &token_identifier("verify", &body.0.token))?;
-        state.accounts.verify_email(&body.0.token, &request_meta(req)).await?;
+        limit_sensitive(&self.state.limits, req, &token_identifier("verify", &body.0.token))?;
+        self.state.accounts.verify_email(&body.0.token, &request_meta(req)).await?;
         Ok(Done::Ok(status("verified")))
     }
 
@@ -72,22 +80,17 @@ impl AuthApi {
     /// Always 202. At most one link a minute and five a day are sent per account. Past the
     /// per-address allowance a solved captcha is required (`428 captcha_required`).
     #[oai(path = "/verify-email/resend", method = "post", operation_id = "resend_verification")]
-    async fn resend(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        body: StrictJson<EmailRequest>,
-    ) -> ApiResult<Accepted> {
+    async fn resend(&self, req: &Request, body: StrictJson<EmailRequest>) -> ApiResult<Accepted> {
         let email = crate::contact::email::normalize(&body.0.email);
         guard_sensitive(
-            &state.limits,
-            &state.captcha,
+            &self.state.limits,
+            &self.state.captcha,
             req,
             &email,
             body.0.captcha.as_ref(),
             false,
         )?;
-        state.accounts.resend_verification(&body.0.email, &request_meta(req)).await?;
+        self.state.accounts.resend_verification(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }
 
@@ -104,7 +107,6 @@ impl AuthApi {
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         jar: &CookieJar,
         body: StrictJson<LoginRequest>,
@@ -112,25 +114,28 @@ impl AuthApi {
         let body = body.0;
         let email = crate::contact::email::normalize(&body.email);
         let solved = guard_sensitive(
-            &state.limits,
-            &state.captcha,
+            &self.state.limits,
+            &self.state.captcha,
             req,
             &email,
             body.captcha.as_ref(),
             false,
         )?;
         let gate = SignInGate {
-            captcha_missing: state.captcha.enabled() && !solved,
-            through_pause: state.captcha.enabled() && solved,
+            captcha_missing: self.state.captcha.enabled() && !solved,
+            through_pause: self.state.captcha.enabled() && solved,
         };
-        let outcome = state
+        let outcome = self
+            .state
             .accounts
             .login(&body.email, &body.password, body.remember_me, gate, &request_meta(req))
             .await?;
         // The password was right: only failures use up the (address, account) allowance.
-        forgive_sensitive(&state.limits, req, &email);
+        forgive_sensitive(&self.state.limits, req, &email);
         match outcome {
-            LoginOutcome::SignedIn(signed_in) => signed_in_response(&state, jar, *signed_in).await,
+            LoginOutcome::SignedIn(signed_in) => {
+                signed_in_response(&self.state, jar, *signed_in).await
+            }
             LoginOutcome::SecondFactor { mfa_token } => Ok(LoginResponse::Ok(Json(LoginBody {
                 user: None,
                 mfa_required: true,
@@ -150,7 +155,6 @@ impl AuthApi {
     #[oai(path = "/login/mfa", method = "post", operation_id = "login_mfa")]
     async fn login_mfa(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         jar: &CookieJar,
         body: StrictJson<MfaLoginRequest>,
@@ -158,36 +162,34 @@ impl AuthApi {
         let body = body.0;
         // Per pending sign-in, not per address: students behind one NAT address each have
         // their own (and a pending sign-in ends after 5 wrong codes anyway).
-        limit_sensitive(&state.limits, req, &token_identifier("mfa", &body.mfa_token))?;
-        let signed_in =
-            state.accounts.complete_login(&body.mfa_token, &body.code, &request_meta(req)).await?;
-        signed_in_response(&state, jar, signed_in).await
+        limit_sensitive(&self.state.limits, req, &token_identifier("mfa", &body.mfa_token))?;
+        let signed_in = self
+            .state
+            .accounts
+            .complete_login(&body.mfa_token, &body.code, &request_meta(req))
+            .await?;
+        signed_in_response(&self.state, jar, signed_in).await
     }
 
     /// Sign out: ends the current session and clears its cookies.
     #[oai(path = "/logout", method = "post", operation_id = "logout")]
-    async fn logout(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        jar: &CookieJar,
-        auth: Auth,
-    ) -> ApiResult<NoContent> {
-        state.accounts.logout(auth.principal(), &request_meta(req)).await?;
-        cookies::clear(jar, state.config.is_production());
+    async fn logout(&self, req: &Request, jar: &CookieJar, auth: Auth) -> ApiResult<NoContent> {
+        self.state.accounts.logout(auth.principal(), &request_meta(req)).await?;
+        cookies::clear(jar, self.state.config.is_production());
         Ok(NoContent::NoContent)
     }
 
     /// Who am I: the signed-in user and the current session.
     #[oai(path = "/session", method = "get", operation_id = "get_session")]
-    async fn session(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<DirectJson<WhoAmI>> {
+    async fn session(&self, auth: Auth) -> ApiResult<DirectJson<WhoAmI>> {
         let principal = auth.principal();
-        let user = state
+        let user = self
+            .state
             .accounts
             .user(&principal.user_id)
             .await?
             .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Sign in first."))?;
-        let policy = state.pending_policies.status(&principal.user_id).await?;
+        let policy = self.state.pending_policies.status(&principal.user_id).await?;
         Ok(DirectJson::new(&WhoAmIBody::new(&user, principal, &policy)))
     }
 
@@ -196,22 +198,17 @@ impl AuthApi {
     /// Always 202, whether or not the email has an account. Past the per-address allowance a
     /// solved captcha is required (`428 captcha_required`).
     #[oai(path = "/password/forgot", method = "post", operation_id = "forgot_password")]
-    async fn forgot(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        body: StrictJson<EmailRequest>,
-    ) -> ApiResult<Accepted> {
+    async fn forgot(&self, req: &Request, body: StrictJson<EmailRequest>) -> ApiResult<Accepted> {
         let email = crate::contact::email::normalize(&body.0.email);
         guard_sensitive(
-            &state.limits,
-            &state.captcha,
+            &self.state.limits,
+            &self.state.captcha,
             req,
             &email,
             body.0.captcha.as_ref(),
             false,
         )?;
-        state.accounts.forgot_password(&body.0.email, &request_meta(req)).await?;
+        self.state.accounts.forgot_password(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }
 
@@ -219,15 +216,13 @@ impl AuthApi {
     ///
     /// Ends every session of the account and emails a notice.
     #[oai(path = "/password/reset", method = "post", operation_id = "reset_password")]
-    async fn reset(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        body: StrictJson<ResetRequest>,
-    ) -> ApiResult<Done> {
+    async fn reset(&self, req: &Request, body: StrictJson<ResetRequest>) -> ApiResult<Done> {
         let body = body.0;
-        limit_sensitive(&state.limits, req, &token_identifier("reset", &body.token))?;
-        state.accounts.reset_password(&body.token, &body.new_password, &request_meta(req)).await?;
+        limit_sensitive(&self.state.limits, req, &token_identifier("reset", &body.token))?;
+        self.state
+            .accounts
+            .reset_password(&body.token, &body.new_password, &request_meta(req))
+            .await?;
         Ok(Done::Ok(status("password_reset")))
     }
 
@@ -235,14 +230,17 @@ impl AuthApi {
     #[oai(path = "/password/strength", method = "post", operation_id = "password_strength")]
     async fn strength(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         body: StrictJson<StrengthRequest>,
     ) -> ApiResult<Json<StrengthBody>> {
-        state.limits.strength(req.data::<ClientIp>().map(|ip| ip.0)).map_err(ApiError::from)?;
+        self.state
+            .limits
+            .strength(req.data::<ClientIp>().map(|ip| ip.0))
+            .map_err(ApiError::from)?;
         let email = crate::contact::email::normalize(&body.0.email);
         let problem = password::policy_violation(&body.0.password, &email);
-        let score = state
+        let score = self
+            .state
             .accounts
             .hasher()
             .strength(&body.0.password, &email)

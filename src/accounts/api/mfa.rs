@@ -4,6 +4,7 @@
 use poem_openapi::OpenApi;
 
 use super::*;
+use crate::accounts::api::AccountsState;
 
 /// Whether two-step sign-in is on.
 #[derive(Object)]
@@ -52,14 +53,16 @@ pub struct RecoveryCodesBody {
     recovery_codes: Vec<String>,
 }
 
-pub struct MfaApi;
+pub struct MfaApi {
+    pub state: AccountsState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/account/mfa", tag = "ApiTags::Account")]
 impl MfaApi {
     /// Whether two-step sign-in is on, and how many recovery codes are left.
     #[oai(path = "/", method = "get", operation_id = "get_mfa")]
-    async fn status(&self, state: Data<&AppState>, auth: Auth) -> ApiResult<Json<MfaStatusBody>> {
-        let status = state.accounts.mfa_status(&auth.principal().user_id).await?;
+    async fn status(&self, auth: Auth) -> ApiResult<Json<MfaStatusBody>> {
+        let status = self.state.accounts.mfa_status(&auth.principal().user_id).await?;
         Ok(Json(MfaStatusBody {
             totp_enabled: status.totp_enabled,
             recovery_codes_left: status.recovery_codes_left,
@@ -71,13 +74,9 @@ impl MfaApi {
     /// Two-step sign-in stays off until a code is confirmed. Starting again replaces an
     /// unconfirmed secret; with TOTP already on the answer is `totp_already_enabled`.
     #[oai(path = "/totp", method = "post", operation_id = "start_totp")]
-    async fn start(
-        &self,
-        state: Data<&AppState>,
-        req: &Request,
-        auth: Auth,
-    ) -> ApiResult<Json<TotpEnrolmentBody>> {
-        let enrolment = state.accounts.start_totp(auth.principal(), &request_meta(req)).await?;
+    async fn start(&self, req: &Request, auth: Auth) -> ApiResult<Json<TotpEnrolmentBody>> {
+        let enrolment =
+            self.state.accounts.start_totp(auth.principal(), &request_meta(req)).await?;
         Ok(Json(TotpEnrolmentBody {
             secret: enrolment.secret,
             otpauth_uri: enrolment.otpauth_uri,
@@ -90,13 +89,15 @@ impl MfaApi {
     #[oai(path = "/totp/confirm", method = "post", operation_id = "confirm_totp")]
     async fn confirm(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: Auth,
         body: StrictJson<CodeRequest>,
     ) -> ApiResult<Json<RecoveryCodesBody>> {
-        let recovery_codes =
-            state.accounts.confirm_totp(auth.principal(), &body.0.code, &request_meta(req)).await?;
+        let recovery_codes = self
+            .state
+            .accounts
+            .confirm_totp(auth.principal(), &body.0.code, &request_meta(req))
+            .await?;
         Ok(Json(RecoveryCodesBody { recovery_codes }))
     }
 
@@ -107,13 +108,12 @@ impl MfaApi {
     #[oai(path = "/totp", method = "delete", operation_id = "disable_totp")]
     async fn disable(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: Auth,
         body: StrictJson<DisableTotpRequest>,
     ) -> ApiResult<NoContent> {
         let body = body.0;
-        state
+        self.state
             .accounts
             .disable_totp(auth.principal(), &body.password, &body.code, &request_meta(req))
             .await?;
@@ -128,13 +128,13 @@ impl MfaApi {
     #[oai(path = "/recovery-codes", method = "post", operation_id = "regenerate_recovery_codes")]
     async fn regenerate(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         auth: Auth,
         body: StrictJson<RecoveryCodesRequest>,
     ) -> ApiResult<Json<RecoveryCodesBody>> {
         let body = body.0;
-        let recovery_codes = state
+        let recovery_codes = self
+            .state
             .accounts
             .regenerate_recovery_codes(
                 auth.principal(),

@@ -16,7 +16,6 @@ pub use tokens::{TokensApi, jwks};
 use std::borrow::Cow;
 
 use poem::Request;
-use poem::web::Data;
 use poem::web::cookie::CookieJar;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -39,7 +38,19 @@ use crate::http::{
 use crate::identity::Principal;
 use crate::policies::PendingPolicy;
 use crate::sessions::{SessionListing, cookies};
-use crate::state::AppState;
+
+/// What the accounts API uses (built by the route table).
+#[derive(Clone)]
+pub struct AccountsState {
+    pub config: std::sync::Arc<crate::config::Config>,
+    pub accounts: std::sync::Arc<crate::accounts::Accounts>,
+    pub tokens: std::sync::Arc<crate::tokens::Tokens>,
+    pub limits: std::sync::Arc<crate::ratelimit::RateLimits>,
+    pub captcha: std::sync::Arc<crate::captcha::Captcha>,
+    pub pending_policies: std::sync::Arc<crate::policies::PendingPolicies>,
+    /// Account deletion by its owner.
+    pub privacy: std::sync::Arc<crate::privacy::Privacy>,
+}
 
 /// A new account.
 #[derive(Object)]

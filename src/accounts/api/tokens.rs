@@ -5,12 +5,12 @@ use poem::{IntoResponse, Request, handler};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use crate::accounts::api::AccountsState;
 use crate::error::ApiError;
 use crate::http::StrictJson;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
 use crate::policies::PendingPolicy;
-use crate::state::AppState;
 use crate::tokens::TokenPair;
 
 #[derive(Object)]
@@ -47,7 +47,7 @@ pub struct TokenBody {
 }
 
 impl TokenBody {
-    async fn of(state: &AppState, pair: TokenPair) -> Result<Self, ApiError> {
+    async fn of(state: &AccountsState, pair: TokenPair) -> Result<Self, ApiError> {
         let policy = state.pending_policies.status(&pair.user_id).await?;
         Ok(Self {
             access_token: pair.access_token,
@@ -71,7 +71,9 @@ pub enum TokenResponse {
     Ok(Json<TokenBody>),
 }
 
-pub struct TokensApi;
+pub struct TokensApi {
+    pub state: AccountsState,
+}
 
 #[OpenApi(prefix_path = "/api/v1/auth/token", tag = "ApiTags::Auth")]
 impl TokensApi {
@@ -86,15 +88,14 @@ impl TokensApi {
     #[oai(path = "/", method = "post", operation_id = "create_token")]
     async fn create(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         body: StrictJson<TokenGrantRequest>,
     ) -> Result<TokenResponse, ApiError> {
         let body = body.0;
         let email = crate::contact::email::normalize(&body.email);
         let solved = crate::captcha::guard_sensitive(
-            &state.limits,
-            &state.captcha,
+            &self.state.limits,
+            &self.state.captcha,
             req,
             &email,
             body.captcha.as_ref(),
@@ -104,11 +105,11 @@ impl TokensApi {
             email: &body.email,
             password: &body.password,
             totp_code: body.totp_code.as_deref(),
-            captcha_missing: state.captcha.enabled() && !solved,
+            captcha_missing: self.state.captcha.enabled() && !solved,
         };
-        let pair = state.accounts.grant_tokens(&grant, &request_meta(req)).await?;
-        crate::http::forgive_sensitive(&state.limits, req, &email);
-        Ok(TokenResponse::Ok(Json(TokenBody::of(&state, pair).await?)))
+        let pair = self.state.accounts.grant_tokens(&grant, &request_meta(req)).await?;
+        crate::http::forgive_sensitive(&self.state.limits, req, &email);
+        Ok(TokenResponse::Ok(Json(TokenBody::of(&self.state, pair).await?)))
     }
 
     /// Spend a refresh token for a new pair.
@@ -118,34 +119,33 @@ impl TokensApi {
     #[oai(path = "/refresh", method = "post", operation_id = "refresh_token")]
     async fn refresh(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         body: StrictJson<RefreshRequest>,
     ) -> Result<TokenResponse, ApiError> {
         let ip = req.data::<crate::http::ClientIp>().map(|ip| ip.0);
         let token = crate::http::token_identifier("refresh", &body.0.refresh_token);
-        state.limits.sensitive_by_pair(ip, &token).map_err(ApiError::from)?;
-        let pair = state.accounts.refresh_tokens(&body.0.refresh_token, &request_meta(req)).await?;
-        Ok(TokenResponse::Ok(Json(TokenBody::of(&state, pair).await?)))
+        self.state.limits.sensitive_by_pair(ip, &token).map_err(ApiError::from)?;
+        let pair =
+            self.state.accounts.refresh_tokens(&body.0.refresh_token, &request_meta(req)).await?;
+        Ok(TokenResponse::Ok(Json(TokenBody::of(&self.state, pair).await?)))
     }
 
     /// Revoke a refresh token and every token of its sign-in. Unknown tokens are ignored.
     #[oai(path = "/revoke", method = "post", operation_id = "revoke_token")]
     async fn revoke(
         &self,
-        state: Data<&AppState>,
         req: &Request,
         body: StrictJson<RefreshRequest>,
     ) -> Result<Json<TokenRevokedBody>, ApiError> {
-        state.tokens.revoke(&body.0.refresh_token, &request_meta(req)).await?;
+        self.state.tokens.revoke(&body.0.refresh_token, &request_meta(req)).await?;
         Ok(Json(TokenRevokedBody { status: "revoked".into() }))
     }
 }
 
 /// `GET /.well-known/jwks.json`: the public keys that sign access tokens.
 #[handler]
-pub fn jwks(state: Data<&AppState>) -> impl IntoResponse {
-    poem::web::Json(state.tokens.jwks()).with_header("cache-control", "public, max-age=300")
+pub fn jwks(http: Data<&crate::http::HttpContext>) -> impl IntoResponse {
+    poem::web::Json(http.tokens.jwks()).with_header("cache-control", "public, max-age=300")
 }
 
 // The feature's errors as the answers a client sees: status, stable `code`, and a detail in

@@ -105,7 +105,7 @@ fn main() -> anyhow::Result<()> {
             let report = rotate::rotate(
                 &mut conn,
                 &pii,
-                &*state.driver.uploads,
+                &*state.drivers.uploads,
                 clock.unix(),
                 RotateOptions {
                     on_start: &mut |_| {},
