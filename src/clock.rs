@@ -45,6 +45,10 @@ impl Clock for ManualClock {
 }
 
 /// Formats a stored Unix time for API answers (RFC 3339, UTC).
+pub fn rfc3339_opt(unix: Option<i64>) -> Option<String> {
+    unix.map(rfc3339)
+}
+
 pub fn rfc3339(unix: i64) -> String {
     Rfc3339(unix).to_string()
 }

@@ -41,7 +41,7 @@ fn apis(state: &AppState) -> impl OpenApi + use<> {
         limits: state.limits.clone(),
         captcha: state.captcha.clone(),
         pending_policies: state.pending_policies.clone(),
-        privacy: state.privacy.clone(),
+        erasure: state.erasure.clone(),
     };
     let phone_codes = PhoneCodesState {
         config: state.config.clone(),
@@ -66,7 +66,7 @@ fn apis(state: &AppState) -> impl OpenApi + use<> {
         accounts: state.accounts.clone(),
         limits: state.limits.clone(),
         outbox_wake: state.outbox_wake.clone(),
-        privacy: state.privacy.clone(),
+        erasure: state.erasure.clone(),
     };
     let backups = BackupsState {
         config: state.config.clone(),

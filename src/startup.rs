@@ -12,6 +12,7 @@ use poem::listener::TcpAcceptor;
 use tokio::sync::Notify;
 
 use crate::accounts::Accounts;
+use crate::accounts::AccountsData;
 use crate::accounts::bootstrap::bootstrap_link;
 use crate::accounts::password::PasswordHasherPool;
 use crate::accounts::service::blind_index_keys;
@@ -22,22 +23,30 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::contact::phone::PhoneRegions;
 use crate::db::{self, BlockingPool, Db};
+use crate::drivers::DriversData;
 use crate::drivers::{Drivers, DriversParts};
 use crate::jobs::heartbeat::Heartbeat;
 use crate::jobs::{Job, Schedule, Scheduler};
 use crate::keys::{Keys, KeysInUse};
 use crate::metrics::Metrics;
+use crate::mfa::MfaData;
+use crate::notify::NotifyData;
 use crate::notify::mail::MailSender;
 use crate::notify::outbox::{self, Outbox};
 use crate::notify::sms::SmsSender;
+use crate::phone_codes::PhoneCodesData;
 use crate::phone_codes::{PhoneCodeSettings, PhoneCodes};
+use crate::pii::Erasure;
 use crate::pii::{FieldCipher, KeyRing};
+use crate::policies::PoliciesData;
 use crate::privacy;
 use crate::privacy::{Privacy, PrivacyParts};
 use crate::router;
+use crate::sessions::SessionsData;
 use crate::sessions::{Sessions, TouchWriter};
 use crate::state::AppState;
 use crate::tokens::Tokens;
+use crate::tokens::TokensData;
 use crate::tokens::key_files::KeyFiles;
 use crate::tokens::live_keys::LiveJwtKeys;
 
@@ -227,15 +236,29 @@ pub fn build(
     ));
     let pending_policies = Arc::new(crate::policies::PendingPolicies::new(db.clone()));
     let keys = Arc::new(keys);
+    // Every feature's personal data, for account deletion and retention (the accounts' apart:
+    // it reads the person first and its row goes last).
+    let erasure = Arc::new(Erasure::new(
+        db.clone(),
+        clock.clone(),
+        &config.storage.data_dir,
+        keys.session_secret.expose(),
+        Arc::new(AccountsData { accounts: accounts.clone() }),
+        vec![
+            Arc::new(SessionsData { sessions: sessions.clone() }),
+            Arc::new(TokensData { tokens: tokens.clone() }),
+            Arc::new(MfaData),
+            Arc::new(PhoneCodesData),
+            Arc::new(NotifyData { pii: pii.clone() }),
+            Arc::new(DriversData { drivers: drivers.clone() }),
+            Arc::new(PoliciesData { pending: pending_policies.clone() }),
+        ],
+    ));
     let privacy = Arc::new(Privacy::new(PrivacyParts {
         db: db.clone(),
         clock: clock.clone(),
         config: config.clone(),
-        keys: keys.clone(),
-        pii: pii.clone(),
-        accounts: accounts.clone(),
-        tokens: tokens.clone(),
-        drivers: drivers.clone(),
+        erasure: erasure.clone(),
         pending_policies: pending_policies.clone(),
     }));
     let state = AppState {
@@ -258,6 +281,7 @@ pub fn build(
         drivers,
         pending_policies,
         privacy,
+        erasure,
     };
     Ok((state, touch_writer, outbox))
 }

@@ -43,8 +43,10 @@ pub struct AppState {
     pub backups: Arc<crate::backup::Backups>,
     /// Driver verification: licence image storage, OCR, the image decoding pool.
     pub drivers: Arc<crate::drivers::Drivers>,
-    /// Account deletion, retention, policy publication and acceptance.
+    /// Retention, the export, policy publication and acceptance.
     pub privacy: Arc<crate::privacy::Privacy>,
+    /// Account deletion across every feature's personal data.
+    pub erasure: Arc<crate::pii::Erasure>,
     /// Privacy-policy versions users still have to accept (cached).
     pub pending_policies: Arc<crate::policies::PendingPolicies>,
 }

@@ -137,7 +137,7 @@ impl Accounts {
             })
             .await?;
         self.sessions().forget(&ended).await;
-        self.forget_user(&admin_id).await;
+        self.forget_user(&admin_id);
         Ok(outcome)
     }
 }

@@ -6,9 +6,11 @@ pub mod api;
 pub mod bootstrap;
 pub mod lockout;
 pub mod password;
+pub mod personal_data;
 pub mod service;
 mod store;
 
+pub use personal_data::AccountsData;
 pub use service::{AccountError, Accounts};
 
 /// The account rows other features read and write, inside their own transactions.

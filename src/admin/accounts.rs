@@ -21,6 +21,7 @@ use crate::http::StrictJson;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
 use crate::identity::Role;
+use crate::pii::DeleteReason;
 use crate::sessions::Sessions;
 
 /// An account as admins see it.
@@ -144,7 +145,7 @@ impl AccountsAdminApi {
         Ok(Json(UserPage { items, page: paging.info(total) }))
     }
 
-    /// Delete an account and its personal data (see `privacy::deletion`).
+    /// Delete an account and its personal data.
     ///
     /// As `DELETE /api/v1/account`, without the password. `404 user_not_found` for an unknown
     /// id, `410 account_deleted` for an account deleted already, `409 cannot_delete_self` for
@@ -157,7 +158,14 @@ impl AccountsAdminApi {
         id: Path<String>,
     ) -> Result<UserDeleted, ApiError> {
         let admin = auth.principal();
-        self.state.privacy.admin_delete_account(admin, &id.0, &request_meta(req)).await?;
+        if admin.user_id == id.0 {
+            return Err(ApiError::conflict(
+                "cannot_delete_self",
+                "Admins delete their own account from the account page, with their password.",
+            ));
+        }
+        let (reason, meta) = (DeleteReason::Admin, request_meta(req));
+        self.state.erasure.erase(&id.0, reason, Some(&admin.user_id), &meta).await?;
         Ok(UserDeleted::Deleted)
     }
 
@@ -249,7 +257,7 @@ impl AccountsAdminApi {
                 Ok::<_, ApiError>(())
             })
             .await?;
-        self.state.accounts.forget_user(&id.0).await;
+        self.state.accounts.forget_user(&id.0);
         Ok(Json(view(&self.state, &id.0).await?.ok_or_else(no_such_user)?))
     }
 

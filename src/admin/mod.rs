@@ -22,5 +22,5 @@ pub struct AdminState {
     /// Wakes the outbox after a retry is queued.
     pub outbox_wake: std::sync::Arc<tokio::sync::Notify>,
     /// Account deletion by an admin.
-    pub privacy: std::sync::Arc<crate::privacy::Privacy>,
+    pub erasure: std::sync::Arc<crate::pii::Erasure>,
 }

@@ -2,6 +2,8 @@
 //! Features record events inside their own transactions with [`record`], so an action and its
 //! audit row commit together or not at all.
 
+pub mod export;
+
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
@@ -113,4 +115,23 @@ pub mod actions {
     pub const DRIVER_ENABLED: &str = "driver.enabled";
     pub const DRIVER_AVAILABLE: &str = "driver.availability_on";
     pub const DRIVER_UNAVAILABLE: &str = "driver.availability_off";
+}
+
+/// Replaces `user_id` by `pseudonym` in every row done by or to it and erases those rows' IP
+/// addresses (an account deletion keeps the story, not the person).
+pub fn pseudonymise(conn: &Connection, user_id: &str, pseudonym: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE audit_log SET
+             actor_id = CASE WHEN actor_id = ?1 THEN ?2 ELSE actor_id END,
+             subject_id = CASE WHEN subject_id = ?1 THEN ?2 ELSE subject_id END,
+             ip = NULL
+         WHERE actor_id = ?1 OR subject_id = ?1",
+        params![user_id, pseudonym],
+    )?;
+    Ok(())
+}
+
+/// Deletes the rows written at or before `before` (retention). Returns how many.
+pub fn purge_before(conn: &Connection, before: i64) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM audit_log WHERE at <= ?1", [before])
 }

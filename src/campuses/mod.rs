@@ -3,6 +3,7 @@
 //! admins manage them with `gatehouse campus ...` and `/api/v1/admin/campuses`.
 
 pub mod api;
+pub mod export;
 mod store;
 
 pub use store::{Campus, CampusError};

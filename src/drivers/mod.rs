@@ -23,6 +23,7 @@ pub mod image_kind;
 pub mod licence;
 pub mod metadata;
 pub mod notices;
+pub mod personal_data;
 mod problems;
 pub mod reviews;
 pub mod service;
@@ -45,6 +46,7 @@ use licence::ocr;
 use uploads::{ImageError, UploadStore};
 
 /// Licence rows for the export, and the sealed columns for the privacy passes.
+pub use personal_data::DriversData;
 pub use store::{SEALED_COLUMNS, licences_of};
 
 /// Driver verification: what its rules need, and its shared parts.

@@ -10,14 +10,15 @@
 //! handed to the blocking pool, such as a backup's database copy, cannot be interrupted and
 //! finishes on its own.)
 //!
-//! Registering a job is one line in `server::schedule_jobs`:
+//! Registering a job is one line in `startup::schedule_jobs`:
 //!
 //! ```ignore
-//! jobs.add(Job::daily("retention", NaiveTime::from_hms_opt(4, 0, 0).unwrap(), run_retention));
-//! jobs.add(Job::every("driver_expiry", Duration::from_secs(3600), |s| async move { expire(&s).await }));
+//! jobs.add(Job::daily("retention", RETENTION_AT, |s: AppState| async move {
+//!     s.privacy.run_retention().await
+//! }));
 //! ```
 //!
-//! where `run_retention` is an `async fn(AppState) -> Result<T, E>` (`T: Debug` is logged as
+//! where the closure returns a future of `Result<T, E>` (`T: Debug` is logged as
 //! the outcome, so it must hold counts, never personal data; `E: Display` is logged as the
 //! error).
 //!

@@ -2,4 +2,7 @@
 //! pending second step of a sign-in (a challenge). The sign-in flows that ask for them are in
 //! the accounts feature.
 
+pub mod personal_data;
 pub mod totp;
+
+pub use personal_data::MfaData;

@@ -4,8 +4,11 @@
 
 pub mod mail;
 pub mod outbox;
+mod personal_data;
 pub mod sms;
 pub mod templates;
+
+pub use personal_data::NotifyData;
 
 use rusqlite::{Connection, params};
 

@@ -6,7 +6,9 @@
 //! rules, `store.rs` the SQL.
 
 pub mod api;
+pub mod personal_data;
 mod service;
 mod store;
 
+pub use personal_data::PhoneCodesData;
 pub use service::{PhoneCodeError, PhoneCodeSettings, PhoneCodes, Verified};

@@ -307,7 +307,7 @@ impl PhoneCodes {
         match outcome {
             Applied::Failed(reason) => Err(reason),
             Applied::Linked(user) => {
-                self.accounts.forget_user(&user.id).await;
+                self.accounts.forget_user(&user.id);
                 Ok(Verified::Linked(user))
             }
             Applied::SignedIn(user, session) => {

@@ -10,9 +10,11 @@
 //! answers that carry it.
 
 mod pending;
+pub mod personal_data;
 mod store;
 
 pub use pending::{PendingPolicies, PendingPolicy};
+pub use personal_data::PoliciesData;
 pub use store::{
     Acceptance, MAX_TEXT_BYTES, MAX_VERSION_CHARS, POLICY_ACCEPTED, POLICY_PUBLISHED, Policy,
     PolicySummary, accept, acceptances_of, current, list, pending_for, publish, refusal,

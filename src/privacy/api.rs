@@ -264,15 +264,6 @@ impl From<crate::privacy::service::PrivacyError> for ApiError {
         use crate::privacy::service::PrivacyError as E;
         match e {
             E::Validation(errors) => Self::validation(errors),
-            E::WrongPassword => Self::unauthorized(
-                "invalid_credentials",
-                "The password is not right; the account was not deleted.",
-            ),
-            E::Throttled { retry_after } => Self::account_throttled(retry_after),
-            E::ReauthenticationRequired => Self::forbidden(
-                "reauthentication_required",
-                "Sign in again (within the last 10 minutes) to delete this account.",
-            ),
             E::UserNotFound => Self::not_found("user_not_found", "There is no such account."),
             E::AccountDeleted => Self::gone("account_deleted", "This account has been deleted."),
             E::NoPolicy => Self::not_found("no_policy", "No privacy policy is published."),
@@ -283,10 +274,6 @@ impl From<crate::privacy::service::PrivacyError> for ApiError {
             E::NotCurrentPolicy { current } => Self::conflict(
                 "policy_version_not_current",
                 format!("Only the current privacy policy (version {current}) can be accepted."),
-            ),
-            E::CannotDeleteSelf => Self::conflict(
-                "cannot_delete_self",
-                "Admins delete their own account from the account page, with their password.",
             ),
             E::Internal(cause) => Self::internal(format!("{cause:#}")),
         }

@@ -9,7 +9,6 @@
 //!   [`sealed_files`] in the same passes.
 
 pub mod api;
-pub mod deletion;
 pub mod export;
 pub mod retention;
 pub mod rotate;

@@ -5,6 +5,7 @@
 //! expire after a minute, so a change made by another process (the CLI) is seen within it.
 
 pub mod cookies;
+pub mod personal_data;
 mod store;
 
 use std::net::IpAddr;
@@ -24,6 +25,7 @@ use crate::identity::Role;
 use crate::identity::{AuthMethod, Principal};
 use crate::ratelimit::KeyHold;
 use crate::tokens::{self, Tokens};
+pub use personal_data::SessionsData;
 pub use store::SessionListing;
 use store::SessionRow;
 
@@ -339,6 +341,11 @@ impl Sessions {
 
     /// Drops cache entries for sessions deleted elsewhere.
     pub async fn forget(&self, token_hashes: &[Vec<u8>]) {
+        self.forget_now(token_hashes);
+    }
+
+    /// [`Sessions::forget`], for work that is not async (the clean-up after a deletion).
+    pub fn forget_now(&self, token_hashes: &[Vec<u8>]) {
         self.invalidate(token_hashes);
     }
 }

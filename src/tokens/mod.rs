@@ -10,9 +10,11 @@
 pub mod jwt;
 pub mod key_files;
 pub mod live_keys;
+pub mod personal_data;
 mod service;
 mod store;
 
+pub use personal_data::TokensData;
 pub use service::{NewFamily, TokenError, TokenPair, Tokens};
 
 /// Token families other features end (a password change, an admin action) or check (a session's sign-in).

@@ -73,7 +73,7 @@ async fn rotation_reseals_everything_while_reads_keep_working_and_retires_old_ke
         let url = user.url("/api/v1/account");
         tokio::spawn(async move {
             while !done.load(Ordering::Relaxed) {
-                accounts.forget_user(&user_id).await;
+                accounts.forget_user(&user_id);
                 let response = client.get(&url).send().await.unwrap();
                 let ok = response.status() == 200
                     && response.json::<serde_json::Value>().await.unwrap()["email"]

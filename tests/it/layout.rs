@@ -1,6 +1,7 @@
 //! The house rules of `docs/architecture.md` that a test can hold: no file in `src/` over 500
-//! lines, no feature's store public (`pub mod store`), and the ground floor (infrastructure and
-//! shared types) importing nothing above it.
+//! lines, no feature's store public (`pub mod store`), the ground floor (infrastructure and
+//! shared types) importing nothing above it, and nothing below the wiring reaching up into it
+//! (the app's whole state, the route table, start-up, the command line).
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +103,26 @@ fn the_ground_floor_imports_nothing_above_it() {
         }
     }
     assert!(upward.is_empty(), "the ground floor must not lean on a feature: {upward:?}");
+}
+
+/// The top floor: it builds and routes everything, and nothing else may name it.
+const WIRING: &[&str] = &["cli", "startup", "router", "state", "seed", "web", "lib", "main"];
+
+#[test]
+fn nothing_below_the_wiring_reaches_up_into_it() {
+    let mut upward = Vec::new();
+    for (name, text) in sources() {
+        let module = module_of(&name);
+        if WIRING.contains(&module) {
+            continue;
+        }
+        for named in modules_named(&text) {
+            if WIRING.contains(&named.as_str()) {
+                upward.push(format!("{name} -> crate::{named}"));
+            }
+        }
+    }
+    assert!(upward.is_empty(), "features receive their state, they do not reach it: {upward:?}");
 }
 
 #[test]

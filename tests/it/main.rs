@@ -28,6 +28,7 @@ mod mfa;
 mod openapi_drift;
 mod otp;
 mod passwords;
+mod personal_data;
 mod policy_status;
 mod privacy_account;
 mod privacy_at_rest;

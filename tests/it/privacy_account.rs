@@ -143,7 +143,7 @@ async fn deleting_an_account_removes_its_data_ends_its_access_and_frees_the_emai
         .await
         .unwrap();
     let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
-    let uploads = gatehouse::privacy::deletion::user_upload_dir(&server.data_dir(), &id);
+    let uploads = gatehouse::pii::erasure::user_upload_dir(&server.data_dir(), &id);
     std::fs::create_dir_all(&uploads).unwrap();
     std::fs::write(uploads.join("licence-front.jpg"), b"\xff\xd8\xff").unwrap();
 

@@ -276,7 +276,7 @@ async fn a_truncated_ciphertext_is_an_internal_error_not_a_crash() {
         .unwrap()
         .execute("UPDATE users SET display_name = substr(display_name, 1, 20)", [])
         .unwrap();
-    server.state.accounts.forget_user(&id).await;
+    server.state.accounts.forget_user(&id);
     let response = user.get("/api/v1/account").await;
     let body = problem(response, 500, "internal_error").await;
     assert!(!body.to_string().contains("truncated"), "no internal detail: {body}");

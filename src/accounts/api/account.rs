@@ -76,10 +76,9 @@ impl AccountApi {
         auth: Auth,
         body: StrictJson<DeleteAccountRequest>,
     ) -> ApiResult<AccountDeleted> {
-        self.state
-            .privacy
-            .delete_own_account(auth.principal(), &body.0.password, &request_meta(req))
-            .await?;
+        let (principal, meta) = (auth.principal(), request_meta(req));
+        let erasure = &self.state.erasure;
+        self.state.accounts.delete_own(erasure, principal, &body.0.password, &meta).await?;
         Ok(AccountDeleted::Deleted)
     }
 

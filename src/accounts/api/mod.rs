@@ -49,7 +49,7 @@ pub struct AccountsState {
     pub captcha: std::sync::Arc<crate::captcha::Captcha>,
     pub pending_policies: std::sync::Arc<crate::policies::PendingPolicies>,
     /// Account deletion by its owner.
-    pub privacy: std::sync::Arc<crate::privacy::Privacy>,
+    pub erasure: std::sync::Arc<crate::pii::Erasure>,
 }
 
 /// A new account.

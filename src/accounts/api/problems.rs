@@ -82,3 +82,22 @@ impl From<crate::accounts::AccountError> for ApiError {
         }
     }
 }
+
+impl From<crate::accounts::service::DeletionError> for ApiError {
+    fn from(e: crate::accounts::service::DeletionError) -> Self {
+        use crate::accounts::service::DeletionError as E;
+        match e {
+            E::Validation(errors) => Self::validation(errors),
+            E::WrongPassword => Self::unauthorized(
+                "invalid_credentials",
+                "The password is not right; the account was not deleted.",
+            ),
+            E::Throttled { retry_after } => Self::account_throttled(retry_after),
+            E::ReauthenticationRequired => Self::forbidden(
+                "reauthentication_required",
+                "Sign in again (within the last 10 minutes) to delete this account.",
+            ),
+            E::Erasure(e) => e.into(),
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //! sign-in step), `passwords` (change, reset), `profile`.
 
 mod cached_user;
+mod deletion;
 mod links;
 mod mfa;
 mod passwords;
@@ -20,6 +21,7 @@ mod token_grant;
 use std::sync::Arc;
 
 pub use cached_user::CachedUser;
+pub use deletion::DeletionError;
 pub use mfa::{LoginOutcome, MfaStatus, TotpEnrolment};
 use signin::PasswordCheck;
 pub use signin::SignInGate;
@@ -317,7 +319,7 @@ impl Accounts {
     }
 
     /// Drops a user's cached copy after a change.
-    pub async fn forget_user(&self, user_id: &str) {
+    pub fn forget_user(&self, user_id: &str) {
         self.users.invalidate(user_id);
     }
 
@@ -326,7 +328,7 @@ impl Accounts {
     /// copy.
     pub async fn forget_signed_out(&self, user_id: &str, ended: &crate::sessions::Ended) {
         self.sessions.forget_ended(ended).await;
-        self.forget_user(user_id).await;
+        self.forget_user(user_id);
     }
 
     fn wake_outbox(&self) {

@@ -44,7 +44,7 @@ impl Accounts {
                 Ok::<_, AccountError>(user)
             })
             .await?;
-        self.forget_user(&user.id).await;
+        self.forget_user(&user.id);
         Ok(user)
     }
 }

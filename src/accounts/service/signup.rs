@@ -154,7 +154,7 @@ impl Accounts {
                 Ok(token.user_id)
             })
             .await?;
-        self.forget_user(&user_id).await;
+        self.forget_user(&user_id);
         Ok(())
     }
 }

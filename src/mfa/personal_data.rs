@@ -1,0 +1,88 @@
+//! What two-step sign-in keeps about a person: the sealed TOTP secret, the hashes of the
+//! recovery codes, and pending second steps of a sign-in.
+
+use poem_openapi::Object;
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::clock::{rfc3339, rfc3339_opt};
+use crate::config::RetentionConfig;
+use crate::pii::{AfterErase, Person, PersonalData, Purged};
+
+pub struct MfaData;
+
+impl PersonalData for MfaData {
+    fn feature(&self) -> &'static str {
+        "mfa"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["totp_credentials", "recovery_codes", "mfa_challenges"]
+    }
+
+    fn erase_in(
+        &self,
+        tx: &Connection,
+        person: &Person,
+        _after: &mut AfterErase,
+    ) -> rusqlite::Result<()> {
+        tx.execute("DELETE FROM totp_credentials WHERE user_id = ?1", [&person.id])?;
+        tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [&person.id])?;
+        tx.execute("DELETE FROM mfa_challenges WHERE user_id = ?1", [&person.id])?;
+        Ok(())
+    }
+
+    /// Pending second steps past their expiry.
+    fn purge_in(
+        &self,
+        tx: &Connection,
+        now: i64,
+        _retention: &RetentionConfig,
+        purged: &mut Purged,
+    ) -> rusqlite::Result<()> {
+        let rows = tx.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
+        purged.add("mfa_challenges", rows);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ExportMfa {
+    /// Whether sign-in asks for an authenticator-app code.
+    pub totp_enabled: bool,
+    /// When the current authenticator app was confirmed (or an enrolment started, if not yet).
+    pub totp_since: Option<String>,
+    pub recovery_codes_unused: i64,
+    pub recovery_codes_used: i64,
+    /// Codes paused until then after too many wrong ones, if they were.
+    pub paused_until: Option<String>,
+}
+
+/// The two-step sign-in state of the account export (never the secret or the codes).
+/// `paused_until`: the second factors' pause, which the accounts keep with the lockout.
+pub fn export_mfa(
+    conn: &Connection,
+    user_id: &str,
+    paused_until: Option<i64>,
+) -> rusqlite::Result<ExportMfa> {
+    let credential: Option<(i64, Option<i64>)> = conn
+        .query_row(
+            "SELECT created_at, confirmed_at FROM totp_credentials WHERE user_id = ?1",
+            [user_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (unused, used) = conn.query_row(
+        "SELECT count(*) FILTER (WHERE used_at IS NULL), count(*) FILTER (WHERE used_at IS NOT NULL)
+         FROM recovery_codes WHERE user_id = ?1",
+        [user_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(ExportMfa {
+        totp_enabled: credential.is_some_and(|(_, confirmed)| confirmed.is_some()),
+        totp_since: credential.map(|(created, confirmed)| rfc3339(confirmed.unwrap_or(created))),
+        recovery_codes_unused: unused,
+        recovery_codes_used: used,
+        paused_until: rfc3339_opt(paused_until),
+    })
+}

@@ -1,0 +1,57 @@
+//! What the outbox keeps about a person: messages addressed to their email or phone (the
+//! recipient sealed, the body erased once sent).
+
+use rusqlite::Connection;
+
+use crate::config::RetentionConfig;
+use crate::pii::{AfterErase, FieldCipher, Person, PersonalData, Purged};
+
+const DAY: i64 = 86_400;
+
+pub struct NotifyData {
+    pub pii: FieldCipher,
+}
+
+impl PersonalData for NotifyData {
+    fn feature(&self) -> &'static str {
+        "notify"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["outbox"]
+    }
+
+    /// Queued messages are never sent. Text messages to a phone another account shares are
+    /// that account's too, and stay.
+    fn erase_in(
+        &self,
+        tx: &Connection,
+        person: &Person,
+        _after: &mut AfterErase,
+    ) -> rusqlite::Result<()> {
+        let emails: Vec<String> = person.email.iter().cloned().collect();
+        let phones: Vec<String> = match &person.unshared_phone_index {
+            Some(_) => person.phone.iter().cloned().collect(),
+            None => Vec::new(),
+        };
+        super::delete_addressed_to(tx, &self.pii, &emails, &phones)?;
+        Ok(())
+    }
+
+    /// Sent or failed messages older than `retention.outbox_days`.
+    fn purge_in(
+        &self,
+        tx: &Connection,
+        now: i64,
+        retention: &RetentionConfig,
+        purged: &mut Purged,
+    ) -> rusqlite::Result<()> {
+        let rows = tx.execute(
+            "DELETE FROM outbox
+             WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at <= ?1",
+            [now - i64::from(retention.outbox_days) * DAY],
+        )?;
+        purged.add("outbox_messages", rows);
+        Ok(())
+    }
+}

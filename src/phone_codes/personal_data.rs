@@ -1,0 +1,83 @@
+//! What the phone codes keep about a person: codes sent to their phone and the checks made
+//! against it (by the phone's blind index; never a code).
+
+use poem_openapi::Object;
+use rusqlite::Connection;
+
+use crate::clock::{rfc3339, rfc3339_opt};
+use crate::config::RetentionConfig;
+use crate::pii::{AfterErase, Person, PersonalData, Purged};
+
+const DAY: i64 = 86_400;
+
+pub struct PhoneCodesData;
+
+impl PersonalData for PhoneCodesData {
+    fn feature(&self) -> &'static str {
+        "phone_codes"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["phone_codes", "phone_code_checks"]
+    }
+
+    /// Codes for a phone verified on another account too are that account's business.
+    fn erase_in(
+        &self,
+        tx: &Connection,
+        person: &Person,
+        _after: &mut AfterErase,
+    ) -> rusqlite::Result<()> {
+        if let Some(index) = &person.unshared_phone_index {
+            tx.execute("DELETE FROM phone_codes WHERE phone_index = ?1", [index])?;
+            tx.execute("DELETE FROM phone_code_checks WHERE phone_index = ?1", [index])?;
+        }
+        Ok(())
+    }
+
+    /// Codes expired more than a day ago (the per-day sending limits count them until then)
+    /// and checks older than a day.
+    fn purge_in(
+        &self,
+        tx: &Connection,
+        now: i64,
+        _retention: &RetentionConfig,
+        purged: &mut Purged,
+    ) -> rusqlite::Result<()> {
+        let codes = tx.execute("DELETE FROM phone_codes WHERE expires_at <= ?1", [now - DAY])?;
+        let checks = tx.execute("DELETE FROM phone_code_checks WHERE at <= ?1", [now - DAY])?;
+        purged.add("phone_codes", codes);
+        purged.add("phone_code_checks", checks);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ExportPhoneCode {
+    pub created_at: String,
+    pub expires_at: String,
+    pub attempts: i64,
+    pub used_at: Option<String>,
+}
+
+/// Codes sent to the account's phone, for the account export (state only; never a code).
+pub fn export_phone_codes(
+    conn: &Connection,
+    phone_index: Option<&[u8]>,
+) -> rusqlite::Result<Vec<ExportPhoneCode>> {
+    let Some(phone_index) = phone_index else { return Ok(Vec::new()) };
+    let mut stmt = conn.prepare(
+        "SELECT created_at, expires_at, attempts, used_at FROM phone_codes
+         WHERE phone_index = ?1 ORDER BY created_at",
+    )?;
+    let rows = stmt.query_map([phone_index], |r| {
+        Ok(ExportPhoneCode {
+            created_at: rfc3339(r.get(0)?),
+            expires_at: rfc3339(r.get(1)?),
+            attempts: r.get(2)?,
+            used_at: rfc3339_opt(r.get(3)?),
+        })
+    })?;
+    rows.collect()
+}
