@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::contact::phone::PhoneRegions;
 use crate::db::{self, BlockingPool, Db};
 use crate::drivers::DriversData;
+use crate::drivers::sealed_files::LicenceImages;
 use crate::drivers::{Drivers, DriversParts};
 use crate::jobs::heartbeat::Heartbeat;
 use crate::jobs::{Job, Schedule, Scheduler};
@@ -37,9 +38,9 @@ use crate::notify::sms::SmsSender;
 use crate::phone_codes::PhoneCodesData;
 use crate::phone_codes::{PhoneCodeSettings, PhoneCodes};
 use crate::pii::Erasure;
+use crate::pii::sealed::{SealedColumns, SealedFiles};
 use crate::pii::{FieldCipher, KeyRing};
 use crate::policies::PoliciesData;
-use crate::privacy;
 use crate::privacy::{Privacy, PrivacyParts};
 use crate::router;
 use crate::sessions::SessionsData;
@@ -49,6 +50,15 @@ use crate::tokens::Tokens;
 use crate::tokens::TokensData;
 use crate::tokens::key_files::KeyFiles;
 use crate::tokens::live_keys::LiveJwtKeys;
+
+/// Every sealed column, each declared by its feature: start-up seals what is still plain and
+/// `gatehouse keys rotate` re-seals them (licence images beside them, as sealed files).
+pub const SEALED: &[SealedColumns] = &[
+    crate::accounts::personal_data::SEALED,
+    crate::notify::personal_data::SEALED,
+    crate::mfa::personal_data::SEALED,
+    crate::drivers::personal_data::SEALED,
+];
 
 /// How long in-flight requests may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -158,10 +168,10 @@ pub fn build(
         KeyRing::load(keys.pii_key.clone(), &data_dir).context("cannot load the PII keys")?,
     ));
     let (email_index_key, _) = blind_index_keys(keys.pii_key.expose());
-    privacy::startup::verify_keys_read_only(&db_path, &pii, &email_index_key)
+    crate::pii::start_checks::verify_keys_read_only(&db_path, &pii, &email_index_key)
         .context("cannot open the personal data")?;
     let db = open_database(&data_dir)?;
-    privacy::startup::prepare(&mut *db.get()?, &pii, clock.unix())
+    crate::pii::start_checks::prepare(&mut *db.get()?, &pii, SEALED, clock.unix())
         .context("cannot open the personal data")?;
     let hasher = PasswordHasherPool::new(
         BlockingPool::new("hashing", hashing_threads()),
@@ -217,9 +227,9 @@ pub fn build(
     let captcha = Arc::new(crate::captcha::Captcha::new(&config.captcha, clock.clone()));
     let uploads = crate::drivers::uploads::FileUploadStore::open(&data_dir, pii.clone())
         .context("cannot create the uploads directory")?;
-    let sealed =
-        privacy::sealed_files::seal_plain(&mut *db.get()?, &uploads, pii.ring().active_id())
-            .context("cannot seal the licence images stored in plain")?;
+    let sealed = LicenceImages(&uploads)
+        .reseal(&mut *db.get()?, pii.ring().active_id(), true, &mut |_| {})
+        .context("cannot seal the licence images stored in plain")?;
     if sealed > 0 {
         tracing::info!(files = sealed, "licence images stored in plain are now sealed");
     }

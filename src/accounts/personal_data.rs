@@ -11,9 +11,17 @@ use super::{Accounts, EMAIL, PHONE, lockout};
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::config::RetentionConfig;
 use crate::pii::cipher::open_column;
+use crate::pii::sealed::SealedColumns;
 use crate::pii::{AfterErase, FieldCipher, Person, PersonalData, Purged};
 
 const DAY: i64 = 86_400;
+
+/// The account row's sealed columns.
+pub const SEALED: SealedColumns = SealedColumns {
+    table: "users",
+    key: "id",
+    columns: &["email", "display_name", "legal_name", "phone"],
+};
 
 pub struct AccountsData {
     pub accounts: Arc<Accounts>,

@@ -5,7 +5,8 @@ use super::*;
 pub(super) fn keys_rotate(file: Option<&Path>) -> anyhow::Result<()> {
     use std::io::IsTerminal;
 
-    use crate::privacy::rotate::{self, RotateOptions};
+    use crate::drivers::sealed_files::LicenceImages;
+    use crate::pii::rotate::{self, RotateOptions};
     let config = load(file)?;
     let clock: std::sync::Arc<dyn crate::clock::Clock> =
         std::sync::Arc::new(crate::clock::SystemClock);
@@ -26,7 +27,7 @@ pub(super) fn keys_rotate(file: Option<&Path>) -> anyhow::Result<()> {
     let report = rotate::rotate(
         &mut conn,
         &state.pii,
-        &*state.drivers.uploads,
+        (startup::SEALED, &LicenceImages(&*state.drivers.uploads)),
         clock.unix(),
         RotateOptions {
             on_start: &mut |rows| bar.set_length(rows),

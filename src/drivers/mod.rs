@@ -26,6 +26,7 @@ pub mod notices;
 pub mod personal_data;
 mod problems;
 pub mod reviews;
+pub mod sealed_files;
 pub mod service;
 mod store;
 pub mod uploads;

@@ -11,9 +11,14 @@ use rusqlite::{Connection, OptionalExtension};
 use super::Drivers;
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::config::RetentionConfig;
+use crate::pii::sealed::SealedColumns;
 use crate::pii::{AfterErase, FieldCipher, Person, PersonalData, Purged};
 
 const DAY: i64 = 86_400;
+
+/// The licence fields that identify a person, sealed.
+pub const SEALED: SealedColumns =
+    SealedColumns { table: "driver_licences", key: "id", columns: super::SEALED_COLUMNS };
 
 pub struct DriversData {
     pub drivers: Arc<Drivers>,

@@ -6,7 +6,12 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::config::RetentionConfig;
+use crate::pii::sealed::SealedColumns;
 use crate::pii::{AfterErase, Person, PersonalData, Purged};
+
+/// The TOTP secret, sealed.
+pub const SEALED: SealedColumns =
+    SealedColumns { table: "totp_credentials", key: "user_id", columns: &["secret"] };
 
 pub struct MfaData;
 

@@ -107,7 +107,7 @@ pub struct Credential {
     pub last_step: Option<i64>,
 }
 
-/// The context the secret is sealed under (see `privacy::sealed::SEALED`).
+/// The context the secret is sealed under (see `mfa::personal_data::SEALED`).
 pub const SECRET: &str = "totp_credentials.secret";
 
 pub fn credential(

@@ -4,7 +4,7 @@
 
 pub mod mail;
 pub mod outbox;
-mod personal_data;
+pub mod personal_data;
 pub mod sms;
 pub mod templates;
 

@@ -4,9 +4,14 @@
 use rusqlite::Connection;
 
 use crate::config::RetentionConfig;
+use crate::pii::sealed::SealedColumns;
 use crate::pii::{AfterErase, FieldCipher, Person, PersonalData, Purged};
 
 const DAY: i64 = 86_400;
+
+/// The outbox's sealed columns (a body is erased once sent).
+pub const SEALED: SealedColumns =
+    SealedColumns { table: "outbox", key: "id", columns: &["recipient", "body_text", "body_html"] };
 
 pub struct NotifyData {
     pub pii: FieldCipher,

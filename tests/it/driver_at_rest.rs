@@ -187,7 +187,10 @@ async fn key_rotation_reseals_licence_fields_and_images() {
         assert_eq!(new[1..5], 2u32.to_be_bytes(), "the file names key 2");
         assert_ne!(old, new);
     }
-    let per_key = gatehouse::privacy::sealed::values_per_key(&server.state.db.get().unwrap());
+    let per_key = gatehouse::pii::sealed::values_per_key(
+        &server.state.db.get().unwrap(),
+        gatehouse::startup::SEALED,
+    );
     assert_eq!(per_key.unwrap().keys().copied().collect::<Vec<_>>(), vec![2]);
 
     // The server, still running, reads them under the new key.

@@ -6,14 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use gatehouse::accounts::{self as store, NewUser};
-use gatehouse::privacy::sealed;
+use gatehouse::drivers::sealed_files::LicenceImages;
+use gatehouse::pii::sealed;
+use gatehouse::startup::SEALED;
 
 use crate::support::harness::{PASSWORD, TestServer};
 use crate::support::process::BIN;
 use crate::support::process::rotate;
 
 fn keys_in_use(server: &TestServer) -> BTreeMap<u32, u64> {
-    sealed::values_per_key(&server.state.db.get().unwrap()).unwrap()
+    sealed::values_per_key(&server.state.db.get().unwrap(), SEALED).unwrap()
 }
 
 /// Users made straight through the store (one shared password hash), so a rotation has rows
@@ -136,14 +138,18 @@ async fn an_interrupted_rotation_is_finished_by_the_next_run() {
     let ring = server.state.pii.ring();
     let id = ring.add_key(1).unwrap();
     ring.set_active(id).unwrap();
-    gatehouse::privacy::startup::record_keys(&server.state.db.get().unwrap(), &server.state.pii, 0)
-        .unwrap();
+    gatehouse::pii::start_checks::record_keys(
+        &server.state.db.get().unwrap(),
+        &server.state.pii,
+        0,
+    )
+    .unwrap();
     let mut conn = server.state.db.get().unwrap();
     // ... and after one batch of the users table.
     sealed::batch(
         &mut conn,
         &server.state.pii,
-        &sealed::SEALED[0],
+        &SEALED[0],
         None,
         10,
         sealed::Pass::Reseal { target: id },
@@ -163,7 +169,7 @@ async fn an_interrupted_rotation_is_finished_by_the_next_run() {
 #[tokio::test]
 async fn an_old_key_still_in_use_is_kept_and_removed_by_the_run_that_finishes() {
     use gatehouse::pii::cipher;
-    use gatehouse::privacy::rotate;
+    use gatehouse::pii::rotate;
     let server = TestServer::start().await;
     server.add_campus("North", &["north.edu"]);
     server.signed_in_user("ada@north.edu").await;
@@ -174,23 +180,23 @@ async fn an_old_key_still_in_use_is_kept_and_removed_by_the_run_that_finishes() 
     let pii = server.state.pii.clone();
     let id = pii.ring().add_key(2).unwrap();
     assert_eq!(id, 3);
-    gatehouse::privacy::startup::record_keys(&server.state.db.get().unwrap(), &pii, 0).unwrap();
+    gatehouse::pii::start_checks::record_keys(&server.state.db.get().unwrap(), &pii, 0).unwrap();
     pii.ring().set_active(id).unwrap();
     let mut conn = server.state.db.get().unwrap();
-    sealed::batch(
-        &mut conn,
-        &pii,
-        &sealed::SEALED[0],
-        None,
-        10,
-        sealed::Pass::Reseal { target: id },
-    )
-    .unwrap();
+    sealed::batch(&mut conn, &pii, &SEALED[0], None, 10, sealed::Pass::Reseal { target: id })
+        .unwrap();
     let in_use = keys_in_use(&server);
     assert_eq!(in_use.keys().copied().collect::<Vec<_>>(), vec![2, 3], "{in_use:?}");
 
     // The last step of a rotation, at this point, keeps key 2 and reports it in use.
-    let (removed, kept) = rotate::retire_unused(&conn, &pii, id, 0).unwrap();
+    let (removed, kept) = rotate::retire_unused(
+        &conn,
+        &pii,
+        (SEALED, &LicenceImages(&*server.state.drivers.uploads)),
+        id,
+        0,
+    )
+    .unwrap();
     assert!(removed.is_empty(), "{removed:?}");
     assert_eq!(kept, vec![2]);
     assert!(data.join("keys/pii/2.key").exists(), "a key still in use keeps its file");

@@ -14,7 +14,8 @@ use std::time::Instant;
 use gatehouse::accounts::{self as store, NewUser};
 use gatehouse::clock::{Clock, SystemClock};
 use gatehouse::config::Config;
-use gatehouse::privacy::rotate::{self, RotateOptions};
+use gatehouse::drivers::sealed_files::LicenceImages;
+use gatehouse::pii::rotate::{self, RotateOptions};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -105,7 +106,7 @@ fn main() -> anyhow::Result<()> {
             let report = rotate::rotate(
                 &mut conn,
                 &pii,
-                &*state.drivers.uploads,
+                (gatehouse::startup::SEALED, &LicenceImages(&*state.drivers.uploads)),
                 clock.unix(),
                 RotateOptions {
                     on_start: &mut |_| {},

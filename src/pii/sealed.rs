@@ -3,13 +3,19 @@
 //! active key): both walk a table in primary-key order, a batch per write transaction, so a
 //! concurrent writer never has its change overwritten by a stale copy.
 //!
-//! A feature that stores personal data adds its columns to [`SEALED`], seals with the context
-//! `"<table>.<column>"`, and gets migration and rotation for free. TEXT columns hold sealed
-//! text ([`FieldCipher::seal_text`]); BLOB columns hold sealed bytes ([`FieldCipher::seal`]).
+//! A feature that stores personal data declares its sealed columns ([`SealedColumns`], in its
+//! `personal_data.rs`), seals with the context `"<table>.<column>"`, and gets migration and
+//! rotation for free once its columns are in the list the wiring hands these passes
+//! (`startup::SEALED`). TEXT columns hold sealed text ([`FieldCipher::seal_text`]); BLOB
+//! columns hold sealed bytes ([`FieldCipher::seal`]). Sealed files (licence images) are walked
+//! through [`SealedFiles`] in the same passes.
 
 use aes_gcm::Aes256Gcm;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
+
+use std::collections::BTreeMap;
+use std::io;
 
 use crate::pii::cipher::{self, CipherError, FieldCipher};
 
@@ -27,18 +33,32 @@ impl SealedColumns {
     }
 }
 
-/// Every sealed column. Licence images are sealed files, not columns: see
-/// [`crate::drivers::uploads`] (rotation and start-up handle them beside this list).
-pub const SEALED: &[SealedColumns] = &[
-    SealedColumns {
-        table: "users",
-        key: "id",
-        columns: &["email", "display_name", "legal_name", "phone"],
-    },
-    SealedColumns { table: "outbox", key: "id", columns: &["recipient", "body_text", "body_html"] },
-    SealedColumns { table: "totp_credentials", key: "user_id", columns: &["secret"] },
-    SealedColumns { table: "driver_licences", key: "id", columns: crate::drivers::SEALED_COLUMNS },
-];
+/// Sealed files a feature keeps (licence images), for the passes over sealed data. Each file
+/// is re-sealed in a write transaction that first checks its row still exists, so a re-seal
+/// never brings back a file that was being deleted.
+pub trait SealedFiles {
+    /// Files in all (the progress bar's length).
+    fn count(&self, conn: &Connection) -> rusqlite::Result<u64>;
+    /// How many files are sealed under each key id (plain files are not counted).
+    fn per_key(&self, conn: &Connection) -> rusqlite::Result<BTreeMap<u32, u64>>;
+    /// Re-seals every file not sealed under `target` (None: seals the plain ones under
+    /// `active`). `progress` gets one per file. Returns the number of files rewritten.
+    fn reseal(
+        &self,
+        conn: &mut Connection,
+        target: u32,
+        only_plain: bool,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<usize, FileSealError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileSealError {
+    #[error("sealed file {name}: {source}")]
+    File { name: String, source: io::Error },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
 
 /// What a pass does to a value that needs work.
 #[derive(Clone, Copy)]
@@ -169,12 +189,13 @@ fn describe(key: &Value) -> String {
 pub fn run_pass(
     conn: &mut Connection,
     pii: &FieldCipher,
+    sealed: &[SealedColumns],
     pass: Pass,
     batch_size: usize,
     mut progress: impl FnMut(u64),
 ) -> Result<usize, SealError> {
     let mut changed = 0;
-    for spec in SEALED {
+    for spec in sealed {
         let mut after: Option<Value> = None;
         loop {
             let (last, rows, n) = batch(conn, pii, spec, after.as_ref(), batch_size, pass)?;
@@ -192,9 +213,10 @@ pub fn run_pass(
 /// How many stored values are sealed under each key id (plain values are not counted).
 pub fn values_per_key(
     conn: &Connection,
-) -> Result<std::collections::BTreeMap<u32, u64>, SealError> {
-    let mut counts = std::collections::BTreeMap::new();
-    for spec in SEALED {
+    sealed: &[SealedColumns],
+) -> Result<BTreeMap<u32, u64>, SealError> {
+    let mut counts = BTreeMap::new();
+    for spec in sealed {
         for column in spec.columns {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {column} FROM {} WHERE {column} IS NOT NULL",
@@ -219,9 +241,9 @@ pub fn values_per_key(
 }
 
 /// Rows in every sealed table (the progress bar's length).
-pub fn total_rows(conn: &Connection) -> rusqlite::Result<u64> {
+pub fn total_rows(conn: &Connection, sealed: &[SealedColumns]) -> rusqlite::Result<u64> {
     let mut total = 0u64;
-    for spec in SEALED {
+    for spec in sealed {
         let n: i64 =
             conn.query_row(&format!("SELECT count(*) FROM {}", spec.table), [], |r| r.get(0))?;
         total += n as u64;

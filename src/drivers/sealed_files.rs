@@ -1,25 +1,46 @@
-//! Sealed files (licence images, rows of `driver_uploads` with the key id of each file), for
-//! the passes [`super::sealed`] runs over columns: start-up seals files still stored plain
-//! (from before uploads were sealed), key rotation re-seals files under its target key and
-//! counts what each key still seals. Files are read and written only through [`UploadStore`].
+//! Licence images as sealed files (rows of `driver_uploads` with the key id of each file), for
+//! the passes over sealed data ([`crate::pii::sealed`]): start-up seals files still stored
+//! plain (from before uploads were sealed), key rotation re-seals files under its target key
+//! and counts what each key still seals. Files are read and written only through
+//! [`UploadStore`].
 //!
 //! Each file is re-sealed inside a write transaction that first checks its row still exists:
 //! account deletion and superseded licences delete the rows in their own transaction and the
 //! files after it commits, so a re-seal can never bring back a file that was being deleted.
 
 use std::collections::BTreeMap;
-use std::io;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::drivers::uploads::UploadStore;
+use super::uploads::UploadStore;
+use crate::pii::sealed::{FileSealError, SealedFiles};
 
-#[derive(Debug, thiserror::Error)]
-pub enum FileSealError {
-    #[error("licence image {name}: {source}")]
-    File { name: String, source: io::Error },
-    #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+/// The licence images, through their store.
+pub struct LicenceImages<'a>(pub &'a dyn UploadStore);
+
+impl SealedFiles for LicenceImages<'_> {
+    fn count(&self, conn: &Connection) -> rusqlite::Result<u64> {
+        count(conn)
+    }
+
+    fn per_key(&self, conn: &Connection) -> rusqlite::Result<BTreeMap<u32, u64>> {
+        files_per_key(conn)
+    }
+
+    fn reseal(
+        &self,
+        conn: &mut Connection,
+        target: u32,
+        only_plain: bool,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<usize, FileSealError> {
+        let mut changed = 0;
+        for name in files_to_reseal(conn, (!only_plain).then_some(target))? {
+            changed += usize::from(reseal_one(conn, self.0, &name, target)?);
+            progress(1);
+        }
+        Ok(changed)
+    }
 }
 
 /// Files not sealed under `target` (None: the plain ones only).
@@ -55,37 +76,8 @@ fn reseal_one(
     Ok(true)
 }
 
-/// Re-seals every file not sealed under `target` (plain ones included). `progress` gets one
-/// per file. Returns the number of files rewritten.
-pub fn reseal(
-    conn: &mut Connection,
-    uploads: &dyn UploadStore,
-    target: u32,
-    mut progress: impl FnMut(u64),
-) -> Result<usize, FileSealError> {
-    let mut changed = 0;
-    for name in files_to_reseal(conn, Some(target))? {
-        changed += usize::from(reseal_one(conn, uploads, &name, target)?);
-        progress(1);
-    }
-    Ok(changed)
-}
-
-/// At start-up: seals the files still stored plain under the active key. Returns how many.
-pub fn seal_plain(
-    conn: &mut Connection,
-    uploads: &dyn UploadStore,
-    active: u32,
-) -> Result<usize, FileSealError> {
-    let mut sealed = 0;
-    for name in files_to_reseal(conn, None)? {
-        sealed += usize::from(reseal_one(conn, uploads, &name, active)?);
-    }
-    Ok(sealed)
-}
-
 /// How many files are sealed under each key id (plain files are not counted).
-pub fn files_per_key(conn: &Connection) -> rusqlite::Result<BTreeMap<u32, u64>> {
+fn files_per_key(conn: &Connection) -> rusqlite::Result<BTreeMap<u32, u64>> {
     let mut stmt = conn.prepare(
         "SELECT key_id, count(*) FROM driver_uploads WHERE key_id IS NOT NULL GROUP BY key_id",
     )?;
@@ -94,7 +86,7 @@ pub fn files_per_key(conn: &Connection) -> rusqlite::Result<BTreeMap<u32, u64>> 
 }
 
 /// Files in all (the progress bar's length).
-pub fn count(conn: &Connection) -> rusqlite::Result<u64> {
+fn count(conn: &Connection) -> rusqlite::Result<u64> {
     conn.query_row("SELECT count(*) FROM driver_uploads", [], |r| r.get::<_, i64>(0))
         .map(|n| n as u64)
 }

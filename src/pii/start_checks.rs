@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sealed::{self, Pass, SealError};
+use super::sealed::{self, Pass, SealError, SealedColumns};
 use crate::crypto;
 use crate::db::has_table;
 use crate::pii::cipher::{self, CipherError, FieldCipher};
@@ -62,9 +62,14 @@ pub fn verify_keys(
 
 /// After migrations (and [`verify_keys`]): records the check values of new keys, then seals
 /// values still stored in plain text.
-pub fn prepare(conn: &mut Connection, pii: &FieldCipher, now: i64) -> Result<(), StartupError> {
+pub fn prepare(
+    conn: &mut Connection,
+    pii: &FieldCipher,
+    sealed: &[SealedColumns],
+    now: i64,
+) -> Result<(), StartupError> {
     record_keys(conn, pii, now)?;
-    let sealed = sealed::run_pass(conn, pii, Pass::SealPlain, 500, |_| {})?;
+    let sealed = sealed::run_pass(conn, pii, sealed, Pass::SealPlain, 500, |_| {})?;
     if sealed > 0 {
         tracing::info!(values = sealed, "personal data stored in plain text is now sealed");
     }

@@ -13,10 +13,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
-use super::sealed::{self, Pass, SealError};
-use super::sealed_files::{self, FileSealError};
-use super::startup;
-use crate::drivers::uploads::UploadStore;
+use super::sealed::{self, FileSealError, Pass, SealError, SealedColumns, SealedFiles};
+use super::start_checks;
 use crate::keys::KeyError;
 use crate::pii::cipher::FieldCipher;
 use crate::pii::keyring::ROOT_KEY_ID;
@@ -28,7 +26,7 @@ pub enum RotateError {
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]
-    Startup(#[from] startup::StartupError),
+    Startup(#[from] start_checks::StartupError),
     #[error(transparent)]
     Seal(#[from] SealError),
     #[error(transparent)]
@@ -59,9 +57,13 @@ pub struct RotateOptions<'a> {
 }
 
 /// What each key id still seals: column values and files together.
-fn in_use(conn: &Connection) -> Result<std::collections::BTreeMap<u32, u64>, RotateError> {
-    let mut counts = sealed::values_per_key(conn)?;
-    for (id, n) in sealed_files::files_per_key(conn)? {
+fn in_use(
+    conn: &Connection,
+    sealed: &[SealedColumns],
+    files: &dyn SealedFiles,
+) -> Result<std::collections::BTreeMap<u32, u64>, RotateError> {
+    let mut counts = sealed::values_per_key(conn, sealed)?;
+    for (id, n) in files.per_key(conn)? {
         *counts.entry(id).or_insert(0) += n;
     }
     Ok(counts)
@@ -70,14 +72,14 @@ fn in_use(conn: &Connection) -> Result<std::collections::BTreeMap<u32, u64>, Rot
 pub fn rotate(
     conn: &mut Connection,
     pii: &FieldCipher,
-    uploads: &dyn UploadStore,
+    (sealed, files): (&[SealedColumns], &dyn SealedFiles),
     now: i64,
     options: RotateOptions<'_>,
 ) -> Result<RotationReport, RotateError> {
-    startup::check_keys(conn, pii)?;
+    start_checks::check_keys(conn, pii)?;
     let ring = pii.ring();
     let active = ring.active_id();
-    let in_use_before = in_use(conn)?;
+    let in_use_before = in_use(conn, sealed, files)?;
     let unfinished = in_use_before.keys().any(|id| *id != active);
     let mut report = RotationReport::default();
     if unfinished && active != ROOT_KEY_ID {
@@ -88,28 +90,34 @@ pub fn rotate(
             conn.query_row("SELECT coalesce(max(id), 1) FROM pii_keys", [], |r| r.get(0))?;
         let id = ring.add_key(used)?;
         // Recorded before it seals anything, so start-up can check it.
-        startup::record_keys(conn, pii, now)?;
+        start_checks::record_keys(conn, pii, now)?;
         ring.set_active(id)?;
         report.key_id = id;
     }
     let target = report.key_id;
-    (options.on_start)(sealed::total_rows(conn)? + sealed_files::count(conn)?);
+    (options.on_start)(sealed::total_rows(conn, sealed)? + files.count(conn)?);
     loop {
-        let n =
-            sealed::run_pass(conn, pii, Pass::Reseal { target }, BATCH, &mut *options.on_progress)?;
-        let files = sealed_files::reseal(conn, uploads, target, &mut *options.on_progress)?;
+        let n = sealed::run_pass(
+            conn,
+            pii,
+            sealed,
+            Pass::Reseal { target },
+            BATCH,
+            &mut *options.on_progress,
+        )?;
+        let resealed = files.reseal(conn, target, false, &mut *options.on_progress)?;
         report.values_resealed += n;
-        report.files_resealed += files;
-        if n + files == 0 {
+        report.files_resealed += resealed;
+        if n + resealed == 0 {
             break;
         }
         // A value sealed by the server under the old key during the pass: go again.
-        if in_use(conn)?.keys().all(|id| *id == target) {
+        if in_use(conn, sealed, files)?.keys().all(|id| *id == target) {
             break;
         }
     }
     std::thread::sleep(options.settle);
-    let (removed, kept) = retire_unused(conn, pii, target, now)?;
+    let (removed, kept) = retire_unused(conn, pii, (sealed, files), target, now)?;
     report.keys_removed = removed;
     report.keys_kept = kept;
     Ok(report)
@@ -121,11 +129,12 @@ pub fn rotate(
 pub fn retire_unused(
     conn: &Connection,
     pii: &FieldCipher,
+    (sealed, files): (&[SealedColumns], &dyn SealedFiles),
     target: u32,
     now: i64,
 ) -> Result<(Vec<u32>, Vec<u32>), RotateError> {
     let ring = pii.ring();
-    let in_use = in_use(conn)?;
+    let in_use = in_use(conn, sealed, files)?;
     let (mut removed, mut kept) = (Vec::new(), Vec::new());
     for id in ring.ids() {
         if id == target || id == ROOT_KEY_ID {
