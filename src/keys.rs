@@ -57,6 +57,8 @@ pub enum KeyError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("key file {path} is not 64 hex characters (32 bytes)")]
     Malformed { path: PathBuf },
+    #[error("key file {path} is not an RSA private key in PKCS#8 PEM")]
+    MalformedRsa { path: PathBuf },
     #[error("{path} names PII key id {id}, but there is no key file {id}.key beside it")]
     MissingActivePii { path: PathBuf, id: u32 },
     #[error("{path} is not a PII key id (a positive whole number)")]

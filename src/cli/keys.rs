@@ -80,6 +80,8 @@ pub(super) fn keys_rotate_jwt(file: Option<&Path>) -> anyhow::Result<()> {
             "old_kid": rotation.old_kid,
             "new_kid": rotation.new_kid,
             "retired_keys_deleted": rotation.deleted.len(),
+            "old_rsa_kid": rotation.rsa.as_ref().map(|(old, _)| old),
+            "new_rsa_kid": rotation.rsa.as_ref().map(|(_, new)| new),
         }),
     };
     audit::record(&*db.get()?, &event)
@@ -95,6 +97,12 @@ pub(super) fn keys_rotate_jwt(file: Option<&Path>) -> anyhow::Result<()> {
         rotation.old_kid,
         rotation.retired_file.display()
     );
+    if let Some((old, new)) = &rotation.rsa {
+        println!(
+            "  The RSA key that signs ID tokens (RS256) rotated too: key {new} signs, key {old} \
+             stays published for {minutes} more minutes."
+        );
+    }
     println!("  A running server follows the change at its next request; no restart is needed.");
     for path in &rotation.deleted {
         println!("  deleted {}: its tokens have all expired", path.display());

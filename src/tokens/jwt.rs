@@ -4,10 +4,13 @@
 //!
 //! A key set is one signing key and every public key that verifies: the signing key's own and
 //! those of retired keys until the tokens they signed have expired (see `super::key_files`).
-//! Each public key carries its own algorithm and JWK, so keys of another kind (the OpenID
-//! Connect provider's RS256 key, later) can sit beside the Ed25519 ones.
+//! Each public key carries its own algorithm and JWK, so the OpenID Connect provider's RS256
+//! key (`super::rsa_key`), which signs ID tokens, sits beside the Ed25519 ones.
 
 use ed25519_dalek::SigningKey;
+use serde::Serialize as SerializeClaims;
+
+use super::rsa_key::RsaKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -61,6 +64,16 @@ impl VerifyingKey {
         Self { kid, alg: Algorithm::EdDSA, decoding: DecodingKey::from_ed_der(&public), jwk, until }
     }
 
+    fn rsa(key: &RsaKey, until: Option<i64>) -> Self {
+        Self {
+            kid: key.kid.clone(),
+            alg: Algorithm::RS256,
+            decoding: key.decoding.clone(),
+            jwk: key.jwk.clone(),
+            until,
+        }
+    }
+
     fn in_use(&self, now: i64) -> bool {
         self.until.is_none_or(|until| now < until)
     }
@@ -88,6 +101,8 @@ pub struct RetiredKey {
 pub struct JwtKeys {
     kid: String,
     encoding: EncodingKey,
+    /// The RSA key that signs ID tokens (RS256), when the provider's key is loaded.
+    rsa: Option<(String, EncodingKey)>,
     verifying: Vec<VerifyingKey>,
     issuer: String,
     audience: String,
@@ -131,14 +146,56 @@ impl JwtKeys {
         Self {
             kid: verifying[0].kid.clone(),
             encoding: EncodingKey::from_ed_der(&pkcs8_der(seed)),
+            rsa: None,
             verifying,
             issuer: issuer.into(),
             audience: audience.into(),
         }
     }
 
+    /// Adds the RSA key that signs with RS256, and the retired RSA keys that still verify
+    /// (each until its time), after the Ed25519 signing key in the JWK set.
+    pub fn with_rsa(mut self, current: RsaKey, retired: Vec<(RsaKey, Option<i64>)>) -> Self {
+        let at = 1.min(self.verifying.len());
+        let mut keys = vec![VerifyingKey::rsa(&current, None)];
+        for (key, until) in &retired {
+            if keys.iter().all(|k| k.kid != key.kid) {
+                keys.push(VerifyingKey::rsa(key, *until));
+            }
+        }
+        self.verifying.splice(at..at, keys);
+        self.rsa = Some((current.kid.clone(), current.encoding));
+        self
+    }
+
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// The `kid` of the RSA signing key, when there is one.
+    pub fn rsa_kid(&self) -> Option<&str> {
+        self.rsa.as_ref().map(|(kid, _)| kid.as_str())
+    }
+
+    /// Signs any claims (an ID token, a logout token) with the current key of `alg`: RS256
+    /// (the RSA key) or EdDSA (the Ed25519 key).
+    pub fn sign_as<T: SerializeClaims>(
+        &self,
+        alg: Algorithm,
+        claims: &T,
+    ) -> Result<String, JwtError> {
+        let (kid, key) = match alg {
+            Algorithm::EdDSA => (self.kid.as_str(), &self.encoding),
+            Algorithm::RS256 => {
+                let (kid, key) =
+                    self.rsa.as_ref().ok_or_else(|| JwtError("no RSA signing key".into()))?;
+                (kid.as_str(), key)
+            }
+            other => return Err(JwtError(format!("{other:?} is not a signing algorithm here"))),
+        };
+        let mut header = Header::new(alg);
+        header.kid = Some(kid.to_string());
+        jsonwebtoken::encode(&header, claims, key).map_err(|e| JwtError(e.to_string()))
     }
 
     pub fn audience(&self) -> &str {
@@ -155,7 +212,8 @@ impl JwtKeys {
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| JwtError(e.to_string()))
     }
 
-    /// Verifies signature, algorithm (the key's own: `none` and HMAC are refused), `kid`,
+    /// Verifies an access token: signature, algorithm (EdDSA, the key's own: `none`, HMAC and
+    /// RS256 are refused), `kid`,
     /// issuer, audience, and expiry against `now` (the app's clock, no leeway). A retired key
     /// past its time verifies nothing.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
@@ -164,7 +222,8 @@ impl JwtKeys {
             .verifying
             .iter()
             .find(|k| header.kid.as_deref() == Some(k.kid.as_str()) && k.in_use(now))
-            .filter(|k| header.alg == k.alg)
+            // Access tokens are EdDSA only: an RS256 token is an ID token, never a credential.
+            .filter(|k| header.alg == k.alg && k.alg == Algorithm::EdDSA)
             .ok_or_else(|| JwtError("unknown algorithm or key".into()))?;
         let mut validation = Validation::new(key.alg);
         validation.leeway = 0;
@@ -258,6 +317,35 @@ mod tests {
         let keys = JwtKeys::with_retired(&[6; 32], &retired, "https://id.north.edu", "gatehouse");
         assert!(keys.verify(&token, 0).is_ok());
         assert_eq!(keys.jwks(0)["keys"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_rsa_key_signs_rs256_and_is_published_after_the_ed25519_key() {
+        let rsa = RsaKey::generate().unwrap();
+        let rsa_kid = rsa.kid.clone();
+        let keys =
+            JwtKeys::new(&[3; 32], "https://id.north.edu", "gatehouse").with_rsa(rsa, vec![]);
+        assert_eq!(keys.rsa_kid(), Some(rsa_kid.as_str()));
+        let token = keys.sign_as(Algorithm::RS256, &claims(future())).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!((header.alg, header.kid.as_deref()), (Algorithm::RS256, Some(rsa_kid.as_str())));
+        let jwks = keys.jwks(0);
+        let published: Vec<&str> =
+            jwks["keys"].as_array().unwrap().iter().map(|k| k["alg"].as_str().unwrap()).collect();
+        assert_eq!(published, vec!["EdDSA", "RS256"]);
+        // The RS256 signature checks against the published key (as a relying party would).
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwks["keys"][1].clone()).unwrap();
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&["gatehouse"]);
+        let decoded = jsonwebtoken::decode::<Claims>(
+            &token,
+            &DecodingKey::from_jwk(&jwk).unwrap(),
+            &validation,
+        );
+        assert_eq!(decoded.unwrap().claims.sub, "user-1");
+        // An access token is still EdDSA, and an RS256 token is not an access token.
+        assert!(keys.verify(&keys.sign(&claims(future())).unwrap(), 0).is_ok());
+        assert!(keys.verify(&token, 0).is_err());
     }
 
     #[test]

@@ -17,18 +17,21 @@
 //! is a signing key, and every key that may have signed a live token still verifies. A
 //! running server follows the change at its next use of the keys (`super::live_keys`).
 //!
-//! Another kind of key (the OpenID Connect provider's RS256 key, later) fits the same
-//! pattern: a current file of its own and retired files named with their time, all published
-//! in the JWK set ([`super::jwt::JwtKeys`] holds public keys of any algorithm).
+//! The OpenID Connect provider's RSA key follows the same pattern: `oidc_rsa.pem` signs ID
+//! tokens, made at the first start; a rotation retires it as `jwt_retired/<unix time>-<kid>.pem`
+//! beside the Ed25519 key, and both kinds are published in the JWK set until their tokens
+//! have expired.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::jwt::{ACCESS_TOKEN_SECONDS, RetiredKey, kid_of};
+use super::rsa_key::{self, RsaKey};
 use crate::config::KeysConfig;
 use crate::keys::{self, KeyBytes, KeyError};
 
 pub const SIGNING_FILE: &str = "jwt_signing.key";
+pub const RSA_FILE: &str = "oidc_rsa.pem";
 pub const RETIRED_DIR: &str = "jwt_retired";
 
 /// How long past the last possible expiry a retired key still verifies: a token signed by a
@@ -39,6 +42,10 @@ pub const RETIRED_GRACE_SECONDS: i64 = 60;
 pub struct OnDisk {
     pub signing: KeyBytes,
     pub retired: Vec<RetiredKey>,
+    /// The RSA key, once made (the server makes it at its first start).
+    pub rsa: Option<RsaKey>,
+    /// Retired RSA keys and until when each verifies.
+    pub retired_rsa: Vec<(RsaKey, Option<i64>)>,
 }
 
 /// What a rotation did.
@@ -52,6 +59,8 @@ pub struct Rotation {
     pub deleted: Vec<PathBuf>,
     /// Retired keys of unknown age (retired by hand): kept, for a person to delete.
     pub undated: Vec<PathBuf>,
+    /// The RSA key's (old, new) `kid`, when there was one to rotate.
+    pub rsa: Option<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,22 +104,35 @@ impl KeyFiles {
         self.keys_dir.join(RETIRED_DIR)
     }
 
+    /// The file of the RSA key that signs ID tokens.
+    pub fn rsa_path(&self) -> PathBuf {
+        self.keys_dir.join(RSA_FILE)
+    }
+
+    /// Makes the RSA key when there is none yet (the first start).
+    pub fn ensure_rsa(&self) -> Result<(), KeyError> {
+        rsa_key::read_or_create(&self.keys_dir, &self.rsa_path()).map(|_| ())
+    }
+
     /// Reads the signing key and every retired key.
     pub fn load(&self) -> Result<OnDisk, KeyError> {
         let signing = keys::read_key(&self.signing_path())?;
-        let retired = self
-            .retired_files()?
-            .into_iter()
-            .map(|(path, retired_at)| {
-                let seed = *keys::read_key(&path)?.expose();
-                Ok(RetiredKey { seed, until: retired_at.map(verifies_until) })
-            })
-            .collect::<Result<_, KeyError>>()?;
-        Ok(OnDisk { signing, retired })
+        let (mut retired, mut retired_rsa) = (Vec::new(), Vec::new());
+        for (path, retired_at) in self.retired_files()? {
+            let until = retired_at.map(verifies_until);
+            if is_rsa(&path) {
+                retired_rsa.push((RsaKey::read(&path)?, until));
+            } else {
+                retired.push(RetiredKey { seed: *keys::read_key(&path)?.expose(), until });
+            }
+        }
+        let rsa_path = self.rsa_path();
+        let rsa = if rsa_path.exists() { Some(RsaKey::read(&rsa_path)?) } else { None };
+        Ok(OnDisk { signing, retired, rsa, retired_rsa })
     }
 
-    /// Every `*.key` file in the retired directory (none when it does not exist) with its
-    /// retirement time when its name tells it, in name order.
+    /// Every `*.key` (Ed25519) and `*.pem` (RSA) file in the retired directory (none when it
+    /// does not exist) with its retirement time when its name tells it, in name order.
     fn retired_files(&self) -> Result<Vec<(PathBuf, Option<i64>)>, KeyError> {
         let dir = self.retired_dir();
         let entries = match fs::read_dir(&dir) {
@@ -121,7 +143,7 @@ impl KeyFiles {
         let mut files: Vec<(PathBuf, Option<i64>)> = entries
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "key"))
+            .filter(|p| p.extension().is_some_and(|e| e == "key" || e == "pem"))
             .map(|p| {
                 let retired_at = retired_at(&p);
                 (p, retired_at)
@@ -155,6 +177,8 @@ impl KeyFiles {
         if !retired_file.exists() {
             keys::write_key(&self.retired_dir(), &retired_file, &old)?;
         }
+        // The RSA key first: the server notices a rotation by the Ed25519 file's change.
+        let rsa = self.rotate_rsa(now)?;
         fs::rename(&next_path, &signing_path).map_err(|source| RotateError::Io {
             what: "replace",
             path: signing_path.clone(),
@@ -174,8 +198,41 @@ impl KeyFiles {
                 None => undated.push(path),
             }
         }
-        Ok(Rotation { old_kid, new_kid: kid_of(new.expose()), retired_file, deleted, undated })
+        let new_kid = kid_of(new.expose());
+        Ok(Rotation { old_kid, new_kid, retired_file, deleted, undated, rsa })
     }
+
+    /// Replaces the RSA key (when there is one) the same way: the new one beside it, the old
+    /// one into `jwt_retired/`, then a rename.
+    fn rotate_rsa(&self, now: i64) -> Result<Option<(String, String)>, RotateError> {
+        let path = self.rsa_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let old = RsaKey::read(&path)?;
+        let next_path = self.keys_dir.join(format!("{RSA_FILE}.next"));
+        remove_if_present(&next_path)?;
+        let new = RsaKey::generate().map_err(|e| RotateError::Io {
+            what: "make a new RSA key for",
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        new.write(&self.keys_dir, &next_path)?;
+        let retired = self.retired_dir().join(format!("{now}-{}.pem", old.kid));
+        if !retired.exists() {
+            old.write(&self.retired_dir(), &retired)?;
+        }
+        fs::rename(&next_path, &path).map_err(|source| RotateError::Io {
+            what: "replace",
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Some((old.kid, new.kid)))
+    }
+}
+
+fn is_rsa(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "pem")
 }
 
 /// Until when a key retired at `retired_at` verifies.
@@ -255,6 +312,37 @@ mod tests {
         let third = files.rotate(1_000 + 15 * 60 + 60).unwrap();
         assert_eq!(third.deleted, vec![rotation.retired_file.clone()]);
         assert_eq!(files.load().unwrap().retired.len(), 2, "the second and third old keys");
+    }
+
+    #[test]
+    fn the_rsa_key_rotates_with_the_ed25519_key_and_its_old_key_stays_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files(dir.path());
+        keys::create_key(&dir.path().join("keys"), &files.signing_path()).unwrap();
+        files.ensure_rsa().unwrap();
+        let first = files.load().unwrap().rsa.unwrap().kid;
+        let rotation = files.rotate(1_000).unwrap();
+        let (old, new) = rotation.rsa.unwrap();
+        assert_eq!(old, first);
+        assert_ne!(new, old);
+        let on_disk = files.load().unwrap();
+        assert_eq!(on_disk.rsa.as_ref().unwrap().kid, new);
+        assert_eq!(on_disk.retired_rsa.len(), 1);
+        assert_eq!(on_disk.retired_rsa[0].0.kid, old);
+        assert_eq!(on_disk.retired_rsa[0].1, Some(1_000 + 15 * 60 + 60));
+        let set = JwtKeys::with_retired(on_disk.signing.expose(), &on_disk.retired, "i", "a")
+            .with_rsa(on_disk.rsa.unwrap(), on_disk.retired_rsa);
+        let kids: Vec<String> = set.jwks(1_000)["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect();
+        assert!(kids.contains(&old) && kids.contains(&new), "{kids:?}");
+        assert!(!set.jwks(1_000 + 15 * 60 + 60)["keys"].to_string().contains(&old));
+        // Past the window the next rotation deletes the old RSA file too.
+        let later = files.rotate(1_000 + 15 * 60 + 60).unwrap();
+        assert!(later.deleted.iter().any(|p| p.to_string_lossy().ends_with(&format!("{old}.pem"))));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use super::jwt::JwtKeys;
-use super::key_files::KeyFiles;
+use super::key_files::{KeyFiles, OnDisk};
 use crate::keys::KeyError;
 
 /// What identifies one version of the signing key file.
@@ -48,17 +48,13 @@ pub struct LiveJwtKeys {
 }
 
 impl LiveJwtKeys {
-    /// Reads the keys now; fails with a message naming the file when one is unreadable.
+    /// Reads the keys now (making the RSA key at the first start); fails with a message
+    /// naming the file when one is unreadable.
     pub fn open(files: KeyFiles, issuer: &str, audience: &str) -> Result<Self, KeyError> {
+        files.ensure_rsa()?;
         let signing_path = files.signing_path();
         let stamp = stamp(&signing_path);
-        let on_disk = files.load()?;
-        let keys = Arc::new(JwtKeys::with_retired(
-            on_disk.signing.expose(),
-            &on_disk.retired,
-            issuer,
-            audience,
-        ));
+        let keys = Arc::new(key_set(files.load()?, issuer, audience));
         Ok(Self {
             files,
             signing_path,
@@ -86,12 +82,7 @@ impl LiveJwtKeys {
         loaded.stamp = stamp;
         match self.files.load() {
             Ok(on_disk) => {
-                let keys = Arc::new(JwtKeys::with_retired(
-                    on_disk.signing.expose(),
-                    &on_disk.retired,
-                    &self.issuer,
-                    &self.audience,
-                ));
+                let keys = Arc::new(key_set(on_disk, &self.issuer, &self.audience));
                 if keys.kid() != loaded.keys.kid() {
                     tracing::info!(
                         kid = keys.kid(),
@@ -108,5 +99,13 @@ impl LiveJwtKeys {
             ),
         }
         loaded.keys.clone()
+    }
+}
+
+fn key_set(on_disk: OnDisk, issuer: &str, audience: &str) -> JwtKeys {
+    let keys = JwtKeys::with_retired(on_disk.signing.expose(), &on_disk.retired, issuer, audience);
+    match on_disk.rsa {
+        Some(rsa) => keys.with_rsa(rsa, on_disk.retired_rsa),
+        None => keys,
     }
 }

@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod key_files;
 pub mod live_keys;
 pub mod personal_data;
+pub mod rsa_key;
 mod service;
 mod store;
 

@@ -271,9 +271,16 @@ fn kid_of(token: &str) -> Value {
     header["kid"].clone()
 }
 
-async fn published_kids(server: &TestServer) -> Vec<Value> {
+/// The `kid`s of the published keys of one algorithm (`EdDSA`: access tokens; `RS256`: the
+/// OpenID Connect provider's ID tokens), in the set's order.
+async fn published(server: &TestServer, alg: &str) -> Vec<Value> {
     let jwks: Value = server.get("/.well-known/jwks.json").await.json().await.unwrap();
-    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].clone()).collect()
+    let keys = jwks["keys"].as_array().unwrap().iter();
+    keys.filter(|k| k["alg"] == alg).map(|k| k["kid"].clone()).collect()
+}
+
+async fn published_kids(server: &TestServer) -> Vec<Value> {
+    published(server, "EdDSA").await
 }
 
 /// `gatehouse keys rotate --jwt`, the real command, against the running server's data.
@@ -290,15 +297,25 @@ async fn rotating_the_signing_key_breaks_no_token_and_retires_the_old_key_once_t
     let old_access = pair["access_token"].as_str().unwrap();
     let old_kid = kid_of(old_access);
     assert_eq!(published_kids(&server).await, vec![old_kid.clone()]);
+    let old_rsa = published(&server, "RS256").await;
+    assert_eq!(old_rsa.len(), 1, "the ID-token key is published beside it");
 
     let key_file = server.data_dir().join("keys/jwt_signing.key");
+    let rsa_file = server.data_dir().join("keys/oidc_rsa.pem");
     let old_key = std::fs::read_to_string(&key_file).unwrap();
+    let old_rsa_key = std::fs::read_to_string(&rsa_file).unwrap();
     let said = rotate_jwt(&server);
     assert!(said.contains("Rotated the JWT signing key"), "{said}");
     let new_key = std::fs::read_to_string(&key_file).unwrap();
+    let new_rsa_key = std::fs::read_to_string(&rsa_file).unwrap();
     assert_ne!(new_key, old_key);
+    assert_ne!(new_rsa_key, old_rsa_key, "the RSA key rotates with it");
     for key in [&old_key, &new_key] {
         assert!(!said.contains(key.trim()), "a key was printed: {said}");
+    }
+    for pem in [&old_rsa_key, &new_rsa_key] {
+        let body = pem.lines().nth(1).unwrap();
+        assert!(!said.contains(body), "an RSA key was printed: {said}");
     }
     let new_kid: Value = said
         .split("signed with key ")
@@ -310,6 +327,9 @@ async fn rotating_the_signing_key_breaks_no_token_and_retires_the_old_key_once_t
 
     // The running server signs with the new key at once and publishes both.
     assert_eq!(published_kids(&server).await, vec![new_kid.clone(), old_kid.clone()]);
+    let rsa = published(&server, "RS256").await;
+    assert_eq!(rsa.len(), 2, "{rsa:?}");
+    assert_eq!(rsa[1], old_rsa[0], "the new RSA key first, the old one still published");
     assert_eq!(whoami(&server, old_access).await.status(), 200, "a live token still works");
     let fresh: Value =
         refresh(&server, pair["refresh_token"].as_str().unwrap()).await.json().await.unwrap();
@@ -338,6 +358,7 @@ async fn rotating_the_signing_key_breaks_no_token_and_retires_the_old_key_once_t
     assert_eq!(published_kids(&server).await, vec![new_kid.clone(), old_kid.clone()]);
     server.clock.advance(chrono::Duration::minutes(3));
     assert_eq!(published_kids(&server).await, vec![new_kid.clone()]);
+    assert_eq!(published(&server, "RS256").await, vec![rsa[0].clone()]);
     let retired = std::fs::read_dir(server.data_dir().join("keys/jwt_retired")).unwrap().count();
-    assert_eq!(retired, 1, "the file stays until the next rotation deletes it");
+    assert_eq!(retired, 2, "the files (Ed25519 and RSA) stay until the next rotation deletes them");
 }
