@@ -10,7 +10,7 @@
 //! - features, each holding its HTTP face `api`, its rules `service` and its private SQL
 //!   `store`: [`accounts`] (sign-up, verification, sign-in, passwords, lockout, profiles),
 //!   [`sessions`], [`tokens`] (JWT access and refresh tokens), [`mfa`] (TOTP, recovery codes),
-//!   [`phone_codes`], [`campuses`], [`captcha`], [`drivers`] (licence upload, reading under
+//!   [`phone_codes`], [`campuses`], [`oidc`] (the OpenID Connect provider), [`captcha`], [`drivers`] (licence upload, reading under
 //!   `drivers/licence/`, reviews, expiry), [`admin`], [`notify`] (outbox, mail, SMS,
 //!   templates), [`policies`] (privacy-policy versions and acceptance), [`privacy`] (which data
 //!   is sealed, rotation, export, deletion, retention), [`backup`], [`ops`] (probes, the metrics scrape);
@@ -50,6 +50,7 @@ pub mod logging;
 pub mod metrics;
 pub mod mfa;
 pub mod notify;
+pub mod oidc;
 pub mod ops;
 pub mod phone_codes;
 pub mod pii;

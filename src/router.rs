@@ -25,6 +25,7 @@ use crate::captcha::api::{CaptchaApi, CaptchaState};
 use crate::drivers::api::{DriverApi, DriverReviewsApi, DriversState};
 use crate::error::problem_response;
 use crate::http::{BodyLimit, Cors, Csrf, HttpContext, Observe, RequestLimit};
+use crate::oidc::api::{ClientsApi, ClientsState};
 use crate::ops::OpsState;
 use crate::ops::health::OpsApi;
 use crate::phone_codes::api::{PhoneCodesApi, PhoneCodesState};
@@ -59,6 +60,7 @@ fn apis(state: &AppState) -> impl OpenApi + use<> {
     };
     let drivers = DriversState { config: state.config.clone(), drivers: state.drivers.clone() };
     let campuses = CampusesState { db: state.db.clone(), clock: state.clock.clone() };
+    let clients = ClientsState { db: state.db.clone(), clock: state.clock.clone() };
     let admin = AdminState {
         config: state.config.clone(),
         db: state.db.clone(),
@@ -93,6 +95,7 @@ fn apis(state: &AppState) -> impl OpenApi + use<> {
             BackupsApi { state: backups },
             DriverReviewsApi { state: drivers },
             BootstrapApi { state: admin },
+            ClientsApi { state: clients },
         ),
         OpsApi { state: ops_state(state) },
     )

@@ -139,7 +139,7 @@ fn insert_all(
     let campus_id = match crate::campuses::campus_for_domain(&conn, domain)? {
         Some((id, _)) => id,
         None => {
-            let cli = crate::campuses::Actor { user_id: None, ip: None };
+            let cli = crate::audit::Actor { user_id: None, ip: None };
             let domains = [domain.to_string()];
             crate::campuses::create(&mut conn, "Seed University", &domains, now, &cli)?.id
         }

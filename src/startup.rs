@@ -35,6 +35,7 @@ use crate::notify::NotifyData;
 use crate::notify::mail::MailSender;
 use crate::notify::outbox::{self, Outbox};
 use crate::notify::sms::SmsSender;
+use crate::oidc::OidcData;
 use crate::phone_codes::PhoneCodesData;
 use crate::phone_codes::{PhoneCodeSettings, PhoneCodes};
 use crate::pii::Erasure;
@@ -262,6 +263,7 @@ pub fn build(
             Arc::new(NotifyData { pii: pii.clone() }),
             Arc::new(DriversData { drivers: drivers.clone() }),
             Arc::new(PoliciesData { pending: pending_policies.clone() }),
+            Arc::new(OidcData),
         ],
     ));
     let privacy = Arc::new(Privacy::new(PrivacyParts {

@@ -14,6 +14,13 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
+/// Who made a change an admin can make (an admin, or the command line), for the audit log.
+pub struct Actor<'a> {
+    /// None: the command line.
+    pub user_id: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
 /// One audit event. `details` never holds secrets (passwords, tokens, codes).
 #[derive(Debug, Clone)]
 pub struct AuditEvent<'a> {
@@ -89,6 +96,9 @@ pub mod actions {
     pub const CAMPUS_CREATED: &str = "campus.created";
     pub const CAMPUS_UPDATED: &str = "campus.updated";
     pub const CAMPUS_REMOVED: &str = "campus.removed";
+    pub const CLIENT_ADDED: &str = "oidc.client_added";
+    pub const CLIENT_REMOVED: &str = "oidc.client_removed";
+    pub const CLIENT_SECRET_ROTATED: &str = "oidc.client_secret_rotated";
     pub const ADMIN_CREATED: &str = "admin.created";
     pub const PHONE_CODE_REQUESTED: &str = "phone_code.requested";
     pub const PHONE_CODE_VERIFIED: &str = "phone_code.verified";

@@ -5,7 +5,8 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::store::{self, Actor, Campus, CampusError};
+use super::store::{self, Campus, CampusError};
+use crate::audit::Actor;
 use crate::clock::rfc3339;
 use crate::db::DbError;
 use crate::error::{ApiError, FieldError};

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::audit::{self, AuditEvent, actions};
+use crate::audit::{self, Actor, AuditEvent, actions};
 use crate::contact::email::is_domain;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -133,12 +133,6 @@ fn name_taken(conn: &Connection, name: &str, except: Option<i64>) -> rusqlite::R
         params![name, except],
         |r| r.get(0),
     )
-}
-
-/// Who changed a campus, for the audit log.
-pub struct Actor<'a> {
-    pub user_id: Option<&'a str>,
-    pub ip: Option<&'a str>,
 }
 
 pub fn create(

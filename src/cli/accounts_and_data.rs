@@ -3,7 +3,8 @@
 use super::*;
 
 pub(super) fn campus(file: Option<&Path>, command: CampusCommand) -> anyhow::Result<()> {
-    use crate::campuses::{self as store, Actor};
+    use crate::audit::Actor;
+    use crate::campuses as store;
     let config = load(file)?;
     startup::prepare_data_dir(&config.storage.data_dir)?;
     let db = startup::open_database(&config.storage.data_dir)?;

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::startup::{self, App};
 
 mod accounts_and_data;
+mod clients;
 mod keys;
 mod serve;
 
@@ -75,6 +76,55 @@ enum Command {
     /// Manage the keys that seal personal data.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the apps that sign people in through Gatehouse (OpenID Connect clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register an app. A confidential app's secret is printed once.
+    Add {
+        /// The app's name, as users see it.
+        #[arg(long)]
+        name: String,
+        /// Where sign-ins return to, matched exactly (repeat for more).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// A mobile or desktop app: no secret, PKCE only.
+        #[arg(long)]
+        public: bool,
+        /// A campus-owned app: users are not asked to consent.
+        #[arg(long)]
+        trusted: bool,
+        /// A scope the app may ask for (repeat; default: openid email profile).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Where the app may send users after signing out (repeat for more).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where Gatehouse posts logout tokens when a user's session ends.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// Print `{"client_id", "client_secret"}` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the apps.
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an app: it can no longer sign anyone in.
+    Remove { client_id: String },
+    /// Give a confidential app a new secret (printed once); the old one stops working.
+    RotateSecret {
+        client_id: String,
+        /// Print `{"client_id", "client_secret"}` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +187,7 @@ pub fn run() -> ExitCode {
             Ok(())
         }
         Command::Campus(command) => campus(cli.config.as_deref(), command),
+        Command::Client(command) => clients::client(cli.config.as_deref(), command),
         Command::Backup { out } => backup(cli.config.as_deref(), out.as_deref()),
         Command::Restore { file, data_dir } => {
             restore(cli.config.as_deref(), &file, data_dir.as_deref())

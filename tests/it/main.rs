@@ -25,6 +25,7 @@ mod lockout;
 mod log_format;
 mod mail_delivery;
 mod mfa;
+mod oidc_clients;
 mod openapi_drift;
 mod otp;
 mod passwords;

@@ -24,6 +24,7 @@ const PERSON_COLUMNS: &[&str] = &[
     "published_by",
     "decided_by",
     "requested_by",
+    "created_by",
 ];
 
 fn tables(conn: &Connection) -> Vec<String> {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse::App;
-use gatehouse::campuses::{self as campuses, Actor};
+use gatehouse::audit::Actor;
+use gatehouse::campuses;
 use gatehouse::clock::ManualClock;
 use gatehouse::config::Config;
 use gatehouse::state::AppState;

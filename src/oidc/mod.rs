@@ -1,0 +1,15 @@
+//! The OpenID Connect provider: campus apps (the ride-share first, then Moodle, Nextcloud,
+//! GitLab, a library system) sign students in through Gatehouse and never see a password.
+//!
+//! Built so far: client registration by admins ([`clients`]: `gatehouse client ...` and
+//! `/api/v1/admin/clients`), and the RS256 key that will sign ID tokens
+//! (`crate::tokens::rsa_key`, published in the JWK set). The authorization, token, userinfo
+//! and logout endpoints come next, on these.
+
+pub mod api;
+pub mod clients;
+pub mod personal_data;
+mod store;
+
+pub use clients::{Client, ClientError, NewClient, Registered};
+pub use personal_data::OidcData;
