@@ -32,6 +32,7 @@ pub const UI_PAGES: &[&str] = &[
     "/admin/users",
     "/admin/audit",
     "/admin/backups",
+    "/admin/apps",
     "/bootstrap",
     "/privacy-policy",
 ];

@@ -10,6 +10,7 @@ const SECTIONS = [
   ["/admin/users", "Accounts"],
   ["/admin/audit", "Audit log"],
   ["/admin/backups", "Backups and mail"],
+  ["/admin/apps", "Apps"],
 ];
 
 /** Links between the admin pages, the current one marked. */

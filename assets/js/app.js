@@ -18,6 +18,7 @@ const routes = {
   "/admin/users": "admin-users",
   "/admin/audit": "admin-audit",
   "/admin/backups": "admin-backups",
+  "/admin/apps": "admin-apps",
   "/bootstrap": "bootstrap",
   "/phone": "phone",
   "/privacy-policy": "privacy-policy",

@@ -80,6 +80,19 @@ export function checkbox({ name, label, checked = false, hint }) {
   );
 }
 
+/** A labelled multi-line text field, shaped like `field` (errors attach to it). */
+export function textArea({ name, label, hint, required, rows = 8 }) {
+  const id = uniqueId(name.replace(/_/g, "-"));
+  return h(
+    "div",
+    { class: "field", "data-field": name },
+    h("label", { for: id }, label),
+    h("p", { class: "hint", id: `${id}-hint` }, hint),
+    h("p", { class: "field-error", id: `${id}-error` }),
+    h("textarea", { id, name, rows, "aria-describedby": `${id}-hint`, "data-required": required || null, required: Boolean(required) }),
+  );
+}
+
 /** A submit button. */
 export function submit(text, extraClass = "") {
   return h("button", { type: "submit", class: `button ${extraClass}`.trim() }, text);

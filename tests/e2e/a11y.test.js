@@ -191,6 +191,22 @@ const scenarios = [
   { name: "admin-users", role: "admin", path: "/admin/users", act: async (page) => page.locator(".account-list > li").first().waitFor() },
   { name: "admin-audit", role: "admin", path: "/admin/audit", act: async (page) => page.locator("table.data tbody tr").first().waitFor() },
   { name: "admin-backups", role: "admin", path: "/admin/backups", act: async (page) => page.locator(".outbox-counts").waitFor() },
+  {
+    name: "admin-apps",
+    role: "admin",
+    path: "/admin/apps",
+    act: async (page) => {
+      // Run at two sizes on one server: one app each.
+      const name = `Rides ${page.viewportSize().width}`;
+      const form = page.getByRole("form", { name: "Register an app" });
+      await form.getByLabel("App name").fill(name);
+      await form.getByLabel("Redirect URIs").fill("https://rides.north.edu/callback");
+      await form.getByRole("button", { name: "Register the app" }).click();
+      await page.locator(".client-secret").waitFor();
+      await page.getByRole("button", { name: `Remove ${name}` }).click();
+      await page.getByRole("button", { name: `Yes, remove ${name}` }).waitFor();
+    },
+  },
 ];
 
 for (const scenario of scenarios) {

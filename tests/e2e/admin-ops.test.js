@@ -255,3 +255,49 @@ test("a student cannot use the admin pages", async () => {
   }
   assertNoProblems(problems);
 });
+
+test("apps: register one and see its secret once, give it a new secret, refuse a bad redirect URI, remove it", async () => {
+  const { page, problems } = await newPage();
+  await signIn(page, ADMIN.email, ADMIN.password, { next: "/admin/apps" });
+  await page.getByRole("heading", { name: "Apps", level: 1 }).waitFor();
+  await expectText(page.locator(".empty"), /No apps are registered yet/);
+  const form = page.getByRole("form", { name: "Register an app" });
+
+  // A redirect URI over plain http to another machine is refused next to the field.
+  await form.getByLabel("App name").fill("North Rides");
+  await form.getByLabel("Redirect URIs").fill("http://rides.north.edu/callback");
+  await form.getByRole("button", { name: "Register the app" }).click();
+  await expectText(form.locator('[data-field="redirect_uris"] .field-error'), /use https/);
+  assert.equal((await (await fetch(`${suite.server.url}/api/v1/admin/clients`, { headers: await bearerHeaders(suite.server, ADMIN) })).json()).length, 0);
+
+  await form.getByLabel("Redirect URIs").fill("https://rides.north.edu/callback");
+  await form.getByLabel(/Driver verification/).check();
+  await form.getByRole("button", { name: "Register the app" }).click();
+  await expectText(page.locator(".notice-success"), /North Rides is registered/);
+  const secret = (await page.locator(".client-secret").textContent()).trim();
+  assert.ok(secret.length >= 43, secret);
+  const row = page.locator("table.data tbody tr", { hasText: "North Rides" });
+  await expectText(row, /openid email profile driver/);
+  assert.ok(await form.getByLabel("Email address").isChecked(), "the default scopes again after registering");
+  assert.ok(!(await form.getByLabel(/Driver verification/).isChecked()));
+  await screenshot(page, "flow-admin-apps-desktop");
+
+  // The secret is not shown again: not after a reload, not in the list.
+  await visit(page, "/admin/apps");
+  await expectText(page.locator("table.data"), /North Rides/);
+  assert.equal(await page.locator(".client-secret").count(), 0);
+  assert.ok(!(await page.content()).includes(secret));
+
+  await page.getByRole("button", { name: "New secret for North Rides" }).click();
+  await expectText(page.locator(".notice-success"), /given a new secret/);
+  const second = (await page.locator(".client-secret").textContent()).trim();
+  assert.notEqual(second, secret);
+
+  await page.getByRole("button", { name: "Remove North Rides" }).click();
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.getByRole("button", { name: "Remove North Rides" }).click();
+  await page.getByRole("button", { name: "Yes, remove North Rides" }).click();
+  await expectText(page.locator(".notice-success"), /North Rides is removed/);
+  await expectText(page.locator(".empty"), /No apps are registered yet/);
+  assertNoProblems(problems);
+});

@@ -2,8 +2,8 @@
 // privacy-policy versions.
 
 import { api } from "../api.js";
-import { formatDate, h, notice, replace, uniqueId } from "../dom.js";
-import { bindForm, busyClick, field, submit } from "../forms.js";
+import { formatDate, h, notice, replace } from "../dom.js";
+import { bindForm, busyClick, field, submit, textArea } from "../forms.js";
 import { isAdmin } from "../session.js";
 import { adminNav } from "../admin-common.js";
 
@@ -98,19 +98,6 @@ function policiesSection() {
     result,
   );
   return { element, reload };
-}
-
-/** A labelled multi-line text field, shaped like forms.js fields (errors attach to it). */
-function textArea({ name, label, hint, required }) {
-  const id = uniqueId(name);
-  return h(
-    "div",
-    { class: "field", "data-field": name },
-    h("label", { for: id }, label),
-    h("p", { class: "hint", id: `${id}-hint` }, hint),
-    h("p", { class: "field-error", id: `${id}-error` }),
-    h("textarea", { id, name, rows: 8, "aria-describedby": `${id}-hint`, "data-required": required, required: true }),
-  );
 }
 
 function campusDomainsHint() {
