@@ -43,6 +43,9 @@ struct Process {
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
+    /// An OpenID Connect client's secret, printed by `gatehouse client add` (by design) and
+    /// nowhere else.
+    client_secret: String,
 }
 
 /// Appends every line from `pipe` to `into` until the pipe closes (the process exited).
@@ -110,6 +113,20 @@ tesseract = ""
         let campus =
             cli(&["campus", "add", "--name", "North", "--domain", "north.edu"]).output().unwrap();
         assert!(campus.status.success(), "{}", String::from_utf8_lossy(&campus.stderr));
+        let client = cli(&[
+            "client",
+            "add",
+            "--name",
+            "Rides",
+            "--redirect-uri",
+            "https://rides.north.edu/cb",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+        assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
+        let client: serde_json::Value = serde_json::from_slice(&client.stdout).unwrap();
+        let client_secret = client["client_secret"].as_str().unwrap().to_string();
 
         let mut child =
             cli(&["serve"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -134,7 +151,15 @@ tesseract = ""
             }
             std::thread::sleep(Duration::from_millis(25));
         };
-        Process { child, base: format!("http://{addr}"), data, stdout, stderr, readers }
+        Process {
+            child,
+            base: format!("http://{addr}"),
+            data,
+            stdout,
+            stderr,
+            readers,
+            client_secret,
+        }
     }
 
     /// SIGTERM, wait for a clean exit and for the pipes to close; returns everything the
@@ -364,6 +389,7 @@ async fn nothing_secret_or_personal_reaches_stdout_stderr_or_the_logs_at_debug_l
     // The birth date is on the licence too (AAMVA's MMDDCCYY, and ISO).
     secrets.any_case("birth date", "01021999");
     secrets.any_case("birth date", "1999-01-02");
+    secrets.exact("OIDC client secret", &server.client_secret);
 
     // Sign-up with every personal field, and the emailed link.
     let registered = server

@@ -51,6 +51,21 @@ pub fn client_with(jar: Arc<Jar>) -> reqwest::Client {
         .expect("client")
 }
 
+/// Gives a new data directory the test process's one RSA key, made once: a key of its own
+/// for each of some two hundred servers would cost a minute of CPU. (`tests/it/tokens.rs`
+/// and the unit tests of `tokens::rsa_key` cover making and rotating it.)
+fn shared_rsa_key(data_dir: &std::path::Path) {
+    static KEY: std::sync::OnceLock<gatehouse::tokens::rsa_key::RsaKey> =
+        std::sync::OnceLock::new();
+    let (dir, path) = (data_dir.join("keys"), data_dir.join("keys").join("oidc_rsa.pem"));
+    if path.exists() {
+        return;
+    }
+    let key =
+        KEY.get_or_init(|| gatehouse::tokens::rsa_key::RsaKey::generate().expect("an RSA key"));
+    key.write(&dir, &path).expect("the shared RSA key is written");
+}
+
 impl TestServer {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
@@ -78,6 +93,7 @@ impl TestServer {
         config.captcha.enabled = false;
         adjust(&mut config);
         let config = config.finish().expect("valid test config");
+        shared_rsa_key(&config.storage.data_dir);
         let clock = ManualClock::new(chrono::Utc::now());
         let app_clock = Arc::new(clock.clone());
         let app = tokio::task::spawn_blocking(move || App::open_with_clock(config, app_clock))
