@@ -53,23 +53,24 @@ impl PersonalData for AccountsData {
             )
             .optional()?;
         let Some((phone_index, email, phone)) = row else { return Ok(None) };
-        let unshared_phone_index = match phone_index {
-            Some(index) => {
-                let shared: bool = tx.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM users WHERE phone_index = ?1 AND id != ?2)",
-                    params![index, user_id],
-                    |r| r.get(0),
-                )?;
-                (!shared).then_some(index)
-            }
-            None => None,
+        // An account from before phone indexes (migration 0004) may have a phone and no index:
+        // nobody can be known to share it.
+        let phone_shared = match &phone_index {
+            Some(index) => tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM users WHERE phone_index = ?1 AND id != ?2)",
+                params![index, user_id],
+                |r| r.get(0),
+            )?,
+            None => false,
         };
+        let unshared_phone_index = phone_index.filter(|_| !phone_shared);
         Ok(Some(Person {
             id: user_id.to_string(),
             pseudonym: String::new(),
             email,
             phone,
             unshared_phone_index,
+            phone_shared,
         }))
     }
 

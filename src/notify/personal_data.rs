@@ -35,9 +35,9 @@ impl PersonalData for NotifyData {
         _after: &mut AfterErase,
     ) -> rusqlite::Result<()> {
         let emails: Vec<String> = person.email.iter().cloned().collect();
-        let phones: Vec<String> = match &person.unshared_phone_index {
-            Some(_) => person.phone.iter().cloned().collect(),
-            None => Vec::new(),
+        let phones: Vec<String> = match person.phone_shared {
+            false => person.phone.iter().cloned().collect(),
+            true => Vec::new(),
         };
         super::delete_addressed_to(tx, &self.pii, &emails, &phones)?;
         Ok(())

@@ -49,10 +49,19 @@ pub struct NewClient {
 }
 
 /// A client just registered (or given a new secret), with its secret: shown this once.
-#[derive(Debug)]
 pub struct Registered {
     pub client: Client,
     pub secret: Option<String>,
+}
+
+/// Never the secret, should a `Registered` reach a log line.
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registered")
+            .field("client", &self.client)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -21,6 +21,8 @@ pub struct Person {
     /// The blind index of the phone, unless another account has the same phone (codes sent to
     /// it are then that account's too, and are kept).
     pub unshared_phone_index: Option<Vec<u8>>,
+    /// Another account has the same phone: messages to it are that account's too.
+    pub phone_shared: bool,
 }
 
 /// Work to do once the deletion has committed: dropping cached copies and removing files.

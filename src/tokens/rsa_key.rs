@@ -69,19 +69,26 @@ impl RsaKey {
     }
 
     /// Writes the key to `path` (mode 0600, in `dir` created with mode 0700) and syncs it;
-    /// fails if the file exists.
+    /// fails if the file exists. The key is written whole to a temporary name first and
+    /// linked into place, so a crash or a second process never sees half a key.
     pub fn write(&self, dir: &Path, path: &Path) -> Result<(), KeyError> {
         std::fs::create_dir_all(dir)
             .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
             .map_err(|source| KeyError::CreateDir { path: dir.into(), source })?;
         let write_err = |source| KeyError::Write { path: path.into(), source };
+        let temp = path.with_extension(format!("tmp-{}", std::process::id()));
         let mut file = std::fs::OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .mode(0o600)
-            .open(path)
+            .open(&temp)
             .map_err(write_err)?;
-        file.write_all(self.pem.as_bytes()).and_then(|()| file.sync_all()).map_err(write_err)
+        file.write_all(self.pem.as_bytes()).and_then(|()| file.sync_all()).map_err(write_err)?;
+        // A hard link fails when `path` exists (as `create_new` would), unlike a rename.
+        let linked = std::fs::hard_link(&temp, path);
+        let _ = std::fs::remove_file(&temp);
+        linked.map_err(write_err)
     }
 }
 

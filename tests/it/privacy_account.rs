@@ -505,3 +505,28 @@ async fn retention_purges_expired_rows_unverified_accounts_and_old_audit_rows() 
     // Ada's verification email; the unverified account's went with the account.
     assert_eq!(report.outbox_messages, 1, "{report:?}");
 }
+
+/// An account from before phone indexes (migration 0004) has a phone and no index: messages
+/// queued to that phone go with the account too.
+#[tokio::test]
+async fn deleting_an_account_with_a_phone_but_no_index_drops_the_texts_to_it() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let ada = server.signed_in_user("ada@north.edu").await;
+    let id = user_id(&ada).await;
+    let phone = "+12025550188";
+    {
+        let conn = server.state.db.get().unwrap();
+        let sealed = server.state.pii.seal_text("users.phone", phone);
+        conn.execute(
+            "UPDATE users SET phone = ?2, phone_index = NULL WHERE id = ?1",
+            (&id, &sealed),
+        )
+        .unwrap();
+        gatehouse::notify::enqueue_sms(&conn, &server.state.pii, phone, "Your code: 123456", 0)
+            .unwrap();
+    }
+    assert_eq!(outbox_rows_to(&server, phone), 1);
+    assert_eq!(delete_own(&ada, PASSWORD).await.status(), 204);
+    assert_eq!(outbox_rows_to(&server, phone), 0, "the queued text is never sent");
+}
