@@ -177,7 +177,7 @@ impl KeyFiles {
         if !retired_file.exists() {
             keys::write_key(&self.retired_dir(), &retired_file, &old)?;
         }
-        // The RSA key first: the server notices a rotation by the Ed25519 file's change.
+        // The RSA key first, then the Ed25519 one: a running server reloads when either changes.
         let rsa = self.rotate_rsa(now)?;
         fs::rename(&next_path, &signing_path).map_err(|source| RotateError::Io {
             what: "replace",

@@ -2,8 +2,8 @@
 //! in another process, and a running server follows it without a restart.
 //!
 //! Each use (signing, verifying a token not in the verified cache, the JWK set) compares the
-//! signing key file's identity (device, inode, size, modification time) with the one loaded:
-//! one `stat`, about a microsecond. When it changed, the files are read again
+//! identity (device, inode, size, modification time) of the signing key file and of the RSA
+//! key file with the ones loaded: two `stat`s, about a microsecond each. When it changed, the files are read again
 //! (`super::key_files`). A rotation replaces the file by a rename, so a reader sees the old
 //! key or the new one, never half of one.
 
@@ -34,14 +34,18 @@ fn stamp(path: &PathBuf) -> Option<FileStamp> {
     })
 }
 
+/// The stamps of the Ed25519 signing key file and of the RSA key file.
+type Stamps = (Option<FileStamp>, Option<FileStamp>);
+
 struct Loaded {
-    stamp: Option<FileStamp>,
+    stamp: Stamps,
     keys: Arc<JwtKeys>,
 }
 
 pub struct LiveJwtKeys {
     files: KeyFiles,
     signing_path: PathBuf,
+    rsa_path: PathBuf,
     issuer: String,
     audience: String,
     loaded: RwLock<Loaded>,
@@ -52,12 +56,13 @@ impl LiveJwtKeys {
     /// naming the file when one is unreadable.
     pub fn open(files: KeyFiles, issuer: &str, audience: &str) -> Result<Self, KeyError> {
         files.ensure_rsa()?;
-        let signing_path = files.signing_path();
-        let stamp = stamp(&signing_path);
+        let (signing_path, rsa_path) = (files.signing_path(), files.rsa_path());
+        let stamp = (stamp(&signing_path), stamp(&rsa_path));
         let keys = Arc::new(key_set(files.load()?, issuer, audience));
         Ok(Self {
             files,
             signing_path,
+            rsa_path,
             issuer: issuer.into(),
             audience: audience.into(),
             loaded: RwLock::new(Loaded { stamp, keys }),
@@ -66,7 +71,7 @@ impl LiveJwtKeys {
 
     /// The key set as the files are now.
     pub fn current(&self) -> Arc<JwtKeys> {
-        let stamp = stamp(&self.signing_path);
+        let stamp = (stamp(&self.signing_path), stamp(&self.rsa_path));
         {
             let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
             if loaded.stamp == stamp {
@@ -107,5 +112,29 @@ fn key_set(on_disk: OnDisk, issuer: &str, audience: &str) -> JwtKeys {
     match on_disk.rsa {
         Some(rsa) => keys.with_rsa(rsa, on_disk.retired_rsa),
         None => keys,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::KeysConfig;
+    use crate::tokens::rsa_key::RsaKey;
+
+    #[test]
+    fn a_new_rsa_key_on_disk_is_followed_without_the_ed25519_key_changing() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = KeyFiles::new(&KeysConfig::default(), dir.path());
+        crate::keys::create_key(&dir.path().join("keys"), &files.signing_path()).unwrap();
+        let live = LiveJwtKeys::open(files.clone(), "iss", "aud").unwrap();
+        let before = live.current().rsa_kid().unwrap().to_string();
+        let ed25519 = live.current().kid().to_string();
+        std::fs::remove_file(files.rsa_path()).unwrap();
+        let next = RsaKey::generate().unwrap();
+        next.write(&dir.path().join("keys"), &files.rsa_path()).unwrap();
+        let after = live.current();
+        assert_eq!(after.rsa_kid(), Some(next.kid.as_str()));
+        assert_ne!(after.rsa_kid(), Some(before.as_str()));
+        assert_eq!(after.kid(), ed25519);
     }
 }
