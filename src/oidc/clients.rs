@@ -9,6 +9,7 @@
 use rusqlite::Connection;
 use url::Url;
 
+pub use super::client::{Client, NewClient};
 use super::store;
 use crate::audit::{self, Actor, AuditEvent, actions};
 use crate::crypto;
@@ -20,33 +21,6 @@ pub const SCOPES: &[&str] = &["openid", "email", "profile", "phone", "campus", "
 pub const DEFAULT_SCOPES: &[&str] = &["openid", "email", "profile"];
 const MAX_URIS: usize = 10;
 const MAX_URI_CHARS: usize = 2000;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Client {
-    pub id: String,
-    pub name: String,
-    pub public: bool,
-    /// A campus-owned app: no consent page.
-    pub trusted: bool,
-    pub redirect_uris: Vec<String>,
-    pub post_logout_redirect_uris: Vec<String>,
-    pub backchannel_logout_uri: Option<String>,
-    pub scopes: Vec<String>,
-    pub created_at: i64,
-    pub secret_rotated_at: Option<i64>,
-}
-
-/// A registration as asked for.
-#[derive(Debug, Clone, Default)]
-pub struct NewClient {
-    pub name: String,
-    pub redirect_uris: Vec<String>,
-    pub public: bool,
-    pub trusted: bool,
-    pub scopes: Vec<String>,
-    pub post_logout_redirect_uris: Vec<String>,
-    pub backchannel_logout_uri: Option<String>,
-}
 
 /// A client just registered (or given a new secret), with its secret: shown this once.
 pub struct Registered {

@@ -7,6 +7,7 @@
 //! and logout endpoints come next, on these.
 
 pub mod api;
+mod client;
 pub mod clients;
 pub mod personal_data;
 mod store;

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::clients::{Client, NewClient};
+use super::client::{Client, NewClient};
 
 const COLUMNS: &str = "id, name, public, trusted, redirect_uris, post_logout_redirect_uris,
     backchannel_logout_uri, scopes, created_at, secret_rotated_at";
