@@ -8,7 +8,7 @@ use std::sync::Arc;
 use poem::endpoint::BoxEndpoint;
 use poem::http::{Method, StatusCode};
 use poem::middleware::{CatchPanic, CookieJarManager};
-use poem::{EndpointExt, IntoEndpoint, Route, get};
+use poem::{EndpointExt, IntoEndpoint, Route, get, post};
 use poem_openapi::registry::{MetaApi, Registry};
 use poem_openapi::{OpenApi, OpenApiService};
 
@@ -26,6 +26,8 @@ use crate::drivers::api::{DriverApi, DriverReviewsApi, DriversState};
 use crate::error::problem_response;
 use crate::http::{BodyLimit, Cors, Csrf, HttpContext, Observe, RequestLimit};
 use crate::oidc::api::{ClientsApi, ClientsState};
+use crate::oidc::consent_api::ConsentApi;
+use crate::oidc::endpoints as oidc;
 use crate::ops::OpsState;
 use crate::ops::health::OpsApi;
 use crate::phone_codes::api::{PhoneCodesApi, PhoneCodesState};
@@ -85,6 +87,7 @@ fn apis(state: &AppState) -> impl OpenApi + use<> {
         CaptchaApi { state: captcha },
         PrivacyApi { state: privacy },
         DriverApi { state: drivers.clone() },
+        ConsentApi { provider: state.oidc.clone() },
         // Campus IT (nested: poem-openapi implements its trait for tuples of up to 16).
         (
             CampusesApi { state: campuses },
@@ -147,6 +150,11 @@ impl<T: OpenApi> OpenApi for Described<T> {
     fn add_routes(self, _: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {}
 }
 
+/// An OpenID Connect endpoint, with the provider (and the accounts, for logout) it uses.
+fn oidc_route(state: &AppState, methods: poem::RouteMethod) -> impl poem::Endpoint + use<> {
+    methods.data(state.oidc.clone()).data(state.accounts.clone())
+}
+
 /// The whole route table, wrapped in the shared middleware.
 pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     // One API endpoint serves the /api tree and the two probes (which are documented in the
@@ -160,6 +168,13 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         .nest_no_strip("/ready", api)
         .at("/metrics", get(crate::ops::scrape::metrics).data(ops_state(&state)))
         .at("/.well-known/jwks.json", get(crate::accounts::api::jwks))
+        .nest("/.well-known/openid-configuration", oidc_route(&state, get(oidc::discovery)))
+        .nest("/oauth/authorize", oidc_route(&state, get(oidc::authorize).post(oidc::authorize)))
+        .nest("/oauth/token", oidc_route(&state, post(oidc::token)))
+        .nest("/oauth/userinfo", oidc_route(&state, get(oidc::userinfo).post(oidc::userinfo)))
+        .nest("/oauth/revoke", oidc_route(&state, post(oidc::revoke)))
+        .nest("/oauth/introspect", oidc_route(&state, post(oidc::introspect)))
+        .nest("/oauth/logout", oidc_route(&state, get(oidc::logout).post(oidc::logout)))
         .at("/docs", get(web::swagger_ui))
         .at("/openapi.json", get(web::openapi_json))
         .at("/openapi.yaml", get(web::openapi_yaml))

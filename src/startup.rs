@@ -273,7 +273,16 @@ pub fn build(
         erasure: erasure.clone(),
         pending_policies: pending_policies.clone(),
     }));
+    let oidc = Arc::new(crate::oidc::Provider::new(
+        db.clone(),
+        clock.clone(),
+        tokens.clone(),
+        accounts.clone(),
+        drivers.clone(),
+        &config.server.public_url,
+    ));
     let state = AppState {
+        oidc,
         config,
         db,
         keys,

@@ -49,6 +49,8 @@ pub struct AppState {
     pub erasure: Arc<crate::pii::Erasure>,
     /// Privacy-policy versions users still have to accept (cached).
     pub pending_policies: Arc<crate::policies::PendingPolicies>,
+    /// The OpenID Connect provider: campus apps sign students in through it.
+    pub oidc: Arc<crate::oidc::Provider>,
 }
 
 impl crate::jobs::JobContext for AppState {

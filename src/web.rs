@@ -35,6 +35,8 @@ pub const UI_PAGES: &[&str] = &[
     "/admin/apps",
     "/bootstrap",
     "/privacy-policy",
+    "/consent",
+    "/sign-out",
 ];
 
 fn serve_embedded(path: &str, req: &Request) -> Response {

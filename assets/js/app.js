@@ -24,6 +24,8 @@ const routes = {
   "/privacy-policy": "privacy-policy",
   "/driver": "driver",
   "/driver-reviews": "driver-reviews",
+  "/consent": "consent",
+  "/sign-out": "sign-out",
 };
 
 const path = window.location.pathname.replace(/\/+$/, "") || "/";
@@ -38,6 +40,8 @@ function setTitle(text) {
 export function safeNext(value, fallback = "/account") {
   if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//")) return fallback;
   const target = value.split(/[?#]/)[0].replace(/\/+$/, "") || "/";
+  // An app's sign-in request (OpenID Connect) waiting for the student to sign in.
+  if (target === "/oauth/authorize") return value;
   return routes[target] && !["/sign-in", "/sign-up", "/phone", "/bootstrap"].includes(target) ? value : fallback;
 }
 

@@ -31,10 +31,13 @@ pub struct User {
     pub email_verified_at: Option<i64>,
     pub created_at: i64,
     pub phone_verified_at: Option<i64>,
+    /// When the display name last changed (None: never since the account was made).
+    pub profile_updated_at: Option<i64>,
 }
 
 const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.legal_name, u.phone, u.password_hash,
-    u.campus_id, c.name, u.role, u.email_verified_at, u.created_at, u.phone_verified_at";
+    u.campus_id, c.name, u.role, u.email_verified_at, u.created_at, u.phone_verified_at,
+    u.profile_updated_at";
 
 fn user_from_row(pii: &FieldCipher, r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -50,6 +53,7 @@ fn user_from_row(pii: &FieldCipher, r: &rusqlite::Row<'_>) -> rusqlite::Result<U
         email_verified_at: r.get(9)?,
         created_at: r.get(10)?,
         phone_verified_at: r.get(11)?,
+        profile_updated_at: r.get(12)?,
     })
 }
 
@@ -253,7 +257,10 @@ pub fn update_profile(
 ) -> rusqlite::Result<()> {
     if let Some(name) = display_name {
         let name = pii.seal_text(DISPLAY_NAME, name);
-        conn.execute("UPDATE users SET display_name = ?2 WHERE id = ?1", params![user_id, name])?;
+        conn.execute(
+            "UPDATE users SET display_name = ?2, profile_updated_at = unixepoch() WHERE id = ?1",
+            params![user_id, name],
+        )?;
     }
     if let Some(legal) = legal_name {
         let legal = seal(pii, LEGAL_NAME, legal);

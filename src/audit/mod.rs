@@ -99,6 +99,19 @@ pub mod actions {
     pub const CLIENT_ADDED: &str = "oidc.client_added";
     pub const CLIENT_REMOVED: &str = "oidc.client_removed";
     pub const CLIENT_SECRET_ROTATED: &str = "oidc.client_secret_rotated";
+    /// A student let an (untrusted) app have the scopes in `details`.
+    pub const CONSENT_GRANTED: &str = "oidc.consent_granted";
+    pub const CONSENT_DENIED: &str = "oidc.consent_denied";
+    /// "Remove access" on the account page: the consent and the app's grants are gone.
+    pub const CONSENT_REMOVED: &str = "oidc.consent_removed";
+    /// An authorization code was used a second time: the tokens it opened are revoked.
+    pub const CODE_REUSED: &str = "oidc.code_reused";
+    /// A token request refused (details: the client and the OAuth error).
+    pub const TOKEN_REFUSED: &str = "oidc.token_refused";
+    /// RP-initiated logout ended a session.
+    pub const OIDC_LOGOUT: &str = "oidc.logout";
+    /// A back-channel logout token was delivered (or given up on: outcome failure).
+    pub const BACKCHANNEL_LOGOUT: &str = "oidc.backchannel_logout";
     pub const ADMIN_CREATED: &str = "admin.created";
     pub const PHONE_CODE_REQUESTED: &str = "phone_code.requested";
     pub const PHONE_CODE_VERIFIED: &str = "phone_code.verified";

@@ -9,4 +9,4 @@ mod store;
 pub use store::{Campus, CampusError};
 
 /// Campus rows, for the CLI, the seed and sign-up.
-pub use store::{campus_for_domain, create, list, remove};
+pub use store::{campus_for_domain, create, get, list, remove};

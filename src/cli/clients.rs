@@ -21,6 +21,7 @@ pub(super) fn client(file: Option<&Path>, command: ClientCommand) -> anyhow::Res
             scopes,
             post_logout_redirect_uris,
             backchannel_logout_uri,
+            id_token_alg,
             json,
         } => {
             let new = NewClient {
@@ -31,6 +32,7 @@ pub(super) fn client(file: Option<&Path>, command: ClientCommand) -> anyhow::Res
                 scopes,
                 post_logout_redirect_uris,
                 backchannel_logout_uri,
+                id_token_alg,
             };
             let registered = clients::add(&mut conn, &new, &cli, now)?;
             print_registered("registered", &registered, json);
@@ -82,6 +84,7 @@ fn as_json(client: &Client) -> serde_json::Value {
         "post_logout_redirect_uris": client.post_logout_redirect_uris,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "scopes": client.scopes,
+        "id_token_alg": client.id_token_alg,
     })
 }
 

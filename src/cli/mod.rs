@@ -106,6 +106,9 @@ enum ClientCommand {
         /// Where Gatehouse posts logout tokens when a user's session ends.
         #[arg(long)]
         backchannel_logout_uri: Option<String>,
+        /// How ID tokens are signed: RS256 (default) or EdDSA.
+        #[arg(long)]
+        id_token_alg: Option<String>,
         /// Print `{"client_id", "client_secret"}` as JSON.
         #[arg(long)]
         json: bool,

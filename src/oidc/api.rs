@@ -42,6 +42,8 @@ pub struct ClientView {
     backchannel_logout_uri: Option<String>,
     /// The scopes the app may ask for (`openid` always; `driver` only when allowed here).
     scopes: Vec<String>,
+    /// How the app's ID tokens are signed: `RS256` or `EdDSA`.
+    id_token_alg: String,
     created_at: String,
     secret_rotated_at: Option<String>,
 }
@@ -57,6 +59,7 @@ impl From<Client> for ClientView {
             post_logout_redirect_uris: c.post_logout_redirect_uris,
             backchannel_logout_uri: c.backchannel_logout_uri,
             scopes: c.scopes,
+            id_token_alg: c.id_token_alg,
             created_at: rfc3339(c.created_at),
             secret_rotated_at: rfc3339_opt(c.secret_rotated_at),
         }
@@ -84,6 +87,8 @@ pub struct NewClientRequest {
     #[oai(default)]
     post_logout_redirect_uris: Vec<String>,
     backchannel_logout_uri: Option<String>,
+    /// How ID tokens are signed: `RS256` (default) or `EdDSA`.
+    id_token_alg: Option<String>,
 }
 
 /// A client and, for a confidential one, its secret: shown here once, stored only hashed.
@@ -149,6 +154,7 @@ impl ClientsApi {
             scopes: body.scopes,
             post_logout_redirect_uris: body.post_logout_redirect_uris,
             backchannel_logout_uri: body.backchannel_logout_uri,
+            id_token_alg: body.id_token_alg,
         };
         let registered =
             self.change(req, &auth, move |c, now, actor| clients::add(c, &new, actor, now)).await?;

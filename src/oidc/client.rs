@@ -11,6 +11,8 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
     pub scopes: Vec<String>,
+    /// How its ID tokens are signed: `RS256` (the default every library knows) or `EdDSA`.
+    pub id_token_alg: String,
     pub created_at: i64,
     pub secret_rotated_at: Option<i64>,
 }
@@ -25,4 +27,6 @@ pub struct NewClient {
     pub scopes: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
+    /// `RS256` when not given.
+    pub id_token_alg: Option<String>,
 }

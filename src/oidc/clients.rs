@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use url::Url;
 
 pub use super::client::{Client, NewClient};
-use super::store;
+use super::store::clients as store;
 use crate::audit::{self, Actor, AuditEvent, actions};
 use crate::crypto;
 
@@ -174,7 +174,22 @@ pub fn check(new: &NewClient) -> Result<NewClient, ClientError> {
             false,
         )?,
         backchannel_logout_uri,
+        id_token_alg: Some(check_alg(new.id_token_alg.as_deref())?),
     })
+}
+
+/// The ID-token algorithms a client may ask for.
+pub const ID_TOKEN_ALGS: &[&str] = &["RS256", "EdDSA"];
+
+fn check_alg(alg: Option<&str>) -> Result<String, ClientError> {
+    match alg.map(str::trim) {
+        None | Some("") => Ok("RS256".into()),
+        Some(alg) if ID_TOKEN_ALGS.contains(&alg) => Ok(alg.into()),
+        Some(alg) => Err(invalid(
+            "id_token_alg",
+            format!("{alg:?} is not an ID-token algorithm; use RS256 or EdDSA."),
+        )),
+    }
 }
 
 fn record(

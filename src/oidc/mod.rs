@@ -6,11 +6,24 @@
 //! (`crate::tokens::rsa_key`, published in the JWK set). The authorization, token, userinfo
 //! and logout endpoints come next, on these.
 
+mod access_token;
 pub mod api;
+mod claims;
 mod client;
 pub mod clients;
+pub mod consent_api;
+mod connected_apps;
+pub mod endpoints;
+mod id_token;
+mod logout;
 pub mod personal_data;
+mod provider;
+mod request;
+mod resource;
+mod scopes;
 mod store;
+mod token_endpoint;
 
 pub use clients::{Client, ClientError, NewClient, Registered};
+pub use provider::Provider;
 pub use personal_data::OidcData;

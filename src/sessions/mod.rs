@@ -255,35 +255,6 @@ impl Sessions {
         self.db.run(move |conn| store::list_for_user(conn, &user_id).map_err(DbError::from)).await
     }
 
-    /// Ends one session of `user_id`; false when there is no such session.
-    pub async fn revoke(&self, user_id: &str, session_id: &str) -> Result<bool, DbError> {
-        let (user_id, session_id) = (user_id.to_string(), session_id.to_string());
-        let hash = self
-            .db
-            .run(move |conn| store::delete(conn, &user_id, &session_id).map_err(DbError::from))
-            .await?;
-        match hash {
-            Some(hash) => {
-                self.invalidate(&[hash]);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    /// Ends every session of `user_id` except `keep`; returns how many ended.
-    pub async fn revoke_all(&self, user_id: &str, keep: Option<&str>) -> Result<usize, DbError> {
-        let (user_id, keep) = (user_id.to_string(), keep.map(str::to_string));
-        let hashes = self
-            .db
-            .run(move |conn| {
-                store::delete_all(conn, &user_id, keep.as_deref()).map_err(DbError::from)
-            })
-            .await?;
-        self.forget(&hashes).await;
-        Ok(hashes.len())
-    }
-
     /// Deletes one session of `user_id` inside the caller's transaction; returns its token hash
     /// to [`forget`](Self::forget) once it has committed.
     pub fn delete_in(
@@ -302,6 +273,36 @@ impl Sessions {
         keep: Option<&str>,
     ) -> rusqlite::Result<Vec<Vec<u8>>> {
         store::delete_all(conn, user_id, keep)
+    }
+
+    /// Signs one session of `user_id` out, in the caller's transaction: the session and the
+    /// apps' grants opened from it (their clients hear of it by back-channel logout). None
+    /// when there is no such session. [`Sessions::forget_ended`] after the commit.
+    pub fn sign_out_in(
+        conn: &Connection,
+        user_id: &str,
+        id: &str,
+        now: i64,
+        reason: &str,
+    ) -> rusqlite::Result<Option<Ended>> {
+        let Some((id, hash)) = store::delete_with_id(conn, user_id, id)? else { return Ok(None) };
+        let families = tokens::revoke_session_families(conn, &[id], now, reason)?;
+        Ok(Some(Ended { sessions: vec![hash], families }))
+    }
+
+    /// Signs every session of `user_id` but `keep` out, with the apps' grants opened from
+    /// them, in the caller's transaction (API token families of the first-party API stay).
+    pub fn sign_out_all_in(
+        conn: &Connection,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+        reason: &str,
+    ) -> rusqlite::Result<Ended> {
+        let deleted = store::delete_all_with_ids(conn, user_id, keep)?;
+        let (ids, sessions): (Vec<String>, Vec<Vec<u8>>) = deleted.into_iter().unzip();
+        let families = tokens::revoke_session_families(conn, &ids, now, reason)?;
+        Ok(Ended { sessions, families })
     }
 
     /// Ends everything `user_id` is signed in with, in the caller's transaction: every session

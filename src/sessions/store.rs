@@ -116,6 +116,33 @@ pub fn delete(conn: &Connection, user_id: &str, id: &str) -> rusqlite::Result<Op
     .optional()
 }
 
+/// Deletes one session of `user_id`; returns its id and token hash when it existed.
+pub fn delete_with_id(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+) -> rusqlite::Result<Option<(String, Vec<u8>)>> {
+    conn.query_row(
+        "DELETE FROM sessions WHERE user_id = ?1 AND id = ?2 RETURNING id, token_hash",
+        params![user_id, id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+/// Deletes every session of `user_id` except `keep`; returns their ids and token hashes.
+pub fn delete_all_with_ids(
+    conn: &Connection,
+    user_id: &str,
+    keep: Option<&str>,
+) -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
+    let mut stmt = conn.prepare(
+        "DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2 RETURNING id, token_hash",
+    )?;
+    let rows = stmt.query_map(params![user_id, keep], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 /// Deletes every session of `user_id` except `keep`; returns the deleted token hashes.
 pub fn delete_all(
     conn: &Connection,

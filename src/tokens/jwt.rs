@@ -12,6 +12,7 @@ use serde::Serialize as SerializeClaims;
 
 use super::rsa_key::RsaKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -182,6 +183,7 @@ impl JwtKeys {
     pub fn sign_as<T: SerializeClaims>(
         &self,
         alg: Algorithm,
+        typ: &str,
         claims: &T,
     ) -> Result<String, JwtError> {
         let (kid, key) = match alg {
@@ -195,7 +197,70 @@ impl JwtKeys {
         };
         let mut header = Header::new(alg);
         header.kid = Some(kid.to_string());
+        header.typ = Some(typ.to_string());
         jsonwebtoken::encode(&header, claims, key).map_err(|e| JwtError(e.to_string()))
+    }
+
+    /// Verifies a token of ours of type `typ` (`at+jwt`: an OpenID Connect access token) for
+    /// `audience`: EdDSA only, the header's `typ` exactly, issuer, expiry against `now`.
+    pub fn verify_typed<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        audience: &str,
+        now: i64,
+    ) -> Result<T, JwtError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError(e.to_string()))?;
+        if header.typ.as_deref() != Some(typ) {
+            return Err(JwtError("wrong token type".into()));
+        }
+        let key = self.key_for(&header, now, &[Algorithm::EdDSA])?;
+        let mut validation = Validation::new(key.alg);
+        validation.leeway = 0;
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_exp = false;
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, &key.decoding, &validation)
+            .map_err(|e| JwtError(e.to_string()))?;
+        let exp = data.claims.get("exp").and_then(|e| e.as_i64()).unwrap_or(0);
+        if now >= exp {
+            return Err(JwtError("expired".into()));
+        }
+        serde_json::from_value(data.claims).map_err(|e| JwtError(e.to_string()))
+    }
+
+    /// Reads an ID token we signed (an `id_token_hint`): signature by one of our keys and
+    /// issuer. Its expiry and audience are the caller's to judge (a hint may have expired).
+    pub fn verify_id_token_hint<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<T, JwtError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError(e.to_string()))?;
+        let key = self.key_for(&header, now, &[Algorithm::RS256, Algorithm::EdDSA])?;
+        let mut validation = Validation::new(key.alg);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| JwtError(e.to_string()))
+    }
+
+    /// The verifying key a header names, if it is in use and of one of `algs`.
+    fn key_for(
+        &self,
+        header: &Header,
+        now: i64,
+        algs: &[Algorithm],
+    ) -> Result<&VerifyingKey, JwtError> {
+        self.verifying
+            .iter()
+            .find(|k| header.kid.as_deref() == Some(k.kid.as_str()) && k.in_use(now))
+            .filter(|k| header.alg == k.alg && algs.contains(&k.alg))
+            .ok_or_else(|| JwtError("unknown algorithm or key".into()))
     }
 
     pub fn audience(&self) -> &str {
@@ -218,13 +283,13 @@ impl JwtKeys {
     /// past its time verifies nothing.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError(e.to_string()))?;
-        let key = self
-            .verifying
-            .iter()
-            .find(|k| header.kid.as_deref() == Some(k.kid.as_str()) && k.in_use(now))
-            // Access tokens are EdDSA only: an RS256 token is an ID token, never a credential.
-            .filter(|k| header.alg == k.alg && k.alg == Algorithm::EdDSA)
-            .ok_or_else(|| JwtError("unknown algorithm or key".into()))?;
+        // An app's access token (`at+jwt`), an ID token or a logout token is never a
+        // first-party credential, whatever its audience says.
+        if header.typ.as_deref().is_some_and(|typ| typ != "JWT") {
+            return Err(JwtError("wrong token type".into()));
+        }
+        // Access tokens are EdDSA only: an RS256 token is an ID token, never a credential.
+        let key = self.key_for(&header, now, &[Algorithm::EdDSA])?;
         let mut validation = Validation::new(key.alg);
         validation.leeway = 0;
         validation.set_audience(&[&self.audience]);
@@ -326,7 +391,7 @@ mod tests {
         let keys =
             JwtKeys::new(&[3; 32], "https://id.north.edu", "gatehouse").with_rsa(rsa, vec![]);
         assert_eq!(keys.rsa_kid(), Some(rsa_kid.as_str()));
-        let token = keys.sign_as(Algorithm::RS256, &claims(future())).unwrap();
+        let token = keys.sign_as(Algorithm::RS256, "JWT", &claims(future())).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!((header.alg, header.kid.as_deref()), (Algorithm::RS256, Some(rsa_kid.as_str())));
         let jwks = keys.jwks(0);

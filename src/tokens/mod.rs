@@ -16,7 +16,21 @@ mod service;
 mod store;
 
 pub use personal_data::TokensData;
-pub use service::{NewFamily, TokenError, TokenPair, Tokens};
+pub use service::{LiveRefresh, NewFamily, Revocable, Rotated, TokenError, TokenPair, Tokens};
 
-/// Token families other features end (a password change, an admin action) or check (a session's sign-in).
-pub use store::{family_revoked, revoke_family, revoke_user_families};
+/// Token families other features end (a password change, an admin action, a sign-out) or
+/// check (a session's sign-in), and the client grants the OpenID Connect provider reads.
+pub use store::{
+    EndedGrant, LiveGrant, family_grant, family_revoked, live_grants, revoke_client_families,
+    revoke_family, revoke_session_families, revoke_user_families, take_pending_logouts,
+};
+
+/// What makes a token family a client's grant (OpenID Connect): the client, the scopes
+/// granted, the Gatehouse session it came from and when the student signed in to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientGrant {
+    pub client_id: String,
+    pub scope: String,
+    pub sid: String,
+    pub auth_time: i64,
+}

@@ -17,14 +17,41 @@ use crate::identity::Role;
 use crate::identity::{AuthMethod, Principal};
 use crate::ratelimit::KeyHold;
 
+use super::ClientGrant;
+
 pub const REFRESH_TOKEN_SECONDS: i64 = 7 * 86400;
 
 /// A token family just opened inside a transaction, waiting for its access token.
 pub struct NewFamily {
-    family: String,
-    refresh_token: String,
-    amr: Amr,
-    issued_at: i64,
+    pub family: String,
+    pub refresh_token: String,
+    pub amr: Amr,
+    pub issued_at: i64,
+}
+
+/// A refresh token spent for its successor: the family it belongs to, for the caller to sign
+/// the new access token.
+pub struct Rotated {
+    pub user_id: String,
+    pub family: String,
+    pub amr: Amr,
+    pub grant: Option<ClientGrant>,
+    pub refresh_token: String,
+    pub now: i64,
+}
+
+/// A client's live refresh token, as introspection shows it.
+pub struct LiveRefresh {
+    pub user_id: String,
+    pub grant: ClientGrant,
+    pub expires_at: i64,
+}
+
+/// What a revocation names.
+pub enum Revocable<'a> {
+    RefreshToken(&'a str),
+    /// A family's id, read from one of its access tokens.
+    Family(&'a str),
 }
 
 /// What the token endpoints answer.
@@ -62,7 +89,7 @@ impl From<rusqlite::Error> for TokenError {
 
 /// What a refresh attempt found.
 enum Refreshed {
-    Issued { user_id: String, role: String, family: String, amr: Amr },
+    Issued(Rotated),
     Reused(String),
     Invalid,
 }
@@ -100,6 +127,11 @@ impl Tokens {
         self.jwt.current().jwks(self.clock.unix())
     }
 
+    /// The signing keys now (the OpenID Connect provider signs its own tokens with them).
+    pub fn keys(&self) -> Arc<super::jwt::JwtKeys> {
+        self.jwt.current()
+    }
+
     fn access_token(
         &self,
         user_id: &str,
@@ -135,12 +167,27 @@ impl Tokens {
         now: i64,
         ip: Option<&str>,
     ) -> rusqlite::Result<NewFamily> {
+        Self::open_grant_in(tx, user_id, amr, None, now, ip)
+    }
+
+    /// Opens a token family: the first-party API's (`grant` None) or a client's grant.
+    pub fn open_grant_in(
+        tx: &Connection,
+        user_id: &str,
+        amr: Amr,
+        grant: Option<&ClientGrant>,
+        now: i64,
+        ip: Option<&str>,
+    ) -> rusqlite::Result<NewFamily> {
         let family = uuid::Uuid::new_v4().to_string();
         let (refresh_token, refresh_hash) = crypto::new_token();
-        store::insert_family(tx, &family, user_id, amr, now)?;
+        store::insert_family(tx, &family, user_id, amr, now, grant)?;
         store::insert_refresh(tx, &refresh_hash, &family, now, now + REFRESH_TOKEN_SECONDS)?;
-        let event = AuditEvent::by_user(now, user_id, "token.issued", ip)
-            .with_details(serde_json::json!({"family": family}));
+        let details = match grant {
+            Some(grant) => serde_json::json!({"family": family, "client_id": grant.client_id}),
+            None => serde_json::json!({"family": family}),
+        };
+        let event = AuditEvent::by_user(now, user_id, "token.issued", ip).with_details(details);
         audit::record(tx, &event)?;
         Ok(NewFamily { family, refresh_token, amr, issued_at: now })
     }
@@ -158,13 +205,40 @@ impl Tokens {
 
     /// Spends `refresh_token` for a new pair. A spent token revokes its whole family.
     /// `role_of` reads the user's role now (None: the account is gone), so a role change
-    /// shows at the next refresh.
+    /// shows at the next refresh. Only first-party families refresh here.
     pub async fn refresh(
         &self,
         refresh_token: &str,
         meta: &RequestMeta,
         role_of: fn(&Connection, &str) -> rusqlite::Result<Option<String>>,
     ) -> Result<TokenPair, TokenError> {
+        let rotated = self.rotate(refresh_token, None, meta, role_of).await?;
+        let (rotated, role) = rotated;
+        let access_token = self.access_token(
+            &rotated.user_id,
+            &role,
+            &rotated.family,
+            rotated.amr,
+            rotated.now,
+        )?;
+        Ok(TokenPair {
+            user_id: rotated.user_id,
+            access_token,
+            expires_in: ACCESS_TOKEN_SECONDS,
+            refresh_token: rotated.refresh_token,
+        })
+    }
+
+    /// Spends `refresh_token` of a family of `client_id` (None: the first-party API's) for its
+    /// successor. A spent token revokes its whole family; a token of another client is not
+    /// valid here (and is not spent). Answers with the family and the user's role now.
+    pub async fn rotate(
+        &self,
+        refresh_token: &str,
+        client_id: Option<&str>,
+        meta: &RequestMeta,
+        role_of: fn(&Connection, &str) -> rusqlite::Result<Option<String>>,
+    ) -> Result<(Rotated, String), TokenError> {
         if refresh_token.is_empty() || refresh_token.len() > 128 {
             return Err(TokenError::InvalidRefreshToken);
         }
@@ -172,15 +246,20 @@ impl Tokens {
         let now = self.clock.unix();
         let (next, next_hash) = crypto::new_token();
         let ip = meta.ip.clone();
+        let client_id = client_id.map(str::to_string);
         let outcome = self
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 let Some(row) = store::find_refresh(&tx, &hash)? else {
-                    return Ok(Refreshed::Invalid);
+                    return Ok((Refreshed::Invalid, None));
                 };
+                let owner = row.grant.as_ref().map(|g| g.client_id.as_str());
+                if owner != client_id.as_deref() {
+                    return Ok((Refreshed::Invalid, None));
+                }
                 if row.family_revoked || now >= row.expires_at {
-                    return Ok(Refreshed::Invalid);
+                    return Ok((Refreshed::Invalid, None));
                 }
                 if row.spent_at.is_some() || !store::spend(&tx, &hash, now)? {
                     store::revoke_family(&tx, &row.family_id, now, "reuse")?;
@@ -194,10 +273,10 @@ impl Tokens {
                     .with_details(serde_json::json!({"family": row.family_id}));
                     audit::record(&tx, &event)?;
                     tx.commit()?;
-                    return Ok(Refreshed::Reused(row.family_id));
+                    return Ok((Refreshed::Reused(row.family_id), None));
                 }
                 let Some(role) = role_of(&tx, &row.user_id)? else {
-                    return Ok(Refreshed::Invalid);
+                    return Ok((Refreshed::Invalid, None));
                 };
                 store::insert_refresh(
                     &tx,
@@ -207,54 +286,111 @@ impl Tokens {
                     now + REFRESH_TOKEN_SECONDS,
                 )?;
                 tx.commit()?;
-                Ok::<_, DbError>(Refreshed::Issued {
+                let rotated = Rotated {
                     user_id: row.user_id,
-                    role,
                     family: row.family_id,
                     amr: row.amr,
-                })
+                    grant: row.grant,
+                    refresh_token: next,
+                    now,
+                };
+                Ok::<_, DbError>((Refreshed::Issued(rotated), Some(role)))
             })
             .await?;
-        let (user_id, role, family, amr) = match outcome {
-            Refreshed::Issued { user_id, role, family, amr } => (user_id, role, family, amr),
-            Refreshed::Reused(family) => {
+        match outcome {
+            (Refreshed::Issued(rotated), Some(role)) => Ok((rotated, role)),
+            (Refreshed::Reused(family), _) => {
                 // The family's access tokens die with it, cached state included.
                 self.forget_families(&[family]);
-                return Err(TokenError::RefreshTokenReused);
+                Err(TokenError::RefreshTokenReused)
             }
-            Refreshed::Invalid => return Err(TokenError::InvalidRefreshToken),
-        };
-        let access_token = self.access_token(&user_id, &role, &family, amr, now)?;
-        Ok(TokenPair {
-            user_id,
-            access_token,
-            expires_in: ACCESS_TOKEN_SECONDS,
-            refresh_token: next,
-        })
+            _ => Err(TokenError::InvalidRefreshToken),
+        }
     }
 
     /// Revokes the family of `refresh_token`. Unknown tokens are ignored (RFC 7009).
     pub async fn revoke(&self, refresh_token: &str, meta: &RequestMeta) -> Result<(), TokenError> {
-        let hash = crypto::hash_token(refresh_token);
+        self.revoke_for(Revocable::RefreshToken(refresh_token), None, meta).await
+    }
+
+    /// Revokes a family of `client_id` (None: the first-party API's), found by one of its
+    /// refresh tokens or by its id (from an access token). A token of another client, or an
+    /// unknown one, is ignored (RFC 7009 answers the same either way).
+    pub async fn revoke_for(
+        &self,
+        what: Revocable<'_>,
+        client_id: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<(), TokenError> {
+        let lookup = match what {
+            Revocable::RefreshToken(token) => Err(crypto::hash_token(token)),
+            Revocable::Family(id) => Ok(id.to_string()),
+        };
         let now = self.clock.unix();
         let ip = meta.ip.clone();
+        let client_id = client_id.map(str::to_string);
+        let reason = if client_id.is_some() { "client_revoked" } else { "revoked" };
         let family = self
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                let Some(row) = store::find_refresh(&tx, &hash)? else { return Ok(None) };
-                store::revoke_family(&tx, &row.family_id, now, "revoked")?;
-                let event = AuditEvent::by_user(now, &row.user_id, "token.revoked", ip.as_deref())
-                    .with_details(serde_json::json!({"family": row.family_id}));
+                let family_id = match lookup {
+                    Err(hash) => match store::find_refresh(&tx, &hash)? {
+                        Some(row) => row.family_id,
+                        None => return Ok(None),
+                    },
+                    Ok(id) => id,
+                };
+                let Some((user_id, grant, _)) = store::family_grant(&tx, &family_id)? else {
+                    return Ok(None);
+                };
+                if grant.as_ref().map(|g| g.client_id.as_str()) != client_id.as_deref() {
+                    return Ok(None);
+                }
+                store::revoke_family(&tx, &family_id, now, reason)?;
+                let mut details = serde_json::json!({"family": family_id});
+                if let Some(client_id) = &client_id {
+                    details["client_id"] = client_id.as_str().into();
+                }
+                let event = AuditEvent::by_user(now, &user_id, "token.revoked", ip.as_deref())
+                    .with_details(details);
                 audit::record(&tx, &event)?;
                 tx.commit()?;
-                Ok::<_, DbError>(Some(row.family_id))
+                Ok::<_, DbError>(Some(family_id))
             })
             .await?;
         if let Some(family) = family {
             self.forget_families(&[family]);
         }
         Ok(())
+    }
+
+    /// A client's refresh token that could be spent now (for introspection): not spent, not
+    /// expired, its family live. None for anything else, first-party tokens included.
+    pub async fn inspect_refresh(&self, token: &str) -> Result<Option<LiveRefresh>, DbError> {
+        if token.is_empty() || token.len() > 128 {
+            return Ok(None);
+        }
+        let (hash, now) = (crypto::hash_token(token), self.clock.unix());
+        let row = self.db.run(move |c| store::find_refresh(c, &hash).map_err(DbError::from)).await?;
+        Ok(row.and_then(|row| {
+            let live = row.spent_at.is_none() && !row.family_revoked && now < row.expires_at;
+            let grant = row.grant.filter(|_| live)?;
+            Some(LiveRefresh { user_id: row.user_id, grant, expires_at: row.expires_at })
+        }))
+    }
+
+    /// Whether a family is revoked (or gone), through the same cache as bearer checks.
+    pub async fn family_is_revoked(&self, family: &str) -> Result<bool, DbError> {
+        if let Some(revoked) = self.families.get(family) {
+            return Ok(revoked);
+        }
+        let generation = self.generation();
+        let id = family.to_string();
+        let revoked =
+            self.db.run(move |c| store::family_revoked(c, &id).map_err(DbError::from)).await?;
+        self.note_family(family, revoked, generation);
+        Ok(revoked)
     }
 
     /// The principal of a bearer access token, if it is valid and its family is not revoked.
@@ -273,20 +409,7 @@ impl Tokens {
         };
         let claims = &verified.claims;
         let Ok(role) = claims.role.parse::<Role>() else { return Ok(None) };
-        let revoked = match self.families.get(&claims.fam) {
-            Some(revoked) => revoked,
-            None => {
-                let generation = self.generation();
-                let family = claims.fam.clone();
-                let revoked = self
-                    .db
-                    .run(move |c| store::family_revoked(c, &family).map_err(DbError::from))
-                    .await?;
-                self.note_family(&claims.fam, revoked, generation);
-                revoked
-            }
-        };
-        if revoked {
+        if self.family_is_revoked(&claims.fam).await? {
             return Ok(None);
         }
         Ok(Some(Principal {

@@ -28,6 +28,7 @@ export async function render(root, { who }) {
     return;
   }
   const sessions = sessionsSection();
+  const apps = appsSection();
   const policy = h("div", { class: "policy-slot" });
   replace(
     root,
@@ -37,11 +38,12 @@ export async function render(root, { who }) {
     passwordSection(user, () => sessions.reload()),
     twoStepSection(),
     sessions.element,
+    apps.element,
     dataSection(),
     deleteSection(user),
     signOutSection(),
   );
-  await Promise.all([sessions.reload(), showPolicyPrompt(policy)]);
+  await Promise.all([sessions.reload(), apps.reload(), showPolicyPrompt(policy)]);
 }
 
 /** Asks for the current privacy policy's acceptance, when it is still needed. */
@@ -411,6 +413,61 @@ function sessionsSection() {
     },
     fail,
   );
+  element.querySelector("h2").setAttribute("tabindex", "-1");
+  return { element, reload };
+}
+
+/** Apps the student let use their account (OpenID Connect), each with "Remove access". */
+function appsSection() {
+  const list = h("ul", { class: "session-list" });
+  const result = h("div", { role: "status", class: "form-result" });
+  const empty = h("p", {}, "No app uses your Gatehouse account.");
+  const element = section(
+    "apps-heading",
+    "Connected apps",
+    h("p", {}, "Apps you signed in to with Gatehouse. Removing an app's access signs you out of it and it must ask again."),
+    empty,
+    list,
+    result,
+  );
+  const fail = (error) => replace(result, h("div", { role: "alert" }, notice("error", h("p", {}, error.message))));
+  const reload = async () => {
+    let apps;
+    try {
+      apps = await api("GET", "/api/v1/account/apps");
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    empty.hidden = apps.length > 0;
+    replace(list, apps.map((app) => appItem(app)));
+  };
+  const appItem = (app) => {
+    const button = h(
+      "button",
+      { type: "button", class: "button secondary small", "aria-label": `Remove access: ${app.name}` },
+      "Remove access",
+    );
+    busyClick(
+      button,
+      async () => {
+        replace(result);
+        await api("DELETE", `/api/v1/account/apps/${encodeURIComponent(app.client_id)}`);
+        await reload();
+        replace(result, notice("success", h("p", {}, `${app.name} no longer has access.`)));
+        element.querySelector("h2").focus();
+      },
+      fail,
+    );
+    return h(
+      "li",
+      { class: "session", "data-client-id": app.client_id },
+      h("p", { class: "session-device" }, h("strong", {}, app.name)),
+      h("p", {}, "Can read: ", app.scopes.map((s) => s.description).join("; ")),
+      h("dl", { class: "facts compact" }, h("dt", {}, "Since"), h("dd", {}, formatDateTime(app.since))),
+      button,
+    );
+  };
   element.querySelector("h2").setAttribute("tabindex", "-1");
   return { element, reload };
 }

@@ -20,12 +20,14 @@ function arrivalNotice(params) {
   if (params.get("signed_out")) return notice("success", h("p", {}, "You are signed out."));
   if (params.get("reset")) return notice("success", h("p", {}, "Your password is changed. Sign in with the new one."));
   if (params.get("deleted")) return notice("success", h("p", {}, "Your account and your personal data are deleted."));
+  if (params.get("reauth")) return notice("info", h("p", {}, "The app you came from asks you to sign in again."));
   if (params.get("next")) return notice("info", h("p", {}, "Sign in to go on."));
   return null;
 }
 
 export function render(root, { who, params, safeNext }) {
-  if (who) {
+  // An app asking for a fresh sign-in (prompt=login, max_age) gets the form even when signed in.
+  if (who && !params.get("reauth")) {
     replace(
       root,
       notice("info", h("p", {}, `You are already signed in as ${who.user.email ?? who.user.phone ?? who.user.display_name}. `, h("a", { href: "/account" }, "Go to your account"), ".")),
@@ -58,6 +60,10 @@ export function render(root, { who, params, safeNext }) {
     }),
     submit("Sign in"),
   );
+
+  // An app's login_hint: the email, filled in.
+  const hint = params.get("email");
+  if (hint) form.querySelector('input[name="email"]').value = hint;
 
   const robot = h("div", { class: "captcha-status", role: "status" });
   form.insertBefore(robot, form.querySelector('button[type="submit"]'));

@@ -398,6 +398,7 @@ mod tests {
             email_verified_at: (!full).then_some(1_796_371_200),
             created_at: 1_796_371_200,
             phone_verified_at: full.then_some(1_796_371_300),
+            profile_updated_at: None,
         }
     }
 

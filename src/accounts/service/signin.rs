@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::identity::Amr;
+use crate::sessions::Ended;
 
 /// How a sign-in request stands with the captcha, for the lockout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -343,11 +344,12 @@ impl Accounts {
                 let tx = crate::db::write_tx(conn)?;
                 let ended = match method {
                     AuthMethod::Session => {
-                        Sessions::delete_in(&tx, &user_id, &id)?.into_iter().collect()
+                        Sessions::sign_out_in(&tx, &user_id, &id, now, "signed_out")?
+                            .unwrap_or_default()
                     }
                     AuthMethod::Bearer => {
                         crate::tokens::revoke_family(&tx, &id, now, "logout")?;
-                        Vec::new()
+                        Ended::default()
                     }
                 };
                 audit::record(
@@ -358,7 +360,7 @@ impl Accounts {
                 Ok::<_, AccountError>(ended)
             })
             .await?;
-        self.sessions.forget(&ended).await;
+        self.sessions.forget_ended(&ended).await;
         if method == AuthMethod::Bearer {
             self.tokens.forget_families(std::slice::from_ref(&principal.session_id));
         }
@@ -378,7 +380,9 @@ impl Accounts {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                let Some(hash) = Sessions::delete_in(&tx, &user_id, &id)? else {
+                let Some(ended) =
+                    Sessions::sign_out_in(&tx, &user_id, &id, now, "session_revoked")?
+                else {
                     return Err(AccountError::SessionNotFound);
                 };
                 let event =
@@ -386,10 +390,10 @@ impl Accounts {
                         .with_details(serde_json::json!({"session_id": id}));
                 audit::record(&tx, &event)?;
                 tx.commit().map_err(DbError::from)?;
-                Ok(hash)
+                Ok(ended)
             })
             .await?;
-        self.sessions.forget(&[ended]).await;
+        self.sessions.forget_ended(&ended).await;
         Ok(())
     }
 
@@ -405,16 +409,17 @@ impl Accounts {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                let ended = Sessions::delete_all_in(&tx, &user_id, Some(&keep))?;
+                let ended =
+                    Sessions::sign_out_all_in(&tx, &user_id, Some(&keep), now, "session_revoked")?;
                 let event =
                     AuditEvent::by_user(now, &user_id, actions::SESSIONS_REVOKED, ip.as_deref())
-                        .with_details(serde_json::json!({"count": ended.len()}));
+                        .with_details(serde_json::json!({"count": ended.sessions.len()}));
                 audit::record(&tx, &event)?;
                 tx.commit().map_err(DbError::from)?;
                 Ok::<_, AccountError>(ended)
             })
             .await?;
-        self.sessions.forget(&ended).await;
-        Ok(ended.len())
+        self.sessions.forget_ended(&ended).await;
+        Ok(ended.sessions.len())
     }
 }

@@ -2,10 +2,10 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::client::{Client, NewClient};
+use crate::oidc::client::{Client, NewClient};
 
 const COLUMNS: &str = "id, name, public, trusted, redirect_uris, post_logout_redirect_uris,
-    backchannel_logout_uri, scopes, created_at, secret_rotated_at";
+    backchannel_logout_uri, scopes, created_at, secret_rotated_at, id_token_alg";
 
 fn list_of(text: String) -> rusqlite::Result<Vec<String>> {
     serde_json::from_str(&text).map_err(|e| {
@@ -25,6 +25,7 @@ fn client(r: &Row<'_>) -> rusqlite::Result<Client> {
         scopes: list_of(r.get(7)?)?,
         created_at: r.get(8)?,
         secret_rotated_at: r.get(9)?,
+        id_token_alg: r.get(10)?,
     })
 }
 
@@ -42,8 +43,9 @@ pub fn insert(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO oidc_clients (id, name, secret_hash, public, trusted, redirect_uris,
-             post_logout_redirect_uris, backchannel_logout_uri, scopes, created_at, created_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             post_logout_redirect_uris, backchannel_logout_uri, scopes, created_at, created_by,
+             id_token_alg)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             id,
             new.name,
@@ -55,7 +57,8 @@ pub fn insert(
             new.backchannel_logout_uri,
             json(&new.scopes),
             now,
-            created_by
+            created_by,
+            new.id_token_alg.as_deref().unwrap_or("RS256")
         ],
     )?;
     Ok(())
@@ -73,7 +76,7 @@ pub fn find_with_secret(
     conn.query_row(
         &format!("SELECT {COLUMNS}, secret_hash FROM oidc_clients WHERE id = ?1"),
         [id],
-        |r| Ok((client(r)?, r.get(10)?)),
+        |r| Ok((client(r)?, r.get(11)?)),
     )
     .optional()
 }

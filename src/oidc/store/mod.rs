@@ -1,0 +1,5 @@
+//! The SQL of the OpenID Connect provider, one file per table: private to the provider.
+
+pub mod clients;
+pub mod codes;
+pub mod consents;
