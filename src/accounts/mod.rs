@@ -16,7 +16,6 @@ pub use service::{AccountError, Accounts};
 /// The account rows other features read and write, inside their own transactions.
 pub use store::{
     EMAIL, NewUser, PHONE, User, find_by_email_index, find_by_id, find_by_verified_phone, insert,
-    role_of,
-    insert_phone_user, is_disabled, password_hash_of, set_role, set_verified_phone,
+    insert_phone_user, is_disabled, password_hash_of, role_of, set_role, set_verified_phone,
     upgrade_password_hash,
 };

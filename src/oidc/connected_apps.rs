@@ -63,13 +63,21 @@ impl Provider {
             .run(move |c| {
                 let tx = crate::db::write_tx(c)?;
                 let had_consent = store::consents::delete(&tx, &user, &client)?;
-                let families =
-                    crate::tokens::revoke_client_families(&tx, &user, &client, now, "access_removed")?;
+                let families = crate::tokens::revoke_client_families(
+                    &tx,
+                    &user,
+                    &client,
+                    now,
+                    "access_removed",
+                )?;
                 if !had_consent && families.is_empty() {
                     return Ok(None);
                 }
-                let event = AuditEvent::by_user(now, &user, actions::CONSENT_REMOVED, ip.as_deref())
-                    .with_details(serde_json::json!({"client_id": client, "grants": families.len()}));
+                let event =
+                    AuditEvent::by_user(now, &user, actions::CONSENT_REMOVED, ip.as_deref())
+                        .with_details(
+                            serde_json::json!({"client_id": client, "grants": families.len()}),
+                        );
                 audit::record(&tx, &event)?;
                 tx.commit()?;
                 Ok::<_, DbError>(Some(families))

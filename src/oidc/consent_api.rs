@@ -91,7 +91,10 @@ fn scope_views(scope: &str) -> Vec<ScopeView> {
 /// The consent page acts only for a browser session (an app's token cannot consent for it).
 fn session_only(auth: &Auth) -> Result<(), ApiError> {
     if auth.principal().method != AuthMethod::Session {
-        return Err(ApiError::forbidden("session_required", "Only the signed-in browser may answer."));
+        return Err(ApiError::forbidden(
+            "session_required",
+            "Only the signed-in browser may answer.",
+        ));
     }
     Ok(())
 }
@@ -144,7 +147,12 @@ impl ConsentApi {
         }
         let to = self
             .provider
-            .consent_decide(&pairs(&body.0.request), auth.principal(), body.0.approve, request_meta(req).ip)
+            .consent_decide(
+                &pairs(&body.0.request),
+                auth.principal(),
+                body.0.approve,
+                request_meta(req).ip,
+            )
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(invalid_request)?;

@@ -13,8 +13,8 @@ use super::logout::EndSession;
 use super::provider::{Authorized, Provider};
 use super::resource::BearerRefusal;
 use super::token_endpoint::{ClientCredentials, Form, OAuthError};
-use crate::http::HttpContext;
 use crate::http::ClientIp;
+use crate::http::HttpContext;
 use crate::http::request_meta;
 use crate::identity::Principal;
 use crate::sessions::cookies;
@@ -165,7 +165,9 @@ pub async fn authorize(
     let session = session_of(req, &http).await;
     match provider.authorize(&params, session.as_ref()).await {
         Ok(Authorized::ErrorPage(message)) => error_page(StatusCode::BAD_REQUEST, &message),
-        Ok(Authorized::ToApp(to) | Authorized::SignIn(to) | Authorized::Consent(to)) => redirect(&to),
+        Ok(Authorized::ToApp(to) | Authorized::SignIn(to) | Authorized::Consent(to)) => {
+            redirect(&to)
+        }
         Err(e) => internal(e),
     }
 }
@@ -204,7 +206,8 @@ fn basic_credentials(req: &Request) -> Result<ClientCredentials, OAuthError> {
         return Ok(ClientCredentials { basic: None });
     };
     let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))
+    else {
         return Err(OAuthError::invalid_client());
     };
     use base64::Engine as _;
@@ -287,7 +290,10 @@ pub async fn userinfo(req: &Request, body: Body, provider: Data<&Arc<Provider>>)
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(|t| t.trim().to_string());
     let form_token = if header_token.is_none() && *req.method() == poem::http::Method::POST {
-        form_of(req, body).await.ok().and_then(|f| f.get("access_token").ok().flatten().map(str::to_string))
+        form_of(req, body)
+            .await
+            .ok()
+            .and_then(|f| f.get("access_token").ok().flatten().map(str::to_string))
     } else {
         None
     };

@@ -38,7 +38,11 @@ impl Provider {
         session: Option<&Principal>,
     ) -> anyhow::Result<EndSession> {
         let get = |name: &str| {
-            params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
         };
         let now = self.clock.unix();
         let hint = get("id_token_hint").and_then(|token| {
@@ -53,7 +57,9 @@ impl Provider {
         }
         let hint_client = hint.as_ref().and_then(|h| match &h.aud {
             serde_json::Value::String(aud) => Some(aud.clone()),
-            serde_json::Value::Array(list) => list.first().and_then(|a| a.as_str()).map(str::to_string),
+            serde_json::Value::Array(list) => {
+                list.first().and_then(|a| a.as_str()).map(str::to_string)
+            }
             _ => None,
         });
         let client_id = match (get("client_id"), &hint_client) {
@@ -73,7 +79,8 @@ impl Provider {
             };
             let Some(client) = client else {
                 return Ok(EndSession::ErrorPage(
-                    "The app did not say who it is, so Gatehouse cannot send you back to it.".into(),
+                    "The app did not say who it is, so Gatehouse cannot send you back to it."
+                        .into(),
                 ));
             };
             if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {
@@ -93,7 +100,8 @@ impl Provider {
         if hint.is_some_and(|h| h.sub == session.user_id) {
             return Ok(EndSession::SignOutThen(destination));
         }
-        let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        let query =
+            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
         Ok(EndSession::Confirm(format!("/sign-out?{query}")))
     }
 }

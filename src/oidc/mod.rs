@@ -11,8 +11,8 @@ pub mod api;
 mod claims;
 mod client;
 pub mod clients;
-pub mod consent_api;
 mod connected_apps;
+pub mod consent_api;
 pub mod endpoints;
 mod id_token;
 mod logout;
@@ -25,5 +25,5 @@ mod store;
 mod token_endpoint;
 
 pub use clients::{Client, ClientError, NewClient, Registered};
-pub use provider::Provider;
 pub use personal_data::OidcData;
+pub use provider::Provider;

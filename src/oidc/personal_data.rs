@@ -49,7 +49,8 @@ impl PersonalData for OidcData {
         purged: &mut Purged,
     ) -> rusqlite::Result<()> {
         purged.add("oidc_codes", store::codes::purge(tx, now)?);
-        let devices = tx.execute("DELETE FROM oidc_device_codes WHERE expires_at < ?1", [now - 600])?;
+        let devices =
+            tx.execute("DELETE FROM oidc_device_codes WHERE expires_at < ?1", [now - 600])?;
         purged.add("oidc_device_codes", devices);
         let logouts = tx.execute(
             "DELETE FROM oidc_logouts

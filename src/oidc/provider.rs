@@ -184,21 +184,24 @@ impl Provider {
         ip: Option<String>,
     ) -> anyhow::Result<Option<String>> {
         let Ok(req) = self.check(params).await? else { return Ok(None) };
-        let (user, client, now) = (session.user_id.clone(), req.client.id.clone(), self.clock.unix());
+        let (user, client, now) =
+            (session.user_id.clone(), req.client.id.clone(), self.clock.unix());
         let scope = req.scopes.clone();
         self.db
             .run(move |c| {
                 let tx = crate::db::write_tx(c)?;
                 let action = if approve {
                     let before = store::consents::find(&tx, &user, &client)?;
-                    let all = before.map(|s| Scopes::stored(&s).union(&scope)).unwrap_or(scope.clone());
+                    let all =
+                        before.map(|s| Scopes::stored(&s).union(&scope)).unwrap_or(scope.clone());
                     store::consents::upsert(&tx, &user, &client, &all.to_string(), now)?;
                     actions::CONSENT_GRANTED
                 } else {
                     actions::CONSENT_DENIED
                 };
-                let event = AuditEvent::by_user(now, &user, action, ip.as_deref())
-                    .with_details(serde_json::json!({"client_id": client, "scope": scope.to_string()}));
+                let event = AuditEvent::by_user(now, &user, action, ip.as_deref()).with_details(
+                    serde_json::json!({"client_id": client, "scope": scope.to_string()}),
+                );
                 audit::record(&tx, &event)?;
                 tx.commit().map_err(DbError::from)
             })
@@ -232,7 +235,9 @@ impl Provider {
             used_at: None,
             family_id: None,
         };
-        self.db.run(move |c| store::codes::insert(c, &hash, &row, now).map_err(DbError::from)).await?;
+        self.db
+            .run(move |c| store::codes::insert(c, &hash, &row, now).map_err(DbError::from))
+            .await?;
         let mut params = vec![("code", code)];
         if let Some(state) = &req.state {
             params.push(("state", state.clone()));
@@ -297,7 +302,9 @@ fn sign_in_url(
 ) -> String {
     let mut back: Vec<(String, String)> = params
         .iter()
-        .filter(|(n, _)| !fresh || !matches!(n.as_str(), "prompt" | "max_age" | "gatehouse_signed_in_after"))
+        .filter(|(n, _)| {
+            !fresh || !matches!(n.as_str(), "prompt" | "max_age" | "gatehouse_signed_in_after")
+        })
         .cloned()
         .collect();
     if fresh {

@@ -156,8 +156,11 @@ pub fn check(
     }
     for unsupported in ["request", "request_uri"] {
         if get(unsupported)?.is_some() {
-            let error =
-                if unsupported == "request" { "request_not_supported" } else { "request_uri_not_supported" };
+            let error = if unsupported == "request" {
+                "request_not_supported"
+            } else {
+                "request_uri_not_supported"
+            };
             return Err(refuse(error, "Request objects are not supported."));
         }
     }
@@ -268,7 +271,10 @@ mod tests {
         all.into_iter().filter(|(_, v)| *v != "-").map(|(n, v)| (n.into(), v.into())).collect()
     }
 
-    fn check_with(extra: &[(&str, &str)], public: bool) -> Result<AuthorizationRequest, RequestError> {
+    fn check_with(
+        extra: &[(&str, &str)],
+        public: bool,
+    ) -> Result<AuthorizationRequest, RequestError> {
         check(&params(extra), |id| (id == "c1").then(|| client(public)))
     }
 
@@ -284,8 +290,8 @@ mod tests {
 
     #[test]
     fn a_good_request_passes() {
-        let req = check_with(&[("nonce", "n"), ("prompt", "login"), ("max_age", "60")], false)
-            .unwrap();
+        let req =
+            check_with(&[("nonce", "n"), ("prompt", "login"), ("max_age", "60")], false).unwrap();
         assert_eq!(req.scopes.to_string(), "openid email");
         assert!(req.prompt.login && !req.prompt.none);
         assert_eq!((req.nonce.as_deref(), req.max_age), (Some("n"), Some(60)));
@@ -321,8 +327,14 @@ mod tests {
 
     #[test]
     fn other_errors_go_back_to_the_app() {
-        assert_eq!(error_of(check_with(&[("response_type", "token")], false)), "unsupported_response_type");
-        assert_eq!(error_of(check_with(&[("code_challenge_method", "plain")], false)), "invalid_request");
+        assert_eq!(
+            error_of(check_with(&[("response_type", "token")], false)),
+            "unsupported_response_type"
+        );
+        assert_eq!(
+            error_of(check_with(&[("code_challenge_method", "plain")], false)),
+            "invalid_request"
+        );
         assert_eq!(error_of(check_with(&[("code_challenge", "-")], false)), "invalid_request");
         assert_eq!(error_of(check_with(&[("code_challenge", "short")], false)), "invalid_request");
         assert_eq!(error_of(check_with(&[("scope", "email")], false)), "invalid_scope");

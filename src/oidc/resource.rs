@@ -40,7 +40,10 @@ impl Provider {
     }
 
     /// `/oauth/userinfo`: `sub` and the claims of the token's scopes.
-    pub async fn userinfo(&self, bearer: Option<&str>) -> anyhow::Result<Result<Value, BearerRefusal>> {
+    pub async fn userinfo(
+        &self,
+        bearer: Option<&str>,
+    ) -> anyhow::Result<Result<Value, BearerRefusal>> {
         let Some(token) = bearer else { return Ok(Err(BearerRefusal::Missing)) };
         let Some(claims) = self.access_claims(token).await? else {
             return Ok(Err(BearerRefusal::InvalidToken));
@@ -55,7 +58,12 @@ impl Provider {
 
     /// `/oauth/revoke`: ends the grant of a refresh or access token of `client`. Another
     /// client's token, an unknown or expired one is answered the same (RFC 7009 section 2.2).
-    pub async fn revoke(&self, client: &Client, form: &Form, meta: &RequestMeta) -> Result<(), OAuthError> {
+    pub async fn revoke(
+        &self,
+        client: &Client,
+        form: &Form,
+        meta: &RequestMeta,
+    ) -> Result<(), OAuthError> {
         let token = form.require("token")?;
         if token.len() > 4096 {
             return Ok(());
@@ -111,7 +119,8 @@ impl Provider {
                 "auth_time": claims.auth_time,
             }));
         }
-        let found = self.tokens.inspect_refresh(token).await.map_err(|e| OAuthError::internal(e.into()))?;
+        let found =
+            self.tokens.inspect_refresh(token).await.map_err(|e| OAuthError::internal(e.into()))?;
         let Some(found) = found.filter(|f| f.grant.client_id == client.id) else {
             return Ok(inactive);
         };

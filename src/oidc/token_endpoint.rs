@@ -94,7 +94,14 @@ pub struct Issued {
 }
 
 enum Exchanged {
-    Opened { user_id: String, family: String, refresh_token: String, grant: ClientGrant, amr: Amr, nonce: Option<String> },
+    Opened {
+        user_id: String,
+        family: String,
+        refresh_token: String,
+        grant: ClientGrant,
+        amr: Amr,
+        nonce: Option<String>,
+    },
     Reused(Option<String>),
     Refused(&'static str),
 }
@@ -235,8 +242,10 @@ impl Provider {
                     Some("The code has expired.")
                 } else if row.redirect_uri != redirect_uri {
                     Some("The redirect_uri is not the one the code was issued for.")
-                } else if !crypto::constant_time_eq(challenge.as_bytes(), row.code_challenge.as_bytes())
-                {
+                } else if !crypto::constant_time_eq(
+                    challenge.as_bytes(),
+                    row.code_challenge.as_bytes(),
+                ) {
                     Some("The code_verifier does not match the code_challenge.")
                 } else if !Sessions::still_signed_in(&tx, AuthMethod::Session, &row.session_id)? {
                     Some("The sign-in the code came from has ended.")
@@ -256,8 +265,14 @@ impl Provider {
                     auth_time: row.auth_time,
                 };
                 let amr = Amr::from_db(&row.amr);
-                let opened =
-                    Tokens::open_grant_in(&tx, &row.user_id, amr, Some(&grant), now, ip.as_deref())?;
+                let opened = Tokens::open_grant_in(
+                    &tx,
+                    &row.user_id,
+                    amr,
+                    Some(&grant),
+                    now,
+                    ip.as_deref(),
+                )?;
                 store::codes::spend(&tx, &hash, Some(&opened.family), now)?;
                 tx.commit()?;
                 Ok::<_, DbError>(Exchanged::Opened {
@@ -300,16 +315,25 @@ impl Provider {
                 }
                 TokenError::RefreshTokenReused => {
                     self.logout_wake.notify_one();
-                    OAuthError::invalid_grant("The refresh token was used already; its grant is revoked.")
+                    OAuthError::invalid_grant(
+                        "The refresh token was used already; its grant is revoked.",
+                    )
                 }
                 TokenError::Internal(e) => OAuthError::internal(e),
             })?;
-        let grant = rotated.grant.clone().ok_or_else(|| OAuthError::invalid_grant("Not a client grant."))?;
+        let grant = rotated
+            .grant
+            .clone()
+            .ok_or_else(|| OAuthError::invalid_grant("Not a client grant."))?;
         if let Some(asked) = form.get("scope")? {
             let asked = Scopes::parse(asked, &client.scopes)
                 .map_err(|e| OAuthError::new(400, "invalid_scope", e.describe()))?;
             if !asked.within(&Scopes::stored(&grant.scope)) {
-                return Err(OAuthError::new(400, "invalid_scope", "More scopes than were granted."));
+                return Err(OAuthError::new(
+                    400,
+                    "invalid_scope",
+                    "More scopes than were granted.",
+                ));
             }
         }
         self.issue(

@@ -214,13 +214,8 @@ impl Tokens {
     ) -> Result<TokenPair, TokenError> {
         let rotated = self.rotate(refresh_token, None, meta, role_of).await?;
         let (rotated, role) = rotated;
-        let access_token = self.access_token(
-            &rotated.user_id,
-            &role,
-            &rotated.family,
-            rotated.amr,
-            rotated.now,
-        )?;
+        let access_token =
+            self.access_token(&rotated.user_id, &role, &rotated.family, rotated.amr, rotated.now)?;
         Ok(TokenPair {
             user_id: rotated.user_id,
             access_token,
@@ -372,7 +367,8 @@ impl Tokens {
             return Ok(None);
         }
         let (hash, now) = (crypto::hash_token(token), self.clock.unix());
-        let row = self.db.run(move |c| store::find_refresh(c, &hash).map_err(DbError::from)).await?;
+        let row =
+            self.db.run(move |c| store::find_refresh(c, &hash).map_err(DbError::from)).await?;
         Ok(row.and_then(|row| {
             let live = row.spent_at.is_none() && !row.family_revoked && now < row.expires_at;
             let grant = row.grant.filter(|_| live)?;

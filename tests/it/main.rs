@@ -26,6 +26,7 @@ mod log_format;
 mod mail_delivery;
 mod mfa;
 mod oidc_clients;
+mod oidc_flow;
 mod openapi_drift;
 mod otp;
 mod passwords;
