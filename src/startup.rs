@@ -94,6 +94,20 @@ pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler<AppState> {
         .woken_by(state.outbox_wake.clone())
         .quiet(),
     );
+    match state.oidc.back_channel() {
+        Ok(back_channel) => {
+            let back_channel = Arc::new(back_channel);
+            jobs.add(
+                Job::every("backchannel_logout", crate::oidc::backchannel::POLL, move |_| {
+                    let back_channel = back_channel.clone();
+                    async move { back_channel.deliver_due().await }
+                })
+                .woken_by(state.oidc.logout_wake.clone())
+                .quiet(),
+            );
+        }
+        Err(e) => tracing::error!("back-channel logouts will not be sent: {e:#}"),
+    }
     // Validated with the configuration: "" means no scheduled backups.
     if let Ok(Some(Schedule::DailyAt(at))) = Schedule::daily(&state.config.backup.schedule) {
         jobs.add(Job::daily(

@@ -47,6 +47,11 @@ impl<'a> AuditEvent<'a> {
         }
     }
 
+    /// An event about `subject` done by Gatehouse itself (a job), not by a person.
+    pub fn about(at: i64, subject_id: &'a str, action: &'a str) -> Self {
+        Self { actor_id: None, ..Self::by_user(at, subject_id, action, None) }
+    }
+
     pub fn failed(mut self) -> Self {
         self.success = false;
         self

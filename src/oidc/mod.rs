@@ -8,6 +8,7 @@
 
 mod access_token;
 pub mod api;
+pub mod backchannel;
 mod claims;
 mod client;
 pub mod clients;

@@ -37,7 +37,8 @@ pub struct Provider {
     pub(super) issuer: String,
     pub(super) per_client: Tier,
     pub(super) per_address: Tier,
-    /// Wakes the back-channel logout worker when a grant ends.
+    /// Wakes the back-channel logout worker when a grant ends (the one of [`Tokens`], which
+    /// fires it whenever families end, here or in a sign-out).
     pub logout_wake: Arc<Notify>,
 }
 
@@ -75,18 +76,28 @@ impl Provider {
         Self {
             db,
             clock,
-            tokens,
+            tokens: tokens.clone(),
             accounts,
             drivers,
             issuer: issuer.trim_end_matches('/').to_string(),
             per_client: Tier::new(TOKEN_REQUESTS_PER_CLIENT, minute),
             per_address: Tier::new(TOKEN_REQUESTS_PER_ADDRESS, minute),
-            logout_wake: Arc::new(Notify::new()),
+            logout_wake: tokens.logout_wake(),
         }
     }
 
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The back-channel logout worker of this provider (a job: see `startup::schedule_jobs`).
+    pub fn back_channel(&self) -> anyhow::Result<super::backchannel::BackChannel> {
+        super::backchannel::BackChannel::new(
+            self.db.clone(),
+            self.clock.clone(),
+            self.tokens.clone(),
+            self.issuer.clone(),
+        )
     }
 
     pub(super) async fn client(&self, id: &str) -> anyhow::Result<Option<Client>> {

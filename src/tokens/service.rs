@@ -106,6 +106,9 @@ pub struct Tokens {
     /// Ed25519 verification a minute instead of one each. Expiry and family revocation are
     /// still checked on every call.
     verified: crate::cache::Cache<String, Arc<VerifiedToken>>,
+    /// Fired when families end: apps' grants among them may owe a back-channel logout
+    /// (`oidc::backchannel` waits on it).
+    logout_wake: Arc<tokio::sync::Notify>,
 }
 
 /// A verified access token's claims, and its hold on its user's rate-limit key.
@@ -120,7 +123,15 @@ impl Tokens {
         let minute = std::time::Duration::from_secs(60);
         let verified = crate::cache::with_ttl(100_000, minute);
         let families = crate::cache::with_ttl(100_000, minute);
-        Self { db, clock, jwt, families, revocations: Default::default(), verified }
+        Self {
+            db,
+            clock,
+            jwt,
+            families,
+            revocations: Default::default(),
+            verified,
+            logout_wake: Default::default(),
+        }
     }
 
     pub fn jwks(&self) -> serde_json::Value {
@@ -430,6 +441,14 @@ impl Tokens {
         for family in families {
             self.families.invalidate(family);
         }
+        if !families.is_empty() {
+            self.logout_wake.notify_one();
+        }
+    }
+
+    /// What fires when families end (see [`Tokens::forget_families`]).
+    pub fn logout_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.logout_wake.clone()
     }
 
     fn generation(&self) -> u64 {

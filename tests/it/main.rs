@@ -25,6 +25,7 @@ mod lockout;
 mod log_format;
 mod mail_delivery;
 mod mfa;
+mod oidc_backchannel;
 mod oidc_clients;
 mod oidc_flow;
 mod openapi_drift;

@@ -2,87 +2,16 @@
 //! basic auth and form fields, and a provider that fails twice before it accepts (the outbox
 //! retries on the app clock and the message is delivered once).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::harness::TestServer;
+use crate::support::http_sink::{http_sink as provider, wait_for};
 use crate::support::phones::{E164, PHONE, code_in};
-
-/// One request the provider received.
-#[derive(Debug, Clone)]
-struct Received {
-    head: String,
-    body: String,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.eq_ignore_ascii_case(name).then(|| value.trim().to_string())
-        })
-    }
-}
-
-/// A provider on 127.0.0.1:0 that answers 500 to the first `failures` requests, then `ok`.
-async fn provider(failures: usize, ok: u16) -> (String, Arc<Mutex<Vec<Received>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let log = received.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else { return };
-            let mut bytes = Vec::new();
-            let mut buf = [0u8; 4096];
-            let request = loop {
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                if n == 0 {
-                    break None;
-                }
-                bytes.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&bytes).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let received = Received { head: head.to_string(), body: body.to_string() };
-                    let length: usize =
-                        received.header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
-                    if body.len() >= length {
-                        break Some(received);
-                    }
-                }
-            };
-            let Some(request) = request else { continue };
-            let status = {
-                let mut log = log.lock().unwrap();
-                log.push(request);
-                if log.len() <= failures { 500 } else { ok }
-            };
-            let reply = format!(
-                "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
-            );
-            let _ = stream.write_all(reply.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        }
-    });
-    (base, received)
-}
-
-async fn wait_for(received: &Arc<Mutex<Vec<Received>>>, n: usize) -> Vec<Received> {
-    for _ in 0..400 {
-        let got = received.lock().unwrap().clone();
-        if got.len() >= n {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the provider got {} requests, not {n}", received.lock().unwrap().len());
-}
 
 /// A signed-in student asks for a code to link PHONE; returns the student.
 async fn ask_for_code(server: &TestServer) -> crate::support::harness::User {

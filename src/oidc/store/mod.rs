@@ -3,3 +3,4 @@
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod logouts;
