@@ -171,6 +171,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         .nest("/.well-known/openid-configuration", oidc_route(&state, get(oidc::discovery)))
         .nest("/oauth/authorize", oidc_route(&state, get(oidc::authorize).post(oidc::authorize)))
         .nest("/oauth/token", oidc_route(&state, post(oidc::token)))
+        .nest("/oauth/device_authorization", oidc_route(&state, post(oidc::device_authorization)))
         .nest("/oauth/userinfo", oidc_route(&state, get(oidc::userinfo).post(oidc::userinfo)))
         .nest("/oauth/revoke", oidc_route(&state, post(oidc::revoke)))
         .nest("/oauth/introspect", oidc_route(&state, post(oidc::introspect)))

@@ -294,6 +294,7 @@ pub fn build(
         accounts.clone(),
         drivers.clone(),
         &config.server.public_url,
+        config.rate_limit.enabled,
     ));
     let state = AppState {
         oidc,

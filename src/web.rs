@@ -37,6 +37,7 @@ pub const UI_PAGES: &[&str] = &[
     "/privacy-policy",
     "/consent",
     "/sign-out",
+    "/device",
 ];
 
 fn serve_embedded(path: &str, req: &Request) -> Response {

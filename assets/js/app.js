@@ -26,6 +26,7 @@ const routes = {
   "/driver-reviews": "driver-reviews",
   "/consent": "consent",
   "/sign-out": "sign-out",
+  "/device": "device",
 };
 
 const path = window.location.pathname.replace(/\/+$/, "") || "/";

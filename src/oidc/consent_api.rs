@@ -1,5 +1,6 @@
-//! The consent page's API (`/api/v1/oauth/consent`) and the account page's connected apps
-//! (`/api/v1/account/apps`), for the signed-in student.
+//! The consent page's API (`/api/v1/oauth/consent`), the device page's
+//! (`/api/v1/oauth/device`) and the account page's connected apps (`/api/v1/account/apps`),
+//! for the signed-in student.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use super::device::DeviceRefusal;
 use super::provider::Provider;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
@@ -99,8 +101,98 @@ fn session_only(auth: &Auth) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// An app waiting on a device (a lab machine, a command-line tool) for the student's answer.
+#[derive(Object)]
+pub struct DeviceRequestView {
+    /// The code, as the device shows it (`XXXX-XXXX`).
+    user_code: String,
+    /// The app's registered name.
+    client_name: String,
+    scopes: Vec<ScopeView>,
+}
+
+/// The student's answer on the device page.
+#[derive(Object)]
+pub struct DeviceDecision {
+    /// The code the device shows (any case; spaces and dashes are ignored).
+    #[oai(validator(max_length = 40))]
+    user_code: String,
+    /// True to allow the app, false to refuse.
+    approve: bool,
+}
+
+#[derive(ApiResponse)]
+pub enum DeviceAnswered {
+    /// Answered: the device goes on (or stops) at its next poll.
+    #[oai(status = 204)]
+    Answered,
+}
+
+fn device_refusal(refusal: DeviceRefusal) -> ApiError {
+    match refusal {
+        DeviceRefusal::Unknown => ApiError::not_found(
+            "device_code_unknown",
+            "No app is waiting for this code: check it, or start again on the device (codes \
+             last ten minutes and work once).",
+        ),
+        DeviceRefusal::TooManyTries(limited) => limited.into(),
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Account")]
 impl ConsentApi {
+    /// The app waiting for a device code, for the device page.
+    #[oai(path = "/api/v1/oauth/device", method = "get", operation_id = "get_device_request")]
+    async fn device_request(
+        &self,
+        auth: Auth,
+        /// The code the device shows.
+        #[oai(validator(max_length = 40))]
+        user_code: Query<String>,
+    ) -> Result<Json<DeviceRequestView>, ApiError> {
+        session_only(&auth)?;
+        let view = self
+            .provider
+            .device_view(&user_code.0, auth.principal())
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(device_refusal)?;
+        Ok(Json(DeviceRequestView {
+            user_code: view.user_code,
+            client_name: view.client_name,
+            scopes: view
+                .scopes
+                .into_iter()
+                .map(|(scope, description)| ScopeView {
+                    scope: scope.into(),
+                    description: description.into(),
+                })
+                .collect(),
+        }))
+    }
+
+    /// Allow or refuse the app waiting for a device code.
+    #[oai(path = "/api/v1/oauth/device", method = "post", operation_id = "decide_device_request")]
+    async fn device_decide(
+        &self,
+        req: &Request,
+        auth: Auth,
+        body: StrictJson<DeviceDecision>,
+    ) -> Result<DeviceAnswered, ApiError> {
+        session_only(&auth)?;
+        self.provider
+            .device_decide(
+                &body.0.user_code,
+                auth.principal(),
+                body.0.approve,
+                request_meta(req).ip,
+            )
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(device_refusal)?;
+        Ok(DeviceAnswered::Answered)
+    }
+
     /// What an app asks for, for the consent page.
     #[oai(path = "/api/v1/oauth/consent", method = "get", operation_id = "get_consent_request")]
     async fn consent_request(

@@ -1,6 +1,6 @@
 //! The OpenID Connect endpoints over HTTP (plain routes beside the OpenAPI tree: their
 //! formats are OAuth's and OpenID Connect's, not the API's): discovery, authorize, token,
-//! userinfo, revoke, introspect, logout. Every answer that holds a token is `no-store`.
+//! device authorization, userinfo, revoke, introspect, logout. Every answer that holds a token is `no-store`.
 
 use std::sync::Arc;
 
@@ -36,10 +36,12 @@ pub fn discovery(provider: Data<&Arc<Provider>>) -> Response {
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "end_session_endpoint": format!("{issuer}/oauth/logout"),
+        "device_authorization_endpoint": format!("{issuer}/oauth/device_authorization"),
         "scopes_supported": super::clients::SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported":
+            ["authorization_code", "refresh_token", super::token_endpoint::DEVICE_CODE_GRANT],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": super::clients::ID_TOKEN_ALGS,
         "token_endpoint_auth_methods_supported":
@@ -247,6 +249,24 @@ pub async fn token(req: &Request, body: Body, provider: Data<&Arc<Provider>>) ->
     };
     match answer.await {
         Ok(issued) => oauth_json(StatusCode::OK, &issued.body),
+        Err(e) => oauth_error(e),
+    }
+}
+
+/// `/oauth/device_authorization` (RFC 8628 section 3.1).
+#[handler]
+pub async fn device_authorization(
+    req: &Request,
+    body: Body,
+    provider: Data<&Arc<Provider>>,
+) -> Response {
+    let answer = async {
+        let form = form_of(req, body).await?;
+        let client = client_of(req, &form, &provider).await?;
+        provider.device_authorization(&client, &form).await
+    };
+    match answer.await {
+        Ok(body) => oauth_json(StatusCode::OK, &body),
         Err(e) => oauth_error(e),
     }
 }

@@ -14,6 +14,7 @@ mod client;
 pub mod clients;
 mod connected_apps;
 pub mod consent_api;
+pub mod device;
 pub mod endpoints;
 mod id_token;
 mod logout;

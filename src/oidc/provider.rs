@@ -26,6 +26,8 @@ pub const CODE_SECONDS: i64 = 60;
 /// Token requests a minute per client, and per address (SPEC section 11, "abuse").
 pub const TOKEN_REQUESTS_PER_CLIENT: u32 = 600;
 pub const TOKEN_REQUESTS_PER_ADDRESS: u32 = 120;
+/// User codes a student may try on the device page a minute.
+pub const USER_CODES_PER_MINUTE: u32 = 10;
 
 pub struct Provider {
     pub(super) db: Db,
@@ -35,11 +37,22 @@ pub struct Provider {
     pub(super) drivers: Arc<crate::drivers::Drivers>,
     /// `server.public_url`: the `iss` of every token and the base of every endpoint.
     pub(super) issuer: String,
-    pub(super) per_client: Tier,
-    pub(super) per_address: Tier,
+    /// The rate limits (None: `rate_limit.enabled = false`).
+    pub(super) limits: Option<Limits>,
     /// Wakes the back-channel logout worker when a grant ends (the one of [`Tokens`], which
     /// fires it whenever families end, here or in a sign-out).
     pub logout_wake: Arc<Notify>,
+}
+
+/// The provider's rate limits.
+pub(super) struct Limits {
+    /// Token, revocation and introspection requests per client ...
+    pub per_client: Tier,
+    /// ... and per address.
+    pub per_address: Tier,
+    /// User codes tried on the device page, per student (a code is guessed, not typed, at
+    /// more than a few a minute).
+    pub user_codes: Tier,
 }
 
 /// Where an authorization request goes next.
@@ -71,8 +84,14 @@ impl Provider {
         accounts: Arc<Accounts>,
         drivers: Arc<crate::drivers::Drivers>,
         issuer: &str,
+        rate_limits: bool,
     ) -> Self {
         let minute = std::time::Duration::from_secs(60);
+        let limits = rate_limits.then(|| Limits {
+            per_client: Tier::new(TOKEN_REQUESTS_PER_CLIENT, minute),
+            per_address: Tier::new(TOKEN_REQUESTS_PER_ADDRESS, minute),
+            user_codes: Tier::new(USER_CODES_PER_MINUTE, minute),
+        });
         Self {
             db,
             clock,
@@ -80,8 +99,7 @@ impl Provider {
             accounts,
             drivers,
             issuer: issuer.trim_end_matches('/').to_string(),
-            per_client: Tier::new(TOKEN_REQUESTS_PER_CLIENT, minute),
-            per_address: Tier::new(TOKEN_REQUESTS_PER_ADDRESS, minute),
+            limits,
             logout_wake: tokens.logout_wake(),
         }
     }

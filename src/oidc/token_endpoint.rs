@@ -20,6 +20,9 @@ use crate::identity::{Amr, AuthMethod};
 use crate::sessions::Sessions;
 use crate::tokens::{ClientGrant, TokenError, Tokens};
 
+/// The device authorization grant's `grant_type` (RFC 8628 section 3.4).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 /// An OAuth error answer.
 #[derive(Debug)]
 pub struct OAuthError {
@@ -116,7 +119,9 @@ impl Provider {
         ip: Option<std::net::IpAddr>,
     ) -> Result<Client, OAuthError> {
         let address = ip.map(|ip| ip.to_string()).unwrap_or_default();
-        self.per_address.check(&address).map_err(limited)?;
+        if let Some(limits) = &self.limits {
+            limits.per_address.check(&address).map_err(limited)?;
+        }
         let posted = (form.get("client_id")?, form.get("client_secret")?);
         let (id, secret) = match (&credentials.basic, posted) {
             (Some(_), (_, Some(_))) => {
@@ -147,7 +152,9 @@ impl Provider {
             })
             .await?
             .ok_or_else(OAuthError::invalid_client)?;
-        self.per_client.check(&client.id).map_err(limited)?;
+        if let Some(limits) = &self.limits {
+            limits.per_client.check(&client.id).map_err(limited)?;
+        }
         Ok(client)
     }
 
@@ -161,14 +168,17 @@ impl Provider {
         let outcome = match form.require("grant_type")? {
             "authorization_code" => self.exchange_code(client, form, meta).await,
             "refresh_token" => self.refresh(client, form, meta).await,
+            DEVICE_CODE_GRANT => self.exchange_device_code(client, form, meta).await,
             _ => Err(OAuthError::new(
                 400,
                 "unsupported_grant_type",
-                "The grant types are authorization_code and refresh_token.",
+                "The grant types are authorization_code, refresh_token and device_code.",
             )),
         };
+        // A device polling while the student answers is not a refusal worth a record.
         if let Err(e) = &outcome
             && e.status == 400
+            && !matches!(e.error, "authorization_pending" | "slow_down")
         {
             self.record_refusal(client, e, meta).await;
         }

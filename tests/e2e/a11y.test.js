@@ -188,6 +188,22 @@ const scenarios = [
       await page.getByRole("button", { name: "Yes, remove North" }).waitFor();
     },
   },
+  {
+    name: "sign-out-asked",
+    role: "student",
+    path: "/sign-out",
+    act: async (page) => page.getByRole("link", { name: "Stay signed in" }).waitFor(),
+  },
+  {
+    name: "device-wrong-code",
+    role: "student",
+    path: "/device",
+    act: async (page) => {
+      await page.getByLabel("Code shown on the device").fill("BCDF-GHJK");
+      await page.getByRole("button", { name: "Continue" }).click();
+      await expectText(page.locator("form .form-summary.is-shown"), /No app is waiting for this code/);
+    },
+  },
   { name: "admin-users", role: "admin", path: "/admin/users", act: async (page) => page.locator(".account-list > li").first().waitFor() },
   { name: "admin-audit", role: "admin", path: "/admin/audit", act: async (page) => page.locator("table.data tbody tr").first().waitFor() },
   { name: "admin-backups", role: "admin", path: "/admin/backups", act: async (page) => page.locator(".outbox-counts").waitFor() },

@@ -27,6 +27,7 @@ mod mail_delivery;
 mod mfa;
 mod oidc_backchannel;
 mod oidc_clients;
+mod oidc_device;
 mod oidc_flow;
 mod openapi_drift;
 mod otp;

@@ -3,4 +3,5 @@
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod device_codes;
 pub mod logouts;
