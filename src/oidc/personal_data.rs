@@ -2,6 +2,7 @@
 //! codes and device codes issued to them, the back-channel logouts waiting for their apps, and
 //! which admin registered a client. (Their grants are token families, owned by `tokens`.)
 
+use poem_openapi::Object;
 use rusqlite::{Connection, params};
 
 use super::store;
@@ -60,4 +61,34 @@ impl PersonalData for OidcData {
         purged.add("oidc_logouts", logouts);
         Ok(())
     }
+}
+
+/// An app the person allowed (on the consent or device page).
+#[derive(Debug, Object, serde::Serialize)]
+pub struct ExportConsent {
+    pub client_id: String,
+    /// The app's registered name.
+    pub app: String,
+    /// The scopes allowed, space-separated.
+    pub scope: String,
+    pub granted_at: String,
+}
+
+/// The consents of the account export (the grants themselves are token families: see
+/// `api_tokens`).
+pub fn export_consents(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<ExportConsent>> {
+    let mut stmt = conn.prepare(
+        "SELECT c.client_id, k.name, c.scope, c.granted_at
+         FROM oidc_consents c JOIN oidc_clients k ON k.id = c.client_id
+         WHERE c.user_id = ?1 ORDER BY c.granted_at",
+    )?;
+    let rows = stmt.query_map([user_id], |r| {
+        Ok(ExportConsent {
+            client_id: r.get(0)?,
+            app: r.get(1)?,
+            scope: r.get(2)?,
+            granted_at: crate::clock::rfc3339(r.get(3)?),
+        })
+    })?;
+    rows.collect()
 }

@@ -18,6 +18,7 @@ use crate::campuses::export::{ExportCampus, export_campus};
 use crate::clock::rfc3339;
 use crate::drivers::personal_data::{ExportDriver, export_driver};
 use crate::mfa::personal_data::{ExportMfa, export_mfa};
+use crate::oidc::personal_data::{ExportConsent, export_consents};
 use crate::phone_codes::personal_data::{ExportPhoneCode, export_phone_codes};
 use crate::pii::FieldCipher;
 use crate::policies::personal_data::{ExportPolicyAcceptance, export_acceptances};
@@ -38,8 +39,11 @@ pub struct AccountExport {
     pub campus: Option<ExportCampus>,
     /// Signed-in browser sessions.
     pub sessions: Vec<ExportSession>,
-    /// API token families (one per API sign-in) and their refresh tokens' state; no token.
+    /// Token families (one per API sign-in, and one per app's grant, with its client id and
+    /// scopes) and their refresh tokens' state; no token.
     pub api_tokens: Vec<ExportTokenFamily>,
+    /// Apps allowed on the consent or device page, and what they may read.
+    pub app_consents: Vec<ExportConsent>,
     /// Verification and reset links sent by email (state only; no token).
     pub email_links: Vec<ExportEmailLink>,
     /// Sign-in codes sent to the account's phone (state only; no code).
@@ -73,6 +77,7 @@ pub fn export(
         campus: export_campus(&tx, links.campus_id)?,
         sessions: export_sessions(&tx, user_id)?,
         api_tokens: export_token_families(&tx, user_id)?,
+        app_consents: export_consents(&tx, user_id)?,
         email_links: export_email_links(&tx, user_id)?,
         phone_codes: export_phone_codes(&tx, links.phone_index.as_deref())?,
         audit_events: export_events(&tx, user_id)?,

@@ -72,12 +72,17 @@ pub struct ExportTokenFamily {
     pub created_at: String,
     pub revoked_at: Option<String>,
     pub revoked_reason: Option<String>,
+    /// For an app's grant (OpenID Connect): the app's client id and the scopes it holds; none
+    /// for a first-party API sign-in.
+    pub client_id: Option<String>,
+    pub scope: Option<String>,
     /// Refresh tokens issued in this family (each refresh issues one).
     pub refresh_tokens_issued: i64,
     pub last_refreshed_at: Option<String>,
 }
 
-/// The API token families of the account export (state only; never a token).
+/// The token families of the account export, API sign-ins and apps' grants (state only;
+/// never a token).
 pub fn export_token_families(
     conn: &Connection,
     user_id: &str,
@@ -85,7 +90,8 @@ pub fn export_token_families(
     let mut stmt = conn.prepare(
         "SELECT f.id, f.created_at, f.revoked_at, f.revoked_reason,
                 (SELECT count(*) FROM refresh_tokens t WHERE t.family_id = f.id),
-                (SELECT max(created_at) FROM refresh_tokens t WHERE t.family_id = f.id)
+                (SELECT max(created_at) FROM refresh_tokens t WHERE t.family_id = f.id),
+                f.client_id, f.scope
          FROM token_families f WHERE f.user_id = ?1 ORDER BY f.created_at",
     )?;
     let rows = stmt.query_map([user_id], |r| {
@@ -96,6 +102,8 @@ pub fn export_token_families(
             revoked_reason: r.get(3)?,
             refresh_tokens_issued: r.get(4)?,
             last_refreshed_at: rfc3339_opt(r.get(5)?),
+            client_id: r.get(6)?,
+            scope: r.get(7)?,
         })
     })?;
     rows.collect()

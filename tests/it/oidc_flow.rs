@@ -289,6 +289,22 @@ async fn an_untrusted_app_asks_for_consent_once_and_remove_access_ends_its_token
 
     let apps: Value = ada.get("/api/v1/account/apps").await.json().await.unwrap();
     assert_eq!(apps[0]["client_id"], app.id.as_str());
+    // The export holds the consent and the grant (never a token).
+    let export: Value = ada.get("/api/v1/account/export").await.json().await.unwrap();
+    assert_eq!(export["app_consents"][0]["client_id"], app.id.as_str());
+    assert_eq!(export["app_consents"][0]["app"], "North Rides");
+    assert_eq!(export["app_consents"][0]["scope"], "openid email driver");
+    let grants: Vec<&Value> = export["api_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["client_id"] == app.id.as_str())
+        .collect();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0]["scope"], "openid email driver");
+    let text = export.to_string();
+    assert!(!text.contains(tokens["refresh_token"].as_str().unwrap()));
+    assert!(!text.contains(tokens["access_token"].as_str().unwrap()));
     assert_eq!(ada.delete(&format!("/api/v1/account/apps/{}", app.id)).await.status(), 204);
     assert_eq!(userinfo(&server, tokens["access_token"].as_str().unwrap()).await.status(), 401);
     let form = [
