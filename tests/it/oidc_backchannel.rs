@@ -5,6 +5,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
+use crate::support::bootstrap::admin;
 use crate::support::harness::{TestServer, User};
 use crate::support::http_sink::{Received, http_sink, wait_for};
 use crate::support::oidc::*;
@@ -151,4 +152,19 @@ async fn remove_access_tells_the_app_and_an_app_that_never_answers_is_given_up_a
         ),
         1
     );
+}
+
+#[tokio::test]
+async fn an_admin_disabling_the_account_tells_its_apps() {
+    let server = TestServer::start().await;
+    let ada = student(&server).await;
+    let (app, received) = app_with_back_channel(&server, 0).await;
+    let id = signed_in_to(&server, &ada, &app).await;
+    let root = admin(&server).await;
+    let user_id = id["sub"].as_str().unwrap();
+    let disabled = root.post(&format!("/api/v1/admin/users/{user_id}/disable"), json!({})).await;
+    assert_eq!(disabled.status(), 200);
+    let got = wait_for(&received, 1).await;
+    let (_, claims) = verified_logout_token(&server, &app, &got[0]).await;
+    assert_eq!((&claims["sub"], &claims["sid"]), (&id["sub"], &id["sid"]));
 }

@@ -416,3 +416,21 @@ async fn rp_initiated_logout_ends_the_session_with_a_hint_and_asks_without_one()
     let to = location(&logout(vec![("id_token_hint", hint)]).await);
     assert_eq!(to, "/sign-in?signed_out=1");
 }
+
+#[tokio::test]
+async fn the_token_endpoint_takes_120_requests_a_minute_from_one_address() {
+    let server = TestServer::start_with(|c| c.rate_limit.enabled = true).await;
+    let app = register(&server, true, false, &[]);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", "not-a-code"),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", "a-verifier-of-forty-three-characters-or-more-0123456789"),
+    ];
+    for _ in 0..120 {
+        oauth_error(token(&server, &app, &form).await, 400, "invalid_grant").await;
+    }
+    let limited = token(&server, &app, &form).await;
+    assert!(limited.headers().contains_key("retry-after"));
+    oauth_error(limited, 429, "slow_down").await;
+}

@@ -158,7 +158,7 @@ export async function render(root, { who }) {
       "section",
       { class: "panel", "aria-labelledby": "apps-heading" },
       h("h2", { id: "apps-heading" }, "Apps that sign in through Gatehouse"),
-      h("p", {}, "Campus apps registered here will sign people in with OpenID Connect. The sign-in itself is not available yet in this version."),
+      h("p", {}, "Campus apps registered here sign people in with OpenID Connect: give the app's team the issuer address, the client ID and (once) the secret. Their library reads the rest from discovery."),
       list,
       result,
     ),
