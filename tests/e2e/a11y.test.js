@@ -4,7 +4,8 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { startGatehouse } from "./lib/server.js";
+import { execFileSync } from "node:child_process";
+import { BIN, startGatehouse } from "./lib/server.js";
 import { axeViolations, launch, openPage, screenshot, visit, DESKTOP, PHONE } from "./lib/browser.js";
 import { assertNoProblems, createAdmin, createConfirmedUser, enableTotp, expectText, signIn } from "./lib/helpers.js";
 
@@ -15,6 +16,8 @@ const TWO_STEP = { email: "otto@north.edu", password: "Maple-Harbour-26", displa
 let server;
 let browser;
 const contexts = new Map();
+/** An app not marked trusted, so that its sign-in asks for consent. */
+let clubApp;
 
 before(async () => {
   server = await startGatehouse();
@@ -23,7 +26,29 @@ before(async () => {
   await createAdmin(server, ADMIN);
   await createConfirmedUser(server, TWO_STEP);
   await enableTotp(server, TWO_STEP);
+  const env = { ...process.env, GATEHOUSE_STORAGE__DATA_DIR: server.dataDir };
+  delete env.GATEHOUSE_BIN;
+  const added = execFileSync(
+    BIN,
+    ["client", "add", "--name", "Club Rides", "--redirect-uri", "https://club.north.edu/callback", "--scope", "email", "--json"],
+    { env, stdio: "pipe" },
+  );
+  clubApp = JSON.parse(added.toString()).client_id;
 });
+
+/** An authorization request of the club's app (PKCE challenge of a fixed verifier). */
+function clubSignIn() {
+  const query = new URLSearchParams({
+    client_id: clubApp,
+    redirect_uri: "https://club.north.edu/callback",
+    response_type: "code",
+    scope: "openid email",
+    state: "s",
+    code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    code_challenge_method: "S256",
+  });
+  return `/oauth/authorize?${query}`;
+}
 
 after(async () => {
   for (const { context } of contexts.values()) await context.close().catch(() => {});
@@ -186,6 +211,16 @@ const scenarios = [
     act: async (page) => {
       await page.getByRole("button", { name: "Remove North" }).click();
       await page.getByRole("button", { name: "Yes, remove North" }).waitFor();
+    },
+  },
+  {
+    name: "consent",
+    role: "student",
+    path: "/account",
+    act: async (page) => {
+      await visit(page, clubSignIn());
+      await page.getByRole("button", { name: "Don't allow" }).waitFor();
+      assert.match(page.url(), /\/consent\?/);
     },
   },
   {
