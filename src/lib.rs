@@ -64,5 +64,6 @@ pub mod startup;
 pub mod state;
 pub mod tokens;
 pub mod web;
+pub mod webhooks;
 
 pub use startup::{App, serve};

@@ -34,6 +34,7 @@ use crate::phone_codes::api::{PhoneCodesApi, PhoneCodesState};
 use crate::privacy::api::{PrivacyApi, PrivacyState};
 use crate::state::{AppState, SpecDocuments};
 use crate::web;
+use crate::webhooks::api::{WebhooksApi, WebhooksState};
 
 /// The API list, written once: add a feature's API here, with the state it uses.
 fn apis(state: &AppState) -> impl OpenApi + use<> {
@@ -63,6 +64,8 @@ fn apis(state: &AppState) -> impl OpenApi + use<> {
     let drivers = DriversState { config: state.config.clone(), drivers: state.drivers.clone() };
     let campuses = CampusesState { db: state.db.clone(), clock: state.clock.clone() };
     let clients = ClientsState { db: state.db.clone(), clock: state.clock.clone() };
+    let webhooks =
+        WebhooksState { db: state.db.clone(), clock: state.clock.clone(), pii: state.pii.clone() };
     let admin = AdminState {
         config: state.config.clone(),
         db: state.db.clone(),
@@ -99,6 +102,7 @@ fn apis(state: &AppState) -> impl OpenApi + use<> {
             DriverReviewsApi { state: drivers },
             BootstrapApi { state: admin },
             ClientsApi { state: clients },
+            WebhooksApi { state: webhooks },
         ),
         OpsApi { state: ops_state(state) },
     )

@@ -59,6 +59,7 @@ pub const SEALED: &[SealedColumns] = &[
     crate::notify::personal_data::SEALED,
     crate::mfa::personal_data::SEALED,
     crate::drivers::personal_data::SEALED,
+    crate::webhooks::personal_data::SEALED,
 ];
 
 /// How long in-flight requests may run after a shutdown signal.
@@ -107,6 +108,23 @@ pub fn schedule_jobs(state: &AppState, outbox: Outbox) -> Scheduler<AppState> {
             );
         }
         Err(e) => tracing::error!("back-channel logouts will not be sent: {e:#}"),
+    }
+    match crate::webhooks::delivery::Deliveries::new(
+        state.db.clone(),
+        state.clock.clone(),
+        state.pii.clone(),
+    ) {
+        Ok(deliveries) => {
+            let deliveries = Arc::new(deliveries);
+            jobs.add(
+                Job::every("webhooks", crate::webhooks::delivery::POLL, move |_| {
+                    let deliveries = deliveries.clone();
+                    async move { deliveries.start_due().await }
+                })
+                .quiet(),
+            );
+        }
+        Err(e) => tracing::error!("webhooks will not be delivered: {e:#}"),
     }
     // Validated with the configuration: "" means no scheduled backups.
     if let Ok(Some(Schedule::DailyAt(at))) = Schedule::daily(&state.config.backup.schedule) {
@@ -278,6 +296,7 @@ pub fn build(
             Arc::new(DriversData { drivers: drivers.clone() }),
             Arc::new(PoliciesData { pending: pending_policies.clone() }),
             Arc::new(OidcData),
+            Arc::new(crate::webhooks::WebhookData { clock: clock.clone() }),
         ],
     ));
     let privacy = Arc::new(Privacy::new(PrivacyParts {

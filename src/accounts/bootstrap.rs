@@ -101,7 +101,7 @@ impl Accounts {
                     }
                     Some(existing) => {
                         store::set_role(&tx, &existing.id, "admin")?;
-                        store::mark_email_verified(&tx, &existing.id, now)?;
+                        super::events::email_verified_in(&tx, &existing.id, now)?;
                         // A privilege change: the account signs in again for a new session token.
                         ended = crate::sessions::Sessions::delete_all_in(&tx, &existing.id, None)?;
                         (AdminOutcome::Promoted, existing.id)

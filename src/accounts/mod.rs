@@ -4,12 +4,14 @@
 
 pub mod api;
 pub mod bootstrap;
+mod events;
 pub mod lockout;
 pub mod password;
 pub mod personal_data;
 pub mod service;
 mod store;
 
+pub use events::queue_user_event;
 pub use personal_data::AccountsData;
 pub use service::{AccountError, Accounts};
 

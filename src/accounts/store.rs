@@ -123,6 +123,12 @@ pub fn find_by_id(
 }
 
 /// The user's role, None when there is no such account.
+/// The campus of an account (None: no campus, or no such account).
+pub fn campus_of(conn: &Connection, id: &str) -> rusqlite::Result<Option<i64>> {
+    let found = conn.query_row("SELECT campus_id FROM users WHERE id = ?1", [id], |r| r.get(0));
+    Ok(found.optional()?.flatten())
+}
+
 pub fn role_of(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row("SELECT role FROM users WHERE id = ?1", [id], |r| r.get(0)).optional()
 }
@@ -235,12 +241,13 @@ pub fn upgrade_password_hash(
     Ok(())
 }
 
-pub fn mark_email_verified(conn: &Connection, user_id: &str, now: i64) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE users SET email_verified_at = coalesce(email_verified_at, ?2) WHERE id = ?1",
+/// Marks the account's email verified; true when it was not yet.
+pub fn mark_email_verified(conn: &Connection, user_id: &str, now: i64) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE users SET email_verified_at = ?2 WHERE id = ?1 AND email_verified_at IS NULL",
         params![user_id, now],
     )?;
-    Ok(())
+    Ok(changed == 1)
 }
 
 pub fn set_role(conn: &Connection, user_id: &str, role: &str) -> rusqlite::Result<()> {

@@ -11,6 +11,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::paging::{PageInfo, Paging};
 use super::store::{self, AdminFacts, Status, UserFilter};
+use crate::accounts::queue_user_event;
 use crate::admin::AdminState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
@@ -23,6 +24,8 @@ use crate::http::tags::ApiTags;
 use crate::identity::Role;
 use crate::pii::DeleteReason;
 use crate::sessions::Sessions;
+use crate::webhooks::EventType;
+use serde_json::json;
 
 /// An account as admins see it.
 #[derive(Object)]
@@ -203,6 +206,7 @@ impl AccountsAdminApi {
                 let changed = store::set_disabled(&tx, &user_id, Some(now))?;
                 let ended = Sessions::end_all_in(&tx, &user_id, None, now, "disabled")?;
                 if changed {
+                    queue_user_event(&tx, EventType::UserDisabled, &user_id, json!({}), now)?;
                     let event = AuditEvent {
                         actor_id: Some(&admin),
                         ..AuditEvent::by_user(
@@ -242,6 +246,7 @@ impl AccountsAdminApi {
                 let tx = crate::db::write_tx(conn)?;
                 role_of(&tx, &user_id)?;
                 if store::set_disabled(&tx, &user_id, None)? {
+                    queue_user_event(&tx, EventType::UserEnabled, &user_id, json!({}), now)?;
                     let event = AuditEvent {
                         actor_id: Some(&admin),
                         ..AuditEvent::by_user(
@@ -291,6 +296,8 @@ impl AccountsAdminApi {
                     return Err(last_admin());
                 }
                 crate::accounts::set_role(&tx, &user_id, new_role.as_str())?;
+                let change = json!({"changed": ["role"], "role": new_role.as_str()});
+                queue_user_event(&tx, EventType::UserUpdated, &user_id, change, now)?;
                 let ended = Sessions::end_all_in(&tx, &user_id, None, now, "role_changed")?;
                 let event = AuditEvent {
                     actor_id: Some(&admin),

@@ -117,6 +117,13 @@ pub mod actions {
     pub const OIDC_LOGOUT: &str = "oidc.logout";
     /// A back-channel logout token was delivered (or given up on: outcome failure).
     pub const BACKCHANNEL_LOGOUT: &str = "oidc.backchannel_logout";
+    pub const WEBHOOK_ADDED: &str = "webhook.added";
+    pub const WEBHOOK_REMOVED: &str = "webhook.removed";
+    pub const WEBHOOK_SECRET_ROTATED: &str = "webhook.secret_rotated";
+    /// An admin queued a delivery again ("send again").
+    pub const WEBHOOK_REDELIVERED: &str = "webhook.redelivered";
+    /// A delivery was given up on after about a day of tries.
+    pub const WEBHOOK_FAILED: &str = "webhook.delivery_failed";
     pub const ADMIN_CREATED: &str = "admin.created";
     pub const PHONE_CODE_REQUESTED: &str = "phone_code.requested";
     pub const PHONE_CODE_VERIFIED: &str = "phone_code.verified";

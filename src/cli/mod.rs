@@ -13,6 +13,7 @@ mod accounts_and_data;
 mod clients;
 mod keys;
 mod serve;
+mod webhooks;
 
 use accounts_and_data::{admin_create, backup, campus, restore, seed};
 use keys::{keys_rotate, keys_rotate_jwt};
@@ -79,6 +80,41 @@ enum Command {
     /// Manage the apps that sign people in through Gatehouse (OpenID Connect clients).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage the webhook endpoints that hear of events (a student verified, a driver
+    /// approved, an account deleted).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Register an endpoint. Its signing secret is printed once.
+    Add {
+        /// Where events are posted: https (http only on a loopback address).
+        #[arg(long)]
+        url: String,
+        /// The event types it takes, comma-separated (default: every type).
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        /// Print `{"id", "secret"}` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the endpoints.
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an endpoint (its waiting deliveries are dropped).
+    Remove { id: String },
+    /// Give an endpoint a new secret (printed once); the old one signs beside it for 24 hours.
+    RotateSecret {
+        id: String,
+        /// Print `{"id", "secret"}` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -191,6 +227,7 @@ pub fn run() -> ExitCode {
         }
         Command::Campus(command) => campus(cli.config.as_deref(), command),
         Command::Client(command) => clients::client(cli.config.as_deref(), command),
+        Command::Webhook(command) => webhooks::webhook(cli.config.as_deref(), command),
         Command::Backup { out } => backup(cli.config.as_deref(), out.as_deref()),
         Command::Restore { file, data_dir } => {
             restore(cli.config.as_deref(), &file, data_dir.as_deref())

@@ -6,6 +6,8 @@
 //! The job is a plain function; the scheduler that calls it daily lives elsewhere. Running it
 //! more often is harmless.
 
+use super::events::queue_driver_event;
+use crate::webhooks::EventType::{DriverLicenceExpiring, DriverSuspended};
 use chrono::NaiveDate;
 use rusqlite::Connection;
 use serde_json::json;
@@ -115,6 +117,9 @@ fn handle(
                 json!({"reason": "licence expired", "licence_id": driver.licence_id}),
             ),
         )?;
+        let why = json!({"reason": "licence_expired"});
+        let (user, licence) = (&driver.user_id, driver.licence_id);
+        queue_driver_event(conn, DriverSuspended, user, licence, profile.status, why, now)?;
         notices::queue(conn, pii, &driver.user_id, now, |brand, to, name| {
             templates::driving_suspended(brand, to, name, &expiry_text, renewal_waiting, &url)
         })?;
@@ -124,6 +129,8 @@ fn handle(
     if !store::record_alert(conn, driver.licence_id, days, now)? {
         return Ok(Outcome::Nothing);
     }
+    let (user, licence, left) = (&driver.user_id, driver.licence_id, json!({"days_left": days}));
+    queue_driver_event(conn, DriverLicenceExpiring, user, licence, profile.status, left, now)?;
     notices::queue(conn, pii, &driver.user_id, now, |brand, to, name| {
         templates::licence_expiring(brand, to, name, days_left, &expiry_text, renewal_waiting, &url)
     })?;

@@ -17,6 +17,7 @@
 //! identify a person are sealed in the database ([`store`]).
 
 pub mod api;
+mod events;
 pub mod expiry;
 pub mod extraction;
 pub mod image_kind;

@@ -2,6 +2,8 @@
 //! and the decisions. Who may decide (a reviewer or admin, never on their own licence) and
 //! every decision's audit row are here.
 
+use super::events::queue_driver_event;
+use crate::webhooks::EventType::{DriverApproved, DriverRejected};
 use chrono::NaiveDate;
 use rusqlite::Connection;
 use serde_json::json;
@@ -122,6 +124,16 @@ impl Drivers {
                     json!({"licence_id": licence_id, "reason": "approved by a reviewer"}),
                 );
                 audit::record(&tx, &event)?;
+                let (user, auto) = (&licence.user_id, json!({"automatic": false}));
+                queue_driver_event(
+                    &tx,
+                    DriverApproved,
+                    user,
+                    licence_id,
+                    profile.status,
+                    auto,
+                    now,
+                )?;
                 let decision = Decision::Approved { expiry, automatic: false };
                 notices::queue_decision(&tx, &pii, &licence.user_id, &decision, &base_url, now)?;
                 tx.commit()?;
@@ -173,6 +185,16 @@ impl Drivers {
                 }
                 .with_details(json!({"licence_id": licence_id, "reason": reason}));
                 audit::record(&tx, &event)?;
+                let user = &licence.user_id;
+                queue_driver_event(
+                    &tx,
+                    DriverRejected,
+                    user,
+                    licence_id,
+                    profile.status,
+                    json!({}),
+                    now,
+                )?;
                 let still_valid_until = match (profile.status, profile.licence_id) {
                     (Status::Approved, Some(current)) => store::licence(&tx, &pii, current)?
                         .and_then(|l| l.fields.expiry)

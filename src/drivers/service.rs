@@ -3,6 +3,8 @@
 //! [`super::reviews`]). Every change of a driver's capability is written to the audit log in
 //! the transaction that makes it.
 
+use super::events::queue_driver_event;
+use crate::webhooks::EventType;
 use chrono::{Days, NaiveDate};
 use rusqlite::Connection;
 use serde_json::json;
@@ -190,6 +192,12 @@ impl Drivers {
                 };
                 store::save_profile(&tx, &profile, now)?;
                 audit::record(&tx, &event)?;
+                let (kind, detail) = if automatic {
+                    (EventType::DriverApproved, json!({"automatic": true}))
+                } else {
+                    (EventType::DriverSubmitted, json!({"renewal": renewal}))
+                };
+                queue_driver_event(&tx, kind, &uid, id, profile.status, detail, now)?;
                 if let (true, Some(expiry)) = (automatic, extraction.fields.expiry) {
                     let decision = Decision::Approved { expiry, automatic: true };
                     notices::queue_decision(&tx, &pii, &uid, &decision, &base_url, now)?;

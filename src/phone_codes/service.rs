@@ -392,6 +392,8 @@ fn check_and_apply(
             return fail("already_used", PhoneCodeError::InvalidCode);
         }
         users::set_verified_phone(tx, pii, &caller, phone, index, now)?;
+        let change = serde_json::json!({"changed": ["phone"], "phone_verified": true});
+        users::queue_user_event(tx, crate::webhooks::EventType::UserUpdated, &caller, change, now)?;
         audit::record(tx, &verification_event(now, Some(&caller), ip, "linked"))?;
         audit::record(tx, &AuditEvent::by_user(now, &caller, actions::PHONE_LINKED, ip))?;
         let user = users::find_by_id(tx, pii, &caller)?.ok_or(PhoneCodeError::InvalidCode)?;

@@ -46,3 +46,4 @@ mod strict_bodies;
 mod support;
 mod tokens;
 mod uniform;
+mod webhooks;

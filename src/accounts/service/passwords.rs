@@ -107,7 +107,7 @@ impl Accounts {
                     return Err(AccountError::TokenUsed);
                 }
                 store::set_password(&tx, &user.id, &new_hash, now)?;
-                store::mark_email_verified(&tx, &user.id, now)?;
+                crate::accounts::events::email_verified_in(&tx, &user.id, now)?;
                 lockout::clear(&tx, &user.id)?;
                 let ended = Sessions::end_all_in(&tx, &user.id, None, now, "password_reset")?;
                 audit::record(

@@ -38,6 +38,22 @@ impl Accounts {
                     &tx,
                     &AuditEvent::by_user(now, &user_id, actions::PROFILE_UPDATED, ip.as_deref()),
                 )?;
+                // Which fields changed, never their values.
+                let mut changed = Vec::new();
+                if display_name.is_some() {
+                    changed.push("display_name");
+                }
+                if legal_name.is_some() {
+                    changed.push("legal_name");
+                }
+                let change = serde_json::json!({ "changed": changed });
+                crate::accounts::events::queue_user_event(
+                    &tx,
+                    crate::webhooks::EventType::UserUpdated,
+                    &user_id,
+                    change,
+                    now,
+                )?;
                 let user = store::find_by_id(&tx, &pii, &user_id)?
                     .ok_or(AccountError::InvalidCredentials)?;
                 tx.commit()?;

@@ -140,7 +140,7 @@ impl Accounts {
                 if !store::consume_email_token(&tx, &hash, now)? {
                     return Err(AccountError::TokenUsed);
                 }
-                store::mark_email_verified(&tx, &token.user_id, now)?;
+                crate::accounts::events::email_verified_in(&tx, &token.user_id, now)?;
                 audit::record(
                     &tx,
                     &AuditEvent::by_user(
