@@ -113,6 +113,8 @@ async fn account_events_reach_the_receiver_signed_with_ids_and_states_only() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), got.len());
+    // The receiver answered before the delivery was marked: wait for the marks.
+    poll_until(&server, "SELECT count(*) FROM webhook_deliveries WHERE sent_at IS NULL", 0).await;
     let deliveries: Value = root
         .get(&format!("/api/v1/admin/webhooks/{}/deliveries", created["id"].as_str().unwrap()))
         .await
@@ -229,4 +231,68 @@ async fn bad_registrations_are_refused_by_field_and_only_admins_may_register() {
         server.query_i64("SELECT count(*) FROM audit_log WHERE action = 'webhook.added'"),
         1
     );
+}
+
+#[tokio::test]
+async fn driver_events_follow_a_licence_from_upload_to_suspension_without_its_fields() {
+    use crate::support::drivers::{
+        approved_driver_as, json_of, server as driver_server, today, upload,
+    };
+    use crate::support::licence_images::Person;
+    use chrono::Duration;
+
+    let server = driver_server(false).await;
+    let (base, received) = http_sink(0, 200).await;
+    let events: Vec<String> = gatehouse::webhooks::EventType::ALL
+        .iter()
+        .map(|t| t.name().to_string())
+        .filter(|n| n.starts_with("driver."))
+        .collect();
+    let registered = {
+        let mut conn = server.state.db.get().unwrap();
+        let new = gatehouse::webhooks::NewEndpoint { url: format!("{base}/hooks"), events };
+        let cli = gatehouse::audit::Actor { user_id: None, ip: None };
+        gatehouse::webhooks::endpoints::add(&mut conn, &server.state.pii, &new, &cli, 0).unwrap()
+    };
+    let person = Person::new("Ana", "Cruz", today(&server) + Duration::days(5));
+    let ana = approved_driver_as(&server, "ana@north.edu", &person).await;
+    server.state.drivers.run_expiry_job().await.unwrap();
+    let renewal = Person { expiry: person.expiry + Duration::days(1800), ..person.clone() };
+    json_of(upload(&ana, &renewal).await, 201).await;
+    let renewal_id = server.query_i64("SELECT max(id) FROM driver_licences");
+    let admin = server.new_user("admin@north.edu");
+    assert_eq!(admin.login(PASSWORD, false).await.status(), 200);
+    let path = format!("/api/v1/admin/driver-reviews/{renewal_id}/reject");
+    assert_eq!(admin.post(&path, json!({"reason": "The photo is blurred."})).await.status(), 204);
+    server.clock.advance(Duration::days(5));
+    server.state.drivers.run_expiry_job().await.unwrap();
+
+    let got = wait_for(&received, 6).await;
+    let bodies: Vec<Value> = got.iter().map(|r| verified(r, &registered.secret)).collect();
+    let seen: Vec<(&str, &str)> = bodies
+        .iter()
+        .map(|b| (b["type"].as_str().unwrap(), b["data"]["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("driver.submitted", "pending_review"),
+            ("driver.approved", "approved"),
+            ("driver.licence_expiring", "approved"),
+            ("driver.submitted", "approved"),
+            ("driver.rejected", "approved"),
+            ("driver.suspended", "suspended"),
+        ]
+    );
+    assert_eq!(bodies[2]["data"]["days_left"], 7);
+    assert_eq!(bodies[3]["data"]["renewal"], true);
+    assert_eq!(bodies[4]["data"]["licence_id"], renewal_id);
+    // (The body's timestamp is the event's time, which may fall on the expiry day.)
+    for body in &bodies {
+        let text = body["data"].to_string();
+        let expiry = person.expiry.to_string();
+        for field in ["Ana", "Cruz", person.number.as_str(), expiry.as_str(), "blurred"] {
+            assert!(!text.contains(field), "{text} holds {field}");
+        }
+    }
 }
