@@ -33,6 +33,7 @@ pub const UI_PAGES: &[&str] = &[
     "/admin/audit",
     "/admin/backups",
     "/admin/apps",
+    "/admin/webhooks",
     "/bootstrap",
     "/privacy-policy",
     "/consent",

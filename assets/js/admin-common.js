@@ -11,6 +11,7 @@ const SECTIONS = [
   ["/admin/audit", "Audit log"],
   ["/admin/backups", "Backups and mail"],
   ["/admin/apps", "Apps"],
+  ["/admin/webhooks", "Webhooks"],
 ];
 
 /** Links between the admin pages, the current one marked. */

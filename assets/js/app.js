@@ -19,6 +19,7 @@ const routes = {
   "/admin/audit": "admin-audit",
   "/admin/backups": "admin-backups",
   "/admin/apps": "admin-apps",
+  "/admin/webhooks": "admin-webhooks",
   "/bootstrap": "bootstrap",
   "/phone": "phone",
   "/privacy-policy": "privacy-policy",

@@ -258,6 +258,21 @@ const scenarios = [
       await page.getByRole("button", { name: `Yes, remove ${name}` }).waitFor();
     },
   },
+  {
+    name: "admin-webhooks",
+    role: "admin",
+    path: "/admin/webhooks",
+    act: async (page) => {
+      // Run at two sizes on one server: one webhook each.
+      const url = `https://rides.north.edu/hooks/${page.viewportSize().width}`;
+      const form = page.getByRole("form", { name: "Add a webhook" });
+      await form.getByLabel("URL").fill(url);
+      await form.getByRole("button", { name: "Add the webhook" }).click();
+      await page.locator(".client-secret").waitFor();
+      await page.getByRole("button", { name: `Deliveries to ${url}` }).click();
+      await page.getByText("Nothing sent there yet.").waitFor();
+    },
+  },
 ];
 
 for (const scenario of scenarios) {
