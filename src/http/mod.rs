@@ -32,5 +32,5 @@ pub use observe::{Observe, RequestId};
 pub use request_limit::RequestLimit;
 pub use request_meta::request_meta;
 pub use sign_in_limits::{forgive_sensitive, limit_sensitive, token_identifier};
-pub use staff::{AdminAuth, ReviewerAuth, Staff, StaffRole};
+pub use staff::{AdminAuth, ReviewerAuth, Staff, StaffRole, admin_change};
 pub use strict_json::StrictJson;

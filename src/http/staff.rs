@@ -119,3 +119,28 @@ async fn require_staff(
     }
     Ok(())
 }
+
+/// Runs an admin's change on the database pool, with the admin and the request's address as
+/// the audit log's [`Actor`](crate::audit::Actor) and the time of the change; a feature's
+/// error becomes its problem document.
+pub async fn admin_change<T, E>(
+    db: &crate::db::Db,
+    clock: &dyn crate::clock::Clock,
+    req: &Request,
+    auth: &AdminAuth,
+    work: impl FnOnce(&mut rusqlite::Connection, i64, &crate::audit::Actor<'_>) -> Result<T, E>
+    + Send
+    + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    ApiError: From<E>,
+{
+    let admin = auth.principal().user_id.clone();
+    let (ip, now) = (super::request_meta(req).ip, clock.unix());
+    db.run(move |c| {
+        let actor = crate::audit::Actor { user_id: Some(&admin), ip: ip.as_deref() };
+        work(c, now, &actor).map_err(ApiError::from)
+    })
+    .await
+}

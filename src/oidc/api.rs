@@ -11,10 +11,9 @@ use crate::audit::Actor;
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::db::DbError;
 use crate::error::{ApiError, FieldError};
-use crate::http::AdminAuth;
 use crate::http::StrictJson;
-use crate::http::request_meta;
 use crate::http::tags::ApiTags;
+use crate::http::{AdminAuth, admin_change};
 
 /// What the client API uses (built by the route table).
 #[derive(Clone)]
@@ -206,8 +205,6 @@ impl ClientsApi {
 }
 
 impl ClientsApi {
-    /// Runs a client change for an admin, on the database pool, with the admin and address
-    /// for the audit log.
     async fn change<T: Send + 'static>(
         &self,
         req: &Request,
@@ -216,15 +213,7 @@ impl ClientsApi {
         + Send
         + 'static,
     ) -> Result<T, ApiError> {
-        let admin = auth.principal().user_id.clone();
-        let (ip, now) = (request_meta(req).ip, self.state.clock.unix());
-        self.state
-            .db
-            .run(move |c| {
-                let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
-                work(c, now, &actor).map_err(ApiError::from)
-            })
-            .await
+        admin_change(&self.state.db, &*self.state.clock, req, auth, work).await
     }
 }
 

@@ -83,6 +83,14 @@ fn pairs(query: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes()).into_owned().collect()
 }
 
+fn described(scopes: Vec<(&str, &str)>) -> Vec<ScopeView> {
+    let view = |(scope, description): (&str, &str)| ScopeView {
+        scope: scope.into(),
+        description: description.into(),
+    };
+    scopes.into_iter().map(view).collect()
+}
+
 fn scope_views(scope: &str) -> Vec<ScopeView> {
     super::scopes::Scopes::stored(scope)
         .iter()
@@ -160,14 +168,7 @@ impl ConsentApi {
         Ok(Json(DeviceRequestView {
             user_code: view.user_code,
             client_name: view.client_name,
-            scopes: view
-                .scopes
-                .into_iter()
-                .map(|(scope, description)| ScopeView {
-                    scope: scope.into(),
-                    description: description.into(),
-                })
-                .collect(),
+            scopes: described(view.scopes),
         }))
     }
 
@@ -214,14 +215,7 @@ impl ConsentApi {
         Ok(Json(ConsentRequestView {
             client_name: view.client_name,
             redirect_host: view.redirect_host,
-            scopes: view
-                .scopes
-                .into_iter()
-                .map(|(scope, description)| ScopeView {
-                    scope: scope.into(),
-                    description: description.into(),
-                })
-                .collect(),
+            scopes: described(view.scopes),
         }))
     }
 

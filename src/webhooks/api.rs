@@ -12,10 +12,9 @@ use crate::audit::{self, Actor, AuditEvent, actions};
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::db::DbError;
 use crate::error::{ApiError, FieldError};
-use crate::http::AdminAuth;
 use crate::http::StrictJson;
-use crate::http::request_meta;
 use crate::http::tags::ApiTags;
+use crate::http::{AdminAuth, admin_change};
 use crate::pii::FieldCipher;
 
 /// What the webhook API uses (built by the route table).
@@ -261,8 +260,6 @@ impl WebhooksApi {
 }
 
 impl WebhooksApi {
-    /// Runs a change for an admin, on the database pool, with the admin and address for the
-    /// audit log.
     async fn change<T: Send + 'static>(
         &self,
         req: &Request,
@@ -271,15 +268,7 @@ impl WebhooksApi {
         + Send
         + 'static,
     ) -> Result<T, ApiError> {
-        let admin = auth.principal().user_id.clone();
-        let (ip, now) = (request_meta(req).ip, self.state.clock.unix());
-        self.state
-            .db
-            .run(move |c| {
-                let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
-                work(c, now, &actor).map_err(ApiError::from)
-            })
-            .await
+        admin_change(&self.state.db, &*self.state.clock, req, auth, work).await
     }
 }
 
