@@ -1,5 +1,6 @@
 //! Delivering webhooks: a job looks for due deliveries every second and posts each in a task
-//! of its own, so a receiver that hangs (cut after 10 s) holds up no other delivery. At least
+//! of its own, up to 64 at once, so a receiver that hangs (cut after 10 s) holds up no other
+//! delivery; while there is a backlog the run goes on, starting one as another finishes. At least
 //! once: a delivery is marked sent only after a 2xx answer, so a crash between the post and
 //! the mark sends it again, with the same `webhook-id` for the receiver to drop. Tries: at
 //! once, then 5 s, doubling to an hour between tries; a day after the event it is given up,
@@ -8,7 +9,7 @@
 //! Events reach the table in their cause's transaction (see [`super::queue_in`]); the job
 //! polls rather than being woken, so no feature needs to know of it (a second at most).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,8 +28,12 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF_SECONDS: i64 = 5;
 const MAX_BACKOFF_SECONDS: i64 = 3600;
 const GIVE_UP_AFTER_SECONDS: i64 = 24 * 3600;
-/// Deliveries in flight at once, at most.
+/// Deliveries in flight at once, at most ...
 const MAX_IN_FLIGHT: usize = 64;
+/// ... and to one endpoint.
+const MAX_PER_ENDPOINT: usize = 16;
+/// How long a run with a backlog waits for a free slot before it looks again.
+const ROOM_WAIT: Duration = Duration::from_millis(250);
 
 /// What one run started: counts, for the job log.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -41,8 +46,14 @@ pub struct Deliveries {
     clock: Arc<dyn Clock>,
     pii: FieldCipher,
     http: reqwest::Client,
-    /// Deliveries being posted, so the next run does not start them twice.
-    in_flight: Arc<Mutex<HashSet<i64>>>,
+    /// Deliveries being posted.
+    in_flight: Mutex<InFlight>,
+    /// Deliveries that failed to record in this run.
+    broken: Arc<Mutex<HashSet<i64>>>,
+    /// Fired when a delivery finishes: room for the next.
+    finished: tokio::sync::Notify,
+    /// One permit per delivery in flight.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Deliveries {
@@ -53,38 +64,79 @@ impl Deliveries {
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { db, clock, pii, http, in_flight: Default::default() })
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+        Ok(Self {
+            db,
+            clock,
+            pii,
+            http,
+            in_flight: Mutex::default(),
+            broken: Default::default(),
+            finished: tokio::sync::Notify::new(),
+            slots,
+        })
     }
 
-    /// Starts every due delivery not already in flight.
+    /// Starts every due delivery not already in flight, at most [`MAX_IN_FLIGHT`] at once:
+    /// while there is a backlog the run goes on, starting one as another finishes.
     pub async fn start_due(self: &Arc<Self>) -> anyhow::Result<Started> {
-        let now = self.clock.unix();
-        let due = self
-            .db
-            .run(move |c| Ok::<_, DbError>(store::due(c, now, MAX_IN_FLIGHT as i64 * 2)?))
-            .await?;
         let mut started = 0;
-        for delivery in due {
-            {
-                let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-                if in_flight.len() >= MAX_IN_FLIGHT || !in_flight.insert(delivery.id) {
+        // Deliveries that could not be recorded (or not signed) wait for the next run, so that
+        // a broken one is not started again at once, again and again.
+        self.broken.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        loop {
+            let now = self.clock.unix();
+            // A delivery that finishes while the query runs may be read as still due: it is
+            // in this set, and is skipped.
+            self.in_flight().finished_since_query.clear();
+            let due = self
+                .db
+                .run(move |c| Ok::<_, DbError>(store::due(c, now, MAX_IN_FLIGHT as i64 * 4)?))
+                .await?;
+            let (mut started_now, mut waiting_for_room) = (0, false);
+            for delivery in due {
+                if self.broken.lock().unwrap_or_else(|e| e.into_inner()).contains(&delivery.id) {
                     continue;
                 }
-            }
-            started += 1;
-            let this = self.clone();
-            tokio::spawn(async move {
-                let id = delivery.id;
-                if let Err(e) = this.deliver(delivery).await {
-                    tracing::error!(
-                        error = format!("{e:#}"),
-                        "a webhook delivery failed to record"
-                    );
+                match self.in_flight().start(&delivery) {
+                    Start::Started => {}
+                    Start::AlreadyInFlight => continue,
+                    Start::EndpointFull => {
+                        waiting_for_room = true;
+                        continue;
+                    }
                 }
-                this.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            });
+                let permit = self.slots.clone().acquire_owned().await?;
+                started_now += 1;
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let (id, endpoint) = (delivery.id, delivery.endpoint_id.clone());
+                    if let Err(e) = this.deliver(delivery).await {
+                        this.broken.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+                        tracing::error!(
+                            error = format!("{e:#}"),
+                            "a webhook delivery failed to record"
+                        );
+                    }
+                    this.in_flight().finish(id, &endpoint);
+                    drop(permit);
+                    this.finished.notify_one();
+                });
+            }
+            started += started_now;
+            if started_now == 0 && !waiting_for_room {
+                return Ok(Started { deliveries: started });
+            }
+            if started_now == 0 {
+                // A backlog for an endpoint whose slots are all taken: go on when one frees
+                // (or soon, for deliveries to other endpoints queued meanwhile).
+                let _ = tokio::time::timeout(ROOM_WAIT, self.finished.notified()).await;
+            }
         }
-        Ok(Started { deliveries: started })
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, InFlight> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn deliver(&self, delivery: DueDelivery) -> anyhow::Result<()> {
@@ -155,6 +207,50 @@ impl Deliveries {
     }
 }
 
+enum Start {
+    Started,
+    AlreadyInFlight,
+    EndpointFull,
+}
+
+/// The deliveries being posted: so that a run does not start one twice, and so that one
+/// endpoint (a receiver that hangs, with a backlog) takes at most [`MAX_PER_ENDPOINT`] of the
+/// slots and never holds up the others.
+#[derive(Default)]
+struct InFlight {
+    ids: HashSet<i64>,
+    /// Finished since the last query for due deliveries began.
+    finished_since_query: HashSet<i64>,
+    per_endpoint: HashMap<String, usize>,
+}
+
+impl InFlight {
+    /// Marks `delivery` in flight, unless it is already or its endpoint is full.
+    fn start(&mut self, delivery: &DueDelivery) -> Start {
+        if self.ids.contains(&delivery.id) || self.finished_since_query.contains(&delivery.id) {
+            return Start::AlreadyInFlight;
+        }
+        let count = self.per_endpoint.entry(delivery.endpoint_id.clone()).or_default();
+        if *count >= MAX_PER_ENDPOINT {
+            return Start::EndpointFull;
+        }
+        *count += 1;
+        self.ids.insert(delivery.id);
+        Start::Started
+    }
+
+    fn finish(&mut self, id: i64, endpoint: &str) {
+        self.ids.remove(&id);
+        self.finished_since_query.insert(id);
+        if let Some(count) = self.per_endpoint.get_mut(endpoint) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_endpoint.remove(endpoint);
+            }
+        }
+    }
+}
+
 /// The wait after try `attempts + 1`: 5 s, doubling, at most an hour.
 fn backoff(attempts: i64) -> i64 {
     (FIRST_BACKOFF_SECONDS << attempts.clamp(0, 12)).min(MAX_BACKOFF_SECONDS)
@@ -163,6 +259,39 @@ fn backoff(attempts: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn due(id: i64, endpoint: &str) -> DueDelivery {
+        DueDelivery {
+            id,
+            message_id: format!("msg_{id}"),
+            endpoint_id: endpoint.into(),
+            event_type: "user.updated".into(),
+            payload: "{}".into(),
+            created_at: 0,
+            attempts: 0,
+            url: "https://a.example/h".into(),
+            secret: String::new(),
+            previous_secret: None,
+        }
+    }
+
+    #[test]
+    fn one_endpoint_takes_at_most_its_share_and_a_finished_delivery_is_not_restarted() {
+        let mut in_flight = InFlight::default();
+        for id in 0..MAX_PER_ENDPOINT as i64 {
+            assert!(matches!(in_flight.start(&due(id, "slow")), Start::Started));
+        }
+        assert!(matches!(in_flight.start(&due(99, "slow")), Start::EndpointFull));
+        assert!(matches!(in_flight.start(&due(100, "other")), Start::Started));
+        assert!(matches!(in_flight.start(&due(100, "other")), Start::AlreadyInFlight));
+        in_flight.finish(0, "slow");
+        // Read as due by a query that began before it finished: skipped.
+        assert!(matches!(in_flight.start(&due(0, "slow")), Start::AlreadyInFlight));
+        assert!(matches!(in_flight.start(&due(99, "slow")), Start::Started));
+        in_flight.finished_since_query.clear();
+        in_flight.finish(100, "other");
+        assert!(!in_flight.per_endpoint.contains_key("other"));
+    }
 
     #[test]
     fn backoff_doubles_from_five_seconds_up_to_an_hour() {
