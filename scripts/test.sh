@@ -61,6 +61,9 @@ fi
 step "API fuzzing: schemathesis against the binary's own /openapi.json (scripts/fuzz-api.sh)"
 bash scripts/fuzz-api.sh "$CARGO_TARGET_DIR/debug/gatehouse"
 
+step "webhooks: the standardwebhooks verifier against the binary (scripts/webhooks-test.sh)"
+bash scripts/webhooks-test.sh "$CARGO_TARGET_DIR/debug/gatehouse"
+
 step "browser tests (scripts/e2e.sh)"
 bash scripts/e2e.sh
 
