@@ -11,7 +11,7 @@ out=${BENCH_OUT:-bench-results.txt}
 {
   echo "# Gatehouse benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "# $(nproc) cores, $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $(free -g | awk '/Mem:/ {print $2}') GiB"
-  for script in skeleton accounts instructions storm scale; do
+  for script in skeleton accounts instructions storm oidc webhooks scale; do
     echo
     echo "## $script.sh $seconds"
     bash "scripts/bench/$script.sh" "$seconds"
