@@ -6,7 +6,9 @@
 #     the codes first (GET /oauth/authorize with the student's session cookie, a new verifier
 #     each) and times only the exchanges, on CONNECTIONS connections (default 8), in batches
 #     (a code lives 60 seconds) until they have taken SECONDS; also the server's own CPU time
-#     per exchange;
+#     per exchange. Then the same for a second client whose ID tokens are signed with EdDSA
+#     instead of RS256 (the default): the ratio shows what the RSA signature costs; and RS256
+#     on one connection, where no two exchanges' write transactions wait for each other;
 #   - GET /oauth/userinfo (Bearer, an access token from those exchanges) against GET
 #     /api/v1/auth/session (session cookie): ROUNDS rounds (default 6) of one wrk run of each
 #     (-t2 -c32, SECONDS each), the order flipped every round; the ratio userinfo / session of
@@ -35,15 +37,24 @@ registered=$(GATEHOUSE_STORAGE__DATA_DIR="$work/data" "$binary" client add --nam
   --redirect-uri "$redirect" --trusted --json)
 client_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$registered")
 client_secret=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$registered")
+registered=$(GATEHOUSE_STORAGE__DATA_DIR="$work/data" "$binary" client add --name BenchEd \
+  --redirect-uri "$redirect" --trusted --id-token-alg EdDSA --json)
+ed_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$registered")
+ed_secret=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$registered")
 bench_start "$binary" "$work/data"
 password=Open-Id-Bench-42
 bench_verified_user "$BENCH_URL" "$work/data" student@bench.edu "$password"
 cookie=$(bench_login_cookie "$BENCH_URL" student@bench.edu "$password")
 
-# 1. Code exchanges.
-SERVER_PID=$BENCH_PID CLK_TCK=$(getconf CLK_TCK) "$target/release/oidc_load" "$BENCH_URL" \
-  "$cookie" "$client_id" "$client_secret" "$redirect" "$seconds" "$connections" >"$work/exchanges.txt"
-figure() { awk -v k="$1" '$1 == k {print $2}' "$work/exchanges.txt"; }
+# 1. Code exchanges: RS256 ID tokens (the default), then EdDSA ones, then RS256 on one connection.
+exchanges() { # exchanges CLIENT_ID SECRET OUT [CONNECTIONS]
+  SERVER_PID=$BENCH_PID CLK_TCK=$(getconf CLK_TCK) "$target/release/oidc_load" "$BENCH_URL" \
+    "$cookie" "$1" "$2" "$redirect" "$seconds" "${4:-$connections}" >"$3"
+}
+exchanges "$client_id" "$client_secret" "$work/exchanges.txt"
+exchanges "$ed_id" "$ed_secret" "$work/exchanges-ed.txt"
+exchanges "$client_id" "$client_secret" "$work/exchanges-1.txt" 1
+figure() { awk -v k="$1" '$1 == k {print $2}' "${2:-$work/exchanges.txt}"; }
 access=$(figure access_token)
 
 # 2. Userinfo against a session check, A B B A A B ...
@@ -101,12 +112,24 @@ echo "120/min per address would otherwise hold one client on one address to 2 ex
 echo
 row "measure" "value"
 row "code exchanges timed ($(figure connections) connections)" "$(figure exchanges)"
-row "code exchanges/s (POST /oauth/token)" "$(figure exchanges_per_s)"
-row "exchange p50 ms" "$(figure exchange_p50_ms)"
-row "exchange p99 ms" "$(figure exchange_p99_ms)"
-row "exchange max ms" "$(figure exchange_max_ms)"
-row "server CPU ms per exchange" "$(figure server_cpu_ms_per_exchange)"
+row "code exchanges/s (POST /oauth/token), RS256 ID tokens" "$(figure exchanges_per_s)"
+row "exchange p50 ms, RS256" "$(figure exchange_p50_ms)"
+row "exchange p99 ms, RS256" "$(figure exchange_p99_ms)"
+row "exchange max ms, RS256" "$(figure exchange_max_ms)"
+row "server CPU ms per exchange, RS256" "$(figure server_cpu_ms_per_exchange)"
+row "failed exchanges, failed authorize requests" "$(figure failed_exchanges) $(figure failed_codes)"
 row "codes made/s (GET /oauth/authorize, untimed part)" "$(figure codes_per_s)"
+ed=$work/exchanges-ed.txt
+row "code exchanges/s, EdDSA ID tokens" "$(figure exchanges_per_s "$ed")"
+row "exchange p50 / p99 ms, EdDSA ID tokens" "$(figure exchange_p50_ms "$ed") / $(figure exchange_p99_ms "$ed")"
+row "server CPU ms per exchange, EdDSA ID tokens" "$(figure server_cpu_ms_per_exchange "$ed")"
+row "failed exchanges, EdDSA ID tokens" "$(figure failed_exchanges "$ed")"
+one=$work/exchanges-1.txt
+row "code exchanges/s, RS256, one connection" "$(figure exchanges_per_s "$one")"
+row "exchange p50 / p99 ms, RS256, one connection" "$(figure exchange_p50_ms "$one") / $(figure exchange_p99_ms "$one")"
+row "failed exchanges, one connection" "$(figure failed_exchanges "$one")"
+row "server CPU ms per exchange, RS256 - EdDSA" "$(awk -v a="$(figure server_cpu_ms_per_exchange)" -v b="$(figure server_cpu_ms_per_exchange "$ed")" 'BEGIN {printf "%.3f", a - b}')"
+row "RS256 / EdDSA exchanges/s" "$(awk -v a="$(figure exchanges_per_s)" -v b="$(figure exchanges_per_s "$ed")" 'BEGIN {printf "%.3f", a / b}')"
 row "GET /oauth/userinfo req/s (median of $rounds)" "$userinfo_rps"
 row "GET /api/v1/auth/session req/s (median of $rounds)" "$session_rps"
 row "userinfo / session (ratio of medians)" "$(awk -v a="$userinfo_rps" -v b="$session_rps" 'BEGIN {printf "%.3f", a / b}')"

@@ -4,7 +4,8 @@
 //! connections. Only the exchanges are timed. Codes live 60 seconds, so they are made and
 //! spent in batches (each about three seconds of exchanges) until the exchanges have taken
 //! SECONDS in all. Prints `key value` lines: exchanges per second, the latency percentiles of
-//! one exchange, the rate at which codes were made, and an access token from the last batch
+//! one exchange, the rate at which codes were made, how many requests failed (the first
+//! failure goes to stderr; more than 100 end the run), and an access token from the last batch
 //! (for the userinfo measurement that follows).
 //!
 //!     cargo build --release --workspace --bins
@@ -99,7 +100,7 @@ impl Bench {
 }
 
 /// Runs `work(i)` for i in 0..count on `connections` concurrent tasks; the results in order.
-async fn run_all<T, F, Fut>(count: usize, connections: usize, work: F) -> anyhow::Result<Vec<T>>
+async fn run_all<T, F, Fut>(count: usize, connections: usize, work: F) -> Vec<anyhow::Result<T>>
 where
     T: Send + 'static,
     F: Fn(usize) -> Fut + Send + Sync + 'static,
@@ -115,18 +116,35 @@ where
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= count {
-                    return Ok::<_, anyhow::Error>(done);
+                    return done;
                 }
-                done.push((i, work(i).await?));
+                done.push((i, work(i).await));
             }
         }));
     }
     let mut all = Vec::with_capacity(count);
     for task in tasks {
-        all.extend(task.await??);
+        all.extend(task.await.expect("a load task panicked"));
     }
     all.sort_by_key(|(i, _)| *i);
-    Ok(all.into_iter().map(|(_, t)| t).collect())
+    all.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Counts the failures of `results` (printing the first one to stderr); the successes.
+fn successes<T>(results: Vec<anyhow::Result<T>>, failures: &mut usize) -> Vec<T> {
+    let mut ok = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(t) => ok.push(t),
+            Err(e) => {
+                if *failures == 0 {
+                    eprintln!("oidc_load: first failure: {e:#}");
+                }
+                *failures += 1;
+            }
+        }
+    }
+    ok
 }
 
 /// The server's CPU time so far (user + system, all threads), when SERVER_PID and CLK_TCK
@@ -178,43 +196,56 @@ async fn main() -> anyhow::Result<()> {
     // The first batch is a warm-up, not counted; its rate sets the size of the next ones
     // (three seconds of exchanges each).
     let (mut batch, mut warm_up) = (100, true);
+    let (mut failed_codes, mut failed_exchanges, mut timed_failures) = (0, 0, 0);
     while exchanging.as_secs_f64() < seconds {
         let started = Instant::now();
         let b = bench.clone();
-        let codes = Arc::new(
-            run_all(batch, connections, move |_| {
-                let b = b.clone();
-                async move { b.code().await }
-            })
-            .await?,
-        );
+        let made = run_all(batch, connections, move |_| {
+            let b = b.clone();
+            async move { b.code().await }
+        })
+        .await;
+        let codes = Arc::new(successes(made, &mut failed_codes));
         authorizing += started.elapsed();
-        codes_made += batch;
+        codes_made += codes.len();
 
         let (started, cpu_before) = (Instant::now(), server_cpu());
         let b = bench.clone();
-        let done = run_all(batch, connections, move |i| {
+        let done = run_all(codes.len(), connections, move |i| {
             let (b, codes) = (b.clone(), codes.clone());
             async move { b.exchange(&codes[i].0, &codes[i].1).await }
         })
-        .await?;
+        .await;
         let took = started.elapsed();
-        access = done.last().map(|(_, a)| a.clone()).unwrap_or_default();
+        let tried = done.len();
+        let done = successes(done, &mut failed_exchanges);
+        if failed_codes + failed_exchanges > 100 {
+            bail!("more than 100 requests failed");
+        }
+        if let Some((_, token)) = done.last() {
+            access = token.clone();
+        }
         if !std::mem::take(&mut warm_up) {
+            timed_failures += tried - done.len();
             exchanging += took;
             if let (Some(before), Some(after)) = (cpu_before, server_cpu()) {
                 server_cpu_used += after - before;
             }
             latencies.extend(done.into_iter().map(|(l, _)| l));
         }
-        let rate = batch as f64 / took.as_secs_f64();
+        let rate = tried.max(1) as f64 / took.as_secs_f64();
         let left = (seconds - exchanging.as_secs_f64()).max(0.5);
         batch = (rate * left.min(3.0)).clamp(50.0, 20_000.0) as usize;
     }
     latencies.sort();
     let n = latencies.len();
+    if n == 0 {
+        bail!("no exchange succeeded");
+    }
     println!("connections {connections}");
     println!("exchanges {n}");
+    println!("failed_exchanges {timed_failures}");
+    println!("failed_codes {failed_codes}");
     println!("exchange_seconds {:.2}", exchanging.as_secs_f64());
     println!("exchanges_per_s {:.1}", n as f64 / exchanging.as_secs_f64());
     println!("exchange_p50_ms {:.2}", percentile_ms(&latencies, 50.0));
