@@ -313,7 +313,7 @@ pub fn build(
         accounts.clone(),
         drivers.clone(),
         &config.server.public_url,
-        config.rate_limit.enabled,
+        &config.rate_limit,
     ));
     let state = AppState {
         oidc,

@@ -39,6 +39,8 @@ pub struct Provider {
     pub(super) issuer: String,
     /// The rate limits (None: `rate_limit.enabled = false`).
     pub(super) limits: Option<Limits>,
+    /// IPv6 clients are counted per network of this prefix (`rate_limit.ipv6_prefix`).
+    pub(super) ipv6_prefix: u8,
     /// Wakes the back-channel logout worker when a grant ends (the one of [`Tokens`], which
     /// fires it whenever families end, here or in a sign-out).
     pub logout_wake: Arc<Notify>,
@@ -84,10 +86,10 @@ impl Provider {
         accounts: Arc<Accounts>,
         drivers: Arc<crate::drivers::Drivers>,
         issuer: &str,
-        rate_limits: bool,
+        rate_limit: &crate::config::RateLimitConfig,
     ) -> Self {
         let minute = std::time::Duration::from_secs(60);
-        let limits = rate_limits.then(|| Limits {
+        let limits = rate_limit.enabled.then(|| Limits {
             per_client: Tier::new(TOKEN_REQUESTS_PER_CLIENT, minute),
             per_address: Tier::new(TOKEN_REQUESTS_PER_ADDRESS, minute),
             user_codes: Tier::new(USER_CODES_PER_MINUTE, minute),
@@ -100,6 +102,7 @@ impl Provider {
             drivers,
             issuer: issuer.trim_end_matches('/').to_string(),
             limits,
+            ipv6_prefix: rate_limit.ipv6_prefix,
             logout_wake: tokens.logout_wake(),
         }
     }

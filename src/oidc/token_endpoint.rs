@@ -118,7 +118,9 @@ impl Provider {
         credentials: &ClientCredentials,
         ip: Option<std::net::IpAddr>,
     ) -> Result<Client, OAuthError> {
-        let address = ip.map(|ip| ip.to_string()).unwrap_or_default();
+        // Per network for IPv6, as every per-address limit: a /64 is one client's.
+        let address =
+            ip.map(|ip| crate::ratelimit::address_key(ip, self.ipv6_prefix)).unwrap_or_default();
         if let Some(limits) = &self.limits {
             limits.per_address.check(&address).map_err(limited)?;
         }

@@ -8,6 +8,7 @@
 use rusqlite::Connection;
 use url::Url;
 
+pub use super::endpoint::Endpoint;
 use super::events::EventType;
 use super::signing;
 use super::store;
@@ -20,16 +21,6 @@ const MAX_URL_CHARS: usize = 2000;
 /// The sealing context of secrets (`<table>.<column>`, as the PII passes expect).
 pub(super) const SECRET_CONTEXT: &str = "webhook_endpoints.secret";
 pub(super) const PREVIOUS_SECRET_CONTEXT: &str = "webhook_endpoints.previous_secret";
-
-/// A registered endpoint (without its secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub id: String,
-    pub url: String,
-    pub events: Vec<String>,
-    pub created_at: i64,
-    pub secret_rotated_at: Option<i64>,
-}
 
 /// A registration as asked for.
 #[derive(Debug, Clone, Default)]

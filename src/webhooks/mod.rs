@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod delivery;
+mod endpoint;
 pub mod endpoints;
 pub mod events;
 pub mod personal_data;

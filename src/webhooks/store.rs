@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::endpoints::Endpoint;
+use super::endpoint::Endpoint;
 use super::events::Event;
 
 const ENDPOINT_COLUMNS: &str = "id, url, events, created_at, secret_rotated_at";
@@ -79,13 +79,15 @@ pub fn rotate_secret(
     Ok(())
 }
 
-/// One delivery per endpoint taking the event's type.
+/// One delivery per endpoint taking the event's type (an exact name among its space-separated
+/// types: `instr`, not `LIKE`, whose `_` would match any character).
 pub fn queue(conn: &Connection, event: &Event, now: i64) -> rusqlite::Result<usize> {
     let body = event.body(now);
-    let mut stmt = conn
-        .prepare_cached("SELECT id FROM webhook_endpoints WHERE (' ' || events || ' ') LIKE ?1")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM webhook_endpoints WHERE instr(' ' || events || ' ', ?1) > 0",
+    )?;
     let ids: Vec<String> = stmt
-        .query_map([format!("% {} %", event.kind.name())], |r| r.get(0))?
+        .query_map([format!(" {} ", event.kind.name())], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO webhook_deliveries (message_id, endpoint_id, event_type, payload,

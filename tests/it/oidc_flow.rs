@@ -434,3 +434,35 @@ async fn the_token_endpoint_takes_120_requests_a_minute_from_one_address() {
     assert!(limited.headers().contains_key("retry-after"));
     oauth_error(limited, 429, "slow_down").await;
 }
+
+#[tokio::test]
+async fn addresses_rotating_inside_one_ipv6_64_share_one_token_allowance() {
+    let server = TestServer::start_with(|c| {
+        c.rate_limit.enabled = true;
+        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let app = register(&server, true, false, &[]);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", "not-a-code"),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", "a-verifier-of-forty-three-characters-or-more-0123456789"),
+    ];
+    let from = |n: u32| {
+        let body =
+            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
+        server
+            .client
+            .post(server.url("/oauth/token"))
+            .basic_auth(&app.id, app.secret.as_deref())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", format!("2001:db8:1:2::{n:x}"))
+            .body(body)
+            .send()
+    };
+    for n in 0..120 {
+        assert_eq!(from(n).await.unwrap().status(), 400, "request {n}");
+    }
+    assert_eq!(from(9999).await.unwrap().status(), 429);
+}
