@@ -108,12 +108,19 @@ function summaryOf(form) {
   return summary;
 }
 
-/** Every named control's value: checkboxes as booleans, text trimmed except passwords. */
+/**
+ * Every named control's value: checkboxes as booleans, radios as the checked one's value, text
+ * trimmed except passwords.
+ */
 export function values(form) {
   const out = {};
   for (const el of form.elements) {
     if (!el.name || el.disabled) continue;
     if (el.type === "checkbox") out[el.name] = el.checked;
+    else if (el.type === "radio") {
+      // A group of radios is one answer: the checked one's value.
+      if (el.checked) out[el.name] = el.value;
+    }
     else if (el.type === "password" || el.dataset.password === "true") out[el.name] = el.value;
     else out[el.name] = el.value.trim();
   }

@@ -1,10 +1,11 @@
 // The signed-in user's account: profile, phone (verified with a code by SMS), password,
-// two-step sign-in, sessions, the privacy policy, exporting and deleting the account's data,
+// passkeys, two-step sign-in, sessions, the privacy policy, exporting and deleting the account's data,
 // signing out.
 
 import { api } from "../api.js";
 import { formatDate, formatDateTime, formatRelative, h, notice, replace } from "../dom.js";
 import { bindForm, busyClick, checkbox, field, submit } from "../forms.js";
+import { passkeysSection } from "../passkeys.js";
 import { phoneCodeFlow } from "../phone-code.js";
 import { policyPrompt } from "../privacy.js";
 import { signOut } from "../session.js";
@@ -36,6 +37,7 @@ export async function render(root, { who }) {
     profileSection(user),
     phoneSection(user),
     passwordSection(user, () => sessions.reload()),
+    passkeysSection().element,
     twoStepSection(),
     sessions.element,
     apps.element,

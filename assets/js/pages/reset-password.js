@@ -1,13 +1,13 @@
-// The target of the emailed reset link: /reset-password?token=... chooses a new password.
+// The target of the emailed reset link: /reset-password?token=... chooses a new password, or
+// adds a passkey instead (the way back in for an account that signs in with passkeys only).
 
 import { api } from "../api.js";
 import { h, notice, replace } from "../dom.js";
 import { bindForm, field, showErrors, submit } from "../forms.js";
+import { LINK_PROBLEMS, canAddPasskeys, passkeySetupForm } from "../passkey-setup.js";
 import { attachStrengthMeter } from "../strength.js";
 
 export const title = "Choose a new password";
-
-const LINK_PROBLEMS = new Set(["invalid_token", "token_expired", "token_already_used"]);
 
 export function render(root, { params }) {
   const token = params.get("token");
@@ -55,5 +55,30 @@ export function render(root, { params }) {
     h("p", {}, "Choosing a new password signs you out everywhere, on every device."),
     form,
     again,
+    canAddPasskeys() ? passkeyInstead(root, token) : null,
+  );
+}
+
+/** "Add a passkey instead": the same link adds a passkey to the account rather than a password. */
+function passkeyInstead(root, token) {
+  const area = h("div", { class: "passkey-add" });
+  const button = h("button", { type: "button", class: "button secondary", "aria-expanded": "false" }, "Add a passkey instead");
+  button.addEventListener("click", () => {
+    const open = button.getAttribute("aria-expanded") === "true";
+    button.setAttribute("aria-expanded", String(!open));
+    if (open) {
+      replace(area);
+      return;
+    }
+    replace(area, passkeySetupForm(token, root));
+    area.querySelector("input").focus();
+  });
+  return h(
+    "section",
+    { class: "passkey-sign-in", "aria-labelledby": "passkey-instead-heading" },
+    h("h2", { id: "passkey-instead-heading" }, "Or use a passkey"),
+    h("p", { class: "hint" }, "Sign in with your device's PIN, fingerprint or face instead of a password."),
+    h("div", { class: "button-row" }, button),
+    area,
   );
 }

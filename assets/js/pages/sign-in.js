@@ -3,12 +3,16 @@
 // for a captcha (a throttled account or a busy address), it is solved in a Web Worker and the
 // sign-in is sent again. An account paused by the lockout is tried once more with a solved
 // captcha too: the API then checks the password, so its owner is not kept out.
+// Passkeys sign in with no email typed: a button for the browser's dialog, and the email
+// field's autofill (conditional mediation), which is ended while another sign-in runs.
 
 import { api } from "../api.js";
 import { solveCaptcha } from "../captcha.js";
 import { announce, h, notice, replace } from "../dom.js";
 import { bindForm, checkbox, field, showProblem, submit } from "../forms.js";
+import { autofillSignIn, passkeyButton, signInProblem } from "../passkey-sign-in.js";
 import { policyPrompt } from "../privacy.js";
+import { autofillAvailable, passkeysPossibleHere, passkeysSupported } from "../webauthn.js";
 import { resendPanel } from "./verify-email.js";
 
 export const title = "Sign in";
@@ -21,13 +25,15 @@ function arrivalNotice(params) {
   if (params.get("reset")) return notice("success", h("p", {}, "Your password is changed. Sign in with the new one."));
   if (params.get("deleted")) return notice("success", h("p", {}, "Your account and your personal data are deleted."));
   if (params.get("reauth")) return notice("info", h("p", {}, "The app you came from asks you to sign in again."));
+  if (params.get("again")) return notice("info", h("p", {}, "For your safety, sign in again to go on."));
   if (params.get("next")) return notice("info", h("p", {}, "Sign in to go on."));
   return null;
 }
 
 export function render(root, { who, params, safeNext }) {
-  // An app asking for a fresh sign-in (prompt=login, max_age) gets the form even when signed in.
-  if (who && !params.get("reauth")) {
+  // An app asking for a fresh sign-in (prompt=login, max_age) gets the form even when signed
+  // in, and so does the account page before adding a passkey to an account with no password.
+  if (who && !params.get("reauth") && !params.get("again")) {
     replace(
       root,
       notice("info", h("p", {}, `You are already signed in as ${who.user.email ?? who.user.phone ?? who.user.display_name}. `, h("a", { href: "/account" }, "Go to your account"), ".")),
@@ -68,9 +74,30 @@ export function render(root, { who, params, safeNext }) {
   const robot = h("div", { class: "captcha-status", role: "status" });
   form.insertBefore(robot, form.querySelector('button[type="submit"]'));
 
+  /** After a right password or passkey: the second step, the policy, or where `next` says. */
+  const finish = (result) => {
+    const next = safeNext(params.get("next"));
+    if (result?.mfa_required) {
+      showSecondStep(root, result.mfa_token, () => window.location.assign(next));
+      return;
+    }
+    if (result?.policy_acceptance_required) {
+      // Signed in; the new policy is accepted (or not) before going on.
+      const prompt = policyPrompt(result.policy_version, () => window.location.assign(next));
+      replace(root, prompt.element);
+      prompt.focus();
+      return;
+    }
+    window.location.assign(next);
+  };
+
+  const passkeys = passkeyPart(form, finish);
+
   bindForm(form, {
     onSubmit: async (v) => {
       replace(extra);
+      // The browser keeps one passkey request at a time: the autofill's waits meanwhile.
+      await passkeys.pause();
       try {
         const body = { email: v.email, password: v.password, remember_me: v.remember_me };
         let result;
@@ -83,20 +110,9 @@ export function render(root, { who, params, safeNext }) {
           if (!body.captcha) throw error;
           result = await api("POST", "/api/v1/auth/login", body);
         }
-        if (result?.mfa_required) {
-          showSecondStep(root, result.mfa_token, () => window.location.assign(safeNext(params.get("next"))));
-          return;
-        }
-        const next = safeNext(params.get("next"));
-        if (result?.policy_acceptance_required) {
-          // Signed in; the new policy is accepted (or not) before going on.
-          const prompt = policyPrompt(result.policy_version, () => window.location.assign(next));
-          replace(root, prompt.element);
-          prompt.focus();
-          return;
-        }
-        window.location.assign(next);
+        finish(result);
       } catch (error) {
+        passkeys.resume();
         showProblem(form, error);
         if (error.code === "email_not_verified") {
           replace(extra, h("h2", {}, "Send a new confirmation link"), resendPanel(v.email));
@@ -110,6 +126,7 @@ export function render(root, { who, params, safeNext }) {
     status,
     form,
     extra,
+    passkeys.element,
     h(
       "ul",
       { class: "link-list" },
@@ -123,6 +140,64 @@ export function render(root, { who, params, safeNext }) {
       ),
     ),
   );
+}
+
+/**
+ * The passkey part of the sign-in page: the button and, where the browser offers it, the
+ * email field's autofill. Hidden where passkeys cannot work (an IP address, or a server that
+ * says so); a browser without passkeys is told so in a line. Returns {element, pause, resume}
+ * for the password form, which pauses the autofill while it signs in.
+ */
+function passkeyPart(form, finish) {
+  const element = h("div", { class: "passkey-sign-in" });
+  let autofill = null;
+  const idle = { element, pause: async () => {}, resume: () => {} };
+  if (!passkeysPossibleHere()) {
+    element.hidden = true;
+    return idle;
+  }
+  if (!passkeysSupported()) {
+    replace(element, h("p", { class: "hint" }, "This browser cannot use passkeys. Sign in with your password."));
+    return idle;
+  }
+  const email = form.elements.email;
+  const remember = () => form.elements.remember_me.checked;
+  const hide = () => {
+    element.hidden = true;
+    email.setAttribute("autocomplete", "username");
+    autofill?.stop();
+    autofill = null;
+  };
+  // "webauthn" asks the browser to list passkeys among the saved sign-ins of the email field.
+  email.setAttribute("autocomplete", "username webauthn");
+  const { button, result } = passkeyButton({
+    remember,
+    beforeStart: () => autofill?.stop(),
+    onSignedIn: finish,
+    onUnavailable: hide,
+    afterFailure: () => autofill?.restart(),
+  });
+  replace(
+    element,
+    h("h2", { class: "or-heading" }, "Or use a passkey"),
+    h("p", { class: "hint" }, "No email or password to type: your device checks it is you with your PIN, fingerprint or face."),
+    h("div", { class: "button-row" }, button),
+    result,
+  );
+  autofillAvailable().then((available) => {
+    if (!available || element.hidden) return;
+    autofill = autofillSignIn({
+      remember,
+      onSignedIn: finish,
+      onUnavailable: hide,
+      onError: (error) => replace(result, notice("error", h("p", {}, signInProblem(error)))),
+    });
+  });
+  return {
+    element,
+    pause: async () => autofill?.stop(),
+    resume: () => autofill?.restart(),
+  };
 }
 
 /** Solves a captcha, showing its progress in `where`. */

@@ -1,10 +1,13 @@
 // Sign up with a campus email; then "check your email", with a way to send the link again.
 // The proof-of-work captcha is solved in a Web Worker while the student fills in the form.
+// Where the browser can use passkeys, a student may choose one instead of a password: the
+// account is then made without one and the passkey is added after confirming the email.
 
 import { api } from "../api.js";
 import { CAPTCHA_CODES, captchaKeeper } from "../captcha.js";
 import { announce, h, notice, replace } from "../dom.js";
 import { bindForm, checkbox, field, submit } from "../forms.js";
+import { canAddPasskeys } from "../passkey-setup.js";
 import { currentPolicy } from "../privacy.js";
 import { attachStrengthMeter } from "../strength.js";
 import { resendPanel } from "./verify-email.js";
@@ -86,6 +89,7 @@ export async function render(root, { who }) {
       hint: "With the country code, for example +91 98765 43210.",
       optional: true,
     }),
+    canAddPasskeys() ? methodChoice(password) : null,
     password,
     keeper.element,
     acceptance,
@@ -99,7 +103,9 @@ export async function render(root, { who }) {
         ? [{ field: "accepted_policy_version", message: "Accept the privacy policy to create an account" }]
         : [],
     onSubmit: async (v) => {
-      const body = { email: v.email, password: v.password, display_name: v.display_name };
+      const withPasskey = v.sign_in_with === "passkey";
+      const body = { email: v.email, display_name: v.display_name };
+      if (!withPasskey) body.password = v.password;
       if (policy) body.accepted_policy_version = policy.version;
       if (v.legal_name) body.legal_name = v.legal_name;
       if (v.phone) body.phone = v.phone;
@@ -115,7 +121,7 @@ export async function render(root, { who }) {
         if (!CAPTCHA_CODES.has(error.code)) throw error;
         await register();
       }
-      showSent(root, v.email);
+      showSent(root, v.email, withPasskey);
     },
   });
 
@@ -126,7 +132,43 @@ export async function render(root, { who }) {
   );
 }
 
-function showSent(root, email) {
+/**
+ * "Use a password" or "Use a passkey instead": choosing the passkey hides the password field
+ * and disables it, so that it is neither asked for nor sent.
+ */
+function methodChoice(password) {
+  const input = password.querySelector("input");
+  const radio = (value, label, hint, checked) => {
+    const id = `sign-in-with-${value}`;
+    return h(
+      "div",
+      { class: "radio" },
+      h("input", { type: "radio", id, name: "sign_in_with", value, checked, "aria-describedby": hint ? `${id}-hint` : null }),
+      h("label", { for: id }, label),
+      hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null,
+    );
+  };
+  const group = h(
+    "fieldset",
+    { class: "choice", "data-field": "sign_in_with" },
+    h("legend", {}, "How you will sign in"),
+    radio("password", "Use a password", null, true),
+    radio(
+      "passkey",
+      "Use a passkey instead",
+      "You add it after confirming your email. Your device then signs you in with its PIN, fingerprint or face.",
+      false,
+    ),
+  );
+  group.addEventListener("change", () => {
+    const passkey = group.querySelector('input[value="passkey"]').checked;
+    password.hidden = passkey;
+    input.disabled = passkey;
+  });
+  return group;
+}
+
+function showSent(root, email, withPasskey = false) {
   const heading = h("h2", { tabindex: "-1" }, "Check your email");
   replace(
     root,
@@ -134,7 +176,15 @@ function showSent(root, email) {
       "section",
       { class: "panel", "aria-labelledby": "sent-heading" },
       heading,
-      h("p", {}, "We have sent a link to ", h("strong", {}, email), ". Open it to confirm your address and finish creating your account. The link works for 24 hours."),
+      h(
+        "p",
+        {},
+        "We have sent a link to ",
+        h("strong", {}, email),
+        withPasskey
+          ? ". Open it on the device that will keep your passkey to confirm your address and add the passkey. The link works for 24 hours."
+          : ". Open it to confirm your address and finish creating your account. The link works for 24 hours.",
+      ),
       h("p", {}, "Nothing there? Look in your spam or junk folder, or send the link again."),
       resendPanel(email),
     ),

@@ -2,6 +2,7 @@
 
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir, homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -9,11 +10,23 @@ import { createInterface } from "node:readline";
 export const BIN =
   process.env.GATEHOUSE_BIN || join(homedir(), ".cache", "gatehouse-target", "debug", "gatehouse");
 
+/** A port free on 127.0.0.1 now (the server gets it a moment later). */
+async function freePort() {
+  const probe = createServer();
+  await new Promise((resolve, reject) => probe.once("error", reject).listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
 /**
- * Starts Gatehouse. Options: campuses, a list of [name, domain] added with the CLI first.
+ * Starts Gatehouse. Options: campuses, a list of [name, domain] added with the CLI first;
+ * publicHost, a host name for `server.public_url` (passkeys need one: WebAuthn refuses an IP
+ * address as the relying party's id), e.g. "localhost", which then needs a port chosen here,
+ * before the server starts; `url` is then http://<publicHost>:<port>, the address to browse.
  * Resolves with {url, dataDir, bootstrapLink, stop(), output()}.
  */
-export async function startGatehouse({ campuses = [["North", "north.edu"]] } = {}) {
+export async function startGatehouse({ campuses = [["North", "north.edu"]], publicHost = null } = {}) {
   if (!existsSync(BIN)) {
     throw new Error(`No gatehouse binary at ${BIN}: build it (cargo build) or set GATEHOUSE_BIN`);
   }
@@ -35,6 +48,13 @@ export async function startGatehouse({ campuses = [["North", "north.edu"]] } = {
     GATEHOUSE_RATE_LIMIT__AUTH_PER_ACCOUNT: "100",
     GATEHOUSE_LOG__LEVEL: process.env.GATEHOUSE_LOG__LEVEL || "warn",
   });
+  let publicUrl = null;
+  if (publicHost) {
+    const port = await freePort();
+    publicUrl = `http://${publicHost}:${port}`;
+    env.GATEHOUSE_SERVER__LISTEN = `127.0.0.1:${port}`;
+    env.GATEHOUSE_SERVER__PUBLIC_URL = publicUrl;
+  }
   for (const [name, domain] of campuses) {
     execFileSync(BIN, ["campus", "add", "--name", name, "--domain", domain], { env, stdio: "pipe" });
   }
@@ -69,6 +89,7 @@ export async function startGatehouse({ campuses = [["North", "north.edu"]] } = {
     });
   });
   await ready;
+  if (publicUrl) url = publicUrl;
 
   const stop = async () => {
     if (child.exitCode === null) {

@@ -5,11 +5,14 @@ import { after, before } from "node:test";
 import { startGatehouse } from "./server.js";
 import { launch, openPage } from "./browser.js";
 
-/** Registers the file's before/after hooks; `setup(server)` runs once the server is up. */
-export function gatehouseSuite(setup = async () => {}) {
+/**
+ * Registers the file's before/after hooks; `setup(server)` runs once the server is up.
+ * `serverOptions` go to startGatehouse (e.g. {publicHost: "localhost"}).
+ */
+export function gatehouseSuite(setup = async () => {}, serverOptions = {}) {
   const state = { server: undefined, browser: undefined, open: [] };
   before(async () => {
-    state.server = await startGatehouse();
+    state.server = await startGatehouse(serverOptions);
     state.browser = await launch();
     await setup(state.server);
   });
