@@ -70,10 +70,10 @@ export function passkeyButton({ label = "Sign in with a passkey", remember = () 
 /**
  * Offers the account's passkeys in the email field's autofill, when the browser can. Returns
  * {stop, restart}: `stop()` (awaited) ends the waiting request; `restart()` starts it again.
- * `onError(error)` hears of a passkey picked but refused; `onUnavailable()` of a server
- * without passkeys.
+ * `field` is the email input (autocomplete "username webauthn"); `onError(error)` hears of a
+ * passkey picked but refused; `onUnavailable()` of a server without passkeys.
  */
-export function autofillSignIn({ remember = () => false, onSignedIn, onError, onUnavailable }) {
+export function autofillSignIn({ field, remember = () => false, onSignedIn, onError, onUnavailable }) {
   let controller = null;
   let running = null;
   let timer = null;
@@ -104,9 +104,13 @@ export function autofillSignIn({ remember = () => false, onSignedIn, onError, on
         await once(signal, true);
         return;
       }
-      // A passkey picked but refused: say so and keep offering passkeys in the autofill.
+      // A passkey picked but refused (by the device or the server): say so, and offer
+      // passkeys in the autofill again when the email field is next used; restarting at once
+      // could loop on a device that refuses straight away.
       onError?.(error);
-      start();
+      window.clearTimeout(timer);
+      running = null;
+      field?.addEventListener("focus", () => running || start(), { once: true });
     }
   };
 

@@ -1,17 +1,29 @@
 // An axe-core scan of every page (and of the states that matter: errors shown, the strength
-// meter, the phone code step, the timeout warning, admin forms) at desktop and phone width;
-// serious or critical violations fail. A screenshot of each is saved in artifacts/.
+// meter, the phone code step, the timeout warning, admin forms, passkeys) at desktop and phone
+// width; serious or critical violations fail. A screenshot of each is saved in artifacts/.
+// The server's public_url is http://localhost:<port>, so that the pages show their passkey
+// controls (WebAuthn refuses an IP address); the "keyholder" profiles have Chromium's virtual
+// authenticator (see passkeys.test.js).
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { BIN, startGatehouse } from "./lib/server.js";
 import { axeViolations, launch, openPage, screenshot, visit, DESKTOP, PHONE } from "./lib/browser.js";
-import { assertNoProblems, createAdmin, createConfirmedUser, enableTotp, expectText, signIn } from "./lib/helpers.js";
+import {
+  assertNoProblems,
+  createAdmin,
+  createConfirmedUser,
+  enableTotp,
+  expectText,
+  registerWithoutPassword,
+  signIn,
+} from "./lib/helpers.js";
 
 const STUDENT = { email: "ada@north.edu", password: "Velvet-Canyon-31", display_name: "Ada" };
 const ADMIN = { email: "root@north.edu", password: "Copper-Meadow-64", display_name: "Campus IT" };
 const TWO_STEP = { email: "otto@north.edu", password: "Maple-Harbour-26", display_name: "Otto" };
+const KEYHOLDER = { email: "kai@north.edu", password: "Amber-Orchard-58", display_name: "Kai" };
 
 let server;
 let browser;
@@ -20,9 +32,10 @@ const contexts = new Map();
 let clubApp;
 
 before(async () => {
-  server = await startGatehouse();
+  server = await startGatehouse({ publicHost: "localhost" });
   browser = await launch();
   await createConfirmedUser(server, STUDENT);
+  await createConfirmedUser(server, KEYHOLDER);
   await createAdmin(server, ADMIN);
   await createConfirmedUser(server, TWO_STEP);
   await enableTotp(server, TWO_STEP);
@@ -62,6 +75,16 @@ async function pageFor(role, viewport) {
   if (!contexts.has(key)) {
     const opened = await openPage(browser, { baseURL: server.url, viewport });
     if (role === "student") await signIn(opened.page, STUDENT.email, STUDENT.password);
+    if (role === "keyholder") {
+      // A device with a platform authenticator, signed in just now (adding a passkey then
+      // needs no password again).
+      const cdp = await opened.context.newCDPSession(opened.page);
+      await cdp.send("WebAuthn.enable");
+      await cdp.send("WebAuthn.addVirtualAuthenticator", {
+        options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      });
+      await signIn(opened.page, KEYHOLDER.email, KEYHOLDER.password);
+    }
     if (role === "admin") await signIn(opened.page, ADMIN.email, ADMIN.password);
     contexts.set(key, opened);
   }
@@ -271,6 +294,110 @@ const scenarios = [
       await page.locator(".client-secret").waitFor();
       await page.getByRole("button", { name: `Deliveries to ${url}` }).click();
       await page.getByText("Nothing sent there yet.").waitFor();
+    },
+  },
+  {
+    name: "sign-in-passkey-error",
+    role: "guest",
+    path: "/sign-in",
+    act: async (page) => {
+      // The server's answer to a busy address, in the passkey part's alert.
+      await page.route("**/api/v1/auth/passkey/options", (route) =>
+        route.fulfill({
+          status: 429,
+          headers: { "Retry-After": "60" },
+          contentType: "application/problem+json",
+          body: JSON.stringify({ type: "urn:gatehouse:problem:rate_limited", title: "Too Many Requests", status: 429, detail: "Too many requests.", code: "rate_limited" }),
+        }),
+      );
+      await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+      await expectText(page.locator(".passkey-result"), /Too many tries/);
+      await page.unroute("**/api/v1/auth/passkey/options");
+    },
+  },
+  {
+    name: "sign-up-passkey",
+    role: "guest",
+    path: "/sign-up",
+    act: async (page) => page.getByLabel("Use a passkey instead").check(),
+  },
+  {
+    name: "verify-email-choose",
+    role: "guest",
+    path: "/",
+    act: async (page) => {
+      const link = await registerWithoutPassword(server, { email: `pat${page.viewportSize().width}@north.edu`, display_name: "Pat" });
+      await visit(page, link);
+      await page.getByRole("button", { name: "Set a password instead" }).click();
+      await page.getByLabel("New password").fill("Pass1");
+      await expectText(page.locator(".strength-text"), /Password strength/);
+    },
+  },
+  {
+    name: "verify-email-passkey-added",
+    role: "keyholder",
+    path: "/",
+    act: async (page) => {
+      const link = await registerWithoutPassword(server, { email: `lee${page.viewportSize().width}@north.edu`, display_name: "Lee" });
+      await visit(page, link);
+      await page.getByRole("button", { name: "Add a passkey", exact: true }).click();
+      await page.getByRole("heading", { name: "Passkey added" }).waitFor();
+    },
+  },
+  {
+    name: "reset-password-passkey",
+    role: "guest",
+    path: "/reset-password?token=made-up",
+    act: async (page) => {
+      await page.getByRole("button", { name: "Add a passkey instead" }).click();
+      await page.getByLabel("Name for this passkey").fill("");
+      await page.getByRole("button", { name: "Add a passkey", exact: true }).click();
+      await page.locator("form .form-summary.is-shown").waitFor();
+    },
+  },
+  {
+    name: "account-passkey-added",
+    role: "keyholder",
+    path: "/account",
+    act: async (page) => {
+      const name = `Laptop ${page.viewportSize().width}`;
+      const section = page.getByRole("region", { name: "Passkeys" });
+      await section.getByRole("button", { name: "Add a passkey" }).click();
+      await section.getByLabel("Name for this passkey").fill(name);
+      await section.getByRole("button", { name: "Create the passkey" }).click();
+      await expectText(section.locator(".form-result"), /is added/);
+      await section.getByRole("button", { name: `Rename ${name}` }).click();
+      await section.getByRole("form", { name: `Rename ${name}` }).waitFor();
+    },
+  },
+  {
+    name: "account-passkey-remove-confirm",
+    role: "keyholder",
+    path: "/account",
+    act: async (page) => {
+      const name = `Laptop ${page.viewportSize().width}`;
+      await page.getByRole("button", { name: `Remove ${name}` }).click();
+      await page.getByRole("button", { name: `Yes, remove ${name}` }).waitFor();
+    },
+  },
+  {
+    name: "account-passkey-password-again",
+    role: "keyholder",
+    path: "/account",
+    act: async (page) => {
+      // What a session older than 5 minutes is answered (this one is younger).
+      await page.route("**/api/v1/account/passkeys/options", (route) =>
+        route.fulfill({
+          status: 403,
+          contentType: "application/problem+json",
+          body: JSON.stringify({ type: "urn:gatehouse:problem:reauthentication_required", title: "Forbidden", status: 403, detail: "Enter your password again.", code: "reauthentication_required" }),
+        }),
+      );
+      const section = page.getByRole("region", { name: "Passkeys" });
+      await section.getByRole("button", { name: "Add a passkey" }).click();
+      await section.getByRole("button", { name: "Create the passkey" }).click();
+      await section.getByLabel("Your password").waitFor();
+      await page.unroute("**/api/v1/account/passkeys/options");
     },
   },
 ];

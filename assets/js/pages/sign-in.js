@@ -187,6 +187,7 @@ function passkeyPart(form, finish) {
   autofillAvailable().then((available) => {
     if (!available || element.hidden) return;
     autofill = autofillSignIn({
+      field: email,
       remember,
       onSignedIn: finish,
       onUnavailable: hide,

@@ -56,6 +56,22 @@ export async function createConfirmedUser(server, { email, password, display_nam
   assert.equal(verify.status, 200, await verify.text());
 }
 
+/**
+ * Registers an account with no password (it will sign in with a passkey) through the API;
+ * resolves with the emailed /verify-email link, not yet opened.
+ */
+export async function registerWithoutPassword(server, { email, display_name }) {
+  const ignore = mailFiles(server.dataDir);
+  const captcha = await solveCaptcha(server);
+  const res = await fetch(`${server.url}/api/v1/auth/register`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, display_name, ...(captcha ? { captcha } : {}) }),
+  });
+  assert.equal(res.status, 202, await res.text());
+  return waitForLink(server.dataDir, email, "/verify-email", { ignore });
+}
+
 /** Creates the first admin through the API with the bootstrap link printed at start-up. */
 export async function createAdmin(server, { email, password, display_name }) {
   const token = new URL(server.bootstrapLink).searchParams.get("token");
