@@ -329,7 +329,7 @@ const scenarios = [
       const link = await registerWithoutPassword(server, { email: `pat${page.viewportSize().width}@north.edu`, display_name: "Pat" });
       await visit(page, link);
       await page.getByRole("button", { name: "Set a password instead" }).click();
-      await page.getByLabel("New password").fill("Pass1");
+      await page.getByLabel("New password", { exact: true }).fill("Pass1");
       await expectText(page.locator(".strength-text"), /Password strength/);
     },
   },
@@ -396,7 +396,7 @@ const scenarios = [
       const section = page.getByRole("region", { name: "Passkeys" });
       await section.getByRole("button", { name: "Add a passkey" }).click();
       await section.getByRole("button", { name: "Create the passkey" }).click();
-      await section.getByLabel("Your password").waitFor();
+      await section.getByLabel("Your password", { exact: true }).waitFor();
       await page.unroute("**/api/v1/account/passkeys/options");
     },
   },

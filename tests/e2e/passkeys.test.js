@@ -16,7 +16,14 @@ import assert from "node:assert/strict";
 import { gatehouseSuite } from "./lib/suite.js";
 import { screenshot, visit, waitReady } from "./lib/browser.js";
 import { mailFiles, waitForLink } from "./lib/mail.js";
-import { assertNoProblems, countRequests, createConfirmedUser, expectText, signIn } from "./lib/helpers.js";
+import {
+  assertNoProblems,
+  countRequests,
+  createConfirmedUser,
+  expectText,
+  registerWithoutPassword,
+  signIn,
+} from "./lib/helpers.js";
 
 const STUDENT = { email: "pia@north.edu", display_name: "Pia", password: "Juniper-Falls-82" };
 const UV_STUDENT = { email: "uma@north.edu", display_name: "Uma", password: "Harbour-Light-47" };
@@ -304,31 +311,35 @@ test("adding a passkey asks for the password again when the session is not recen
   const { context, page, problems } = await newPage();
   await addAuthenticator(context, page);
   await signIn(page, RENAMER.email, RENAMER.password, { next: "/account" });
-  // The session here is a minute old, not five: the server's first answer is replaced by the
-  // one it gives an older session.
-  let asked = 0;
+  // The session here is a minute old, not five, and the server does not look at a password
+  // it does not need: its first two answers are replaced by those an older session gets
+  // (403 without the password, 422 on `password` for a wrong one).
   const sent = [];
+  const simulated = [
+    { status: 403, code: "reauthentication_required", detail: "Enter your password again." },
+    { status: 422, code: "validation_failed", detail: "Some fields are not valid.", errors: [{ field: "password", message: "This is not your current password." }] },
+  ];
   await page.route("**/api/v1/account/passkeys/options", async (route) => {
-    asked += 1;
     sent.push(JSON.parse(route.request().postData() || "{}"));
-    if (asked > 1) return route.continue();
+    const answer = simulated.shift();
+    if (!answer) return route.continue();
     return route.fulfill({
-      status: 403,
+      status: answer.status,
       contentType: "application/problem+json",
-      body: JSON.stringify({ type: "urn:gatehouse:problem:reauthentication_required", title: "Forbidden", status: 403, detail: "Enter your password again.", code: "reauthentication_required" }),
+      body: JSON.stringify({ type: `urn:gatehouse:problem:${answer.code}`, title: "Refused", ...answer }),
     });
   });
   const section = passkeysRegion(page);
   await section.getByRole("button", { name: "Add a passkey" }).click();
   await section.getByLabel("Name for this passkey").fill("Study room PC");
   await section.getByRole("button", { name: "Create the passkey" }).click();
-  await section.getByLabel("Your password").waitFor();
+  await section.getByLabel("Your password", { exact: true }).waitFor();
   await screenshot(page, "passkeys-password-again");
-  // A wrong password: the server's 422 on `password`, shown next to the field.
-  await section.getByLabel("Your password").fill("Not-The-Password-1");
+  // A wrong password: the 422 on `password`, shown next to the field.
+  await section.getByLabel("Your password", { exact: true }).fill("Not-The-Password-1");
   await section.getByRole("button", { name: "Create the passkey" }).click();
-  await expectText(section.locator('.field[data-field="password"] .field-error'), /.+/);
-  await section.getByLabel("Your password").fill(RENAMER.password);
+  await expectText(section.locator('.field[data-field="password"] .field-error'), /not your current password/);
+  await section.getByLabel("Your password", { exact: true }).fill(RENAMER.password);
   await section.getByRole("button", { name: "Create the passkey" }).click();
   await expectText(section.locator(".form-result"), /“Study room PC” is added/);
   assert.deepEqual(sent, [{}, { password: "Not-The-Password-1" }, { password: RENAMER.password }]);
@@ -353,5 +364,19 @@ test("the reset link offers to add a passkey instead of a password", async () =>
   await page.getByRole("button", { name: "Sign in with your passkey" }).click();
   await page.waitForURL((url) => url.pathname === "/account");
   assert.equal((await sessionOf(page)).body.user.email, UV_STUDENT.email);
+  assertNoProblems(problems);
+});
+
+test("an account made without a password may set one instead, from the confirmation page", async () => {
+  const { page, problems } = await newPage();
+  const link = await registerWithoutPassword(suite.server, { email: "ivy@north.edu", display_name: "Ivy" });
+  await page.goto(link);
+  await waitReady(page);
+  await page.getByRole("button", { name: "Set a password instead" }).click();
+  await page.getByLabel("New password", { exact: true }).fill("Saffron-Delta-58");
+  await page.getByRole("button", { name: "Save the password" }).click();
+  await page.getByRole("heading", { name: "Your password is set" }).waitFor();
+  await signIn(page, "ivy@north.edu", "Saffron-Delta-58");
+  assert.equal((await sessionOf(page)).body.user.email, "ivy@north.edu");
   assertNoProblems(problems);
 });
