@@ -11,8 +11,11 @@ import { passkeysPossibleHere, passkeysSupported } from "./webauthn.js";
 
 const HEADING_ID = "passkeys-heading";
 
-/** The section element ({element}); it loads its list itself. */
-export function passkeysSection() {
+/**
+ * The section element ({element}); it loads its list itself and tells `onLoaded` the list's
+ * answer ({passkeys, has_password}).
+ */
+export function passkeysSection({ onLoaded } = {}) {
   const list = h("ul", { class: "session-list", "aria-label": "Your passkeys" });
   const empty = h("p", { hidden: true }, "You have no passkeys yet.");
   const result = h("div", { role: "status", class: "form-result" });
@@ -52,6 +55,7 @@ export function passkeysSection() {
       return;
     }
     hasPassword = answer.has_password;
+    onLoaded?.(answer);
     empty.hidden = answer.passkeys.length > 0;
     replace(list, answer.passkeys.map((p) => passkeyItem(p)));
   };

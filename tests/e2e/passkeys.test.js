@@ -194,9 +194,9 @@ test("a device that cannot confirm it is the student: the passkey sign-in is ref
   await screenshot(page, "passkeys-sign-in-refused");
   assert.equal(page.url().includes("/sign-in"), true);
   assert.equal((await sessionOf(page)).status, 401, "no session");
-  // Chromium refuses in the browser (the server asks for user verification), or the server
-  // refuses the answer (401 passkey_not_accepted): either way, no session.
-  assert.ok(passkeySignIns.count <= 1);
+  // The server asks for user verification ("required"), so Chromium refuses in the browser
+  // (NotAllowedError) and nothing is sent to sign in with.
+  assert.equal(passkeySignIns.count, 0);
 
   // The device confirms again: the same button now works.
   await device.cdp.send("WebAuthn.setUserVerified", { authenticatorId: device.id, isUserVerified: true });
@@ -251,6 +251,12 @@ test("a passkey-only account: sign up choosing a passkey, add it from the emaile
   const list = await page.evaluate(async () => (await fetch("/api/v1/account/passkeys")).json());
   assert.equal(list.has_password, false);
   assert.deepEqual(list.passkeys.map((p) => p.name), ["Phone"]);
+  // No password to change, and none asked for before deleting the account.
+  await expectText(page.getByRole("region", { name: "Password", exact: true }), /has no password/);
+  const deletion = page.getByRole("form", { name: "Delete your account" });
+  await expectText(deletion, /has no password/);
+  assert.equal(await deletion.getByLabel("Your password", { exact: true }).count(), 0);
+  await screenshot(page, "passkeys-account-without-password");
   assert.equal((await device.credentials()).length, 1);
 
   // Signed out, the passkey signs in again (the button, autofill off).
@@ -284,6 +290,12 @@ test("rename and remove on the account page; the last way into an account is not
   await expectText(section.locator(".form-result"), /“Home laptop” is removed/);
   assert.equal(await section.locator("li.passkey").count(), 0);
   await expectText(section, /You have no passkeys yet/);
+  // The device still holds it, but the server no longer accepts it (401 passkey_not_accepted).
+  await withoutAutofill(first.page);
+  await signOut(first.page);
+  await first.page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expectText(first.page.locator(".passkey-result"), /not accepted\. It may have been removed from your account/);
+  assert.equal((await sessionOf(first.page)).status, 401);
   assertNoProblems(first.problems);
 
   // A passkey-only account: its one passkey is its only way in.

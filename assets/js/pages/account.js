@@ -31,18 +31,23 @@ export async function render(root, { who }) {
   const sessions = sessionsSection();
   const apps = appsSection();
   const policy = h("div", { class: "policy-slot" });
+  const password = passwordSection(user, () => sessions.reload());
+  const deletion = deleteSection(user);
+  // The passkey list says whether the account has a password (one made with a passkey instead
+  // has none): then there is no password to change or to give before deleting.
+  const passkeys = passkeysSection({ onLoaded: ({ has_password }) => has_password || withoutPassword(password, deletion) });
   replace(
     root,
     policy,
     profileSection(user),
     phoneSection(user),
-    passwordSection(user, () => sessions.reload()),
-    passkeysSection().element,
+    password,
+    passkeys.element,
     twoStepSection(),
     sessions.element,
     apps.element,
     dataSection(),
-    deleteSection(user),
+    deletion,
     signOutSection(),
   );
   await Promise.all([sessions.reload(), apps.reload(), showPolicyPrompt(policy)]);
@@ -88,6 +93,24 @@ function dataSection() {
     h("div", { class: "button-row" }, button),
     result,
   );
+}
+
+/** An account without a password: the password form gives way to how to set one. */
+function withoutPassword(passwordSectionEl, deleteSectionEl) {
+  const heading = passwordSectionEl.querySelector("h2");
+  replace(
+    passwordSectionEl,
+    heading,
+    h(
+      "p",
+      {},
+      "Your account has no password: you sign in with a passkey. To set one, ask for a link on the ",
+      h("a", { href: "/forgot-password" }, "“Forgotten your password?” page"),
+      " (setting it signs you out everywhere).",
+    ),
+  );
+  const passwordField = deleteSectionEl.querySelector('form .field[data-field="password"]');
+  passwordField?.replaceWith(h("p", {}, "Your account has no password: if you signed in more than 10 minutes ago, sign in again first."));
 }
 
 /** Deleting the account: the password again and an explicit confirmation. */
