@@ -392,3 +392,41 @@ test("an account made without a password may set one instead, from the confirmat
   assert.equal((await sessionOf(page)).body.user.email, "ivy@north.edu");
   assertNoProblems(problems);
 });
+
+test("a server that cannot offer passkeys (404 passkeys_unavailable): the sign-in page hides them", async () => {
+  const { page, problems } = await newPage();
+  // What a server whose public_url is an IP address answers, seen from a page at a host name.
+  await page.route("**/api/v1/auth/passkey/options", (route) =>
+    route.fulfill({
+      status: 404,
+      contentType: "application/problem+json",
+      body: JSON.stringify({ type: "urn:gatehouse:problem:passkeys_unavailable", title: "Not Found", status: 404, detail: "Passkeys are not offered here.", code: "passkeys_unavailable" }),
+    }),
+  );
+  await visit(page, "/sign-in");
+  // The autofill's request is the first to hear it.
+  await page.locator(".passkey-sign-in").waitFor({ state: "hidden" });
+  assert.equal(await page.getByRole("button", { name: "Sign in with a passkey" }).count(), 0);
+  assert.equal(await page.locator('input[name="email"]').getAttribute("autocomplete"), "username");
+  assertNoProblems(problems);
+});
+
+test("a browser without WebAuthn: no passkey controls, and a line saying so", async () => {
+  const { page, problems } = await newPage();
+  await page.addInitScript(() => {
+    delete window.PublicKeyCredential;
+  });
+  await visit(page, "/sign-in");
+  await expectText(page.locator(".passkey-sign-in"), /This browser cannot use passkeys/);
+  assert.equal(await page.getByRole("button", { name: "Sign in with a passkey" }).count(), 0);
+  assert.equal(await page.locator('input[name="email"]').getAttribute("autocomplete"), "username");
+  await visit(page, "/sign-up");
+  assert.equal(await page.getByLabel("Use a passkey instead").count(), 0);
+  await signIn(page, STUDENT.email, STUDENT.password, { next: "/account" });
+  const section = passkeysRegion(page);
+  await expectText(section, /This browser cannot use passkeys/);
+  assert.equal(await section.getByRole("button", { name: "Add a passkey" }).count(), 0);
+  // The list (from the earlier tests) is still there to rename or remove from.
+  await section.locator("li.passkey").first().waitFor();
+  assertNoProblems(problems);
+});
