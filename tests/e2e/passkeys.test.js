@@ -264,7 +264,29 @@ test("a passkey-only account: sign up choosing a passkey, add it from the emaile
   await signOut(page);
   await page.getByRole("button", { name: "Sign in with a passkey" }).click();
   await page.waitForURL((url) => url.pathname === "/account");
+  await waitReady(page);
   assert.equal((await sessionOf(page)).body.user.email, "noor@north.edu");
+
+  // Another passkey, later: with no password to give, the page asks to sign in again (the
+  // server's 403 for a session over 5 minutes old is simulated) and comes back here.
+  await page.route("**/api/v1/account/passkeys/options", (route) =>
+    route.fulfill({
+      status: 403,
+      contentType: "application/problem+json",
+      body: JSON.stringify({ type: "urn:gatehouse:problem:reauthentication_required", title: "Forbidden", status: 403, detail: "Sign in again.", code: "reauthentication_required" }),
+    }),
+  );
+  const section = passkeysRegion(page);
+  await section.getByRole("button", { name: "Add a passkey" }).click();
+  await section.getByRole("button", { name: "Create the passkey" }).click();
+  await section.getByRole("link", { name: "sign in again" }).click();
+  await page.waitForURL((url) => url.pathname === "/sign-in");
+  await waitReady(page);
+  await expectText(page.locator(".arrival"), /sign in again to go on/);
+  await page.unroute("**/api/v1/account/passkeys/options");
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await page.waitForURL((url) => url.pathname === "/account" && url.hash === "#passkeys-heading");
+  await waitReady(page);
   assertNoProblems(problems);
 });
 
