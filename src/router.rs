@@ -12,7 +12,9 @@ use poem::{EndpointExt, IntoEndpoint, Route, get, post};
 use poem_openapi::registry::{MetaApi, Registry};
 use poem_openapi::{OpenApi, OpenApiService};
 
-use crate::accounts::api::{AccountApi, AccountsState, AuthApi, MfaApi, TokensApi};
+use crate::accounts::api::{
+    AccountApi, AccountsState, AuthApi, MfaApi, PasskeyAuthApi, PasskeysApi, TokensApi,
+};
 use crate::admin::AdminState;
 use crate::admin::accounts::AccountsAdminApi;
 use crate::admin::audit::AuditApi;
@@ -86,7 +88,11 @@ fn apis(state: &AppState) -> impl OpenApi + use<> {
         PhoneCodesApi { state: phone_codes },
         TokensApi { state: accounts.clone() },
         AccountApi { state: accounts.clone() },
-        MfaApi { state: accounts },
+        (
+            MfaApi { state: accounts.clone() },
+            PasskeysApi { state: accounts.clone() },
+            PasskeyAuthApi { state: accounts },
+        ),
         CaptchaApi { state: captcha },
         PrivacyApi { state: privacy },
         DriverApi { state: drivers.clone() },

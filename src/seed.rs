@@ -165,7 +165,7 @@ fn insert_all(
                     legal_name: None,
                     phone: None,
                     phone_index: None,
-                    password_hash: hash,
+                    password_hash: Some(hash),
                     campus_id: Some(campus_id),
                     role: "user",
                     email_verified_at: Some(joined + 300),

@@ -58,6 +58,7 @@ pub const SEALED: &[SealedColumns] = &[
     crate::accounts::personal_data::SEALED,
     crate::notify::personal_data::SEALED,
     crate::mfa::personal_data::SEALED,
+    crate::mfa::personal_data::PASSKEYS_SEALED,
     crate::drivers::personal_data::SEALED,
     crate::webhooks::personal_data::SEALED,
 ];

@@ -118,7 +118,7 @@ impl Accounts {
                             legal_name: None,
                             phone: None,
                             phone_index: None,
-                            password_hash: hash,
+                            password_hash: Some(hash),
                             campus_id: None,
                             role: "admin",
                             email_verified_at: Some(now),

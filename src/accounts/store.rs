@@ -141,7 +141,8 @@ pub struct NewUser<'a> {
     pub legal_name: Option<&'a str>,
     pub phone: Option<&'a str>,
     pub phone_index: Option<&'a [u8]>,
-    pub password_hash: &'a str,
+    /// None for an account that signs in with a passkey (or a phone code) instead.
+    pub password_hash: Option<&'a str>,
     pub campus_id: Option<i64>,
     pub role: &'a str,
     pub email_verified_at: Option<i64>,

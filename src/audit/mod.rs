@@ -142,6 +142,11 @@ pub mod actions {
     pub const LOGIN_SECOND_FACTOR: &str = "login.second_factor";
     pub const RECOVERY_CODE_USED: &str = "recovery_code.used";
     pub const RECOVERY_CODES_REGENERATED: &str = "recovery_codes.regenerated";
+    pub const PASSKEY_ADDED: &str = "passkey.added";
+    pub const PASSKEY_RENAMED: &str = "passkey.renamed";
+    pub const PASSKEY_REMOVED: &str = "passkey.removed";
+    /// A passkey's signature counter did not go up: refused, the passkey may have been copied.
+    pub const PASSKEY_COUNTER_WENT_BACKWARDS: &str = "passkey.counter_went_backwards";
     /// A licence was uploaded and waits for a reviewer.
     pub const DRIVER_REQUESTED: &str = "driver.requested";
     pub const DRIVER_APPROVED: &str = "driver.approved";

@@ -3,6 +3,10 @@
 //! itself used a second factor, not only that the account has one enrolled: a session opened
 //! by a password alone before TOTP was turned on, or by a phone code, is one factor.
 //!
+//! A passkey is recorded as `hwk` (a key held by the device) or `swk` (one that may be synced
+//! between devices: backup eligible), with `user` (the authenticator verified its user: a
+//! fingerprint, a face, a PIN) and `mfa`: something held and something known or been.
+//!
 //! Stored as the RFC 8176 values separated by spaces (`"pwd otp mfa"`). A recovery code is
 //! recorded as `otp`: it is a one-time password printed in advance, and RFC 8176 has no value
 //! of its own for it (the audit log says which it was). Rows from before this was recorded
@@ -13,10 +17,13 @@
 pub struct Amr(u8);
 
 /// The methods in the order they are written, with their RFC 8176 names.
-const METHODS: [(Amr, &str); 4] = [
+const METHODS: [(Amr, &str); 7] = [
     (Amr::PASSWORD, "pwd"),
     (Amr::ONE_TIME_CODE, "otp"),
     (Amr::PHONE_CODE, "sms"),
+    (Amr::HARDWARE_KEY, "hwk"),
+    (Amr::SOFTWARE_KEY, "swk"),
+    (Amr::USER_VERIFIED, "user"),
     (Amr::MULTIPLE_FACTORS, "mfa"),
 ];
 
@@ -27,6 +34,12 @@ impl Amr {
     pub const ONE_TIME_CODE: Amr = Amr(2);
     /// A code sent by SMS to a verified phone (`sms`).
     pub const PHONE_CODE: Amr = Amr(4);
+    /// A passkey bound to its device (`hwk`).
+    pub const HARDWARE_KEY: Amr = Amr(16);
+    /// A passkey that may be synced between devices (`swk`).
+    pub const SOFTWARE_KEY: Amr = Amr(32);
+    /// The authenticator verified its user (`user`).
+    pub const USER_VERIFIED: Amr = Amr(64);
     /// More than one factor (`mfa`), set by [`Amr::with`] when a second one is added.
     const MULTIPLE_FACTORS: Amr = Amr(8);
 
@@ -80,7 +93,12 @@ mod tests {
             assert_eq!(Amr::from_db(&amr.to_db()), amr);
         }
         assert_eq!(Amr::from_db(""), Amr::default());
-        assert!(!Amr::from_db("pwd hwk").second_factor(), "unknown values are ignored");
+        assert!(!Amr::from_db("pwd xyz").second_factor(), "unknown values are ignored");
+        assert_eq!(Amr::from_db("pwd xyz"), Amr::PASSWORD);
+        let passkey = Amr::HARDWARE_KEY.with(Amr::USER_VERIFIED);
+        assert_eq!(passkey.names(), ["hwk", "user", "mfa"]);
+        assert!(passkey.second_factor(), "a user-verified passkey is two factors");
+        assert_eq!(Amr::from_db(&passkey.to_db()), passkey);
         assert!(!Amr::from_db("").second_factor());
     }
 }

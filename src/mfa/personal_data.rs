@@ -1,5 +1,6 @@
 //! What two-step sign-in keeps about a person: the sealed TOTP secret, the hashes of the
-//! recovery codes, and pending second steps of a sign-in.
+//! recovery codes, pending second steps of a sign-in, and passkeys (public keys, sealed names)
+//! with their ceremonies' challenges.
 
 use poem_openapi::Object;
 use rusqlite::{Connection, OptionalExtension};
@@ -13,6 +14,10 @@ use crate::pii::{AfterErase, Person, PersonalData, Purged};
 pub const SEALED: SealedColumns =
     SealedColumns { table: "totp_credentials", key: "user_id", columns: &["secret"] };
 
+/// The names of passkeys, sealed.
+pub const PASSKEYS_SEALED: SealedColumns =
+    SealedColumns { table: "passkeys", key: "id", columns: &["name"] };
+
 pub struct MfaData;
 
 impl PersonalData for MfaData {
@@ -21,7 +26,7 @@ impl PersonalData for MfaData {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["totp_credentials", "recovery_codes", "mfa_challenges"]
+        &["totp_credentials", "recovery_codes", "mfa_challenges", "passkeys", "passkey_challenges"]
     }
 
     fn erase_in(
@@ -33,10 +38,12 @@ impl PersonalData for MfaData {
         tx.execute("DELETE FROM totp_credentials WHERE user_id = ?1", [&person.id])?;
         tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [&person.id])?;
         tx.execute("DELETE FROM mfa_challenges WHERE user_id = ?1", [&person.id])?;
+        tx.execute("DELETE FROM passkeys WHERE user_id = ?1", [&person.id])?;
+        tx.execute("DELETE FROM passkey_challenges WHERE user_id = ?1", [&person.id])?;
         Ok(())
     }
 
-    /// Pending second steps past their expiry.
+    /// Pending second steps and passkey challenges past their expiry.
     fn purge_in(
         &self,
         tx: &Connection,
@@ -46,6 +53,8 @@ impl PersonalData for MfaData {
     ) -> rusqlite::Result<()> {
         let rows = tx.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
         purged.add("mfa_challenges", rows);
+        let rows = tx.execute("DELETE FROM passkey_challenges WHERE expires_at <= ?1", [now])?;
+        purged.add("passkey_challenges", rows);
         Ok(())
     }
 }
@@ -61,12 +70,23 @@ pub struct ExportMfa {
     pub recovery_codes_used: i64,
     /// Codes paused until then after too many wrong ones, if they were.
     pub paused_until: Option<String>,
+    /// The account's passkeys (never their keys).
+    pub passkeys: Vec<ExportPasskey>,
+}
+
+#[derive(Debug, Object, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ExportPasskey {
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
 }
 
 /// The two-step sign-in state of the account export (never the secret or the codes).
 /// `paused_until`: the second factors' pause, which the accounts keep with the lockout.
 pub fn export_mfa(
     conn: &Connection,
+    pii: &crate::pii::FieldCipher,
     user_id: &str,
     paused_until: Option<i64>,
 ) -> rusqlite::Result<ExportMfa> {
@@ -89,5 +109,13 @@ pub fn export_mfa(
         recovery_codes_unused: unused,
         recovery_codes_used: used,
         paused_until: rfc3339_opt(paused_until),
+        passkeys: super::passkey_store::for_user(conn, pii, user_id)?
+            .into_iter()
+            .map(|p| ExportPasskey {
+                name: p.name,
+                created_at: rfc3339(p.created_at),
+                last_used_at: rfc3339_opt(p.last_used_at),
+            })
+            .collect(),
     })
 }

@@ -157,12 +157,15 @@ pub fn second_factor_paused(brand: &Brand<'_>, to: &str, name: &str, minutes: i6
 }
 
 /// A change to the account's second factors, for the notice email.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum MfaChange {
     Enabled,
     Disabled,
     RecoveryCodeUsed { remaining: i64 },
     RecoveryCodesRegenerated,
+    PasskeyAdded { name: String },
+    PasskeyRenamed { name: String },
+    PasskeyRemoved { name: String },
 }
 
 pub fn mfa_changed(brand: &Brand<'_>, to: &str, name: &str, change: MfaChange) -> Email {
@@ -188,6 +191,22 @@ pub fn mfa_changed(brand: &Brand<'_>, to: &str, name: &str, change: MfaChange) -
             "New recovery codes were made",
             "New recovery codes were made for your account; the old ones no longer work."
                 .to_string(),
+        ),
+        MfaChange::PasskeyAdded { name } => (
+            "A passkey was added",
+            format!(
+                "A passkey named \"{name}\" was added to your account: it signs in on its own."
+            ),
+        ),
+        MfaChange::PasskeyRenamed { name } => (
+            "A passkey was renamed",
+            format!("One of your account's passkeys was renamed \"{name}\"."),
+        ),
+        MfaChange::PasskeyRemoved { name } => (
+            "A passkey was removed",
+            format!(
+                "The passkey named \"{name}\" was removed from your account: it no longer signs in."
+            ),
         ),
     };
     compose(

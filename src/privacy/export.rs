@@ -82,7 +82,7 @@ pub fn export(
         phone_codes: export_phone_codes(&tx, links.phone_index.as_deref())?,
         audit_events: export_events(&tx, user_id)?,
         policy_acceptances: export_acceptances(&tx, user_id)?,
-        mfa: export_mfa(&tx, user_id, links.mfa_paused_until)?,
+        mfa: export_mfa(&tx, pii, user_id, links.mfa_paused_until)?,
         driver: export_driver(&tx, pii, user_id)?,
         profile,
     };

@@ -40,7 +40,7 @@ fn seed(server: &TestServer, count: usize) {
                 legal_name: Some("Seeded Legal Name"),
                 phone: None,
                 phone_index: None,
-                password_hash: hash,
+                password_hash: Some(hash),
                 campus_id: None,
                 role: "user",
                 email_verified_at: Some(0),

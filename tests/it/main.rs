@@ -31,6 +31,7 @@ mod oidc_device;
 mod oidc_flow;
 mod openapi_drift;
 mod otp;
+mod passkeys;
 mod passwords;
 mod personal_data;
 mod policy_status;

@@ -12,7 +12,7 @@ pub struct AuthApi {
 
 /// Sets the session cookies and tells the client whether a privacy-policy version waits for
 /// the user's acceptance.
-async fn signed_in_response(
+pub(super) async fn signed_in_response(
     state: &AccountsState,
     jar: &CookieJar,
     signed_in: SignedIn,
@@ -64,15 +64,18 @@ impl AuthApi {
     }
 
     /// Verify an email address with the token from the emailed link.
+    ///
+    /// An account made without a password gets a `setup_token` to add its passkey with.
     #[oai(path = "/verify-email", method = "post", operation_id = "verify_email")]
     async fn verify_email(
         &self,
         req: &Request,
         body: StrictJson<LinkTokenRequest>,
-    ) -> ApiResult<Done> {
+    ) -> ApiResult<Json<VerifiedBody>> {
         limit_sensitive(&self.state.limits, req, &token_identifier("verify", &body.0.token))?;
-        self.state.accounts.verify_email(&body.0.token, &request_meta(req)).await?;
-        Ok(Done::Ok(status("verified")))
+        let setup_token =
+            self.state.accounts.verify_email(&body.0.token, &request_meta(req)).await?;
+        Ok(Json(VerifiedBody { status: "verified".into(), setup_token }))
     }
 
     /// Send a new verification link.

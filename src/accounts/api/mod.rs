@@ -5,12 +5,14 @@
 mod account;
 mod auth;
 mod mfa;
+mod passkeys;
 mod problems;
 mod tokens;
 
 pub use account::AccountApi;
 pub use auth::AuthApi;
 pub use mfa::MfaApi;
+pub use passkeys::{PasskeyAuthApi, PasskeysApi};
 pub use tokens::{TokensApi, jwks};
 
 use std::borrow::Cow;
@@ -59,8 +61,10 @@ pub struct RegisterRequest {
     /// A campus email address (its domain must be a campus domain).
     email: String,
     /// At least 8 characters with an upper-case letter, a lower-case letter and a digit; at
-    /// most 128; not a common password; not containing the email's local part.
-    password: String,
+    /// most 128; not a common password; not containing the email's local part. Leave it out
+    /// to sign in with a passkey instead: the email's verification then hands out a
+    /// `setup_token` to add one (`POST /api/v1/auth/passkey/setup`).
+    password: Option<String>,
     /// The name other people see.
     display_name: String,
     /// The name on official documents (needed later to drive).
@@ -83,6 +87,18 @@ pub struct StatusBody {
 
 fn status(text: &str) -> Json<StatusBody> {
     Json(StatusBody { status: text.into() })
+}
+
+/// An email verified.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct VerifiedBody {
+    /// `verified`.
+    status: String,
+    /// For an account without a password or passkey: a token (an hour, single use) to add a
+    /// passkey (`POST /api/v1/auth/passkey/setup/options`) or set a password
+    /// (`POST /api/v1/auth/password/reset`).
+    setup_token: Option<String>,
 }
 
 /// A link token from an email.

@@ -62,6 +62,39 @@ impl From<crate::accounts::AccountError> for ApiError {
                 "mfa_token_invalid",
                 "This sign-in has expired or ended. Sign in with your password again.",
             ),
+            E::ReauthenticationRequired => Self::forbidden(
+                "reauthentication_required",
+                "Give your password again, or sign in again (within the last 5 minutes), to \
+                 add a passkey.",
+            ),
+            E::PasskeysUnavailable => Self::not_found(
+                "passkeys_unavailable",
+                "Passkeys are not offered here: the server's address is not a domain name.",
+            ),
+            E::PasskeyChallengeInvalid => Self::bad_request(
+                "passkey_challenge_invalid",
+                "This passkey request has expired or was already used. Start again.",
+            ),
+            E::PasskeyMalformed => Self::bad_request(
+                "invalid_passkey_response",
+                "The browser's passkey answer could not be read. Try again.",
+            ),
+            E::PasskeyNotAccepted => Self::unauthorized(
+                "passkey_not_accepted",
+                "This passkey was not accepted. Use a passkey saved for this site, and unlock \
+                 it with your fingerprint, face or PIN when asked.",
+            ),
+            E::PasskeyAlreadyRegistered => {
+                Self::conflict("passkey_already_registered", "This passkey is already registered.")
+            }
+            E::PasskeyNotFound => {
+                Self::not_found("passkey_not_found", "Your account has no passkey with this id.")
+            }
+            E::LastSignInMethod => Self::conflict(
+                "last_sign_in_method",
+                "This passkey is the only way into your account. Add another passkey or set a \
+                 password first.",
+            ),
             E::CaptchaRequired => Self::captcha_required(),
             E::Throttled { retry_after } => Self::account_throttled(retry_after),
             E::MfaThrottled { retry_after } => Self::TooManyRequests(

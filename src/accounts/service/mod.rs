@@ -11,6 +11,8 @@ mod cached_user;
 mod deletion;
 mod links;
 mod mfa;
+mod passkey_sign_in;
+mod passkeys;
 mod passwords;
 mod profile;
 mod second_step;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 pub use cached_user::CachedUser;
 pub use deletion::DeletionError;
 pub use mfa::{LoginOutcome, MfaStatus, TotpEnrolment};
+pub use passkeys::{PasskeyChallenge, PasskeyView};
 use signin::PasswordCheck;
 pub use signin::SignInGate;
 pub use token_grant::Grant;
@@ -87,6 +90,22 @@ pub enum AccountError {
     InvalidSecondFactor,
     #[error("the pending sign-in is unknown, expired or ended")]
     MfaTokenInvalid,
+    #[error("sign in again, or give the password again")]
+    ReauthenticationRequired,
+    #[error("passkeys are off: public_url is not a domain name")]
+    PasskeysUnavailable,
+    #[error("the passkey challenge is unknown, expired or used")]
+    PasskeyChallengeInvalid,
+    #[error("not a WebAuthn response")]
+    PasskeyMalformed,
+    #[error("the passkey was not accepted")]
+    PasskeyNotAccepted,
+    #[error("this passkey is already registered")]
+    PasskeyAlreadyRegistered,
+    #[error("no such passkey")]
+    PasskeyNotFound,
+    #[error("the only way left to sign in")]
+    LastSignInMethod,
     #[error("a solved captcha is required")]
     CaptchaRequired,
     #[error("the account is throttled")]
@@ -123,7 +142,8 @@ pub(crate) fn field(name: &str, message: impl Into<String>) -> FieldError {
 
 pub struct Registration {
     pub email: String,
-    pub password: String,
+    /// None: the account signs in with a passkey, added once the email is verified.
+    pub password: Option<String>,
     pub display_name: String,
     pub legal_name: Option<String>,
     pub phone: Option<String>,
@@ -184,6 +204,8 @@ pub struct Accounts {
     /// Whether failed passwords lock accounts (off only for benchmarks and API fuzzing).
     lockout: bool,
     users: crate::cache::Cache<String, Arc<CachedUser>>,
+    /// The passkeys' relying party; None when `public_url` cannot have passkeys.
+    passkey_rp: Option<Arc<crate::mfa::passkeys::PasskeyRp>>,
     /// Emailed-link jobs still running (see `links.rs`).
     link_jobs: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -231,6 +253,13 @@ impl Accounts {
             .try_into()
             .expect("HMAC-SHA256 is 32 bytes");
         let users = crate::cache::with_ttl(100_000, USER_CACHE_TTL);
+        let passkey_rp = match crate::mfa::passkeys::PasskeyRp::new(&settings.public_url) {
+            Ok(rp) => Some(Arc::new(rp)),
+            Err(why) => {
+                tracing::info!("passkeys are off: {why}");
+                None
+            }
+        };
         Self {
             db,
             clock,
@@ -247,6 +276,7 @@ impl Accounts {
             verify_hours: settings.verify_hours,
             lockout: settings.lockout,
             users,
+            passkey_rp,
             link_jobs: Arc::default(),
         }
     }

@@ -25,6 +25,7 @@ pub(super) enum PasswordCheck {
     DeleteAccount,
     DisableTotp,
     RecoveryCodes,
+    AddPasskey,
 }
 
 impl PasswordCheck {
@@ -35,6 +36,7 @@ impl PasswordCheck {
             PasswordCheck::DeleteAccount => Some("delete_account"),
             PasswordCheck::DisableTotp => Some("disable_totp"),
             PasswordCheck::RecoveryCodes => Some("recovery_codes"),
+            PasswordCheck::AddPasskey => Some("add_passkey"),
         }
     }
 }

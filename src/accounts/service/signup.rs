@@ -30,7 +30,9 @@ impl Accounts {
             }
             None => None,
         };
-        if let Some(problem) = password::policy_violation(&input.password, &email) {
+        if let Some(problem) =
+            input.password.as_deref().and_then(|p| password::policy_violation(p, &email))
+        {
             errors.push(field("password", problem));
         }
         let policy = self.db.run(|c| policies::current(c).map_err(DbError::from)).await?;
@@ -50,8 +52,12 @@ impl Accounts {
             return Err(AccountError::CampusDomainNotAllowed);
         };
 
-        // Both paths hash the password, so both take the same time.
-        let password_hash = self.hasher.hash(&input.password).await?;
+        // Both paths hash the password, so both take the same time. Without one, the account
+        // will sign in with a passkey added after its email is verified (`verify_email`).
+        let password_hash = match &input.password {
+            Some(password) => Some(self.hasher.hash(password).await?),
+            None => None,
+        };
         let now = self.now();
         let (token, token_hash) = crypto::new_token();
         let verify_url = self.link("verify-email", &token);
@@ -77,7 +83,7 @@ impl Accounts {
                         legal_name: legal_name.as_deref(),
                         phone: phone.as_deref(),
                         phone_index: phone_index.as_deref(),
-                        password_hash: &password_hash,
+                        password_hash: password_hash.as_deref(),
                         campus_id: Some(campus_id),
                         role: "user",
                         email_verified_at: None,
@@ -128,11 +134,20 @@ impl Accounts {
         Ok(())
     }
 
-    pub async fn verify_email(&self, token: &str, meta: &RequestMeta) -> Result<(), AccountError> {
+    /// Verifies the email of the link's account. An account made without a password, which
+    /// has no passkey yet either, gets a setup token (a password-reset link's, valid for
+    /// [`RESET_TOKEN_SECONDS`]): with it the verification page adds a passkey, or sets a
+    /// password, without the student waiting for another email.
+    pub async fn verify_email(
+        &self,
+        token: &str,
+        meta: &RequestMeta,
+    ) -> Result<Option<String>, AccountError> {
         let hash = token_hash(token)?;
         let now = self.now();
         let ip = meta.ip.clone();
-        let user_id = self
+        let (setup, setup_hash) = crypto::new_token();
+        let (user_id, setup) = self
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
@@ -150,12 +165,28 @@ impl Accounts {
                         ip.as_deref(),
                     ),
                 )?;
+                let no_way_in = store::password_hash_of(&tx, &token.user_id)?.is_none()
+                    && crate::mfa::passkey_store::count_for_user(&tx, &token.user_id)? == 0;
+                let setup = if no_way_in {
+                    store::retire_email_tokens(&tx, &token.user_id, store::RESET_PASSWORD, now)?;
+                    store::insert_email_token(
+                        &tx,
+                        &setup_hash,
+                        &token.user_id,
+                        store::RESET_PASSWORD,
+                        now,
+                        now + RESET_TOKEN_SECONDS,
+                    )?;
+                    Some(setup)
+                } else {
+                    None
+                };
                 tx.commit()?;
-                Ok(token.user_id)
+                Ok((token.user_id, setup))
             })
             .await?;
         self.forget_user(&user_id);
-        Ok(())
+        Ok(setup)
     }
 }
 

@@ -52,7 +52,7 @@ fn main() -> anyhow::Result<()> {
                         legal_name: Some("Benchmark Legal Name"),
                         phone: Some("+919876543210"),
                         phone_index: None,
-                        password_hash: &hash,
+                        password_hash: Some(&hash),
                         campus_id: None,
                         role: "user",
                         email_verified_at: Some(0),
