@@ -203,10 +203,11 @@ async fn regenerating_recovery_codes_replaces_the_old_ones() {
     let wrong = regenerate(PASSWORD, "000000").await;
     let body = problem(wrong, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "code");
-    // The password is needed as well as a code.
+    // The password is needed as well as a code (only an account without one may leave it out).
     let now = code(&server, &secret, 0);
     let without = user.post("/api/v1/account/mfa/recovery-codes", json!({"code": now})).await;
-    problem(without, 400, "malformed_request").await;
+    let body = problem(without, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "password");
     let body = problem(regenerate("Wrong-Pass-1", &now).await, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "password");
     let fresh = regenerate(PASSWORD, &now).await;

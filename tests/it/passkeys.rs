@@ -379,6 +379,16 @@ async fn a_passkey_only_student_signs_up_verifies_adds_a_passkey_and_cannot_remo
     json_of(signed_in, 200).await;
     let listed = json_of(browser.get("/api/v1/account/passkeys").await, 200).await;
     assert_eq!(listed["has_password"], false);
+    // With no password to give, a recent sign-in stands in for it before second-factor changes.
+    let (secret, _) = crate::support::totp::enrol(&server, &browser).await;
+    crate::support::totp::next_step(&server);
+    let code = crate::support::totp::code(&server, &secret, 0);
+    let codes = browser.post("/api/v1/account/mfa/recovery-codes", json!({"code": code})).await;
+    json_of(codes, 200).await;
+    server.clock.advance(chrono::Duration::minutes(6));
+    let code = crate::support::totp::code(&server, &secret, 0);
+    let stale = browser.post("/api/v1/account/mfa/recovery-codes", json!({"code": code})).await;
+    problem(stale, 403, "reauthentication_required").await;
 
     let id = added["id"].as_str().unwrap();
     let renamed = browser.send(reqwest::Method::PATCH, &format!("/api/v1/account/passkeys/{id}"));

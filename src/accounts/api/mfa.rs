@@ -33,7 +33,9 @@ pub struct CodeRequest {
 
 #[derive(Object)]
 pub struct RecoveryCodesRequest {
-    /// The account's password.
+    /// The account's password (empty for an account without one: a sign-in within the last 5
+    /// minutes stands in for it).
+    #[oai(default)]
     password: String,
     /// The current 6-digit code from the authenticator app.
     code: String,
@@ -41,7 +43,9 @@ pub struct RecoveryCodesRequest {
 
 #[derive(Object)]
 pub struct DisableTotpRequest {
-    /// The account's password.
+    /// The account's password (empty for an account without one: a sign-in within the last 5
+    /// minutes stands in for it).
+    #[oai(default)]
     password: String,
     /// A current TOTP code or an unused recovery code.
     code: String,

@@ -65,7 +65,7 @@ impl From<crate::accounts::AccountError> for ApiError {
             E::ReauthenticationRequired => Self::forbidden(
                 "reauthentication_required",
                 "Give your password again, or sign in again (within the last 5 minutes), to \
-                 add a passkey.",
+                 make this change.",
             ),
             E::PasskeysUnavailable => Self::not_found(
                 "passkeys_unavailable",

@@ -191,6 +191,37 @@ fn qr_svg(text: &str) -> Result<String, AccountError> {
 }
 
 impl Accounts {
+    /// The owner proves themselves before a change to their second factors: with the password,
+    /// or, for an account without one (it signs in with passkeys), by a sign-in within the last
+    /// [`super::passkeys::RECENT_SIGN_IN_SECONDS`].
+    async fn confirm_owner(
+        &self,
+        principal: &Principal,
+        user: &User,
+        password: &str,
+        check: PasswordCheck,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountError> {
+        if user.password_hash.is_none() {
+            let age = self.now() - principal.created_at;
+            return if age <= super::passkeys::RECENT_SIGN_IN_SECONDS {
+                Ok(())
+            } else {
+                Err(AccountError::ReauthenticationRequired)
+            };
+        }
+        if password.is_empty() {
+            return Err(AccountError::Validation(vec![field("password", "Enter your password.")]));
+        }
+        if !self.confirm_password(user, password, check, meta).await? {
+            return Err(AccountError::Validation(vec![field(
+                "password",
+                "This is not your current password.",
+            )]));
+        }
+        Ok(())
+    }
+
     pub async fn mfa_status(&self, user_id: &str) -> Result<MfaStatus, AccountError> {
         let id = user_id.to_string();
         Ok(self
@@ -302,12 +333,7 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let user =
             self.user_from_db(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
-        if !self.confirm_password(&user, password, PasswordCheck::DisableTotp, meta).await? {
-            return Err(AccountError::Validation(vec![field(
-                "password",
-                "This is not your current password.",
-            )]));
-        }
+        self.confirm_owner(principal, &user, password, PasswordCheck::DisableTotp, meta).await?;
         let (code, now, ip, key) =
             (code.to_string(), self.now(), meta.ip.clone(), self.recovery_key);
         let pii = self.pii.clone();
@@ -359,12 +385,7 @@ impl Accounts {
     ) -> Result<Vec<String>, AccountError> {
         let user =
             self.user_from_db(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
-        if !self.confirm_password(&user, password, PasswordCheck::RecoveryCodes, meta).await? {
-            return Err(AccountError::Validation(vec![field(
-                "password",
-                "This is not your current password.",
-            )]));
-        }
+        self.confirm_owner(principal, &user, password, PasswordCheck::RecoveryCodes, meta).await?;
         let codes = totp::new_recovery_codes();
         let hashes: Vec<Vec<u8>> =
             codes.iter().map(|c| totp::recovery_code_hash(&self.recovery_key, c)).collect();
