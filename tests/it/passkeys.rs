@@ -55,7 +55,15 @@ async fn sign_in_with(
     challenge_id: &Value,
     credential: Value,
 ) -> reqwest::Response {
-    let browser = server.new_user("");
+    post_sign_in(&server.new_user(""), challenge_id, credential).await
+}
+
+/// The sign-in request a browser's page sends (no session yet, so no CSRF header).
+async fn post_sign_in(
+    browser: &User,
+    challenge_id: &Value,
+    credential: Value,
+) -> reqwest::Response {
     browser
         .client
         .post(browser.url("/api/v1/auth/passkey"))
@@ -99,13 +107,7 @@ async fn a_passkey_added_on_the_account_signs_in_with_no_email_as_two_factors() 
     );
     let credential = soft.sign_in(&options["public_key"]).await;
     let browser = server.new_user("ada@north.edu");
-    let signed_in = browser
-        .client
-        .post(browser.url("/api/v1/auth/passkey"))
-        .json(&json!({"challenge_id": options["challenge_id"], "credential": credential}))
-        .send()
-        .await
-        .unwrap();
+    let signed_in = post_sign_in(&browser, &options["challenge_id"], credential).await;
     let body = json_of(signed_in, 200).await;
     assert_eq!(body["mfa_required"], false);
     assert_eq!(body["user"]["email"], "ada@north.edu");
@@ -369,13 +371,7 @@ async fn a_passkey_only_student_signs_up_verifies_adds_a_passkey_and_cannot_remo
     let options = sign_in_options(&server).await;
     let credential = soft.sign_in(&options["public_key"]).await;
     let browser = server.new_user("ada@north.edu");
-    let signed_in = browser
-        .client
-        .post(browser.url("/api/v1/auth/passkey"))
-        .json(&json!({"challenge_id": options["challenge_id"], "credential": credential}))
-        .send()
-        .await
-        .unwrap();
+    let signed_in = post_sign_in(&browser, &options["challenge_id"], credential).await;
     json_of(signed_in, 200).await;
     let listed = json_of(browser.get("/api/v1/account/passkeys").await, 200).await;
     assert_eq!(listed["has_password"], false);
@@ -428,13 +424,7 @@ async fn a_passkey_only_student_signs_up_verifies_adds_a_passkey_and_cannot_remo
     let options = sign_in_options(&server).await;
     let credential = second.sign_in(&options["public_key"]).await;
     let browser = server.new_user("ada@north.edu");
-    let signed_in = browser
-        .client
-        .post(browser.url("/api/v1/auth/passkey"))
-        .json(&json!({"challenge_id": options["challenge_id"], "credential": credential}))
-        .send()
-        .await
-        .unwrap();
+    let signed_in = post_sign_in(&browser, &options["challenge_id"], credential).await;
     json_of(signed_in, 200).await;
     assert_eq!(browser.delete(&format!("/api/v1/account/passkeys/{id}")).await.status(), 204);
     server.mail_to("ada@north.edu", "A passkey was removed").await;
