@@ -28,8 +28,13 @@ function passwordField() {
   });
 }
 
-/** The section element; it loads its state itself. */
+/**
+ * The section (`element`); it loads its state itself. `withoutPassword()`: the account has no
+ * password (it signs in with passkeys), so the forms ask for none: a recent sign-in stands in.
+ */
 export function twoStepSection() {
+  let hasPassword = true;
+  const passwordIfAny = () => (hasPassword ? passwordField() : null);
   const body = h("div", { class: "stack" }, h("p", { role: "status" }, "Loading…"));
   const element = h(
     "section",
@@ -112,7 +117,7 @@ export function twoStepSection() {
     const offForm = h(
       "form",
       { class: "stack", "aria-label": "Turn off two-step sign-in" },
-      passwordField(),
+      passwordIfAny(),
       field({
         name: "code",
         label: "Code or recovery code",
@@ -134,7 +139,7 @@ export function twoStepSection() {
     const newCodes = h(
       "form",
       { class: "stack", "aria-label": "Make new recovery codes" },
-      passwordField(),
+      passwordIfAny(),
       codeField(),
       submit("Make new recovery codes"),
     );
@@ -155,5 +160,9 @@ export function twoStepSection() {
   }
 
   show();
-  return element;
+  const withoutPassword = () => {
+    hasPassword = false;
+    return show();
+  };
+  return { element, withoutPassword };
 }

@@ -35,7 +35,14 @@ export async function render(root, { who }) {
   const deletion = deleteSection(user);
   // The passkey list says whether the account has a password (one made with a passkey instead
   // has none): then there is no password to change or to give before deleting.
-  const passkeys = passkeysSection({ onLoaded: ({ has_password }) => has_password || withoutPassword(password, deletion) });
+  const twoStep = twoStepSection();
+  const passkeys = passkeysSection({
+    onLoaded: ({ has_password }) => {
+      if (has_password) return;
+      withoutPassword(password, deletion);
+      twoStep.withoutPassword();
+    },
+  });
   replace(
     root,
     policy,
@@ -43,7 +50,7 @@ export async function render(root, { who }) {
     phoneSection(user),
     password,
     passkeys.element,
-    twoStepSection(),
+    twoStep.element,
     sessions.element,
     apps.element,
     dataSection(),
