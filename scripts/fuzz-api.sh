@@ -42,7 +42,11 @@ cleanup() {
 trap cleanup EXIT
 
 export GATEHOUSE_STORAGE__DATA_DIR="$work/data"
-export GATEHOUSE_SERVER__LISTEN=127.0.0.1:0
+# A free port chosen here, so that public_url can name it as localhost: browsers (and so
+# Gatehouse) offer passkeys only on a domain name, and the passkey operations are fuzzed too.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export GATEHOUSE_SERVER__LISTEN=127.0.0.1:$port
+export GATEHOUSE_SERVER__PUBLIC_URL=http://localhost:$port
 export GATEHOUSE_RATE_LIMIT__ENABLED=false
 # The fuzzer reads the admin's email from the API and sends it with made-up passwords: with
 # lockout on, enough of them lock its own identity out for an hour (the 100-failures cap).

@@ -26,6 +26,10 @@ pub enum CeremonyError {
     /// Not a WebAuthn answer at all (missing fields, bad base64).
     #[error("malformed WebAuthn response: {0}")]
     Malformed(String),
+    /// The authenticator said the credential is not discoverable (`credProps.rk` false): it
+    /// could never sign in without an email.
+    #[error("the credential is not discoverable")]
+    NotDiscoverable,
     /// The signature counter did not go up: the passkey may have been copied.
     #[error("the signature counter went backwards")]
     CounterWentBackwards,
@@ -99,6 +103,14 @@ impl PasskeyRp {
         answer: &Value,
         state: &str,
     ) -> Result<Passkey, CeremonyError> {
+        // Residence cannot be checked cryptographically; browsers report it (credProps), and
+        // a credential reported as not stored on the authenticator is refused.
+        let rk = answer
+            .pointer("/clientExtensionResults/credProps/rk")
+            .or_else(|| answer.pointer("/extensions/credProps/rk"));
+        if rk == Some(&Value::Bool(false)) {
+            return Err(CeremonyError::NotDiscoverable);
+        }
         let answer: RegisterPublicKeyCredential = serde_json::from_value(answer.clone())
             .map_err(|e| CeremonyError::Malformed(e.to_string()))?;
         let state: PasskeyRegistration = serde_json::from_str(state)

@@ -385,6 +385,15 @@ async fn a_passkey_only_student_signs_up_verifies_adds_a_passkey_and_cannot_remo
     let code = crate::support::totp::code(&server, &secret, 0);
     let stale = browser.post("/api/v1/account/mfa/recovery-codes", json!({"code": code})).await;
     problem(stale, 403, "reauthentication_required").await;
+    // Signed in again with the passkey: two-step sign-in goes off with a code alone.
+    let options = sign_in_options(&server).await;
+    let credential = soft.sign_in(&options["public_key"]).await;
+    let again = server.new_user("ada@north.edu");
+    json_of(post_sign_in(&again, &options["challenge_id"], credential).await, 200).await;
+    crate::support::totp::next_step(&server);
+    let code = crate::support::totp::code(&server, &secret, 0);
+    let off = again.send(reqwest::Method::DELETE, "/api/v1/account/mfa/totp");
+    assert_eq!(off.json(&json!({"code": code})).send().await.unwrap().status(), 204);
 
     let id = added["id"].as_str().unwrap();
     let renamed = browser.send(reqwest::Method::PATCH, &format!("/api/v1/account/passkeys/{id}"));
@@ -448,4 +457,54 @@ async fn passkeys_are_off_where_public_url_is_an_ip_address() {
         "passkeys_unavailable",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_reset_link_alone_cannot_add_a_passkey_to_an_account_with_two_step_sign_in() {
+    let server = start().await;
+    let user = server.signed_in_user("ada@north.edu").await;
+    crate::support::totp::enrol(&server, &user).await;
+    let forgot =
+        server.post("/api/v1/auth/password/forgot", json!({"email": "ada@north.edu"})).await;
+    assert_eq!(forgot.status(), 202);
+    let token =
+        server.mail_to("ada@north.edu", "Reset your password").await.link_token("/reset-password");
+    let options = server.post("/api/v1/auth/passkey/setup/options", json!({"token": token})).await;
+    problem(options, 409, "second_factor_required").await;
+    assert_eq!(server.query_i64("SELECT count(*) FROM passkey_challenges"), 0);
+}
+
+#[tokio::test]
+async fn an_api_token_is_never_a_recent_sign_in() {
+    let server = start().await;
+    server.signed_in_user("ada@north.edu").await;
+    let grant = server
+        .post("/api/v1/auth/token", json!({"email": "ada@north.edu", "password": PASSWORD}))
+        .await;
+    let access = json_of(grant, 200).await["access_token"].as_str().unwrap().to_string();
+    // Issued a second ago, yet it proves nothing about when its holder last signed in.
+    let options = server
+        .client
+        .post(server.url("/api/v1/account/passkeys/options"))
+        .bearer_auth(&access)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    problem(options, 403, "reauthentication_required").await;
+}
+
+#[tokio::test]
+async fn a_credential_reported_as_not_discoverable_is_refused() {
+    let server = start().await;
+    let user = server.signed_in_user("ada@north.edu").await;
+    let mut soft = SoftPasskey::new(&server.base);
+    let options =
+        json_of(user.post("/api/v1/account/passkeys/options", json!({})).await, 200).await;
+    let mut credential = soft.register(&options["public_key"]).await;
+    credential["clientExtensionResults"] = json!({"credProps": {"rk": false}});
+    let body =
+        json!({"challenge_id": options["challenge_id"], "name": "Key", "credential": credential});
+    problem(user.post("/api/v1/account/passkeys", body).await, 401, "passkey_not_accepted").await;
+    assert_eq!(server.query_i64("SELECT count(*) FROM passkeys"), 0);
 }

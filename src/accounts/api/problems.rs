@@ -90,6 +90,12 @@ impl From<crate::accounts::AccountError> for ApiError {
             E::PasskeyNotFound => {
                 Self::not_found("passkey_not_found", "Your account has no passkey with this id.")
             }
+            E::SecondFactorRequired => Self::conflict(
+                "second_factor_required",
+                "This account uses two-step sign-in, so an emailed link alone cannot add a \
+                 passkey. Set a new password with the link, sign in with your code, then add a \
+                 passkey on your account page.",
+            ),
             E::LastSignInMethod => Self::conflict(
                 "last_sign_in_method",
                 "This passkey is the only way into your account. Add another passkey or set a \

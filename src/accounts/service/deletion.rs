@@ -70,7 +70,10 @@ impl Accounts {
                     return Err(DeletionError::WrongPassword);
                 }
             }
-            None if self.clock.unix() - principal.created_at > RECENT_SIGN_IN_SECONDS => {
+            // A browser session's own age: an API access token's time is its last refresh.
+            None if principal.method != crate::identity::AuthMethod::Session
+                || self.clock.unix() - principal.created_at > RECENT_SIGN_IN_SECONDS =>
+            {
                 return Err(DeletionError::ReauthenticationRequired);
             }
             None => {}

@@ -192,8 +192,8 @@ fn qr_svg(text: &str) -> Result<String, AccountError> {
 
 impl Accounts {
     /// The owner proves themselves before a change to their second factors: with the password,
-    /// or, for an account without one (it signs in with passkeys), by a sign-in within the last
-    /// [`super::passkeys::RECENT_SIGN_IN_SECONDS`].
+    /// or, for an account without one (it signs in with passkeys), by a browser sign-in within
+    /// the last [`super::passkeys::RECENT_SIGN_IN_SECONDS`].
     async fn confirm_owner(
         &self,
         principal: &Principal,
@@ -203,8 +203,7 @@ impl Accounts {
         meta: &RequestMeta,
     ) -> Result<(), AccountError> {
         if user.password_hash.is_none() {
-            let age = self.now() - principal.created_at;
-            return if age <= super::passkeys::RECENT_SIGN_IN_SECONDS {
+            return if self.signed_in_recently(principal) {
                 Ok(())
             } else {
                 Err(AccountError::ReauthenticationRequired)

@@ -104,6 +104,8 @@ pub enum AccountError {
     PasskeyAlreadyRegistered,
     #[error("no such passkey")]
     PasskeyNotFound,
+    #[error("the account has two-step sign-in: a link alone cannot add a passkey")]
+    SecondFactorRequired,
     #[error("the only way left to sign in")]
     LastSignInMethod,
     #[error("a solved captcha is required")]

@@ -12,6 +12,19 @@ use crate::mfa::passkey_store::{self, REGISTER, SIGN_IN};
 use crate::mfa::passkeys::CeremonyError;
 use crate::notify::templates::MfaChange;
 
+/// Why an emailed link may not add a passkey to this account, if it may not: a disabled
+/// account, or one with two-step sign-in, where the link alone would otherwise replace the
+/// mailbox and a TOTP code by the mailbox alone (a passkey is two factors).
+fn refuse_link_setup(conn: &Connection, user_id: &str) -> Result<(), AccountError> {
+    if store::is_disabled(conn, user_id)? {
+        return Err(AccountError::AccountDisabled);
+    }
+    if crate::mfa::totp::enabled(conn, user_id)? {
+        return Err(AccountError::SecondFactorRequired);
+    }
+    Ok(())
+}
+
 impl Accounts {
     /// Begins a sign-in that any of the site's passkeys may answer.
     pub async fn start_passkey_sign_in(&self) -> Result<PasskeyChallenge, AccountError> {
@@ -132,9 +145,7 @@ impl Accounts {
             .db
             .run(move |conn| {
                 let token = usable_token(conn, &hash, store::RESET_PASSWORD, now)?;
-                if store::is_disabled(conn, &token.user_id)? {
-                    return Err(AccountError::AccountDisabled);
-                }
+                refuse_link_setup(conn, &token.user_id)?;
                 store::find_by_id(conn, &pii, &token.user_id)?.ok_or(AccountError::InvalidToken)
             })
             .await?;
@@ -161,6 +172,7 @@ impl Accounts {
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 let link = usable_token(&tx, &token_hash, store::RESET_PASSWORD, now)?;
+                refuse_link_setup(&tx, &link.user_id)?;
                 let challenge = passkey_store::take_challenge(&tx, &hash)?.filter(|c| {
                     c.purpose == REGISTER
                         && c.expires_at > now

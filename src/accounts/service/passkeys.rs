@@ -66,9 +66,9 @@ pub(super) fn challenge_hash(challenge_id: &str) -> Result<Vec<u8>, AccountError
 fn ceremony_refusal(e: CeremonyError) -> AccountError {
     match e {
         CeremonyError::Malformed(_) => AccountError::PasskeyMalformed,
-        CeremonyError::CounterWentBackwards | CeremonyError::Refused(_) => {
-            AccountError::PasskeyNotAccepted
-        }
+        CeremonyError::CounterWentBackwards
+        | CeremonyError::NotDiscoverable
+        | CeremonyError::Refused(_) => AccountError::PasskeyNotAccepted,
     }
 }
 
@@ -121,6 +121,13 @@ pub(super) fn audit_passkey(
 }
 
 impl Accounts {
+    /// Whether the caller signed in within [`RECENT_SIGN_IN_SECONDS`]: a browser session only.
+    /// An API access token's time is when it was refreshed, not when its holder signed in.
+    pub(super) fn signed_in_recently(&self, principal: &Principal) -> bool {
+        principal.method == AuthMethod::Session
+            && self.now() - principal.created_at <= RECENT_SIGN_IN_SECONDS
+    }
+
     pub(super) fn passkey_rp(&self) -> Result<Arc<PasskeyRp>, AccountError> {
         self.passkey_rp.clone().ok_or(AccountError::PasskeysUnavailable)
     }
@@ -149,7 +156,7 @@ impl Accounts {
         let rp = self.passkey_rp()?;
         let user =
             self.user_from_db(&principal.user_id).await?.ok_or(AccountError::InvalidCredentials)?;
-        if self.now() - principal.created_at > RECENT_SIGN_IN_SECONDS {
+        if !self.signed_in_recently(principal) {
             let password = password.filter(|p| !p.is_empty());
             let (Some(password), Some(_)) = (password, &user.password_hash) else {
                 return Err(AccountError::ReauthenticationRequired);
