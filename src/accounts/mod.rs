@@ -1,5 +1,5 @@
 //! Campus accounts: registration restricted to campus domains, email verification, sign-in with
-//! a password, password change and reset, profiles. `api.rs` is the HTTP face, `service.rs`
+//! a password or a passkey, password change and reset, profiles. `api.rs` is the HTTP face, `service.rs`
 //! the rules, `store.rs` the SQL, `password.rs` the policy and hashing.
 
 pub mod api;

@@ -5,7 +5,8 @@
 //!
 //! One `impl Accounts` per concern: `signup` (registration, verification), `links` (emailed
 //! links), `signin` (passwords, sessions, lockout), `mfa` (TOTP, recovery codes, the second
-//! sign-in step), `passwords` (change, reset), `profile`.
+//! sign-in step), `passkeys` (adding, renaming, removing) and `passkey_sign_in` (signing in,
+//! adding one with an emailed link), `passwords` (change, reset), `profile`.
 
 mod cached_user;
 mod deletion;
