@@ -16,7 +16,7 @@ const HEADING_ID = "passkeys-heading";
  * answer ({passkeys, has_password}).
  */
 export function passkeysSection({ onLoaded } = {}) {
-  const list = h("ul", { class: "session-list", "aria-label": "Your passkeys" });
+  const list = h("ul", { class: "passkey-list", "aria-label": "Your passkeys" });
   const empty = h("p", { hidden: true }, "You have no passkeys yet.");
   const result = h("div", { role: "status", class: "form-result" });
   const addArea = h("div", { class: "passkey-add" });
