@@ -174,14 +174,15 @@ pub fn open_database(data_dir: &Path) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-/// Threads for password hashing: one fewer than the cores (at least one), so that a rush of
-/// sign-ins queues for hashing and leaves a core to the async workers. Every campus app
-/// checks a session on each of its requests, and with every core hashing those checks waited
-/// for the scheduler (p99 6.2 ms on two cores during a storm of sign-ins). The price is
-/// sign-in throughput: half on two cores, a quarter less on four.
+/// Threads for password hashing: one per core, at the lowest priority (nice 19). A rush of
+/// sign-ins then uses every core, and the async workers answering session checks (every
+/// campus app checks a session on each of its requests) still run first whenever they have
+/// work: the kernel gives a nice-0 thread about seventy times the share of a nice-19 one.
+/// (With every core hashing at normal priority, p99 of session checks during a storm was 6.2
+/// ms on two cores; with one thread fewer than the cores, sign-ins reached 0.62 of the
+/// machine's argon2id rate. `scripts/bench/storm.sh` measures both together.)
 pub fn hashing_threads() -> usize {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    cores.saturating_sub(1).max(1)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
 
 /// The services and workers for `config`, without side effects beyond opening storage.
@@ -208,7 +209,7 @@ pub fn build(
     crate::pii::start_checks::prepare(&mut *db.get()?, &pii, SEALED, clock.unix())
         .context("cannot open the personal data")?;
     let hasher = PasswordHasherPool::new(
-        BlockingPool::new("hashing", hashing_threads()),
+        BlockingPool::low_priority("hashing", hashing_threads(), crate::db::LOWEST_PRIORITY_NICE),
         *keys.pepper.expose(),
     );
     let outbox_wake = Arc::new(Notify::new());

@@ -2,25 +2,23 @@
 //! number of permits; work waits for a permit before it is handed to a blocking thread, so a
 //! burst of requests queues instead of spawning unbounded threads.
 //!
-//! Licence-image decoding runs on a pool's own threads at a lower OS priority
-//! ([`BlockingPool::low_priority`]): a decode takes a core for a few hundred milliseconds, and
-//! meanwhile the async workers answering session checks are scheduled first. (tokio's shared
-//! blocking threads cannot be used for that: an unprivileged process may lower a thread's
-//! priority but never raise it back, and those threads run database work later.)
-//!
-//! Password hashing stays at normal priority: at nice +10 a hash took anything from one to ten
-//! times as long depending on what else ran, and the test that sign-in takes the same time for
-//! existing and unknown accounts (`tests/it/uniform.rs`) could no longer tell the two apart
-//! from that noise on a busy machine.
+//! Licence-image decoding and password hashing run on pools' own threads at a lower OS
+//! priority ([`BlockingPool::low_priority`]): a decode or a hash takes a core for tens to
+//! hundreds of milliseconds, and meanwhile the async workers answering session checks are
+//! scheduled first. (tokio's shared blocking threads cannot be used for that: an unprivileged
+//! process may lower a thread's priority but never raise it back, and those threads run
+//! database work later.)
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{Semaphore, oneshot};
 
-/// The nice value of low-priority pool threads (0 is normal, 19 the lowest): CFS then gives
-/// a normal thread about ten times their share of a busy core.
+/// Nice values for [`BlockingPool::low_priority`] (0 is normal, 19 the lowest). At +10 CFS
+/// gives a normal thread about ten times a low one's share of a busy core; at +19 about
+/// seventy times.
 pub const LOW_PRIORITY_NICE: i32 = 10;
+pub const LOWEST_PRIORITY_NICE: i32 = 19;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -31,6 +29,8 @@ pub struct BlockingPool {
     size: usize,
     /// Own threads at low priority, once started (None: tokio's blocking threads).
     own_threads: Option<Arc<OnceLock<mpsc::Sender<Job>>>>,
+    /// The nice value of the own threads.
+    nice: i32,
 }
 
 /// The blocking task could not run to completion (it panicked, or the runtime is stopping).
@@ -44,29 +44,30 @@ pub struct BlockingError {
 impl BlockingPool {
     pub fn new(name: &'static str, size: usize) -> Self {
         let size = size.max(1);
-        Self { name, permits: Arc::new(Semaphore::new(size)), size, own_threads: None }
+        Self { name, permits: Arc::new(Semaphore::new(size)), size, own_threads: None, nice: 0 }
     }
 
-    /// `size` threads of its own at nice [`LOW_PRIORITY_NICE`], started by the first task
-    /// (an idle server does not pay for them); they end when the last clone is dropped.
-    pub fn low_priority(name: &'static str, size: usize) -> Self {
+    /// `size` threads of its own at `nice`, started by the first task (an idle server does
+    /// not pay for them); they end when the last clone is dropped.
+    pub fn low_priority(name: &'static str, size: usize, nice: i32) -> Self {
         let size = size.max(1);
         Self {
             name,
             permits: Arc::new(Semaphore::new(size)),
             size,
             own_threads: Some(Arc::new(OnceLock::new())),
+            nice,
         }
     }
 
-    fn start_threads(name: &'static str, size: usize) -> mpsc::Sender<Job> {
+    fn start_threads(name: &'static str, size: usize, nice: i32) -> mpsc::Sender<Job> {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         for i in 0..size {
             let receiver = receiver.clone();
             let spawned =
                 std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
-                    lower_priority(name);
+                    lower_priority(name, nice);
                     loop {
                         let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok(job) = job else { return };
@@ -101,7 +102,7 @@ impl BlockingPool {
         let Some(threads) = &self.own_threads else {
             return tokio::task::spawn_blocking(work).await.map_err(|e| fail(e.to_string()));
         };
-        let threads = threads.get_or_init(|| Self::start_threads(self.name, self.size));
+        let threads = threads.get_or_init(|| Self::start_threads(self.name, self.size, self.nice));
         let (answer, answered) = oneshot::channel();
         threads
             .send(Box::new(move || {
@@ -113,9 +114,9 @@ impl BlockingPool {
 }
 
 /// Lowers the calling thread's priority. Not fatal when refused: the work still runs.
-fn lower_priority(pool: &str) {
+fn lower_priority(pool: &str, nice: i32) {
     let thread = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(thread), LOW_PRIORITY_NICE) {
+    if let Err(e) = rustix::process::setpriority_process(Some(thread), nice) {
         tracing::warn!(pool, error = %e, "cannot lower the priority of a pool thread");
     }
 }
@@ -156,7 +157,7 @@ mod tests {
     async fn low_priority_threads_run_work_at_a_lower_priority_and_survive_panics() {
         let own_nice = || rustix::process::getpriority_process(Some(rustix::thread::gettid()));
         let before = own_nice().unwrap();
-        let pool = BlockingPool::low_priority("test-low", 2);
+        let pool = BlockingPool::low_priority("test-low", 2, LOW_PRIORITY_NICE);
         let nice = pool.run(own_nice).await.unwrap().unwrap();
         // (A test run already niced past 10 cannot go back up: its threads stay where it is.)
         assert_eq!(nice, LOW_PRIORITY_NICE.max(before));

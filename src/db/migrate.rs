@@ -29,8 +29,11 @@ pub struct MigrationReport {
 }
 
 fn sorted_migrations() -> Vec<(String, String)> {
-    let mut names: Vec<String> =
-        Migrations::iter().map(|n| n.into_owned()).filter(|n| n.ends_with(".sql")).collect();
+    // The folder's own files only: `migrations/postgres/` holds the other engine's twins.
+    let mut names: Vec<String> = Migrations::iter()
+        .map(|n| n.into_owned())
+        .filter(|n| n.ends_with(".sql") && !n.contains('/'))
+        .collect();
     names.sort();
     names
         .into_iter()

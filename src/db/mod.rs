@@ -6,7 +6,7 @@ mod blocking;
 mod migrate;
 mod pool;
 
-pub use blocking::{BlockingError, BlockingPool};
+pub use blocking::{BlockingError, BlockingPool, LOW_PRIORITY_NICE, LOWEST_PRIORITY_NICE};
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{Db, DbError, open};
 

@@ -97,7 +97,7 @@ impl Drivers {
             outbox_wake: parts.outbox_wake,
             uploads,
             ocr: ocr.map(|program| Arc::new(ocr::Ocr::new(program))),
-            images: BlockingPool::low_priority("images", 2),
+            images: BlockingPool::low_priority("images", 2, crate::db::LOW_PRIORITY_NICE),
             changes: Tier::new(config.driver.changes_per_hour, Duration::from_secs(3600)),
             limits_enabled: config.rate_limit.enabled,
             config,

@@ -61,7 +61,13 @@ pub fn verify_keys(
 }
 
 /// After migrations (and [`verify_keys`]): records the check values of new keys, then seals
-/// values still stored in plain text.
+/// values still stored in plain text, once for each set of sealed columns.
+///
+/// The pass reads every sealed column of every row (3 s at 1,000,000 accounts), and after it
+/// has run nothing writes plain text there again, so it runs once: the columns it covered are
+/// recorded in `instance` and the next start skips it while they are the same. A release
+/// that seals another column changes the list, and the next start runs the pass again. (A
+/// database restored from a backup carries its own record, or none if it is older than this.)
 pub fn prepare(
     conn: &mut Connection,
     pii: &FieldCipher,
@@ -69,11 +75,36 @@ pub fn prepare(
     now: i64,
 ) -> Result<(), StartupError> {
     record_keys(conn, pii, now)?;
-    let sealed = sealed::run_pass(conn, pii, sealed, Pass::SealPlain, 500, |_| {})?;
-    if sealed > 0 {
-        tracing::info!(values = sealed, "personal data stored in plain text is now sealed");
+    let columns = sealed_columns_list(sealed);
+    let done: Option<String> = conn
+        .query_row("SELECT value FROM instance WHERE key = ?1", [SEALED_PASS_KEY], |r| r.get(0))
+        .optional()?;
+    if done.as_deref() == Some(columns.as_str()) {
+        return Ok(());
     }
+    let count = sealed::run_pass(conn, pii, sealed, Pass::SealPlain, 500, |_| {})?;
+    if count > 0 {
+        tracing::info!(values = count, "personal data stored in plain text is now sealed");
+    }
+    conn.execute(
+        "INSERT INTO instance (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![SEALED_PASS_KEY, columns],
+    )?;
     Ok(())
+}
+
+/// The `instance` key recording which sealed columns the plain-text pass has covered.
+const SEALED_PASS_KEY: &str = "plain_text_sealed_columns";
+
+/// Every sealed column as `table.column`, sorted, space-separated.
+fn sealed_columns_list(sealed: &[SealedColumns]) -> String {
+    let mut names: Vec<String> = sealed
+        .iter()
+        .flat_map(|spec| spec.columns.iter().map(move |c| format!("{}.{c}", spec.table)))
+        .collect();
+    names.sort();
+    names.join(" ")
 }
 
 /// Every key the database knows (not retired) must be present and open its check value.

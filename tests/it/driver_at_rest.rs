@@ -139,6 +139,12 @@ async fn plain_licences_from_an_earlier_version_are_sealed_at_start_up() {
         )
         .unwrap();
         conn.execute("UPDATE driver_uploads SET key_id = NULL WHERE side = 'back'", []).unwrap();
+        // A record of the pass naming fewer columns: a release that seals a new column.
+        conn.execute(
+            "UPDATE instance SET value = 'users.email' WHERE key = 'plain_text_sealed_columns'",
+            [],
+        )
+        .unwrap();
         std::fs::write(data.join("uploads").join(&back_file), &uploaded.back).unwrap();
     }
     let server = TestServer::start_in(dir, |c| c.driver.tesseract = String::new()).await;

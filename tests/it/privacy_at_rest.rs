@@ -90,9 +90,19 @@ async fn plain_rows_from_before_encryption_are_sealed_at_start_up() {
             [EMAIL],
         )
         .unwrap();
+        // Such a version had not recorded a sealing pass either.
+        conn.execute("DELETE FROM instance WHERE key = 'plain_text_sealed_columns'", []).unwrap();
     }
     let server = TestServer::start_in(dir, |_| {}).await;
     assert_eq!(server.query_i64("SELECT count(*) FROM users WHERE substr(email, 1, 1) = char(1) AND substr(display_name, 1, 1) = char(1)"), 1);
+    assert_eq!(
+        server.query_i64(
+            "SELECT count(*) FROM instance WHERE key = 'plain_text_sealed_columns'
+             AND ' ' || value || ' ' LIKE '% users.email %'"
+        ),
+        1,
+        "the pass is recorded with the columns it covered, so the next start skips it"
+    );
     let user = server.new_user(EMAIL);
     assert_eq!(user.login(PASSWORD, false).await.status(), 200);
     let account: serde_json::Value = user.get("/api/v1/account").await.json().await.unwrap();
