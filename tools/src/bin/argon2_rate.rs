@@ -1,6 +1,6 @@
-//! Raw argon2id verification rate with Gatehouse's parameters, on a hashing pool of the
-//! server's size (one thread fewer than the cores, at least one): the ceiling for sign-ins
-//! per second. Used by scripts/bench/accounts.sh.
+//! Raw argon2id verification rate with Gatehouse's parameters, one thread per core at normal
+//! priority: the machine's rate, the ceiling for sign-ins per second. Used by
+//! scripts/bench/accounts.sh and storm.sh.
 //!
 //!     cargo run --release -p gatehouse-tools --bin argon2_rate -- [SECONDS]
 
