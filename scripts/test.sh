@@ -49,8 +49,14 @@ if command -v tesseract >/dev/null 2>&1; then
   export GATEHOUSE_REQUIRE_OCR=1
 fi
 
-step "cargo test (unit and integration tests)"
-cargo test --locked --no-fail-fast
+# A throwaway PostgreSQL (Debian's package, installed when missing) for the tests of the second
+# storage engine (SPEC section 14): scripts/with-postgres.sh starts it on a free loopback port,
+# passes its URL in GATEHOUSE_TEST_POSTGRES_URL and removes it afterwards.
+step "PostgreSQL schema: migrations/postgres/ against the SQLite migrations (scripts/postgres/compare-schemas.py)"
+scripts/with-postgres.sh python3 scripts/postgres/compare-schemas.py
+
+step "cargo test (unit and integration tests; the storage layer on SQLite and PostgreSQL)"
+scripts/with-postgres.sh cargo test --locked --no-fail-fast
 
 step "OpenAPI drift: openapi/openapi.yaml against 'gatehouse openapi'"
 if ! diff -u openapi/openapi.yaml <("$CARGO_TARGET_DIR/debug/gatehouse" openapi); then

@@ -44,6 +44,12 @@ fn sorted_migrations() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The SQLite migrations' names, in order (their PostgreSQL twins must match them).
+#[cfg(test)]
+pub fn sqlite_migration_names() -> Vec<String> {
+    sorted_migrations().into_iter().map(|(name, _)| name).collect()
+}
+
 /// The first line of a migration that rebuilds a table (see `migrate`).
 const FOREIGN_KEYS_OFF: &str = "-- gatehouse: foreign_keys=off";
 

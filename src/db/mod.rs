@@ -3,11 +3,17 @@
 //! runs on an async worker thread.
 
 mod blocking;
+pub mod conn;
+#[cfg(test)]
+mod conn_tests;
 mod migrate;
+mod migrate_postgres;
 mod pool;
+pub mod postgres;
 
 pub use blocking::{BlockingError, BlockingPool, LOW_PRIORITY_NICE, LOWEST_PRIORITY_NICE};
 pub use migrate::{MigrationReport, migrate};
+pub use migrate_postgres::{PostgresMigrateError, migrate_postgres};
 pub use pool::{Db, DbError, open};
 
 /// Starts a write transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A
@@ -31,12 +37,12 @@ pub fn write_tx(conn: &mut rusqlite::Connection) -> rusqlite::Result<WriteTx<'_>
 
 /// How long a writer waits for its turn before going to SQLite's own lock (and busy timeout)
 /// without it: the busy timeout, so that a turn never waits longer than SQLite would.
-const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(super) const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 type Turn = std::sync::Arc<parking_lot::Mutex<()>>;
 
 /// The writers' lock of the connection's database file (none for an in-memory database).
-fn writer_turn(conn: &rusqlite::Connection) -> Option<Turn> {
+pub(super) fn writer_turn(conn: &rusqlite::Connection) -> Option<Turn> {
     static TURNS: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashMap<String, Turn>>> =
         std::sync::LazyLock::new(Default::default);
     let path = conn.path().filter(|p| !p.is_empty())?;

@@ -30,6 +30,7 @@ fn main() -> anyhow::Result<()> {
             reqwest::header::HeaderValue::from_str(value.trim())?,
         );
     }
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // One worker thread: the generator shares the machine with the server it measures.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(run(url.clone(), rate, seconds, header_map))
