@@ -128,3 +128,19 @@ fn postgres_connection_reads_writes_and_rolls_back() {
     }
     drop_schema(&mut client, &schema);
 }
+
+/// Runs `test` on a migrated SQLite database in memory and, when a server is given, on a
+/// migrated PostgreSQL schema of its own: a store's own tests, on both engines.
+pub fn on_both_engines(test: impl Fn(&Conn)) {
+    let mut sqlite = rusqlite::Connection::open_in_memory().unwrap();
+    sqlite.pragma_update(None, "foreign_keys", "ON").unwrap();
+    crate::db::migrate(&mut sqlite).unwrap();
+    test(&Conn::Sqlite(&sqlite));
+    let Some((mut client, schema)) = postgres_client() else { return };
+    crate::db::migrate_postgres(&mut client).unwrap();
+    {
+        let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
+        test(&conn);
+    }
+    drop_schema(&mut client, &schema);
+}

@@ -5,7 +5,7 @@
 mod blocking;
 pub mod conn;
 #[cfg(test)]
-mod conn_tests;
+pub(crate) mod conn_tests;
 mod migrate;
 mod migrate_postgres;
 mod pool;

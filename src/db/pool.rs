@@ -17,6 +17,8 @@ const POOL_SIZE: u32 = 8;
 pub enum DbError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Sql(#[from] super::conn::SqlError),
     #[error("no database connection available: {0}")]
     Pool(#[from] r2d2::Error),
     #[error(transparent)]

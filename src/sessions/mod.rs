@@ -7,6 +7,8 @@
 pub mod cookies;
 pub mod personal_data;
 mod store;
+#[cfg(test)]
+mod store_tests;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::crypto;
+use crate::db::conn::Conn;
 use crate::db::{Db, DbError};
 use crate::identity::Amr;
 use crate::identity::Role;
@@ -128,7 +131,7 @@ impl Sessions {
         let expires_at = now + lifetimes(remember_me).absolute;
         let user_agent = user_agent.map(|ua| ua.chars().take(256).collect::<String>());
         store::insert(
-            conn,
+            &Conn::Sqlite(conn),
             &store::NewSession {
                 id: &id,
                 token_hash: &hash,
@@ -174,7 +177,9 @@ impl Sessions {
         if now >= row.expires_at || now - idle_since > limits.idle || !row.email_verified {
             self.cache.invalidate(&hash);
             self.db
-                .run(move |conn| store::delete_by_token(conn, &hash).map_err(DbError::from))
+                .run(move |conn| {
+                    store::delete_by_token(&Conn::Sqlite(conn), &hash).map_err(DbError::from)
+                })
                 .await?;
             return Ok(None);
         }
@@ -218,7 +223,9 @@ impl Sessions {
             let lookup = hash.to_vec();
             let row = self
                 .db
-                .run(move |conn| store::find_by_token(conn, &lookup).map_err(DbError::from))
+                .run(move |conn| {
+                    store::find_by_token(&Conn::Sqlite(conn), &lookup).map_err(DbError::from)
+                })
                 .await?;
             let Some(row) = row else { return Ok(None) };
             let cached = Arc::new(CachedSession {
@@ -252,7 +259,11 @@ impl Sessions {
 
     pub async fn list(&self, user_id: &str) -> Result<Vec<SessionListing>, DbError> {
         let user_id = user_id.to_string();
-        self.db.run(move |conn| store::list_for_user(conn, &user_id).map_err(DbError::from)).await
+        self.db
+            .run(move |conn| {
+                store::list_for_user(&Conn::Sqlite(conn), &user_id).map_err(DbError::from)
+            })
+            .await
     }
 
     /// Deletes one session of `user_id` inside the caller's transaction; returns its token hash
@@ -262,7 +273,7 @@ impl Sessions {
         user_id: &str,
         id: &str,
     ) -> rusqlite::Result<Option<Vec<u8>>> {
-        store::delete(conn, user_id, id)
+        Ok(store::delete(&Conn::Sqlite(conn), user_id, id)?)
     }
 
     /// Deletes every session of `user_id` except `keep` inside the caller's transaction and
@@ -272,7 +283,7 @@ impl Sessions {
         user_id: &str,
         keep: Option<&str>,
     ) -> rusqlite::Result<Vec<Vec<u8>>> {
-        store::delete_all(conn, user_id, keep)
+        Ok(store::delete_all(&Conn::Sqlite(conn), user_id, keep)?)
     }
 
     /// Signs one session of `user_id` out, in the caller's transaction: the session and the
@@ -285,7 +296,9 @@ impl Sessions {
         now: i64,
         reason: &str,
     ) -> rusqlite::Result<Option<Ended>> {
-        let Some((id, hash)) = store::delete_with_id(conn, user_id, id)? else { return Ok(None) };
+        let Some((id, hash)) = store::delete_with_id(&Conn::Sqlite(conn), user_id, id)? else {
+            return Ok(None);
+        };
         let families = tokens::revoke_session_families(conn, &[id], now, reason)?;
         Ok(Some(Ended { sessions: vec![hash], families }))
     }
@@ -299,7 +312,7 @@ impl Sessions {
         now: i64,
         reason: &str,
     ) -> rusqlite::Result<Ended> {
-        let deleted = store::delete_all_with_ids(conn, user_id, keep)?;
+        let deleted = store::delete_all_with_ids(&Conn::Sqlite(conn), user_id, keep)?;
         let (ids, sessions): (Vec<String>, Vec<Vec<u8>>) = deleted.into_iter().unzip();
         let families = tokens::revoke_session_families(conn, &ids, now, reason)?;
         Ok(Ended { sessions, families })
@@ -315,7 +328,7 @@ impl Sessions {
         now: i64,
         reason: &str,
     ) -> rusqlite::Result<Ended> {
-        let sessions = store::delete_all(conn, user_id, keep)?;
+        let sessions = store::delete_all(&Conn::Sqlite(conn), user_id, keep)?;
         let families = tokens::revoke_user_families(conn, user_id, now, reason)?;
         Ok(Ended { sessions, families })
     }
@@ -335,7 +348,7 @@ impl Sessions {
         id: &str,
     ) -> rusqlite::Result<bool> {
         match method {
-            AuthMethod::Session => store::exists(conn, id),
+            AuthMethod::Session => Ok(store::exists(&Conn::Sqlite(conn), id)?),
             AuthMethod::Bearer => tokens::family_revoked(conn, id).map(|revoked| !revoked),
         }
     }
@@ -362,7 +375,12 @@ impl TouchWriter {
                 .run(move |conn| {
                     let tx = crate::db::write_tx(conn)?;
                     for touch in &touches {
-                        store::touch(&tx, &touch.session_id, touch.at, touch.ip.as_deref())?;
+                        store::touch(
+                            &Conn::Sqlite(&tx),
+                            &touch.session_id,
+                            touch.at,
+                            touch.ip.as_deref(),
+                        )?;
                     }
                     tx.commit().map_err(DbError::from)
                 })

@@ -1,6 +1,8 @@
-//! SQL for the `sessions` table.
+//! SQL for the `sessions` table, on either engine ([`crate::db::conn`]).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
+
+use crate::db::conn::{Conn, Optional, SqlResult};
 
 /// A session row joined with what authorisation needs from its user.
 #[derive(Debug, Clone)]
@@ -42,7 +44,7 @@ pub struct NewSession<'a> {
     pub amr: &'a str,
 }
 
-pub fn insert(conn: &Connection, s: &NewSession<'_>) -> rusqlite::Result<()> {
+pub fn insert(conn: &Conn, s: &NewSession<'_>) -> SqlResult<()> {
     conn.execute(
         "INSERT INTO sessions (id, token_hash, user_id, remember_me, created_at, last_seen_at,
                                expires_at, ip, user_agent, amr)
@@ -62,7 +64,7 @@ pub fn insert(conn: &Connection, s: &NewSession<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn find_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<Option<SessionRow>> {
+pub fn find_by_token(conn: &Conn, token_hash: &[u8]) -> SqlResult<Option<SessionRow>> {
     conn.query_row(
         "SELECT s.id, s.user_id, u.role,
                 u.email_verified_at IS NOT NULL OR u.phone_verified_at IS NOT NULL, s.remember_me,
@@ -87,27 +89,27 @@ pub fn find_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<O
     .optional()
 }
 
-pub fn list_for_user(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<SessionListing>> {
-    let mut stmt = conn.prepare(
+pub fn list_for_user(conn: &Conn, user_id: &str) -> SqlResult<Vec<SessionListing>> {
+    conn.query_map(
         "SELECT id, remember_me, created_at, last_seen_at, expires_at, ip, user_agent
          FROM sessions WHERE user_id = ?1 ORDER BY last_seen_at DESC",
-    )?;
-    let rows = stmt.query_map([user_id], |r| {
-        Ok(SessionListing {
-            id: r.get(0)?,
-            remember_me: r.get(1)?,
-            created_at: r.get(2)?,
-            last_seen_at: r.get(3)?,
-            expires_at: r.get(4)?,
-            ip: r.get(5)?,
-            user_agent: r.get(6)?,
-        })
-    })?;
-    rows.collect()
+        [user_id],
+        |r| {
+            Ok(SessionListing {
+                id: r.get(0)?,
+                remember_me: r.get(1)?,
+                created_at: r.get(2)?,
+                last_seen_at: r.get(3)?,
+                expires_at: r.get(4)?,
+                ip: r.get(5)?,
+                user_agent: r.get(6)?,
+            })
+        },
+    )
 }
 
 /// Deletes one session of `user_id`; returns its token hash when it existed.
-pub fn delete(conn: &Connection, user_id: &str, id: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+pub fn delete(conn: &Conn, user_id: &str, id: &str) -> SqlResult<Option<Vec<u8>>> {
     conn.query_row(
         "DELETE FROM sessions WHERE user_id = ?1 AND id = ?2 RETURNING token_hash",
         params![user_id, id],
@@ -118,10 +120,10 @@ pub fn delete(conn: &Connection, user_id: &str, id: &str) -> rusqlite::Result<Op
 
 /// Deletes one session of `user_id`; returns its id and token hash when it existed.
 pub fn delete_with_id(
-    conn: &Connection,
+    conn: &Conn,
     user_id: &str,
     id: &str,
-) -> rusqlite::Result<Option<(String, Vec<u8>)>> {
+) -> SqlResult<Option<(String, Vec<u8>)>> {
     conn.query_row(
         "DELETE FROM sessions WHERE user_id = ?1 AND id = ?2 RETURNING id, token_hash",
         params![user_id, id],
@@ -132,41 +134,41 @@ pub fn delete_with_id(
 
 /// Deletes every session of `user_id` except `keep`; returns their ids and token hashes.
 pub fn delete_all_with_ids(
-    conn: &Connection,
+    conn: &Conn,
     user_id: &str,
     keep: Option<&str>,
-) -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
-    let mut stmt = conn.prepare(
-        "DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2 RETURNING id, token_hash",
-    )?;
-    let rows = stmt.query_map(params![user_id, keep], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
+) -> SqlResult<Vec<(String, Vec<u8>)>> {
+    conn.query_map(
+        "DELETE FROM sessions WHERE user_id = ?1 AND id IS DISTINCT FROM ?2
+         RETURNING id, token_hash",
+        params![user_id, keep],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// Deletes every session of `user_id` except `keep`; returns the deleted token hashes.
-pub fn delete_all(
-    conn: &Connection,
-    user_id: &str,
-    keep: Option<&str>,
-) -> rusqlite::Result<Vec<Vec<u8>>> {
-    let mut stmt = conn
-        .prepare("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2 RETURNING token_hash")?;
-    let rows = stmt.query_map(params![user_id, keep], |r| r.get(0))?;
-    rows.collect()
+pub fn delete_all(conn: &Conn, user_id: &str, keep: Option<&str>) -> SqlResult<Vec<Vec<u8>>> {
+    conn.query_map(
+        "DELETE FROM sessions WHERE user_id = ?1 AND id IS DISTINCT FROM ?2 RETURNING token_hash",
+        params![user_id, keep],
+        |r| r.get(0),
+    )
 }
 
-pub fn exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+pub fn exists(conn: &Conn, id: &str) -> SqlResult<bool> {
     conn.query_row("SELECT EXISTS(SELECT 1 FROM sessions WHERE id = ?1)", [id], |r| r.get(0))
 }
 
-pub fn delete_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<()> {
+pub fn delete_by_token(conn: &Conn, token_hash: &[u8]) -> SqlResult<()> {
     conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
     Ok(())
 }
 
-pub fn touch(conn: &Connection, id: &str, at: i64, ip: Option<&str>) -> rusqlite::Result<()> {
+pub fn touch(conn: &Conn, id: &str, at: i64, ip: Option<&str>) -> SqlResult<()> {
     conn.execute(
-        "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2), ip = coalesce(?3, ip)
+        "UPDATE sessions
+         SET last_seen_at = CASE WHEN last_seen_at > ?2 THEN last_seen_at ELSE ?2 END,
+             ip = coalesce(?3, ip)
          WHERE id = ?1",
         params![id, at, ip],
     )?;
