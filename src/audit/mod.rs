@@ -4,7 +4,9 @@
 
 pub mod export;
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
+
+use crate::db::conn::AsConn;
 use serde_json::Value;
 
 /// Where a request came from.
@@ -63,20 +65,22 @@ impl<'a> AuditEvent<'a> {
     }
 }
 
-pub fn record(conn: &Connection, event: &AuditEvent<'_>) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO audit_log (at, actor_id, action, subject_id, ip, outcome, details)
+pub fn record(conn: &impl AsConn, event: &AuditEvent<'_>) -> rusqlite::Result<()> {
+    conn.with_conn(|conn| {
+        conn.execute(
+            "INSERT INTO audit_log (at, actor_id, action, subject_id, ip, outcome, details)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            event.at,
-            event.actor_id,
-            event.action,
-            event.subject_id,
-            event.ip,
-            if event.success { "success" } else { "failure" },
-            event.details.to_string(),
-        ],
-    )?;
+            params![
+                event.at,
+                event.actor_id,
+                event.action,
+                event.subject_id,
+                event.ip,
+                if event.success { "success" } else { "failure" },
+                event.details.to_string(),
+            ],
+        )
+    })?;
     Ok(())
 }
 
@@ -159,19 +163,59 @@ pub mod actions {
 
 /// Replaces `user_id` by `pseudonym` in every row done by or to it and erases those rows' IP
 /// addresses (an account deletion keeps the story, not the person).
-pub fn pseudonymise(conn: &Connection, user_id: &str, pseudonym: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE audit_log SET
+pub fn pseudonymise(conn: &impl AsConn, user_id: &str, pseudonym: &str) -> rusqlite::Result<()> {
+    conn.with_conn(|conn| {
+        conn.execute(
+            "UPDATE audit_log SET
              actor_id = CASE WHEN actor_id = ?1 THEN ?2 ELSE actor_id END,
              subject_id = CASE WHEN subject_id = ?1 THEN ?2 ELSE subject_id END,
              ip = NULL
          WHERE actor_id = ?1 OR subject_id = ?1",
-        params![user_id, pseudonym],
-    )?;
+            params![user_id, pseudonym],
+        )
+    })?;
     Ok(())
 }
 
 /// Deletes the rows written at or before `before` (retention). Returns how many.
-pub fn purge_before(conn: &Connection, before: i64) -> rusqlite::Result<usize> {
-    conn.execute("DELETE FROM audit_log WHERE at <= ?1", [before])
+pub fn purge_before(conn: &impl AsConn, before: i64) -> rusqlite::Result<usize> {
+    Ok(conn.with_conn(|conn| conn.execute("DELETE FROM audit_log WHERE at <= ?1", [before]))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::conn::Conn;
+    use crate::db::conn_tests::on_both_engines;
+
+    fn rows(conn: &Conn) -> Vec<(String, Option<String>, Option<String>, String)> {
+        conn.query_map(
+            "SELECT action, actor_id, ip, outcome FROM audit_log ORDER BY id",
+            [] as [i64; 0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn records_pseudonymises_and_purges_alike_on_both_engines() {
+        on_both_engines(|conn| {
+            record(conn, &AuditEvent::by_user(10, "u1", actions::LOGIN, Some("10.0.0.1"))).unwrap();
+            record(conn, &AuditEvent::by_user(20, "u1", actions::LOGIN, None).failed()).unwrap();
+            record(conn, &AuditEvent::about(30, "u2", actions::ROLE_CHANGED)).unwrap();
+            pseudonymise(conn, "u1", "deleted:abc").unwrap();
+            assert_eq!(
+                rows(conn),
+                [
+                    ("login".into(), Some("deleted:abc".into()), None, "success".into()),
+                    ("login".into(), Some("deleted:abc".into()), None, "failure".into()),
+                    ("role.changed".into(), None, None, "success".into()),
+                ]
+            );
+            // The log refuses any other change (a trigger on both engines).
+            assert!(conn.execute("UPDATE audit_log SET action = 'x'", [] as [i64; 0]).is_err());
+            assert_eq!(purge_before(conn, 20).unwrap(), 2);
+            assert_eq!(rows(conn).len(), 1);
+        });
+    }
 }

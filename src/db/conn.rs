@@ -69,6 +69,43 @@ pub enum Conn<'c> {
     Postgres(RefCell<&'c mut ::postgres::Client>),
 }
 
+/// Anything a store can run SQL on: a [`Conn`] or a [`Tx`], and, while the stores move to
+/// [`Conn`], rusqlite's connection and transactions (so a ported store takes callers of both
+/// kinds; see docs/design/postgres-port.md).
+pub trait AsConn {
+    fn with_conn<R>(&self, work: impl FnOnce(&Conn) -> R) -> R;
+}
+
+impl AsConn for Conn<'_> {
+    fn with_conn<R>(&self, work: impl FnOnce(&Conn) -> R) -> R {
+        work(self)
+    }
+}
+
+impl AsConn for Tx<'_, '_> {
+    fn with_conn<R>(&self, work: impl FnOnce(&Conn) -> R) -> R {
+        work(self.conn)
+    }
+}
+
+impl AsConn for rusqlite::Connection {
+    fn with_conn<R>(&self, work: impl FnOnce(&Conn) -> R) -> R {
+        work(&Conn::Sqlite(self))
+    }
+}
+
+impl AsConn for rusqlite::Transaction<'_> {
+    fn with_conn<R>(&self, work: impl FnOnce(&Conn) -> R) -> R {
+        work(&Conn::Sqlite(self))
+    }
+}
+
+impl AsConn for super::WriteTx<'_> {
+    fn with_conn<R>(&self, work: impl FnOnce(&Conn) -> R) -> R {
+        work(&Conn::Sqlite(self))
+    }
+}
+
 /// One row of an answer.
 pub enum Row<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
