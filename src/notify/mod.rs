@@ -10,7 +10,9 @@ pub mod templates;
 
 pub use personal_data::NotifyData;
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
+
+use crate::db::conn::{AsConn, Conn, SqlResult};
 
 use crate::pii::FieldCipher;
 
@@ -31,24 +33,27 @@ pub struct Email {
 /// Queues `email` for delivery now. Call inside the transaction that caused it.
 /// The recipient and bodies are sealed with `pii`.
 pub fn enqueue_email(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     email: &Email,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    conn.execute(
-        "INSERT INTO outbox (channel, recipient, subject, body_text, body_html, created_at,
-                             next_attempt_at)
-         VALUES ('email', ?1, ?2, ?3, ?4, ?5, ?5)",
-        params![
-            pii.seal_text(RECIPIENT, &email.to),
-            email.subject,
-            pii.seal_text(BODY_TEXT, &email.text),
-            pii.seal_text(BODY_HTML, &email.html),
-            now
-        ],
-    )?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.with_conn(|conn| {
+        conn.query_row(
+            "INSERT INTO outbox (channel, recipient, subject, body_text, body_html, created_at,
+                                 next_attempt_at)
+             VALUES ('email', ?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
+            params![
+                pii.seal_text(RECIPIENT, &email.to),
+                email.subject,
+                pii.seal_text(BODY_TEXT, &email.text),
+                pii.seal_text(BODY_HTML, &email.html),
+                now
+            ],
+            |r| r.get(0),
+        )
+    })?;
+    Ok(id)
 }
 
 /// Deletes every outbox message addressed to one of `emails` (compared without case) or
@@ -58,7 +63,7 @@ pub fn enqueue_email(
 /// holds only the few days of messages that retention keeps. A row that does not open is left
 /// (its failure is the worker's to report). Returns how many were deleted.
 pub fn delete_addressed_to(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     emails: &[String],
     phones: &[String],
@@ -66,10 +71,19 @@ pub fn delete_addressed_to(
     if emails.is_empty() && phones.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<(i64, String, String)> = {
-        let mut stmt = conn.prepare("SELECT id, channel, recipient FROM outbox")?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?
-    };
+    conn.with_conn(|conn| delete_rows_addressed_to(conn, pii, emails, phones)).map_err(Into::into)
+}
+
+fn delete_rows_addressed_to(
+    conn: &Conn,
+    pii: &FieldCipher,
+    emails: &[String],
+    phones: &[String],
+) -> SqlResult<usize> {
+    let rows: Vec<(i64, String, String)> =
+        conn.query_map("SELECT id, channel, recipient FROM outbox", [] as [i64; 0], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
     let mut deleted = 0;
     for (id, channel, recipient) in rows {
         let Ok(to) = pii.open_text(RECIPIENT, &recipient) else { continue };
@@ -87,16 +101,62 @@ pub fn delete_addressed_to(
 /// Queues a text message to `to` (E.164) for delivery now. Call inside the transaction that
 /// caused it. The body is erased once sent, like an email's.
 pub fn enqueue_sms(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     to: &str,
     body: &str,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    conn.execute(
-        "INSERT INTO outbox (channel, recipient, subject, body_text, created_at, next_attempt_at)
-         VALUES ('sms', ?1, '', ?2, ?3, ?3)",
-        params![pii.seal_text(RECIPIENT, to), pii.seal_text(BODY_TEXT, body), now],
-    )?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.with_conn(|conn| {
+        conn.query_row(
+            "INSERT INTO outbox (channel, recipient, subject, body_text, created_at,
+                                 next_attempt_at)
+             VALUES ('sms', ?1, '', ?2, ?3, ?3) RETURNING id",
+            params![pii.seal_text(RECIPIENT, to), pii.seal_text(BODY_TEXT, body), now],
+            |r| r.get(0),
+        )
+    })?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::conn_tests::on_both_engines;
+    use crate::pii::cipher::test_cipher;
+
+    #[test]
+    fn queues_and_deletes_messages_alike_on_both_engines() {
+        let (_keys, pii) = test_cipher();
+        on_both_engines(|conn| {
+            let email = Email {
+                to: "Ada@North.edu".into(),
+                subject: "Hello".into(),
+                text: "text".into(),
+                html: "<p>html</p>".into(),
+            };
+            let first = enqueue_email(conn, &pii, &email, 10).unwrap();
+            let second = enqueue_sms(conn, &pii, "+15555550100", "code 123456", 11).unwrap();
+            let third =
+                enqueue_email(conn, &pii, &Email { to: "bo@north.edu".into(), ..email }, 12)
+                    .unwrap();
+            assert!(first < second && second < third, "ids number the queue in order");
+            let sealed: String = conn
+                .query_row("SELECT recipient FROM outbox WHERE id = ?1", [first], |r| r.get(0))
+                .unwrap();
+            assert!(!sealed.contains("Ada"), "the recipient is sealed");
+
+            let deleted = delete_addressed_to(
+                conn,
+                &pii,
+                &["ada@north.edu".to_string()],
+                &["+15555550100".to_string()],
+            )
+            .unwrap();
+            assert_eq!(deleted, 2);
+            let left: Vec<i64> =
+                conn.query_map("SELECT id FROM outbox", [] as [i64; 0], |r| r.get(0)).unwrap();
+            assert_eq!(left, [third]);
+        });
+    }
 }
