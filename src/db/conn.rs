@@ -100,6 +100,12 @@ impl AsConn for rusqlite::Transaction<'_> {
     }
 }
 
+impl AsConn for r2d2::PooledConnection<r2d2_sqlite::SqliteConnectionManager> {
+    fn with_conn<R>(&self, work: impl FnOnce(&Conn) -> R) -> R {
+        work(&Conn::Sqlite(self))
+    }
+}
+
 impl AsConn for super::WriteTx<'_> {
     fn with_conn<R>(&self, work: impl FnOnce(&Conn) -> R) -> R {
         work(&Conn::Sqlite(self))
