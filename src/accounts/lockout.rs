@@ -61,6 +61,12 @@ impl Standing {
     }
 }
 
+/// One account's failed sign-ins since ?2: every password sign-in runs it, so it must read
+/// that account's rows only (index `audit_log_subject_action`, migration 0020), never every
+/// account's sign-ins of the hour.
+const ACCOUNT_FAILURES: &str = "SELECT count(*), min(at) FROM audit_log
+     WHERE subject_id = ?1 AND action = 'login' AND outcome = 'failure' AND at > ?2";
+
 /// The subject's lockout standing now.
 pub fn standing(conn: &Connection, subject: &Subject, now: i64) -> rusqlite::Result<Standing> {
     let state: Option<(Option<i64>, i64)> = match subject {
@@ -80,8 +86,7 @@ pub fn standing(conn: &Connection, subject: &Subject, now: i64) -> rusqlite::Res
     let (locked_until, level) = state.unwrap_or((None, 0));
     let (failures, oldest): (i64, Option<i64>) = match subject {
         Subject::Account(id) => conn.query_row(
-            "SELECT count(*), min(at) FROM audit_log
-             WHERE subject_id = ?1 AND action = 'login' AND outcome = 'failure' AND at > ?2",
+            ACCOUNT_FAILURES,
             params![id, now - HOUR],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?,
@@ -279,6 +284,23 @@ mod tests {
             lengths.push(until - now);
         }
         lengths
+    }
+
+    #[test]
+    fn counting_an_accounts_failures_reads_that_accounts_rows_only() {
+        let conn = db_with_user();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {ACCOUNT_FAILURES}"))
+            .unwrap()
+            .query_map(params!["u", 0], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("; ");
+        assert!(
+            plan.contains("audit_log_subject_action (subject_id=? AND action=? AND at>?)"),
+            "{plan}"
+        );
     }
 
     #[test]
