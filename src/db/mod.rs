@@ -10,6 +10,7 @@ mod migrate;
 mod migrate_postgres;
 mod pool;
 pub mod postgres;
+mod sql_error;
 
 pub use blocking::{BlockingError, BlockingPool, LOW_PRIORITY_NICE, LOWEST_PRIORITY_NICE};
 pub use migrate::{MigrationReport, migrate};

@@ -13,7 +13,7 @@ use ::postgres::{Client, NoTls};
 use bytes::BytesMut;
 use rusqlite::types::Value;
 
-use super::conn::{SqlError, SqlResult};
+use super::sql_error::{SqlError, SqlResult};
 
 /// One bound value, written as whatever type PostgreSQL expects at its place.
 #[derive(Debug)]
