@@ -65,16 +65,7 @@ cookies() { # cookies URL DATA_DIR: signs in $users users, prints their cookies 
 }
 on_cookies=$(cookies "$on_url" "$work/on") off_cookies=$(cookies "$off_url" "$work/off")
 on_cookie=${on_cookies%%,*} off_cookie=${off_cookies%%,*}
-cat >"$work/users.lua" <<'LUA'
--- Each request carries the next user's cookie (COOKIES: comma-separated session cookies).
-local cookies = {}
-for c in string.gmatch(os.getenv("COOKIES"), "[^,]+") do table.insert(cookies, c) end
-local n = 0
-function request()
-  n = n + 1
-  return wrk.format("GET", nil, { ["Cookie"] = "gatehouse_session=" .. cookies[n % #cookies + 1] })
-end
-LUA
+bench_users_lua "$work/users.lua"
 load=(wrk -t2)
 if [ "${PIN:-0}" = 1 ]; then
   taskset -a -p -c 1 "${pids[0]}" >/dev/null

@@ -49,17 +49,6 @@ done
 work=$(mktemp -d)
 trap 'bench_stop || true; rm -rf "$work"' EXIT
 
-# seeded_emails COUNT: the addresses of seeded accounts 0..COUNT-1 (as src/seed.rs names them).
-seeded_emails() {
-  python3 - "$1" <<'PY'
-import re, sys
-src = open("src/seed.rs").read()
-names = lambda n: re.findall(r'"([a-z]+)"', re.search(n + r": &\[&str\] = &\[(.*?)\];", src, re.S).group(1))
-first, last = names("FIRST"), names("LAST")
-for n in range(int(sys.argv[1])):
-    print(f"{first[n % len(first)]}.{last[(n // len(first)) % len(last)]}.{n}@seed.edu")
-PY
-}
 
 rss_anon_kib() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
 median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
@@ -130,16 +119,7 @@ else:
 PY
 field() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' <<<"$2"; }
 
-cat >"$work/users.lua" <<'LUA'
--- Each request carries the next account's cookie (COOKIES: comma-separated session cookies).
-local cookies = {}
-for c in string.gmatch(os.getenv("COOKIES"), "[^,]+") do table.insert(cookies, c) end
-local n = 0
-function request()
-  n = n + 1
-  return wrk.format("GET", nil, { ["Cookie"] = "gatehouse_session=" .. cookies[n % #cookies + 1] })
-end
-LUA
+bench_users_lua "$work/users.lua"
 
 # 6a. The machine's argon2id rate first, with nothing else of ours running.
 argon2=$("$argon2_rate" "$seconds")
@@ -183,7 +163,7 @@ rss_small=$(idle_rss "$work/small")
 rss_large=$(idle_rss "$work/large")
 
 # 2. Live sessions on the 1,000,000 copy; 5 and 6b on the same server afterwards.
-seeded_emails "$sessions" >"$work/emails.txt"
+bench_seeded_emails "$sessions" >"$work/emails.txt"
 bench_start "$binary" "$work/large" GATEHOUSE_BACKUP__SCHEDULE=
 port=${BENCH_URL##*:}
 sleep 2

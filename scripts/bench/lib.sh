@@ -113,3 +113,31 @@ bench_login_cookie() {
 
 bench_threads() { awk '/^Threads/ {print $2}' "/proc/$1/status"; }
 bench_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+# bench_users_lua FILE: writes a wrk script that sends each request with the next of the
+# comma-separated session cookies in $COOKIES (one user after another, as a campus app's
+# traffic is).
+bench_users_lua() {
+  cat >"$1" <<'LUA'
+local cookies = {}
+for c in string.gmatch(os.getenv("COOKIES"), "[^,]+") do table.insert(cookies, c) end
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format("GET", nil, { ["Cookie"] = "gatehouse_session=" .. cookies[n % #cookies + 1] })
+end
+LUA
+}
+
+# bench_seeded_emails COUNT: the addresses of `gatehouse seed` accounts 0..COUNT-1 on
+# seed.edu (as src/seed.rs names them). Run from the repository's root.
+bench_seeded_emails() {
+  python3 - "$1" <<'PY'
+import re, sys
+src = open("src/seed.rs").read()
+names = lambda n: re.findall(r'"([a-z]+)"', re.search(n + r": &\[&str\] = &\[(.*?)\];", src, re.S).group(1))
+first, last = names("FIRST"), names("LAST")
+for n in range(int(sys.argv[1])):
+    print(f"{first[n % len(first)]}.{last[(n // len(first)) % len(last)]}.{n}@seed.edu")
+PY
+}

@@ -25,28 +25,8 @@ sessions=${SESSIONS:-300}
 work=$(mktemp -d)
 migrations=$(cat migrations/*.sql | sha256sum | cut -c1-12)
 trap 'bench_stop; rm -rf "$work"' EXIT
-cat >"$work/users.lua" <<'LUA'
--- Each request carries the next account's cookie (COOKIES: comma-separated session cookies).
-local cookies = {}
-for c in string.gmatch(os.getenv("COOKIES"), "[^,]+") do table.insert(cookies, c) end
-local n = 0
-function request()
-  n = n + 1
-  return wrk.format("GET", nil, { ["Cookie"] = "gatehouse_session=" .. cookies[n % #cookies + 1] })
-end
-LUA
+bench_users_lua "$work/users.lua"
 
-# seeded_emails COUNT: the addresses of seeded accounts 0..COUNT-1 (as src/seed.rs names them).
-seeded_emails() {
-  python3 - "$1" <<'PY'
-import re, sys
-src = open("src/seed.rs").read()
-names = lambda n: re.findall(r'"([a-z]+)"', re.search(n + r": &\[&str\] = &\[(.*?)\];", src, re.S).group(1))
-first, last = names("FIRST"), names("LAST")
-for n in range(int(sys.argv[1])):
-    print(f"{first[n % len(first)]}.{last[(n // len(first)) % len(last)]}.{n}@seed.edu")
-PY
-}
 
 # seeded USERS: the data directory with USERS seeded accounts (seeds it when missing).
 seeded() {
@@ -83,7 +63,7 @@ start_ms() {
 # small database, then the large one (A B A B), so a machine that gets busier halfway through
 # slows both alike and the ratio holds.
 declare -A url pid cookies start seed_s db_mib
-emails=$(seeded_emails "$sessions")
+emails=$(bench_seeded_emails "$sessions")
 for users in 1000 "$large"; do
   dir=$(seeded "$users")
   seed_s[$users]=$(awk '{printf "%.1f", $1 / 1000}' "$dir/seeded")
