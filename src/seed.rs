@@ -141,7 +141,7 @@ fn insert_all(
         None => {
             let cli = crate::audit::Actor { user_id: None, ip: None };
             let domains = [domain.to_string()];
-            crate::campuses::create(&mut conn, "Seed University", &domains, now, &cli)?.id
+            crate::campuses::create(&conn, "Seed University", &domains, now, &cli)?.id
         }
     };
     let (mut created, mut skipped) = (0, 0);

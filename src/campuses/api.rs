@@ -163,7 +163,7 @@ impl From<crate::campuses::CampusError> for ApiError {
             }
             E::NameTaken(_) => Self::conflict("campus_name_taken", message),
             E::DomainTaken(_) => Self::conflict("campus_domain_taken", message),
-            E::Sqlite(cause) => Self::internal(cause),
+            E::Sql(cause) => Self::internal(cause),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The campus section of the account export.
 
+use crate::db::conn::{AsConn, Optional, SqlError};
 use poem_openapi::Object;
-use rusqlite::{Connection, OptionalExtension};
 
 #[derive(Debug, Object, serde::Serialize)]
 pub struct ExportCampus {
@@ -12,15 +12,20 @@ pub struct ExportCampus {
 
 /// The campus section of the account export.
 pub fn export_campus(
-    conn: &Connection,
+    conn: &impl AsConn,
     campus_id: Option<i64>,
-) -> rusqlite::Result<Option<ExportCampus>> {
+) -> Result<Option<ExportCampus>, SqlError> {
     let Some(id) = campus_id else { return Ok(None) };
-    let name: Option<String> =
-        conn.query_row("SELECT name FROM campuses WHERE id = ?1", [id], |r| r.get(0)).optional()?;
-    let Some(name) = name else { return Ok(None) };
-    let mut stmt =
-        conn.prepare("SELECT domain FROM campus_domains WHERE campus_id = ?1 ORDER BY domain")?;
-    let domains = stmt.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    Ok(Some(ExportCampus { id, name, domains }))
+    conn.with_conn(|conn| {
+        let name: Option<String> = conn
+            .query_row("SELECT name FROM campuses WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        let Some(name) = name else { return Ok(None) };
+        let domains = conn.query_map(
+            "SELECT domain FROM campus_domains WHERE campus_id = ?1 ORDER BY domain",
+            [id],
+            |r| r.get(0),
+        )?;
+        Ok(Some(ExportCampus { id, name, domains }))
+    })
 }

@@ -1,9 +1,10 @@
-//! SQL and rules for `campuses` and `campus_domains`.
+//! SQL and rules for `campuses` and `campus_domains`, on either engine ([`crate::db::conn`]).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 
 use crate::audit::{self, Actor, AuditEvent, actions};
 use crate::contact::email::is_domain;
+use crate::db::conn::{AsConn, Conn, Optional, SqlError};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Campus {
@@ -28,8 +29,18 @@ pub enum CampusError {
     #[error("The domain {0:?} belongs to another campus.")]
     DomainTaken(String),
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    Sql(#[from] SqlError),
 }
+
+impl From<rusqlite::Error> for CampusError {
+    fn from(e: rusqlite::Error) -> Self {
+        CampusError::Sql(e.into())
+    }
+}
+
+/// Campus changes take turns on PostgreSQL too (see [`Conn::serialize_on`]): the name and
+/// domain checks read before they write.
+const CAMPUS_CHANGES: &str = "campuses";
 
 fn clean_name(name: &str) -> Result<String, CampusError> {
     let name = name.trim();
@@ -56,55 +67,59 @@ fn clean_domains(domains: &[String]) -> Result<Vec<String>, CampusError> {
     Ok(clean)
 }
 
-fn domains_of(conn: &Connection, campus_id: i64) -> rusqlite::Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare("SELECT domain FROM campus_domains WHERE campus_id = ?1 ORDER BY domain")?;
-    let rows = stmt.query_map([campus_id], |r| r.get(0))?;
-    rows.collect()
+fn domains_of(conn: &Conn, campus_id: i64) -> Result<Vec<String>, SqlError> {
+    conn.query_map(
+        "SELECT domain FROM campus_domains WHERE campus_id = ?1 ORDER BY domain",
+        [campus_id],
+        |r| r.get(0),
+    )
 }
 
-pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Campus>> {
-    let mut stmt = conn.prepare("SELECT id, name, created_at FROM campuses ORDER BY name")?;
-    let campuses = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    campuses
-        .into_iter()
-        .map(|(id, name, created_at)| {
-            Ok(Campus { id, name, domains: domains_of(conn, id)?, created_at })
-        })
-        .collect()
+pub fn list(conn: &impl AsConn) -> Result<Vec<Campus>, SqlError> {
+    conn.with_conn(|conn| {
+        let campuses: Vec<(i64, String, i64)> = conn.query_map(
+            "SELECT id, name, created_at FROM campuses ORDER BY name",
+            [] as [i64; 0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        campuses
+            .into_iter()
+            .map(|(id, name, created_at)| {
+                Ok(Campus { id, name, domains: domains_of(conn, id)?, created_at })
+            })
+            .collect()
+    })
 }
 
-pub fn get(conn: &Connection, id: i64) -> Result<Campus, CampusError> {
-    let found = conn
-        .query_row("SELECT name, created_at FROM campuses WHERE id = ?1", [id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })
-        .optional()?;
-    let (name, created_at) = found.ok_or(CampusError::NotFound)?;
-    Ok(Campus { id, name, domains: domains_of(conn, id)?, created_at })
+pub fn get(conn: &impl AsConn, id: i64) -> Result<Campus, CampusError> {
+    conn.with_conn(|conn| {
+        let found: Option<(String, i64)> = conn
+            .query_row("SELECT name, created_at FROM campuses WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let (name, created_at) = found.ok_or(CampusError::NotFound)?;
+        Ok(Campus { id, name, domains: domains_of(conn, id)?, created_at })
+    })
 }
 
 /// The campus that owns exactly this email domain.
 pub fn campus_for_domain(
-    conn: &Connection,
+    conn: &impl AsConn,
     domain: &str,
-) -> rusqlite::Result<Option<(i64, String)>> {
-    conn.query_row(
-        "SELECT c.id, c.name FROM campus_domains d JOIN campuses c ON c.id = d.campus_id
-         WHERE d.domain = ?1",
-        [domain],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()
+) -> Result<Option<(i64, String)>, SqlError> {
+    conn.with_conn(|conn| {
+        conn.query_row(
+            "SELECT c.id, c.name FROM campus_domains d JOIN campuses c ON c.id = d.campus_id
+             WHERE d.domain = ?1",
+            [domain],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+    })
 }
 
-fn insert_domains(
-    conn: &Connection,
-    campus_id: i64,
-    domains: &[String],
-) -> Result<(), CampusError> {
+fn insert_domains(conn: &Conn, campus_id: i64, domains: &[String]) -> Result<(), CampusError> {
     for domain in domains {
         let owner: Option<i64> = conn
             .query_row("SELECT campus_id FROM campus_domains WHERE domain = ?1", [domain], |r| {
@@ -127,16 +142,17 @@ fn insert_domains(
     Ok(())
 }
 
-fn name_taken(conn: &Connection, name: &str, except: Option<i64>) -> rusqlite::Result<bool> {
+/// Whether another campus (any but `except`; -1 for none, as ids start at 1) has this name.
+fn name_taken(conn: &Conn, name: &str, except: i64) -> Result<bool, SqlError> {
     conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM campuses WHERE lower(name) = lower(?1) AND id IS NOT ?2)",
+        "SELECT EXISTS(SELECT 1 FROM campuses WHERE lower(name) = lower(?1) AND id <> ?2)",
         params![name, except],
         |r| r.get(0),
     )
 }
 
 pub fn create(
-    conn: &mut Connection,
+    conn: &impl AsConn,
     name: &str,
     domains: &[String],
     now: i64,
@@ -144,20 +160,26 @@ pub fn create(
 ) -> Result<Campus, CampusError> {
     let name = clean_name(name)?;
     let domains = clean_domains(domains)?;
-    let tx = crate::db::write_tx(conn)?;
-    if name_taken(&tx, &name, None)? {
-        return Err(CampusError::NameTaken(name));
-    }
-    tx.execute("INSERT INTO campuses (name, created_at) VALUES (?1, ?2)", params![name, now])?;
-    let id = tx.last_insert_rowid();
-    insert_domains(&tx, id, &domains)?;
-    audit_change(&tx, actions::CAMPUS_CREATED, id, &name, &domains, now, actor)?;
-    tx.commit()?;
-    get(conn, id)
+    conn.with_conn(|conn| {
+        let tx = conn.transaction()?;
+        tx.serialize_on(CAMPUS_CHANGES)?;
+        if name_taken(&tx, &name, -1)? {
+            return Err(CampusError::NameTaken(name));
+        }
+        let id: i64 = tx.query_row(
+            "INSERT INTO campuses (name, created_at) VALUES (?1, ?2) RETURNING id",
+            params![name, now],
+            |r| r.get(0),
+        )?;
+        insert_domains(&tx, id, &domains)?;
+        audit_change(&tx, actions::CAMPUS_CREATED, id, &name, &domains, now, actor)?;
+        tx.commit()?;
+        get(conn, id)
+    })
 }
 
 pub fn update(
-    conn: &mut Connection,
+    conn: &impl AsConn,
     id: i64,
     name: Option<&str>,
     domains: Option<&[String]>,
@@ -166,50 +188,56 @@ pub fn update(
 ) -> Result<Campus, CampusError> {
     let name = name.map(clean_name).transpose()?;
     let domains = domains.map(clean_domains).transpose()?;
-    let tx = crate::db::write_tx(conn)?;
-    let current = get(&tx, id)?;
-    if let Some(name) = &name {
-        if name_taken(&tx, name, Some(id))? {
-            return Err(CampusError::NameTaken(name.clone()));
+    conn.with_conn(|conn| {
+        let tx = conn.transaction()?;
+        tx.serialize_on(CAMPUS_CHANGES)?;
+        let current = get(&*tx, id)?;
+        if let Some(name) = &name {
+            if name_taken(&tx, name, id)? {
+                return Err(CampusError::NameTaken(name.clone()));
+            }
+            tx.execute("UPDATE campuses SET name = ?2 WHERE id = ?1", params![id, name])?;
         }
-        tx.execute("UPDATE campuses SET name = ?2 WHERE id = ?1", params![id, name])?;
-    }
-    if let Some(domains) = &domains {
-        tx.execute("DELETE FROM campus_domains WHERE campus_id = ?1", [id])?;
-        insert_domains(&tx, id, domains)?;
-    }
-    let name = name.unwrap_or(current.name);
-    let domains = domains.unwrap_or(current.domains);
-    audit_change(&tx, actions::CAMPUS_UPDATED, id, &name, &domains, now, actor)?;
-    tx.commit()?;
-    get(conn, id)
+        if let Some(domains) = &domains {
+            tx.execute("DELETE FROM campus_domains WHERE campus_id = ?1", [id])?;
+            insert_domains(&tx, id, domains)?;
+        }
+        let name = name.unwrap_or(current.name);
+        let domains = domains.unwrap_or(current.domains);
+        audit_change(&tx, actions::CAMPUS_UPDATED, id, &name, &domains, now, actor)?;
+        tx.commit()?;
+        get(conn, id)
+    })
 }
 
 /// Removes a campus named by id or by one of its domains. Its users keep their accounts.
 pub fn remove(
-    conn: &mut Connection,
+    conn: &impl AsConn,
     id_or_domain: &str,
     now: i64,
     actor: &Actor<'_>,
 ) -> Result<Campus, CampusError> {
-    let tx = crate::db::write_tx(conn)?;
-    let id = match id_or_domain.parse::<i64>() {
-        Ok(id) => id,
-        Err(_) => {
-            campus_for_domain(&tx, &id_or_domain.trim().to_lowercase())?
-                .ok_or(CampusError::NotFound)?
-                .0
-        }
-    };
-    let campus = get(&tx, id)?;
-    tx.execute("DELETE FROM campuses WHERE id = ?1", [id])?;
-    audit_change(&tx, actions::CAMPUS_REMOVED, id, &campus.name, &campus.domains, now, actor)?;
-    tx.commit()?;
-    Ok(campus)
+    conn.with_conn(|conn| {
+        let tx = conn.transaction()?;
+        tx.serialize_on(CAMPUS_CHANGES)?;
+        let id = match id_or_domain.parse::<i64>() {
+            Ok(id) => id,
+            Err(_) => {
+                campus_for_domain(&*tx, &id_or_domain.trim().to_lowercase())?
+                    .ok_or(CampusError::NotFound)?
+                    .0
+            }
+        };
+        let campus = get(&*tx, id)?;
+        tx.execute("DELETE FROM campuses WHERE id = ?1", [id])?;
+        audit_change(&tx, actions::CAMPUS_REMOVED, id, &campus.name, &campus.domains, now, actor)?;
+        tx.commit()?;
+        Ok(campus)
+    })
 }
 
 fn audit_change(
-    conn: &Connection,
+    conn: &Conn,
     action: &str,
     id: i64,
     name: &str,
@@ -234,62 +262,81 @@ fn audit_change(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::db::migrate(&mut conn).unwrap();
-        conn
-    }
+    use crate::db::conn_tests::on_both_engines;
 
     const CLI: Actor<'static> = Actor { user_id: None, ip: None };
 
     #[test]
-    fn creates_lists_updates_and_removes() {
-        let mut conn = db();
-        let north =
-            create(&mut conn, " North ", &["North.edu".into(), "@cs.north.edu".into()], 1, &CLI)
+    fn creates_lists_updates_and_removes_on_both_engines() {
+        on_both_engines(|conn| {
+            let north =
+                create(conn, " North ", &["North.edu".into(), "@cs.north.edu".into()], 1, &CLI)
+                    .unwrap();
+            assert_eq!(north.name, "North");
+            assert_eq!(north.domains, vec!["cs.north.edu", "north.edu"]);
+            assert_eq!(campus_for_domain(conn, "north.edu").unwrap().unwrap().0, north.id);
+            assert_eq!(campus_for_domain(conn, "sub.north.edu").unwrap(), None);
+            let renamed =
+                update(conn, north.id, Some("North Campus"), Some(&["north.edu".into()]), 2, &CLI)
+                    .unwrap();
+            assert_eq!(renamed.name, "North Campus");
+            assert_eq!(renamed.domains, vec!["north.edu"]);
+            let same_name = update(conn, north.id, Some("north campus"), None, 3, &CLI).unwrap();
+            assert_eq!(same_name.name, "north campus", "its own name is not taken");
+            let south = create(conn, "South", &["south.edu".into()], 4, &CLI).unwrap();
+            assert!(south.id > north.id);
+            let names: Vec<String> = list(conn).unwrap().into_iter().map(|c| c.name).collect();
+            assert_eq!(names, ["South", "north campus"], "sorted bytewise");
+            remove(conn, "north.edu", 5, &CLI).unwrap();
+            remove(conn, &south.id.to_string(), 6, &CLI).unwrap();
+            assert!(list(conn).unwrap().is_empty());
+            let audit: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM audit_log WHERE action LIKE 'campus.%'",
+                    [] as [i64; 0],
+                    |r| r.get(0),
+                )
                 .unwrap();
-        assert_eq!(north.name, "North");
-        assert_eq!(north.domains, vec!["cs.north.edu", "north.edu"]);
-        assert_eq!(campus_for_domain(&conn, "north.edu").unwrap().unwrap().0, north.id);
-        assert_eq!(campus_for_domain(&conn, "sub.north.edu").unwrap(), None);
-        let renamed =
-            update(&mut conn, north.id, Some("North Campus"), Some(&["north.edu".into()]), 2, &CLI)
-                .unwrap();
-        assert_eq!(renamed.domains, vec!["north.edu"]);
-        assert_eq!(list(&conn).unwrap().len(), 1);
-        remove(&mut conn, "north.edu", 3, &CLI).unwrap();
-        assert!(list(&conn).unwrap().is_empty());
-        let audit: i64 = conn
-            .query_row("SELECT count(*) FROM audit_log WHERE action LIKE 'campus.%'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(audit, 3);
+            assert_eq!(audit, 6);
+        });
     }
 
     #[test]
-    fn refuses_bad_and_duplicate_input() {
-        let mut conn = db();
-        create(&mut conn, "North", &["north.edu".into()], 1, &CLI).unwrap();
-        assert!(matches!(
-            create(&mut conn, "north", &["x.edu".into()], 1, &CLI),
-            Err(CampusError::NameTaken(_))
-        ));
-        assert!(matches!(
-            create(&mut conn, "South", &["north.edu".into()], 1, &CLI),
-            Err(CampusError::DomainTaken(_))
-        ));
-        assert!(matches!(
-            create(&mut conn, "South", &["not a domain".into()], 1, &CLI),
-            Err(CampusError::InvalidDomain(_))
-        ));
-        assert!(matches!(create(&mut conn, "South", &[], 1, &CLI), Err(CampusError::NoDomains)));
-        assert!(matches!(
-            create(&mut conn, "", &["s.edu".into()], 1, &CLI),
-            Err(CampusError::InvalidName)
-        ));
-        assert!(matches!(remove(&mut conn, "nowhere.edu", 1, &CLI), Err(CampusError::NotFound)));
-        assert_eq!(list(&conn).unwrap().len(), 1, "nothing half-written");
+    fn refuses_bad_and_duplicate_input_on_both_engines() {
+        on_both_engines(|conn| {
+            let north = create(conn, "North", &["north.edu".into()], 1, &CLI).unwrap();
+            let south = create(conn, "South", &["south.edu".into()], 1, &CLI).unwrap();
+            assert!(matches!(
+                create(conn, "north", &["x.edu".into()], 1, &CLI),
+                Err(CampusError::NameTaken(_))
+            ));
+            assert!(matches!(
+                update(conn, south.id, Some("NORTH"), None, 1, &CLI),
+                Err(CampusError::NameTaken(_))
+            ));
+            assert!(matches!(
+                create(conn, "West", &["north.edu".into()], 1, &CLI),
+                Err(CampusError::DomainTaken(_))
+            ));
+            assert!(matches!(
+                update(conn, south.id, None, Some(&["north.edu".into()]), 1, &CLI),
+                Err(CampusError::DomainTaken(_))
+            ));
+            assert!(matches!(
+                create(conn, "West", &["not a domain".into()], 1, &CLI),
+                Err(CampusError::InvalidDomain(_))
+            ));
+            assert!(matches!(create(conn, "West", &[], 1, &CLI), Err(CampusError::NoDomains)));
+            assert!(matches!(
+                create(conn, "", &["s.edu".into()], 1, &CLI),
+                Err(CampusError::InvalidName)
+            ));
+            assert!(matches!(remove(conn, "nowhere.edu", 1, &CLI), Err(CampusError::NotFound)));
+            assert!(matches!(get(conn, 999), Err(CampusError::NotFound)));
+            let campuses = list(conn).unwrap();
+            assert_eq!(campuses.len(), 2, "nothing half-written");
+            assert_eq!(get(conn, south.id).unwrap().domains, ["south.edu"], "rolled back");
+            assert_eq!(get(conn, north.id).unwrap().name, "North");
+        });
     }
 }

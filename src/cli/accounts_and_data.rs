@@ -8,12 +8,12 @@ pub(super) fn campus(file: Option<&Path>, command: CampusCommand) -> anyhow::Res
     let config = load(file)?;
     startup::prepare_data_dir(&config.storage.data_dir)?;
     let db = startup::open_database(&config.storage.data_dir)?;
-    let mut conn = db.get()?;
+    let conn = db.get()?;
     let now = chrono::Utc::now().timestamp();
     let cli = Actor { user_id: None, ip: None };
     match command {
         CampusCommand::Add { name, domains } => {
-            let campus = store::create(&mut conn, &name, &domains, now, &cli)?;
+            let campus = store::create(&conn, &name, &domains, now, &cli)?;
             println!("added campus {} ({}): {}", campus.id, campus.name, campus.domains.join(", "));
         }
         CampusCommand::List => {
@@ -28,7 +28,7 @@ pub(super) fn campus(file: Option<&Path>, command: CampusCommand) -> anyhow::Res
             }
         }
         CampusCommand::Remove { id_or_domain } => {
-            let campus = store::remove(&mut conn, &id_or_domain, now, &cli)?;
+            let campus = store::remove(&conn, &id_or_domain, now, &cli)?;
             println!("removed campus {} ({})", campus.id, campus.name);
         }
     }

@@ -126,6 +126,17 @@ impl<'c> Conn<'c> {
         matches!(self, Conn::Postgres(_))
     }
 
+    /// Makes the open transaction take turns with every other that serialises on `key`, until
+    /// it ends: for a check that reads before it writes ("is the name free? then insert"),
+    /// which two PostgreSQL transactions (READ COMMITTED) could otherwise both pass. On SQLite
+    /// there is nothing to do: `BEGIN IMMEDIATE` already lets one writer in at a time.
+    pub fn serialize_on(&self, key: &str) -> SqlResult<()> {
+        if self.is_postgres() {
+            self.execute("SELECT pg_advisory_xact_lock(hashtext(?1))", [key])?;
+        }
+        Ok(())
+    }
+
     /// Runs a statement; the number of rows it changed.
     pub fn execute(&self, sql: &str, params: impl Params) -> SqlResult<usize> {
         let values = params.values()?;

@@ -151,10 +151,10 @@ impl TestServer {
     }
 
     pub fn add_campus(&self, name: &str, domains: &[&str]) -> i64 {
-        let mut conn = self.state.db.get().unwrap();
+        let conn = self.state.db.get().unwrap();
         let domains: Vec<String> = domains.iter().map(|d| d.to_string()).collect();
         let actor = Actor { user_id: None, ip: None };
-        campuses::create(&mut conn, name, &domains, 0, &actor).expect("campus").id
+        campuses::create(&conn, name, &domains, 0, &actor).expect("campus").id
     }
 
     pub fn query_i64(&self, sql: &str) -> i64 {
