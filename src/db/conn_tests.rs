@@ -115,6 +115,15 @@ pub fn postgres_client() -> Option<(postgres::Client, String)> {
     Some((client, schema))
 }
 
+/// Another client on the schema of a [`postgres_client`], for tests of two connections at
+/// once (two transactions racing).
+pub fn postgres_client_in(schema: &str) -> postgres::Client {
+    let url = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").expect("postgres_client gave a server");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client.batch_execute(&format!("SET search_path TO {schema}")).unwrap();
+    client
+}
+
 pub fn drop_schema(client: &mut postgres::Client, schema: &str) {
     client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
 }

@@ -4,8 +4,10 @@
 use poem_openapi::Object;
 use rusqlite::Connection;
 
+use super::store;
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::config::RetentionConfig;
+use crate::db::conn::{AsConn, Conn, SqlResult};
 use crate::pii::{AfterErase, Person, PersonalData, Purged};
 
 const DAY: i64 = 86_400;
@@ -29,8 +31,7 @@ impl PersonalData for PhoneCodesData {
         _after: &mut AfterErase,
     ) -> rusqlite::Result<()> {
         if let Some(index) = &person.unshared_phone_index {
-            tx.execute("DELETE FROM phone_codes WHERE phone_index = ?1", [index])?;
-            tx.execute("DELETE FROM phone_code_checks WHERE phone_index = ?1", [index])?;
+            store::delete_for_phone(&Conn::Sqlite(tx), index)?;
         }
         Ok(())
     }
@@ -44,8 +45,7 @@ impl PersonalData for PhoneCodesData {
         _retention: &RetentionConfig,
         purged: &mut Purged,
     ) -> rusqlite::Result<()> {
-        let codes = tx.execute("DELETE FROM phone_codes WHERE expires_at <= ?1", [now - DAY])?;
-        let checks = tx.execute("DELETE FROM phone_code_checks WHERE at <= ?1", [now - DAY])?;
+        let (codes, checks) = store::purge(&Conn::Sqlite(tx), now - DAY)?;
         purged.add("phone_codes", codes);
         purged.add("phone_code_checks", checks);
         Ok(())
@@ -63,21 +63,23 @@ pub struct ExportPhoneCode {
 
 /// Codes sent to the account's phone, for the account export (state only; never a code).
 pub fn export_phone_codes(
-    conn: &Connection,
+    conn: &impl AsConn,
     phone_index: Option<&[u8]>,
-) -> rusqlite::Result<Vec<ExportPhoneCode>> {
+) -> SqlResult<Vec<ExportPhoneCode>> {
     let Some(phone_index) = phone_index else { return Ok(Vec::new()) };
-    let mut stmt = conn.prepare(
-        "SELECT created_at, expires_at, attempts, used_at FROM phone_codes
-         WHERE phone_index = ?1 ORDER BY created_at",
-    )?;
-    let rows = stmt.query_map([phone_index], |r| {
-        Ok(ExportPhoneCode {
-            created_at: rfc3339(r.get(0)?),
-            expires_at: rfc3339(r.get(1)?),
-            attempts: r.get(2)?,
-            used_at: rfc3339_opt(r.get(3)?),
-        })
-    })?;
-    rows.collect()
+    conn.with_conn(|conn| {
+        conn.query_map(
+            "SELECT created_at, expires_at, attempts, used_at FROM phone_codes
+             WHERE phone_index = ?1 ORDER BY created_at",
+            [phone_index],
+            |r| {
+                Ok(ExportPhoneCode {
+                    created_at: rfc3339(r.get(0)?),
+                    expires_at: rfc3339(r.get(1)?),
+                    attempts: r.get(2)?,
+                    used_at: rfc3339_opt(r.get(3)?),
+                })
+            },
+        )
+    })
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::Notify;
 
-use super::store::{self, Window};
+use super::caps;
+use super::store;
 use crate::accounts::service::{SignedIn, field};
 use crate::accounts::{self as users, User};
 use crate::accounts::{AccountError, Accounts};
@@ -15,6 +16,7 @@ use crate::audit::RequestMeta;
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::Clock;
 use crate::crypto;
+use crate::db::conn::{Conn, SqlError};
 use crate::db::{Db, DbError};
 use crate::error::FieldError;
 use crate::identity::Amr;
@@ -26,18 +28,6 @@ use crate::sessions::Sessions;
 
 pub const CODE_SECONDS: i64 = 600;
 pub const MAX_ATTEMPTS: i64 = 5;
-/// Seconds between two codes for one phone.
-pub const COOLDOWN: i64 = 60;
-/// The window of the request and verification limits.
-pub const WINDOW: i64 = 900;
-pub const REQUESTS_PER_WINDOW: i64 = 3;
-pub const CHECKS_PER_WINDOW: i64 = 10;
-/// Codes one signed-in account may have sent in a day to link phones, whatever the numbers.
-/// A person links one phone, and may mistype it or change it; more than 5 in a day is someone
-/// sending SMS at the campus's cost to numbers they choose (SMS toll fraud). Counted from the
-/// code rows, which retention keeps a day past their expiry.
-pub const LINK_CODES_PER_DAY: i64 = 5;
-const DAY: i64 = 86_400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PhoneCodeError {
@@ -65,6 +55,12 @@ impl From<DbError> for PhoneCodeError {
 
 impl From<rusqlite::Error> for PhoneCodeError {
     fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<SqlError> for PhoneCodeError {
+    fn from(e: SqlError) -> Self {
         Self::Internal(e.into())
     }
 }
@@ -128,15 +124,6 @@ fn checked_code(raw: &str) -> Result<&str, FieldError> {
     }
 }
 
-/// Seconds until a full window frees a slot, at least 1.
-fn wait(oldest: Option<i64>, span: i64, now: i64) -> u64 {
-    oldest.map_or(1, |t| (t + span - now).max(1) as u64)
-}
-
-fn limited(w: &Window, max: i64, now: i64) -> Option<u64> {
-    (w.count >= max).then(|| wait(w.oldest, WINDOW, now))
-}
-
 impl PhoneCodes {
     pub fn new(
         db: Db,
@@ -190,31 +177,16 @@ impl PhoneCodes {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                if let Some(caller) = caller.as_deref() {
-                    let today = store::link_codes_since(&tx, caller, now - DAY)?;
-                    if today.count >= LINK_CODES_PER_DAY {
-                        return Err(PhoneCodeError::RateLimited {
-                            retry_after: wait(today.oldest, DAY, now),
-                        });
-                    }
-                }
-                let recent = store::codes_since(&tx, &index, now - WINDOW)?;
-                if let Some(last) = recent.newest.filter(|t| now - t < COOLDOWN) {
-                    return Err(PhoneCodeError::RateLimited {
-                        retry_after: wait(Some(last), COOLDOWN, now),
-                    });
-                }
-                if let Some(retry_after) = limited(&recent, REQUESTS_PER_WINDOW, now) {
-                    return Err(PhoneCodeError::RateLimited { retry_after });
-                }
+                let conn = Conn::Sqlite(&tx);
+                caps::admit_request(&conn, &index, caller.as_deref(), now)?;
                 let owner = users::find_by_verified_phone(&tx, &pii, &index)?.map(|u| u.id);
-                store::kill_live_codes(&tx, &index, now)?;
+                store::kill_live_codes(&conn, &index, now)?;
                 let code = store::NewCode {
                     phone_index: &index,
                     code_hash: &hash,
                     requested_by: caller.as_deref(),
                 };
-                store::insert_code(&tx, &code, now, now + CODE_SECONDS)?;
+                store::insert_code(&conn, &code, now, now + CODE_SECONDS)?;
                 let subject = caller.or(owner);
                 // With phone sign-up on, an unknown phone gets its code too: it makes an account.
                 let sent = subject.is_some() || signup;
@@ -232,7 +204,7 @@ impl PhoneCodes {
                 };
                 audit::record(&tx, &event)?;
                 tx.commit()?;
-                Ok(sent)
+                Ok::<_, PhoneCodeError>(sent)
             })
             .await?;
         if sent {
@@ -279,16 +251,7 @@ impl PhoneCodes {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                let by_phone = store::checks_by_phone(&tx, &index, now - WINDOW)?;
-                let mut wait = limited(&by_phone, CHECKS_PER_WINDOW, now);
-                if let Some(address) = address.as_deref() {
-                    let by_ip = store::checks_by_ip(&tx, address, now - WINDOW)?;
-                    wait = wait.max(limited(&by_ip, CHECKS_PER_WINDOW, now));
-                }
-                if let Some(retry_after) = wait {
-                    return Err(PhoneCodeError::RateLimited { retry_after });
-                }
-                store::insert_check(&tx, &index, address.as_deref(), now)?;
+                caps::admit_check(&Conn::Sqlite(&tx), &index, address.as_deref(), now)?;
                 let outcome = check_and_apply(
                     &tx,
                     &pii,
@@ -301,7 +264,7 @@ impl PhoneCodes {
                     &meta,
                 )?;
                 tx.commit()?;
-                Ok(outcome)
+                Ok::<_, PhoneCodeError>(outcome)
             })
             .await?;
         match outcome {
@@ -367,6 +330,7 @@ fn check_and_apply(
     meta: &RequestMeta,
 ) -> Result<Applied, PhoneCodeError> {
     let remember_me = signing.remember_me;
+    let conn = Conn::Sqlite(tx);
     let ip = meta.ip.as_deref();
     let owner = users::find_by_verified_phone(tx, pii, index)?;
     let subject = caller.clone().or_else(|| owner.as_ref().map(|u| u.id.clone()));
@@ -374,11 +338,11 @@ fn check_and_apply(
         audit::record(tx, &verification_event(now, subject.as_deref(), ip, reason).failed())?;
         Ok(Applied::Failed(error))
     };
-    let Some(code) = store::live_code(tx, index)? else {
+    let Some(code) = store::live_code(&conn, index)? else {
         return fail("no_live_code", PhoneCodeError::InvalidCode);
     };
     if !crypto::constant_time_eq(&code.code_hash, hash) {
-        store::wrong_attempt(tx, code.id, MAX_ATTEMPTS, now)?;
+        store::wrong_attempt(&conn, code.id, MAX_ATTEMPTS, now)?;
         return fail("wrong_code", PhoneCodeError::InvalidCode);
     }
     if now >= code.expires_at {
@@ -388,7 +352,7 @@ fn check_and_apply(
         if owner.as_ref().is_some_and(|o| o.id != caller) {
             return fail("phone_taken", PhoneCodeError::PhoneTaken);
         }
-        if !store::consume_code(tx, code.id, now)? {
+        if !store::consume_code(&conn, code.id, now)? {
             return fail("already_used", PhoneCodeError::InvalidCode);
         }
         users::set_verified_phone(tx, pii, &caller, phone, index, now)?;
@@ -403,7 +367,7 @@ fn check_and_apply(
         Some(user) => user,
         // Phone sign-up: the code proved the phone, which becomes a new account's only key.
         None if signing.signup => {
-            if !store::consume_code(tx, code.id, now)? {
+            if !store::consume_code(&conn, code.id, now)? {
                 return fail("already_used", PhoneCodeError::InvalidCode);
             }
             let id = uuid::Uuid::new_v4().to_string();
@@ -423,11 +387,11 @@ fn check_and_apply(
         // No account has this phone verified: no SMS was sent for it, so the code cannot be
         // right unless guessed. It is spent all the same.
         None => {
-            store::consume_code(tx, code.id, now)?;
+            store::consume_code(&conn, code.id, now)?;
             return fail("unknown_phone", PhoneCodeError::InvalidCode);
         }
     };
-    if !store::consume_code(tx, code.id, now)? {
+    if !store::consume_code(&conn, code.id, now)? {
         return fail("already_used", PhoneCodeError::InvalidCode);
     }
     if crate::accounts::is_disabled(tx, &user.id)? {
@@ -452,7 +416,7 @@ fn check_and_apply(
 
 #[cfg(test)]
 mod tests {
-    use super::{checked_code, new_code, wait};
+    use super::{checked_code, new_code};
 
     #[test]
     fn codes_are_six_digits_including_leading_zeros() {
@@ -461,12 +425,5 @@ mod tests {
         // P(no leading zero in 2000 codes) = 0.9^2000: never.
         assert!(codes.iter().any(|c| c.starts_with('0')));
         assert!(codes.iter().collect::<std::collections::HashSet<_>>().len() > 1900);
-    }
-
-    #[test]
-    fn waits_are_what_is_left_of_the_window_and_at_least_one_second() {
-        assert_eq!(wait(Some(100), 900, 400), 600);
-        assert_eq!(wait(Some(100), 60, 200), 1);
-        assert_eq!(wait(None, 900, 400), 1);
     }
 }
