@@ -18,20 +18,18 @@ pub enum CapKey<'a> {
 }
 
 /// Makes the open transaction wait for every other that counts against the same cap, until
-/// it ends: the caps count rows and then insert one, which two PostgreSQL transactions (READ
-/// COMMITTED) could both pass. On SQLite the write transaction is `BEGIN IMMEDIATE`, which
-/// already lets one writer in at a time.
+/// it ends ([`Conn::serialize_on`]): the caps count rows and then insert one, which two
+/// PostgreSQL transactions (READ COMMITTED) could both pass. Nothing on SQLite, whose write
+/// transactions already take turns.
 pub fn take_turn(conn: &Conn, key: CapKey<'_>) -> SqlResult<()> {
     if !conn.is_postgres() {
         return Ok(());
     }
-    let key = match key {
+    conn.serialize_on(&match key {
         CapKey::Account(id) => format!("phone_codes.account:{id}"),
         CapKey::Phone(index) => format!("phone_codes.phone:{}", hex::encode(index)),
         CapKey::Address(ip) => format!("phone_codes.address:{ip}"),
-    };
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(?1))", [key])?;
-    Ok(())
+    })
 }
 
 /// How many rows fall in a window (strictly after its start), and the oldest and newest.
