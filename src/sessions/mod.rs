@@ -349,7 +349,7 @@ impl Sessions {
     ) -> rusqlite::Result<bool> {
         match method {
             AuthMethod::Session => Ok(store::exists(&Conn::Sqlite(conn), id)?),
-            AuthMethod::Bearer => tokens::family_revoked(conn, id).map(|revoked| !revoked),
+            AuthMethod::Bearer => Ok(!tokens::family_revoked(conn, id)?),
         }
     }
 

@@ -14,6 +14,8 @@ pub mod personal_data;
 pub mod rsa_key;
 mod service;
 mod store;
+#[cfg(test)]
+mod store_tests;
 
 pub use personal_data::TokensData;
 pub use service::{LiveRefresh, NewFamily, Revocable, Rotated, TokenError, TokenPair, Tokens};

@@ -9,6 +9,7 @@ use rusqlite::Connection;
 use super::Tokens;
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::config::RetentionConfig;
+use crate::db::conn::{AsConn, Conn, SqlResult};
 use crate::pii::{AfterErase, Person, PersonalData, Purged};
 
 pub struct TokensData {
@@ -30,16 +31,7 @@ impl PersonalData for TokensData {
         person: &Person,
         after: &mut AfterErase,
     ) -> rusqlite::Result<()> {
-        let families: Vec<String> = {
-            let mut stmt = tx.prepare("SELECT id FROM token_families WHERE user_id = ?1")?;
-            stmt.query_map([&person.id], |r| r.get(0))?.collect::<Result<_, _>>()?
-        };
-        tx.execute(
-            "DELETE FROM refresh_tokens
-             WHERE family_id IN (SELECT id FROM token_families WHERE user_id = ?1)",
-            [&person.id],
-        )?;
-        tx.execute("DELETE FROM token_families WHERE user_id = ?1", [&person.id])?;
+        let families = erase_families(&Conn::Sqlite(tx), &person.id)?;
         let tokens = self.tokens.clone();
         after.then(move || tokens.forget_families(&families));
         Ok(())
@@ -53,16 +45,37 @@ impl PersonalData for TokensData {
         _retention: &RetentionConfig,
         purged: &mut Purged,
     ) -> rusqlite::Result<()> {
-        let refresh = tx.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?1", [now])?;
-        let families = tx.execute(
-            "DELETE FROM token_families
-             WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = token_families.id)",
-            [],
-        )?;
+        let (refresh, families) = purge_expired(&Conn::Sqlite(tx), now)?;
         purged.add("refresh_tokens", refresh);
         purged.add("token_families", families);
         Ok(())
     }
+}
+
+/// Deletes the token families of `user_id` and their refresh tokens; returns the families'
+/// ids (taken from the delete itself, so a family opened meanwhile on another node is not
+/// left out of the caches' forgetting).
+pub(super) fn erase_families(conn: &Conn, user_id: &str) -> SqlResult<Vec<String>> {
+    conn.execute(
+        "DELETE FROM refresh_tokens
+         WHERE family_id IN (SELECT id FROM token_families WHERE user_id = ?1)",
+        [user_id],
+    )?;
+    conn.query_map("DELETE FROM token_families WHERE user_id = ?1 RETURNING id", [user_id], |r| {
+        r.get(0)
+    })
+}
+
+/// Deletes the refresh tokens expired at `now`, then the families left without any; returns
+/// how many of each.
+pub(super) fn purge_expired(conn: &Conn, now: i64) -> SqlResult<(usize, usize)> {
+    let refresh = conn.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?1", [now])?;
+    let families = conn.execute(
+        "DELETE FROM token_families
+         WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = token_families.id)",
+        [] as [i64; 0],
+    )?;
+    Ok((refresh, families))
 }
 
 #[derive(Debug, Object, serde::Serialize)]
@@ -84,27 +97,29 @@ pub struct ExportTokenFamily {
 /// The token families of the account export, API sign-ins and apps' grants (state only;
 /// never a token).
 pub fn export_token_families(
-    conn: &Connection,
+    conn: &impl AsConn,
     user_id: &str,
-) -> rusqlite::Result<Vec<ExportTokenFamily>> {
-    let mut stmt = conn.prepare(
-        "SELECT f.id, f.created_at, f.revoked_at, f.revoked_reason,
-                (SELECT count(*) FROM refresh_tokens t WHERE t.family_id = f.id),
-                (SELECT max(created_at) FROM refresh_tokens t WHERE t.family_id = f.id),
-                f.client_id, f.scope
-         FROM token_families f WHERE f.user_id = ?1 ORDER BY f.created_at",
-    )?;
-    let rows = stmt.query_map([user_id], |r| {
-        Ok(ExportTokenFamily {
-            id: r.get(0)?,
-            created_at: rfc3339(r.get(1)?),
-            revoked_at: rfc3339_opt(r.get(2)?),
-            revoked_reason: r.get(3)?,
-            refresh_tokens_issued: r.get(4)?,
-            last_refreshed_at: rfc3339_opt(r.get(5)?),
-            client_id: r.get(6)?,
-            scope: r.get(7)?,
-        })
-    })?;
-    rows.collect()
+) -> SqlResult<Vec<ExportTokenFamily>> {
+    conn.with_conn(|conn| {
+        conn.query_map(
+            "SELECT f.id, f.created_at, f.revoked_at, f.revoked_reason,
+                    (SELECT count(*) FROM refresh_tokens t WHERE t.family_id = f.id),
+                    (SELECT max(created_at) FROM refresh_tokens t WHERE t.family_id = f.id),
+                    f.client_id, f.scope
+             FROM token_families f WHERE f.user_id = ?1 ORDER BY f.created_at",
+            [user_id],
+            |r| {
+                Ok(ExportTokenFamily {
+                    id: r.get(0)?,
+                    created_at: rfc3339(r.get(1)?),
+                    revoked_at: rfc3339_opt(r.get(2)?),
+                    revoked_reason: r.get(3)?,
+                    refresh_tokens_issued: r.get(4)?,
+                    last_refreshed_at: rfc3339_opt(r.get(5)?),
+                    client_id: r.get(6)?,
+                    scope: r.get(7)?,
+                })
+            },
+        )
+    })
 }

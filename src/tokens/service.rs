@@ -11,6 +11,7 @@ use crate::audit::RequestMeta;
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto;
+use crate::db::conn::{AsConn, Conn};
 use crate::db::{Db, DbError};
 use crate::identity::Amr;
 use crate::identity::Role;
@@ -172,7 +173,7 @@ impl Tokens {
     /// signed by [`Tokens::pair`] once the transaction committed.
     pub fn open_family_in(
         &self,
-        tx: &Connection,
+        tx: &impl AsConn,
         user_id: &str,
         amr: Amr,
         now: i64,
@@ -183,7 +184,7 @@ impl Tokens {
 
     /// Opens a token family: the first-party API's (`grant` None) or a client's grant.
     pub fn open_grant_in(
-        tx: &Connection,
+        tx: &impl AsConn,
         user_id: &str,
         amr: Amr,
         grant: Option<&ClientGrant>,
@@ -192,14 +193,16 @@ impl Tokens {
     ) -> rusqlite::Result<NewFamily> {
         let family = uuid::Uuid::new_v4().to_string();
         let (refresh_token, refresh_hash) = crypto::new_token();
-        store::insert_family(tx, &family, user_id, amr, now, grant)?;
-        store::insert_refresh(tx, &refresh_hash, &family, now, now + REFRESH_TOKEN_SECONDS)?;
-        let details = match grant {
-            Some(grant) => serde_json::json!({"family": family, "client_id": grant.client_id}),
-            None => serde_json::json!({"family": family}),
-        };
-        let event = AuditEvent::by_user(now, user_id, "token.issued", ip).with_details(details);
-        audit::record(tx, &event)?;
+        tx.with_conn(|tx| {
+            store::insert_family(tx, &family, user_id, amr, now, grant)?;
+            store::insert_refresh(tx, &refresh_hash, &family, now, now + REFRESH_TOKEN_SECONDS)?;
+            let details = match grant {
+                Some(grant) => serde_json::json!({"family": family, "client_id": grant.client_id}),
+                None => serde_json::json!({"family": family}),
+            };
+            let event = AuditEvent::by_user(now, user_id, "token.issued", ip).with_details(details);
+            audit::record(tx, &event)
+        })?;
         Ok(NewFamily { family, refresh_token, amr, issued_at: now })
     }
 
@@ -257,7 +260,8 @@ impl Tokens {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                let Some(row) = store::find_refresh(&tx, &hash)? else {
+                let db = Conn::Sqlite(&tx);
+                let Some(row) = store::find_refresh_to_spend(&db, &hash)? else {
                     return Ok((Refreshed::Invalid, None));
                 };
                 let owner = row.grant.as_ref().map(|g| g.client_id.as_str());
@@ -267,7 +271,7 @@ impl Tokens {
                 if row.family_revoked || now >= row.expires_at {
                     return Ok((Refreshed::Invalid, None));
                 }
-                if row.spent_at.is_some() || !store::spend(&tx, &hash, now)? {
+                if row.spent_at.is_some() || !store::spend(&db, &hash, now)? {
                     store::revoke_family(&tx, &row.family_id, now, "reuse")?;
                     let event = AuditEvent::by_user(
                         now,
@@ -285,7 +289,7 @@ impl Tokens {
                     return Ok((Refreshed::Invalid, None));
                 };
                 store::insert_refresh(
-                    &tx,
+                    &db,
                     &next_hash,
                     &row.family_id,
                     now,
@@ -341,7 +345,7 @@ impl Tokens {
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 let family_id = match lookup {
-                    Err(hash) => match store::find_refresh(&tx, &hash)? {
+                    Err(hash) => match store::find_refresh(&Conn::Sqlite(&tx), &hash)? {
                         Some(row) => row.family_id,
                         None => return Ok(None),
                     },
@@ -378,8 +382,10 @@ impl Tokens {
             return Ok(None);
         }
         let (hash, now) = (crypto::hash_token(token), self.clock.unix());
-        let row =
-            self.db.run(move |c| store::find_refresh(c, &hash).map_err(DbError::from)).await?;
+        let row = self
+            .db
+            .run(move |c| store::find_refresh(&Conn::Sqlite(c), &hash).map_err(DbError::from))
+            .await?;
         Ok(row.and_then(|row| {
             let live = row.spent_at.is_none() && !row.family_revoked && now < row.expires_at;
             let grant = row.grant.filter(|_| live)?;

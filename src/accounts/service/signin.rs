@@ -350,7 +350,8 @@ impl Accounts {
                             .unwrap_or_default()
                     }
                     AuthMethod::Bearer => {
-                        crate::tokens::revoke_family(&tx, &id, now, "logout")?;
+                        crate::tokens::revoke_family(&tx, &id, now, "logout")
+                            .map_err(DbError::from)?;
                         Ended::default()
                     }
                 };
