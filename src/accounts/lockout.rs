@@ -19,8 +19,16 @@
 //! pending sign-in, token request or account check they came with: [`MFA_FAILURES_TO_PAUSE`]
 //! in an hour pause the account's second factors for an hour, doubling up to a day; while
 //! paused no code is evaluated. The same events as the password lockout clear it.
+//!
+//! The state lives in the database on either engine, so every node of a campus sees one
+//! lockout. Each function takes any connection or transaction ([`AsConn`]): the callers count
+//! a failure inside the transaction that audits it. Counting needs no turn of its own: each
+//! failure is one `UPDATE ... RETURNING` (or an upsert) of one row, which PostgreSQL applies
+//! one at a time, so two failures at once on two nodes count two.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
+
+use crate::db::conn::{AsConn, Conn, Optional};
 
 pub const FAILURES_TO_LOCK: i64 = 5;
 pub const FAILURES_PER_HOUR: i64 = 100;
@@ -68,7 +76,11 @@ const ACCOUNT_FAILURES: &str = "SELECT count(*), min(at) FROM audit_log
      WHERE subject_id = ?1 AND action = 'login' AND outcome = 'failure' AND at > ?2";
 
 /// The subject's lockout standing now.
-pub fn standing(conn: &Connection, subject: &Subject, now: i64) -> rusqlite::Result<Standing> {
+pub fn standing(conn: &impl AsConn, subject: &Subject, now: i64) -> rusqlite::Result<Standing> {
+    Ok(conn.with_conn(|conn| standing_on(conn, subject, now))?)
+}
+
+fn standing_on(conn: &Conn, subject: &Subject, now: i64) -> crate::db::conn::SqlResult<Standing> {
     let state: Option<(Option<i64>, i64)> = match subject {
         Subject::Account(id) => conn
             .query_row("SELECT locked_until, lock_level FROM users WHERE id = ?1", [id], |r| {
@@ -107,10 +119,18 @@ pub fn standing(conn: &Connection, subject: &Subject, now: i64) -> rusqlite::Res
 /// An account's failure is also counted towards the hard cap by its audit row (the caller
 /// records it); an unknown email's is counted here.
 pub fn record_failure(
-    conn: &Connection,
+    conn: &impl AsConn,
     subject: &Subject,
     now: i64,
 ) -> rusqlite::Result<Option<(i64, i64)>> {
+    Ok(conn.with_conn(|conn| record_failure_on(conn, subject, now))?)
+}
+
+fn record_failure_on(
+    conn: &Conn,
+    subject: &Subject,
+    now: i64,
+) -> crate::db::conn::SqlResult<Option<(i64, i64)>> {
     let (failed, level): (i64, i64) = match subject {
         Subject::Account(id) => conn.query_row(
             "UPDATE users SET failed_logins = failed_logins + 1, last_failed_login_at = ?2
@@ -131,7 +151,8 @@ pub fn record_failure(
                 "INSERT INTO unknown_email_lockouts (email_index, failed_logins, last_failure_at)
                  VALUES (?1, 1, ?2)
                  ON CONFLICT (email_index) DO UPDATE
-                 SET failed_logins = failed_logins + 1, last_failure_at = excluded.last_failure_at
+                 SET failed_logins = unknown_email_lockouts.failed_logins + 1,
+                     last_failure_at = excluded.last_failure_at
                  RETURNING failed_logins, lock_level",
                 params![index, now],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -160,16 +181,18 @@ pub fn record_failure(
 
 /// Forgets an account's failures, locks and second-factor pauses (a successful sign-in, a
 /// reset, an admin unlock); true when there was something to forget.
-pub fn clear(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
-        "UPDATE users SET failed_logins = 0, lock_level = 0, locked_until = NULL,
+pub fn clear(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<bool> {
+    let changed = conn.with_conn(|conn| {
+        conn.execute(
+            "UPDATE users SET failed_logins = 0, lock_level = 0, locked_until = NULL,
                           mfa_failures = 0, mfa_window_start = NULL, mfa_pause_level = 0,
                           mfa_paused_until = NULL
          WHERE id = ?1
            AND (failed_logins > 0 OR lock_level > 0 OR locked_until IS NOT NULL
                 OR mfa_failures > 0 OR mfa_pause_level > 0 OR mfa_paused_until IS NOT NULL)",
-        [user_id],
-    )?;
+            [user_id],
+        )
+    })?;
     Ok(changed > 0)
 }
 
@@ -185,7 +208,11 @@ pub struct Forgotten {
 /// For the retention job: forgets every lockout series (an account's or an unknown email's
 /// alike) whose last failed password is [`FORGET_AFTER_SECONDS`] old and which is not paused,
 /// and deletes unknown emails' failures past the hour the cap counts.
-pub fn forget_stale(conn: &Connection, now: i64) -> rusqlite::Result<Forgotten> {
+pub fn forget_stale(conn: &impl AsConn, now: i64) -> rusqlite::Result<Forgotten> {
+    Ok(conn.with_conn(|conn| forget_stale_on(conn, now))?)
+}
+
+fn forget_stale_on(conn: &Conn, now: i64) -> crate::db::conn::SqlResult<Forgotten> {
     let cutoff = now - FORGET_AFTER_SECONDS;
     let accounts = conn.execute(
         "UPDATE users SET failed_logins = 0, lock_level = 0, locked_until = NULL
@@ -204,13 +231,17 @@ pub fn forget_stale(conn: &Connection, now: i64) -> rusqlite::Result<Forgotten> 
 
 /// The end of the account's second-factor pause, if it is paused now.
 pub fn mfa_paused_until(
-    conn: &Connection,
+    conn: &impl AsConn,
     user_id: &str,
     now: i64,
 ) -> rusqlite::Result<Option<i64>> {
     let until: Option<i64> = conn
-        .query_row("SELECT mfa_paused_until FROM users WHERE id = ?1", [user_id], |r| r.get(0))
-        .optional()?
+        .with_conn(|conn| {
+            conn.query_row("SELECT mfa_paused_until FROM users WHERE id = ?1", [user_id], |r| {
+                r.get(0)
+            })
+            .optional()
+        })?
         .flatten();
     Ok(until.filter(|until| *until > now))
 }
@@ -218,16 +249,24 @@ pub fn mfa_paused_until(
 /// Counts a wrong second-factor code; returns the pause's end and level when this failure
 /// paused the account's second factors.
 pub fn record_mfa_failure(
-    conn: &Connection,
+    conn: &impl AsConn,
     user_id: &str,
     now: i64,
 ) -> rusqlite::Result<Option<(i64, i64)>> {
+    Ok(conn.with_conn(|conn| record_mfa_failure_on(conn, user_id, now))?)
+}
+
+fn record_mfa_failure_on(
+    conn: &Conn,
+    user_id: &str,
+    now: i64,
+) -> crate::db::conn::SqlResult<Option<(i64, i64)>> {
     // A window starts at its first failure and lasts an hour.
     let (failures, level): (i64, i64) = conn.query_row(
         "UPDATE users SET
-             mfa_failures = CASE WHEN coalesce(mfa_window_start, 0) > ?2 - ?3
+             mfa_failures = CASE WHEN coalesce(mfa_window_start, 0) > ?2 - CAST(?3 AS BIGINT)
                                  THEN mfa_failures + 1 ELSE 1 END,
-             mfa_window_start = CASE WHEN coalesce(mfa_window_start, 0) > ?2 - ?3
+             mfa_window_start = CASE WHEN coalesce(mfa_window_start, 0) > ?2 - CAST(?3 AS BIGINT)
                                      THEN mfa_window_start ELSE ?2 END
          WHERE id = ?1 RETURNING mfa_failures, mfa_pause_level",
         params![user_id, now, MFA_WINDOW_SECONDS],
@@ -249,185 +288,5 @@ pub fn record_mfa_failure(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn db_with_user() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::db::migrate(&mut conn).unwrap();
-        conn.execute(
-            "INSERT INTO users (id, email_index, email, display_name, role, created_at)
-             VALUES ('u', x'01', 'a@b.edu', 'A', 'user', 0)",
-            [],
-        )
-        .unwrap();
-        conn
-    }
-
-    fn account() -> Subject {
-        Subject::Account("u".into())
-    }
-
-    fn unknown() -> Subject {
-        Subject::UnknownEmail(vec![7; 32])
-    }
-
-    /// The lengths of eight further locks, a quiet while apart.
-    fn lock_lengths(conn: &Connection, subject: &Subject, mut now: i64) -> Vec<i64> {
-        let mut lengths = Vec::new();
-        for _ in 0..8 {
-            now += 10_000;
-            for _ in 0..4 {
-                record_failure(conn, subject, now).unwrap();
-            }
-            let (until, _) = record_failure(conn, subject, now).unwrap().unwrap();
-            lengths.push(until - now);
-        }
-        lengths
-    }
-
-    #[test]
-    fn counting_an_accounts_failures_reads_that_accounts_rows_only() {
-        let conn = db_with_user();
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {ACCOUNT_FAILURES}"))
-            .unwrap()
-            .query_map(params!["u", 0], |r| r.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let plan = plan.join("; ");
-        assert!(
-            plan.contains("audit_log_subject_action (subject_id=? AND action=? AND at>?)"),
-            "{plan}"
-        );
-    }
-
-    #[test]
-    fn locks_after_five_failures_for_a_minute_then_doubles_up_to_an_hour() {
-        let conn = db_with_user();
-        for subject in [account(), unknown()] {
-            let now = 1_000;
-            for _ in 0..4 {
-                assert_eq!(record_failure(&conn, &subject, now).unwrap(), None);
-            }
-            assert_eq!(record_failure(&conn, &subject, now).unwrap(), Some((now + 60, 1)));
-            let paused = standing(&conn, &subject, now + 59).unwrap();
-            assert_eq!(
-                paused,
-                Standing { paused_until: Some(now + 60), capped_until: None, was_locked: true },
-                "{subject:?}"
-            );
-            let after = standing(&conn, &subject, now + 60).unwrap();
-            assert_eq!(after, Standing { was_locked: true, ..Default::default() });
-            let lengths = lock_lengths(&conn, &subject, now);
-            assert_eq!(lengths, vec![120, 240, 480, 960, 1920, 3600, 3600, 3600], "{subject:?}");
-        }
-        assert!(clear(&conn, "u").unwrap());
-        assert_eq!(standing(&conn, &account(), 100_000).unwrap(), Standing::default());
-        assert!(!clear(&conn, "u").unwrap(), "nothing left to clear");
-    }
-
-    #[test]
-    fn an_unknown_email_starts_clean_and_stores_only_its_index() {
-        let conn = db_with_user();
-        assert_eq!(standing(&conn, &unknown(), 0).unwrap(), Standing::default());
-        record_failure(&conn, &unknown(), 10).unwrap();
-        let stored: Vec<u8> = conn
-            .query_row("SELECT email_index FROM unknown_email_lockouts", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(stored, vec![7; 32]);
-    }
-
-    #[test]
-    fn a_hundred_failures_in_an_hour_stop_evaluation() {
-        let conn = db_with_user();
-        for i in 0..100 {
-            conn.execute(
-                "INSERT INTO audit_log (at, action, subject_id, outcome) VALUES (?1, 'login', 'u', 'failure')",
-                [5_000 + i],
-            )
-            .unwrap();
-        }
-        let capped = standing(&conn, &account(), 5_200).unwrap();
-        assert_eq!(capped.capped_until, Some(5_000 + 3600));
-        assert_eq!(capped.refused_until(), Some(5_000 + 3600));
-        assert_eq!(standing(&conn, &account(), 8_700).unwrap().capped_until, None);
-
-        // An unknown email: its own failures, counted the same way.
-        for i in 0..100 {
-            record_failure(&conn, &unknown(), 5_000 + i).unwrap();
-        }
-        assert_eq!(standing(&conn, &unknown(), 5_200).unwrap().capped_until, Some(5_000 + 3600));
-        assert_eq!(standing(&conn, &unknown(), 8_700).unwrap().capped_until, None);
-    }
-
-    #[test]
-    fn quiet_series_are_forgotten_alike_and_unknown_rows_deleted() {
-        let conn = db_with_user();
-        for subject in [account(), unknown()] {
-            for _ in 0..5 {
-                record_failure(&conn, &subject, 1_000).unwrap();
-            }
-            record_failure(&conn, &subject, 2_000).unwrap();
-        }
-        let day = 86_400;
-        let early = forget_stale(&conn, 2_000 + 30 * day - 1).unwrap();
-        assert_eq!(early, Forgotten { accounts: 0, unknown_emails: 0 });
-        let due = forget_stale(&conn, 2_000 + 30 * day).unwrap();
-        assert_eq!(due, Forgotten { accounts: 1, unknown_emails: 1 });
-        for subject in [account(), unknown()] {
-            assert_eq!(standing(&conn, &subject, 2_000 + 30 * day).unwrap(), Standing::default());
-        }
-        let rows = |table: &str| -> i64 {
-            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
-        };
-        assert_eq!(rows("unknown_email_lockouts"), 0);
-        assert_eq!(rows("unknown_email_failures"), 0);
-    }
-
-    #[test]
-    fn a_paused_series_is_never_forgotten_while_paused() {
-        let conn = db_with_user();
-        conn.execute("UPDATE users SET lock_level = 3, locked_until = 10000000 WHERE id = 'u'", [])
-            .unwrap();
-        assert_eq!(forget_stale(&conn, 5_000_000).unwrap().accounts, 0);
-    }
-
-    #[test]
-    fn ten_wrong_codes_in_an_hour_pause_second_factors_doubling_up_to_a_day() {
-        let conn = db_with_user();
-        // Nine in an hour, then the window starts again: no pause.
-        for i in 0..9 {
-            assert_eq!(record_mfa_failure(&conn, "u", 1_000 + i).unwrap(), None);
-        }
-        assert_eq!(record_mfa_failure(&conn, "u", 1_000 + 3600).unwrap(), None);
-        assert_eq!(mfa_paused_until(&conn, "u", 5_000).unwrap(), None);
-        let mut now = 10_000;
-        for _ in 0..9 {
-            assert_eq!(record_mfa_failure(&conn, "u", now).unwrap(), None);
-        }
-        assert_eq!(record_mfa_failure(&conn, "u", now).unwrap(), Some((now + 3600, 1)));
-        assert_eq!(mfa_paused_until(&conn, "u", now + 3599).unwrap(), Some(now + 3600));
-        assert_eq!(mfa_paused_until(&conn, "u", now + 3600).unwrap(), None);
-        let mut lengths = Vec::new();
-        for _ in 0..6 {
-            now += 100_000;
-            for _ in 0..9 {
-                record_mfa_failure(&conn, "u", now).unwrap();
-            }
-            lengths.push(record_mfa_failure(&conn, "u", now).unwrap().unwrap().0 - now);
-        }
-        assert_eq!(lengths, vec![7_200, 14_400, 28_800, 57_600, 86_400, 86_400]);
-        assert!(clear(&conn, "u").unwrap());
-        assert_eq!(mfa_paused_until(&conn, "u", now).unwrap(), None);
-        for _ in 0..9 {
-            record_mfa_failure(&conn, "u", now).unwrap();
-        }
-        assert_eq!(
-            record_mfa_failure(&conn, "u", now).unwrap(),
-            Some((now + 3600, 1)),
-            "a cleared account starts a new series"
-        );
-    }
-}
+#[path = "lockout_tests.rs"]
+mod tests;

@@ -20,6 +20,7 @@ use super::token_endpoint::{Form, Issued, OAuthError};
 use crate::audit::{self, AuditEvent, RequestMeta, actions};
 use crate::crypto;
 use crate::db::DbError;
+use crate::db::conn::Conn;
 use crate::identity::{Amr, AuthMethod, Principal};
 use crate::sessions::Sessions;
 use crate::tokens::{ClientGrant, Tokens};
@@ -98,7 +99,7 @@ impl Provider {
                 for _ in 0..5 {
                     let user_code = new_user_code();
                     let inserted = store::device_codes::insert(
-                        c,
+                        &Conn::Sqlite(c),
                         &hash,
                         &user_code,
                         &client_id,
@@ -140,7 +141,8 @@ impl Provider {
         let found = self
             .db
             .run(move |c| {
-                store::device_codes::open_by_user_code(c, &user_code, now).map_err(DbError::from)
+                store::device_codes::open_by_user_code(&Conn::Sqlite(c), &user_code, now)
+                    .map_err(DbError::from)
             })
             .await?;
         Ok(found)
@@ -197,12 +199,13 @@ impl Provider {
             .db
             .run(move |c| {
                 let tx = crate::db::write_tx(c)?;
-                let Some(row) = store::device_codes::open_by_user_code(&tx, &user_code, now)?
+                let conn = Conn::Sqlite(&tx);
+                let Some(row) = store::device_codes::open_by_user_code(&conn, &user_code, now)?
                 else {
                     return Ok(false);
                 };
                 if !store::device_codes::decide(
-                    &tx, &user_code, approve, &user, &sid, auth_time, &amr, now,
+                    &conn, &user_code, approve, &user, &sid, auth_time, &amr, now,
                 )? {
                     return Ok(false);
                 }
@@ -272,7 +275,8 @@ fn poll_in(
     now: i64,
     ip: Option<&str>,
 ) -> Result<Polled, DbError> {
-    let Some(row) = store::device_codes::by_device_code(tx, hash)? else {
+    let conn = Conn::Sqlite(tx);
+    let Some(row) = store::device_codes::find_to_poll(&conn, hash)? else {
         return Ok(refused("invalid_grant", "The device code is not valid."));
     };
     if row.client_id != client_id {
@@ -282,25 +286,30 @@ fn poll_in(
         return Ok(refused("invalid_grant", "The device code was used already."));
     }
     if now >= row.expires_at {
-        store::device_codes::spend(tx, hash, now)?;
+        store::device_codes::spend(&conn, hash, now)?;
         return Ok(refused("expired_token", "The device code has expired; start again."));
     }
     let too_soon = row.last_polled_at.is_some_and(|last| now - last < row.poll_interval);
     match row.decision.as_deref() {
         None if too_soon => {
-            store::device_codes::polled(tx, hash, now, row.poll_interval + POLL_INTERVAL_SECONDS)?;
+            store::device_codes::polled(
+                &conn,
+                hash,
+                now,
+                row.poll_interval + POLL_INTERVAL_SECONDS,
+            )?;
             Ok(refused("slow_down", "Polling too often: wait five seconds more between polls."))
         }
         None => {
-            store::device_codes::polled(tx, hash, now, row.poll_interval)?;
+            store::device_codes::polled(&conn, hash, now, row.poll_interval)?;
             Ok(refused("authorization_pending", "The student has not answered yet."))
         }
         Some("denied") => {
-            store::device_codes::spend(tx, hash, now)?;
+            store::device_codes::spend(&conn, hash, now)?;
             Ok(refused("access_denied", "The student did not allow the app."))
         }
         Some(_) => {
-            store::device_codes::spend(tx, hash, now)?;
+            store::device_codes::spend(&conn, hash, now)?;
             let (Some(user_id), Some(sid), Some(auth_time), Some(amr)) =
                 (row.user_id, row.session_id, row.auth_time, row.amr)
             else {

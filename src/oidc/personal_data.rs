@@ -7,6 +7,7 @@ use rusqlite::{Connection, params};
 
 use super::store;
 use crate::config::RetentionConfig;
+use crate::db::conn::Conn;
 use crate::pii::{AfterErase, Person, PersonalData, Purged};
 
 /// A delivered or abandoned back-channel logout is kept this long, for the admin's view.
@@ -49,7 +50,7 @@ impl PersonalData for OidcData {
         _retention: &RetentionConfig,
         purged: &mut Purged,
     ) -> rusqlite::Result<()> {
-        purged.add("oidc_codes", store::codes::purge(tx, now)?);
+        purged.add("oidc_codes", store::codes::purge(&Conn::Sqlite(tx), now)?);
         let devices =
             tx.execute("DELETE FROM oidc_device_codes WHERE expires_at < ?1", [now - 600])?;
         purged.add("oidc_device_codes", devices);

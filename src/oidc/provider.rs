@@ -16,6 +16,7 @@ use crate::accounts::Accounts;
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::Clock;
 use crate::crypto;
+use crate::db::conn::Conn;
 use crate::db::{Db, DbError};
 use crate::identity::{AuthMethod, Principal};
 use crate::ratelimit::Tier;
@@ -268,7 +269,9 @@ impl Provider {
             family_id: None,
         };
         self.db
-            .run(move |c| store::codes::insert(c, &hash, &row, now).map_err(DbError::from))
+            .run(move |c| {
+                store::codes::insert(&Conn::Sqlite(c), &hash, &row, now).map_err(DbError::from)
+            })
             .await?;
         let mut params = vec![("code", code)];
         if let Some(state) = &req.state {

@@ -16,6 +16,7 @@ use super::store;
 use crate::audit::{self, AuditEvent, RequestMeta, actions};
 use crate::crypto;
 use crate::db::DbError;
+use crate::db::conn::Conn;
 use crate::identity::{Amr, AuthMethod};
 use crate::sessions::Sessions;
 use crate::tokens::{ClientGrant, TokenError, Tokens};
@@ -231,7 +232,8 @@ impl Provider {
             .db
             .run(move |c| {
                 let tx = crate::db::write_tx(c)?;
-                let Some(row) = store::codes::find(&tx, &hash)? else {
+                let conn = Conn::Sqlite(&tx);
+                let Some(row) = store::codes::find_to_spend(&conn, &hash)? else {
                     return Ok(Exchanged::Refused("The code is not valid."));
                 };
                 if row.client_id != client_id {
@@ -266,7 +268,7 @@ impl Provider {
                 };
                 if let Some(refusal) = refusal {
                     // Spent: a code is tried once, not guessed at.
-                    store::codes::spend(&tx, &hash, None, now)?;
+                    store::codes::spend(&conn, &hash, None, now)?;
                     tx.commit()?;
                     return Ok(Exchanged::Refused(refusal));
                 }
@@ -285,7 +287,7 @@ impl Provider {
                     now,
                     ip.as_deref(),
                 )?;
-                store::codes::spend(&tx, &hash, Some(&opened.family), now)?;
+                store::codes::spend(&conn, &hash, Some(&opened.family), now)?;
                 tx.commit()?;
                 Ok::<_, DbError>(Exchanged::Opened {
                     user_id: row.user_id,

@@ -1,7 +1,10 @@
 //! The SQL of `oidc_device_codes`: device authorization requests (RFC 8628), the device code
-//! kept as its hash, the user code as typed (normalised: eight letters, no dash).
+//! kept as its hash, the user code as typed (normalised: eight letters, no dash); on either
+//! engine ([`crate::db::conn`]).
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::params;
+
+use crate::db::conn::{Conn, Optional, Row, SqlResult};
 
 /// A device authorization request.
 #[derive(Debug, Clone)]
@@ -24,7 +27,7 @@ pub struct DeviceRow {
 const COLUMNS: &str = "user_code, client_id, scope, expires_at, poll_interval, last_polled_at,
     user_id, session_id, auth_time, amr, decision, used_at";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<DeviceRow> {
+fn row(r: &Row<'_>) -> SqlResult<DeviceRow> {
     Ok(DeviceRow {
         user_code: r.get(0)?,
         client_id: r.get(1)?,
@@ -44,7 +47,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<DeviceRow> {
 /// Inserts a request; false when the user code is taken (the caller draws another).
 #[allow(clippy::too_many_arguments)]
 pub fn insert(
-    conn: &Connection,
+    conn: &Conn,
     hash: &[u8],
     user_code: &str,
     client_id: &str,
@@ -52,7 +55,7 @@ pub fn insert(
     now: i64,
     expires_at: i64,
     poll_interval: i64,
-) -> rusqlite::Result<bool> {
+) -> SqlResult<bool> {
     let changed = conn.execute(
         "INSERT INTO oidc_device_codes (device_code_hash, user_code, client_id, scope,
              created_at, expires_at, poll_interval)
@@ -62,9 +65,13 @@ pub fn insert(
     Ok(changed == 1)
 }
 
-pub fn by_device_code(conn: &Connection, hash: &[u8]) -> rusqlite::Result<Option<DeviceRow>> {
+/// A request, for a transaction that polls it (and may spend it). On PostgreSQL the row stays
+/// locked until that transaction ends, so that two polls of an approved request on two nodes
+/// take turns and only the first gets tokens, as under SQLite's single writer.
+pub fn find_to_poll(conn: &Conn, hash: &[u8]) -> SqlResult<Option<DeviceRow>> {
+    let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
     conn.query_row(
-        &format!("SELECT {COLUMNS} FROM oidc_device_codes WHERE device_code_hash = ?1"),
+        &format!("SELECT {COLUMNS} FROM oidc_device_codes WHERE device_code_hash = ?1{lock}"),
         params![hash],
         row,
     )
@@ -72,11 +79,7 @@ pub fn by_device_code(conn: &Connection, hash: &[u8]) -> rusqlite::Result<Option
 }
 
 /// A request the student can still answer: not expired, not answered.
-pub fn open_by_user_code(
-    conn: &Connection,
-    user_code: &str,
-    now: i64,
-) -> rusqlite::Result<Option<DeviceRow>> {
+pub fn open_by_user_code(conn: &Conn, user_code: &str, now: i64) -> SqlResult<Option<DeviceRow>> {
     conn.query_row(
         &format!(
             "SELECT {COLUMNS} FROM oidc_device_codes
@@ -91,7 +94,7 @@ pub fn open_by_user_code(
 /// The student's answer; false when the request was answered or expired meanwhile.
 #[allow(clippy::too_many_arguments)]
 pub fn decide(
-    conn: &Connection,
+    conn: &Conn,
     user_code: &str,
     approved: bool,
     user_id: &str,
@@ -99,7 +102,7 @@ pub fn decide(
     auth_time: i64,
     amr: &str,
     now: i64,
-) -> rusqlite::Result<bool> {
+) -> SqlResult<bool> {
     let changed = conn.execute(
         "UPDATE oidc_device_codes SET decision = ?2, user_id = ?3, session_id = ?4,
              auth_time = ?5, amr = ?6
@@ -118,7 +121,7 @@ pub fn decide(
 }
 
 /// Records a poll, with the interval the client must keep from now on.
-pub fn polled(conn: &Connection, hash: &[u8], now: i64, interval: i64) -> rusqlite::Result<()> {
+pub fn polled(conn: &Conn, hash: &[u8], now: i64, interval: i64) -> SqlResult<()> {
     conn.execute(
         "UPDATE oidc_device_codes SET last_polled_at = ?2, poll_interval = ?3
          WHERE device_code_hash = ?1",
@@ -128,7 +131,7 @@ pub fn polled(conn: &Connection, hash: &[u8], now: i64, interval: i64) -> rusqli
 }
 
 /// Spends a request (exchanged for tokens, or its refusal told); false when already spent.
-pub fn spend(conn: &Connection, hash: &[u8], now: i64) -> rusqlite::Result<bool> {
+pub fn spend(conn: &Conn, hash: &[u8], now: i64) -> SqlResult<bool> {
     let changed = conn.execute(
         "UPDATE oidc_device_codes SET used_at = ?2 WHERE device_code_hash = ?1 AND used_at IS NULL",
         params![hash, now],

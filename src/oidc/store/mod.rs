@@ -5,3 +5,6 @@ pub mod codes;
 pub mod consents;
 pub mod device_codes;
 pub mod logouts;
+
+#[cfg(test)]
+mod tests;

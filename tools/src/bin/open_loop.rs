@@ -6,9 +6,11 @@
 //!
 //!   open_loop URL RATE SECONDS [HEADER: VALUE]...
 //!
-//! Prints one line per figure (`name value`): requests due, answered, errors (not 2xx or no
-//! answer), the achieved rate, and latency percentiles in milliseconds. Requests still
-//! unanswered 5 s after the run count as errors.
+//! Prints one line per figure (`name value`): requests due, answered, refused (429), errors
+//! (any other answer that is not 2xx, or none), the achieved rate, and latency percentiles of
+//! the answered requests in milliseconds. Requests still unanswered 5 s after the run count as
+//! errors. With `SESSION_COOKIES` set (comma-separated), request i carries the session cookie
+//! i modulo their number: many users' traffic, each user at a fraction of the rate.
 
 use std::time::{Duration, Instant};
 
@@ -30,10 +32,17 @@ fn main() -> anyhow::Result<()> {
             reqwest::header::HeaderValue::from_str(value.trim())?,
         );
     }
+    let cookies: Vec<reqwest::header::HeaderValue> = match std::env::var("SESSION_COOKIES") {
+        Ok(list) => list
+            .split(',')
+            .map(|c| reqwest::header::HeaderValue::from_str(&format!("gatehouse_session={c}")))
+            .collect::<Result<_, _>>()?,
+        Err(_) => Vec::new(),
+    };
     let _ = rustls::crypto::ring::default_provider().install_default();
     // One worker thread: the generator shares the machine with the server it measures.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(run(url.clone(), rate, seconds, header_map))
+    runtime.block_on(run(url.clone(), rate, seconds, header_map, cookies))
 }
 
 async fn run(
@@ -41,6 +50,7 @@ async fn run(
     rate: f64,
     seconds: f64,
     headers: reqwest::header::HeaderMap,
+    cookies: Vec<reqwest::header::HeaderValue>,
 ) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .default_headers(headers)
@@ -54,29 +64,34 @@ async fn run(
     for i in 0..due {
         let at = started + interval.mul_f64(i as f64);
         tokio::time::sleep_until(at.into()).await;
-        let (client, url) = (client.clone(), url.clone());
+        let mut request = client.get(&url);
+        if !cookies.is_empty() {
+            request = request
+                .header(reqwest::header::COOKIE, cookies[i as usize % cookies.len()].clone());
+        }
         tasks.spawn(async move {
-            let answer = client.get(&url).send().await;
-            let ok = match answer {
-                Ok(response) => {
-                    let ok = response.status().is_success();
-                    ok && response.bytes().await.is_ok()
+            let outcome = match request.send().await {
+                Ok(response) if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                    Outcome::Refused
                 }
-                Err(_) => false,
+                Ok(response) if response.status().is_success() => match response.bytes().await {
+                    Ok(_) => Outcome::Answered,
+                    Err(_) => Outcome::Error,
+                },
+                _ => Outcome::Error,
             };
             // From when the request was due, not from when it could be sent.
-            (ok, at.elapsed())
+            (outcome, at.elapsed())
         });
     }
     let sent_for = started.elapsed();
     let mut latencies = Vec::with_capacity(due as usize);
-    let mut errors = 0u64;
+    let (mut refused, mut errors) = (0u64, 0u64);
     while let Some(done) = tasks.join_next().await {
-        let (ok, latency) = done?;
-        if ok {
-            latencies.push(latency);
-        } else {
-            errors += 1;
+        match done? {
+            (Outcome::Answered, latency) => latencies.push(latency),
+            (Outcome::Refused, _) => refused += 1,
+            (Outcome::Error, _) => errors += 1,
         }
     }
     latencies.sort();
@@ -90,6 +105,7 @@ async fn run(
     };
     println!("due {due}");
     println!("answered {}", latencies.len());
+    println!("refused {refused}");
     println!("errors {errors}");
     println!("rate_per_s {:.1}", due as f64 / sent_for.as_secs_f64());
     for (name, p) in [("p50_ms", 50.0), ("p90_ms", 90.0), ("p99_ms", 99.0), ("p999_ms", 99.9)] {
@@ -97,4 +113,10 @@ async fn run(
     }
     println!("max_ms {:.2}", latencies.last().map_or(f64::NAN, |d| ms(*d)));
     Ok(())
+}
+
+enum Outcome {
+    Answered,
+    Refused,
+    Error,
 }
