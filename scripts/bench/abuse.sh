@@ -33,16 +33,8 @@ target=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}
 binary=${BENCH_BIN:-$target/release/gatehouse}
 small=${SMALL:-10000} large=${LARGE:-100000}
 work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-
-start() { # start NAME [ENV=VALUE ...]: a server with a campus; sets URL and PID
-  local name=$1; shift
-  GATEHOUSE_STORAGE__DATA_DIR="$work/$name" "$binary" campus add --name Bench --domain bench.edu >/dev/null
-  bench_start "$binary" "$work/$name" "$@"
-  pids+=("$BENCH_PID")
-  URL=$BENCH_URL PID=$BENCH_PID
-}
+trap 'bench_stop_all; rm -rf "$work"' EXIT
+start() { bench_start_campus "$work" "$binary" "$@"; } # start NAME [ENV=VALUE ...]
 
 # 1. The rate-limit layer's overhead.
 # (The sign-in tiers are raised too, so that the users can sign up and in from one address.)
@@ -68,8 +60,8 @@ on_cookie=${on_cookies%%,*} off_cookie=${off_cookies%%,*}
 bench_users_lua "$work/users.lua"
 load=(wrk -t2)
 if [ "${PIN:-0}" = 1 ]; then
-  taskset -a -p -c 1 "${pids[0]}" >/dev/null
-  taskset -a -p -c 1 "${pids[1]}" >/dev/null
+  taskset -a -p -c 1 "${BENCH_PIDS[0]}" >/dev/null
+  taskset -a -p -c 1 "${BENCH_PIDS[1]}" >/dev/null
   load=(taskset -c 0 wrk -t1)
 fi
 # run PID WRK-ARGS...: prints "req/s server-CPU-µs-per-request" for one wrk run against the
@@ -93,7 +85,7 @@ rps() { run "$3" -H "Cookie: gatehouse_session=$2" "$1/api/v1/auth/session"; }
 rps_users() { COOKIES=$2 run "$3" -s "$work/users.lua" "$1/api/v1/auth/session"; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: gatehouse_session=$on_cookie" "$on_url/api/v1/auth/session")" = 200 ]
 on_runs=() off_runs=() on_users=() off_users=()
-on_pid=${pids[0]} off_pid=${pids[1]}
+on_pid=${BENCH_PIDS[0]} off_pid=${BENCH_PIDS[1]}
 rounds=${ROUNDS:-10}
 # The rounds flip their order each time (on-off, off-on, ...), so that drift in the
 # machine's load falls on both sides alike.
@@ -110,7 +102,7 @@ for round in $(seq 1 "$rounds"); do
     on_runs+=("$(rps "$on_url" "$on_cookie" "$on_pid")")
   fi
 done
-kill -TERM "${pids[0]}" "${pids[1]}"; wait "${pids[0]}" "${pids[1]}" 2>/dev/null || true; pids=()
+kill -TERM "${BENCH_PIDS[0]}" "${BENCH_PIDS[1]}"; wait "${BENCH_PIDS[0]}" "${BENCH_PIDS[1]}" 2>/dev/null || true; BENCH_PIDS=()
 
 # 2. Memory after many distinct client addresses.
 start spray GATEHOUSE_RATE_LIMIT__ENABLED=true 'GATEHOUSE_SERVER__TRUSTED_PROXIES=["127.0.0.1/32"]'

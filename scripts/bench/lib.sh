@@ -36,6 +36,22 @@ bench_start() {
   return 1
 }
 
+# bench_start_campus WORK BINARY NAME [ENV=VALUE ...]: a server on WORK/NAME with a campus
+# (bench.edu); sets URL and PID, and keeps the PID in BENCH_PIDS for bench_stop_all.
+BENCH_PIDS=()
+bench_start_campus() {
+  local work=$1 binary=$2 name=$3
+  shift 3
+  GATEHOUSE_STORAGE__DATA_DIR="$work/$name" "$binary" campus add --name Bench --domain bench.edu >/dev/null
+  bench_start "$binary" "$work/$name" "$@"
+  BENCH_PIDS+=("$BENCH_PID")
+  URL=$BENCH_URL PID=$BENCH_PID
+}
+bench_stop_all() {
+  local p
+  for p in "${BENCH_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+}
+
 bench_rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 bench_stop() { [ -n "${BENCH_PID:-}" ] || return 0; kill -TERM "$BENCH_PID" 2>/dev/null; wait "$BENCH_PID" 2>/dev/null || true; }

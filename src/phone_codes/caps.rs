@@ -2,7 +2,7 @@
 //! adds the next one. Each takes its turn on what it counts first ([`store::take_turn`]), so
 //! two requests at the same moment cannot both see room for one more on PostgreSQL.
 
-use super::service::PhoneCodeError;
+use super::error::PhoneCodeError;
 use super::store::{self, CapKey, Window};
 use crate::db::conn::Conn;
 

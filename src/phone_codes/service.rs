@@ -8,6 +8,7 @@ use rusqlite::Connection;
 use tokio::sync::Notify;
 
 use super::caps;
+use super::error::PhoneCodeError;
 use super::store;
 use crate::accounts::service::{SignedIn, field};
 use crate::accounts::{self as users, User};
@@ -16,8 +17,8 @@ use crate::audit::RequestMeta;
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::Clock;
 use crate::crypto;
-use crate::db::conn::{Conn, SqlError};
-use crate::db::{Db, DbError};
+use crate::db::conn::Conn;
+use crate::db::Db;
 use crate::error::FieldError;
 use crate::identity::Amr;
 use crate::identity::Principal;
@@ -28,51 +29,6 @@ use crate::sessions::Sessions;
 
 pub const CODE_SECONDS: i64 = 600;
 pub const MAX_ATTEMPTS: i64 = 5;
-
-#[derive(Debug, thiserror::Error)]
-pub enum PhoneCodeError {
-    #[error("validation failed")]
-    Validation(Vec<FieldError>),
-    #[error("rate limited")]
-    RateLimited { retry_after: u64 },
-    #[error("invalid code")]
-    InvalidCode,
-    #[error("the phone is verified on another account")]
-    PhoneTaken,
-    #[error("the account is disabled")]
-    AccountDisabled,
-    /// A failure of ours (database, blocking pool, ...): logged with its cause chain, never
-    /// shown to the client.
-    #[error("internal error")]
-    Internal(#[source] anyhow::Error),
-}
-
-impl From<DbError> for PhoneCodeError {
-    fn from(e: DbError) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-impl From<rusqlite::Error> for PhoneCodeError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-impl From<SqlError> for PhoneCodeError {
-    fn from(e: SqlError) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
-impl From<AccountError> for PhoneCodeError {
-    fn from(e: AccountError) -> Self {
-        match e {
-            AccountError::Validation(errors) => Self::Validation(errors),
-            other => Self::Internal(other.into()),
-        }
-    }
-}
 
 pub struct PhoneCodeSettings {
     /// Answer code requests with the code (development mode only; validated at start-up).

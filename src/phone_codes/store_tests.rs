@@ -7,8 +7,8 @@ use std::time::Duration;
 use rusqlite::params;
 
 use super::caps::{self, CHECKS_PER_WINDOW, COOLDOWN, LINK_CODES_PER_DAY, WINDOW};
+use super::error::PhoneCodeError;
 use super::personal_data::export_phone_codes;
-use super::service::PhoneCodeError;
 use super::store::{self, CapKey, NewCode};
 use crate::db::conn::Conn;
 use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, postgres_client_in};
