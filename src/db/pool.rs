@@ -9,6 +9,7 @@ use rusqlite::Connection;
 
 use super::BlockingPool;
 use super::blocking::BlockingError;
+use super::conn::Conn;
 
 /// Connections in the pool; also the number of queries that may run at once.
 const POOL_SIZE: u32 = 8;
@@ -79,6 +80,18 @@ impl Db {
             })
             .await
             .map_err(DbError::from)?
+    }
+
+    /// [`Db::run`] with the connection as a [`Conn`]: the form a caller takes once what it
+    /// calls runs on either engine. When every caller has moved to it, the PostgreSQL pool
+    /// comes in behind it (docs/design/postgres-port.md).
+    pub async fn run_conn<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.run(move |conn| work(&Conn::Sqlite(conn))).await
     }
 
     /// A connection for synchronous callers (CLI commands, start-up).

@@ -177,9 +177,7 @@ impl Sessions {
         if now >= row.expires_at || now - idle_since > limits.idle || !row.email_verified {
             self.cache.invalidate(&hash);
             self.db
-                .run(move |conn| {
-                    store::delete_by_token(&Conn::Sqlite(conn), &hash).map_err(DbError::from)
-                })
+                .run_conn(move |conn| store::delete_by_token(conn, &hash).map_err(DbError::from))
                 .await?;
             return Ok(None);
         }
@@ -223,9 +221,7 @@ impl Sessions {
             let lookup = hash.to_vec();
             let row = self
                 .db
-                .run(move |conn| {
-                    store::find_by_token(&Conn::Sqlite(conn), &lookup).map_err(DbError::from)
-                })
+                .run_conn(move |conn| store::find_by_token(conn, &lookup).map_err(DbError::from))
                 .await?;
             let Some(row) = row else { return Ok(None) };
             let cached = Arc::new(CachedSession {
@@ -260,9 +256,7 @@ impl Sessions {
     pub async fn list(&self, user_id: &str) -> Result<Vec<SessionListing>, DbError> {
         let user_id = user_id.to_string();
         self.db
-            .run(move |conn| {
-                store::list_for_user(&Conn::Sqlite(conn), &user_id).map_err(DbError::from)
-            })
+            .run_conn(move |conn| store::list_for_user(conn, &user_id).map_err(DbError::from))
             .await
     }
 

@@ -382,10 +382,8 @@ impl Tokens {
             return Ok(None);
         }
         let (hash, now) = (crypto::hash_token(token), self.clock.unix());
-        let row = self
-            .db
-            .run(move |c| store::find_refresh(&Conn::Sqlite(c), &hash).map_err(DbError::from))
-            .await?;
+        let row =
+            self.db.run_conn(move |c| store::find_refresh(c, &hash).map_err(DbError::from)).await?;
         Ok(row.and_then(|row| {
             let live = row.spent_at.is_none() && !row.family_revoked && now < row.expires_at;
             let grant = row.grant.filter(|_| live)?;
