@@ -22,6 +22,7 @@ use super::id_token;
 use super::store::logouts::{self, DueLogout};
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::Clock;
+use crate::db::conn::Conn;
 use crate::db::{Db, DbError};
 use crate::tokens::Tokens;
 
@@ -95,7 +96,8 @@ impl BackChannel {
                 let tx = crate::db::write_tx(c)?;
                 let mut queued = 0;
                 for ended in crate::tokens::take_pending_logouts(&tx)? {
-                    if logouts::queue(&tx, &ended.client_id, &ended.user_id, &ended.sid, now)? {
+                    let conn = Conn::Sqlite(&tx);
+                    if logouts::queue(&conn, &ended.client_id, &ended.user_id, &ended.sid, now)? {
                         queued += 1;
                     }
                 }
@@ -103,7 +105,10 @@ impl BackChannel {
                 Ok::<_, DbError>(queued)
             })
             .await?;
-        let due = self.db.run(move |c| Ok::<_, DbError>(logouts::due(c, now, BATCH)?)).await?;
+        let due = self
+            .db
+            .run(move |c| Ok::<_, DbError>(logouts::due(&Conn::Sqlite(c), now, BATCH)?))
+            .await?;
         let mut report = Delivered { queued, ..Delivered::default() };
         let mut attempts = tokio::task::JoinSet::new();
         for logout in due {
@@ -177,16 +182,16 @@ fn record(
     };
     match &result {
         Record::Sent => {
-            logouts::mark_sent(&tx, logout.id, now)?;
+            logouts::mark_sent(&Conn::Sqlite(&tx), logout.id, now)?;
             let event = AuditEvent::about(now, &logout.user_id, actions::BACKCHANNEL_LOGOUT)
                 .with_details(details(None));
             audit::record(&tx, &event)?;
         }
         Record::Retry(error, next) => {
-            logouts::mark_failed(&tx, logout.id, now, *next, false, error)?;
+            logouts::mark_failed(&Conn::Sqlite(&tx), logout.id, now, *next, false, error)?;
         }
         Record::Failed(error) => {
-            logouts::mark_failed(&tx, logout.id, now, now, true, error)?;
+            logouts::mark_failed(&Conn::Sqlite(&tx), logout.id, now, now, true, error)?;
             let event = AuditEvent::about(now, &logout.user_id, actions::BACKCHANNEL_LOGOUT)
                 .failed()
                 .with_details(details(Some(error)));

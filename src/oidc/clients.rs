@@ -13,6 +13,7 @@ pub use super::client::{Client, NewClient};
 use super::store::clients as store;
 use crate::audit::{self, Actor, AuditEvent, actions};
 use crate::crypto;
+use crate::db::conn::{Conn, SqlError};
 
 /// Every scope Gatehouse knows. `openid` is always granted; `driver` releases driver
 /// verification and is for clients an admin allowed it.
@@ -49,6 +50,12 @@ pub enum ClientError {
     Invalid(&'static str, String),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+}
+
+impl From<SqlError> for ClientError {
+    fn from(e: SqlError) -> Self {
+        ClientError::Sqlite(e.into())
+    }
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> ClientError {
@@ -227,19 +234,20 @@ pub fn add(
         (Some(secret), Some(hash))
     };
     let tx = crate::db::write_tx(conn)?;
-    store::insert(&tx, &id, &new, secret_hash.as_deref(), actor.user_id, now)?;
-    let client = store::find(&tx, &id)?.expect("just inserted");
+    let c = Conn::Sqlite(&tx);
+    store::insert(&c, &id, &new, secret_hash.as_deref(), actor.user_id, now)?;
+    let client = store::find(&c, &id)?.expect("just inserted");
     record(&tx, actions::CLIENT_ADDED, &client, actor, now)?;
     tx.commit()?;
     Ok(Registered { client, secret })
 }
 
 pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Client>> {
-    store::list(conn)
+    Ok(store::list(&Conn::Sqlite(conn))?)
 }
 
 pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Client>> {
-    store::find(conn, id)
+    Ok(store::find(&Conn::Sqlite(conn), id)?)
 }
 
 /// Removes a client: it can no longer sign anyone in.
@@ -250,8 +258,9 @@ pub fn remove(
     now: i64,
 ) -> Result<Client, ClientError> {
     let tx = crate::db::write_tx(conn)?;
-    let client = store::find(&tx, id)?.ok_or(ClientError::NotFound)?;
-    store::delete(&tx, id)?;
+    let c = Conn::Sqlite(&tx);
+    let client = store::find_to_change(&c, id)?.ok_or(ClientError::NotFound)?;
+    store::delete(&c, id)?;
     record(&tx, actions::CLIENT_REMOVED, &client, actor, now)?;
     tx.commit()?;
     Ok(client)
@@ -265,13 +274,14 @@ pub fn rotate_secret(
     now: i64,
 ) -> Result<Registered, ClientError> {
     let tx = crate::db::write_tx(conn)?;
-    let client = store::find(&tx, id)?.ok_or(ClientError::NotFound)?;
+    let c = Conn::Sqlite(&tx);
+    let client = store::find_to_change(&c, id)?.ok_or(ClientError::NotFound)?;
     if client.public {
         return Err(ClientError::PublicClient);
     }
     let (secret, hash) = crypto::new_token();
-    store::set_secret(&tx, id, &hash, now)?;
-    let client = store::find(&tx, id)?.expect("just updated");
+    store::set_secret(&c, id, &hash, now)?;
+    let client = store::find(&c, id)?.expect("just updated");
     record(&tx, actions::CLIENT_SECRET_ROTATED, &client, actor, now)?;
     tx.commit()?;
     Ok(Registered { client, secret: Some(secret) })
@@ -279,7 +289,9 @@ pub fn rotate_secret(
 
 /// The confidential client `id` when `secret` is its secret (compared in constant time).
 pub fn authenticate(conn: &Connection, id: &str, secret: &str) -> rusqlite::Result<Option<Client>> {
-    let Some((client, stored)) = store::find_with_secret(conn, id)? else { return Ok(None) };
+    let Some((client, stored)) = store::find_with_secret(&Conn::Sqlite(conn), id)? else {
+        return Ok(None);
+    };
     let given = crypto::hash_token(secret);
     Ok(stored.filter(|hash| crypto::constant_time_eq(hash, &given)).map(|_| client))
 }

@@ -212,10 +212,10 @@ impl Provider {
                 let action = if approve {
                     // Allowing on the device page is consent, remembered as on the consent
                     // page.
-                    let before = store::consents::find(&tx, &user, &row.client_id)?;
+                    let before = store::consents::find_to_widen(&conn, &user, &row.client_id)?;
                     let asked = Scopes::stored(&row.scope);
                     let all = before.map(|s| Scopes::stored(&s).union(&asked)).unwrap_or(asked);
-                    store::consents::upsert(&tx, &user, &row.client_id, &all.to_string(), now)?;
+                    store::consents::upsert(&conn, &user, &row.client_id, &all.to_string(), now)?;
                     actions::CONSENT_GRANTED
                 } else {
                     actions::CONSENT_DENIED

@@ -124,7 +124,10 @@ impl Provider {
 
     pub(super) async fn client(&self, id: &str) -> anyhow::Result<Option<Client>> {
         let id = id.to_string();
-        Ok(self.db.run(move |c| store::clients::find(c, &id).map_err(DbError::from)).await?)
+        Ok(self
+            .db
+            .run(move |c| store::clients::find(&Conn::Sqlite(c), &id).map_err(DbError::from))
+            .await?)
     }
 
     /// Checks a request: its client, redirect URI and parameters.
@@ -175,7 +178,9 @@ impl Provider {
             let (user, client) = (session.user_id.clone(), req.client.id.clone());
             let consented = self
                 .db
-                .run(move |c| store::consents::find(c, &user, &client).map_err(DbError::from))
+                .run(move |c| {
+                    store::consents::find(&Conn::Sqlite(c), &user, &client).map_err(DbError::from)
+                })
                 .await?;
             let covered = consented.is_some_and(|s| req.scopes.within(&Scopes::stored(&s)));
             if req.prompt.consent || !covered {
@@ -224,10 +229,11 @@ impl Provider {
             .run(move |c| {
                 let tx = crate::db::write_tx(c)?;
                 let action = if approve {
-                    let before = store::consents::find(&tx, &user, &client)?;
+                    let conn = Conn::Sqlite(&tx);
+                    let before = store::consents::find_to_widen(&conn, &user, &client)?;
                     let all =
                         before.map(|s| Scopes::stored(&s).union(&scope)).unwrap_or(scope.clone());
-                    store::consents::upsert(&tx, &user, &client, &all.to_string(), now)?;
+                    store::consents::upsert(&conn, &user, &client, &all.to_string(), now)?;
                     actions::CONSENT_GRANTED
                 } else {
                     actions::CONSENT_DENIED

@@ -145,7 +145,9 @@ impl Provider {
         let client = self
             .db
             .run(move |c| {
-                let Some(client) = store::clients::find(c, &id)? else { return Ok(None) };
+                let Some(client) = store::clients::find(&Conn::Sqlite(c), &id)? else {
+                    return Ok(None);
+                };
                 match (&secret, client.public) {
                     (None, true) => Ok(Some(client)),
                     (Some(secret), false) => clients::authenticate(c, &id, secret),

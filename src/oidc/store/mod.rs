@@ -8,3 +8,5 @@ pub mod logouts;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_clients;
