@@ -12,6 +12,8 @@
 mod pending;
 pub mod personal_data;
 mod store;
+#[cfg(test)]
+mod store_tests;
 
 pub use pending::{PendingPolicies, PendingPolicy};
 pub use personal_data::PoliciesData;

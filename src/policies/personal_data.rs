@@ -8,6 +8,7 @@ use rusqlite::{Connection, params};
 
 use super::PendingPolicies;
 use crate::clock::rfc3339;
+use crate::db::conn::{AsConn, SqlResult};
 use crate::pii::{AfterErase, Person, PersonalData};
 
 pub struct PoliciesData {
@@ -50,9 +51,9 @@ pub struct ExportPolicyAcceptance {
 
 /// The policy acceptances of the account export, oldest first.
 pub fn export_acceptances(
-    conn: &Connection,
+    conn: &impl AsConn,
     user_id: &str,
-) -> rusqlite::Result<Vec<ExportPolicyAcceptance>> {
+) -> SqlResult<Vec<ExportPolicyAcceptance>> {
     Ok(super::acceptances_of(conn, user_id)?
         .into_iter()
         .map(|a| ExportPolicyAcceptance { version: a.version, accepted_at: rfc3339(a.accepted_at) })
