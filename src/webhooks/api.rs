@@ -11,6 +11,7 @@ use super::store;
 use crate::audit::{self, Actor, AuditEvent, actions};
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::db::DbError;
+use crate::db::conn::Conn;
 use crate::error::{ApiError, FieldError};
 use crate::http::StrictJson;
 use crate::http::tags::ApiTags;
@@ -212,10 +213,11 @@ impl WebhooksApi {
             .state
             .db
             .run(move |c| {
-                if store::find_endpoint(c, &id)?.is_none() {
+                let c = Conn::Sqlite(c);
+                if store::find_endpoint(&c, &id)?.is_none() {
                     return Ok(None);
                 }
-                Ok::<_, DbError>(Some(store::recent(c, &id, limit)?))
+                Ok::<_, DbError>(Some(store::recent(&c, &id, limit)?))
             })
             .await?
             .ok_or(WebhookError::NotFound)?;
@@ -238,7 +240,7 @@ impl WebhooksApi {
         let (id, delivery) = (id.0, delivery_id.0);
         self.change(req, &auth, move |c, now, actor| {
             let tx = crate::db::write_tx(c)?;
-            if !store::redeliver(&tx, &id, delivery, now)? {
+            if !store::redeliver(&Conn::Sqlite(&tx), &id, delivery, now)? {
                 return Err(WebhookError::DeliveryNotFound);
             }
             let event = AuditEvent {
@@ -285,6 +287,7 @@ impl From<WebhookError> for ApiError {
                 Self::validation(vec![FieldError { field: field.into(), message }])
             }
             WebhookError::Sqlite(cause) => Self::internal(cause),
+            WebhookError::Sql(cause) => Self::internal(cause),
         }
     }
 }

@@ -18,6 +18,7 @@ use super::signing;
 use super::store::{self, DueDelivery, TryOutcome};
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::Clock;
+use crate::db::conn::Conn;
 use crate::db::{Db, DbError};
 use crate::pii::FieldCipher;
 
@@ -28,6 +29,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF_SECONDS: i64 = 5;
 const MAX_BACKOFF_SECONDS: i64 = 3600;
 const GIVE_UP_AFTER_SECONDS: i64 = 24 * 3600;
+/// On PostgreSQL, how long a node holds the deliveries it claimed ([`store::claim_due`]):
+/// past the wait for a slot and the try itself, so that no other node tries one meanwhile.
+const CLAIM_SECONDS: i64 = 300;
 /// Deliveries in flight at once, at most ...
 const MAX_IN_FLIGHT: usize = 64;
 /// ... and to one endpoint.
@@ -91,11 +95,17 @@ impl Deliveries {
             self.in_flight().finished_since_query.clear();
             let due = self
                 .db
-                .run(move |c| Ok::<_, DbError>(store::due(c, now, MAX_IN_FLIGHT as i64 * 4)?))
+                .run(move |c| {
+                    let (limit, until) = (MAX_IN_FLIGHT as i64 * 4, now + CLAIM_SECONDS);
+                    Ok::<_, DbError>(store::claim_due(&Conn::Sqlite(c), now, limit, until)?)
+                })
                 .await?;
             let (mut started_now, mut waiting_for_room) = (0, false);
+            // Claimed here but not started: given back for the next run, here or elsewhere.
+            let mut not_started = Vec::new();
             for delivery in due {
                 if self.broken.lock().unwrap_or_else(|e| e.into_inner()).contains(&delivery.id) {
+                    not_started.push(delivery);
                     continue;
                 }
                 match self.in_flight().start(&delivery) {
@@ -103,6 +113,7 @@ impl Deliveries {
                     Start::AlreadyInFlight => continue,
                     Start::EndpointFull => {
                         waiting_for_room = true;
+                        not_started.push(delivery);
                         continue;
                     }
                 }
@@ -124,6 +135,17 @@ impl Deliveries {
                 });
             }
             started += started_now;
+            if not_started.iter().any(|d| d.claimed_until.is_some()) {
+                self.db
+                    .run(move |c| {
+                        let c = Conn::Sqlite(c);
+                        for delivery in &not_started {
+                            store::release(&c, delivery)?;
+                        }
+                        Ok::<_, DbError>(())
+                    })
+                    .await?;
+            }
             if started_now == 0 && !waiting_for_room {
                 return Ok(Started { deliveries: started });
             }
@@ -181,7 +203,8 @@ impl Deliveries {
         self.db
             .run(move |c| {
                 let tx = crate::db::write_tx(c)?;
-                store::record_try(&tx, delivery.id, now, status, error.as_deref(), outcome)?;
+                let conn = Conn::Sqlite(&tx);
+                store::record_try(&conn, delivery.id, now, status, error.as_deref(), outcome)?;
                 if matches!(outcome, TryOutcome::Failed) {
                     let event = AuditEvent {
                         at: now,
@@ -272,6 +295,8 @@ mod tests {
             url: "https://a.example/h".into(),
             secret: String::new(),
             previous_secret: None,
+            due_at: 0,
+            claimed_until: None,
         }
     }
 

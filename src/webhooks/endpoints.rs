@@ -13,6 +13,7 @@ use super::events::EventType;
 use super::signing;
 use super::store;
 use crate::audit::{self, Actor, AuditEvent, actions};
+use crate::db::conn::{Conn, SqlError};
 use crate::pii::FieldCipher;
 
 /// How long a rotated-out secret still signs.
@@ -53,6 +54,8 @@ pub enum WebhookError {
     Invalid(&'static str, String),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Sql(#[from] SqlError),
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> WebhookError {
@@ -108,7 +111,7 @@ fn check_events(events: &[String]) -> Result<Vec<String>, WebhookError> {
 }
 
 fn record(
-    conn: &Connection,
+    conn: &Conn,
     action: &str,
     endpoint: &Endpoint,
     actor: &Actor<'_>,
@@ -141,15 +144,16 @@ pub fn add(
     let secret = signing::new_secret();
     let sealed = pii.seal_text(SECRET_CONTEXT, &secret);
     let tx = crate::db::write_tx(conn)?;
-    store::insert_endpoint(&tx, &id, &url, &events.join(" "), &sealed, actor.user_id, now)?;
-    let endpoint = store::find_endpoint(&tx, &id)?.expect("just inserted");
-    record(&tx, actions::WEBHOOK_ADDED, &endpoint, actor, now)?;
+    let conn = Conn::Sqlite(&tx);
+    store::insert_endpoint(&conn, &id, &url, &events.join(" "), &sealed, actor.user_id, now)?;
+    let endpoint = store::find_endpoint(&conn, &id)?.expect("just inserted");
+    record(&conn, actions::WEBHOOK_ADDED, &endpoint, actor, now)?;
     tx.commit()?;
     Ok(Registered { endpoint, secret })
 }
 
 pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Endpoint>> {
-    store::list_endpoints(conn)
+    Ok(store::list_endpoints(&Conn::Sqlite(conn))?)
 }
 
 /// Removes an endpoint and the deliveries still waiting for it.
@@ -160,9 +164,10 @@ pub fn remove(
     now: i64,
 ) -> Result<Endpoint, WebhookError> {
     let tx = crate::db::write_tx(conn)?;
-    let endpoint = store::find_endpoint(&tx, id)?.ok_or(WebhookError::NotFound)?;
-    store::delete_endpoint(&tx, id)?;
-    record(&tx, actions::WEBHOOK_REMOVED, &endpoint, actor, now)?;
+    let conn = Conn::Sqlite(&tx);
+    let endpoint = store::find_endpoint(&conn, id)?.ok_or(WebhookError::NotFound)?;
+    store::delete_endpoint(&conn, id)?;
+    record(&conn, actions::WEBHOOK_REMOVED, &endpoint, actor, now)?;
     tx.commit()?;
     Ok(endpoint)
 }
@@ -176,22 +181,22 @@ pub fn rotate_secret(
     now: i64,
 ) -> Result<Registered, WebhookError> {
     let tx = crate::db::write_tx(conn)?;
-    store::find_endpoint(&tx, id)?.ok_or(WebhookError::NotFound)?;
-    let old = store::sealed_secret(&tx, id)?.ok_or(WebhookError::NotFound)?;
+    let conn = Conn::Sqlite(&tx);
+    let old = store::sealed_secret_to_rotate(&conn, id)?.ok_or(WebhookError::NotFound)?;
     let old = pii
         .open_text(SECRET_CONTEXT, &old)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     let secret = signing::new_secret();
     store::rotate_secret(
-        &tx,
+        &conn,
         id,
         &pii.seal_text(SECRET_CONTEXT, &secret),
         &pii.seal_text(PREVIOUS_SECRET_CONTEXT, &old),
         now + OLD_SECRET_SECONDS,
         now,
     )?;
-    let endpoint = store::find_endpoint(&tx, id)?.expect("just updated");
-    record(&tx, actions::WEBHOOK_SECRET_ROTATED, &endpoint, actor, now)?;
+    let endpoint = store::find_endpoint(&conn, id)?.expect("just updated");
+    record(&conn, actions::WEBHOOK_SECRET_ROTATED, &endpoint, actor, now)?;
     tx.commit()?;
     Ok(Registered { endpoint, secret })
 }

@@ -19,13 +19,20 @@ pub mod events;
 pub mod personal_data;
 pub mod signing;
 mod store;
+#[cfg(test)]
+mod store_tests;
 
 pub use endpoints::{Endpoint, NewEndpoint, Registered, WebhookError};
 pub use events::{Event, EventType};
 pub use personal_data::WebhookData;
 
-/// Queues `event` for every endpoint that takes its type, in the caller's transaction.
-/// Returns how many deliveries were queued.
-pub fn queue_in(conn: &rusqlite::Connection, event: &Event, now: i64) -> rusqlite::Result<usize> {
+/// Queues `event` for every endpoint that takes its type, in the caller's transaction (any
+/// connection or transaction: [`crate::db::conn::AsConn`]). Returns how many deliveries were
+/// queued.
+pub fn queue_in(
+    conn: &impl crate::db::conn::AsConn,
+    event: &Event,
+    now: i64,
+) -> crate::db::conn::SqlResult<usize> {
     store::queue(conn, event, now)
 }

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::events::{Event, EventType};
 use crate::config::RetentionConfig;
+use crate::db::conn::Conn;
 use crate::pii::sealed::SealedColumns;
 use crate::pii::{AfterErase, Person, PersonalData, Purged};
 
@@ -63,7 +64,7 @@ impl PersonalData for WebhookData {
         purged: &mut Purged,
     ) -> rusqlite::Result<()> {
         let before = now - i64::from(retention.outbox_days) * DAY;
-        purged.add("webhook_deliveries", super::store::purge(tx, before)?);
+        purged.add("webhook_deliveries", super::store::purge(&Conn::Sqlite(tx), before)?);
         Ok(())
     }
 }
