@@ -262,12 +262,14 @@ pub fn update_profile(
     user_id: &str,
     display_name: Option<&str>,
     legal_name: Option<Option<&str>>,
+    now: i64,
 ) -> rusqlite::Result<()> {
     if let Some(name) = display_name {
         let name = pii.seal_text(DISPLAY_NAME, name);
+        // The app's clock, not the database's: tests set it, and PostgreSQL has no unixepoch().
         conn.execute(
-            "UPDATE users SET display_name = ?2, profile_updated_at = unixepoch() WHERE id = ?1",
-            params![user_id, name],
+            "UPDATE users SET display_name = ?2, profile_updated_at = ?3 WHERE id = ?1",
+            params![user_id, name, now],
         )?;
     }
     if let Some(legal) = legal_name {
@@ -414,4 +416,37 @@ pub fn is_disabled(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
         [user_id],
         |r| r.get(0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_change_is_dated_by_the_apps_clock() {
+        let (_keys, pii) = crate::pii::cipher::test_cipher();
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        let user = NewUser {
+            id: "u",
+            email_index: &[1],
+            email: "ada@north.edu",
+            display_name: "Ada",
+            legal_name: None,
+            phone: None,
+            phone_index: None,
+            password_hash: None,
+            campus_id: None,
+            role: "user",
+            email_verified_at: Some(10),
+            now: 10,
+        };
+        assert!(insert(&conn, &pii, &user).unwrap());
+        update_profile(&conn, &pii, "u", Some("Ada L."), None, 1_000).unwrap();
+        let found = find_by_id(&conn, &pii, "u").unwrap().unwrap();
+        assert_eq!(
+            (found.display_name.as_str(), found.profile_updated_at),
+            ("Ada L.", Some(1_000))
+        );
+    }
 }

@@ -33,6 +33,7 @@ impl Accounts {
                     &user_id,
                     display_name.as_deref(),
                     legal_name.as_ref().map(|n| n.as_deref()),
+                    now,
                 )?;
                 audit::record(
                     &tx,
