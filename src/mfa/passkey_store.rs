@@ -1,11 +1,12 @@
 //! SQL for `passkeys` and `passkey_challenges`. A passkey's name is sealed
 //! ([`FieldCipher`], context `passkeys.name`) here on the way in and opened here on the way out.
+//! On either engine ([`crate::db::conn`]).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 use webauthn_rs::prelude::Passkey;
 
+use crate::db::conn::{AsConn, Conn, Optional, Row, SqlError, SqlResult};
 use crate::pii::FieldCipher;
-use crate::pii::cipher::open_column;
 
 pub const NAME: &str = "passkeys.name";
 pub const REGISTER: &str = "register";
@@ -24,15 +25,22 @@ pub struct StoredPasskey {
 
 const COLUMNS: &str = "id, user_id, name, credential, synced, created_at, last_used_at";
 
-fn from_row(pii: &FieldCipher, r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPasskey> {
+// The SQL below runs on either engine ([`crate::db::conn`]); every function takes the
+// connection or transaction its caller holds ([`AsConn`]).
+
+fn from_row(pii: &FieldCipher, r: &Row<'_>) -> SqlResult<StoredPasskey> {
     let credential: String = r.get(3)?;
-    let passkey = serde_json::from_str(&credential).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
-    })?;
+    let passkey = serde_json::from_str(&credential)
+        .map_err(|e| SqlError::Conversion { column: 3, message: e.to_string() })?;
+    let name: Option<String> = r.get(2)?;
+    let name = name
+        .map(|sealed| pii.open_text(NAME, &sealed))
+        .transpose()
+        .map_err(|e| SqlError::Conversion { column: 2, message: e.to_string() })?;
     Ok(StoredPasskey {
         id: r.get(0)?,
         user_id: r.get(1)?,
-        name: open_column(pii, r, 2, NAME)?.unwrap_or_default(),
+        name: name.unwrap_or_default(),
         passkey,
         synced: r.get(4)?,
         created_at: r.get(5)?,
@@ -40,62 +48,97 @@ fn from_row(pii: &FieldCipher, r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored
     })
 }
 
+fn of_user(
+    conn: &Conn,
+    pii: &FieldCipher,
+    user_id: &str,
+    lock: &str,
+) -> SqlResult<Vec<StoredPasskey>> {
+    conn.query_map(
+        &format!("SELECT {COLUMNS} FROM passkeys WHERE user_id = ?1 ORDER BY created_at, id{lock}"),
+        [user_id],
+        |r| from_row(pii, r),
+    )
+}
+
 pub fn for_user(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
 ) -> rusqlite::Result<Vec<StoredPasskey>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM passkeys WHERE user_id = ?1 ORDER BY created_at, id"
-    ))?;
-    let rows = stmt.query_map([user_id], |r| from_row(pii, r))?;
-    rows.collect()
+    Ok(conn.with_conn(|conn| of_user(conn, pii, user_id, ""))?)
 }
 
+/// The account's passkeys, for a transaction that removes one unless it is the last way to
+/// sign in. On PostgreSQL they stay locked until that transaction ends, so that two removals
+/// at once on two nodes take turns and the second sees the first's (without the lock, each
+/// would see two passkeys, and both would go).
+pub fn for_user_to_change(
+    conn: &impl AsConn,
+    pii: &FieldCipher,
+    user_id: &str,
+) -> rusqlite::Result<Vec<StoredPasskey>> {
+    Ok(conn.with_conn(|conn| {
+        let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+        of_user(conn, pii, user_id, lock)
+    })?)
+}
+
+/// A passkey by its credential id, for the sign-in transaction that checks an assertion
+/// against it and then records its new counter. On PostgreSQL the row stays locked until that
+/// transaction ends, so that two sign-ins with one passkey on two nodes take turns and the
+/// second checks its counter against the first's.
 pub fn by_credential_id(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     credential_id: &[u8],
 ) -> rusqlite::Result<Option<StoredPasskey>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM passkeys WHERE credential_id = ?1"),
-        [credential_id],
-        |r| from_row(pii, r),
-    )
-    .optional()
+    Ok(conn.with_conn(|conn| {
+        let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+        conn.query_row(
+            &format!("SELECT {COLUMNS} FROM passkeys WHERE credential_id = ?1{lock}"),
+            [credential_id],
+            |r| from_row(pii, r),
+        )
+        .optional()
+    })?)
 }
 
-pub fn count_for_user(conn: &Connection, user_id: &str) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT count(*) FROM passkeys WHERE user_id = ?1", [user_id], |r| r.get(0))
+pub fn count_for_user(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<i64> {
+    Ok(conn.with_conn(|conn| {
+        conn.query_row("SELECT count(*) FROM passkeys WHERE user_id = ?1", [user_id], |r| r.get(0))
+    })?)
 }
 
 /// Stores a new passkey; false when its credential is already registered (to anyone).
 pub fn insert(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     stored: &StoredPasskey,
 ) -> rusqlite::Result<bool> {
     let credential = serde_json::to_string(&stored.passkey)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let inserted = conn.execute(
-        "INSERT INTO passkeys (id, user_id, credential_id, name, credential, synced, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (credential_id) DO NOTHING",
-        params![
-            stored.id,
-            stored.user_id,
-            stored.passkey.cred_id().as_slice(),
-            pii.seal_text(NAME, &stored.name),
-            credential,
-            stored.synced,
-            stored.created_at
-        ],
-    )?;
+    let inserted = conn.with_conn(|conn| {
+        conn.execute(
+            "INSERT INTO passkeys (id, user_id, credential_id, name, credential, synced, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (credential_id) DO NOTHING",
+            params![
+                stored.id,
+                stored.user_id,
+                stored.passkey.cred_id().as_slice(),
+                pii.seal_text(NAME, &stored.name),
+                credential,
+                stored.synced,
+                stored.created_at
+            ],
+        )
+    })?;
     Ok(inserted == 1)
 }
 
 /// After a sign-in: the passkey's new counter and backup flags, and when it was used.
 pub fn record_use(
-    conn: &Connection,
+    conn: &impl AsConn,
     id: &str,
     passkey: &Passkey,
     synced: bool,
@@ -103,31 +146,36 @@ pub fn record_use(
 ) -> rusqlite::Result<()> {
     let credential = serde_json::to_string(passkey)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    conn.execute(
-        "UPDATE passkeys SET credential = ?2, synced = ?3, last_used_at = ?4 WHERE id = ?1",
-        params![id, credential, synced, now],
-    )?;
+    conn.with_conn(|conn| {
+        conn.execute(
+            "UPDATE passkeys SET credential = ?2, synced = ?3, last_used_at = ?4 WHERE id = ?1",
+            params![id, credential, synced, now],
+        )
+    })?;
     Ok(())
 }
 
 /// Renames one of `user_id`'s passkeys; false when it has no such passkey.
 pub fn rename(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
     id: &str,
     name: &str,
 ) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
-        "UPDATE passkeys SET name = ?3 WHERE id = ?2 AND user_id = ?1",
-        params![user_id, id, pii.seal_text(NAME, name)],
-    )?;
+    let changed = conn.with_conn(|conn| {
+        conn.execute(
+            "UPDATE passkeys SET name = ?3 WHERE id = ?2 AND user_id = ?1",
+            params![user_id, id, pii.seal_text(NAME, name)],
+        )
+    })?;
     Ok(changed == 1)
 }
 
-pub fn delete(conn: &Connection, user_id: &str, id: &str) -> rusqlite::Result<bool> {
-    let changed =
-        conn.execute("DELETE FROM passkeys WHERE id = ?2 AND user_id = ?1", params![user_id, id])?;
+pub fn delete(conn: &impl AsConn, user_id: &str, id: &str) -> rusqlite::Result<bool> {
+    let changed = conn.with_conn(|conn| {
+        conn.execute("DELETE FROM passkeys WHERE id = ?2 AND user_id = ?1", params![user_id, id])
+    })?;
     Ok(changed == 1)
 }
 
@@ -140,7 +188,7 @@ pub struct Challenge {
 }
 
 pub fn insert_challenge(
-    conn: &Connection,
+    conn: &impl AsConn,
     id_hash: &[u8],
     purpose: &str,
     user_id: Option<&str>,
@@ -148,19 +196,24 @@ pub fn insert_challenge(
     now: i64,
     expires_at: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM passkey_challenges WHERE expires_at <= ?1", [now])?;
-    conn.execute(
-        "INSERT INTO passkey_challenges (id_hash, purpose, user_id, state, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id_hash, purpose, user_id, state, now, expires_at],
-    )?;
+    conn.with_conn(|conn| -> SqlResult<()> {
+        conn.execute("DELETE FROM passkey_challenges WHERE expires_at <= ?1", [now])?;
+        conn.execute(
+            "INSERT INTO passkey_challenges (id_hash, purpose, user_id, state, created_at,
+                                             expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id_hash, purpose, user_id, state, now, expires_at],
+        )?;
+        Ok(())
+    })?;
     Ok(())
 }
 
-/// Takes a challenge (it is gone afterwards, answered or not: single use).
-pub fn take_challenge(conn: &Connection, id_hash: &[u8]) -> rusqlite::Result<Option<Challenge>> {
-    let challenge = conn
-        .query_row(
+/// Takes a challenge (it is gone afterwards, answered or not: single use). One statement, so
+/// two answers at once cannot both take it, on either engine.
+pub fn take_challenge(conn: &impl AsConn, id_hash: &[u8]) -> rusqlite::Result<Option<Challenge>> {
+    Ok(conn.with_conn(|conn| {
+        conn.query_row(
             "DELETE FROM passkey_challenges WHERE id_hash = ?1
              RETURNING purpose, user_id, state, expires_at",
             [id_hash],
@@ -173,6 +226,10 @@ pub fn take_challenge(conn: &Connection, id_hash: &[u8]) -> rusqlite::Result<Opt
                 })
             },
         )
-        .optional()?;
-    Ok(challenge)
+        .optional()
+    })?)
 }
+
+#[cfg(test)]
+#[path = "passkey_store_tests.rs"]
+mod tests;

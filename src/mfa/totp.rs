@@ -6,10 +6,11 @@
 //! The pure checks live here with the SQL for `totp_credentials`, `recovery_codes` and
 //! `mfa_challenges`; the rules that tie them to sign-in are in `service/mfa.rs`.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::crypto;
+use crate::db::conn::{AsConn, Optional, SqlError, SqlResult};
 use crate::identity::Amr;
 use crate::pii::FieldCipher;
 
@@ -110,126 +111,159 @@ pub struct Credential {
 /// The context the secret is sealed under (see `mfa::personal_data::SEALED`).
 pub const SECRET: &str = "totp_credentials.secret";
 
+// The SQL below runs on either engine ([`crate::db::conn`]); every function takes the
+// connection or transaction its caller holds ([`AsConn`]).
+
+/// The credential, for a transaction that checks a code against it and then records the step
+/// or confirms the enrolment. On PostgreSQL the row stays locked until that transaction ends,
+/// so that an enrolment restarted on another node (a new secret) waits: without the lock, a
+/// confirmation could check the code against the old secret and then turn TOTP on with the
+/// new one, which the student never proved they hold.
 pub fn credential(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
 ) -> rusqlite::Result<Option<Credential>> {
-    conn.query_row(
-        "SELECT secret, confirmed_at, last_step FROM totp_credentials WHERE user_id = ?1",
-        [user_id],
-        |r| {
-            let sealed: Vec<u8> = r.get(0)?;
-            let secret = pii.open(SECRET, &sealed).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    0,
-                    rusqlite::types::Type::Blob,
-                    Box::new(e),
-                )
-            })?;
-            Ok(Credential {
-                secret,
-                confirmed: r.get::<_, Option<i64>>(1)?.is_some(),
-                last_step: r.get(2)?,
-            })
-        },
-    )
-    .optional()
+    Ok(conn.with_conn(|conn| {
+        let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+        conn.query_row(
+            &format!(
+                "SELECT secret, confirmed_at, last_step FROM totp_credentials
+                 WHERE user_id = ?1{lock}"
+            ),
+            [user_id],
+            |r| {
+                let sealed: Vec<u8> = r.get(0)?;
+                let secret = pii
+                    .open(SECRET, &sealed)
+                    .map_err(|e| SqlError::Conversion { column: 0, message: e.to_string() })?;
+                Ok(Credential {
+                    secret,
+                    confirmed: r.get::<Option<i64>>(1)?.is_some(),
+                    last_step: r.get(2)?,
+                })
+            },
+        )
+        .optional()
+    })?)
 }
 
 /// Whether the account has TOTP turned on.
-pub fn enabled(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
-    let confirmed: Option<Option<i64>> = conn
-        .query_row("SELECT confirmed_at FROM totp_credentials WHERE user_id = ?1", [user_id], |r| {
-            r.get(0)
-        })
-        .optional()?;
+pub fn enabled(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<bool> {
+    let confirmed: Option<Option<i64>> = conn.with_conn(|conn| {
+        conn.query_row(
+            "SELECT confirmed_at FROM totp_credentials WHERE user_id = ?1",
+            [user_id],
+            |r| r.get(0),
+        )
+        .optional()
+    })?;
     Ok(confirmed.flatten().is_some())
 }
 
 /// Starts (or restarts) an enrolment with a new secret; TOTP stays off until confirmed.
 pub fn start_enrolment(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
     secret: &[u8],
     now: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO totp_credentials (user_id, secret, created_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (user_id) DO UPDATE
-         SET secret = excluded.secret, created_at = excluded.created_at, confirmed_at = NULL,
-             last_step = NULL",
-        params![user_id, pii.seal(SECRET, secret), now],
-    )?;
+    conn.with_conn(|conn| {
+        conn.execute(
+            "INSERT INTO totp_credentials (user_id, secret, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_id) DO UPDATE
+             SET secret = excluded.secret, created_at = excluded.created_at, confirmed_at = NULL,
+                 last_step = NULL",
+            params![user_id, pii.seal(SECRET, secret), now],
+        )
+    })?;
     Ok(())
 }
 
 /// Records an accepted step; false if a concurrent request used this step first.
-pub fn use_step(conn: &Connection, user_id: &str, step: i64) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
-        "UPDATE totp_credentials SET last_step = ?2
-         WHERE user_id = ?1 AND (last_step IS NULL OR last_step < ?2)",
-        params![user_id, step],
-    )?;
+pub fn use_step(conn: &impl AsConn, user_id: &str, step: i64) -> rusqlite::Result<bool> {
+    let changed = conn.with_conn(|conn| {
+        conn.execute(
+            "UPDATE totp_credentials SET last_step = ?2
+             WHERE user_id = ?1 AND (last_step IS NULL OR last_step < ?2)",
+            params![user_id, step],
+        )
+    })?;
     Ok(changed == 1)
 }
 
-pub fn confirm(conn: &Connection, user_id: &str, now: i64) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE totp_credentials SET confirmed_at = ?2 WHERE user_id = ?1",
-        params![user_id, now],
-    )?;
+pub fn confirm(conn: &impl AsConn, user_id: &str, now: i64) -> rusqlite::Result<()> {
+    conn.with_conn(|conn| {
+        conn.execute(
+            "UPDATE totp_credentials SET confirmed_at = ?2 WHERE user_id = ?1",
+            params![user_id, now],
+        )
+    })?;
     Ok(())
 }
 
 /// Turns TOTP off: the credential, recovery codes and pending sign-ins go.
-pub fn remove(conn: &Connection, user_id: &str) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM totp_credentials WHERE user_id = ?1", [user_id])?;
-    conn.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
-    conn.execute("DELETE FROM mfa_challenges WHERE user_id = ?1", [user_id])?;
+pub fn remove(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<()> {
+    conn.with_conn(|conn| -> SqlResult<()> {
+        conn.execute("DELETE FROM totp_credentials WHERE user_id = ?1", [user_id])?;
+        conn.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
+        conn.execute("DELETE FROM mfa_challenges WHERE user_id = ?1", [user_id])?;
+        Ok(())
+    })?;
     Ok(())
 }
 
-/// Replaces every recovery code of the account.
+/// Replaces every recovery code of the account. On PostgreSQL it first takes its turn on the
+/// account's codes: two replacements at once would otherwise each delete the codes before
+/// them and both insert, leaving twenty valid codes, ten of them from a set the student was
+/// told had been replaced.
 pub fn replace_recovery_codes(
-    conn: &Connection,
+    conn: &impl AsConn,
     user_id: &str,
     hashes: &[Vec<u8>],
     now: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
-    for hash in hashes {
-        conn.execute(
-            "INSERT OR IGNORE INTO recovery_codes (user_id, code_hash, created_at)
-             VALUES (?1, ?2, ?3)",
-            params![user_id, hash, now],
-        )?;
-    }
+    conn.with_conn(|conn| -> SqlResult<()> {
+        conn.serialize_on(&format!("recovery_codes:{user_id}"))?;
+        conn.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
+        for hash in hashes {
+            conn.execute(
+                "INSERT INTO recovery_codes (user_id, code_hash, created_at)
+                 VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![user_id, hash, now],
+            )?;
+        }
+        Ok(())
+    })?;
     Ok(())
 }
 
 /// Spends a recovery code; false if it is not one of the account's unused codes.
 pub fn use_recovery_code(
-    conn: &Connection,
+    conn: &impl AsConn,
     user_id: &str,
     hash: &[u8],
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
-        "UPDATE recovery_codes SET used_at = ?3
-         WHERE user_id = ?1 AND code_hash = ?2 AND used_at IS NULL",
-        params![user_id, hash, now],
-    )?;
+    let changed = conn.with_conn(|conn| {
+        conn.execute(
+            "UPDATE recovery_codes SET used_at = ?3
+             WHERE user_id = ?1 AND code_hash = ?2 AND used_at IS NULL",
+            params![user_id, hash, now],
+        )
+    })?;
     Ok(changed == 1)
 }
 
-pub fn unused_recovery_codes(conn: &Connection, user_id: &str) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
-        [user_id],
-        |r| r.get(0),
-    )
+pub fn unused_recovery_codes(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<i64> {
+    Ok(conn.with_conn(|conn| {
+        conn.query_row(
+            "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
+            [user_id],
+            |r| r.get(0),
+        )
+    })?)
 }
 
 /// A pending sign-in waiting for its second factor.
@@ -245,66 +279,90 @@ pub struct Challenge {
 }
 
 pub fn create_challenge(
-    conn: &Connection,
+    conn: &impl AsConn,
     token_hash: &[u8],
     user_id: &str,
     remember_me: bool,
     first_factor: Amr,
     now: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
-    conn.execute(
-        "INSERT INTO mfa_challenges (token_hash, user_id, remember_me, created_at, expires_at,
-                                     first_factor)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            token_hash,
-            user_id,
-            remember_me,
-            now,
-            now + CHALLENGE_SECONDS,
-            first_factor.to_db()
-        ],
-    )?;
+    conn.with_conn(|conn| -> SqlResult<()> {
+        conn.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
+        conn.execute(
+            "INSERT INTO mfa_challenges (token_hash, user_id, remember_me, created_at,
+                                         expires_at, first_factor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                token_hash,
+                user_id,
+                remember_me,
+                now,
+                now + CHALLENGE_SECONDS,
+                first_factor.to_db()
+            ],
+        )?;
+        Ok(())
+    })?;
     Ok(())
 }
 
-pub fn find_challenge(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<Option<Challenge>> {
-    conn.query_row(
-        "SELECT user_id, remember_me, created_at, expires_at, attempts, first_factor
-         FROM mfa_challenges WHERE token_hash = ?1",
-        [token_hash],
-        |r| {
-            Ok(Challenge {
-                user_id: r.get(0)?,
-                remember_me: r.get(1)?,
-                created_at: r.get(2)?,
-                expires_at: r.get(3)?,
-                attempts: r.get(4)?,
-                first_factor: Amr::from_db(&r.get::<_, String>(5)?),
-            })
-        },
-    )
-    .optional()
+/// A pending sign-in, for the transaction that answers it (and then ends it or counts a wrong
+/// code). On PostgreSQL the row stays locked until that transaction ends, so that two answers
+/// at once on two nodes take turns and the second finds it ended, as under SQLite's single
+/// writer; without the lock both could pass with two different recovery codes.
+pub fn find_challenge(
+    conn: &impl AsConn,
+    token_hash: &[u8],
+) -> rusqlite::Result<Option<Challenge>> {
+    Ok(conn.with_conn(|conn| {
+        let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+        conn.query_row(
+            &format!(
+                "SELECT user_id, remember_me, created_at, expires_at, attempts, first_factor
+                 FROM mfa_challenges WHERE token_hash = ?1{lock}"
+            ),
+            [token_hash],
+            |r| {
+                Ok(Challenge {
+                    user_id: r.get(0)?,
+                    remember_me: r.get(1)?,
+                    created_at: r.get(2)?,
+                    expires_at: r.get(3)?,
+                    attempts: r.get(4)?,
+                    first_factor: Amr::from_db(&r.get::<String>(5)?),
+                })
+            },
+        )
+        .optional()
+    })?)
 }
 
 /// Counts a wrong code; the challenge ends once it has had its attempts.
-pub fn fail_challenge(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = ?1",
-        [token_hash],
-    )?;
-    conn.execute(
-        "DELETE FROM mfa_challenges WHERE token_hash = ?1 AND attempts >= ?2",
-        params![token_hash, CHALLENGE_ATTEMPTS],
-    )?;
+pub fn fail_challenge(conn: &impl AsConn, token_hash: &[u8]) -> rusqlite::Result<()> {
+    conn.with_conn(|conn| -> SqlResult<()> {
+        conn.execute(
+            "UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = ?1",
+            [token_hash],
+        )?;
+        conn.execute(
+            "DELETE FROM mfa_challenges WHERE token_hash = ?1 AND attempts >= ?2",
+            params![token_hash, CHALLENGE_ATTEMPTS],
+        )?;
+        Ok(())
+    })?;
     Ok(())
 }
 
-pub fn delete_challenge(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM mfa_challenges WHERE token_hash = ?1", [token_hash])?;
+pub fn delete_challenge(conn: &impl AsConn, token_hash: &[u8]) -> rusqlite::Result<()> {
+    conn.with_conn(|conn| {
+        conn.execute("DELETE FROM mfa_challenges WHERE token_hash = ?1", [token_hash])
+    })?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "totp_store_tests.rs"]
+mod store_tests;
 
 #[cfg(test)]
 mod tests {

@@ -328,7 +328,7 @@ impl Accounts {
         self.db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                let all = passkey_store::for_user(&tx, &pii, &user_id)?;
+                let all = passkey_store::for_user_to_change(&tx, &pii, &user_id)?;
                 let Some(removed) = all.iter().find(|p| p.id == id) else {
                     return Err(AccountError::PasskeyNotFound);
                 };
