@@ -10,13 +10,14 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::paging::{PageInfo, Paging};
-use super::store::{self, AdminFacts, Status, UserFilter};
+use super::store::{self, AdminFacts, RoleCheck, Status, UserFilter};
 use crate::accounts::queue_user_event;
 use crate::admin::AdminState;
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::rfc3339;
 use crate::contact::email;
 use crate::db::DbError;
+use crate::db::conn::AsConn;
 use crate::error::{ApiError, FieldError};
 use crate::http::StrictJson;
 use crate::http::request_meta;
@@ -199,11 +200,11 @@ impl AccountsAdminApi {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                let role = role_of(&tx, &user_id)?;
-                if role == "admin" && other_enabled_admins(&tx, &user_id)? == 0 {
+                if role_before_change(&tx, &user_id)?.is_last_admin() {
                     return Err(last_admin());
                 }
-                let changed = store::set_disabled(&tx, &user_id, Some(now))?;
+                let changed =
+                    store::set_disabled(&tx, &user_id, Some(now)).map_err(DbError::from)?;
                 let ended = Sessions::end_all_in(&tx, &user_id, None, now, "disabled")?;
                 if changed {
                     queue_user_event(&tx, EventType::UserDisabled, &user_id, json!({}), now)?;
@@ -245,7 +246,7 @@ impl AccountsAdminApi {
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
                 role_of(&tx, &user_id)?;
-                if store::set_disabled(&tx, &user_id, None)? {
+                if store::set_disabled(&tx, &user_id, None).map_err(DbError::from)? {
                     queue_user_event(&tx, EventType::UserEnabled, &user_id, json!({}), now)?;
                     let event = AuditEvent {
                         actor_id: Some(&admin),
@@ -288,13 +289,14 @@ impl AccountsAdminApi {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                let old = role_of(&tx, &user_id)?;
-                if old == new_role.as_str() {
+                let check = role_before_change(&tx, &user_id)?;
+                if check.role == new_role.as_str() {
                     return Ok(crate::sessions::Ended::default());
                 }
-                if old == "admin" && other_enabled_admins(&tx, &user_id)? == 0 {
+                if check.is_last_admin() {
                     return Err(last_admin());
                 }
+                let old = check.role;
                 crate::accounts::set_role(&tx, &user_id, new_role.as_str())?;
                 let change = json!({"changed": ["role"], "role": new_role.as_str()});
                 queue_user_event(&tx, EventType::UserUpdated, &user_id, change, now)?;
@@ -366,19 +368,14 @@ fn last_admin() -> ApiError {
     )
 }
 
-fn role_of(conn: &rusqlite::Connection, user_id: &str) -> Result<String, ApiError> {
-    use rusqlite::OptionalExtension;
-    conn.query_row("SELECT role FROM users WHERE id = ?1", [user_id], |r| r.get(0))
-        .optional()?
-        .ok_or_else(no_such_user)
+fn role_of(conn: &impl AsConn, user_id: &str) -> Result<String, ApiError> {
+    store::role_of(conn, user_id).map_err(DbError::from)?.ok_or_else(no_such_user)
 }
 
-fn other_enabled_admins(conn: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id != ?1",
-        [user_id],
-        |r| r.get(0),
-    )
+/// The account's role and whether it is the last enabled admin, after taking the admins'
+/// turn (see [`store::role_before_change`]).
+fn role_before_change(conn: &impl AsConn, user_id: &str) -> Result<RoleCheck, ApiError> {
+    store::role_before_change(conn, user_id).map_err(DbError::from)?.ok_or_else(no_such_user)
 }
 
 async fn view(state: &AdminState, user_id: &str) -> Result<Option<AdminUser>, ApiError> {

@@ -8,6 +8,8 @@ pub mod bootstrap;
 pub mod outbox;
 pub mod paging;
 mod store;
+#[cfg(test)]
+mod store_tests;
 
 pub mod users;
 

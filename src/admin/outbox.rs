@@ -91,7 +91,7 @@ impl OutboxApi {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
-                match store::retry_message(&tx, message, now)? {
+                match store::retry_message(&tx, message, now).map_err(DbError::from)? {
                     Retry::Queued => {}
                     Retry::NotFound => {
                         return Err(ApiError::not_found(
