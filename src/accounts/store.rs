@@ -1,11 +1,15 @@
 //! SQL for `users`, `email_tokens` and `bootstrap_tokens`. The email, names and phone of a user
 //! are sealed ([`FieldCipher`], contexts `users.<column>`): they are sealed here on the way in
 //! and opened here on the way out, so the rest of accounts sees plain values.
+//!
+//! On either engine ([`crate::db::conn`]). Every function takes any connection or
+//! transaction ([`AsConn`]) and answers with rusqlite's error type, so that the callers, many
+//! of them other features' transactions, need no change while the port goes on.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 
+use crate::db::conn::{AsConn, Conn, Optional, Row, SqlError, SqlResult};
 use crate::pii::FieldCipher;
-pub use crate::pii::cipher::open_column;
 
 pub const EMAIL: &str = "users.email";
 pub const DISPLAY_NAME: &str = "users.display_name";
@@ -14,6 +18,27 @@ pub const PHONE: &str = "users.phone";
 
 fn seal(pii: &FieldCipher, context: &str, value: Option<&str>) -> Option<String> {
     value.map(|v| pii.seal_text(context, v))
+}
+
+/// Runs `work` on the connection, with rusqlite's error for the callers.
+fn on<T>(conn: &impl AsConn, work: impl FnOnce(&Conn) -> SqlResult<T>) -> rusqlite::Result<T> {
+    Ok(conn.with_conn(work)?)
+}
+
+/// A sealed column of `row`, opened.
+fn opened(
+    pii: &FieldCipher,
+    row: &Row<'_>,
+    index: usize,
+    context: &str,
+) -> SqlResult<Option<String>> {
+    let sealed: Option<String> = row.get(index)?;
+    sealed
+        .map(|s| {
+            pii.open_text(context, &s)
+                .map_err(|e| SqlError::Conversion { column: index, message: e.to_string() })
+        })
+        .transpose()
 }
 
 #[derive(Debug, Clone)]
@@ -39,13 +64,13 @@ const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.legal_name, u.phone
     u.campus_id, c.name, u.role, u.email_verified_at, u.created_at, u.phone_verified_at,
     u.profile_updated_at";
 
-fn user_from_row(pii: &FieldCipher, r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+fn user_from_row(pii: &FieldCipher, r: &Row<'_>) -> SqlResult<User> {
     Ok(User {
         id: r.get(0)?,
-        email: open_column(pii, r, 1, EMAIL)?,
-        display_name: open_column(pii, r, 2, DISPLAY_NAME)?.unwrap_or_default(),
-        legal_name: open_column(pii, r, 3, LEGAL_NAME)?,
-        phone: open_column(pii, r, 4, PHONE)?,
+        email: opened(pii, r, 1, EMAIL)?,
+        display_name: opened(pii, r, 2, DISPLAY_NAME)?.unwrap_or_default(),
+        legal_name: opened(pii, r, 3, LEGAL_NAME)?,
+        phone: opened(pii, r, 4, PHONE)?,
         password_hash: r.get(5)?,
         campus_id: r.get(6)?,
         campus_name: r.get(7)?,
@@ -58,79 +83,91 @@ fn user_from_row(pii: &FieldCipher, r: &rusqlite::Row<'_>) -> rusqlite::Result<U
 }
 
 pub fn find_by_email_index(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     index: &[u8],
 ) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
-        &format!(
-            "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
-             WHERE u.email_index = ?1"
-        ),
-        [index],
-        |r| user_from_row(pii, r),
-    )
-    .optional()
+    on(conn, |conn| {
+        conn.query_row(
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
+                 WHERE u.email_index = ?1"
+            ),
+            [index],
+            |r| user_from_row(pii, r),
+        )
+        .optional()
+    })
 }
 
 /// The account on which this phone is verified (there is at most one).
 pub fn find_by_verified_phone(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     index: &[u8],
 ) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
-        &format!(
-            "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
-             WHERE u.phone_index = ?1 AND u.phone_verified_at IS NOT NULL"
-        ),
-        [index],
-        |r| user_from_row(pii, r),
-    )
-    .optional()
+    on(conn, |conn| {
+        conn.query_row(
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
+                 WHERE u.phone_index = ?1 AND u.phone_verified_at IS NOT NULL"
+            ),
+            [index],
+            |r| user_from_row(pii, r),
+        )
+        .optional()
+    })
 }
 
 /// Sets the account's phone and marks it verified (a code sent to it was entered).
 pub fn set_verified_phone(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
     e164: &str,
     index: &[u8],
     now: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE users SET phone = ?2, phone_index = ?3, phone_verified_at = ?4 WHERE id = ?1",
-        params![user_id, pii.seal_text(PHONE, e164), index, now],
-    )?;
-    Ok(())
+    on(conn, |conn| {
+        conn.execute(
+            "UPDATE users SET phone = ?2, phone_index = ?3, phone_verified_at = ?4 WHERE id = ?1",
+            params![user_id, pii.seal_text(PHONE, e164), index, now],
+        )?;
+        Ok(())
+    })
 }
 
 pub fn find_by_id(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     id: &str,
 ) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
-        &format!(
-            "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
-             WHERE u.id = ?1"
-        ),
-        [id],
-        |r| user_from_row(pii, r),
-    )
-    .optional()
+    on(conn, |conn| {
+        conn.query_row(
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users u LEFT JOIN campuses c ON c.id = u.campus_id
+                 WHERE u.id = ?1"
+            ),
+            [id],
+            |r| user_from_row(pii, r),
+        )
+        .optional()
+    })
 }
 
 /// The user's role, None when there is no such account.
 /// The campus of an account (None: no campus, or no such account).
-pub fn campus_of(conn: &Connection, id: &str) -> rusqlite::Result<Option<i64>> {
-    let found = conn.query_row("SELECT campus_id FROM users WHERE id = ?1", [id], |r| r.get(0));
-    Ok(found.optional()?.flatten())
+pub fn campus_of(conn: &impl AsConn, id: &str) -> rusqlite::Result<Option<i64>> {
+    on(conn, |conn| {
+        let found = conn.query_row("SELECT campus_id FROM users WHERE id = ?1", [id], |r| r.get(0));
+        Ok(found.optional()?.flatten())
+    })
 }
 
-pub fn role_of(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT role FROM users WHERE id = ?1", [id], |r| r.get(0)).optional()
+pub fn role_of(conn: &impl AsConn, id: &str) -> rusqlite::Result<Option<String>> {
+    on(conn, |conn| {
+        conn.query_row("SELECT role FROM users WHERE id = ?1", [id], |r| r.get(0)).optional()
+    })
 }
 
 pub struct NewUser<'a> {
@@ -150,62 +187,64 @@ pub struct NewUser<'a> {
 }
 
 /// Inserts a user; false when the email is already taken (the unique index decided).
-pub fn insert(conn: &Connection, pii: &FieldCipher, u: &NewUser<'_>) -> rusqlite::Result<bool> {
-    let result = conn.execute(
-        "INSERT INTO users (id, email_index, email, display_name, legal_name, phone,
-                            password_hash, campus_id, role, email_verified_at, created_at,
-                            password_changed_at, phone_index)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
-        params![
-            u.id,
-            u.email_index,
-            pii.seal_text(EMAIL, u.email),
-            pii.seal_text(DISPLAY_NAME, u.display_name),
-            seal(pii, LEGAL_NAME, u.legal_name),
-            seal(pii, PHONE, u.phone),
-            u.password_hash,
-            u.campus_id,
-            u.role,
-            u.email_verified_at,
-            u.now,
-            u.phone_index
-        ],
-    );
-    match result {
-        Ok(_) => Ok(true),
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
-        {
-            Ok(false)
+pub fn insert(conn: &impl AsConn, pii: &FieldCipher, u: &NewUser<'_>) -> rusqlite::Result<bool> {
+    on(conn, |conn| {
+        let result = conn.execute(
+            "INSERT INTO users (id, email_index, email, display_name, legal_name, phone,
+                                password_hash, campus_id, role, email_verified_at, created_at,
+                                password_changed_at, phone_index)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
+            params![
+                u.id,
+                u.email_index,
+                pii.seal_text(EMAIL, u.email),
+                pii.seal_text(DISPLAY_NAME, u.display_name),
+                seal(pii, LEGAL_NAME, u.legal_name),
+                seal(pii, PHONE, u.phone),
+                u.password_hash,
+                u.campus_id,
+                u.role,
+                u.email_verified_at,
+                u.now,
+                u.phone_index
+            ],
+        );
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e),
         }
-        Err(e) => Err(e),
-    }
+    })
 }
 
 /// The stored hash now: a sign-in checked against an older one must not start a session.
-pub fn password_hash_of(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT password_hash FROM users WHERE id = ?1", [user_id], |r| r.get(0))
-        .optional()
-        .map(Option::flatten)
+pub fn password_hash_of(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<Option<String>> {
+    on(conn, |conn| {
+        conn.query_row("SELECT password_hash FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+    })
 }
 
 pub fn set_password(
-    conn: &Connection,
+    conn: &impl AsConn,
     user_id: &str,
     hash: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE id = ?1",
-        params![user_id, hash, now],
-    )?;
-    Ok(())
+    on(conn, |conn| {
+        conn.execute(
+            "UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE id = ?1",
+            params![user_id, hash, now],
+        )?;
+        Ok(())
+    })
 }
 
 /// A phone-only account (`auth.phone_signup`): no email, no password, the phone verified by
 /// the code that created it.
 pub fn insert_phone_user(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     id: &str,
     phone: &str,
@@ -213,93 +252,112 @@ pub fn insert_phone_user(
     display_name: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO users (id, display_name, phone, phone_index, phone_verified_at, role,
-                            created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'user', ?5)",
-        params![
-            id,
-            pii.seal_text(DISPLAY_NAME, display_name),
-            pii.seal_text(PHONE, phone),
-            phone_index,
-            now
-        ],
-    )?;
-    Ok(())
+    on(conn, |conn| {
+        conn.execute(
+            "INSERT INTO users (id, display_name, phone, phone_index, phone_verified_at, role,
+                                created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'user', ?5)",
+            params![
+                id,
+                pii.seal_text(DISPLAY_NAME, display_name),
+                pii.seal_text(PHONE, phone),
+                phone_index,
+                now
+            ],
+        )?;
+        Ok(())
+    })
 }
 
 /// Replaces the hash only if it is still `old` (a parameter upgrade must not undo a change).
 pub fn upgrade_password_hash(
-    conn: &Connection,
+    conn: &impl AsConn,
     user_id: &str,
     old: &str,
     new: &str,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
-        params![user_id, old, new],
-    )?;
-    Ok(())
+    on(conn, |conn| {
+        conn.execute(
+            "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
+            params![user_id, old, new],
+        )?;
+        Ok(())
+    })
 }
 
 /// Marks the account's email verified; true when it was not yet.
-pub fn mark_email_verified(conn: &Connection, user_id: &str, now: i64) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
-        "UPDATE users SET email_verified_at = ?2 WHERE id = ?1 AND email_verified_at IS NULL",
-        params![user_id, now],
-    )?;
-    Ok(changed == 1)
+pub fn mark_email_verified(conn: &impl AsConn, user_id: &str, now: i64) -> rusqlite::Result<bool> {
+    on(conn, |conn| {
+        let changed = conn.execute(
+            "UPDATE users SET email_verified_at = ?2 WHERE id = ?1 AND email_verified_at IS NULL",
+            params![user_id, now],
+        )?;
+        Ok(changed == 1)
+    })
 }
 
-pub fn set_role(conn: &Connection, user_id: &str, role: &str) -> rusqlite::Result<()> {
-    conn.execute("UPDATE users SET role = ?2 WHERE id = ?1", params![user_id, role])?;
-    Ok(())
+pub fn set_role(conn: &impl AsConn, user_id: &str, role: &str) -> rusqlite::Result<()> {
+    on(conn, |conn| {
+        conn.execute("UPDATE users SET role = ?2 WHERE id = ?1", params![user_id, role])?;
+        Ok(())
+    })
 }
 
 pub fn update_profile(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
     display_name: Option<&str>,
     legal_name: Option<Option<&str>>,
     now: i64,
 ) -> rusqlite::Result<()> {
-    if let Some(name) = display_name {
-        let name = pii.seal_text(DISPLAY_NAME, name);
-        // The app's clock, not the database's: tests set it, and PostgreSQL has no unixepoch().
-        conn.execute(
-            "UPDATE users SET display_name = ?2, profile_updated_at = ?3 WHERE id = ?1",
-            params![user_id, name, now],
-        )?;
-    }
-    if let Some(legal) = legal_name {
-        let legal = seal(pii, LEGAL_NAME, legal);
-        conn.execute("UPDATE users SET legal_name = ?2 WHERE id = ?1", params![user_id, legal])?;
-    }
-    Ok(())
+    on(conn, |conn| {
+        if let Some(name) = display_name {
+            let name = pii.seal_text(DISPLAY_NAME, name);
+            // The app's clock, not the database's: tests set it, and PostgreSQL has no unixepoch().
+            conn.execute(
+                "UPDATE users SET display_name = ?2, profile_updated_at = ?3 WHERE id = ?1",
+                params![user_id, name, now],
+            )?;
+        }
+        if let Some(legal) = legal_name {
+            let legal = seal(pii, LEGAL_NAME, legal);
+            conn.execute(
+                "UPDATE users SET legal_name = ?2 WHERE id = ?1",
+                params![user_id, legal],
+            )?;
+        }
+        Ok(())
+    })
 }
 
-pub fn count_admins(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT count(*) FROM users WHERE role = 'admin'", [], |r| r.get(0))
+pub fn count_admins(conn: &impl AsConn) -> rusqlite::Result<i64> {
+    on(conn, admins)
+}
+
+fn admins(conn: &Conn) -> SqlResult<i64> {
+    conn.query_row("SELECT count(*) FROM users WHERE role = 'admin'", params![], |r| r.get(0))
 }
 
 pub const VERIFY_EMAIL: &str = "verify_email";
 pub const RESET_PASSWORD: &str = "reset_password";
 
 pub fn insert_email_token(
-    conn: &Connection,
+    conn: &impl AsConn,
     token_hash: &[u8],
     user_id: &str,
     purpose: &str,
     now: i64,
     expires_at: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO email_tokens (token_hash, user_id, purpose, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![token_hash, user_id, purpose, now, expires_at],
-    )?;
-    Ok(())
+    on(conn, |conn| {
+        conn.execute(
+            "INSERT INTO email_tokens (token_hash, user_id, purpose, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![token_hash, user_id, purpose, now, expires_at],
+        )?;
+        Ok(())
+    })
 }
 
 pub struct EmailToken {
@@ -309,144 +367,133 @@ pub struct EmailToken {
 }
 
 pub fn find_email_token(
-    conn: &Connection,
+    conn: &impl AsConn,
     token_hash: &[u8],
     purpose: &str,
 ) -> rusqlite::Result<Option<EmailToken>> {
-    conn.query_row(
-        "SELECT user_id, expires_at, used_at FROM email_tokens WHERE token_hash = ?1 AND purpose = ?2",
-        params![token_hash, purpose],
-        |r| Ok(EmailToken { user_id: r.get(0)?, expires_at: r.get(1)?, used_at: r.get(2)? }),
-    )
-    .optional()
+    on(conn, |conn| {
+        conn.query_row(
+            "SELECT user_id, expires_at, used_at FROM email_tokens WHERE token_hash = ?1 AND purpose = ?2",
+            params![token_hash, purpose],
+            |r| Ok(EmailToken { user_id: r.get(0)?, expires_at: r.get(1)?, used_at: r.get(2)? }),
+        )
+        .optional()
+    })
 }
 
 /// Marks a token used; false when another request used it first.
 pub fn consume_email_token(
-    conn: &Connection,
+    conn: &impl AsConn,
     token_hash: &[u8],
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
-        "UPDATE email_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL",
-        params![token_hash, now],
-    )?;
-    Ok(changed == 1)
+    on(conn, |conn| {
+        let changed = conn.execute(
+            "UPDATE email_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL",
+            params![token_hash, now],
+        )?;
+        Ok(changed == 1)
+    })
 }
 
 /// Spends every unused token of this purpose (a new link replaces the old ones).
 pub fn retire_email_tokens(
-    conn: &Connection,
+    conn: &impl AsConn,
     user_id: &str,
     purpose: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE email_tokens SET used_at = ?3 WHERE user_id = ?1 AND purpose = ?2 AND used_at IS NULL",
-        params![user_id, purpose, now],
-    )?;
-    Ok(())
+    on(conn, |conn| {
+        conn.execute(
+            "UPDATE email_tokens SET used_at = ?3 WHERE user_id = ?1 AND purpose = ?2 AND used_at IS NULL",
+            params![user_id, purpose, now],
+        )?;
+        Ok(())
+    })
 }
 
-/// Tokens of this purpose created for the user since `since` (for rate limiting emails).
+/// Tokens of this purpose created for the user since `since` (for rate limiting emails). On
+/// PostgreSQL it first takes the user's turn for the rest of the caller's transaction, so
+/// that two requests on two nodes cannot both count room for one more link.
 pub fn email_tokens_since(
-    conn: &Connection,
+    conn: &impl AsConn,
     user_id: &str,
     purpose: &str,
     since: i64,
 ) -> rusqlite::Result<(i64, Option<i64>)> {
-    conn.query_row(
-        "SELECT count(*), max(created_at) FROM email_tokens
-         WHERE user_id = ?1 AND purpose = ?2 AND created_at >= ?3",
-        params![user_id, purpose, since],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
+    on(conn, |conn| {
+        conn.serialize_on(&format!("email_tokens:{user_id}"))?;
+        conn.query_row(
+            "SELECT count(*), max(created_at) FROM email_tokens
+             WHERE user_id = ?1 AND purpose = ?2 AND created_at >= ?3",
+            params![user_id, purpose, since],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    })
 }
 
 pub fn insert_bootstrap_token(
-    conn: &Connection,
+    conn: &impl AsConn,
     token_hash: &[u8],
     expires_at: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM bootstrap_tokens", [])?;
-    conn.execute(
-        "INSERT INTO bootstrap_tokens (token_hash, expires_at) VALUES (?1, ?2)",
-        params![token_hash, expires_at],
-    )?;
-    Ok(())
+    on(conn, |conn| {
+        conn.execute("DELETE FROM bootstrap_tokens", params![])?;
+        conn.execute(
+            "INSERT INTO bootstrap_tokens (token_hash, expires_at) VALUES (?1, ?2)",
+            params![token_hash, expires_at],
+        )?;
+        Ok(())
+    })
 }
 
-pub fn delete_bootstrap_tokens(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM bootstrap_tokens", [])?;
-    Ok(())
+pub fn delete_bootstrap_tokens(conn: &impl AsConn) -> rusqlite::Result<()> {
+    on(conn, |conn| conn.execute("DELETE FROM bootstrap_tokens", params![]).map(drop))
 }
 
 /// Whether a bootstrap token could be spent now: known, unused, unexpired, and no admin yet.
 pub fn bootstrap_token_usable(
-    conn: &Connection,
+    conn: &impl AsConn,
     token_hash: &[u8],
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let unspent: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM bootstrap_tokens
-                        WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2)",
-        params![token_hash, now],
-        |r| r.get(0),
-    )?;
-    Ok(unspent && count_admins(conn)? == 0)
+    on(conn, |conn| {
+        let unspent: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM bootstrap_tokens
+                            WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2)",
+            params![token_hash, now],
+            |r| r.get(0),
+        )?;
+        Ok(unspent && admins(conn)? == 0)
+    })
 }
 
 /// Spends a bootstrap token; false when it is unknown, used or expired.
 pub fn consume_bootstrap_token(
-    conn: &Connection,
+    conn: &impl AsConn,
     token_hash: &[u8],
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
-        "UPDATE bootstrap_tokens SET used_at = ?2
-         WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
-        params![token_hash, now],
-    )?;
-    Ok(changed == 1)
+    on(conn, |conn| {
+        let changed = conn.execute(
+            "UPDATE bootstrap_tokens SET used_at = ?2
+             WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+            params![token_hash, now],
+        )?;
+        Ok(changed == 1)
+    })
 }
 
-pub fn is_disabled(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1 AND disabled_at IS NOT NULL)",
-        [user_id],
-        |r| r.get(0),
-    )
+pub fn is_disabled(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<bool> {
+    on(conn, |conn| {
+        conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1 AND disabled_at IS NOT NULL)",
+            [user_id],
+            |r| r.get(0),
+        )
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_profile_change_is_dated_by_the_apps_clock() {
-        let (_keys, pii) = crate::pii::cipher::test_cipher();
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::db::migrate(&mut conn).unwrap();
-        let user = NewUser {
-            id: "u",
-            email_index: &[1],
-            email: "ada@north.edu",
-            display_name: "Ada",
-            legal_name: None,
-            phone: None,
-            phone_index: None,
-            password_hash: None,
-            campus_id: None,
-            role: "user",
-            email_verified_at: Some(10),
-            now: 10,
-        };
-        assert!(insert(&conn, &pii, &user).unwrap());
-        update_profile(&conn, &pii, "u", Some("Ada L."), None, 1_000).unwrap();
-        let found = find_by_id(&conn, &pii, "u").unwrap().unwrap();
-        assert_eq!(
-            (found.display_name.as_str(), found.profile_updated_at),
-            ("Ada L.", Some(1_000))
-        );
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;
