@@ -52,6 +52,9 @@ pub enum ErasureError {
     NotFound,
     #[error("the account was deleted")]
     AlreadyDeleted,
+    /// The account is the last enabled admin: deleting it would leave no one to run Gatehouse.
+    #[error("the last enabled admin")]
+    LastAdmin,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -174,6 +177,9 @@ impl Erasure {
             .db
             .run(move |conn| {
                 let tx = crate::db::write_tx(conn)?;
+                if reason != DeleteReason::Retention && is_last_admin(&tx, &id)? {
+                    return Ok(Err(ErasureError::LastAdmin));
+                }
                 let after =
                     this.erase_in(&tx, &id, reason, actor.as_deref(), ip.as_deref(), now)?;
                 let Some(after) = after else {
@@ -217,6 +223,21 @@ pub fn was_deleted(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
     })
 }
 
+/// Whether `user_id` is the last enabled admin. It takes the admins' turn first (as the admin
+/// API's demote and disable do), so that on PostgreSQL two admins deleting themselves at once
+/// cannot both see the other one still there.
+fn is_last_admin(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
+    crate::db::conn::Conn::Sqlite(conn).serialize_on("admins")?;
+    conn.query_row(
+        "SELECT count(*) FROM users
+         WHERE id = ?1 AND role = 'admin' AND disabled_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM users o
+                           WHERE o.role = 'admin' AND o.disabled_at IS NULL AND o.id <> ?1)",
+        [user_id],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )
+}
+
 /// Where a user's uploaded files live: removed with the account.
 pub fn user_upload_dir(data_dir: &Path, user_id: &str) -> PathBuf {
     data_dir.join("uploads").join("users").join(user_id)
@@ -239,6 +260,10 @@ impl From<ErasureError> for crate::error::ApiError {
             ErasureError::AlreadyDeleted => {
                 Self::gone("account_deleted", "This account has been deleted.")
             }
+            ErasureError::LastAdmin => Self::conflict(
+                "last_admin",
+                "This is the last enabled admin: promote another account to admin first.",
+            ),
             ErasureError::Internal(cause) => Self::internal(format!("{cause:#}")),
         }
     }

@@ -85,6 +85,8 @@ impl From<ErasureError> for PrivacyError {
         match e {
             ErasureError::NotFound => Self::UserNotFound,
             ErasureError::AlreadyDeleted => Self::AccountDeleted,
+            // Privacy erases only through retention, which never meets an admin.
+            ErasureError::LastAdmin => Self::Internal(anyhow::anyhow!("the last admin")),
             ErasureError::Internal(cause) => Self::Internal(cause),
         }
     }

@@ -269,6 +269,23 @@ async fn deleting_an_account_drops_its_queued_mail_so_it_is_never_sent() {
 }
 
 #[tokio::test]
+async fn the_last_admin_cannot_delete_itself_until_another_is_promoted() {
+    let server = TestServer::start().await;
+    server.add_campus("North", &["north.edu"]);
+    let admin = admin(&server).await;
+    let ada = server.signed_in_user("ada@north.edu").await;
+    problem(delete_own(&admin, PASSWORD).await, 409, "last_admin").await;
+    assert_eq!(admin.get("/api/v1/account").await.status(), 200, "nothing was deleted");
+
+    let ada_id = user_id(&ada).await;
+    let promoted =
+        admin.put(&format!("/api/v1/admin/users/{ada_id}/role"), json!({"role": "admin"})).await;
+    assert_eq!(promoted.status(), 200);
+    assert_eq!(delete_own(&admin, PASSWORD).await.status(), 204);
+    problem(admin.get("/api/v1/account").await, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
 async fn admins_delete_accounts_with_clear_answers_for_repeats_and_unknown_ids() {
     let server = TestServer::start().await;
     server.add_campus("North", &["north.edu"]);

@@ -68,7 +68,8 @@ impl AccountApi {
     /// account's lockout, and while the lockout pauses the account the answer is
     /// `429 account_throttled`); an account without a password (phone sign-in) sends an empty
     /// one and must have signed in within the last 10 minutes
-    /// (`403 reauthentication_required` otherwise).
+    /// (`403 reauthentication_required` otherwise). The last enabled admin cannot delete
+    /// itself (`409 last_admin`): promote another account to admin first.
     #[oai(path = "/", method = "delete", operation_id = "delete_account")]
     async fn delete(
         &self,
