@@ -65,16 +65,15 @@ impl OpsApi {
     /// running; 503 naming each failed check otherwise.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self) -> ReadyResponse {
+        // The time in the text the column has always held (UTC, milliseconds), made here:
+        // strftime() is SQLite's, and the same statement must run on PostgreSQL.
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         let write = self
             .state
             .db
-            .run(|conn| {
-                conn.execute(
-                    "UPDATE readiness_probe SET checked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-                     WHERE id = 1",
-                    [],
-                )
-                .map_err(DbError::from)
+            .run_conn(move |conn| {
+                conn.execute("UPDATE readiness_probe SET checked_at = ?1 WHERE id = 1", [now])
+                    .map_err(DbError::from)
             })
             .await;
         let mut failures = Vec::new();

@@ -18,9 +18,14 @@ async fn ready_answers_ready_and_503_when_the_database_refuses_writes() {
     let server = TestServer::start().await;
     let response = server.get("/ready").await;
     assert_eq!(response.status(), 200);
+    let conn = rusqlite::Connection::open(server.data_dir().join("gatehouse.db")).unwrap();
+    let checked: String =
+        conn.query_row("SELECT checked_at FROM readiness_probe", [], |r| r.get(0)).unwrap();
+    let written = chrono::DateTime::parse_from_rfc3339(&checked).unwrap();
+    let age = chrono::Utc::now().signed_duration_since(written);
+    assert!(checked.ends_with('Z') && age.num_seconds().abs() < 60, "{checked}");
 
     // Make the probe's write fail the way a read-only or broken database would.
-    let conn = rusqlite::Connection::open(server.data_dir().join("gatehouse.db")).unwrap();
     conn.execute_batch(
         "CREATE TRIGGER refuse_probe BEFORE UPDATE ON readiness_probe
          BEGIN SELECT RAISE(ABORT, 'disk refuses writes'); END;",
