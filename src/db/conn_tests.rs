@@ -124,6 +124,44 @@ pub fn postgres_client_in(schema: &str) -> postgres::Client {
     client
 }
 
+/// Two PostgreSQL connections racing on the migrated schema `schema`: runs `first` in a
+/// transaction on one and, once it holds whatever it locks, `second` in a transaction on the
+/// other, then `first_writes` on the first before it commits; `second`'s answer. With the
+/// store's turns, `second` waits and sees what `first_writes` wrote; without them it reads
+/// before.
+pub fn race_on_postgres<T: Send>(
+    schema: &str,
+    first: impl FnOnce(&Conn) + Send,
+    second: impl FnOnce(&Conn) -> T + Send,
+    first_writes: impl FnOnce(&Conn) + Send,
+) -> T {
+    let holding = std::sync::Barrier::new(2);
+    std::thread::scope(|scope| {
+        let one = scope.spawn(|| {
+            let mut client = postgres_client_in(schema);
+            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
+            let tx = conn.transaction().unwrap();
+            first(&tx);
+            holding.wait();
+            // Long enough for the second to have sent its statement.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            first_writes(&tx);
+            tx.commit().unwrap();
+        });
+        let two = scope.spawn(|| {
+            let mut client = postgres_client_in(schema);
+            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
+            holding.wait();
+            let tx = conn.transaction().unwrap();
+            let answer = second(&tx);
+            tx.commit().unwrap();
+            answer
+        });
+        one.join().unwrap();
+        two.join().unwrap()
+    })
+}
+
 pub fn drop_schema(client: &mut postgres::Client, schema: &str) {
     client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
 }

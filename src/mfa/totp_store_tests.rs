@@ -2,14 +2,11 @@
 //! and PostgreSQL when the tests have a server), and their turns on two PostgreSQL
 //! connections.
 
-use std::sync::Barrier;
-use std::time::Duration;
-
 use rusqlite::params;
 
 use super::*;
 use crate::db::conn::Conn;
-use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, postgres_client_in};
+use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, race_on_postgres};
 use crate::pii::cipher::test_cipher;
 
 fn user(conn: &Conn, id: &str) {
@@ -104,42 +101,6 @@ fn a_pending_sign_in_is_found_failed_ended_and_purged_alike_on_both_engines() {
     });
 }
 
-/// Runs `first` in a transaction on one PostgreSQL connection, then (while it holds its turn)
-/// `second` in a transaction on another, and `then` on the first before it commits; `second`'s
-/// answer.
-fn race<T: Send>(
-    schema: &str,
-    first: impl FnOnce(&Conn) + Send,
-    second: impl FnOnce(&Conn) -> T + Send,
-    then: impl FnOnce(&Conn) + Send,
-) -> T {
-    let holding = Barrier::new(2);
-    std::thread::scope(|scope| {
-        let one = scope.spawn(|| {
-            let mut client = postgres_client_in(schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            let tx = conn.transaction().unwrap();
-            first(&tx);
-            holding.wait();
-            // Long enough for the second to have sent its statement.
-            std::thread::sleep(Duration::from_millis(300));
-            then(&tx);
-            tx.commit().unwrap();
-        });
-        let two = scope.spawn(|| {
-            let mut client = postgres_client_in(schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            holding.wait();
-            let tx = conn.transaction().unwrap();
-            let answer = second(&tx);
-            tx.commit().unwrap();
-            answer
-        });
-        one.join().unwrap();
-        two.join().unwrap()
-    })
-}
-
 fn migrated_postgres(setup: impl FnOnce(&Conn)) -> Option<(postgres::Client, String)> {
     let (mut client, schema) = postgres_client()?;
     crate::db::migrate_postgres(&mut client).unwrap();
@@ -157,7 +118,7 @@ fn a_pending_sign_in_being_answered_on_one_postgres_connection_is_read_ended_on_
     }) else {
         return;
     };
-    let seen = race(
+    let seen = race_on_postgres(
         &schema,
         |tx| assert!(find_challenge(tx, b"t").unwrap().is_some()),
         |tx| find_challenge(tx, b"t").unwrap(),
@@ -176,7 +137,7 @@ fn recovery_codes_replaced_on_two_postgres_connections_at_once_are_ten() {
     }) else {
         return;
     };
-    race(
+    race_on_postgres(
         &schema,
         |tx| replace_recovery_codes(tx, "u", &codes(2), 110).unwrap(),
         |tx| replace_recovery_codes(tx, "u", &codes(3), 111).unwrap(),
@@ -201,7 +162,7 @@ fn an_enrolment_being_confirmed_on_one_postgres_connection_is_restarted_after_it
     }) else {
         return;
     };
-    race(
+    race_on_postgres(
         &schema,
         |tx| assert_eq!(credential(tx, &pii, "u").unwrap().unwrap().secret, b"secret-1"),
         |tx| start_enrolment(tx, &pii, "u", b"secret-2", 110).unwrap(),

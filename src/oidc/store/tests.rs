@@ -1,14 +1,11 @@
 //! Authorization and device codes on both engines (SQLite, and PostgreSQL when the tests have
 //! a server), and a code spent on one PostgreSQL connection while another reads it.
 
-use std::sync::Barrier;
-use std::time::Duration;
-
 use rusqlite::params;
 
 use super::{codes, device_codes};
 use crate::db::conn::Conn;
-use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, postgres_client_in};
+use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, race_on_postgres};
 
 /// The account "u" and the client "app" that codes belong to.
 fn owners(conn: &Conn) {
@@ -119,31 +116,12 @@ fn a_code_being_spent_on_one_postgres_connection_is_read_spent_on_another() {
         owners(&conn);
         codes::insert(&conn, b"c1", &code_row(1_000), 100).unwrap();
     }
-    let holding = Barrier::new(2);
-    let seen = std::thread::scope(|scope| {
-        let first = scope.spawn(|| {
-            let mut client = postgres_client_in(&schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            let tx = conn.transaction().unwrap();
-            assert!(codes::find_to_spend(&tx, b"c1").unwrap().unwrap().used_at.is_none());
-            holding.wait();
-            // Long enough for the second to have sent its read.
-            std::thread::sleep(Duration::from_millis(300));
-            assert!(codes::spend(&tx, b"c1", Some("fam-1"), 120).unwrap());
-            tx.commit().unwrap();
-        });
-        let second = scope.spawn(|| {
-            let mut client = postgres_client_in(&schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            holding.wait();
-            let tx = conn.transaction().unwrap();
-            let row = codes::find_to_spend(&tx, b"c1").unwrap().unwrap();
-            tx.commit().unwrap();
-            row
-        });
-        first.join().unwrap();
-        second.join().unwrap()
-    });
+    let seen = race_on_postgres(
+        &schema,
+        |first| assert!(codes::find_to_spend(first, b"c1").unwrap().unwrap().used_at.is_none()),
+        |second| codes::find_to_spend(second, b"c1").unwrap().unwrap(),
+        |first| assert!(codes::spend(first, b"c1", Some("fam-1"), 120).unwrap()),
+    );
     assert_eq!(
         (seen.used_at, seen.family_id.as_deref()),
         (Some(120), Some("fam-1")),

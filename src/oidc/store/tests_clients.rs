@@ -1,14 +1,11 @@
 //! Clients, consents and back-channel logouts on both engines (SQLite, and PostgreSQL when the
 //! tests have a server), and their read-then-write turns on two PostgreSQL connections.
 
-use std::sync::Barrier;
-use std::time::Duration;
-
 use rusqlite::params;
 
 use super::{clients, consents, logouts};
 use crate::db::conn::Conn;
-use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, postgres_client_in};
+use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, race_on_postgres};
 use crate::oidc::client::NewClient;
 
 fn user(conn: &Conn, id: &str) {
@@ -155,42 +152,6 @@ fn logouts_are_queued_once_delivered_retried_and_given_up_alike_on_both_engines(
     });
 }
 
-/// Runs `first` in a transaction on one PostgreSQL connection and, once it holds its turn,
-/// `second` in a transaction on another; `second`'s answer. Without turns, `second` reads
-/// before `first` has written.
-fn race<T: Send>(
-    schema: &str,
-    first: impl FnOnce(&Conn) + Send,
-    second: impl FnOnce(&Conn) -> T + Send,
-    first_writes: impl FnOnce(&Conn) + Send,
-) -> T {
-    let holding = Barrier::new(2);
-    std::thread::scope(|scope| {
-        let one = scope.spawn(|| {
-            let mut client = postgres_client_in(schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            let tx = conn.transaction().unwrap();
-            first(&tx);
-            holding.wait();
-            // Long enough for the second to have sent its read.
-            std::thread::sleep(Duration::from_millis(300));
-            first_writes(&tx);
-            tx.commit().unwrap();
-        });
-        let two = scope.spawn(|| {
-            let mut client = postgres_client_in(schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            holding.wait();
-            let tx = conn.transaction().unwrap();
-            let answer = second(&tx);
-            tx.commit().unwrap();
-            answer
-        });
-        one.join().unwrap();
-        two.join().unwrap()
-    })
-}
-
 /// Two grants for one app at once on two nodes: the second must widen what the first stored,
 /// not the nothing it would read beside it (and then overwrite the first's scopes).
 #[test]
@@ -202,7 +163,7 @@ fn a_consent_being_widened_on_one_postgres_connection_is_read_widened_on_another
         user(&conn, "u");
         clients::insert(&conn, "app", &new_client("App", None), Some(b"h"), None, 0).unwrap();
     }
-    let seen = race(
+    let seen = race_on_postgres(
         &schema,
         |tx| assert_eq!(consents::find_to_widen(tx, "u", "app").unwrap(), None),
         |tx| consents::find_to_widen(tx, "u", "app").unwrap(),
@@ -222,7 +183,7 @@ fn a_client_being_removed_on_one_postgres_connection_is_read_gone_on_another() {
         let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
         clients::insert(&conn, "app", &new_client("App", None), Some(b"h"), None, 0).unwrap();
     }
-    let seen = race(
+    let seen = race_on_postgres(
         &schema,
         |tx| assert!(clients::find_to_change(tx, "app").unwrap().is_some()),
         |tx| clients::find_to_change(tx, "app").unwrap(),
