@@ -83,8 +83,9 @@ fn handle(
     now: i64,
     base_url: &str,
 ) -> rusqlite::Result<Outcome> {
-    // Read again inside the transaction: a review may have replaced the licence meanwhile.
-    let mut profile = store::profile(conn, &driver.user_id)?;
+    // Read again inside the transaction (locked on PostgreSQL): a review may have replaced the
+    // licence meanwhile.
+    let mut profile = store::profile_to_change(conn, &driver.user_id)?;
     if profile.status != Status::Approved || profile.licence_id != Some(driver.licence_id) {
         return Ok(Outcome::Nothing);
     }

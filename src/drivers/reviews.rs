@@ -105,7 +105,7 @@ impl Drivers {
                     &tx,
                     &store::supersede(&tx, &licence.user_id, "approved", licence_id)?,
                 )?;
-                let mut profile = store::profile(&tx, &licence.user_id)?;
+                let mut profile = store::profile_to_change(&tx, &licence.user_id)?;
                 profile.status = Status::Approved;
                 profile.licence_id = Some(licence_id);
                 profile.ever_approved = true;
@@ -164,7 +164,7 @@ impl Drivers {
                 let tx = crate::db::write_tx(c)?;
                 let licence = pending_licence(&tx, &pii, licence_id, &reviewer)?;
                 store::decide(&tx, licence_id, "rejected", Some(&reason), Some(&reviewer), now)?;
-                let mut profile = store::profile(&tx, &licence.user_id)?;
+                let mut profile = store::profile_to_change(&tx, &licence.user_id)?;
                 if profile.status == Status::PendingReview {
                     profile.status = Status::Rejected;
                 }
@@ -261,13 +261,16 @@ pub fn changes(old: &LicenceFields, new: &LicenceFields) -> Vec<&'static str> {
     changed
 }
 
+/// The licence `id` if `reviewer` may decide it now. On PostgreSQL its row stays locked until
+/// the decision commits, so a second reviewer deciding it at the same moment on another node
+/// waits, then finds it decided ([`DriverError::AlreadyDecided`]).
 fn pending_licence(
     conn: &Connection,
     pii: &FieldCipher,
     id: i64,
     reviewer: &str,
 ) -> Result<Licence, DriverError> {
-    let licence = store::licence(conn, pii, id)?.ok_or(DriverError::ReviewNotFound)?;
+    let licence = store::licence_to_decide(conn, pii, id)?.ok_or(DriverError::ReviewNotFound)?;
     if licence.user_id == reviewer {
         return Err(DriverError::OwnReview);
     }

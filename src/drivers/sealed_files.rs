@@ -6,13 +6,19 @@
 //!
 //! Each file is re-sealed inside a write transaction that first checks its row still exists:
 //! account deletion and superseded licences delete the rows in their own transaction and the
-//! files after it commits, so a re-seal can never bring back a file that was being deleted.
+//! files after it commits, so a re-seal can never bring back a file that was being deleted
+//! (on PostgreSQL the check reads the row `FOR UPDATE`, so a deletion on another node waits for
+//! the re-seal to commit, then deletes the new file).
+//!
+//! On either engine ([`crate::db::conn`]); the [`SealedFiles`] passes still hand a rusqlite
+//! connection.
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::uploads::UploadStore;
+use crate::db::conn::{AsConn, Conn, Optional, SqlResult};
 use crate::pii::sealed::{FileSealError, SealedFiles};
 
 /// The licence images, through their store.
@@ -34,59 +40,84 @@ impl SealedFiles for LicenceImages<'_> {
         only_plain: bool,
         progress: &mut dyn FnMut(u64),
     ) -> Result<usize, FileSealError> {
+        let conn = Conn::Sqlite(conn);
         let mut changed = 0;
-        for name in files_to_reseal(conn, (!only_plain).then_some(target))? {
-            changed += usize::from(reseal_one(conn, self.0, &name, target)?);
+        for name in files_to_reseal(&conn, (!only_plain).then_some(target))? {
+            changed += usize::from(reseal_one(&conn, self.0, &name, target)?);
             progress(1);
         }
         Ok(changed)
     }
 }
 
-/// Files not sealed under `target` (None: the plain ones only).
-fn files_to_reseal(conn: &Connection, target: Option<u32>) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT path FROM driver_uploads
-         WHERE key_id IS NULL OR (?1 IS NOT NULL AND key_id != ?1) ORDER BY path",
-    )?;
-    let rows = stmt.query_map([target], |r| r.get(0))?;
-    rows.collect()
+/// Runs `work` on the connection, with rusqlite's error for the callers.
+fn on<T>(conn: &impl AsConn, work: impl FnOnce(&Conn) -> SqlResult<T>) -> rusqlite::Result<T> {
+    Ok(conn.with_conn(work)?)
+}
+
+/// Files not sealed under `target` (None: the plain ones only). The parameter is cast: alone
+/// in `?1 IS NOT NULL`, PostgreSQL could not tell its type.
+fn files_to_reseal(conn: &impl AsConn, target: Option<u32>) -> rusqlite::Result<Vec<String>> {
+    on(conn, |conn| {
+        conn.query_map(
+            "SELECT path FROM driver_uploads
+             WHERE key_id IS NULL OR (CAST(?1 AS BIGINT) IS NOT NULL AND key_id <> ?1)
+             ORDER BY path",
+            [target],
+            |r| r.get(0),
+        )
+    })
 }
 
 /// Re-seals one file under `key_id` and records it; false when its row is gone.
 fn reseal_one(
-    conn: &mut Connection,
+    conn: &Conn,
     uploads: &dyn UploadStore,
     name: &str,
     key_id: u32,
 ) -> Result<bool, FileSealError> {
-    let tx = crate::db::write_tx(conn)?;
-    let exists = tx
-        .query_row("SELECT 1 FROM driver_uploads WHERE path = ?1", [name], |_| Ok(()))
-        .optional()?
-        .is_some();
+    let tx = conn.transaction().map_err(rusqlite::Error::from)?;
+    let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
+    let exists = on(&tx, |tx| {
+        tx.query_row(&format!("SELECT 1 FROM driver_uploads WHERE path = ?1{lock}"), [name], |_| {
+            Ok(())
+        })
+        .optional()
+    })?
+    .is_some();
     if !exists {
         return Ok(false);
     }
     uploads
         .reseal(name, key_id)
         .map_err(|source| FileSealError::File { name: name.into(), source })?;
-    tx.execute("UPDATE driver_uploads SET key_id = ?2 WHERE path = ?1", params![name, key_id])?;
-    tx.commit()?;
+    on(&tx, |tx| {
+        tx.execute("UPDATE driver_uploads SET key_id = ?2 WHERE path = ?1", params![name, key_id])
+    })?;
+    tx.commit().map_err(rusqlite::Error::from)?;
     Ok(true)
 }
 
 /// How many files are sealed under each key id (plain files are not counted).
-fn files_per_key(conn: &Connection) -> rusqlite::Result<BTreeMap<u32, u64>> {
-    let mut stmt = conn.prepare(
-        "SELECT key_id, count(*) FROM driver_uploads WHERE key_id IS NOT NULL GROUP BY key_id",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
-    rows.collect()
+fn files_per_key(conn: &impl AsConn) -> rusqlite::Result<BTreeMap<u32, u64>> {
+    let rows = on(conn, |conn| {
+        conn.query_map(
+            "SELECT key_id, count(*) FROM driver_uploads WHERE key_id IS NOT NULL GROUP BY key_id",
+            [] as [i64; 0],
+            |r| Ok((r.get(0)?, r.get::<i64>(1)? as u64)),
+        )
+    })?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Files in all (the progress bar's length).
-fn count(conn: &Connection) -> rusqlite::Result<u64> {
-    conn.query_row("SELECT count(*) FROM driver_uploads", [], |r| r.get::<_, i64>(0))
-        .map(|n| n as u64)
+fn count(conn: &impl AsConn) -> rusqlite::Result<u64> {
+    on(conn, |conn| {
+        conn.query_row("SELECT count(*) FROM driver_uploads", [] as [i64; 0], |r| r.get::<i64>(0))
+    })
+    .map(|n| n as u64)
 }
+
+#[cfg(test)]
+#[path = "sealed_files_tests.rs"]
+mod tests;

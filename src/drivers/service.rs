@@ -153,7 +153,7 @@ impl Drivers {
                 }
                 let mut obsolete =
                     take_files(&tx, &store::supersede(&tx, &uid, "pending_review", id)?)?;
-                let mut profile = store::profile(&tx, &uid)?;
+                let mut profile = store::profile_to_change(&tx, &uid)?;
                 let event = if automatic {
                     store::decide(&tx, id, "approved", Some(AUTO_APPROVED), None, now)?;
                     obsolete

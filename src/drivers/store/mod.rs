@@ -3,21 +3,37 @@
 //! licence fields goes through here: the fields that identify a person are sealed with the PII
 //! key on the way in and opened on the way out ([`SEALED_COLUMNS`]), so the rest of the driver
 //! code sees plain values.
+//!
+//! On either engine ([`crate::db::conn`]): every function takes any connection or transaction
+//! ([`AsConn`]) and answers with rusqlite's error type, so its callers need no change while the
+//! port goes on.
 
 use chrono::NaiveDate;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::params;
 
 use super::licence::aamva::LicenceFields;
 use super::licence::front_check::FrontCheck;
-use super::uploads::UploadRecord;
+use crate::db::conn::{AsConn, Conn, Optional, Row, SqlError, SqlResult};
 use crate::pii::FieldCipher;
-use crate::pii::cipher::open_column;
+
+mod alerts;
+mod images;
+
+pub use alerts::{ApprovedDriver, approved_drivers, record_alert};
+pub use images::{
+    insert_upload, record_upload_attempt, take_uploads, upload, upload_attempts_since,
+};
 
 /// The `driver_licences` columns sealed under the PII key (context `driver_licences.<column>`).
 /// `expiry_date` stays plain: the expiry job selects and compares by it, and a date alone does
 /// not say whose licence it is.
 pub const SEALED_COLUMNS: &[&str] =
     &["family_name", "given_names", "licence_number", "birth_date", "issuer"];
+
+/// Runs `work` on the connection, with rusqlite's error for the callers.
+fn on<T>(conn: &impl AsConn, work: impl FnOnce(&Conn) -> SqlResult<T>) -> rusqlite::Result<T> {
+    Ok(conn.with_conn(work)?)
+}
 
 fn seal(pii: &FieldCipher, column: &str, value: Option<&str>) -> Option<String> {
     value.map(|v| pii.seal_text(&format!("driver_licences.{column}"), v))
@@ -88,16 +104,30 @@ pub struct Licence {
     pub front_mismatches: Vec<String>,
 }
 
-pub fn profile(conn: &Connection, user_id: &str) -> rusqlite::Result<Profile> {
-    let found = conn
-        .query_row(
-            "SELECT status, licence_id, enabled, available, ever_approved, reason
-             FROM driver_profiles WHERE user_id = ?1",
+pub fn profile(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<Profile> {
+    read_profile(conn, user_id, "")
+}
+
+/// [`profile`], its row locked on PostgreSQL until the transaction ends: for a change that
+/// reads the profile first (a decision, a renewal replacing the current licence), which
+/// another node could otherwise change in between.
+pub fn profile_to_change(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<Profile> {
+    read_profile(conn, user_id, " FOR UPDATE")
+}
+
+fn read_profile(conn: &impl AsConn, user_id: &str, lock: &str) -> rusqlite::Result<Profile> {
+    let found = on(conn, |conn| {
+        let lock = if conn.is_postgres() { lock } else { "" };
+        conn.query_row(
+            &format!(
+                "SELECT status, licence_id, enabled, available, ever_approved, reason
+                 FROM driver_profiles WHERE user_id = ?1{lock}"
+            ),
             [user_id],
             |r| {
                 Ok(Profile {
                     user_id: user_id.to_string(),
-                    status: Status::parse(&r.get::<_, String>(0)?),
+                    status: Status::parse(&r.get::<String>(0)?),
                     licence_id: r.get(1)?,
                     enabled: r.get(2)?,
                     available: r.get(3)?,
@@ -106,7 +136,8 @@ pub fn profile(conn: &Connection, user_id: &str) -> rusqlite::Result<Profile> {
                 })
             },
         )
-        .optional()?;
+        .optional()
+    })?;
     Ok(found.unwrap_or(Profile {
         user_id: user_id.to_string(),
         status: Status::None,
@@ -118,24 +149,26 @@ pub fn profile(conn: &Connection, user_id: &str) -> rusqlite::Result<Profile> {
     }))
 }
 
-pub fn save_profile(conn: &Connection, p: &Profile, now: i64) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO driver_profiles (user_id, status, licence_id, enabled, available,
+pub fn save_profile(conn: &impl AsConn, p: &Profile, now: i64) -> rusqlite::Result<()> {
+    on(conn, |conn| {
+        conn.execute(
+            "INSERT INTO driver_profiles (user_id, status, licence_id, enabled, available,
                                       ever_approved, reason, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (user_id) DO UPDATE SET status = ?2, licence_id = ?3, enabled = ?4,
              available = ?5, ever_approved = ?6, reason = ?7, updated_at = ?8",
-        params![
-            p.user_id,
-            p.status.as_str(),
-            p.licence_id,
-            p.enabled,
-            p.available,
-            p.ever_approved,
-            p.reason,
-            now
-        ],
-    )?;
+            params![
+                p.user_id,
+                p.status.as_str(),
+                p.licence_id,
+                p.enabled,
+                p.available,
+                p.ever_approved,
+                p.reason,
+                now
+            ],
+        )
+    })?;
     Ok(())
 }
 
@@ -159,138 +192,62 @@ pub struct NewLicence<'a> {
 }
 
 pub fn insert_licence(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     l: &NewLicence<'_>,
     now: i64,
 ) -> rusqlite::Result<i64> {
     let f = l.fields;
     let birth_date = date_text(f.birth_date);
-    conn.execute(
-        "INSERT INTO driver_licences (user_id, status, source, family_name, given_names,
+    on(conn, |conn| {
+        conn.query_row(
+            "INSERT INTO driver_licences (user_id, status, source, family_name, given_names,
              licence_number, expiry_date, birth_date, issuer, name_score, review_notes, created_at,
              front_check, front_mismatches)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            l.user_id,
-            l.status,
-            l.source,
-            seal(pii, "family_name", f.family_name.as_deref()),
-            seal(pii, "given_names", f.given_names.as_deref()),
-            seal(pii, "licence_number", f.licence_number.as_deref()),
-            date_text(f.expiry),
-            seal(pii, "birth_date", birth_date.as_deref()),
-            seal(pii, "issuer", f.issuer.as_deref()),
-            l.name_score,
-            l.review_notes,
-            now,
-            l.front_check.as_str(),
-            l.front_mismatches.join(","),
-        ],
-    )?;
-    Ok(conn.last_insert_rowid())
-}
-
-pub fn insert_upload(
-    conn: &Connection,
-    licence_id: i64,
-    side: &str,
-    record: &UploadRecord,
-    (width, height): (u32, u32),
-) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO driver_uploads (licence_id, side, path, size, sha256, content_type, width,
-                                     height, key_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            licence_id,
-            side,
-            record.path,
-            record.size,
-            record.sha256,
-            record.content_type,
-            width,
-            height,
-            record.key_id
-        ],
-    )?;
-    Ok(())
-}
-
-/// Licence uploads `user_id` made after `since`: how many, the oldest and the newest time.
-pub fn upload_attempts_since(
-    conn: &Connection,
-    user_id: &str,
-    since: i64,
-) -> rusqlite::Result<(i64, Option<i64>, Option<i64>)> {
-    conn.query_row(
-        "SELECT count(*), min(at), max(at) FROM driver_upload_attempts
-         WHERE user_id = ?1 AND at > ?2",
-        params![user_id, since],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
-}
-
-/// Records an upload of `user_id` and forgets theirs from before `forget_until` (no longer
-/// counted by any window).
-pub fn record_upload_attempt(
-    conn: &Connection,
-    user_id: &str,
-    now: i64,
-    forget_until: i64,
-) -> rusqlite::Result<()> {
-    conn.execute(
-        "DELETE FROM driver_upload_attempts WHERE user_id = ?1 AND at <= ?2",
-        params![user_id, forget_until],
-    )?;
-    conn.execute(
-        "INSERT INTO driver_upload_attempts (user_id, at) VALUES (?1, ?2)",
-        params![user_id, now],
-    )?;
-    Ok(())
-}
-
-/// The stored image of one side of a licence.
-pub fn upload(
-    conn: &Connection,
-    licence_id: i64,
-    side: &str,
-) -> rusqlite::Result<Option<UploadRecord>> {
-    conn.query_row(
-        "SELECT path, size, sha256, content_type, key_id FROM driver_uploads
-         WHERE licence_id = ?1 AND side = ?2",
-        params![licence_id, side],
-        |r| {
-            Ok(UploadRecord {
-                path: r.get(0)?,
-                size: r.get(1)?,
-                sha256: r.get(2)?,
-                content_type: r.get(3)?,
-                key_id: r.get(4)?,
-            })
-        },
-    )
-    .optional()
-}
-
-/// Forgets a licence's images, returning their file names: the caller deletes the files once
-/// its transaction commits (a crash in between leaves a file no row names, never a row naming
-/// no file).
-pub fn take_uploads(conn: &Connection, licence_id: i64) -> rusqlite::Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare("DELETE FROM driver_uploads WHERE licence_id = ?1 RETURNING path")?;
-    let rows = stmt.query_map([licence_id], |r| r.get(0))?;
-    rows.collect()
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
+            params![
+                l.user_id,
+                l.status,
+                l.source,
+                seal(pii, "family_name", f.family_name.as_deref()),
+                seal(pii, "given_names", f.given_names.as_deref()),
+                seal(pii, "licence_number", f.licence_number.as_deref()),
+                date_text(f.expiry),
+                seal(pii, "birth_date", birth_date.as_deref()),
+                seal(pii, "issuer", f.issuer.as_deref()),
+                l.name_score,
+                l.review_notes,
+                now,
+                l.front_check.as_str(),
+                l.front_mismatches.join(","),
+            ],
+            |r| r.get(0),
+        )
+    })
 }
 
 const LICENCE_COLUMNS: &str = "id, user_id, status, source, family_name, given_names,
     licence_number, expiry_date, birth_date, issuer, name_score, review_notes, decision_reason,
     created_at, decided_at, front_check, front_mismatches";
 
-fn licence_from_row(pii: &FieldCipher, r: &Row<'_>) -> rusqlite::Result<Licence> {
-    let open = |index: usize, column: &str| {
-        open_column(pii, r, index, &format!("driver_licences.{column}"))
-    };
+/// A sealed column of `row`, opened.
+fn opened(
+    pii: &FieldCipher,
+    row: &Row<'_>,
+    index: usize,
+    column: &str,
+) -> SqlResult<Option<String>> {
+    let sealed: Option<String> = row.get(index)?;
+    sealed
+        .map(|s| {
+            pii.open_text(&format!("driver_licences.{column}"), &s)
+                .map_err(|e| SqlError::Conversion { column: index, message: e.to_string() })
+        })
+        .transpose()
+}
+
+fn licence_from_row(pii: &FieldCipher, r: &Row<'_>) -> SqlResult<Licence> {
+    let open = |index: usize, column: &str| opened(pii, r, index, column);
     Ok(Licence {
         id: r.get(0)?,
         user_id: r.get(1)?,
@@ -311,7 +268,7 @@ fn licence_from_row(pii: &FieldCipher, r: &Row<'_>) -> rusqlite::Result<Licence>
         decided_at: r.get(14)?,
         front_check: r.get(15)?,
         front_mismatches: r
-            .get::<_, String>(16)?
+            .get::<String>(16)?
             .split(',')
             .filter(|f| !f.is_empty())
             .map(str::to_string)
@@ -319,148 +276,164 @@ fn licence_from_row(pii: &FieldCipher, r: &Row<'_>) -> rusqlite::Result<Licence>
     })
 }
 
-pub fn licence(conn: &Connection, pii: &FieldCipher, id: i64) -> rusqlite::Result<Option<Licence>> {
-    conn.query_row(
-        &format!("SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE id = ?1"),
-        [id],
-        |r| licence_from_row(pii, r),
-    )
-    .optional()
+pub fn licence(
+    conn: &impl AsConn,
+    pii: &FieldCipher,
+    id: i64,
+) -> rusqlite::Result<Option<Licence>> {
+    read_licence(conn, pii, id, "")
+}
+
+/// [`licence`], its row locked on PostgreSQL until the transaction ends: for a decision,
+/// which reads the status before it changes it, so two reviewers deciding one licence at once
+/// on two nodes cannot both find it pending (the second waits, then sees it decided).
+pub fn licence_to_decide(
+    conn: &impl AsConn,
+    pii: &FieldCipher,
+    id: i64,
+) -> rusqlite::Result<Option<Licence>> {
+    read_licence(conn, pii, id, " FOR UPDATE")
+}
+
+fn read_licence(
+    conn: &impl AsConn,
+    pii: &FieldCipher,
+    id: i64,
+    lock: &str,
+) -> rusqlite::Result<Option<Licence>> {
+    on(conn, |conn| {
+        let lock = if conn.is_postgres() { lock } else { "" };
+        conn.query_row(
+            &format!("SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE id = ?1{lock}"),
+            [id],
+            |r| licence_from_row(pii, r),
+        )
+        .optional()
+    })
 }
 
 /// Every licence of a user, oldest first (the account export).
 pub fn licences_of(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
 ) -> rusqlite::Result<Vec<Licence>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE user_id = ?1 ORDER BY id"
-    ))?;
-    let rows = stmt.query_map([user_id], |r| licence_from_row(pii, r))?;
-    rows.collect()
+    on(conn, |conn| {
+        conn.query_map(
+            &format!(
+                "SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE user_id = ?1 ORDER BY id"
+            ),
+            [user_id],
+            |r| licence_from_row(pii, r),
+        )
+    })
 }
 
 /// The user's most recent licence in `status`.
 pub fn latest_licence(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
     status: &str,
 ) -> rusqlite::Result<Option<Licence>> {
-    conn.query_row(
-        &format!(
-            "SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE user_id = ?1 AND status = ?2
+    on(conn, |conn| {
+        conn.query_row(
+            &format!(
+                "SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE user_id = ?1 AND status = ?2
              ORDER BY id DESC LIMIT 1"
-        ),
-        params![user_id, status],
-        |r| licence_from_row(pii, r),
-    )
-    .optional()
+            ),
+            params![user_id, status],
+            |r| licence_from_row(pii, r),
+        )
+        .optional()
+    })
 }
 
 /// Whether a licence of the user waits for a reviewer.
-pub fn has_pending(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM driver_licences
+pub fn has_pending(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<bool> {
+    on(conn, |conn| {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM driver_licences
                         WHERE user_id = ?1 AND status = 'pending_review')",
-        [user_id],
-        |r| r.get(0),
-    )
+            [user_id],
+            |r| r.get(0),
+        )
+    })
 }
 
 /// How many licences wait for a reviewer, and when the oldest was uploaded.
-pub fn queue_size(conn: &Connection) -> rusqlite::Result<(i64, Option<i64>)> {
-    conn.query_row(
-        "SELECT count(*), min(created_at) FROM driver_licences WHERE status = 'pending_review'",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
+pub fn queue_size(conn: &impl AsConn) -> rusqlite::Result<(i64, Option<i64>)> {
+    on(conn, |conn| {
+        conn.query_row(
+            "SELECT count(*), min(created_at) FROM driver_licences WHERE status = 'pending_review'",
+            [] as [i64; 0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    })
 }
 
 /// Licences waiting for a reviewer, oldest first.
-pub fn pending(conn: &Connection, pii: &FieldCipher, limit: i64) -> rusqlite::Result<Vec<Licence>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE status = 'pending_review'
-         ORDER BY id LIMIT ?1"
-    ))?;
-    let rows = stmt.query_map([limit], |r| licence_from_row(pii, r))?;
-    rows.collect()
+pub fn pending(
+    conn: &impl AsConn,
+    pii: &FieldCipher,
+    limit: i64,
+) -> rusqlite::Result<Vec<Licence>> {
+    on(conn, |conn| {
+        conn.query_map(
+            &format!(
+                "SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE status = 'pending_review'
+                 ORDER BY id LIMIT ?1"
+            ),
+            [limit],
+            |r| licence_from_row(pii, r),
+        )
+    })
 }
 
 /// Fills in an expiry date a reviewer read from the images.
-pub fn set_expiry(conn: &Connection, id: i64, expiry: NaiveDate) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE driver_licences SET expiry_date = ?2 WHERE id = ?1",
-        params![id, date_text(Some(expiry))],
-    )?;
+pub fn set_expiry(conn: &impl AsConn, id: i64, expiry: NaiveDate) -> rusqlite::Result<()> {
+    on(conn, |conn| {
+        conn.execute(
+            "UPDATE driver_licences SET expiry_date = ?2 WHERE id = ?1",
+            params![id, date_text(Some(expiry))],
+        )
+    })?;
     Ok(())
 }
 
 pub fn decide(
-    conn: &Connection,
+    conn: &impl AsConn,
     id: i64,
     status: &str,
     reason: Option<&str>,
     by: Option<&str>,
     now: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE driver_licences SET status = ?2, decision_reason = ?3, decided_by = ?4,
+    on(conn, |conn| {
+        conn.execute(
+            "UPDATE driver_licences SET status = ?2, decision_reason = ?3, decided_by = ?4,
              decided_at = ?5 WHERE id = ?1",
-        params![id, status, reason, by, now],
-    )?;
+            params![id, status, reason, by, now],
+        )
+    })?;
     Ok(())
 }
 
 /// Marks the user's other licences in `status` as superseded by `keep`, returning their ids.
 pub fn supersede(
-    conn: &Connection,
+    conn: &impl AsConn,
     user_id: &str,
     status: &str,
     keep: i64,
 ) -> rusqlite::Result<Vec<i64>> {
-    let mut stmt = conn.prepare(
-        "UPDATE driver_licences SET status = 'superseded'
-         WHERE user_id = ?1 AND status = ?2 AND id != ?3 RETURNING id",
-    )?;
-    let rows = stmt.query_map(params![user_id, status, keep], |r| r.get(0))?;
-    rows.collect()
-}
-
-/// An approved driver and the expiry of the licence that makes them one.
-#[derive(Debug, Clone)]
-pub struct ApprovedDriver {
-    pub user_id: String,
-    pub licence_id: i64,
-    pub expiry: Option<NaiveDate>,
-}
-
-pub fn approved_drivers(conn: &Connection) -> rusqlite::Result<Vec<ApprovedDriver>> {
-    let mut stmt = conn.prepare(
-        "SELECT p.user_id, l.id, l.expiry_date FROM driver_profiles p
-         JOIN driver_licences l ON l.id = p.licence_id
-         WHERE p.status = 'approved' ORDER BY p.user_id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(ApprovedDriver { user_id: r.get(0)?, licence_id: r.get(1)?, expiry: date_of(r.get(2)?) })
-    })?;
-    rows.collect()
-}
-
-/// Records an expiry alert; false when it had been sent already.
-pub fn record_alert(
-    conn: &Connection,
-    licence_id: i64,
-    days_before: i64,
-    now: i64,
-) -> rusqlite::Result<bool> {
-    let inserted = conn.execute(
-        "INSERT INTO driver_expiry_alerts (licence_id, days_before, sent_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT DO NOTHING",
-        params![licence_id, days_before, now],
-    )?;
-    Ok(inserted == 1)
+    on(conn, |conn| {
+        conn.query_map(
+            "UPDATE driver_licences SET status = 'superseded'
+             WHERE user_id = ?1 AND status = ?2 AND id <> ?3 RETURNING id",
+            params![user_id, status, keep],
+            |r| r.get(0),
+        )
+    })
 }
 
 #[cfg(test)]
