@@ -1,14 +1,11 @@
 //! The admin store on both engines (SQLite, and PostgreSQL when the tests have a server), and
 //! two PostgreSQL connections taking away each other's admin role at once.
 
-use std::sync::Barrier;
-use std::time::Duration;
-
 use rusqlite::params;
 
 use super::store::{self, AuditFilter, Retry, Status, UserFilter};
 use crate::db::conn::Conn;
-use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, postgres_client_in};
+use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, race_on_postgres};
 
 /// An account created at `created_at`, its email verified unless `verified` is false.
 fn user(conn: &Conn, id: &str, role: &str, created_at: i64, verified: bool) {
@@ -228,37 +225,21 @@ fn two_admins_removing_each_other_on_two_postgres_connections_leave_one() {
         user(&conn, "a", "admin", 1, true);
         user(&conn, "b", "admin", 2, true);
     }
-    let holding = Barrier::new(2);
-    let second_saw_last = std::thread::scope(|scope| {
-        // Admin a disables b.
-        let first = scope.spawn(|| {
-            let mut client = postgres_client_in(&schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            let tx = conn.transaction().unwrap();
-            assert!(!store::role_before_change(&*tx, "b").unwrap().unwrap().is_last_admin());
-            holding.wait();
-            // Long enough for the second to have sent its check.
-            std::thread::sleep(Duration::from_millis(300));
-            assert!(store::set_disabled(&*tx, "b", Some(100)).unwrap());
-            tx.commit().unwrap();
-        });
-        // Admin b demotes a.
-        let second = scope.spawn(|| {
-            let mut client = postgres_client_in(&schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            holding.wait();
-            let tx = conn.transaction().unwrap();
-            let last = store::role_before_change(&*tx, "a").unwrap().unwrap().is_last_admin();
+    // Admin a disables b while admin b demotes a.
+    let second_saw_last = race_on_postgres(
+        &schema,
+        |first| assert!(!store::role_before_change(first, "b").unwrap().unwrap().is_last_admin()),
+        |second| {
+            let last = store::role_before_change(second, "a").unwrap().unwrap().is_last_admin();
             if !last {
-                tx.execute("UPDATE users SET role = 'user' WHERE id = 'a'", [] as [i64; 0])
+                second
+                    .execute("UPDATE users SET role = 'user' WHERE id = 'a'", [] as [i64; 0])
                     .unwrap();
-                tx.commit().unwrap();
             }
             last
-        });
-        first.join().unwrap();
-        second.join().unwrap()
-    });
+        },
+        |first| assert!(store::set_disabled(first, "b", Some(100)).unwrap()),
+    );
     let left: i64 = client
         .query_one("SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL", &[])
         .unwrap()

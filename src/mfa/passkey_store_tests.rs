@@ -1,15 +1,12 @@
 //! The SQL of passkeys and their ceremonies on both engines (SQLite, and PostgreSQL when the
 //! tests have a server), and a removal's turn on two PostgreSQL connections.
 
-use std::sync::Barrier;
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::params;
 
 use super::*;
-use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, postgres_client_in};
+use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, race_on_postgres};
 use crate::pii::cipher::test_cipher;
 
 fn user(conn: &Conn, id: &str) {
@@ -121,31 +118,12 @@ fn passkeys_being_removed_on_one_postgres_connection_are_read_removed_on_another
         insert(&conn, &pii, &stored("p1", "u", b"cred-1", 100)).unwrap();
         insert(&conn, &pii, &stored("p2", "u", b"cred-2", 200)).unwrap();
     }
-    let holding = Barrier::new(2);
-    let seen = std::thread::scope(|scope| {
-        let first = scope.spawn(|| {
-            let mut client = postgres_client_in(&schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            let tx = conn.transaction().unwrap();
-            assert_eq!(for_user_to_change(&*tx, &pii, "u").unwrap().len(), 2);
-            holding.wait();
-            // Long enough for the second to have sent its read.
-            std::thread::sleep(Duration::from_millis(300));
-            assert!(delete(&*tx, "u", "p1").unwrap());
-            tx.commit().unwrap();
-        });
-        let second = scope.spawn(|| {
-            let mut client = postgres_client_in(&schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            holding.wait();
-            let tx = conn.transaction().unwrap();
-            let seen = for_user_to_change(&*tx, &pii, "u").unwrap().len();
-            tx.commit().unwrap();
-            seen
-        });
-        first.join().unwrap();
-        second.join().unwrap()
-    });
+    let seen = race_on_postgres(
+        &schema,
+        |first| assert_eq!(for_user_to_change(first, &pii, "u").unwrap().len(), 2),
+        |second| for_user_to_change(second, &pii, "u").unwrap().len(),
+        |first| assert!(delete(first, "u", "p1").unwrap()),
+    );
     assert_eq!(seen, 1, "the second removal read a passkey being removed");
     drop_schema(&mut client, &schema);
 }

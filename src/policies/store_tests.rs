@@ -1,15 +1,12 @@
 //! The policies store on both engines (SQLite, and PostgreSQL when the tests have a server),
 //! and two PostgreSQL connections publishing one version at once.
 
-use std::sync::Barrier;
-use std::time::Duration;
-
 use rusqlite::params;
 
 use super::personal_data::export_acceptances;
 use super::store;
 use crate::db::conn::Conn;
-use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, postgres_client_in};
+use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, race_on_postgres};
 
 fn user(conn: &Conn, id: &str) {
     conn.execute(
@@ -83,33 +80,18 @@ fn versions_are_published_listed_and_accepted_alike_on_both_engines() {
 fn a_version_being_published_on_one_postgres_connection_exists_for_another() {
     let Some((mut client, schema)) = postgres_client() else { return };
     crate::db::migrate_postgres(&mut client).unwrap();
-    let holding = Barrier::new(2);
-    let seen = std::thread::scope(|scope| {
-        let first = scope.spawn(|| {
-            let mut client = postgres_client_in(&schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            let tx = conn.transaction().unwrap();
-            assert!(!store::version_exists(&*tx, "v1").unwrap());
-            holding.wait();
-            // Long enough for the second to have sent its check.
-            std::thread::sleep(Duration::from_millis(300));
-            store::publish(&*tx, "v1", "Text.", "admin-a", 100).unwrap();
-            tx.commit().unwrap();
-        });
-        let second = scope.spawn(|| {
-            let mut client = postgres_client_in(&schema);
-            let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
-            holding.wait();
-            let tx = conn.transaction().unwrap();
-            let exists = store::version_exists(&*tx, "v1").unwrap();
+    let seen = race_on_postgres(
+        &schema,
+        |first| assert!(!store::version_exists(first, "v1").unwrap()),
+        |second| {
+            let exists = store::version_exists(second, "v1").unwrap();
             if !exists {
-                let _ = store::publish(&*tx, "v1", "Other text.", "admin-b", 101);
+                let _ = store::publish(second, "v1", "Other text.", "admin-b", 101);
             }
             exists
-        });
-        first.join().unwrap();
-        second.join().unwrap()
-    });
+        },
+        |first| store::publish(first, "v1", "Text.", "admin-a", 100).unwrap(),
+    );
     assert!(seen, "the second publisher's check passed while the first was publishing");
     drop_schema(&mut client, &schema);
 }
