@@ -1,9 +1,9 @@
 //! The audit section of the account export.
 
 use poem_openapi::Object;
-use rusqlite::Connection;
 
 use crate::clock::rfc3339;
+use crate::db::conn::AsConn;
 
 #[derive(Debug, Object, serde::Serialize)]
 #[oai(skip_serializing_if_is_none)]
@@ -22,27 +22,30 @@ pub struct ExportAuditEvent {
 
 /// Audit events done by or to `user_id`, oldest first, for the account export: other people's
 /// ids are shown as `other`.
-pub fn export_events(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<ExportAuditEvent>> {
-    let mut stmt = conn.prepare(
-        "SELECT at, action, outcome, actor_id, subject_id, ip, details FROM audit_log
-         WHERE actor_id = ?1 OR subject_id = ?1 ORDER BY at, id",
-    )?;
+pub fn export_events(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<Vec<ExportAuditEvent>> {
     let who = |id: Option<String>| match id {
         Some(id) if id == user_id => "self".to_string(),
         Some(_) => "other".to_string(),
         None => "none".to_string(),
     };
-    let rows = stmt.query_map([user_id], |r| {
-        let details: String = r.get(6)?;
-        Ok(ExportAuditEvent {
-            at: rfc3339(r.get(0)?),
-            action: r.get(1)?,
-            outcome: r.get(2)?,
-            actor: who(r.get(3)?),
-            subject: who(r.get(4)?),
-            ip: r.get(5)?,
-            details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
-        })
+    let events = conn.with_conn(|conn| {
+        conn.query_map(
+            "SELECT at, action, outcome, actor_id, subject_id, ip, details FROM audit_log
+             WHERE actor_id = ?1 OR subject_id = ?1 ORDER BY at, id",
+            [user_id],
+            |r| {
+                let details: String = r.get(6)?;
+                Ok(ExportAuditEvent {
+                    at: rfc3339(r.get(0)?),
+                    action: r.get(1)?,
+                    outcome: r.get(2)?,
+                    actor: who(r.get(3)?),
+                    subject: who(r.get(4)?),
+                    ip: r.get(5)?,
+                    details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                })
+            },
+        )
     })?;
-    rows.collect()
+    Ok(events)
 }

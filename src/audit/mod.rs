@@ -218,4 +218,35 @@ mod tests {
             assert_eq!(rows(conn).len(), 1);
         });
     }
+
+    #[test]
+    fn the_export_names_the_account_self_and_everyone_else_other_on_both_engines() {
+        on_both_engines(|conn| {
+            let details = serde_json::json!({"reason": "wrong"});
+            let login = AuditEvent::by_user(10, "u1", actions::LOGIN, Some("10.0.0.1"));
+            record(conn, &login.failed().with_details(details)).unwrap();
+            let by_admin = AuditEvent {
+                actor_id: Some("admin"),
+                ..AuditEvent::by_user(20, "u1", actions::ROLE_CHANGED, None)
+            };
+            record(conn, &by_admin).unwrap();
+            record(conn, &AuditEvent::by_user(30, "u2", actions::LOGIN, None)).unwrap();
+            let events = export::export_events(conn, "u1").unwrap();
+            let seen: Vec<_> = events
+                .iter()
+                .map(|e| {
+                    (e.action.as_str(), e.outcome.as_str(), e.actor.as_str(), e.subject.as_str())
+                })
+                .collect();
+            assert_eq!(
+                seen,
+                [
+                    ("login", "failure", "self", "self"),
+                    ("role.changed", "success", "other", "self")
+                ]
+            );
+            assert_eq!(events[0].details["reason"], "wrong");
+            assert_eq!(events[0].ip.as_deref(), Some("10.0.0.1"));
+        });
+    }
 }
