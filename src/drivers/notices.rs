@@ -1,11 +1,12 @@
 //! Emails to a driver about their licence, queued in the transaction of the change they tell
 //! of (the outbox sends them after commit): every decision with its reason, and the expiry
-//! alerts (sent from [`super::expiry`]).
+//! alerts (sent from [`super::expiry`]). On either engine: every function takes any connection
+//! or transaction ([`AsConn`]).
 
 use chrono::NaiveDate;
-use rusqlite::Connection;
 
 use crate::accounts;
+use crate::db::conn::AsConn;
 use crate::notify::{self, Email, templates};
 use crate::pii::FieldCipher;
 
@@ -17,7 +18,7 @@ pub enum Decision<'a> {
 
 /// Queues the email telling `user_id` of `decision`; nothing when the account has no email.
 pub fn queue_decision(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
     decision: &Decision<'_>,
@@ -44,7 +45,7 @@ pub fn queue_decision(
 
 /// Composes an email for the account `user_id` (its address, name and campus) and queues it.
 pub fn queue(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
     now: i64,
@@ -65,3 +66,7 @@ pub fn driver_page(base_url: &str) -> String {
 pub fn day(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
+
+#[cfg(test)]
+#[path = "notices_tests.rs"]
+mod tests;

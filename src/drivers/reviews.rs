@@ -5,7 +5,6 @@
 use super::events::queue_driver_event;
 use crate::webhooks::EventType::{DriverApproved, DriverRejected};
 use chrono::NaiveDate;
-use rusqlite::Connection;
 use serde_json::json;
 
 use super::DriverError;
@@ -16,6 +15,7 @@ use super::service::take_files;
 use super::store::{self, Licence, Status};
 use crate::accounts;
 use crate::audit::{self, AuditEvent, actions};
+use crate::db::conn::AsConn;
 use crate::pii::FieldCipher;
 
 /// A licence waiting for review, with the driver's names for comparison and, for a renewal,
@@ -265,7 +265,7 @@ pub fn changes(old: &LicenceFields, new: &LicenceFields) -> Vec<&'static str> {
 /// the decision commits, so a second reviewer deciding it at the same moment on another node
 /// waits, then finds it decided ([`DriverError::AlreadyDecided`]).
 fn pending_licence(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     id: i64,
     reviewer: &str,
