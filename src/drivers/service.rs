@@ -18,6 +18,7 @@ use super::store::{self, Licence, NewLicence, Profile, Status};
 use super::uploads::{self, CheckedImage, ImageError, UploadRecord};
 use crate::accounts;
 use crate::audit::{self, AuditEvent, actions};
+use crate::db::conn::AsConn;
 use crate::pii::FieldCipher;
 use crate::ratelimit::Limited;
 
@@ -332,6 +333,9 @@ impl Drivers {
         self.db
             .run(move |c| {
                 let tx = crate::db::write_tx(c)?;
+                // The profile is saved whole from the snapshot: on PostgreSQL its row is locked
+                // first, so a decision or the expiry job on another node cannot be overwritten.
+                store::profile_to_change(&tx, &uid)?;
                 let snapshot = Snapshot::load(&tx, &pii, &uid, today)?;
                 if !snapshot.can_drive() {
                     return Err(not_approved(&snapshot));
@@ -359,7 +363,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     fn load(
-        conn: &Connection,
+        conn: &impl AsConn,
         pii: &FieldCipher,
         user_id: &str,
         today: NaiveDate,
@@ -392,7 +396,7 @@ impl Snapshot {
     }
 }
 
-pub(super) fn take_files(conn: &Connection, licence_ids: &[i64]) -> rusqlite::Result<Vec<String>> {
+pub(super) fn take_files(conn: &impl AsConn, licence_ids: &[i64]) -> rusqlite::Result<Vec<String>> {
     let mut paths = Vec::new();
     for id in licence_ids {
         paths.extend(store::take_uploads(conn, *id)?);

@@ -110,11 +110,12 @@ fn licences_round_trip_with_their_fields_and_images_on_both_engines() {
     });
 }
 
-/// Two PostgreSQL connections run `turn` at once in their own transactions, after `setup`;
-/// the sum of what they answer.
+/// Two PostgreSQL connections run `turn` at once in their own transactions, after `setup` and
+/// before `after`; the sum of what they answer.
 fn race(
     setup: impl FnOnce(&Conn),
     turn: impl Fn(&Tx<'_, '_>, u8) -> usize + Sync,
+    after: impl FnOnce(&Conn),
 ) -> Option<usize> {
     let (mut client, schema) = postgres_client()?;
     crate::db::migrate_postgres(&mut client).unwrap();
@@ -137,6 +138,7 @@ fn race(
             .collect();
         racers.into_iter().map(|r| r.join().unwrap()).sum()
     });
+    after(&Conn::Postgres(std::cell::RefCell::new(&mut client)));
     drop_schema(&mut client, &schema);
     Some(total)
 }
@@ -161,6 +163,7 @@ fn two_postgres_connections_cannot_both_count_room_for_the_last_upload() {
             record_upload_attempt(tx, "u1", 20 + i64::from(i), 0).unwrap();
             1
         },
+        |_| {},
     );
     if let Some(uploads) = uploads {
         assert_eq!(uploads, 1, "both counted room for the tenth upload");
@@ -187,8 +190,38 @@ fn two_postgres_reviewers_cannot_both_decide_one_licence() {
             decide(tx, licence.id, status, None, None, 10).unwrap();
             1
         },
+        |_| {},
     );
     if let Some(decided) = decided {
         assert_eq!(decided, 1, "both reviewers found the licence pending");
     }
+}
+
+#[test]
+fn two_postgres_changes_of_one_profile_both_land() {
+    let changed = race(
+        |conn| {
+            add_user(conn, "u1");
+            let mut p = profile(conn, "u1").unwrap();
+            (p.status, p.enabled, p.available) = (Status::Approved, true, true);
+            save_profile(conn, &p, 1).unwrap();
+        },
+        |tx, i| {
+            // Each saves the whole profile it read: the second reads after the first commits.
+            let mut p = profile_to_change(tx, "u1").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if i == 0 {
+                p.status = Status::Suspended;
+            } else {
+                p.available = false;
+            }
+            save_profile(tx, &p, 2).unwrap();
+            1
+        },
+        |conn| {
+            let p = profile(conn, "u1").unwrap();
+            assert_eq!((p.status, p.available), (Status::Suspended, false), "a change was lost");
+        },
+    );
+    assert!(changed.is_none_or(|n| n == 2));
 }
