@@ -47,14 +47,7 @@ on_url=$URL
 start off
 off_url=$URL
 users=${USERS:-32}
-cookies() { # cookies URL DATA_DIR: signs in $users users, prints their cookies comma-separated
-  local list="" i
-  for i in $(seq 1 "$users"); do
-    bench_verified_user "$1" "$2" "bench$i@bench.edu" Correct-Horse-42
-    list+="${list:+,}$(bench_login_cookie "$1" "bench$i@bench.edu" Correct-Horse-42)"
-  done
-  echo "$list"
-}
+cookies() { bench_signed_in_cookies "$1" "$2" "$users"; } # cookies URL DATA_DIR
 on_cookies=$(cookies "$on_url" "$work/on") off_cookies=$(cookies "$off_url" "$work/off")
 on_cookie=${on_cookies%%,*} off_cookie=${off_cookies%%,*}
 bench_users_lua "$work/users.lua"

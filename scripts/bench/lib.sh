@@ -52,6 +52,17 @@ bench_stop_all() {
   for p in "${BENCH_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
 }
 
+# bench_signed_in_cookies URL DATA_DIR COUNT: signs up and in bench1..COUNT@bench.edu, prints
+# their session cookies comma-separated (for tools' open_loop SESSION_COOKIES).
+bench_signed_in_cookies() {
+  local list="" i
+  for i in $(seq 1 "$3"); do
+    bench_verified_user "$1" "$2" "bench$i@bench.edu" Correct-Horse-42
+    list+="${list:+,}$(bench_login_cookie "$1" "bench$i@bench.edu" Correct-Horse-42)"
+  done
+  echo "$list"
+}
+
 bench_rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 bench_stop() { [ -n "${BENCH_PID:-}" ] || return 0; kill -TERM "$BENCH_PID" 2>/dev/null; wait "$BENCH_PID" 2>/dev/null || true; }

@@ -29,14 +29,7 @@ open_loop=$target/release/open_loop
 work=$(mktemp -d)
 trap 'bench_stop_all; rm -rf "$work"' EXIT
 start() { bench_start_campus "$work" "$binary" "$@"; } # start NAME [ENV=VALUE ...]
-cookies() { # cookies URL DATA_DIR: signs in $users users, prints their cookies comma-separated
-  local list="" i
-  for i in $(seq 1 "$users"); do
-    bench_verified_user "$1" "$2" "bench$i@bench.edu" Correct-Horse-42
-    list+="${list:+,}$(bench_login_cookie "$1" "bench$i@bench.edu" Correct-Horse-42)"
-  done
-  echo "$list"
-}
+cookies() { bench_signed_in_cookies "$1" "$2" "$users"; } # cookies URL DATA_DIR
 
 start on GATEHOUSE_RATE_LIMIT__ENABLED=true GATEHOUSE_RATE_LIMIT__AUTH_PER_IP=1000000 \
   GATEHOUSE_RATE_LIMIT__AUTH_PER_ACCOUNT=1000000

@@ -339,7 +339,7 @@ pub enum Retry {
 /// waits for this one and then reads what it left; SQLite's write transaction takes turns.
 pub fn retry_message(conn: &impl AsConn, id: i64, now: i64) -> SqlResult<Retry> {
     conn.with_conn(|conn| {
-        let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+        let lock = conn.for_update();
         let row: Option<(Option<i64>, String)> = conn
             .query_row(
                 &format!("SELECT failed_at, body_text FROM outbox WHERE id = ?1{lock}"),

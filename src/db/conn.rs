@@ -126,6 +126,14 @@ impl<'c> Conn<'c> {
         matches!(self, Conn::Postgres(_))
     }
 
+    /// `" FOR UPDATE"` on PostgreSQL and nothing on SQLite, for a read whose row the
+    /// transaction is about to change: the row stays locked until the transaction ends, so a
+    /// second node reads the outcome instead of the row as it was. SQLite has no row locks and
+    /// needs none: its writers already take turns.
+    pub fn for_update(&self) -> &'static str {
+        if self.is_postgres() { " FOR UPDATE" } else { "" }
+    }
+
     /// Makes the open transaction take turns with every other that serialises on `key`, until
     /// it ends: for a check that reads before it writes ("is the name free? then insert"),
     /// which two PostgreSQL transactions (READ COMMITTED) could otherwise both pass. On SQLite

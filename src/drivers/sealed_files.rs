@@ -77,7 +77,7 @@ fn reseal_one(
     key_id: u32,
 ) -> Result<bool, FileSealError> {
     let tx = conn.transaction().map_err(rusqlite::Error::from)?;
-    let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
+    let lock = tx.for_update();
     let exists = on(&tx, |tx| {
         tx.query_row(&format!("SELECT 1 FROM driver_uploads WHERE path = ?1{lock}"), [name], |_| {
             Ok(())

@@ -11,11 +11,12 @@ use crate::db::conn_tests::on_both_engines;
 struct Resealed(Mutex<Vec<(String, u32)>>);
 
 impl UploadStore for Resealed {
+    // The bookkeeping under test never stores or reads an image.
     fn put(&self, _: &[u8]) -> io::Result<(String, u32)> {
-        unimplemented!()
+        Err(io::Error::other("not used by the bookkeeping"))
     }
     fn get(&self, _: &str) -> io::Result<Vec<u8>> {
-        unimplemented!()
+        Err(io::Error::other("not used by the bookkeeping"))
     }
     fn delete(&self, _: &str) -> io::Result<()> {
         Ok(())

@@ -79,7 +79,7 @@ pub fn for_user_to_change(
     user_id: &str,
 ) -> rusqlite::Result<Vec<StoredPasskey>> {
     Ok(conn.with_conn(|conn| {
-        let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+        let lock = conn.for_update();
         of_user(conn, pii, user_id, lock)
     })?)
 }
@@ -94,7 +94,7 @@ pub fn by_credential_id(
     credential_id: &[u8],
 ) -> rusqlite::Result<Option<StoredPasskey>> {
     Ok(conn.with_conn(|conn| {
-        let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+        let lock = conn.for_update();
         conn.query_row(
             &format!("SELECT {COLUMNS} FROM passkeys WHERE credential_id = ?1{lock}"),
             [credential_id],

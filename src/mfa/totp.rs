@@ -125,7 +125,7 @@ pub fn credential(
     user_id: &str,
 ) -> rusqlite::Result<Option<Credential>> {
     Ok(conn.with_conn(|conn| {
-        let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+        let lock = conn.for_update();
         conn.query_row(
             &format!(
                 "SELECT secret, confirmed_at, last_step FROM totp_credentials
@@ -315,7 +315,7 @@ pub fn find_challenge(
     token_hash: &[u8],
 ) -> rusqlite::Result<Option<Challenge>> {
     Ok(conn.with_conn(|conn| {
-        let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+        let lock = conn.for_update();
         conn.query_row(
             &format!(
                 "SELECT user_id, remember_me, created_at, expires_at, attempts, first_factor

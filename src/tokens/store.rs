@@ -93,11 +93,7 @@ pub fn find_refresh(conn: &Conn, hash: &[u8]) -> SqlResult<Option<RefreshRow>> {
 /// SQLite's single writer; without the lock a purge deleting the token in between would make
 /// this refresh look like a reuse.
 pub fn find_refresh_to_spend(conn: &Conn, hash: &[u8]) -> SqlResult<Option<RefreshRow>> {
-    if conn.is_postgres() {
-        read_refresh(conn, &format!("{FIND_REFRESH} FOR UPDATE"), hash)
-    } else {
-        read_refresh(conn, FIND_REFRESH, hash)
-    }
+    read_refresh(conn, &format!("{FIND_REFRESH}{}", conn.for_update()), hash)
 }
 
 fn read_refresh(conn: &Conn, sql: &str, hash: &[u8]) -> SqlResult<Option<RefreshRow>> {

@@ -65,7 +65,7 @@ pub fn delete_endpoint(conn: &Conn, id: &str) -> SqlResult<()> {
 /// and keeps this rotation's new secret as its previous one (instead of both keeping the
 /// same old one, and the first one's new secret, shown once, never signing).
 pub fn sealed_secret_to_rotate(conn: &Conn, id: &str) -> SqlResult<Option<String>> {
-    let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+    let lock = conn.for_update();
     conn.query_row(
         &format!("SELECT secret FROM webhook_endpoints WHERE id = ?1{lock}"),
         [id],

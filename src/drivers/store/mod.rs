@@ -105,19 +105,19 @@ pub struct Licence {
 }
 
 pub fn profile(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<Profile> {
-    read_profile(conn, user_id, "")
+    read_profile(conn, user_id, false)
 }
 
 /// [`profile`], its row locked on PostgreSQL until the transaction ends: for a change that
 /// reads the profile first (a decision, a renewal replacing the current licence), which
 /// another node could otherwise change in between.
 pub fn profile_to_change(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<Profile> {
-    read_profile(conn, user_id, " FOR UPDATE")
+    read_profile(conn, user_id, true)
 }
 
-fn read_profile(conn: &impl AsConn, user_id: &str, lock: &str) -> rusqlite::Result<Profile> {
+fn read_profile(conn: &impl AsConn, user_id: &str, locked: bool) -> rusqlite::Result<Profile> {
     let found = on(conn, |conn| {
-        let lock = if conn.is_postgres() { lock } else { "" };
+        let lock = if locked { conn.for_update() } else { "" };
         conn.query_row(
             &format!(
                 "SELECT status, licence_id, enabled, available, ever_approved, reason
@@ -281,7 +281,7 @@ pub fn licence(
     pii: &FieldCipher,
     id: i64,
 ) -> rusqlite::Result<Option<Licence>> {
-    read_licence(conn, pii, id, "")
+    read_licence(conn, pii, id, false)
 }
 
 /// [`licence`], its row locked on PostgreSQL until the transaction ends: for a decision,
@@ -292,17 +292,17 @@ pub fn licence_to_decide(
     pii: &FieldCipher,
     id: i64,
 ) -> rusqlite::Result<Option<Licence>> {
-    read_licence(conn, pii, id, " FOR UPDATE")
+    read_licence(conn, pii, id, true)
 }
 
 fn read_licence(
     conn: &impl AsConn,
     pii: &FieldCipher,
     id: i64,
-    lock: &str,
+    locked: bool,
 ) -> rusqlite::Result<Option<Licence>> {
     on(conn, |conn| {
-        let lock = if conn.is_postgres() { lock } else { "" };
+        let lock = if locked { conn.for_update() } else { "" };
         conn.query_row(
             &format!("SELECT {LICENCE_COLUMNS} FROM driver_licences WHERE id = ?1{lock}"),
             [id],

@@ -73,7 +73,7 @@ pub fn find(conn: &Conn, id: &str) -> SqlResult<Option<Client>> {
 /// on two nodes take turns (the second reads the first's outcome) as under SQLite's single
 /// writer.
 pub fn find_to_change(conn: &Conn, id: &str) -> SqlResult<Option<Client>> {
-    let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+    let lock = conn.for_update();
     conn.query_row(&format!("SELECT {COLUMNS} FROM oidc_clients WHERE id = ?1{lock}"), [id], client)
         .optional()
 }

@@ -55,7 +55,7 @@ const FIND: &str = "SELECT client_id, user_id, session_id, redirect_uri, scope, 
 /// on another node waits and then reads it used (and revokes what the first opened), as under
 /// SQLite's single writer; without the lock both would read it unused and both get tokens.
 pub fn find_to_spend(conn: &Conn, hash: &[u8]) -> SqlResult<Option<CodeRow>> {
-    let sql = if conn.is_postgres() { format!("{FIND} FOR UPDATE") } else { FIND.to_string() };
+    let sql = format!("{FIND}{}", conn.for_update());
     conn.query_row(&sql, [hash], |r| {
         Ok(CodeRow {
             client_id: r.get(0)?,

@@ -69,7 +69,7 @@ pub fn insert(
 /// locked until that transaction ends, so that two polls of an approved request on two nodes
 /// take turns and only the first gets tokens, as under SQLite's single writer.
 pub fn find_to_poll(conn: &Conn, hash: &[u8]) -> SqlResult<Option<DeviceRow>> {
-    let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+    let lock = conn.for_update();
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM oidc_device_codes WHERE device_code_hash = ?1{lock}"),
         params![hash],
