@@ -162,6 +162,17 @@ pub fn race_on_postgres<T: Send>(
     })
 }
 
+/// The account `id` (email `<id>@north.edu`, its blind index the id's bytes), which a store's
+/// rows refer to.
+pub fn insert_user(conn: &Conn, id: &str) {
+    conn.execute(
+        "INSERT INTO users (id, email_index, email, display_name, role, created_at)
+         VALUES (?1, ?2, ?3, 'Ada', 'user', 0)",
+        params![id, id.as_bytes(), format!("{id}@north.edu")],
+    )
+    .unwrap();
+}
+
 pub fn drop_schema(client: &mut postgres::Client, schema: &str) {
     client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
 }

@@ -3,20 +3,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::params;
 
 use super::*;
+use crate::db::conn_tests::insert_user as user;
 use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, race_on_postgres};
 use crate::pii::cipher::test_cipher;
-
-fn user(conn: &Conn, id: &str) {
-    conn.execute(
-        "INSERT INTO users (id, email_index, email, display_name, role, created_at)
-         VALUES (?1, ?2, 'a@b.edu', 'A', 'user', 0)",
-        params![id, id.as_bytes().to_vec()],
-    )
-    .unwrap();
-}
 
 /// A passkey with the credential id `cred_id` (a P-256 key from webauthn-rs's own tests).
 fn passkey(cred_id: &[u8], counter: u32) -> Passkey {

@@ -2,21 +2,11 @@
 //! and PostgreSQL when the tests have a server), and their turns on two PostgreSQL
 //! connections.
 
-use rusqlite::params;
-
 use super::*;
 use crate::db::conn::Conn;
+use crate::db::conn_tests::insert_user as user;
 use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, race_on_postgres};
 use crate::pii::cipher::test_cipher;
-
-fn user(conn: &Conn, id: &str) {
-    conn.execute(
-        "INSERT INTO users (id, email_index, email, display_name, role, created_at)
-         VALUES (?1, ?2, 'a@b.edu', 'A', 'user', 0)",
-        params![id, id.as_bytes().to_vec()],
-    )
-    .unwrap();
-}
 
 fn codes(n: u8) -> Vec<Vec<u8>> {
     (0..10).map(|i| vec![n, i]).collect()

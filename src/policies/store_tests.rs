@@ -1,21 +1,10 @@
 //! The policies store on both engines (SQLite, and PostgreSQL when the tests have a server),
 //! and two PostgreSQL connections publishing one version at once.
 
-use rusqlite::params;
-
 use super::personal_data::export_acceptances;
 use super::store;
-use crate::db::conn::Conn;
+use crate::db::conn_tests::insert_user as user;
 use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, race_on_postgres};
-
-fn user(conn: &Conn, id: &str) {
-    conn.execute(
-        "INSERT INTO users (id, email_index, email, display_name, role, created_at)
-         VALUES (?1, ?2, ?3, 'Ada', 'user', 0)",
-        params![id, id.as_bytes(), format!("{id}@north.edu")],
-    )
-    .unwrap();
-}
 
 #[test]
 fn versions_are_published_listed_and_accepted_alike_on_both_engines() {

@@ -1,23 +1,13 @@
 //! The tokens store (and the SQL of its personal data) on both engines: SQLite, and
 //! PostgreSQL when the tests have a server.
 
-use rusqlite::params;
-
 use super::ClientGrant;
 use super::personal_data::{erase_families, export_token_families, purge_expired};
 use super::store::{self, EndedGrant, LiveGrant};
 use crate::db::conn::{Conn, SqlError};
+use crate::db::conn_tests::insert_user as user;
 use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client};
 use crate::identity::Amr;
-
-fn user(conn: &Conn, id: &str) {
-    conn.execute(
-        "INSERT INTO users (id, email_index, email, display_name, role, created_at)
-         VALUES (?1, ?2, ?3, 'Ada', 'user', 0)",
-        params![id, id.as_bytes(), format!("{id}@north.edu")],
-    )
-    .unwrap();
-}
 
 fn client(conn: &Conn, id: &str) {
     conn.execute(

@@ -1,21 +1,11 @@
 //! Clients, consents and back-channel logouts on both engines (SQLite, and PostgreSQL when the
 //! tests have a server), and their read-then-write turns on two PostgreSQL connections.
 
-use rusqlite::params;
-
 use super::{clients, consents, logouts};
 use crate::db::conn::Conn;
+use crate::db::conn_tests::insert_user as user;
 use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, race_on_postgres};
 use crate::oidc::client::NewClient;
-
-fn user(conn: &Conn, id: &str) {
-    conn.execute(
-        "INSERT INTO users (id, email_index, email, display_name, role, created_at)
-         VALUES (?1, ?2, 'a@b.edu', 'A', 'user', 0)",
-        params![id, id.as_bytes().to_vec()],
-    )
-    .unwrap();
-}
 
 fn new_client(name: &str, backchannel: Option<&str>) -> NewClient {
     NewClient {
