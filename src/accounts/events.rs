@@ -2,7 +2,7 @@
 //! `crate::webhooks`): `data` is the user id, the campus id and states, never a name or an
 //! address.
 
-use rusqlite::Connection;
+use crate::db::conn::AsConn;
 use serde_json::Value;
 
 use super::store;
@@ -10,7 +10,7 @@ use crate::webhooks::{self, Event, EventType};
 
 /// Queues `kind` about `user_id`, with the account's campus and `extra` (states only).
 pub fn queue_user_event(
-    conn: &Connection,
+    conn: &impl AsConn,
     kind: EventType,
     user_id: &str,
     extra: Value,
@@ -22,7 +22,7 @@ pub fn queue_user_event(
 }
 
 /// Marks the email verified and, the first time, queues `user.email_verified`.
-pub fn email_verified_in(conn: &Connection, user_id: &str, now: i64) -> rusqlite::Result<()> {
+pub fn email_verified_in(conn: &impl AsConn, user_id: &str, now: i64) -> rusqlite::Result<()> {
     if store::mark_email_verified(conn, user_id, now)? {
         let state = serde_json::json!({"email_verified": true});
         queue_user_event(conn, EventType::UserEmailVerified, user_id, state, now)?;
