@@ -240,6 +240,21 @@ impl<'c> Conn<'c> {
     }
 }
 
+impl<'c> Conn<'c> {
+    /// Starts a read-only transaction in which every statement sees the same moment (the
+    /// privacy export): a deferred `BEGIN` on SQLite, whose read transaction is a snapshot,
+    /// and `REPEATABLE READ` on PostgreSQL, whose default (READ COMMITTED) is not. It takes
+    /// no writer turn; end it by dropping it.
+    pub fn snapshot(&self) -> SqlResult<Tx<'_, 'c>> {
+        let begin = match self {
+            Conn::Sqlite(_) => "BEGIN DEFERRED",
+            Conn::Postgres(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        self.execute_batch(begin)?;
+        Ok(Tx { conn: self, open: true, _turn: None })
+    }
+}
+
 /// A transaction on a [`Conn`]; it derefs to the connection, so a store's functions take
 /// either.
 pub struct Tx<'t, 'c> {
