@@ -74,13 +74,33 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
+    /// Keys, logs, backups and (with SQLite) the database file. Every node of a PostgreSQL
+    /// installation holds the same key files.
     pub data_dir: PathBuf,
+    /// `sqlite` (one file in `data_dir`, one node) or `postgres` (several nodes, SPEC 14).
+    pub engine: StorageEngine,
+    /// `postgres://user:password@host:port/database` when `engine = "postgres"`. A secret: it
+    /// may carry the password.
+    pub postgres_url: Secret,
+    pub postgres_url_file: PathBuf,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("./gatehouse-data") }
+        Self {
+            data_dir: PathBuf::from("./gatehouse-data"),
+            engine: StorageEngine::Sqlite,
+            postgres_url: Secret::default(),
+            postgres_url_file: PathBuf::new(),
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageEngine {
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

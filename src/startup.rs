@@ -20,7 +20,7 @@ use crate::accounts::service::{AccountKeys, AccountSettings, Credentials};
 use crate::backup::Backups;
 use crate::backup::lock::DataDirLock;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, StorageConfig, StorageEngine};
 use crate::contact::phone::PhoneRegions;
 use crate::db::{self, BlockingPool, Db};
 use crate::drivers::DriversData;
@@ -155,7 +155,31 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the database in `data_dir` and applies pending migrations.
+/// Opens the configured database (SQLite in `data_dir`, or PostgreSQL) and applies pending
+/// migrations.
+pub fn open_storage(storage: &StorageConfig) -> anyhow::Result<Db> {
+    match storage.engine {
+        StorageEngine::Sqlite => open_database(&storage.data_dir),
+        StorageEngine::Postgres => open_postgres(storage.postgres_url.expose()),
+    }
+}
+
+/// Connects to PostgreSQL, checks that it sorts text bytewise and applies pending migrations
+/// (one node at a time when several start together).
+fn open_postgres(url: &str) -> anyhow::Result<Db> {
+    // Neither message quotes the URL, which may carry the password.
+    let db = db::open_postgres(url)
+        .context("cannot connect to the PostgreSQL database named by storage.postgres_url")?;
+    let report = db
+        .blocking_postgres(db::prepare_postgres)?
+        .context("cannot prepare the PostgreSQL database")?;
+    if !report.applied.is_empty() {
+        tracing::info!(applied = ?report.applied, "database migrated");
+    }
+    Ok(db)
+}
+
+/// Opens the SQLite database in `data_dir` and applies pending migrations.
 pub fn open_database(data_dir: &Path) -> anyhow::Result<Db> {
     let path = data_dir.join("gatehouse.db");
     let db = db::open(&path).with_context(|| {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Config, ConfigError, MailTransport, Mode, Secret, SmsProvider};
+use super::{Config, ConfigError, MailTransport, Mode, Secret, SmsProvider, StorageEngine};
 use crate::contact::phone::is_known_region;
 
 pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
@@ -12,6 +12,7 @@ pub(super) fn validate(config: &mut Config) -> Result<(), ConfigError> {
     validate_mail(config)?;
     validate_sms(config)?;
     validate_backup(config)?;
+    validate_storage(config)?;
     let metrics = &mut config.metrics;
     read_secret_file(&mut metrics.token, &metrics.token_file, "metrics.token_file")?;
     if !(1..=32).contains(&config.captcha.difficulty) {
@@ -247,6 +248,31 @@ fn validate_backup(config: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::invalid("backup.keep", "must be at least 1"));
     }
     Ok(())
+}
+
+fn validate_storage(config: &mut Config) -> Result<(), ConfigError> {
+    let storage = &mut config.storage;
+    read_secret_file(&mut storage.postgres_url, &storage.postgres_url_file, "storage.postgres_url_file")?;
+    match storage.engine {
+        StorageEngine::Sqlite if !storage.postgres_url.is_empty() => Err(ConfigError::invalid(
+            "storage.postgres_url",
+            "is set but storage.engine is \"sqlite\": set storage.engine = \"postgres\" to use it",
+        )),
+        StorageEngine::Sqlite => Ok(()),
+        StorageEngine::Postgres if storage.postgres_url.is_empty() => Err(ConfigError::invalid(
+            "storage.postgres_url",
+            "must be set (or storage.postgres_url_file) when storage.engine is \"postgres\"",
+        )),
+        // The parser's message would quote the URL, password and all: say what is wrong
+        // without it.
+        StorageEngine::Postgres => match storage.postgres_url.expose().parse::<postgres::Config>() {
+            Ok(_) => Ok(()),
+            Err(_) => Err(ConfigError::invalid(
+                "storage.postgres_url",
+                "is not a PostgreSQL connection URL like postgres://gatehouse@db.campus.edu/gatehouse",
+            )),
+        },
+    }
 }
 
 /// Fills `secret` from `file` when a file is named; naming both is an error.

@@ -26,6 +26,12 @@ pub enum PostgresMigrateError {
          edited (add a new one instead)"
     )]
     Edited { name: String },
+    #[error(
+        "the database sorts text by {found:?}, not bytewise: create it with LC_COLLATE 'C' \
+         (CREATE DATABASE gatehouse TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'), or pages of \
+         lists ordered by text would skip or repeat rows"
+    )]
+    Collation { found: String },
     #[error(transparent)]
     Postgres(#[from] ::postgres::Error),
 }
@@ -44,6 +50,18 @@ pub fn postgres_migrations() -> Vec<(String, String)> {
             Some((name, String::from_utf8_lossy(&file.data).into_owned()))
         })
         .collect()
+}
+
+/// Start-up on PostgreSQL: refuses a database that does not sort text bytewise (SQLite does,
+/// and paging by text keys relies on it), then applies pending migrations.
+pub fn prepare_postgres(client: &mut Client) -> Result<MigrationReport, PostgresMigrateError> {
+    let collation: String = client
+        .query_one("SELECT datcollate FROM pg_database WHERE datname = current_database()", &[])?
+        .get(0);
+    if collation != "C" && collation != "POSIX" {
+        return Err(PostgresMigrateError::Collation { found: collation });
+    }
+    migrate_postgres(client)
 }
 
 /// Applies every PostgreSQL migration not yet recorded, in order.

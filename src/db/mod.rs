@@ -14,8 +14,8 @@ mod sql_error;
 
 pub use blocking::{BlockingError, BlockingPool, LOW_PRIORITY_NICE, LOWEST_PRIORITY_NICE};
 pub use migrate::{MigrationReport, migrate};
-pub use migrate_postgres::{PostgresMigrateError, migrate_postgres};
-pub use pool::{Db, DbError, open};
+pub use migrate_postgres::{PostgresMigrateError, migrate_postgres, prepare_postgres};
+pub use pool::{Db, DbError, open, open_postgres};
 
 /// Starts a write transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A
 /// deferred transaction that reads and then writes can fail with "database is locked" when

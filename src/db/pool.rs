@@ -1,6 +1,7 @@
 //! Opening the database: pragmas on every connection, a first connection that proves the file
 //! is a SQLite database before anything is written, and the pool.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use rusqlite::Connection;
 use super::BlockingPool;
 use super::blocking::BlockingError;
 use super::conn::Conn;
+use super::postgres::PostgresManager;
 
 /// Connections in the pool; also the number of queries that may run at once.
 const POOL_SIZE: u32 = 8;
@@ -24,14 +26,24 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error(transparent)]
     Blocking(#[from] BlockingError),
+    #[error("this needs the SQLite engine (storage.engine = \"sqlite\")")]
+    SqliteOnly,
+    #[error("this needs the PostgreSQL engine (storage.engine = \"postgres\")")]
+    PostgresOnly,
 }
 
-/// The database: a pool of connections and the bounded pool its queries run on.
+/// The database: a pool of connections to one engine, and the bounded pool its queries run
+/// on.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: r2d2::Pool<SqliteConnectionManager>,
+    engine: Engine,
     blocking: BlockingPool,
-    path: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+enum Engine {
+    Sqlite { pool: r2d2::Pool<SqliteConnectionManager>, path: PathBuf },
+    Postgres { pool: r2d2::Pool<PostgresManager> },
 }
 
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -61,18 +73,38 @@ pub fn open(path: &Path) -> Result<Db, DbError> {
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
         .build(manager)?;
-    Ok(Db { pool, blocking: BlockingPool::new("database", POOL_SIZE as usize), path: path.into() })
+    let engine = Engine::Sqlite { pool, path: path.into() };
+    Ok(Db { engine, blocking: BlockingPool::new("database", POOL_SIZE as usize) })
+}
+
+/// Connects to the PostgreSQL database at `url` (SPEC section 14). Start-up checks and
+/// migrates it afterwards.
+pub fn open_postgres(url: &str) -> Result<Db, DbError> {
+    let manager = PostgresManager::new(url).map_err(super::conn::SqlError::from)?;
+    // `build` connects before it returns, so an unreachable server or a refused password
+    // stops start-up with the reason instead of surfacing on the first request.
+    let pool = r2d2::Pool::builder()
+        .max_size(POOL_SIZE)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .build(manager)?;
+    let engine = Engine::Postgres { pool };
+    Ok(Db { engine, blocking: BlockingPool::new("database", POOL_SIZE as usize) })
 }
 
 impl Db {
-    /// Runs `work` with a pooled connection on the blocking pool.
+    /// Runs `work` with a pooled SQLite connection on the blocking pool. Being replaced by
+    /// [`Db::run_conn`], which runs on either engine; on PostgreSQL this fails.
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let Engine::Sqlite { pool, .. } = &self.engine else {
+            return Err(DbError::SqliteOnly.into());
+        };
+        let pool = pool.clone();
         self.blocking
             .run(move || {
                 let mut conn = pool.get().map_err(DbError::from)?;
@@ -82,36 +114,84 @@ impl Db {
             .map_err(DbError::from)?
     }
 
-    /// [`Db::run`] with the connection as a [`Conn`]: the form a caller takes once what it
-    /// calls runs on either engine. When every caller has moved to it, the PostgreSQL pool
-    /// comes in behind it (docs/design/postgres-port.md).
+    /// Runs `work` with a pooled connection, as a [`Conn`] of either engine, on the blocking
+    /// pool (no query runs on an async worker).
     pub async fn run_conn<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        self.run(move |conn| work(&Conn::Sqlite(conn))).await
+        let db = self.clone();
+        self.blocking.run(move || db.blocking_conn(work)).await.map_err(DbError::from)?
     }
 
-    /// A connection for synchronous callers (CLI commands, start-up).
+    /// [`Db::run_conn`] on the calling thread, for synchronous callers (CLI commands,
+    /// start-up, benchmarks' seeding).
+    pub fn blocking_conn<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&Conn) -> Result<T, E>,
+        E: From<DbError>,
+    {
+        match &self.engine {
+            Engine::Sqlite { pool, .. } => {
+                let conn = pool.get().map_err(DbError::from)?;
+                work(&Conn::Sqlite(&conn))
+            }
+            Engine::Postgres { pool } => {
+                let mut client = pool.get().map_err(DbError::from)?;
+                work(&Conn::Postgres(RefCell::new(&mut client)))
+            }
+        }
+    }
+
+    /// A PostgreSQL client from the pool for what only PostgreSQL has (its migrations);
+    /// fails on SQLite.
+    pub fn blocking_postgres<T>(
+        &self,
+        work: impl FnOnce(&mut ::postgres::Client) -> T,
+    ) -> Result<T, DbError> {
+        match &self.engine {
+            Engine::Postgres { pool } => Ok(work(&mut *pool.get()?)),
+            Engine::Sqlite { .. } => Err(DbError::PostgresOnly),
+        }
+    }
+
+    /// A SQLite connection for what only SQLite has (its backup API, PRAGMAs, the file's
+    /// own migrations); fails on PostgreSQL.
     pub fn get(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, DbError> {
-        Ok(self.pool.get()?)
+        match &self.engine {
+            Engine::Sqlite { pool, .. } => Ok(pool.get()?),
+            Engine::Postgres { .. } => Err(DbError::SqliteOnly),
+        }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.engine, Engine::Postgres { .. })
+    }
+
+    /// The SQLite file; None on PostgreSQL.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.engine {
+            Engine::Sqlite { path, .. } => Some(path),
+            Engine::Postgres { .. } => None,
+        }
     }
 
     /// Connections (in use, idle) for metrics.
     pub fn pool_state(&self) -> (u32, u32) {
-        let state = self.pool.state();
+        let state = match &self.engine {
+            Engine::Sqlite { pool, .. } => pool.state(),
+            Engine::Postgres { pool } => pool.state(),
+        };
         (state.connections - state.idle_connections, state.idle_connections)
     }
 
-    /// Folds the write-ahead log back into the database file (at shutdown).
+    /// Folds SQLite's write-ahead log back into the database file (at shutdown); nothing to
+    /// do on PostgreSQL.
     pub fn checkpoint(&self) -> Result<(), DbError> {
-        let conn = self.get()?;
+        let Engine::Sqlite { pool, .. } = &self.engine else { return Ok(()) };
+        let conn = pool.get()?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }

@@ -83,6 +83,11 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let mut config = Config::default();
         config.storage.data_dir = dir.path().join("data");
+        std::fs::create_dir_all(&config.storage.data_dir).expect("data dir");
+        if let Some(url) = super::engine::postgres_url_for(&config.storage.data_dir) {
+            config.storage.engine = gatehouse::config::StorageEngine::Postgres;
+            config.storage.postgres_url = gatehouse::config::Secret::new(url);
+        }
         config.server.listen = addr;
         config.server.public_url = format!("http://{addr}");
         // Most tests sign in and sign up more often than a person would; tests/it/rate_limits.rs
@@ -151,14 +156,33 @@ impl TestServer {
     }
 
     pub fn add_campus(&self, name: &str, domains: &[&str]) -> i64 {
-        let conn = self.state.db.get().unwrap();
         let domains: Vec<String> = domains.iter().map(|d| d.to_string()).collect();
         let actor = Actor { user_id: None, ip: None };
-        campuses::create(&conn, name, &domains, 0, &actor).expect("campus").id
+        self.blocking_conn(|conn| campuses::create(conn, name, &domains, 0, &actor).expect("campus").id)
     }
 
     pub fn query_i64(&self, sql: &str) -> i64 {
-        self.state.db.get().unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+        let sql = sql.to_string();
+        self.blocking_conn(move |conn| conn.query_row(&sql, [] as [i64; 0], |r| r.get(0)).unwrap())
+    }
+
+    /// Runs `work` on a connection to the server's database, whichever the engine, on a
+    /// thread of its own (PostgreSQL's synchronous client must not run on the test's
+    /// runtime).
+    pub fn blocking_conn<T: Send>(
+        &self,
+        work: impl FnOnce(&gatehouse::db::conn::Conn) -> T + Send,
+    ) -> T {
+        let db = &self.state.db;
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    db.blocking_conn(|conn| Ok::<T, gatehouse::db::DbError>(work(conn)))
+                        .expect("a database connection")
+                })
+                .join()
+                .expect("query thread")
+        })
     }
 
     /// Every message delivered to the maildir so far, parsed.
@@ -275,6 +299,8 @@ impl Drop for TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // After `stop_keep_dir` the directory here is a fresh one: the data lives on.
+        super::engine::drop_database(&self.data_dir());
     }
 }
 

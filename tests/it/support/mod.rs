@@ -4,6 +4,7 @@
 
 pub mod bootstrap;
 pub mod drivers;
+pub mod engine;
 pub mod harness;
 pub mod http_sink;
 pub mod licence_images;

@@ -32,6 +32,9 @@ pub fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Process {
         .env("GATEHOUSE_CAPTCHA__ENABLED", "false")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    for (key, value) in super::engine::process_env(data_dir) {
+        command.env(key, value);
+    }
     for (key, value) in extra_env {
         command.env(key, value);
     }
@@ -75,6 +78,7 @@ pub fn keys(server: &TestServer, args: &[&str]) -> String {
         .args(args)
         .env_clear()
         .env("GATEHOUSE_STORAGE__DATA_DIR", server.data_dir())
+        .envs(super::engine::process_env(&server.data_dir()))
         .output()
         .unwrap();
     let text = format!(
