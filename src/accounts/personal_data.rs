@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use poem_openapi::Object;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Accounts, EMAIL, PHONE, lockout};
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::config::RetentionConfig;
+use crate::db::conn::{Conn, Optional, SqlResult};
 use crate::pii::cipher::open_column;
 use crate::pii::sealed::SealedColumns;
 use crate::pii::{AfterErase, FieldCipher, Person, PersonalData, Purged};
@@ -36,7 +37,7 @@ impl PersonalData for AccountsData {
         &["users", "email_tokens", "unknown_email_lockouts", "unknown_email_failures"]
     }
 
-    fn person_in(&self, tx: &Connection, user_id: &str) -> rusqlite::Result<Option<Person>> {
+    fn person_in(&self, tx: &Conn, user_id: &str) -> SqlResult<Option<Person>> {
         let pii = self.accounts.pii();
         let row = tx
             .query_row(
@@ -57,7 +58,7 @@ impl PersonalData for AccountsData {
         // nobody can be known to share it.
         let phone_shared = match &phone_index {
             Some(index) => tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM users WHERE phone_index = ?1 AND id != ?2)",
+                "SELECT EXISTS(SELECT 1 FROM users WHERE phone_index = ?1 AND id <> ?2)",
                 params![index, user_id],
                 |r| r.get(0),
             )?,
@@ -75,12 +76,7 @@ impl PersonalData for AccountsData {
     }
 
     /// The row goes last: what other features keep hangs on it (`ON DELETE CASCADE`).
-    fn erase_in(
-        &self,
-        tx: &Connection,
-        person: &Person,
-        after: &mut AfterErase,
-    ) -> rusqlite::Result<()> {
+    fn erase_in(&self, tx: &Conn, person: &Person, after: &mut AfterErase) -> SqlResult<()> {
         tx.execute("DELETE FROM email_tokens WHERE user_id = ?1", [&person.id])?;
         tx.execute("DELETE FROM users WHERE id = ?1", [&person.id])?;
         let (accounts, id) = (self.accounts.clone(), person.id.clone());
@@ -93,11 +89,11 @@ impl PersonalData for AccountsData {
     /// alike) with no failed password for 30 days.
     fn purge_in(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         now: i64,
         _retention: &RetentionConfig,
         purged: &mut Purged,
-    ) -> rusqlite::Result<()> {
+    ) -> SqlResult<()> {
         let links = tx.execute("DELETE FROM email_tokens WHERE expires_at <= ?1", [now - DAY])?;
         let bootstrap = tx.execute("DELETE FROM bootstrap_tokens WHERE expires_at <= ?1", [now])?;
         let forgotten = lockout::forget_stale(tx, now)?;
@@ -112,18 +108,19 @@ impl PersonalData for AccountsData {
     /// `retention.unverified_account_days`.
     fn lapsed_in(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         now: i64,
         retention: &RetentionConfig,
         limit: usize,
-    ) -> rusqlite::Result<Vec<String>> {
+    ) -> SqlResult<Vec<String>> {
         let cutoff = now - i64::from(retention.unverified_account_days) * DAY;
-        let mut stmt = tx.prepare(
+        tx.query_map(
             "SELECT id FROM users
              WHERE email_verified_at IS NULL AND phone_verified_at IS NULL AND created_at < ?1
-             LIMIT ?2",
-        )?;
-        stmt.query_map(params![cutoff, limit as i64], |r| r.get(0))?.collect()
+             ORDER BY id LIMIT ?2",
+            params![cutoff, limit as i64],
+            |r| r.get(0),
+        )
     }
 }
 
@@ -162,10 +159,10 @@ pub struct ExportEmailLink {
 
 /// The profile section of the account export; None when there is no such account.
 pub fn export_profile(
-    conn: &Connection,
+    conn: &Conn,
     pii: &FieldCipher,
     user_id: &str,
-) -> rusqlite::Result<Option<ExportProfile>> {
+) -> SqlResult<Option<ExportProfile>> {
     let Some(user) = super::find_by_id(conn, pii, user_id)? else { return Ok(None) };
     type Stored = (bool, Option<i64>, i64, Option<i64>, Option<i64>);
     let (has_password, changed, failed, locked, disabled): Stored = conn.query_row(
@@ -194,23 +191,20 @@ pub fn export_profile(
 }
 
 /// Emailed links of the account export (state only; never a token).
-pub fn export_email_links(
-    conn: &Connection,
-    user_id: &str,
-) -> rusqlite::Result<Vec<ExportEmailLink>> {
-    let mut stmt = conn.prepare(
+pub fn export_email_links(conn: &Conn, user_id: &str) -> SqlResult<Vec<ExportEmailLink>> {
+    conn.query_map(
         "SELECT purpose, created_at, expires_at, used_at FROM email_tokens
          WHERE user_id = ?1 ORDER BY created_at",
-    )?;
-    let rows = stmt.query_map([user_id], |r| {
-        Ok(ExportEmailLink {
-            purpose: r.get(0)?,
-            created_at: rfc3339(r.get(1)?),
-            expires_at: rfc3339(r.get(2)?),
-            used_at: rfc3339_opt(r.get(3)?),
-        })
-    })?;
-    rows.collect()
+        [user_id],
+        |r| {
+            Ok(ExportEmailLink {
+                purpose: r.get(0)?,
+                created_at: rfc3339(r.get(1)?),
+                expires_at: rfc3339(r.get(2)?),
+                used_at: rfc3339_opt(r.get(3)?),
+            })
+        },
+    )
 }
 
 /// What other sections of the account export hang on: the campus, the phone (its codes) and
@@ -221,7 +215,7 @@ pub struct ExportLinks {
     pub mfa_paused_until: Option<i64>,
 }
 
-pub fn export_links(conn: &Connection, user_id: &str) -> rusqlite::Result<ExportLinks> {
+pub fn export_links(conn: &Conn, user_id: &str) -> SqlResult<ExportLinks> {
     conn.query_row(
         "SELECT campus_id, phone_index, mfa_paused_until FROM users WHERE id = ?1",
         [user_id],

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use poem_openapi::Object;
-use rusqlite::{Connection, OptionalExtension};
 
 use super::Drivers;
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::config::RetentionConfig;
+use crate::db::conn::{Conn, Optional, SqlResult};
 use crate::pii::sealed::SealedColumns;
 use crate::pii::{AfterErase, FieldCipher, Person, PersonalData, Purged};
 
@@ -40,19 +40,13 @@ impl PersonalData for DriversData {
     }
 
     /// The rows go in the transaction; the image files once it has committed.
-    fn erase_in(
-        &self,
-        tx: &Connection,
-        person: &Person,
-        after: &mut AfterErase,
-    ) -> rusqlite::Result<()> {
-        let images: Vec<String> = {
-            let mut stmt = tx.prepare(
-                "SELECT u.path FROM driver_uploads u
-                 JOIN driver_licences l ON l.id = u.licence_id WHERE l.user_id = ?1",
-            )?;
-            stmt.query_map([&person.id], |r| r.get(0))?.collect::<Result<_, _>>()?
-        };
+    fn erase_in(&self, tx: &Conn, person: &Person, after: &mut AfterErase) -> SqlResult<()> {
+        let images: Vec<String> = tx.query_map(
+            "SELECT u.path FROM driver_uploads u
+             JOIN driver_licences l ON l.id = u.licence_id WHERE l.user_id = ?1",
+            [&person.id],
+            |r| r.get(0),
+        )?;
         tx.execute("DELETE FROM driver_profiles WHERE user_id = ?1", [&person.id])?;
         // Uploads and expiry alerts hang on their licence (`ON DELETE CASCADE`).
         tx.execute("DELETE FROM driver_licences WHERE user_id = ?1", [&person.id])?;
@@ -69,11 +63,11 @@ impl PersonalData for DriversData {
     /// Upload attempts older than a day (the cap counts the last hour).
     fn purge_in(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         now: i64,
         _retention: &RetentionConfig,
         purged: &mut Purged,
-    ) -> rusqlite::Result<()> {
+    ) -> SqlResult<()> {
         let rows = tx.execute("DELETE FROM driver_upload_attempts WHERE at <= ?1", [now - DAY])?;
         purged.add("driver_upload_attempts", rows);
         Ok(())
@@ -130,11 +124,7 @@ pub struct ExportExpiryAlert {
 }
 
 /// The driver section of the account export (not the images).
-pub fn export_driver(
-    conn: &Connection,
-    pii: &FieldCipher,
-    user_id: &str,
-) -> rusqlite::Result<ExportDriver> {
+pub fn export_driver(conn: &Conn, pii: &FieldCipher, user_id: &str) -> SqlResult<ExportDriver> {
     let state: Option<(String, Option<String>, bool, bool)> = conn
         .query_row(
             "SELECT status, reason, enabled, available FROM driver_profiles WHERE user_id = ?1",
@@ -144,17 +134,14 @@ pub fn export_driver(
         .optional()?;
     let (status, reason, enabled, available) = state.unwrap_or(("none".into(), None, false, false));
     let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
-    let mut alerts = conn.prepare(
-        "SELECT days_before, sent_at FROM driver_expiry_alerts WHERE licence_id = ?1
-         ORDER BY sent_at, days_before DESC",
-    )?;
     let mut licences = Vec::new();
     for l in super::licences_of(conn, pii, user_id)? {
-        let expiry_alerts = alerts
-            .query_map([l.id], |r| {
-                Ok(ExportExpiryAlert { days_before: r.get(0)?, sent_at: rfc3339(r.get(1)?) })
-            })?
-            .collect::<Result<_, _>>()?;
+        let expiry_alerts = conn.query_map(
+            "SELECT days_before, sent_at FROM driver_expiry_alerts WHERE licence_id = ?1
+             ORDER BY sent_at, days_before DESC",
+            [l.id],
+            |r| Ok(ExportExpiryAlert { days_before: r.get(0)?, sent_at: rfc3339(r.get(1)?) }),
+        )?;
         licences.push(ExportLicence {
             status: l.status,
             source: l.source,

@@ -3,10 +3,10 @@
 //! with their ceremonies' challenges.
 
 use poem_openapi::Object;
-use rusqlite::{Connection, OptionalExtension};
 
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::config::RetentionConfig;
+use crate::db::conn::{Conn, Optional, SqlResult};
 use crate::pii::sealed::SealedColumns;
 use crate::pii::{AfterErase, Person, PersonalData, Purged};
 
@@ -29,12 +29,7 @@ impl PersonalData for MfaData {
         &["totp_credentials", "recovery_codes", "mfa_challenges", "passkeys", "passkey_challenges"]
     }
 
-    fn erase_in(
-        &self,
-        tx: &Connection,
-        person: &Person,
-        _after: &mut AfterErase,
-    ) -> rusqlite::Result<()> {
+    fn erase_in(&self, tx: &Conn, person: &Person, _after: &mut AfterErase) -> SqlResult<()> {
         tx.execute("DELETE FROM totp_credentials WHERE user_id = ?1", [&person.id])?;
         tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [&person.id])?;
         tx.execute("DELETE FROM mfa_challenges WHERE user_id = ?1", [&person.id])?;
@@ -46,11 +41,11 @@ impl PersonalData for MfaData {
     /// Pending second steps and passkey challenges past their expiry.
     fn purge_in(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         now: i64,
         _retention: &RetentionConfig,
         purged: &mut Purged,
-    ) -> rusqlite::Result<()> {
+    ) -> SqlResult<()> {
         let rows = tx.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
         purged.add("mfa_challenges", rows);
         let rows = tx.execute("DELETE FROM passkey_challenges WHERE expires_at <= ?1", [now])?;
@@ -85,11 +80,11 @@ pub struct ExportPasskey {
 /// The two-step sign-in state of the account export (never the secret or the codes).
 /// `paused_until`: the second factors' pause, which the accounts keep with the lockout.
 pub fn export_mfa(
-    conn: &Connection,
+    conn: &Conn,
     pii: &crate::pii::FieldCipher,
     user_id: &str,
     paused_until: Option<i64>,
-) -> rusqlite::Result<ExportMfa> {
+) -> SqlResult<ExportMfa> {
     let credential: Option<(i64, Option<i64>)> = conn
         .query_row(
             "SELECT created_at, confirmed_at FROM totp_credentials WHERE user_id = ?1",

@@ -1,9 +1,8 @@
 //! What the outbox keeps about a person: messages addressed to their email or phone (the
 //! recipient sealed, the body erased once sent).
 
-use rusqlite::Connection;
-
 use crate::config::RetentionConfig;
+use crate::db::conn::{Conn, SqlResult};
 use crate::pii::sealed::SealedColumns;
 use crate::pii::{AfterErase, FieldCipher, Person, PersonalData, Purged};
 
@@ -28,12 +27,7 @@ impl PersonalData for NotifyData {
 
     /// Queued messages are never sent. Text messages to a phone another account shares are
     /// that account's too, and stay.
-    fn erase_in(
-        &self,
-        tx: &Connection,
-        person: &Person,
-        _after: &mut AfterErase,
-    ) -> rusqlite::Result<()> {
+    fn erase_in(&self, tx: &Conn, person: &Person, _after: &mut AfterErase) -> SqlResult<()> {
         let emails: Vec<String> = person.email.iter().cloned().collect();
         let phones: Vec<String> = match person.phone_shared {
             false => person.phone.iter().cloned().collect(),
@@ -46,11 +40,11 @@ impl PersonalData for NotifyData {
     /// Sent or failed messages older than `retention.outbox_days`.
     fn purge_in(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         now: i64,
         retention: &RetentionConfig,
         purged: &mut Purged,
-    ) -> rusqlite::Result<()> {
+    ) -> SqlResult<()> {
         let rows = tx.execute(
             "DELETE FROM outbox
              WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at <= ?1",

@@ -3,11 +3,11 @@
 //! which admin registered a client. (Their grants are token families, owned by `tokens`.)
 
 use poem_openapi::Object;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 use super::store;
 use crate::config::RetentionConfig;
-use crate::db::conn::Conn;
+use crate::db::conn::{Conn, SqlResult};
 use crate::pii::{AfterErase, Person, PersonalData, Purged};
 
 /// A delivered or abandoned back-channel logout is kept this long, for the admin's view.
@@ -27,12 +27,7 @@ impl PersonalData for OidcData {
     /// A client outlives the admin who registered it; their id goes. Everything else of the
     /// person goes, logouts not yet sent included: the account is gone, and its grants with it
     /// (a deleted account's apps learn it from the failing refresh).
-    fn erase_in(
-        &self,
-        tx: &Connection,
-        person: &Person,
-        _after: &mut AfterErase,
-    ) -> rusqlite::Result<()> {
+    fn erase_in(&self, tx: &Conn, person: &Person, _after: &mut AfterErase) -> SqlResult<()> {
         tx.execute(
             "UPDATE oidc_clients SET created_by = NULL WHERE created_by = ?1",
             [&person.id],
@@ -45,12 +40,12 @@ impl PersonalData for OidcData {
 
     fn purge_in(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         now: i64,
         _retention: &RetentionConfig,
         purged: &mut Purged,
-    ) -> rusqlite::Result<()> {
-        purged.add("oidc_codes", store::codes::purge(&Conn::Sqlite(tx), now)?);
+    ) -> SqlResult<()> {
+        purged.add("oidc_codes", store::codes::purge(tx, now)?);
         let devices =
             tx.execute("DELETE FROM oidc_device_codes WHERE expires_at < ?1", [now - 600])?;
         purged.add("oidc_device_codes", devices);
@@ -77,19 +72,19 @@ pub struct ExportConsent {
 
 /// The consents of the account export (the grants themselves are token families: see
 /// `api_tokens`).
-pub fn export_consents(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<ExportConsent>> {
-    let mut stmt = conn.prepare(
+pub fn export_consents(conn: &Conn, user_id: &str) -> SqlResult<Vec<ExportConsent>> {
+    conn.query_map(
         "SELECT c.client_id, k.name, c.scope, c.granted_at
          FROM oidc_consents c JOIN oidc_clients k ON k.id = c.client_id
          WHERE c.user_id = ?1 ORDER BY c.granted_at",
-    )?;
-    let rows = stmt.query_map([user_id], |r| {
-        Ok(ExportConsent {
-            client_id: r.get(0)?,
-            app: r.get(1)?,
-            scope: r.get(2)?,
-            granted_at: crate::clock::rfc3339(r.get(3)?),
-        })
-    })?;
-    rows.collect()
+        [user_id],
+        |r| {
+            Ok(ExportConsent {
+                client_id: r.get(0)?,
+                app: r.get(1)?,
+                scope: r.get(2)?,
+                granted_at: crate::clock::rfc3339(r.get(3)?),
+            })
+        },
+    )
 }

@@ -2,12 +2,11 @@
 //! against it (by the phone's blind index; never a code).
 
 use poem_openapi::Object;
-use rusqlite::Connection;
 
 use super::store;
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::config::RetentionConfig;
-use crate::db::conn::{AsConn, Conn, SqlResult};
+use crate::db::conn::{Conn, SqlResult};
 use crate::pii::{AfterErase, Person, PersonalData, Purged};
 
 const DAY: i64 = 86_400;
@@ -24,14 +23,9 @@ impl PersonalData for PhoneCodesData {
     }
 
     /// Codes for a phone verified on another account too are that account's business.
-    fn erase_in(
-        &self,
-        tx: &Connection,
-        person: &Person,
-        _after: &mut AfterErase,
-    ) -> rusqlite::Result<()> {
+    fn erase_in(&self, tx: &Conn, person: &Person, _after: &mut AfterErase) -> SqlResult<()> {
         if let Some(index) = &person.unshared_phone_index {
-            store::delete_for_phone(&Conn::Sqlite(tx), index)?;
+            store::delete_for_phone(tx, index)?;
         }
         Ok(())
     }
@@ -40,12 +34,12 @@ impl PersonalData for PhoneCodesData {
     /// and checks older than a day.
     fn purge_in(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         now: i64,
         _retention: &RetentionConfig,
         purged: &mut Purged,
-    ) -> rusqlite::Result<()> {
-        let (codes, checks) = store::purge(&Conn::Sqlite(tx), now - DAY)?;
+    ) -> SqlResult<()> {
+        let (codes, checks) = store::purge(tx, now - DAY)?;
         purged.add("phone_codes", codes);
         purged.add("phone_code_checks", checks);
         Ok(())
@@ -63,23 +57,21 @@ pub struct ExportPhoneCode {
 
 /// Codes sent to the account's phone, for the account export (state only; never a code).
 pub fn export_phone_codes(
-    conn: &impl AsConn,
+    conn: &Conn,
     phone_index: Option<&[u8]>,
 ) -> SqlResult<Vec<ExportPhoneCode>> {
     let Some(phone_index) = phone_index else { return Ok(Vec::new()) };
-    conn.with_conn(|conn| {
-        conn.query_map(
-            "SELECT created_at, expires_at, attempts, used_at FROM phone_codes
-             WHERE phone_index = ?1 ORDER BY created_at",
-            [phone_index],
-            |r| {
-                Ok(ExportPhoneCode {
-                    created_at: rfc3339(r.get(0)?),
-                    expires_at: rfc3339(r.get(1)?),
-                    attempts: r.get(2)?,
-                    used_at: rfc3339_opt(r.get(3)?),
-                })
-            },
-        )
-    })
+    conn.query_map(
+        "SELECT created_at, expires_at, attempts, used_at FROM phone_codes
+         WHERE phone_index = ?1 ORDER BY created_at",
+        [phone_index],
+        |r| {
+            Ok(ExportPhoneCode {
+                created_at: rfc3339(r.get(0)?),
+                expires_at: rfc3339(r.get(1)?),
+                attempts: r.get(2)?,
+                used_at: rfc3339_opt(r.get(3)?),
+            })
+        },
+    )
 }

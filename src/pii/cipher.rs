@@ -110,19 +110,16 @@ impl FieldCipher {
 /// open is a conversion error of that column, so it surfaces like any unreadable row.
 pub fn open_column(
     pii: &FieldCipher,
-    row: &rusqlite::Row<'_>,
+    row: &crate::db::conn::Row<'_>,
     index: usize,
     context: &str,
-) -> rusqlite::Result<Option<String>> {
+) -> crate::db::conn::SqlResult<Option<String>> {
     let sealed: Option<String> = row.get(index)?;
     sealed
         .map(|s| {
-            pii.open_text(context, &s).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    index,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )
+            pii.open_text(context, &s).map_err(|e| crate::db::conn::SqlError::Conversion {
+                column: index,
+                message: e.to_string(),
             })
         })
         .transpose()

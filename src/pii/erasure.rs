@@ -12,12 +12,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 use super::personal_data::{AfterErase, PersonalData};
 use crate::audit::{self, AuditEvent, RequestMeta};
 use crate::clock::Clock;
 use crate::crypto;
+use crate::db::conn::{Conn, SqlResult};
 use crate::db::{Db, DbError};
 
 pub const ACCOUNT_DELETED: &str = "account.deleted";
@@ -121,13 +122,13 @@ impl Erasure {
     /// pseudonymised anyway). The returned work runs once the transaction has committed.
     pub fn erase_in(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         user_id: &str,
         reason: DeleteReason,
         actor: Option<&str>,
         ip: Option<&str>,
         now: i64,
-    ) -> rusqlite::Result<Option<AfterErase>> {
+    ) -> SqlResult<Option<AfterErase>> {
         let Some(mut person) = self.accounts.person_in(tx, user_id)? else { return Ok(None) };
         person.pseudonym = self.pseudonym(user_id);
         let mut after = AfterErase::default();
@@ -175,8 +176,8 @@ impl Erasure {
         let this = self.clone();
         let erased = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 if reason != DeleteReason::Retention && is_last_admin(&tx, &id)? {
                     return Ok(Err(ErasureError::LastAdmin));
                 }
@@ -201,7 +202,7 @@ impl Erasure {
     /// that raced its deletion (or a bearer token used after it).
     pub async fn missing(&self, user_id: &str) -> ErasureError {
         let id = user_id.to_string();
-        match self.db.run(move |c| was_deleted(c, &id).map_err(DbError::from)).await {
+        match self.db.run_conn(move |c| was_deleted(c, &id).map_err(DbError::from)).await {
             Ok(true) => ErasureError::AlreadyDeleted,
             Ok(false) => ErasureError::NotFound,
             Err(e) => e.into(),
@@ -217,7 +218,7 @@ pub async fn run_after(after: AfterErase) {
 }
 
 /// Whether `user_id` belonged to an account that was deleted.
-pub fn was_deleted(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
+pub fn was_deleted(conn: &Conn, user_id: &str) -> SqlResult<bool> {
     conn.query_row("SELECT EXISTS(SELECT 1 FROM deleted_accounts WHERE id = ?1)", [user_id], |r| {
         r.get(0)
     })
@@ -226,15 +227,15 @@ pub fn was_deleted(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
 /// Whether `user_id` is the last enabled admin. It takes the admins' turn first (as the admin
 /// API's demote and disable do), so that on PostgreSQL two admins deleting themselves at once
 /// cannot both see the other one still there.
-fn is_last_admin(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
-    crate::db::conn::Conn::Sqlite(conn).serialize_on("admins")?;
+fn is_last_admin(conn: &Conn, user_id: &str) -> SqlResult<bool> {
+    conn.serialize_on("admins")?;
     conn.query_row(
         "SELECT count(*) FROM users
          WHERE id = ?1 AND role = 'admin' AND disabled_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM users o
                            WHERE o.role = 'admin' AND o.disabled_at IS NULL AND o.id <> ?1)",
         [user_id],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
+        |r| r.get::<i64>(0).map(|n| n > 0),
     )
 }
 

@@ -6,9 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::Connection;
-
 use crate::config::RetentionConfig;
+use crate::db::conn::{Conn, SqlResult};
 
 /// The person an account deletion erases, as the accounts read them before their row goes.
 #[derive(Debug, Clone)]
@@ -58,6 +57,8 @@ impl Purged {
 }
 
 /// One feature's personal data: its tables, its part of an account deletion, its retention.
+/// Every method runs inside the caller's transaction on either engine ([`Conn`]), so its SQL
+/// is in the dialect both accept.
 pub trait PersonalData: Send + Sync {
     /// The feature, for logs.
     fn feature(&self) -> &'static str;
@@ -67,39 +68,34 @@ pub trait PersonalData: Send + Sync {
 
     /// The person behind `user_id`, read inside the deletion's transaction. Only the owner of
     /// accounts answers; the others keep the default.
-    fn person_in(&self, _tx: &Connection, _user_id: &str) -> rusqlite::Result<Option<Person>> {
+    fn person_in(&self, _tx: &Conn, _user_id: &str) -> SqlResult<Option<Person>> {
         Ok(None)
     }
 
     /// Erases what this feature holds about `person`, inside the deletion's transaction. Work
     /// that must wait for the commit goes in `after`.
-    fn erase_in(
-        &self,
-        tx: &Connection,
-        person: &Person,
-        after: &mut AfterErase,
-    ) -> rusqlite::Result<()>;
+    fn erase_in(&self, tx: &Conn, person: &Person, after: &mut AfterErase) -> SqlResult<()>;
 
     /// Removes what retention says is old (expired codes and links, idle sessions, old audit
     /// rows, ...), inside the run's transaction.
     fn purge_in(
         &self,
-        _tx: &Connection,
+        _tx: &Conn,
         _now: i64,
         _retention: &RetentionConfig,
         _purged: &mut Purged,
-    ) -> rusqlite::Result<()> {
+    ) -> SqlResult<()> {
         Ok(())
     }
 
     /// People whose whole account retention ends (accounts never verified), at most `limit`.
     fn lapsed_in(
         &self,
-        _tx: &Connection,
+        _tx: &Conn,
         _now: i64,
         _retention: &RetentionConfig,
         _limit: usize,
-    ) -> rusqlite::Result<Vec<String>> {
+    ) -> SqlResult<Vec<String>> {
         Ok(Vec::new())
     }
 }

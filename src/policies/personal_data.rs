@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use poem_openapi::Object;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 use super::PendingPolicies;
 use crate::clock::rfc3339;
-use crate::db::conn::{AsConn, SqlResult};
+use crate::db::conn::{Conn, SqlResult};
 use crate::pii::{AfterErase, Person, PersonalData};
 
 pub struct PoliciesData {
@@ -26,12 +26,7 @@ impl PersonalData for PoliciesData {
 
     /// Acceptances go; a published version stays (it was the campus's policy) with its
     /// publisher's id replaced by the pseudonym.
-    fn erase_in(
-        &self,
-        tx: &Connection,
-        person: &Person,
-        after: &mut AfterErase,
-    ) -> rusqlite::Result<()> {
+    fn erase_in(&self, tx: &Conn, person: &Person, after: &mut AfterErase) -> SqlResult<()> {
         tx.execute("DELETE FROM policy_acceptances WHERE user_id = ?1", [&person.id])?;
         tx.execute(
             "UPDATE privacy_policies SET published_by = ?2 WHERE published_by = ?1",
@@ -50,10 +45,7 @@ pub struct ExportPolicyAcceptance {
 }
 
 /// The policy acceptances of the account export, oldest first.
-pub fn export_acceptances(
-    conn: &impl AsConn,
-    user_id: &str,
-) -> SqlResult<Vec<ExportPolicyAcceptance>> {
+pub fn export_acceptances(conn: &Conn, user_id: &str) -> SqlResult<Vec<ExportPolicyAcceptance>> {
     Ok(super::acceptances_of(conn, user_id)?
         .into_iter()
         .map(|a| ExportPolicyAcceptance { version: a.version, accepted_at: rfc3339(a.accepted_at) })

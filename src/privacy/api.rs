@@ -122,7 +122,7 @@ impl PrivacyApi {
         let document = self
             .state
             .db
-            .run(move |c| export::export(c, &pii, &id, now).map_err(DbError::from))
+            .run_conn(move |c| export::export(c, &pii, &id, now).map_err(DbError::from))
             .await?;
         match document {
             Some(document) => Ok(Json(document)),
@@ -141,7 +141,7 @@ impl PrivacyApi {
         let (current, accepted) = self
             .state
             .db
-            .run(move |c| {
+            .run_conn(move |c| {
                 Ok::<_, DbError>((policies::current(c)?, policies::acceptances_of(c, &user_id)?))
             })
             .await?;
@@ -187,7 +187,8 @@ impl PrivacyApi {
     /// of a new installation, not an error.
     #[oai(path = "/policies/current", method = "get", operation_id = "get_current_policy")]
     async fn current_policy(&self) -> ApiResult<Json<CurrentPolicyView>> {
-        let current = self.state.db.run(|c| policies::current(c).map_err(DbError::from)).await?;
+        let current =
+            self.state.db.run_conn(|c| policies::current(c).map_err(DbError::from)).await?;
         Ok(Json(match current {
             Some(p) => CurrentPolicyView {
                 published: true,
@@ -212,7 +213,7 @@ impl PrivacyApi {
         tag = "ApiTags::Admin"
     )]
     async fn list_policies(&self, _auth: AdminAuth) -> ApiResult<Json<Vec<PolicySummaryView>>> {
-        let list = self.state.db.run(|c| policies::list(c).map_err(DbError::from)).await?;
+        let list = self.state.db.run_conn(|c| policies::list(c).map_err(DbError::from)).await?;
         Ok(Json(
             list.into_iter()
                 .enumerate()

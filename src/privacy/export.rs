@@ -7,15 +7,13 @@
 //! (recipients are sealed with random nonces, so they are not searchable; their bodies are
 //! erased once sent), other people's ids in audit rows (shown as `actor: "other"`).
 
-use poem_openapi::Object;
-use rusqlite::Connection;
-
 use crate::accounts::personal_data::{
     ExportEmailLink, ExportProfile, export_email_links, export_links, export_profile,
 };
 use crate::audit::export::{ExportAuditEvent, export_events};
 use crate::campuses::export::{ExportCampus, export_campus};
 use crate::clock::rfc3339;
+use crate::db::conn::{AsConn, Conn, SqlResult};
 use crate::drivers::personal_data::{ExportDriver, export_driver};
 use crate::mfa::personal_data::{ExportMfa, export_mfa};
 use crate::oidc::personal_data::{ExportConsent, export_consents};
@@ -24,6 +22,7 @@ use crate::pii::FieldCipher;
 use crate::policies::personal_data::{ExportPolicyAcceptance, export_acceptances};
 use crate::sessions::personal_data::{ExportSession, export_sessions};
 use crate::tokens::personal_data::{ExportTokenFamily, export_token_families};
+use poem_openapi::Object;
 
 /// Everything Gatehouse holds about one account.
 #[derive(Debug, Object, serde::Serialize)]
@@ -61,14 +60,28 @@ pub struct AccountExport {
 
 /// The document for `user_id`, or None when there is no such account.
 pub fn export(
-    conn: &mut Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
     now: i64,
-) -> rusqlite::Result<Option<AccountExport>> {
-    // One read transaction: every section sees the same moment.
-    let tx = conn.transaction()?;
+) -> SqlResult<Option<AccountExport>> {
+    conn.with_conn(|conn| export_seeing(conn, pii, user_id, now, &mut || {}))
+}
+
+/// [`export`], with `after_first_read` run between its first read and the rest: the tests
+/// commit a change there from another connection, which the document must not show.
+fn export_seeing(
+    conn: &Conn,
+    pii: &FieldCipher,
+    user_id: &str,
+    now: i64,
+    after_first_read: &mut dyn FnMut(),
+) -> SqlResult<Option<AccountExport>> {
+    // One snapshot: every section sees the same moment (REPEATABLE READ on PostgreSQL, whose
+    // READ COMMITTED would let each statement see a later one).
+    let tx = conn.snapshot()?;
     let Some(profile) = export_profile(&tx, pii, user_id)? else { return Ok(None) };
+    after_first_read();
     let links = export_links(&tx, user_id)?;
     let document = AccountExport {
         format: "gatehouse.account-export".into(),
@@ -86,6 +99,6 @@ pub fn export(
         driver: export_driver(&tx, pii, user_id)?,
         profile,
     };
-    tx.finish()?;
+    drop(tx);
     Ok(Some(document))
 }

@@ -77,8 +77,8 @@ impl Privacy {
         let erasure = self.erasure.clone();
         let purged = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let mut purged = Purged::default();
                 for part in erasure.parts() {
                     part.purge_in(&tx, now, &retention, &mut purged)?;
@@ -94,8 +94,8 @@ impl Privacy {
             let (erasure, retention) = (self.erasure.clone(), self.config.retention.clone());
             let erased = self
                 .db
-                .run(move |conn| {
-                    let tx = crate::db::write_tx(conn)?;
+                .run_conn(move |conn| {
+                    let tx = conn.transaction()?;
                     let mut ids = Vec::new();
                     for part in erasure.parts() {
                         ids.extend(part.lapsed_in(&tx, now, &retention, ACCOUNT_BATCH)?);

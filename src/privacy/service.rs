@@ -130,8 +130,8 @@ impl Privacy {
             (text.to_string(), admin.user_id.clone(), meta.ip.clone(), self.clock.unix());
         let published = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 if policies::version_exists(&tx, &version)? {
                     return Ok(Err(PrivacyError::PolicyVersionExists));
                 }
@@ -168,8 +168,8 @@ impl Privacy {
         );
         let result = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let exists: bool = tx.query_row(
                     "SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1)",
                     [&user_id],

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use poem_openapi::Object;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 use super::{BROWSER_SESSION, REMEMBERED_SESSION, Sessions};
 use crate::clock::rfc3339;
 use crate::config::RetentionConfig;
+use crate::db::conn::{Conn, SqlResult};
 use crate::pii::{AfterErase, Person, PersonalData, Purged};
 
 /// Last activity is written at most once a minute: a session is idle only past that too.
@@ -26,13 +27,8 @@ impl PersonalData for SessionsData {
         &["sessions"]
     }
 
-    fn erase_in(
-        &self,
-        tx: &Connection,
-        person: &Person,
-        after: &mut AfterErase,
-    ) -> rusqlite::Result<()> {
-        let hashes = Sessions::delete_all_in(tx, &person.id, None)?;
+    fn erase_in(&self, tx: &Conn, person: &Person, after: &mut AfterErase) -> SqlResult<()> {
+        let hashes = super::store::delete_all(tx, &person.id, None)?;
         let sessions = self.sessions.clone();
         after.then(move || sessions.forget_now(&hashes));
         Ok(())
@@ -41,15 +37,19 @@ impl PersonalData for SessionsData {
     /// Sessions past their absolute or idle lifetime.
     fn purge_in(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         now: i64,
         _retention: &RetentionConfig,
         purged: &mut Purged,
-    ) -> rusqlite::Result<()> {
+    ) -> SqlResult<()> {
+        // `remember_me <> 0`: the flag is a BIGINT on PostgreSQL, which `WHEN remember_me`
+        // cannot test; the CASE's parameters are cast, as PostgreSQL cannot tell their type.
         let rows = tx.execute(
             "DELETE FROM sessions
              WHERE expires_at <= ?1
-                OR last_seen_at + CASE WHEN remember_me THEN ?2 ELSE ?3 END + ?4 <= ?1",
+                OR last_seen_at
+                   + CASE WHEN remember_me <> 0 THEN CAST(?2 AS BIGINT) ELSE CAST(?3 AS BIGINT) END
+                   + ?4 <= ?1",
             params![now, REMEMBERED_SESSION.idle, BROWSER_SESSION.idle, TOUCH_SLACK],
         )?;
         purged.add("sessions", rows);
@@ -70,21 +70,21 @@ pub struct ExportSession {
 }
 
 /// The sessions section of the account export.
-pub fn export_sessions(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<ExportSession>> {
-    let mut stmt = conn.prepare(
+pub fn export_sessions(conn: &Conn, user_id: &str) -> SqlResult<Vec<ExportSession>> {
+    conn.query_map(
         "SELECT id, created_at, last_seen_at, expires_at, remember_me, ip, user_agent
          FROM sessions WHERE user_id = ?1 ORDER BY created_at",
-    )?;
-    let rows = stmt.query_map([user_id], |r| {
-        Ok(ExportSession {
-            id: r.get(0)?,
-            created_at: rfc3339(r.get(1)?),
-            last_seen_at: rfc3339(r.get(2)?),
-            expires_at: rfc3339(r.get(3)?),
-            remember_me: r.get(4)?,
-            ip: r.get(5)?,
-            user_agent: r.get(6)?,
-        })
-    })?;
-    rows.collect()
+        [user_id],
+        |r| {
+            Ok(ExportSession {
+                id: r.get(0)?,
+                created_at: rfc3339(r.get(1)?),
+                last_seen_at: rfc3339(r.get(2)?),
+                expires_at: rfc3339(r.get(3)?),
+                remember_me: r.get(4)?,
+                ip: r.get(5)?,
+                user_agent: r.get(6)?,
+            })
+        },
+    )
 }

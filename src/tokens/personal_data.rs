@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use poem_openapi::Object;
-use rusqlite::Connection;
 
 use super::Tokens;
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::config::RetentionConfig;
-use crate::db::conn::{AsConn, Conn, SqlResult};
+use crate::db::conn::{Conn, SqlResult};
 use crate::pii::{AfterErase, Person, PersonalData, Purged};
 
 pub struct TokensData {
@@ -25,13 +24,8 @@ impl PersonalData for TokensData {
         &["token_families", "refresh_tokens"]
     }
 
-    fn erase_in(
-        &self,
-        tx: &Connection,
-        person: &Person,
-        after: &mut AfterErase,
-    ) -> rusqlite::Result<()> {
-        let families = erase_families(&Conn::Sqlite(tx), &person.id)?;
+    fn erase_in(&self, tx: &Conn, person: &Person, after: &mut AfterErase) -> SqlResult<()> {
+        let families = erase_families(tx, &person.id)?;
         let tokens = self.tokens.clone();
         after.then(move || tokens.forget_families(&families));
         Ok(())
@@ -40,12 +34,12 @@ impl PersonalData for TokensData {
     /// Refresh tokens past their expiry, then the families left without tokens.
     fn purge_in(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         now: i64,
         _retention: &RetentionConfig,
         purged: &mut Purged,
-    ) -> rusqlite::Result<()> {
-        let (refresh, families) = purge_expired(&Conn::Sqlite(tx), now)?;
+    ) -> SqlResult<()> {
+        let (refresh, families) = purge_expired(tx, now)?;
         purged.add("refresh_tokens", refresh);
         purged.add("token_families", families);
         Ok(())
@@ -96,30 +90,25 @@ pub struct ExportTokenFamily {
 
 /// The token families of the account export, API sign-ins and apps' grants (state only;
 /// never a token).
-pub fn export_token_families(
-    conn: &impl AsConn,
-    user_id: &str,
-) -> SqlResult<Vec<ExportTokenFamily>> {
-    conn.with_conn(|conn| {
-        conn.query_map(
-            "SELECT f.id, f.created_at, f.revoked_at, f.revoked_reason,
+pub fn export_token_families(conn: &Conn, user_id: &str) -> SqlResult<Vec<ExportTokenFamily>> {
+    conn.query_map(
+        "SELECT f.id, f.created_at, f.revoked_at, f.revoked_reason,
                     (SELECT count(*) FROM refresh_tokens t WHERE t.family_id = f.id),
                     (SELECT max(created_at) FROM refresh_tokens t WHERE t.family_id = f.id),
                     f.client_id, f.scope
              FROM token_families f WHERE f.user_id = ?1 ORDER BY f.created_at",
-            [user_id],
-            |r| {
-                Ok(ExportTokenFamily {
-                    id: r.get(0)?,
-                    created_at: rfc3339(r.get(1)?),
-                    revoked_at: rfc3339_opt(r.get(2)?),
-                    revoked_reason: r.get(3)?,
-                    refresh_tokens_issued: r.get(4)?,
-                    last_refreshed_at: rfc3339_opt(r.get(5)?),
-                    client_id: r.get(6)?,
-                    scope: r.get(7)?,
-                })
-            },
-        )
-    })
+        [user_id],
+        |r| {
+            Ok(ExportTokenFamily {
+                id: r.get(0)?,
+                created_at: rfc3339(r.get(1)?),
+                revoked_at: rfc3339_opt(r.get(2)?),
+                revoked_reason: r.get(3)?,
+                refresh_tokens_issued: r.get(4)?,
+                last_refreshed_at: rfc3339_opt(r.get(5)?),
+                client_id: r.get(6)?,
+                scope: r.get(7)?,
+            })
+        },
+    )
 }

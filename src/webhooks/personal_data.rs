@@ -2,11 +2,9 @@
 //! users only by id inside their body, and are purged with the outbox's retention. Deleting
 //! an account is itself an event: `user.deleted` is queued in the deletion's transaction.
 
-use rusqlite::{Connection, OptionalExtension};
-
 use super::events::{Event, EventType};
 use crate::config::RetentionConfig;
-use crate::db::conn::Conn;
+use crate::db::conn::{Conn, Optional, SqlResult};
 use crate::pii::sealed::SealedColumns;
 use crate::pii::{AfterErase, Person, PersonalData, Purged};
 
@@ -34,12 +32,7 @@ impl PersonalData for WebhookData {
 
     /// An endpoint outlives the admin who registered it; their id goes. The apps hear of the
     /// deletion (`user.deleted`, with the campus the account belonged to).
-    fn erase_in(
-        &self,
-        tx: &Connection,
-        person: &Person,
-        _after: &mut AfterErase,
-    ) -> rusqlite::Result<()> {
+    fn erase_in(&self, tx: &Conn, person: &Person, _after: &mut AfterErase) -> SqlResult<()> {
         tx.execute(
             "UPDATE webhook_endpoints SET created_by = NULL WHERE created_by = ?1",
             [&person.id],
@@ -58,13 +51,13 @@ impl PersonalData for WebhookData {
     /// Delivered or failed deliveries older than `retention.outbox_days`.
     fn purge_in(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         now: i64,
         retention: &RetentionConfig,
         purged: &mut Purged,
-    ) -> rusqlite::Result<()> {
+    ) -> SqlResult<()> {
         let before = now - i64::from(retention.outbox_days) * DAY;
-        purged.add("webhook_deliveries", super::store::purge(&Conn::Sqlite(tx), before)?);
+        purged.add("webhook_deliveries", super::store::purge(tx, before)?);
         Ok(())
     }
 }
