@@ -252,7 +252,11 @@ fn validate_backup(config: &Config) -> Result<(), ConfigError> {
 
 fn validate_storage(config: &mut Config) -> Result<(), ConfigError> {
     let storage = &mut config.storage;
-    read_secret_file(&mut storage.postgres_url, &storage.postgres_url_file, "storage.postgres_url_file")?;
+    read_secret_file(
+        &mut storage.postgres_url,
+        &storage.postgres_url_file,
+        "storage.postgres_url_file",
+    )?;
     match storage.engine {
         StorageEngine::Sqlite if !storage.postgres_url.is_empty() => Err(ConfigError::invalid(
             "storage.postgres_url",
@@ -265,13 +269,15 @@ fn validate_storage(config: &mut Config) -> Result<(), ConfigError> {
         )),
         // The parser's message would quote the URL, password and all: say what is wrong
         // without it.
-        StorageEngine::Postgres => match storage.postgres_url.expose().parse::<postgres::Config>() {
-            Ok(_) => Ok(()),
-            Err(_) => Err(ConfigError::invalid(
-                "storage.postgres_url",
-                "is not a PostgreSQL connection URL like postgres://gatehouse@db.campus.edu/gatehouse",
-            )),
-        },
+        StorageEngine::Postgres => {
+            match storage.postgres_url.expose().parse::<postgres::Config>() {
+                Ok(_) => Ok(()),
+                Err(_) => Err(ConfigError::invalid(
+                    "storage.postgres_url",
+                    "is not a PostgreSQL connection URL like postgres://gatehouse@db.campus.edu/gatehouse",
+                )),
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod conn;
 pub(crate) mod conn_tests;
 mod migrate;
 mod migrate_postgres;
+pub mod notices;
 mod pool;
 pub mod postgres;
 mod sql_error;

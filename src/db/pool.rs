@@ -11,7 +11,10 @@ use rusqlite::Connection;
 use super::BlockingPool;
 use super::blocking::BlockingError;
 use super::conn::Conn;
+use super::notices::{CHANNEL, Notice, SharedNotices};
 use super::postgres::PostgresManager;
+use rusqlite::params;
+use std::sync::Arc;
 
 /// Connections in the pool; also the number of queries that may run at once.
 const POOL_SIZE: u32 = 8;
@@ -38,12 +41,13 @@ pub enum DbError {
 pub struct Db {
     engine: Engine,
     blocking: BlockingPool,
+    notices: SharedNotices,
 }
 
 #[derive(Clone, Debug)]
 enum Engine {
     Sqlite { pool: r2d2::Pool<SqliteConnectionManager>, path: PathBuf },
-    Postgres { pool: r2d2::Pool<PostgresManager> },
+    Postgres { pool: r2d2::Pool<PostgresManager>, manager: PostgresManager },
 }
 
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -74,13 +78,14 @@ pub fn open(path: &Path) -> Result<Db, DbError> {
         .connection_timeout(Duration::from_secs(10))
         .build(manager)?;
     let engine = Engine::Sqlite { pool, path: path.into() };
-    Ok(Db { engine, blocking: BlockingPool::new("database", POOL_SIZE as usize) })
+    Ok(Db::with(engine))
 }
 
 /// Connects to the PostgreSQL database at `url` (SPEC section 14). Start-up checks and
 /// migrates it afterwards.
 pub fn open_postgres(url: &str) -> Result<Db, DbError> {
     let manager = PostgresManager::new(url).map_err(super::conn::SqlError::from)?;
+    let listening = manager.clone();
     // `build` connects before it returns, so an unreachable server or a refused password
     // stops start-up with the reason instead of surfacing on the first request.
     let pool = r2d2::Pool::builder()
@@ -88,11 +93,46 @@ pub fn open_postgres(url: &str) -> Result<Db, DbError> {
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
         .build(manager)?;
-    let engine = Engine::Postgres { pool };
-    Ok(Db { engine, blocking: BlockingPool::new("database", POOL_SIZE as usize) })
+    Ok(Db::with(Engine::Postgres { pool, manager: listening }))
 }
 
 impl Db {
+    fn with(engine: Engine) -> Db {
+        let blocking = BlockingPool::new("database", POOL_SIZE as usize);
+        Db { engine, blocking, notices: SharedNotices::default() }
+    }
+
+    /// Calls `handler` with each notice of `topic` another node announces (and with
+    /// [`Notice::Everything`] when notices may have been missed); see [`super::notices`].
+    pub fn on_notice(&self, topic: &'static str, handler: impl Fn(Notice) + Send + Sync + 'static) {
+        self.notices.register(topic, Box::new(handler));
+    }
+
+    /// Tells every node to drop `keys` of `topic` from its cache, after the change that made
+    /// them stale has committed. Nothing to tell on SQLite, which has one node.
+    pub async fn announce(&self, topic: &'static str, keys: Vec<String>) -> Result<(), DbError> {
+        if !self.is_postgres() || keys.is_empty() {
+            return Ok(());
+        }
+        self.run_conn(move |conn| {
+            for payload in super::notices::payloads(topic, &keys) {
+                conn.query_row("SELECT pg_notify(?1, ?2)", params![CHANNEL, payload], |_| Ok(()))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Starts listening for other nodes' notices (PostgreSQL; `serve` only).
+    pub fn start_listening(&self) -> std::io::Result<()> {
+        match &self.engine {
+            Engine::Postgres { manager, .. } => {
+                super::notices::listen(manager.clone(), Arc::downgrade(&self.notices))
+            }
+            Engine::Sqlite { .. } => Ok(()),
+        }
+    }
+
     /// Runs `work` with a pooled SQLite connection on the blocking pool. Being replaced by
     /// [`Db::run_conn`], which runs on either engine; on PostgreSQL this fails.
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
@@ -138,7 +178,7 @@ impl Db {
                 let conn = pool.get().map_err(DbError::from)?;
                 work(&Conn::Sqlite(&conn))
             }
-            Engine::Postgres { pool } => {
+            Engine::Postgres { pool, .. } => {
                 let mut client = pool.get().map_err(DbError::from)?;
                 work(&Conn::Postgres(RefCell::new(&mut client)))
             }
@@ -152,7 +192,7 @@ impl Db {
         work: impl FnOnce(&mut ::postgres::Client) -> T,
     ) -> Result<T, DbError> {
         match &self.engine {
-            Engine::Postgres { pool } => Ok(work(&mut *pool.get()?)),
+            Engine::Postgres { pool, .. } => Ok(work(&mut *pool.get()?)),
             Engine::Sqlite { .. } => Err(DbError::PostgresOnly),
         }
     }
@@ -182,7 +222,7 @@ impl Db {
     pub fn pool_state(&self) -> (u32, u32) {
         let state = match &self.engine {
             Engine::Sqlite { pool, .. } => pool.state(),
-            Engine::Postgres { pool } => pool.state(),
+            Engine::Postgres { pool, .. } => pool.state(),
         };
         (state.connections - state.idle_connections, state.idle_connections)
     }

@@ -110,7 +110,7 @@ pub fn column_value(row: &::postgres::Row, index: usize) -> SqlResult<Value> {
 /// Opens PostgreSQL connections for the pool. A connection that broke (the server restarted,
 /// or a failover moved the address to a replica) is found on check-out and replaced, so a
 /// node recovers without a restart.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PostgresManager {
     config: ::postgres::Config,
 }
@@ -127,18 +127,45 @@ impl PostgresManager {
 }
 
 impl r2d2::ManageConnection for PostgresManager {
-    type Connection = Client;
+    type Connection = PgClient;
     type Error = ::postgres::Error;
 
-    fn connect(&self) -> Result<Client, Self::Error> {
-        self.config.connect(NoTls)
+    fn connect(&self) -> Result<PgClient, Self::Error> {
+        Ok(PgClient(Some(self.config.connect(NoTls)?)))
     }
 
-    fn is_valid(&self, client: &mut Client) -> Result<(), Self::Error> {
+    fn is_valid(&self, client: &mut PgClient) -> Result<(), Self::Error> {
         client.simple_query("").map(|_| ())
     }
 
-    fn has_broken(&self, client: &mut Client) -> bool {
+    fn has_broken(&self, client: &mut PgClient) -> bool {
         client.is_closed()
+    }
+}
+
+/// A client that may be dropped anywhere. The synchronous client closes its connection on a
+/// runtime of its own, which panics on a thread that drives async tasks; the last handle on
+/// a pool (a node stopping, a test server dropped) can be on one. So it is closed on a thread
+/// of its own, which a pool's few long-lived connections can afford.
+pub struct PgClient(Option<Client>);
+
+impl std::ops::Deref for PgClient {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.0.as_ref().expect("a client until dropped")
+    }
+}
+
+impl std::ops::DerefMut for PgClient {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0.as_mut().expect("a client until dropped")
+    }
+}
+
+impl Drop for PgClient {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            let _ = std::thread::Builder::new().name("db-close".into()).spawn(move || drop(client));
+        }
     }
 }

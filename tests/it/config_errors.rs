@@ -211,3 +211,30 @@ fn sms_regions_default_to_the_default_region_and_unknown_codes_are_named() {
     let output = check_config(None, &[("GATEHOUSE_SMS__DEFAULT_REGION", "ZZ")]);
     assert!(stderr(&output).contains("sms.default_region"), "{}", stderr(&output));
 }
+
+#[test]
+fn the_postgres_engine_needs_a_url_and_never_prints_it() {
+    let engine = ("GATEHOUSE_STORAGE__ENGINE", "postgres");
+    let output = check_config(None, &[engine]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("storage.postgres_url"), "{}", stderr(&output));
+
+    let bad = ("GATEHOUSE_STORAGE__POSTGRES_URL", "postgres://gate:Pg-Secret-7@db/x?bogus=1");
+    let output = check_config(None, &[engine, bad]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("storage.postgres_url"), "{message}");
+    assert!(!message.contains("Pg-Secret-7"), "the URL's password is printed: {message}");
+
+    // A URL with no engine to use it is a mistake worth stopping for.
+    let good = ("GATEHOUSE_STORAGE__POSTGRES_URL", "postgres://gate:Pg-Secret-7@db/gatehouse");
+    let output = check_config(None, &[good]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("storage.engine"), "{}", stderr(&output));
+
+    let output = check_config(None, &[engine, good]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("engine = \"postgres\""), "{stdout}");
+    assert!(!stdout.contains("Pg-Secret-7"), "check-config prints the URL's password: {stdout}");
+}

@@ -14,8 +14,9 @@ pub fn is_postgres() -> bool {
 }
 
 fn server_url() -> String {
-    std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
-        .expect("GATEHOUSE_IT_ENGINE=postgres needs GATEHOUSE_TEST_POSTGRES_URL (scripts/with-postgres.sh)")
+    std::env::var("GATEHOUSE_TEST_POSTGRES_URL").expect(
+        "GATEHOUSE_IT_ENGINE=postgres needs GATEHOUSE_TEST_POSTGRES_URL (scripts/with-postgres.sh)",
+    )
 }
 
 /// The synchronous client starts a runtime of its own, which must not happen on a thread of

@@ -158,7 +158,9 @@ impl TestServer {
     pub fn add_campus(&self, name: &str, domains: &[&str]) -> i64 {
         let domains: Vec<String> = domains.iter().map(|d| d.to_string()).collect();
         let actor = Actor { user_id: None, ip: None };
-        self.blocking_conn(|conn| campuses::create(conn, name, &domains, 0, &actor).expect("campus").id)
+        self.blocking_conn(|conn| {
+            campuses::create(conn, name, &domains, 0, &actor).expect("campus").id
+        })
     }
 
     pub fn query_i64(&self, sql: &str) -> i64 {
