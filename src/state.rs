@@ -57,4 +57,11 @@ impl crate::jobs::JobContext for AppState {
     fn unix_now(&self) -> i64 {
         self.clock.unix()
     }
+
+    async fn job_turn(&self, job: &'static str) -> Result<Option<crate::jobs::JobTurn>, String> {
+        match self.db.job_turn(job).await {
+            Ok(turn) => Ok(turn.map(|lock| crate::jobs::JobTurn(Some(Box::new(lock))))),
+            Err(e) => Err(format!("cannot take the job's turn: {e}")),
+        }
+    }
 }

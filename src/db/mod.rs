@@ -6,6 +6,7 @@ mod blocking;
 pub mod conn;
 #[cfg(test)]
 pub(crate) mod conn_tests;
+pub mod job_locks;
 mod migrate;
 mod migrate_postgres;
 pub mod notices;

@@ -11,6 +11,8 @@ use rusqlite::Connection;
 use super::BlockingPool;
 use super::blocking::BlockingError;
 use super::conn::Conn;
+use super::conn::SqlError;
+use super::job_locks::JobLock;
 use super::notices::{CHANNEL, Notice, SharedNotices};
 use super::postgres::PostgresManager;
 use rusqlite::params;
@@ -121,6 +123,21 @@ impl Db {
             Ok(())
         })
         .await
+    }
+
+    /// `job`'s turn to run on this node, held until the returned lock is dropped; None when
+    /// another node is running it (see [`super::job_locks`]).
+    pub async fn job_turn(&self, job: &'static str) -> Result<Option<JobLock>, DbError> {
+        let Engine::Postgres { pool, .. } = &self.engine else {
+            return Ok(Some(JobLock::single_node()));
+        };
+        let pool = pool.clone();
+        self.blocking
+            .run(move || {
+                let conn = pool.get()?;
+                JobLock::try_take(conn, job).map_err(|e| DbError::from(SqlError::from(e)))
+            })
+            .await?
     }
 
     /// Starts listening for other nodes' notices (PostgreSQL; `serve` only).

@@ -50,7 +50,23 @@ type RunFn<S> = Arc<dyn Fn(S) -> RunFuture + Send + Sync>;
 /// success in the job metrics.
 pub trait JobContext: Clone + Send + Sync + 'static {
     fn unix_now(&self) -> i64;
+
+    /// This node's turn to run `job`, held until the returned value is dropped; `Ok(None)`
+    /// when another node is running it (several nodes on PostgreSQL), and the run is skipped.
+    fn job_turn(
+        &self,
+        _job: &'static str,
+    ) -> impl Future<Output = Result<Option<JobTurn>, String>> + Send {
+        async { Ok(Some(JobTurn::default())) }
+    }
 }
+
+/// A run's turn (a lock shared with other nodes), given back when dropped.
+#[derive(Default)]
+pub struct JobTurn(pub Option<Box<dyn Send>>);
+
+/// The outcome of a run skipped because another node was running the job.
+pub const SKIPPED: &str = "skipped: another node is running this job";
 
 /// When a job runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,8 +328,14 @@ async fn job_loop<S: JobContext>(
         }
         let started = Instant::now();
         // The run is its own task, so that a panic is caught here and not in the loop.
-        let (run, run_state) = (job.run.clone(), state.clone());
-        let mut attempt = RunTask(tokio::spawn(async move { run(run_state).await }));
+        let (run, run_state, name) = (job.run.clone(), state.clone(), job.name);
+        let mut attempt = RunTask(tokio::spawn(async move {
+            // The turn is held by the run's task, so an aborted run gives it back too.
+            let Some(_turn) = run_state.job_turn(name).await? else {
+                return Ok(SKIPPED.to_string());
+            };
+            run(run_state).await
+        }));
         let joined = tokio::select! {
             biased;
             joined = &mut attempt.0 => joined,
@@ -408,5 +430,36 @@ mod tests {
         assert_eq!(Schedule::daily("").unwrap(), None);
         assert!(Schedule::daily("3am").is_err());
         assert!(Schedule::daily("25:00").is_err());
+    }
+
+    /// A node whose every turn is taken by another node.
+    #[derive(Clone)]
+    struct AnotherNodeRuns;
+
+    impl JobContext for AnotherNodeRuns {
+        fn unix_now(&self) -> i64 {
+            0
+        }
+
+        async fn job_turn(&self, _job: &'static str) -> Result<Option<JobTurn>, String> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_is_skipped_while_another_node_runs_the_job() {
+        let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = runs.clone();
+        let metrics = Arc::new(JobMetrics::new(&prometheus::Registry::new()));
+        let mut scheduler = Scheduler::new(metrics.clone());
+        scheduler.add(Job::every("counted", Duration::from_millis(10), move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, String>(()) }
+        }));
+        let running = scheduler.start(AnotherNodeRuns);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        running.stop(Duration::from_secs(1)).await;
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 0, "ran without its turn");
+        assert!(metrics.runs("counted", "success") > 0, "no run was attempted");
     }
 }
