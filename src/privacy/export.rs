@@ -70,7 +70,7 @@ pub fn export(
 
 /// [`export`], with `after_first_read` run between its first read and the rest: the tests
 /// commit a change there from another connection, which the document must not show.
-fn export_seeing(
+pub(super) fn export_seeing(
     conn: &Conn,
     pii: &FieldCipher,
     user_id: &str,

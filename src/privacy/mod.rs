@@ -11,3 +11,6 @@ pub mod service;
 
 pub use retention::RetentionReport;
 pub use service::{Privacy, PrivacyParts};
+
+#[cfg(test)]
+mod personal_data_tests;
