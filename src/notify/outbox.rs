@@ -17,6 +17,7 @@ use rusqlite::params;
 use super::mail::{MailSender, OutgoingMail};
 use super::sms::SmsSender;
 use crate::clock::Clock;
+use crate::db::conn::{Conn, SqlResult};
 use crate::db::{Db, DbError};
 use crate::jobs::heartbeat::Heartbeat;
 use crate::pii::FieldCipher;
@@ -107,29 +108,7 @@ impl Outbox {
     pub async fn deliver_due(&self) -> Result<usize, DbError> {
         let now = self.clock.unix();
         let pii = self.pii.clone();
-        let sealed: Vec<SealedMessage> = self
-            .db
-            .run(move |conn| {
-                let mut stmt = conn.prepare(
-                    "SELECT id, channel, recipient, subject, body_text, body_html, attempts
-                     FROM outbox
-                     WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
-                     ORDER BY next_attempt_at, id LIMIT ?2",
-                )?;
-                let rows = stmt.query_map(params![now, BATCH], |r| {
-                    Ok(SealedMessage {
-                        id: r.get(0)?,
-                        channel: r.get(1)?,
-                        recipient: r.get(2)?,
-                        subject: r.get(3)?,
-                        text: r.get(4)?,
-                        html: r.get(5)?,
-                        attempts: r.get(6)?,
-                    })
-                })?;
-                rows.collect::<Result<Vec<_>, _>>().map_err(DbError::from)
-            })
-            .await?;
+        let sealed = self.db.run_conn(move |conn| Ok::<_, DbError>(due(conn, now)?)).await?;
         // Opened one by one: a message that cannot be opened (a damaged row) fails alone
         // instead of holding up the queue.
         let mut due = Vec::with_capacity(sealed.len());
@@ -185,17 +164,7 @@ impl Outbox {
         match outcome {
             Ok(()) => {
                 tracing::info!(outbox_id = id, "outbox: message delivered");
-                self.db
-                    .run(move |conn| {
-                        conn.execute(
-                            "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1,
-                                    body_text = '', body_html = NULL, last_error = NULL
-                             WHERE id = ?1",
-                            params![id, now],
-                        )
-                        .map_err(DbError::from)
-                    })
-                    .await?;
+                self.db.run_conn(move |conn| Ok::<_, DbError>(mark_sent(conn, id, now)?)).await?;
             }
             Err(error) => {
                 let attempts = attempts + 1;
@@ -203,17 +172,14 @@ impl Outbox {
                 // The relay's reply may quote the recipient's address: it goes to the row's
                 // last_error for admins, not to the log. (SMS errors never quote the reply.)
                 tracing::warn!(outbox_id = id, attempts, give_up, "outbox: delivery failed");
-                let next = now + backoff_seconds(attempts);
+                let failure = Failure {
+                    attempts,
+                    next_attempt_at: now + backoff_seconds(attempts),
+                    error,
+                    failed_at: give_up.then_some(now),
+                };
                 self.db
-                    .run(move |conn| {
-                        conn.execute(
-                            "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4,
-                                    failed_at = CASE WHEN ?5 THEN ?6 END
-                             WHERE id = ?1",
-                            params![id, attempts, next, error, give_up, now],
-                        )
-                        .map_err(DbError::from)
-                    })
+                    .run_conn(move |conn| Ok::<_, DbError>(mark_failed(conn, id, &failure)?))
                     .await?;
             }
         }
@@ -223,27 +189,71 @@ impl Outbox {
 
 /// Messages waiting to be sent, and messages given up on.
 pub async fn depth(db: &Db) -> Result<(i64, i64), DbError> {
-    db.run(|conn| {
-        conn.query_row(
-            "SELECT count(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL),
-                    count(*) FILTER (WHERE failed_at IS NOT NULL)
-             FROM outbox",
-            [],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-        )
-        .map_err(DbError::from)
-    })
-    .await
+    db.run_conn(|conn| Ok::<_, DbError>(depth_in(conn)?)).await
+}
+
+/// The next [`BATCH`] messages due at `now`, oldest first, as stored.
+fn due(conn: &Conn, now: i64) -> SqlResult<Vec<SealedMessage>> {
+    conn.query_map(
+        "SELECT id, channel, recipient, subject, body_text, body_html, attempts
+         FROM outbox
+         WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
+         ORDER BY next_attempt_at, id LIMIT ?2",
+        params![now, BATCH],
+        |r| {
+            Ok(SealedMessage {
+                id: r.get(0)?,
+                channel: r.get(1)?,
+                recipient: r.get(2)?,
+                subject: r.get(3)?,
+                text: r.get(4)?,
+                html: r.get(5)?,
+                attempts: r.get(6)?,
+            })
+        },
+    )
+}
+
+/// Records a delivery and erases the bodies (the recipient stays for deletion and export).
+fn mark_sent(conn: &Conn, id: i64, now: i64) -> SqlResult<()> {
+    conn.execute(
+        "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1,
+                body_text = '', body_html = NULL, last_error = NULL
+         WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// A failed try: when to try again, or (`failed_at`) that the outbox gave up.
+struct Failure {
+    attempts: i64,
+    next_attempt_at: i64,
+    error: String,
+    failed_at: Option<i64>,
+}
+
+/// Records a failed try. Whether it gave up is decided here in Rust, not by a `CASE` on a
+/// parameter: PostgreSQL cannot tell the type of a parameter a `CASE` yields.
+fn mark_failed(conn: &Conn, id: i64, failure: &Failure) -> SqlResult<()> {
+    conn.execute(
+        "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4, failed_at = ?5
+         WHERE id = ?1",
+        params![id, failure.attempts, failure.next_attempt_at, failure.error, failure.failed_at],
+    )?;
+    Ok(())
+}
+
+fn depth_in(conn: &Conn) -> SqlResult<(i64, i64)> {
+    conn.query_row(
+        "SELECT count(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL),
+                count(*) FILTER (WHERE failed_at IS NOT NULL)
+         FROM outbox",
+        [] as [i64; 0],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 #[cfg(test)]
-mod tests {
-    use super::backoff_seconds;
-
-    #[test]
-    fn backoff_doubles_and_caps_at_an_hour() {
-        assert_eq!(backoff_seconds(1), 10);
-        assert_eq!(backoff_seconds(2), 20);
-        assert_eq!(backoff_seconds(20), 3600);
-    }
-}
+#[path = "outbox_tests.rs"]
+mod tests;
