@@ -1,16 +1,16 @@
 //! The webhook events of driver verification, queued in the transaction of the decision (see
 //! `crate::webhooks`): the user and licence ids, the driver's state, never a licence field.
 
-use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use super::store::Status;
+use crate::db::conn::AsConn;
 use crate::webhooks::EventType;
 
 /// Queues `kind` about `user_id`'s licence `licence_id`, the driver's `status` now, and
 /// `extra` (states only).
 pub fn queue_driver_event(
-    conn: &Connection,
+    conn: &impl AsConn,
     kind: EventType,
     user_id: &str,
     licence_id: i64,

@@ -9,7 +9,6 @@
 use super::events::queue_driver_event;
 use crate::webhooks::EventType::{DriverLicenceExpiring, DriverSuspended};
 use chrono::NaiveDate;
-use rusqlite::Connection;
 use serde_json::json;
 
 use super::Drivers;
@@ -17,6 +16,7 @@ use super::notices;
 use super::store::{self, ApprovedDriver, Status};
 use crate::audit::{self, AuditEvent, actions};
 use crate::db::DbError;
+use crate::db::conn::Conn;
 use crate::notify::templates;
 use crate::pii::FieldCipher;
 
@@ -44,10 +44,10 @@ impl Drivers {
         let pii = self.pii.clone();
         let report = self
             .db
-            .run(move |c| {
+            .run_conn(move |c| {
                 let mut report = ExpiryReport::default();
                 for driver in store::approved_drivers(c)? {
-                    let tx = crate::db::write_tx(c)?;
+                    let tx = c.transaction()?;
                     let did = handle(&tx, &pii, &driver, today, now, &base_url)?;
                     tx.commit()?;
                     report.alerts_sent += usize::from(did == Outcome::Alerted);
@@ -76,7 +76,7 @@ enum Outcome {
 }
 
 fn handle(
-    conn: &Connection,
+    conn: &Conn,
     pii: &FieldCipher,
     driver: &ApprovedDriver,
     today: NaiveDate,
@@ -139,27 +139,5 @@ fn handle(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_alert_due_is_the_nearest_threshold() {
-        let due: Vec<Option<i64>> = (-1..=9).map(alert_for).collect();
-        assert_eq!(
-            due,
-            vec![
-                None,
-                None,
-                Some(1),
-                Some(3),
-                Some(3),
-                Some(7),
-                Some(7),
-                Some(7),
-                Some(7),
-                None,
-                None
-            ]
-        );
-    }
-}
+#[path = "expiry_tests.rs"]
+mod tests;

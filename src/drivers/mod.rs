@@ -149,6 +149,12 @@ impl From<rusqlite::Error> for DriverError {
     }
 }
 
+impl From<crate::db::conn::SqlError> for DriverError {
+    fn from(e: crate::db::conn::SqlError) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
 impl From<crate::db::DbError> for DriverError {
     fn from(e: crate::db::DbError) -> Self {
         Self::Internal(e.into())

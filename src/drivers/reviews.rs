@@ -40,7 +40,9 @@ impl Drivers {
     pub async fn reviews(&self, limit: i64) -> Result<Vec<Review>, DriverError> {
         let (pii, now) = (self.pii.clone(), self.clock.unix());
         self.db
-            .run(move |c| {
+            .run_conn(move |c| {
+                // Several reads: one moment, so each licence and its driver's profile agree.
+                let c = &c.snapshot()?;
                 let mut out = Vec::new();
                 for licence in store::pending(c, &pii, limit)? {
                     let Some(user) = accounts::find_by_id(c, &pii, &licence.user_id)? else {
@@ -74,7 +76,8 @@ impl Drivers {
     /// How many licences wait for a reviewer, and the seconds the oldest has waited (0 when none).
     pub async fn queue_stats(&self) -> Result<(i64, i64), DriverError> {
         let now = self.clock.unix();
-        let (size, oldest) = self.db.run(|c| Ok::<_, DriverError>(store::queue_size(c)?)).await?;
+        let (size, oldest) =
+            self.db.run_conn(|c| Ok::<_, DriverError>(store::queue_size(c)?)).await?;
         Ok((size, oldest.map_or(0, |at| (now - at).max(0))))
     }
 
@@ -90,8 +93,8 @@ impl Drivers {
         let (pii, base_url) = (self.pii.clone(), self.config.server.public_url.clone());
         let obsolete = self
             .db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
                 let licence = pending_licence(&tx, &pii, licence_id, &reviewer)?;
                 let expiry = expiry.or(licence.fields.expiry).ok_or(DriverError::ExpiryUnknown)?;
                 if expiry <= today {
@@ -160,8 +163,8 @@ impl Drivers {
         let (reviewer, today, now) = (reviewer.to_string(), self.today(), self.clock.unix());
         let (pii, base_url) = (self.pii.clone(), self.config.server.public_url.clone());
         self.db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
                 let licence = pending_licence(&tx, &pii, licence_id, &reviewer)?;
                 store::decide(&tx, licence_id, "rejected", Some(&reason), Some(&reviewer), now)?;
                 let mut profile = store::profile_to_change(&tx, &licence.user_id)?;
@@ -222,7 +225,7 @@ impl Drivers {
         }
         let record = self
             .db
-            .run(move |c| Ok::<_, DriverError>(store::upload(c, licence_id, &side)?))
+            .run_conn(move |c| Ok::<_, DriverError>(store::upload(c, licence_id, &side)?))
             .await?
             .ok_or(DriverError::ImageNotFound)?;
         let store = self.uploads.clone();

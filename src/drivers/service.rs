@@ -6,7 +6,6 @@
 use super::events::queue_driver_event;
 use crate::webhooks::EventType;
 use chrono::{Days, NaiveDate};
-use rusqlite::Connection;
 use serde_json::json;
 
 use super::DriverError;
@@ -18,7 +17,7 @@ use super::store::{self, Licence, NewLicence, Profile, Status};
 use super::uploads::{self, CheckedImage, ImageError, UploadRecord};
 use crate::accounts;
 use crate::audit::{self, AuditEvent, actions};
-use crate::db::conn::AsConn;
+use crate::db::conn::{AsConn, Conn};
 use crate::pii::FieldCipher;
 use crate::ratelimit::Limited;
 
@@ -43,7 +42,13 @@ impl Drivers {
 
     pub async fn snapshot(&self, user_id: &str) -> Result<Snapshot, DriverError> {
         let (user_id, today, pii) = (user_id.to_string(), self.today(), self.pii.clone());
-        self.db.run(move |c| Ok(Snapshot::load(c, &pii, &user_id, today)?)).await
+        self.db
+            .run_conn(move |c| {
+                // Several reads: one moment, so the profile and its licences agree.
+                let snapshot = c.snapshot()?;
+                Ok(Snapshot::load(&snapshot, &pii, &user_id, today)?)
+            })
+            .await
     }
 
     /// Counts a licence upload of `user_id` against [`UPLOADS_PER_HOUR`] in the database, or
@@ -51,8 +56,8 @@ impl Drivers {
     pub async fn count_upload(&self, user_id: &str) -> Result<(), DriverError> {
         let (uid, now) = (user_id.to_string(), self.clock.unix());
         self.db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
                 let (count, oldest, newest) = store::upload_attempts_since(&tx, &uid, now - HOUR)?;
                 if count >= i64::from(UPLOADS_PER_HOUR) {
                     let wait = |at: Option<i64>| at.map_or(1, |t| (t + HOUR - now).max(1) as u64);
@@ -93,9 +98,10 @@ impl Drivers {
         let pii = self.pii.clone();
         let (user, before) = self
             .db
-            .run(move |c| {
-                let user = accounts::find_by_id(c, &pii, &uid)?;
-                Ok::<_, DriverError>((user, Snapshot::load(c, &pii, &uid, today)?))
+            .run_conn(move |c| {
+                let snapshot = c.snapshot()?;
+                let user = accounts::find_by_id(&snapshot, &pii, &uid)?;
+                Ok::<_, DriverError>((user, Snapshot::load(&snapshot, &pii, &uid, today)?))
             })
             .await?;
         let user = user.ok_or(DriverError::NotVerified)?;
@@ -134,8 +140,8 @@ impl Drivers {
         let dims = [(front.width, front.height), (back.width, back.height)];
         let result = self
             .db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
                 let review_notes = notes.join("\n");
                 let new = NewLicence {
                     user_id: &uid,
@@ -203,8 +209,10 @@ impl Drivers {
                     let decision = Decision::Approved { expiry, automatic: true };
                     notices::queue_decision(&tx, &pii, &uid, &decision, &base_url, now)?;
                 }
+                // Read before the commit: what this submission made, not a later change.
+                let after = Snapshot::load(&tx, &pii, &uid, today)?;
                 tx.commit()?;
-                Ok::<_, DriverError>((obsolete, Snapshot::load(c, &pii, &uid, today)?))
+                Ok::<_, DriverError>((obsolete, after))
             })
             .await;
         match result {
@@ -325,14 +333,14 @@ impl Drivers {
     async fn change(
         &self,
         user_id: &str,
-        work: impl FnOnce(&Connection, &Snapshot, i64) -> Result<(), DriverError> + Send + 'static,
+        work: impl FnOnce(&Conn, &Snapshot, i64) -> Result<(), DriverError> + Send + 'static,
     ) -> Result<Snapshot, DriverError> {
         self.count_change(user_id).map_err(DriverError::RateLimited)?;
         let (uid, today, now) = (user_id.to_string(), self.today(), self.clock.unix());
         let pii = self.pii.clone();
         self.db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
                 // The profile is saved whole from the snapshot: on PostgreSQL its row is locked
                 // first, so a decision or the expiry job on another node cannot be overwritten.
                 store::profile_to_change(&tx, &uid)?;
@@ -341,8 +349,9 @@ impl Drivers {
                     return Err(not_approved(&snapshot));
                 }
                 work(&tx, &snapshot, now)?;
+                let after = Snapshot::load(&tx, &pii, &uid, today)?;
                 tx.commit()?;
-                Ok(Snapshot::load(c, &pii, &uid, today)?)
+                Ok(after)
             })
             .await
     }
