@@ -135,7 +135,7 @@ impl AccountsAdminApi {
         let (ids, total) = self
             .state
             .db
-            .run(move |c| {
+            .run_conn(move |c| {
                 store::search(c, &filter, now, paging.limit(), paging.offset())
                     .map_err(DbError::from)
             })
@@ -198,8 +198,8 @@ impl AccountsAdminApi {
         let ended = self
             .state
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction().map_err(DbError::from)?;
                 if role_before_change(&tx, &user_id)?.is_last_admin() {
                     return Err(last_admin());
                 }
@@ -223,7 +223,7 @@ impl AccountsAdminApi {
                     }));
                     audit::record(&tx, &event)?;
                 }
-                tx.commit()?;
+                tx.commit().map_err(DbError::from)?;
                 Ok::<_, ApiError>(ended)
             })
             .await?;
@@ -243,8 +243,8 @@ impl AccountsAdminApi {
         let (ip, now, user_id) = (request_meta(req).ip, self.state.clock.unix(), id.0.clone());
         self.state
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction().map_err(DbError::from)?;
                 role_of(&tx, &user_id)?;
                 if store::set_disabled(&tx, &user_id, None).map_err(DbError::from)? {
                     queue_user_event(&tx, EventType::UserEnabled, &user_id, json!({}), now)?;
@@ -259,7 +259,7 @@ impl AccountsAdminApi {
                     };
                     audit::record(&tx, &event)?;
                 }
-                tx.commit()?;
+                tx.commit().map_err(DbError::from)?;
                 Ok::<_, ApiError>(())
             })
             .await?;
@@ -287,8 +287,8 @@ impl AccountsAdminApi {
         let ended = self
             .state
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction().map_err(DbError::from)?;
                 let check = role_before_change(&tx, &user_id)?;
                 if check.role == new_role.as_str() {
                     return Ok(crate::sessions::Ended::default());
@@ -307,7 +307,7 @@ impl AccountsAdminApi {
                 }
                 .with_details(serde_json::json!({"from": old, "to": new_role.as_str()}));
                 audit::record(&tx, &event)?;
-                tx.commit()?;
+                tx.commit().map_err(DbError::from)?;
                 Ok::<_, ApiError>(ended)
             })
             .await?;
@@ -328,8 +328,8 @@ impl AccountsAdminApi {
         let ended = self
             .state
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction().map_err(DbError::from)?;
                 role_of(&tx, &user_id)?;
                 let ended = Sessions::end_all_in(&tx, &user_id, None, now, "admin")?;
                 let event = AuditEvent {
@@ -342,7 +342,7 @@ impl AccountsAdminApi {
                     "token_families_revoked": ended.families.len(),
                 }));
                 audit::record(&tx, &event)?;
-                tx.commit()?;
+                tx.commit().map_err(DbError::from)?;
                 Ok::<_, ApiError>(ended)
             })
             .await?;
@@ -382,7 +382,7 @@ async fn view(state: &AdminState, user_id: &str) -> Result<Option<AdminUser>, Ap
     let Some(user) = state.accounts.user(user_id).await? else { return Ok(None) };
     let id = user_id.to_string();
     let facts: Option<AdminFacts> =
-        state.db.run(move |c| store::facts(c, &id).map_err(DbError::from)).await?;
+        state.db.run_conn(move |c| store::facts(c, &id).map_err(DbError::from)).await?;
     let Some(facts) = facts else { return Ok(None) };
     let now = state.clock.unix();
     let locked = facts.locked_until.filter(|until| *until > now);

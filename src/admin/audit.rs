@@ -82,7 +82,7 @@ impl AuditApi {
         let (rows, total) = self
             .state
             .db
-            .run(move |c| {
+            .run_conn(move |c| {
                 store::audit(c, &filter, paging.limit(), paging.offset()).map_err(DbError::from)
             })
             .await?;

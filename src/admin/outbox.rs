@@ -57,7 +57,8 @@ impl OutboxApi {
     /// Outbox status: pending and failed messages.
     #[oai(path = "/", method = "get", operation_id = "outbox_status")]
     async fn status(&self, _auth: AdminAuth) -> Result<Json<OutboxStatus>, ApiError> {
-        let status = self.state.db.run(|c| store::outbox_status(c).map_err(DbError::from)).await?;
+        let status =
+            self.state.db.run_conn(|c| store::outbox_status(c).map_err(DbError::from)).await?;
         Ok(Json(OutboxStatus {
             pending: status.pending,
             failed: status.failed,
@@ -89,8 +90,8 @@ impl OutboxApi {
         let (ip, now, message) = (request_meta(req).ip, self.state.clock.unix(), id.0);
         self.state
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction().map_err(DbError::from)?;
                 match store::retry_message(&tx, message, now).map_err(DbError::from)? {
                     Retry::Queued => {}
                     Retry::NotFound => {
@@ -123,7 +124,7 @@ impl OutboxApi {
                     details: serde_json::json!({"message_id": message}),
                 };
                 audit::record(&tx, &event)?;
-                tx.commit()?;
+                tx.commit().map_err(DbError::from)?;
                 Ok(())
             })
             .await?;

@@ -8,6 +8,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use crate::accounts::{self, lockout};
 use crate::admin::AdminState;
 use crate::audit::{self, AuditEvent, actions};
+use crate::db::DbError;
 use crate::error::ApiError;
 use crate::http::request_meta;
 use crate::http::tags::ApiTags;
@@ -38,8 +39,8 @@ impl UsersApi {
         let pii = self.state.accounts.pii().clone();
         self.state
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction().map_err(DbError::from)?;
                 if accounts::find_by_id(&tx, &pii, &user_id)?.is_none() {
                     return Err(ApiError::not_found("user_not_found", "There is no such account."));
                 }
@@ -50,7 +51,7 @@ impl UsersApi {
                 }
                 .with_details(serde_json::json!({"was_locked": cleared}));
                 audit::record(&tx, &event)?;
-                tx.commit()?;
+                tx.commit().map_err(DbError::from)?;
                 Ok(())
             })
             .await?;
