@@ -3,14 +3,18 @@
 
 use super::*;
 use crate::audit::Actor;
+use crate::db::conn::Conn;
 use crate::oidc::{Client, NewClient, Registered, clients};
 
 pub(super) fn client(file: Option<&Path>, command: ClientCommand) -> anyhow::Result<()> {
     let config = load(file)?;
     startup::prepare_data_dir(&config.storage.data_dir)?;
     let db = startup::open_database(&config.storage.data_dir)?;
-    let mut conn = db.get()?;
     let now = chrono::Utc::now().timestamp();
+    db.blocking_conn(|conn| run(conn, command, now))
+}
+
+fn run(conn: &Conn, command: ClientCommand, now: i64) -> anyhow::Result<()> {
     let cli = Actor { user_id: None, ip: None };
     match command {
         ClientCommand::Add {
@@ -34,11 +38,11 @@ pub(super) fn client(file: Option<&Path>, command: ClientCommand) -> anyhow::Res
                 backchannel_logout_uri,
                 id_token_alg,
             };
-            let registered = clients::add(&mut conn, &new, &cli, now)?;
+            let registered = clients::add(conn, &new, &cli, now)?;
             print_registered("registered", &registered, json);
         }
         ClientCommand::List { json } => {
-            let list = clients::list(&conn)?;
+            let list = clients::list(conn)?;
             if json {
                 let list: Vec<serde_json::Value> = list.iter().map(as_json).collect();
                 println!("{}", serde_json::Value::Array(list));
@@ -63,11 +67,11 @@ pub(super) fn client(file: Option<&Path>, command: ClientCommand) -> anyhow::Res
             }
         }
         ClientCommand::Remove { client_id } => {
-            let client = clients::remove(&mut conn, &client_id, &cli, now)?;
+            let client = clients::remove(conn, &client_id, &cli, now)?;
             println!("removed client {} ({})", client.id, client.name);
         }
         ClientCommand::RotateSecret { client_id, json } => {
-            let registered = clients::rotate_secret(&mut conn, &client_id, &cli, now)?;
+            let registered = clients::rotate_secret(conn, &client_id, &cli, now)?;
             print_registered("new secret for", &registered, json);
         }
     }

@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::audit::Actor;
+use crate::db::conn::Conn;
+use crate::pii::FieldCipher;
 use crate::webhooks::{Endpoint, NewEndpoint, Registered, endpoints};
 
 pub(super) fn webhook(file: Option<&Path>, command: WebhookCommand) -> anyhow::Result<()> {
@@ -11,17 +13,20 @@ pub(super) fn webhook(file: Option<&Path>, command: WebhookCommand) -> anyhow::R
         std::sync::Arc::new(crate::clock::SystemClock);
     // The whole app is built for its PII key, which seals the secrets.
     let (state, _, _) = startup::build(config, clock.clone())?;
-    let mut conn = state.db.get()?;
     let now = clock.unix();
+    state.db.blocking_conn(|conn| run(conn, &state.pii, command, now))
+}
+
+fn run(conn: &Conn, pii: &FieldCipher, command: WebhookCommand, now: i64) -> anyhow::Result<()> {
     let cli = Actor { user_id: None, ip: None };
     match command {
         WebhookCommand::Add { url, events, json } => {
             let new = NewEndpoint { url, events };
-            let registered = endpoints::add(&mut conn, &state.pii, &new, &cli, now)?;
+            let registered = endpoints::add(conn, pii, &new, &cli, now)?;
             print_registered("registered", &registered, json);
         }
         WebhookCommand::List { json } => {
-            let list = endpoints::list(&conn)?;
+            let list = endpoints::list(conn)?;
             if json {
                 let list: Vec<serde_json::Value> = list.iter().map(as_json).collect();
                 println!("{}", serde_json::Value::Array(list));
@@ -34,11 +39,11 @@ pub(super) fn webhook(file: Option<&Path>, command: WebhookCommand) -> anyhow::R
             }
         }
         WebhookCommand::Remove { id } => {
-            let endpoint = endpoints::remove(&mut conn, &id, &cli, now)?;
+            let endpoint = endpoints::remove(conn, &id, &cli, now)?;
             println!("removed webhook {} ({})", endpoint.id, endpoint.url);
         }
         WebhookCommand::RotateSecret { id, json } => {
-            let registered = endpoints::rotate_secret(&mut conn, &state.pii, &id, &cli, now)?;
+            let registered = endpoints::rotate_secret(conn, pii, &id, &cli, now)?;
             print_registered("new secret for", &registered, json);
             if !json {
                 println!("  The old secret keeps signing beside it for 24 hours.");

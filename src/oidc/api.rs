@@ -9,11 +9,11 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::clients::{self, Client, ClientError, NewClient, Registered};
 use crate::audit::Actor;
 use crate::clock::{rfc3339, rfc3339_opt};
-use crate::db::DbError;
+use crate::db::conn::Conn;
 use crate::error::{ApiError, FieldError};
 use crate::http::StrictJson;
 use crate::http::tags::ApiTags;
-use crate::http::{AdminAuth, admin_change};
+use crate::http::{AdminAuth, request_meta};
 
 /// What the client API uses (built by the route table).
 #[derive(Clone)]
@@ -130,7 +130,7 @@ impl ClientsApi {
     /// List the OpenID Connect clients.
     #[oai(path = "/", method = "get", operation_id = "list_clients")]
     async fn list(&self, _auth: AdminAuth) -> Result<Json<Vec<ClientView>>, ApiError> {
-        let clients = self.state.db.run(|c| clients::list(c).map_err(DbError::from)).await?;
+        let clients = self.state.db.run_conn(|c| clients::list(c).map_err(ApiError::from)).await?;
         Ok(Json(clients.into_iter().map(Into::into).collect()))
     }
 
@@ -169,7 +169,7 @@ impl ClientsApi {
     ) -> Result<Json<ClientView>, ApiError> {
         let id = client_id.0;
         let client =
-            self.state.db.run(move |c| clients::get(c, &id).map_err(DbError::from)).await?;
+            self.state.db.run_conn(move |c| clients::get(c, &id).map_err(ApiError::from)).await?;
         Ok(Json(client.ok_or(ClientError::NotFound)?.into()))
     }
 
@@ -209,11 +209,18 @@ impl ClientsApi {
         &self,
         req: &Request,
         auth: &AdminAuth,
-        work: impl FnOnce(&mut rusqlite::Connection, i64, &Actor<'_>) -> Result<T, ClientError>
-        + Send
-        + 'static,
+        work: impl FnOnce(&Conn, i64, &Actor<'_>) -> Result<T, ClientError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        admin_change(&self.state.db, &*self.state.clock, req, auth, work).await
+        // `http::admin_change` with a `Conn`, which either engine can serve.
+        let admin = auth.principal().user_id.clone();
+        let (ip, now) = (request_meta(req).ip, self.state.clock.unix());
+        self.state
+            .db
+            .run_conn(move |c| {
+                let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
+                work(c, now, &actor).map_err(ApiError::from)
+            })
+            .await
     }
 }
 
@@ -231,7 +238,7 @@ impl From<ClientError> for ApiError {
             ClientError::Invalid(field, message) => {
                 Self::validation(vec![FieldError { field: field.into(), message }])
             }
-            ClientError::Sqlite(cause) => Self::internal(cause),
+            ClientError::Sql(cause) => Self::internal(cause),
         }
     }
 }

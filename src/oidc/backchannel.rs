@@ -92,12 +92,11 @@ impl BackChannel {
         let now = self.clock.unix();
         let queued = self
             .db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
                 let mut queued = 0;
                 for ended in crate::tokens::take_pending_logouts(&tx)? {
-                    let conn = Conn::Sqlite(&tx);
-                    if logouts::queue(&conn, &ended.client_id, &ended.user_id, &ended.sid, now)? {
+                    if logouts::queue(&tx, &ended.client_id, &ended.user_id, &ended.sid, now)? {
                         queued += 1;
                     }
                 }
@@ -105,10 +104,7 @@ impl BackChannel {
                 Ok::<_, DbError>(queued)
             })
             .await?;
-        let due = self
-            .db
-            .run(move |c| Ok::<_, DbError>(logouts::due(&Conn::Sqlite(c), now, BATCH)?))
-            .await?;
+        let due = self.db.run_conn(move |c| Ok::<_, DbError>(logouts::due(c, now, BATCH)?)).await?;
         let mut report = Delivered { queued, ..Delivered::default() };
         let mut attempts = tokio::task::JoinSet::new();
         for logout in due {
@@ -134,7 +130,7 @@ impl BackChannel {
                 Record::Retry(..) => report.retrying += 1,
                 Record::Failed(_) => report.failed += 1,
             }
-            self.db.run(move |c| record(c, &logout, result, after)).await?;
+            self.db.run_conn(move |c| record(c, &logout, result, after)).await?;
         }
         Ok(report)
     }
@@ -169,29 +165,24 @@ enum Record {
     Failed(String),
 }
 
-fn record(
-    conn: &mut rusqlite::Connection,
-    logout: &DueLogout,
-    result: Record,
-    now: i64,
-) -> Result<(), DbError> {
-    let tx = crate::db::write_tx(conn)?;
+fn record(conn: &Conn, logout: &DueLogout, result: Record, now: i64) -> Result<(), DbError> {
+    let tx = conn.transaction()?;
     let details = |error: Option<&str>| {
         serde_json::json!({"client_id": logout.client_id, "attempts": logout.attempts + 1,
                            "error": error})
     };
     match &result {
         Record::Sent => {
-            logouts::mark_sent(&Conn::Sqlite(&tx), logout.id, now)?;
+            logouts::mark_sent(&tx, logout.id, now)?;
             let event = AuditEvent::about(now, &logout.user_id, actions::BACKCHANNEL_LOGOUT)
                 .with_details(details(None));
             audit::record(&tx, &event)?;
         }
         Record::Retry(error, next) => {
-            logouts::mark_failed(&Conn::Sqlite(&tx), logout.id, now, *next, false, error)?;
+            logouts::mark_failed(&tx, logout.id, now, *next, false, error)?;
         }
         Record::Failed(error) => {
-            logouts::mark_failed(&Conn::Sqlite(&tx), logout.id, now, now, true, error)?;
+            logouts::mark_failed(&tx, logout.id, now, now, true, error)?;
             let event = AuditEvent::about(now, &logout.user_id, actions::BACKCHANNEL_LOGOUT)
                 .failed()
                 .with_details(details(Some(error)));

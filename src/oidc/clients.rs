@@ -6,14 +6,13 @@
 //! 127.0.0.1 or `[::1]`; `localhost` for development), or, for a public client only, a
 //! private-use scheme named like a reversed domain (`edu.north.rides:/callback`).
 
-use rusqlite::Connection;
 use url::Url;
 
 pub use super::client::{Client, NewClient};
 use super::store::clients as store;
 use crate::audit::{self, Actor, AuditEvent, actions};
 use crate::crypto;
-use crate::db::conn::{Conn, SqlError};
+use crate::db::conn::{AsConn, Conn, SqlError};
 
 /// Every scope Gatehouse knows. `openid` is always granted; `driver` releases driver
 /// verification and is for clients an admin allowed it.
@@ -49,12 +48,13 @@ pub enum ClientError {
     #[error("{1}")]
     Invalid(&'static str, String),
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    Sql(#[from] SqlError),
 }
 
-impl From<SqlError> for ClientError {
-    fn from(e: SqlError) -> Self {
-        ClientError::Sqlite(e.into())
+/// The audit log's error, until it returns [`SqlError`] too.
+impl From<rusqlite::Error> for ClientError {
+    fn from(e: rusqlite::Error) -> Self {
+        ClientError::Sql(e.into())
     }
 }
 
@@ -200,7 +200,7 @@ fn check_alg(alg: Option<&str>) -> Result<String, ClientError> {
 }
 
 fn record(
-    conn: &Connection,
+    conn: &Conn,
     action: &str,
     client: &Client,
     actor: &Actor<'_>,
@@ -218,9 +218,12 @@ fn record(
     audit::record(conn, &event)
 }
 
+// The changes below take any connection ([`AsConn`]: the API's, the CLI's, a test's) and
+// open their own transaction on it.
+
 /// Registers a client. A confidential one gets its secret, returned this once.
 pub fn add(
-    conn: &mut Connection,
+    conn: &impl AsConn,
     new: &NewClient,
     actor: &Actor<'_>,
     now: i64,
@@ -233,63 +236,70 @@ pub fn add(
         let (secret, hash) = crypto::new_token();
         (Some(secret), Some(hash))
     };
-    let tx = crate::db::write_tx(conn)?;
-    let c = Conn::Sqlite(&tx);
-    store::insert(&c, &id, &new, secret_hash.as_deref(), actor.user_id, now)?;
-    let client = store::find(&c, &id)?.expect("just inserted");
-    record(&tx, actions::CLIENT_ADDED, &client, actor, now)?;
-    tx.commit()?;
-    Ok(Registered { client, secret })
+    conn.with_conn(|conn| {
+        let tx = conn.transaction()?;
+        store::insert(&tx, &id, &new, secret_hash.as_deref(), actor.user_id, now)?;
+        let client = store::find(&tx, &id)?.expect("just inserted");
+        record(&tx, actions::CLIENT_ADDED, &client, actor, now)?;
+        tx.commit()?;
+        Ok(Registered { client, secret })
+    })
 }
 
-pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Client>> {
-    Ok(store::list(&Conn::Sqlite(conn))?)
+pub fn list(conn: &impl AsConn) -> Result<Vec<Client>, ClientError> {
+    Ok(conn.with_conn(store::list)?)
 }
 
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Client>> {
-    Ok(store::find(&Conn::Sqlite(conn), id)?)
+pub fn get(conn: &impl AsConn, id: &str) -> Result<Option<Client>, ClientError> {
+    Ok(conn.with_conn(|conn| store::find(conn, id))?)
 }
 
 /// Removes a client: it can no longer sign anyone in.
 pub fn remove(
-    conn: &mut Connection,
+    conn: &impl AsConn,
     id: &str,
     actor: &Actor<'_>,
     now: i64,
 ) -> Result<Client, ClientError> {
-    let tx = crate::db::write_tx(conn)?;
-    let c = Conn::Sqlite(&tx);
-    let client = store::find_to_change(&c, id)?.ok_or(ClientError::NotFound)?;
-    store::delete(&c, id)?;
-    record(&tx, actions::CLIENT_REMOVED, &client, actor, now)?;
-    tx.commit()?;
-    Ok(client)
+    conn.with_conn(|conn| {
+        let tx = conn.transaction()?;
+        let client = store::find_to_change(&tx, id)?.ok_or(ClientError::NotFound)?;
+        store::delete(&tx, id)?;
+        record(&tx, actions::CLIENT_REMOVED, &client, actor, now)?;
+        tx.commit()?;
+        Ok(client)
+    })
 }
 
 /// Gives a confidential client a new secret; the old one stops working at once.
 pub fn rotate_secret(
-    conn: &mut Connection,
+    conn: &impl AsConn,
     id: &str,
     actor: &Actor<'_>,
     now: i64,
 ) -> Result<Registered, ClientError> {
-    let tx = crate::db::write_tx(conn)?;
-    let c = Conn::Sqlite(&tx);
-    let client = store::find_to_change(&c, id)?.ok_or(ClientError::NotFound)?;
-    if client.public {
-        return Err(ClientError::PublicClient);
-    }
-    let (secret, hash) = crypto::new_token();
-    store::set_secret(&c, id, &hash, now)?;
-    let client = store::find(&c, id)?.expect("just updated");
-    record(&tx, actions::CLIENT_SECRET_ROTATED, &client, actor, now)?;
-    tx.commit()?;
-    Ok(Registered { client, secret: Some(secret) })
+    conn.with_conn(|conn| {
+        let tx = conn.transaction()?;
+        let client = store::find_to_change(&tx, id)?.ok_or(ClientError::NotFound)?;
+        if client.public {
+            return Err(ClientError::PublicClient);
+        }
+        let (secret, hash) = crypto::new_token();
+        store::set_secret(&tx, id, &hash, now)?;
+        let client = store::find(&tx, id)?.expect("just updated");
+        record(&tx, actions::CLIENT_SECRET_ROTATED, &client, actor, now)?;
+        tx.commit()?;
+        Ok(Registered { client, secret: Some(secret) })
+    })
 }
 
 /// The confidential client `id` when `secret` is its secret (compared in constant time).
-pub fn authenticate(conn: &Connection, id: &str, secret: &str) -> rusqlite::Result<Option<Client>> {
-    let Some((client, stored)) = store::find_with_secret(&Conn::Sqlite(conn), id)? else {
+pub fn authenticate(
+    conn: &impl AsConn,
+    id: &str,
+    secret: &str,
+) -> Result<Option<Client>, ClientError> {
+    let Some((client, stored)) = conn.with_conn(|conn| store::find_with_secret(conn, id))? else {
         return Ok(None);
     };
     let given = crypto::hash_token(secret);

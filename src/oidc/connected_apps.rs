@@ -6,7 +6,6 @@ use super::provider::Provider;
 use super::store;
 use crate::audit::{self, AuditEvent, actions};
 use crate::db::DbError;
-use crate::db::conn::Conn;
 
 /// An app with access to a student's account.
 pub struct ConnectedApp {
@@ -22,23 +21,21 @@ impl Provider {
         let user = user_id.to_string();
         let apps = self
             .db
-            .run(move |c| {
-                let mut apps: Vec<ConnectedApp> =
-                    store::consents::of_user(&Conn::Sqlite(c), &user)?
-                        .into_iter()
-                        .map(|r| ConnectedApp {
-                            client_id: r.client_id,
-                            name: r.client_name,
-                            scope: r.scope,
-                            since: r.granted_at,
-                        })
-                        .collect();
+            .run_conn(move |c| {
+                let mut apps: Vec<ConnectedApp> = store::consents::of_user(c, &user)?
+                    .into_iter()
+                    .map(|r| ConnectedApp {
+                        client_id: r.client_id,
+                        name: r.client_name,
+                        scope: r.scope,
+                        since: r.granted_at,
+                    })
+                    .collect();
                 for grant in crate::tokens::live_grants(c, &user)? {
                     if apps.iter().any(|a| a.client_id == grant.client_id) {
                         continue;
                     }
-                    let Some(client) = store::clients::find(&Conn::Sqlite(c), &grant.client_id)?
-                    else {
+                    let Some(client) = store::clients::find(c, &grant.client_id)? else {
                         continue;
                     };
                     apps.push(ConnectedApp {
@@ -65,9 +62,9 @@ impl Provider {
         let (user, client, now) = (user_id.to_string(), client_id.to_string(), self.clock.unix());
         let ended = self
             .db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
-                let had_consent = store::consents::delete(&Conn::Sqlite(&tx), &user, &client)?;
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
+                let had_consent = store::consents::delete(&tx, &user, &client)?;
                 let families = crate::tokens::revoke_client_families(
                     &tx,
                     &user,

@@ -94,12 +94,12 @@ impl Provider {
         let (client_id, now) = (client.id.clone(), self.clock.unix());
         let user_code = self
             .db
-            .run(move |c| {
+            .run_conn(move |c| {
                 // A clash of user codes is rare (codes live ten minutes): draw again.
                 for _ in 0..5 {
                     let user_code = new_user_code();
                     let inserted = store::device_codes::insert(
-                        &Conn::Sqlite(c),
+                        c,
                         &hash,
                         &user_code,
                         &client_id,
@@ -140,9 +140,8 @@ impl Provider {
         let now = self.clock.unix();
         let found = self
             .db
-            .run(move |c| {
-                store::device_codes::open_by_user_code(&Conn::Sqlite(c), &user_code, now)
-                    .map_err(DbError::from)
+            .run_conn(move |c| {
+                store::device_codes::open_by_user_code(c, &user_code, now).map_err(DbError::from)
             })
             .await?;
         Ok(found)
@@ -197,25 +196,25 @@ impl Provider {
         let now = self.clock.unix();
         let decided = self
             .db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
-                let conn = Conn::Sqlite(&tx);
-                let Some(row) = store::device_codes::open_by_user_code(&conn, &user_code, now)?
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
+                let conn: &Conn = &tx;
+                let Some(row) = store::device_codes::open_by_user_code(conn, &user_code, now)?
                 else {
                     return Ok(false);
                 };
                 if !store::device_codes::decide(
-                    &conn, &user_code, approve, &user, &sid, auth_time, &amr, now,
+                    conn, &user_code, approve, &user, &sid, auth_time, &amr, now,
                 )? {
                     return Ok(false);
                 }
                 let action = if approve {
                     // Allowing on the device page is consent, remembered as on the consent
                     // page.
-                    let before = store::consents::find_to_widen(&conn, &user, &row.client_id)?;
+                    let before = store::consents::find_to_widen(conn, &user, &row.client_id)?;
                     let asked = Scopes::stored(&row.scope);
                     let all = before.map(|s| Scopes::stored(&s).union(&asked)).unwrap_or(asked);
-                    store::consents::upsert(&conn, &user, &row.client_id, &all.to_string(), now)?;
+                    store::consents::upsert(conn, &user, &row.client_id, &all.to_string(), now)?;
                     actions::CONSENT_GRANTED
                 } else {
                     actions::CONSENT_DENIED
@@ -247,8 +246,8 @@ impl Provider {
         let (client_id, now, ip) = (client.id.clone(), self.clock.unix(), meta.ip.clone());
         let outcome = self
             .db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
                 let polled = poll_in(&tx, &hash, &client_id, now, ip.as_deref())?;
                 tx.commit()?;
                 Ok::<_, DbError>(polled)
@@ -269,14 +268,13 @@ fn refused(error: &'static str, description: &str) -> Polled {
 
 /// One poll of a device code, in the caller's transaction.
 fn poll_in(
-    tx: &rusqlite::Transaction<'_>,
+    conn: &Conn,
     hash: &[u8],
     client_id: &str,
     now: i64,
     ip: Option<&str>,
 ) -> Result<Polled, DbError> {
-    let conn = Conn::Sqlite(tx);
-    let Some(row) = store::device_codes::find_to_poll(&conn, hash)? else {
+    let Some(row) = store::device_codes::find_to_poll(conn, hash)? else {
         return Ok(refused("invalid_grant", "The device code is not valid."));
     };
     if row.client_id != client_id {
@@ -286,14 +284,14 @@ fn poll_in(
         return Ok(refused("invalid_grant", "The device code was used already."));
     }
     if now >= row.expires_at {
-        store::device_codes::spend(&conn, hash, now)?;
+        store::device_codes::spend(conn, hash, now)?;
         return Ok(refused("expired_token", "The device code has expired; start again."));
     }
     let too_soon = row.last_polled_at.is_some_and(|last| now - last < row.poll_interval);
     match row.decision.as_deref() {
         None if too_soon => {
             store::device_codes::polled(
-                &conn,
+                conn,
                 hash,
                 now,
                 row.poll_interval + POLL_INTERVAL_SECONDS,
@@ -301,27 +299,27 @@ fn poll_in(
             Ok(refused("slow_down", "Polling too often: wait five seconds more between polls."))
         }
         None => {
-            store::device_codes::polled(&conn, hash, now, row.poll_interval)?;
+            store::device_codes::polled(conn, hash, now, row.poll_interval)?;
             Ok(refused("authorization_pending", "The student has not answered yet."))
         }
         Some("denied") => {
-            store::device_codes::spend(&conn, hash, now)?;
+            store::device_codes::spend(conn, hash, now)?;
             Ok(refused("access_denied", "The student did not allow the app."))
         }
         Some(_) => {
-            store::device_codes::spend(&conn, hash, now)?;
+            store::device_codes::spend(conn, hash, now)?;
             let (Some(user_id), Some(sid), Some(auth_time), Some(amr)) =
                 (row.user_id, row.session_id, row.auth_time, row.amr)
             else {
                 return Ok(refused("invalid_grant", "The device code is not valid."));
             };
-            if !Sessions::still_signed_in(tx, AuthMethod::Session, &sid)? {
+            if !Sessions::still_signed_in(conn, AuthMethod::Session, &sid)? {
                 return Ok(refused("access_denied", "The sign-in that allowed the app has ended."));
             }
             let grant =
                 ClientGrant { client_id: client_id.to_string(), scope: row.scope, sid, auth_time };
             let amr = Amr::from_db(&amr);
-            let opened = Tokens::open_grant_in(tx, &user_id, amr, Some(&grant), now, ip)?;
+            let opened = Tokens::open_grant_in(conn, &user_id, amr, Some(&grant), now, ip)?;
             Ok(Polled::Opened {
                 user_id,
                 family: opened.family,

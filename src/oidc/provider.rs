@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use rusqlite::Connection;
 use tokio::sync::Notify;
 
 use super::claims::{self, CampusClaim, DriverClaim};
@@ -124,10 +123,7 @@ impl Provider {
 
     pub(super) async fn client(&self, id: &str) -> anyhow::Result<Option<Client>> {
         let id = id.to_string();
-        Ok(self
-            .db
-            .run(move |c| store::clients::find(&Conn::Sqlite(c), &id).map_err(DbError::from))
-            .await?)
+        Ok(self.db.run_conn(move |c| store::clients::find(c, &id).map_err(DbError::from)).await?)
     }
 
     /// Checks a request: its client, redirect URI and parameters.
@@ -178,9 +174,7 @@ impl Provider {
             let (user, client) = (session.user_id.clone(), req.client.id.clone());
             let consented = self
                 .db
-                .run(move |c| {
-                    store::consents::find(&Conn::Sqlite(c), &user, &client).map_err(DbError::from)
-                })
+                .run_conn(move |c| store::consents::find(c, &user, &client).map_err(DbError::from))
                 .await?;
             let covered = consented.is_some_and(|s| req.scopes.within(&Scopes::stored(&s)));
             if req.prompt.consent || !covered {
@@ -226,14 +220,13 @@ impl Provider {
             (session.user_id.clone(), req.client.id.clone(), self.clock.unix());
         let scope = req.scopes.clone();
         self.db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
                 let action = if approve {
-                    let conn = Conn::Sqlite(&tx);
-                    let before = store::consents::find_to_widen(&conn, &user, &client)?;
+                    let before = store::consents::find_to_widen(&tx, &user, &client)?;
                     let all =
                         before.map(|s| Scopes::stored(&s).union(&scope)).unwrap_or(scope.clone());
-                    store::consents::upsert(&conn, &user, &client, &all.to_string(), now)?;
+                    store::consents::upsert(&tx, &user, &client, &all.to_string(), now)?;
                     actions::CONSENT_GRANTED
                 } else {
                     actions::CONSENT_DENIED
@@ -275,9 +268,7 @@ impl Provider {
             family_id: None,
         };
         self.db
-            .run(move |c| {
-                store::codes::insert(&Conn::Sqlite(c), &hash, &row, now).map_err(DbError::from)
-            })
+            .run_conn(move |c| store::codes::insert(c, &hash, &row, now).map_err(DbError::from))
             .await?;
         let mut params = vec![("code", code)];
         if let Some(state) = &req.state {
@@ -299,7 +290,7 @@ impl Provider {
         };
         let campus = match user.campus_id.filter(|_| scopes.has("campus")) {
             Some(id) => {
-                let found = self.db.run(move |c| Ok::<_, DbError>(campus_of(c, id))).await?;
+                let found = self.db.run_conn(move |c| Ok::<_, DbError>(campus_of(c, id))).await?;
                 found.map(|(name, domains)| CampusClaim {
                     id,
                     name,
@@ -323,7 +314,7 @@ impl Provider {
     }
 }
 
-fn campus_of(conn: &Connection, id: i64) -> Option<(String, Vec<String>)> {
+fn campus_of(conn: &Conn, id: i64) -> Option<(String, Vec<String>)> {
     crate::campuses::get(conn, id).ok().map(|c| (c.name, c.domains))
 }
 

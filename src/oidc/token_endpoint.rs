@@ -16,7 +16,6 @@ use super::store;
 use crate::audit::{self, AuditEvent, RequestMeta, actions};
 use crate::crypto;
 use crate::db::DbError;
-use crate::db::conn::Conn;
 use crate::identity::{Amr, AuthMethod};
 use crate::sessions::Sessions;
 use crate::tokens::{ClientGrant, TokenError, Tokens};
@@ -144,16 +143,16 @@ impl Provider {
         }
         let client = self
             .db
-            .run(move |c| {
-                let Some(client) = store::clients::find(&Conn::Sqlite(c), &id)? else {
+            .run_conn(move |c| {
+                let Some(client) = store::clients::find(c, &id).map_err(DbError::from)? else {
                     return Ok(None);
                 };
                 match (&secret, client.public) {
                     (None, true) => Ok(Some(client)),
-                    (Some(secret), false) => clients::authenticate(c, &id, secret),
+                    (Some(secret), false) => clients::authenticate(c, &id, secret)
+                        .map_err(|e| OAuthError::internal(e.into())),
                     _ => Ok(None),
                 }
-                .map_err(DbError::from)
             })
             .await?
             .ok_or_else(OAuthError::invalid_client)?;
@@ -195,7 +194,7 @@ impl Provider {
         let details = json!({"client_id": client.id, "error": e.error});
         let recorded = self
             .db
-            .run(move |c| {
+            .run_conn(move |c| {
                 let mut event = AuditEvent::by_user(now, "", actions::TOKEN_REFUSED, ip.as_deref())
                     .failed()
                     .with_details(details);
@@ -232,10 +231,9 @@ impl Provider {
         let (client_id, now, ip) = (client.id.clone(), self.clock.unix(), meta.ip.clone());
         let outcome = self
             .db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
-                let conn = Conn::Sqlite(&tx);
-                let Some(row) = store::codes::find_to_spend(&conn, &hash)? else {
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
+                let Some(row) = store::codes::find_to_spend(&tx, &hash)? else {
                     return Ok(Exchanged::Refused("The code is not valid."));
                 };
                 if row.client_id != client_id {
@@ -270,7 +268,7 @@ impl Provider {
                 };
                 if let Some(refusal) = refusal {
                     // Spent: a code is tried once, not guessed at.
-                    store::codes::spend(&conn, &hash, None, now)?;
+                    store::codes::spend(&tx, &hash, None, now)?;
                     tx.commit()?;
                     return Ok(Exchanged::Refused(refusal));
                 }
@@ -289,7 +287,7 @@ impl Provider {
                     now,
                     ip.as_deref(),
                 )?;
-                store::codes::spend(&conn, &hash, Some(&opened.family), now)?;
+                store::codes::spend(&tx, &hash, Some(&opened.family), now)?;
                 tx.commit()?;
                 Ok::<_, DbError>(Exchanged::Opened {
                     user_id: row.user_id,
@@ -323,7 +321,7 @@ impl Provider {
         let token = form.require("refresh_token")?;
         let (rotated, _role) = self
             .tokens
-            .rotate(token, Some(&client.id), meta, crate::accounts::role_of)
+            .rotate(token, Some(&client.id), meta, |c, id| crate::accounts::role_of(c, id))
             .await
             .map_err(|e| match e {
                 TokenError::InvalidRefreshToken => {

@@ -16,12 +16,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use crate::cache::{self, Cache, Rendering};
-use rusqlite::Connection;
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::crypto;
-use crate::db::conn::Conn;
+use crate::db::conn::{AsConn, SqlError};
 use crate::db::{Db, DbError};
 use crate::identity::Amr;
 use crate::identity::Role;
@@ -118,7 +117,7 @@ impl Sessions {
     /// Creates a session inside the caller's transaction (sign-in commits with its audit row),
     /// recording how the sign-in was proved.
     pub fn issue(
-        conn: &Connection,
+        conn: &impl AsConn,
         user_id: &str,
         remember_me: bool,
         amr: Amr,
@@ -130,20 +129,18 @@ impl Sessions {
         let id = uuid::Uuid::new_v4().to_string();
         let expires_at = now + lifetimes(remember_me).absolute;
         let user_agent = user_agent.map(|ua| ua.chars().take(256).collect::<String>());
-        store::insert(
-            &Conn::Sqlite(conn),
-            &store::NewSession {
-                id: &id,
-                token_hash: &hash,
-                user_id,
-                remember_me,
-                now,
-                expires_at,
-                ip,
-                user_agent: user_agent.as_deref(),
-                amr: &amr.to_db(),
-            },
-        )?;
+        let new = store::NewSession {
+            id: &id,
+            token_hash: &hash,
+            user_id,
+            remember_me,
+            now,
+            expires_at,
+            ip,
+            user_agent: user_agent.as_deref(),
+            amr: &amr.to_db(),
+        };
+        conn.with_conn(|conn| store::insert(conn, &new))?;
         Ok(IssuedSession { id, token, remember_me, expires_at })
     }
 
@@ -263,68 +260,74 @@ impl Sessions {
     /// Deletes one session of `user_id` inside the caller's transaction; returns its token hash
     /// to [`forget`](Self::forget) once it has committed.
     pub fn delete_in(
-        conn: &Connection,
+        conn: &impl AsConn,
         user_id: &str,
         id: &str,
     ) -> rusqlite::Result<Option<Vec<u8>>> {
-        Ok(store::delete(&Conn::Sqlite(conn), user_id, id)?)
+        Ok(conn.with_conn(|conn| store::delete(conn, user_id, id))?)
     }
 
     /// Deletes every session of `user_id` except `keep` inside the caller's transaction and
     /// returns the token hashes to [`forget`](Self::forget) once it has committed.
     pub fn delete_all_in(
-        conn: &Connection,
+        conn: &impl AsConn,
         user_id: &str,
         keep: Option<&str>,
     ) -> rusqlite::Result<Vec<Vec<u8>>> {
-        Ok(store::delete_all(&Conn::Sqlite(conn), user_id, keep)?)
+        Ok(conn.with_conn(|conn| store::delete_all(conn, user_id, keep))?)
     }
 
     /// Signs one session of `user_id` out, in the caller's transaction: the session and the
     /// apps' grants opened from it (their clients hear of it by back-channel logout). None
     /// when there is no such session. [`Sessions::forget_ended`] after the commit.
     pub fn sign_out_in(
-        conn: &Connection,
+        conn: &impl AsConn,
         user_id: &str,
         id: &str,
         now: i64,
         reason: &str,
     ) -> rusqlite::Result<Option<Ended>> {
-        let Some((id, hash)) = store::delete_with_id(&Conn::Sqlite(conn), user_id, id)? else {
-            return Ok(None);
-        };
-        let families = tokens::revoke_session_families(conn, &[id], now, reason)?;
-        Ok(Some(Ended { sessions: vec![hash], families }))
+        Ok(conn.with_conn(|conn| {
+            let Some((id, hash)) = store::delete_with_id(conn, user_id, id)? else {
+                return Ok(None);
+            };
+            let families = tokens::revoke_session_families(conn, &[id], now, reason)?;
+            Ok::<_, SqlError>(Some(Ended { sessions: vec![hash], families }))
+        })?)
     }
 
     /// Signs every session of `user_id` but `keep` out, with the apps' grants opened from
     /// them, in the caller's transaction (API token families of the first-party API stay).
     pub fn sign_out_all_in(
-        conn: &Connection,
+        conn: &impl AsConn,
         user_id: &str,
         keep: Option<&str>,
         now: i64,
         reason: &str,
     ) -> rusqlite::Result<Ended> {
-        let deleted = store::delete_all_with_ids(&Conn::Sqlite(conn), user_id, keep)?;
-        let (ids, sessions): (Vec<String>, Vec<Vec<u8>>) = deleted.into_iter().unzip();
-        let families = tokens::revoke_session_families(conn, &ids, now, reason)?;
-        Ok(Ended { sessions, families })
+        Ok(conn.with_conn(|conn| {
+            let deleted = store::delete_all_with_ids(conn, user_id, keep)?;
+            let (ids, sessions): (Vec<String>, Vec<Vec<u8>>) = deleted.into_iter().unzip();
+            let families = tokens::revoke_session_families(conn, &ids, now, reason)?;
+            Ok::<_, SqlError>(Ended { sessions, families })
+        })?)
     }
 
     /// Ends everything `user_id` is signed in with, in the caller's transaction: every session
     /// (but `keep`) and every API token family (revoked for `reason`). After the transaction
     /// commits, [`Sessions::forget_ended`] drops them from the caches.
     pub fn end_all_in(
-        conn: &Connection,
+        conn: &impl AsConn,
         user_id: &str,
         keep: Option<&str>,
         now: i64,
         reason: &str,
     ) -> rusqlite::Result<Ended> {
-        let sessions = store::delete_all(&Conn::Sqlite(conn), user_id, keep)?;
-        let families = tokens::revoke_user_families(conn, user_id, now, reason)?;
-        Ok(Ended { sessions, families })
+        Ok(conn.with_conn(|conn| {
+            let sessions = store::delete_all(conn, user_id, keep)?;
+            let families = tokens::revoke_user_families(conn, user_id, now, reason)?;
+            Ok::<_, SqlError>(Ended { sessions, families })
+        })?)
     }
 
     /// Drops the credentials ended by [`Sessions::end_all_in`] (in a committed transaction)
@@ -337,14 +340,14 @@ impl Sessions {
     /// Whether the caller's session (or, for a bearer token, its family) still exists, checked
     /// inside a transaction that is about to act for it.
     pub fn still_signed_in(
-        conn: &Connection,
+        conn: &impl AsConn,
         method: AuthMethod,
         id: &str,
     ) -> rusqlite::Result<bool> {
-        match method {
-            AuthMethod::Session => Ok(store::exists(&Conn::Sqlite(conn), id)?),
-            AuthMethod::Bearer => Ok(!tokens::family_revoked(conn, id)?),
-        }
+        Ok(conn.with_conn(|conn| match method {
+            AuthMethod::Session => store::exists(conn, id),
+            AuthMethod::Bearer => tokens::family_revoked(conn, id).map(|revoked| !revoked),
+        })?)
     }
 
     /// Drops cache entries for sessions deleted elsewhere.
@@ -366,15 +369,10 @@ impl TouchWriter {
             let touches = std::mem::take(&mut batch);
             let result = self
                 .db
-                .run(move |conn| {
-                    let tx = crate::db::write_tx(conn)?;
+                .run_conn(move |conn| {
+                    let tx = conn.transaction()?;
                     for touch in &touches {
-                        store::touch(
-                            &Conn::Sqlite(&tx),
-                            &touch.session_id,
-                            touch.at,
-                            touch.ip.as_deref(),
-                        )?;
+                        store::touch(&tx, &touch.session_id, touch.at, touch.ip.as_deref())?;
                     }
                     tx.commit().map_err(DbError::from)
                 })

@@ -18,7 +18,9 @@ mod store;
 mod store_tests;
 
 pub use personal_data::TokensData;
-pub use service::{LiveRefresh, NewFamily, Revocable, Rotated, TokenError, TokenPair, Tokens};
+pub use service::{
+    LiveRefresh, NewFamily, Revocable, RoleOf, Rotated, TokenError, TokenPair, Tokens,
+};
 
 /// Token families other features end (a password change, an admin action, a sign-out) or
 /// check (a session's sign-in), and the client grants the OpenID Connect provider reads.

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use rusqlite::Connection;
-
 use super::jwt::{ACCESS_TOKEN_SECONDS, Claims};
 use super::live_keys::LiveJwtKeys;
 use super::store;
@@ -11,7 +9,7 @@ use crate::audit::RequestMeta;
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto;
-use crate::db::conn::{AsConn, Conn};
+use crate::db::conn::{AsConn, Conn, SqlError};
 use crate::db::{Db, DbError};
 use crate::identity::Amr;
 use crate::identity::Role;
@@ -87,6 +85,16 @@ impl From<rusqlite::Error> for TokenError {
         Self::Internal(e.into())
     }
 }
+
+impl From<SqlError> for TokenError {
+    fn from(e: SqlError) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+/// How a refresh reads the user's role now, inside its transaction (None: the account is
+/// gone): a function of the accounts, which sit above tokens.
+pub type RoleOf = fn(&Conn, &str) -> rusqlite::Result<Option<String>>;
 
 /// What a refresh attempt found.
 enum Refreshed {
@@ -224,9 +232,17 @@ impl Tokens {
         &self,
         refresh_token: &str,
         meta: &RequestMeta,
-        role_of: fn(&Connection, &str) -> rusqlite::Result<Option<String>>,
+        role_of: fn(&rusqlite::Connection, &str) -> rusqlite::Result<Option<String>>,
     ) -> Result<TokenPair, TokenError> {
-        let rotated = self.rotate(refresh_token, None, meta, role_of).await?;
+        // Until the accounts pass a `RoleOf` (a closure over their `role_of`, which takes any
+        // connection), their rusqlite form is called on SQLite's connection.
+        let role_of = move |conn: &Conn, id: &str| match conn {
+            Conn::Sqlite(raw) => role_of(raw, id),
+            Conn::Postgres(_) => Err(rusqlite::Error::ToSqlConversionFailure(
+                "the accounts' role_of is not given as a RoleOf".into(),
+            )),
+        };
+        let rotated = self.rotate_with(refresh_token, None, meta, role_of).await?;
         let (rotated, role) = rotated;
         let access_token =
             self.access_token(&rotated.user_id, &role, &rotated.family, rotated.amr, rotated.now)?;
@@ -246,7 +262,17 @@ impl Tokens {
         refresh_token: &str,
         client_id: Option<&str>,
         meta: &RequestMeta,
-        role_of: fn(&Connection, &str) -> rusqlite::Result<Option<String>>,
+        role_of: RoleOf,
+    ) -> Result<(Rotated, String), TokenError> {
+        self.rotate_with(refresh_token, client_id, meta, role_of).await
+    }
+
+    async fn rotate_with(
+        &self,
+        refresh_token: &str,
+        client_id: Option<&str>,
+        meta: &RequestMeta,
+        role_of: impl Fn(&Conn, &str) -> rusqlite::Result<Option<String>> + Send + 'static,
     ) -> Result<(Rotated, String), TokenError> {
         if refresh_token.is_empty() || refresh_token.len() > 128 {
             return Err(TokenError::InvalidRefreshToken);
@@ -258,10 +284,9 @@ impl Tokens {
         let client_id = client_id.map(str::to_string);
         let outcome = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
-                let db = Conn::Sqlite(&tx);
-                let Some(row) = store::find_refresh_to_spend(&db, &hash)? else {
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
+                let Some(row) = store::find_refresh_to_spend(&tx, &hash)? else {
                     return Ok((Refreshed::Invalid, None));
                 };
                 let owner = row.grant.as_ref().map(|g| g.client_id.as_str());
@@ -271,7 +296,7 @@ impl Tokens {
                 if row.family_revoked || now >= row.expires_at {
                     return Ok((Refreshed::Invalid, None));
                 }
-                if row.spent_at.is_some() || !store::spend(&db, &hash, now)? {
+                if row.spent_at.is_some() || !store::spend(&tx, &hash, now)? {
                     store::revoke_family(&tx, &row.family_id, now, "reuse")?;
                     let event = AuditEvent::by_user(
                         now,
@@ -289,7 +314,7 @@ impl Tokens {
                     return Ok((Refreshed::Invalid, None));
                 };
                 store::insert_refresh(
-                    &db,
+                    &tx,
                     &next_hash,
                     &row.family_id,
                     now,
@@ -342,10 +367,10 @@ impl Tokens {
         let reason = if client_id.is_some() { "client_revoked" } else { "revoked" };
         let family = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let family_id = match lookup {
-                    Err(hash) => match store::find_refresh(&Conn::Sqlite(&tx), &hash)? {
+                    Err(hash) => match store::find_refresh(&tx, &hash)? {
                         Some(row) => row.family_id,
                         None => return Ok(None),
                     },
@@ -399,7 +424,7 @@ impl Tokens {
         let generation = self.generation();
         let id = family.to_string();
         let revoked =
-            self.db.run(move |c| store::family_revoked(c, &id).map_err(DbError::from)).await?;
+            self.db.run_conn(move |c| store::family_revoked(c, &id).map_err(DbError::from)).await?;
         self.note_family(family, revoked, generation);
         Ok(revoked)
     }

@@ -15,7 +15,7 @@ use crate::db::conn::Conn;
 use crate::error::{ApiError, FieldError};
 use crate::http::StrictJson;
 use crate::http::tags::ApiTags;
-use crate::http::{AdminAuth, admin_change};
+use crate::http::{AdminAuth, request_meta};
 use crate::pii::FieldCipher;
 
 /// What the webhook API uses (built by the route table).
@@ -145,7 +145,7 @@ impl WebhooksApi {
     /// List the webhook endpoints.
     #[oai(path = "/", method = "get", operation_id = "list_webhooks")]
     async fn list(&self, _auth: AdminAuth) -> Result<Json<Vec<WebhookView>>, ApiError> {
-        let list = self.state.db.run(|c| endpoints::list(c).map_err(DbError::from)).await?;
+        let list = self.state.db.run_conn(|c| endpoints::list(c).map_err(ApiError::from)).await?;
         Ok(Json(list.into_iter().map(Into::into).collect()))
     }
 
@@ -212,12 +212,11 @@ impl WebhooksApi {
         let rows = self
             .state
             .db
-            .run(move |c| {
-                let c = Conn::Sqlite(c);
-                if store::find_endpoint(&c, &id)?.is_none() {
+            .run_conn(move |c| {
+                if store::find_endpoint(c, &id)?.is_none() {
                     return Ok(None);
                 }
-                Ok::<_, DbError>(Some(store::recent(&c, &id, limit)?))
+                Ok::<_, DbError>(Some(store::recent(c, &id, limit)?))
             })
             .await?
             .ok_or(WebhookError::NotFound)?;
@@ -239,8 +238,8 @@ impl WebhooksApi {
     ) -> Result<WebhookChanged, ApiError> {
         let (id, delivery) = (id.0, delivery_id.0);
         self.change(req, &auth, move |c, now, actor| {
-            let tx = crate::db::write_tx(c)?;
-            if !store::redeliver(&Conn::Sqlite(&tx), &id, delivery, now)? {
+            let tx = c.transaction()?;
+            if !store::redeliver(&tx, &id, delivery, now)? {
                 return Err(WebhookError::DeliveryNotFound);
             }
             let event = AuditEvent {
@@ -266,11 +265,18 @@ impl WebhooksApi {
         &self,
         req: &Request,
         auth: &AdminAuth,
-        work: impl FnOnce(&mut rusqlite::Connection, i64, &Actor<'_>) -> Result<T, WebhookError>
-        + Send
-        + 'static,
+        work: impl FnOnce(&Conn, i64, &Actor<'_>) -> Result<T, WebhookError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        admin_change(&self.state.db, &*self.state.clock, req, auth, work).await
+        // `http::admin_change` with a `Conn`, which either engine can serve.
+        let admin = auth.principal().user_id.clone();
+        let (ip, now) = (request_meta(req).ip, self.state.clock.unix());
+        self.state
+            .db
+            .run_conn(move |c| {
+                let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
+                work(c, now, &actor).map_err(ApiError::from)
+            })
+            .await
     }
 }
 
@@ -286,7 +292,6 @@ impl From<WebhookError> for ApiError {
             WebhookError::Invalid(field, message) => {
                 Self::validation(vec![FieldError { field: field.into(), message }])
             }
-            WebhookError::Sqlite(cause) => Self::internal(cause),
             WebhookError::Sql(cause) => Self::internal(cause),
         }
     }

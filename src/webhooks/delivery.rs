@@ -18,7 +18,6 @@ use super::signing;
 use super::store::{self, DueDelivery, TryOutcome};
 use crate::audit::{self, AuditEvent, actions};
 use crate::clock::Clock;
-use crate::db::conn::Conn;
 use crate::db::{Db, DbError};
 use crate::pii::FieldCipher;
 
@@ -95,9 +94,9 @@ impl Deliveries {
             self.in_flight().finished_since_query.clear();
             let due = self
                 .db
-                .run(move |c| {
+                .run_conn(move |c| {
                     let (limit, until) = (MAX_IN_FLIGHT as i64 * 4, now + CLAIM_SECONDS);
-                    Ok::<_, DbError>(store::claim_due(&Conn::Sqlite(c), now, limit, until)?)
+                    Ok::<_, DbError>(store::claim_due(c, now, limit, until)?)
                 })
                 .await?;
             let (mut started_now, mut waiting_for_room) = (0, false);
@@ -137,10 +136,9 @@ impl Deliveries {
             started += started_now;
             if not_started.iter().any(|d| d.claimed_until.is_some()) {
                 self.db
-                    .run(move |c| {
-                        let c = Conn::Sqlite(c);
+                    .run_conn(move |c| {
                         for delivery in &not_started {
-                            store::release(&c, delivery)?;
+                            store::release(c, delivery)?;
                         }
                         Ok::<_, DbError>(())
                     })
@@ -201,10 +199,9 @@ impl Deliveries {
             Some(_) => TryOutcome::Retry(now + backoff(delivery.attempts)),
         };
         self.db
-            .run(move |c| {
-                let tx = crate::db::write_tx(c)?;
-                let conn = Conn::Sqlite(&tx);
-                store::record_try(&conn, delivery.id, now, status, error.as_deref(), outcome)?;
+            .run_conn(move |c| {
+                let tx = c.transaction()?;
+                store::record_try(&tx, delivery.id, now, status, error.as_deref(), outcome)?;
                 if matches!(outcome, TryOutcome::Failed) {
                     let event = AuditEvent {
                         at: now,

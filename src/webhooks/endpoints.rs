@@ -5,7 +5,6 @@
 //! once, and a rotation keeps the old one signing beside the new for 24 hours, so a receiver
 //! can switch without losing a delivery.
 
-use rusqlite::Connection;
 use url::Url;
 
 pub use super::endpoint::Endpoint;
@@ -13,7 +12,7 @@ use super::events::EventType;
 use super::signing;
 use super::store;
 use crate::audit::{self, Actor, AuditEvent, actions};
-use crate::db::conn::{Conn, SqlError};
+use crate::db::conn::{AsConn, Conn, SqlError};
 use crate::pii::FieldCipher;
 
 /// How long a rotated-out secret still signs.
@@ -53,9 +52,14 @@ pub enum WebhookError {
     #[error("{1}")]
     Invalid(&'static str, String),
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
-    #[error(transparent)]
     Sql(#[from] SqlError),
+}
+
+/// The audit log's error, until it returns [`SqlError`] too.
+impl From<rusqlite::Error> for WebhookError {
+    fn from(e: rusqlite::Error) -> Self {
+        WebhookError::Sql(e.into())
+    }
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> WebhookError {
@@ -130,9 +134,12 @@ fn record(
     audit::record(conn, &event)
 }
 
+// The changes below take any connection ([`AsConn`]: the API's, the CLI's, a test's) and
+// open their own transaction on it.
+
 /// Registers an endpoint; its secret is returned this once.
 pub fn add(
-    conn: &mut Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     new: &NewEndpoint,
     actor: &Actor<'_>,
@@ -143,62 +150,65 @@ pub fn add(
     let id = format!("wh_{}", crate::crypto::base64url(&rand::random::<[u8; 12]>()));
     let secret = signing::new_secret();
     let sealed = pii.seal_text(SECRET_CONTEXT, &secret);
-    let tx = crate::db::write_tx(conn)?;
-    let conn = Conn::Sqlite(&tx);
-    store::insert_endpoint(&conn, &id, &url, &events.join(" "), &sealed, actor.user_id, now)?;
-    let endpoint = store::find_endpoint(&conn, &id)?.expect("just inserted");
-    record(&conn, actions::WEBHOOK_ADDED, &endpoint, actor, now)?;
-    tx.commit()?;
-    Ok(Registered { endpoint, secret })
+    conn.with_conn(|conn| {
+        let tx = conn.transaction()?;
+        store::insert_endpoint(&tx, &id, &url, &events.join(" "), &sealed, actor.user_id, now)?;
+        let endpoint = store::find_endpoint(&tx, &id)?.expect("just inserted");
+        record(&tx, actions::WEBHOOK_ADDED, &endpoint, actor, now)?;
+        tx.commit()?;
+        Ok(Registered { endpoint, secret })
+    })
 }
 
-pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Endpoint>> {
-    Ok(store::list_endpoints(&Conn::Sqlite(conn))?)
+pub fn list(conn: &impl AsConn) -> Result<Vec<Endpoint>, WebhookError> {
+    Ok(conn.with_conn(store::list_endpoints)?)
 }
 
 /// Removes an endpoint and the deliveries still waiting for it.
 pub fn remove(
-    conn: &mut Connection,
+    conn: &impl AsConn,
     id: &str,
     actor: &Actor<'_>,
     now: i64,
 ) -> Result<Endpoint, WebhookError> {
-    let tx = crate::db::write_tx(conn)?;
-    let conn = Conn::Sqlite(&tx);
-    let endpoint = store::find_endpoint(&conn, id)?.ok_or(WebhookError::NotFound)?;
-    store::delete_endpoint(&conn, id)?;
-    record(&conn, actions::WEBHOOK_REMOVED, &endpoint, actor, now)?;
-    tx.commit()?;
-    Ok(endpoint)
+    conn.with_conn(|conn| {
+        let tx = conn.transaction()?;
+        let endpoint = store::find_endpoint_to_change(&tx, id)?.ok_or(WebhookError::NotFound)?;
+        store::delete_endpoint(&tx, id)?;
+        record(&tx, actions::WEBHOOK_REMOVED, &endpoint, actor, now)?;
+        tx.commit()?;
+        Ok(endpoint)
+    })
 }
 
 /// Gives an endpoint a new secret; the old one signs beside it for [`OLD_SECRET_SECONDS`].
 pub fn rotate_secret(
-    conn: &mut Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     id: &str,
     actor: &Actor<'_>,
     now: i64,
 ) -> Result<Registered, WebhookError> {
-    let tx = crate::db::write_tx(conn)?;
-    let conn = Conn::Sqlite(&tx);
-    let old = store::sealed_secret_to_rotate(&conn, id)?.ok_or(WebhookError::NotFound)?;
-    let old = pii
-        .open_text(SECRET_CONTEXT, &old)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let secret = signing::new_secret();
-    store::rotate_secret(
-        &conn,
-        id,
-        &pii.seal_text(SECRET_CONTEXT, &secret),
-        &pii.seal_text(PREVIOUS_SECRET_CONTEXT, &old),
-        now + OLD_SECRET_SECONDS,
-        now,
-    )?;
-    let endpoint = store::find_endpoint(&conn, id)?.expect("just updated");
-    record(&conn, actions::WEBHOOK_SECRET_ROTATED, &endpoint, actor, now)?;
-    tx.commit()?;
-    Ok(Registered { endpoint, secret })
+    conn.with_conn(|conn| {
+        let tx = conn.transaction()?;
+        let old = store::sealed_secret_to_rotate(&tx, id)?.ok_or(WebhookError::NotFound)?;
+        let old = pii
+            .open_text(SECRET_CONTEXT, &old)
+            .map_err(|e| SqlError::Conversion { column: 0, message: e.to_string() })?;
+        let secret = signing::new_secret();
+        store::rotate_secret(
+            &tx,
+            id,
+            &pii.seal_text(SECRET_CONTEXT, &secret),
+            &pii.seal_text(PREVIOUS_SECRET_CONTEXT, &old),
+            now + OLD_SECRET_SECONDS,
+            now,
+        )?;
+        let endpoint = store::find_endpoint(&tx, id)?.expect("just updated");
+        record(&tx, actions::WEBHOOK_SECRET_ROTATED, &endpoint, actor, now)?;
+        tx.commit()?;
+        Ok(Registered { endpoint, secret })
+    })
 }
 
 #[cfg(test)]

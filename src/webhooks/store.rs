@@ -47,6 +47,19 @@ pub fn find_endpoint(conn: &Conn, id: &str) -> SqlResult<Option<Endpoint>> {
     .optional()
 }
 
+/// An endpoint about to be removed: on PostgreSQL it stays locked until the transaction ends,
+/// so that a second removal at once (another admin, another node) waits and finds it gone, as
+/// under SQLite's single writer, instead of both removing it and both being audited.
+pub fn find_endpoint_to_change(conn: &Conn, id: &str) -> SqlResult<Option<Endpoint>> {
+    let lock = conn.for_update();
+    conn.query_row(
+        &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1{lock}"),
+        [id],
+        endpoint,
+    )
+    .optional()
+}
+
 pub fn list_endpoints(conn: &Conn) -> SqlResult<Vec<Endpoint>> {
     conn.query_map(
         &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at"),

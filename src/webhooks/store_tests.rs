@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use super::events::{Event, EventType};
 use super::store::{self, TryOutcome};
 use crate::db::conn::Conn;
-use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, postgres_client_in};
+use crate::db::conn_tests::{
+    drop_schema, on_both_engines, postgres_client, postgres_client_in, race_on_postgres,
+};
 
 fn event(kind: EventType) -> Event {
     Event::user(kind, "u1", Some(3), serde_json::json!({}))
@@ -62,9 +64,32 @@ fn endpoints_are_added_listed_rotated_and_removed_alike_on_both_engines() {
             Some(60)
         );
 
+        let b = store::find_endpoint_to_change(conn, "wh_b").unwrap().unwrap();
+        assert_eq!(
+            (b.id.as_str(), b.events.as_slice()),
+            ("wh_b", &["user.updated".to_string()][..])
+        );
         store::delete_endpoint(conn, "wh_b").unwrap();
         assert!(store::find_endpoint(conn, "wh_b").unwrap().is_none());
+        assert!(store::find_endpoint_to_change(conn, "wh_b").unwrap().is_none());
     });
+}
+
+/// Two admins removing one endpoint at once on two nodes: the second waits for the first and
+/// finds it gone (one removal, one audit record).
+#[test]
+fn an_endpoint_being_removed_on_one_postgres_connection_is_read_gone_on_another() {
+    let Some((mut client, schema)) = postgres_client() else { return };
+    crate::db::migrate_postgres(&mut client).unwrap();
+    endpoint(&Conn::Postgres(std::cell::RefCell::new(&mut client)), "wh_a", "user.deleted", 0);
+    let seen = race_on_postgres(
+        &schema,
+        |tx| assert!(store::find_endpoint_to_change(tx, "wh_a").unwrap().is_some()),
+        |tx| store::find_endpoint_to_change(tx, "wh_a").unwrap(),
+        |tx| store::delete_endpoint(tx, "wh_a").unwrap(),
+    );
+    assert!(seen.is_none(), "the second removal read an endpoint being removed");
+    drop_schema(&mut client, &schema);
 }
 
 #[test]
