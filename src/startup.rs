@@ -283,7 +283,12 @@ pub fn build(
         Outbox::new(db.clone(), mail, sms, clock.clone(), outbox_heartbeat.clone(), pii.clone());
     let backups = Arc::new(Backups::new(data_dir.clone(), config.backup.keep));
     let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
-    let captcha = Arc::new(crate::captcha::Captcha::new(&config.captcha, clock.clone()));
+    let captcha = Arc::new(crate::captcha::Captcha::new(
+        &config.captcha,
+        clock.clone(),
+        keys.session_secret.expose(),
+        db.clone(),
+    ));
     let uploads = crate::drivers::uploads::FileUploadStore::open(&data_dir, pii.clone())
         .context("cannot create the uploads directory")?;
     let sealed = LicenceImages(&uploads)

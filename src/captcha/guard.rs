@@ -12,7 +12,7 @@ use crate::ratelimit::{RateLimits, SensitiveRefusal};
 /// spent when present. Past the per-address tier a solution is required (`428
 /// captcha_required`) instead of a 429, unless the captcha is off; `always` requires one in
 /// any case (registration). Returns whether a solved captcha came with the request.
-pub fn guard_sensitive(
+pub async fn guard_sensitive(
     limits: &RateLimits,
     captcha: &Captcha,
     req: &Request,
@@ -22,7 +22,7 @@ pub fn guard_sensitive(
 ) -> Result<bool, ApiError> {
     let solved = match solution {
         Some(solution) => {
-            solution.verify(captcha)?;
+            solution.verify(captcha).await?;
             true
         }
         None => false,

@@ -3,38 +3,34 @@
 //!
 //! A challenge is `<id>.<expires_at>.<difficulty>.<mac>`: a random id, when it stops being
 //! accepted (Unix seconds, [`CHALLENGE_SECONDS`] after issue), the number of leading zero bits
-//! asked for, and an HMAC-SHA256 over the three under a key made at start-up. A solution is a
+//! asked for, and an HMAC-SHA256 over the three under a key derived from the session secret
+//! (every node holds the same key files, so a challenge from one node is good on another). A solution is a
 //! `nonce` (1 to 32 ASCII letters or digits; the web UI counts up in decimal) such that
 //! `SHA-256("<challenge>:<nonce>")` starts with `difficulty` zero bits (hashcash style). It
 //! takes the client about 2^difficulty hashes and the server one.
 //!
-//! Each challenge is accepted once: its id is kept in a bounded in-memory set until it would
-//! have expired anyway. The set does not survive a restart, and neither do challenges: the key
-//! is random per process, so a challenge issued before a restart is simply `captcha_invalid`
-//! after it (the web UI fetches a new one), and a solved one cannot be replayed.
+//! Each challenge is accepted once: its id goes into the database's `captcha_spends` until it
+//! would have expired anyway ([`spends`]), which every node shares and a restart keeps.
 
 pub mod api;
 mod guard;
 mod solution;
+pub mod spends;
 
 pub use guard::guard_sensitive;
 pub use solution::CaptchaSolution;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
 use crate::config::CaptchaConfig;
 use crate::crypto;
+use crate::db::{Db, DbError};
 
 /// How long a challenge is accepted after it is issued.
 pub const CHALLENGE_SECONDS: i64 = 300;
-/// Spent challenge ids kept at most. A solve costs the client ~2^difficulty hashes, so
-/// filling this within [`CHALLENGE_SECONDS`] would take far more work than an attacker can
-/// spend; past it the least recently used ids go first.
-const MAX_SPENT: u64 = 1_000_000;
 const MAX_NONCE_LEN: usize = 32;
 
 /// What is wrong with a captcha solution.
@@ -47,6 +43,9 @@ pub enum CaptchaError {
     Expired,
     #[error("the captcha challenge was already used")]
     Used,
+    /// The spend could not be recorded (the database is unreachable).
+    #[error("the captcha solution cannot be checked now")]
+    Unavailable,
 }
 
 /// A fresh challenge for a client to solve.
@@ -59,23 +58,32 @@ pub struct Challenge {
 pub struct Captcha {
     enabled: bool,
     difficulty: u8,
-    key: [u8; 32],
+    key: Vec<u8>,
     clock: Arc<dyn Clock>,
-    spent: moka::sync::Cache<String, ()>,
+    db: Db,
+}
+
+/// A solution whose signature, expiry and work are good, not yet spent.
+struct Checked<'c> {
+    id: &'c str,
+    expires_at: i64,
 }
 
 impl Captcha {
-    pub fn new(config: &CaptchaConfig, clock: Arc<dyn Clock>) -> Self {
-        let spent = moka::sync::Cache::builder()
-            .max_capacity(MAX_SPENT)
-            .time_to_live(Duration::from_secs(CHALLENGE_SECONDS as u64 + 60))
-            .build();
+    /// `session_secret` is the key file every node shares; the captcha's key is derived from
+    /// it, so no node's challenge is another's forgery.
+    pub fn new(
+        config: &CaptchaConfig,
+        clock: Arc<dyn Clock>,
+        session_secret: &[u8; 32],
+        db: Db,
+    ) -> Self {
         Self {
             enabled: config.enabled,
             difficulty: config.difficulty,
-            key: rand::random(),
+            key: crypto::keyed_hash(session_secret, &[b"gatehouse captcha key"]),
             clock,
-            spent,
+            db,
         }
     }
 
@@ -103,7 +111,22 @@ impl Captcha {
     }
 
     /// Checks a solution and spends its challenge.
-    pub fn verify(&self, challenge: &str, nonce: &str) -> Result<(), CaptchaError> {
+    pub async fn verify(&self, challenge: &str, nonce: &str) -> Result<(), CaptchaError> {
+        let Checked { id, expires_at } = self.check(challenge, nonce)?;
+        let (id, now) = (id.to_string(), self.clock.unix());
+        let first = self
+            .db
+            .run_conn(move |conn| spends::spend(conn, &id, expires_at, now).map_err(DbError::from))
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "cannot record a captcha spend");
+                CaptchaError::Unavailable
+            })?;
+        if first { Ok(()) } else { Err(CaptchaError::Used) }
+    }
+
+    /// Checks a solution without spending it.
+    fn check<'c>(&self, challenge: &'c str, nonce: &str) -> Result<Checked<'c>, CaptchaError> {
         if challenge.len() > 200
             || nonce.is_empty()
             || nonce.len() > MAX_NONCE_LEN
@@ -137,17 +160,7 @@ impl Captcha {
         {
             return Err(CaptchaError::Invalid);
         }
-        let entry = self.spent.entry(id.to_string()).or_insert(());
-        if !entry.is_fresh() {
-            return Err(CaptchaError::Used);
-        }
-        Ok(())
-    }
-
-    /// Spent challenges held now (for the memory benchmark and tests).
-    pub fn spent_count(&self) -> u64 {
-        self.spent.run_pending_tasks();
-        self.spent.entry_count()
+        Ok(Checked { id, expires_at })
     }
 }
 
@@ -179,10 +192,19 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
+    /// A captcha on a fresh SQLite database (its spends run on both engines in
+    /// [`spends`]' tests), and its clock.
+    fn captcha_with(difficulty: u8, secret: [u8; 32], clock: &ManualClock) -> Captcha {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::open(&dir.keep().join("captcha.db")).unwrap();
+        crate::db::migrate(&mut db.get().unwrap()).unwrap();
+        let config = CaptchaConfig { enabled: true, difficulty };
+        Captcha::new(&config, Arc::new(clock.clone()), &secret, db)
+    }
+
     fn captcha(difficulty: u8) -> (Captcha, ManualClock) {
         let clock = ManualClock::new(chrono::Utc::now());
-        let config = CaptchaConfig { enabled: true, difficulty };
-        (Captcha::new(&config, Arc::new(clock.clone())), clock)
+        (captcha_with(difficulty, rand::random(), &clock), clock)
     }
 
     #[test]
@@ -192,33 +214,41 @@ mod tests {
         assert_eq!(leading_zero_bits(&[0x00, 0x00]), 16);
     }
 
-    #[test]
-    fn a_solution_is_accepted_once() {
-        let (captcha, _) = captcha(8);
-        let c = captcha.challenge();
+    #[tokio::test]
+    async fn a_solution_is_accepted_once_on_every_node() {
+        let clock = ManualClock::new(chrono::Utc::now());
+        let secret = rand::random();
+        let node_a = captcha_with(8, secret, &clock);
+        let mut node_b = captcha_with(8, secret, &clock);
+        node_b.db = node_a.db.clone();
+        let c = node_a.challenge();
         let nonce = solve(&c.challenge, c.difficulty);
-        assert_eq!(captcha.verify(&c.challenge, &nonce), Ok(()));
-        assert_eq!(captcha.verify(&c.challenge, &nonce), Err(CaptchaError::Used));
+        assert_eq!(node_b.verify(&c.challenge, &nonce).await, Ok(()), "another node's challenge");
+        assert_eq!(node_a.verify(&c.challenge, &nonce).await, Err(CaptchaError::Used));
+        assert_eq!(node_b.verify(&c.challenge, &nonce).await, Err(CaptchaError::Used));
     }
 
-    #[test]
-    fn forged_expired_unsolved_and_malformed_solutions_are_refused() {
+    #[tokio::test]
+    async fn forged_expired_unsolved_and_malformed_solutions_are_refused() {
         let (captcha, clock) = captcha(8);
         let c = captcha.challenge();
         let nonce = solve(&c.challenge, c.difficulty);
         // Forged: a lower difficulty with the old signature, another id, another key.
         let easier = c.challenge.replacen(".8.", ".0.", 1);
-        assert_eq!(captcha.verify(&easier, "0"), Err(CaptchaError::Invalid));
+        assert_eq!(captcha.verify(&easier, "0").await, Err(CaptchaError::Invalid));
         let (other, _) = self::captcha(8);
         let theirs = other.challenge();
         let their_nonce = solve(&theirs.challenge, 8);
-        assert_eq!(captcha.verify(&theirs.challenge, &their_nonce), Err(CaptchaError::Invalid));
+        assert_eq!(
+            captcha.verify(&theirs.challenge, &their_nonce).await,
+            Err(CaptchaError::Invalid)
+        );
         // Not solved: find a nonce whose hash has too few zero bits.
         let lazy = (0..)
             .map(|n: u32| n.to_string())
             .find(|n| leading_zero_bits(&Sha256::digest(format!("{}:{n}", c.challenge))) < 8)
             .unwrap();
-        assert_eq!(captcha.verify(&c.challenge, &lazy), Err(CaptchaError::Invalid));
+        assert_eq!(captcha.verify(&c.challenge, &lazy).await, Err(CaptchaError::Invalid));
         for (challenge, nonce) in [
             ("", "1"),
             ("a.b.c", "1"),
@@ -229,26 +259,24 @@ mod tests {
             (c.challenge.as_str(), &"1".repeat(33)),
         ] {
             assert_eq!(
-                captcha.verify(challenge, nonce),
+                captcha.verify(challenge, nonce).await,
                 Err(CaptchaError::Invalid),
                 "{challenge:?} {nonce:?}"
             );
         }
         clock.advance(chrono::Duration::seconds(CHALLENGE_SECONDS));
-        assert_eq!(captcha.verify(&c.challenge, &nonce), Err(CaptchaError::Expired));
+        assert_eq!(captcha.verify(&c.challenge, &nonce).await, Err(CaptchaError::Expired));
     }
 
-    #[test]
-    fn raising_the_difficulty_voids_easier_challenges() {
+    #[tokio::test]
+    async fn raising_the_difficulty_voids_easier_challenges() {
         let clock = ManualClock::new(chrono::Utc::now());
-        let easy =
-            Captcha::new(&CaptchaConfig { enabled: true, difficulty: 4 }, Arc::new(clock.clone()));
-        let mut hard =
-            Captcha::new(&CaptchaConfig { enabled: true, difficulty: 8 }, Arc::new(clock));
-        hard.key = easy.key;
+        let secret = rand::random();
+        let easy = captcha_with(4, secret, &clock);
+        let hard = captcha_with(8, secret, &clock);
         let c = easy.challenge();
         let nonce = solve(&c.challenge, 4);
-        assert_eq!(hard.verify(&c.challenge, &nonce), Err(CaptchaError::Invalid));
-        assert_eq!(easy.verify(&c.challenge, &nonce), Ok(()));
+        assert_eq!(hard.verify(&c.challenge, &nonce).await, Err(CaptchaError::Invalid));
+        assert_eq!(easy.verify(&c.challenge, &nonce).await, Ok(()));
     }
 }

@@ -16,8 +16,8 @@ pub struct CaptchaSolution {
 
 impl CaptchaSolution {
     /// Checks and spends the solution: a 400 problem when it is not accepted.
-    pub fn verify(&self, captcha: &Captcha) -> Result<(), ApiError> {
-        captcha.verify(&self.challenge, &self.nonce).map_err(|e| match e {
+    pub async fn verify(&self, captcha: &Captcha) -> Result<(), ApiError> {
+        captcha.verify(&self.challenge, &self.nonce).await.map_err(|e| match e {
             CaptchaError::Invalid => ApiError::bad_request(
                 "captcha_invalid",
                 "The captcha solution is not valid. Get a new challenge and solve it again.",
@@ -30,6 +30,9 @@ impl CaptchaSolution {
                 "captcha_already_used",
                 "This captcha was already used. Get a new challenge and solve it again.",
             ),
+            CaptchaError::Unavailable => {
+                ApiError::unavailable("unavailable", "Please try again in a moment.")
+            }
         })
     }
 }

@@ -50,7 +50,8 @@ impl AuthApi {
             &email,
             body.captcha.as_ref(),
             true,
-        )?;
+        )
+        .await?;
         let input = Registration {
             email: body.email,
             password: body.password,
@@ -92,7 +93,8 @@ impl AuthApi {
             &email,
             body.0.captcha.as_ref(),
             false,
-        )?;
+        )
+        .await?;
         self.state.accounts.resend_verification(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }
@@ -123,7 +125,8 @@ impl AuthApi {
             &email,
             body.captcha.as_ref(),
             false,
-        )?;
+        )
+        .await?;
         let gate = SignInGate {
             captcha_missing: self.state.captcha.enabled() && !solved,
             through_pause: self.state.captcha.enabled() && solved,
@@ -210,7 +213,8 @@ impl AuthApi {
             &email,
             body.0.captcha.as_ref(),
             false,
-        )?;
+        )
+        .await?;
         self.state.accounts.forgot_password(&body.0.email, &request_meta(req)).await?;
         Ok(Accepted::Accepted(status("accepted")))
     }

@@ -100,7 +100,8 @@ impl TokensApi {
             &email,
             body.captcha.as_ref(),
             false,
-        )?;
+        )
+        .await?;
         let grant = crate::accounts::service::Grant {
             email: &body.email,
             password: &body.password,
