@@ -17,6 +17,8 @@ pub struct OpsApi {
 /// A worker that has not looked for work for this long counts as not running (a pass may
 /// include slow SMTP conversations).
 const WORKER_SILENCE: std::time::Duration = std::time::Duration::from_secs(120);
+/// How long `/ready` waits for the database before it answers "not ready".
+const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The process is alive.
 #[derive(Object)]
@@ -68,21 +70,29 @@ impl OpsApi {
         // The time in the text the column has always held (UTC, milliseconds), made here:
         // strftime() is SQLite's, and the same statement must run on PostgreSQL.
         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        let write = self
-            .state
-            .db
-            .run_conn(move |conn| {
-                conn.execute("UPDATE readiness_probe SET checked_at = ?1 WHERE id = 1", [now])
-                    .map_err(DbError::from)
-            })
-            .await;
+        let write = self.state.db.run_conn(move |conn| {
+            conn.execute("UPDATE readiness_probe SET checked_at = ?1 WHERE id = 1", [now])
+                .map_err(DbError::from)
+        });
+        // A PostgreSQL server that is down makes a connection wait up to the pool's timeout;
+        // a load balancer's probe should hear "not ready" before its own timeout.
         let mut failures = Vec::new();
-        if let Err(e) = write {
-            tracing::warn!(error = %e, "readiness check failed: database not writable");
-            failures.push(FieldError {
-                field: "database".into(),
-                message: "the database does not accept writes".into(),
-            });
+        match tokio::time::timeout(DATABASE_WAIT, write).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness check failed: database not writable");
+                failures.push(FieldError {
+                    field: "database".into(),
+                    message: "the database does not accept writes".into(),
+                });
+            }
+            Err(_) => {
+                tracing::warn!("readiness check failed: the database did not answer in time");
+                failures.push(FieldError {
+                    field: "database".into(),
+                    message: "the database did not answer within 3 seconds".into(),
+                });
+            }
         }
         if !self.state.outbox_heartbeat.alive(WORKER_SILENCE) {
             failures.push(FieldError {
