@@ -46,5 +46,6 @@ mod sms_providers;
 mod strict_bodies;
 mod support;
 mod tokens;
+mod two_nodes;
 mod uniform;
 mod webhooks;

@@ -10,6 +10,7 @@ pub mod http_sink;
 pub mod licence_images;
 pub mod oidc;
 pub mod passkey;
+pub mod pg_cluster;
 pub mod phones;
 pub mod process;
 pub mod smtp_sink;
