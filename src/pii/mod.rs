@@ -23,3 +23,6 @@ pub use cipher::{CipherError, FieldCipher};
 pub use erasure::{DeleteReason, Erasure, ErasureError};
 pub use keyring::KeyRing;
 pub use personal_data::{AfterErase, Person, PersonalData, Purged};
+
+#[cfg(test)]
+mod sealed_tests;

@@ -8,10 +8,16 @@
 //! deleted only once a full scan finds nothing sealed under it, a few seconds after the last
 //! re-sealing pass (a server that read the old active id just before the switch may still be
 //! committing a value under it); `pii.key` (id 1) stays, as it roots the blind indexes.
+//!
+//! The column passes and the key records run on either engine ([`Conn`]); the command still
+//! hands a rusqlite connection, which the sealed files' pass ([`SealedFiles`], the drivers')
+//! takes.
 
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
+
+use crate::db::conn::{Conn, SqlError, SqlResult};
 
 use super::sealed::{self, FileSealError, Pass, SealError, SealedColumns, SealedFiles};
 use super::start_checks;
@@ -33,6 +39,8 @@ pub enum RotateError {
     SealFile(#[from] FileSealError),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Sql(#[from] SqlError),
 }
 
 #[derive(Debug, Default)]
@@ -62,7 +70,7 @@ fn in_use(
     sealed: &[SealedColumns],
     files: &dyn SealedFiles,
 ) -> Result<std::collections::BTreeMap<u32, u64>, RotateError> {
-    let mut counts = sealed::values_per_key(conn, sealed)?;
+    let mut counts = sealed::values_per_key(&Conn::Sqlite(conn), sealed)?;
     for (id, n) in files.per_key(conn)? {
         *counts.entry(id).or_insert(0) += n;
     }
@@ -86,9 +94,7 @@ pub fn rotate(
         report.resumed = true;
         report.key_id = active;
     } else {
-        let used: u32 =
-            conn.query_row("SELECT coalesce(max(id), 1) FROM pii_keys", [], |r| r.get(0))?;
-        let id = ring.add_key(used)?;
+        let id = ring.add_key(newest_key_id(&Conn::Sqlite(conn))?)?;
         // Recorded before it seals anything, so start-up can check it.
         start_checks::record_keys(conn, pii, now)?;
         ring.set_active(id)?;
@@ -145,7 +151,7 @@ pub fn retire_unused(
         } else {
             // Recorded as retired first: a crash before the file goes leaves a harmless file,
             // never a database that names a key whose file is gone.
-            conn.execute("UPDATE pii_keys SET retired_at = ?2 WHERE id = ?1", params![id, now])?;
+            mark_retired(&Conn::Sqlite(conn), id, now)?;
             if ring.remove_key(id)? {
                 removed.push(id);
             }
@@ -155,4 +161,15 @@ pub fn retire_unused(
         kept.push(ROOT_KEY_ID);
     }
     Ok((removed, kept))
+}
+
+/// The highest key id the database has recorded (1 before any): a new key takes the next.
+pub(super) fn newest_key_id(conn: &Conn) -> SqlResult<u32> {
+    conn.query_row("SELECT coalesce(max(id), 1) FROM pii_keys", [] as [i64; 0], |r| r.get(0))
+}
+
+/// Records that key `id` seals nothing any more.
+pub(super) fn mark_retired(conn: &Conn, id: u32, now: i64) -> SqlResult<()> {
+    conn.execute("UPDATE pii_keys SET retired_at = ?2 WHERE id = ?1", params![id, now])?;
+    Ok(())
 }

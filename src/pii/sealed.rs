@@ -1,7 +1,9 @@
 //! Which stored columns hold sealed personal data, and the row-by-row work on them shared by
 //! the start-up migration (seal what is still plain text) and key rotation (re-seal under the
 //! active key): both walk a table in primary-key order, a batch per write transaction, so a
-//! concurrent writer never has its change overwritten by a stale copy.
+//! concurrent writer never has its change overwritten by a stale copy (on PostgreSQL the
+//! batch's rows are read `FOR UPDATE`: another node's change waits for the batch, or the
+//! batch for it, instead of being overwritten by a copy read before it).
 //!
 //! A feature that stores personal data declares its sealed columns ([`SealedColumns`], in its
 //! `personal_data.rs`), seals with the context `"<table>.<column>"`, and gets migration and
@@ -9,14 +11,18 @@
 //! (`startup::SEALED`). TEXT columns hold sealed text ([`FieldCipher::seal_text`]); BLOB
 //! columns hold sealed bytes ([`FieldCipher::seal`]). Sealed files (licence images) are walked
 //! through [`SealedFiles`] in the same passes.
+//!
+//! The column passes run on either engine ([`Conn`]); [`SealedFiles`] still takes rusqlite's
+//! connection (its one implementation, the licence images, is the drivers').
 
 use aes_gcm::Aes256Gcm;
-use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::Connection;
+use rusqlite::types::{ToSql, Value};
 
 use std::collections::BTreeMap;
 use std::io;
 
+use crate::db::conn::{AsConn, Conn, SqlError, SqlResult};
 use crate::pii::cipher::{self, CipherError, FieldCipher};
 
 /// A table's sealed columns.
@@ -110,14 +116,25 @@ pub enum SealError {
     #[error("{table}.{column} of row {row}: {source}")]
     Cipher { table: &'static str, column: &'static str, row: String, source: CipherError },
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    Sql(#[from] SqlError),
 }
 
 /// One batch: up to `limit` rows after `after` (None: from the start), in one write
 /// transaction. Returns the last key seen (None: the table is done), the rows read and how
 /// many values changed.
 pub fn batch(
-    conn: &mut Connection,
+    conn: &impl AsConn,
+    pii: &FieldCipher,
+    spec: &SealedColumns,
+    after: Option<&Value>,
+    limit: usize,
+    pass: Pass,
+) -> Result<(Option<Value>, usize, usize), SealError> {
+    conn.with_conn(|conn| batch_on(conn, pii, spec, after, limit, pass))
+}
+
+fn batch_on(
+    conn: &Conn,
     pii: &FieldCipher,
     spec: &SealedColumns,
     after: Option<&Value>,
@@ -133,26 +150,30 @@ pub fn batch(
             })?,
         ),
     };
-    let tx = crate::db::write_tx(conn)?;
+    let tx = conn.transaction()?;
     let cols = spec.columns.join(", ");
     let (table, key) = (spec.table, spec.key);
-    let rows: Vec<Vec<Value>> = {
-        let (sql, args) = match after {
-            Some(a) => (
-                format!(
-                    "SELECT {key}, {cols} FROM {table} WHERE {key} > ?1 ORDER BY {key} LIMIT ?2"
-                ),
-                vec![a.clone(), Value::Integer(limit as i64)],
+    // Locked until the batch commits: a change made meanwhile on another node would otherwise
+    // be overwritten by the re-sealed copy of the value read here.
+    let lock = tx.for_update();
+    let limit_value = limit as i64;
+    let n = spec.columns.len() + 1;
+    let read = |r: &crate::db::conn::Row| -> SqlResult<Vec<Value>> {
+        (0..n).map(|i| r.get::<Value>(i)).collect()
+    };
+    let rows: Vec<Vec<Value>> = match after {
+        Some(a) => tx.query_map(
+            &format!(
+                "SELECT {key}, {cols} FROM {table} WHERE {key} > ?1 ORDER BY {key} LIMIT ?2{lock}"
             ),
-            None => (
-                format!("SELECT {key}, {cols} FROM {table} ORDER BY {key} LIMIT ?1"),
-                vec![Value::Integer(limit as i64)],
-            ),
-        };
-        let mut stmt = tx.prepare(&sql)?;
-        let n = spec.columns.len() + 1;
-        stmt.query_map(params_from_iter(args), |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())?
-            .collect::<Result<_, _>>()?
+            &[a as &dyn ToSql, &limit_value][..],
+            read,
+        )?,
+        None => tx.query_map(
+            &format!("SELECT {key}, {cols} FROM {table} ORDER BY {key} LIMIT ?1{lock}"),
+            [limit_value],
+            read,
+        )?,
     };
     let mut changed = 0;
     for row in &rows {
@@ -187,7 +208,7 @@ fn describe(key: &Value) -> String {
 /// Runs `pass` over every row of every sealed table. `progress` gets the number of rows read
 /// by each batch. Returns the number of values changed.
 pub fn run_pass(
-    conn: &mut Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     sealed: &[SealedColumns],
     pass: Pass,
@@ -212,19 +233,25 @@ pub fn run_pass(
 
 /// How many stored values are sealed under each key id (plain values are not counted).
 pub fn values_per_key(
-    conn: &Connection,
+    conn: &impl AsConn,
+    sealed: &[SealedColumns],
+) -> Result<BTreeMap<u32, u64>, SealError> {
+    conn.with_conn(|conn| values_per_key_on(conn, sealed))
+}
+
+fn values_per_key_on(
+    conn: &Conn,
     sealed: &[SealedColumns],
 ) -> Result<BTreeMap<u32, u64>, SealError> {
     let mut counts = BTreeMap::new();
     for spec in sealed {
         for column in spec.columns {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {column} FROM {} WHERE {column} IS NOT NULL",
-                spec.table
-            ))?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let value: Value = r.get(0)?;
+            let values: Vec<Value> = conn.query_map(
+                &format!("SELECT {column} FROM {} WHERE {column} IS NOT NULL", spec.table),
+                [] as [i64; 0],
+                |r| r.get(0),
+            )?;
+            for value in values {
                 let id = value_key_id(&value).map_err(|source| SealError::Cipher {
                     table: spec.table,
                     column,
@@ -241,12 +268,14 @@ pub fn values_per_key(
 }
 
 /// Rows in every sealed table (the progress bar's length).
-pub fn total_rows(conn: &Connection, sealed: &[SealedColumns]) -> rusqlite::Result<u64> {
-    let mut total = 0u64;
-    for spec in sealed {
-        let n: i64 =
-            conn.query_row(&format!("SELECT count(*) FROM {}", spec.table), [], |r| r.get(0))?;
-        total += n as u64;
-    }
-    Ok(total)
+pub fn total_rows(conn: &impl AsConn, sealed: &[SealedColumns]) -> SqlResult<u64> {
+    conn.with_conn(|conn| {
+        let mut total = 0u64;
+        for spec in sealed {
+            let sql = format!("SELECT count(*) FROM {}", spec.table);
+            let n: i64 = conn.query_row(&sql, [] as [i64; 0], |r| r.get(0))?;
+            total += n as u64;
+        }
+        Ok(total)
+    })
 }

@@ -4,11 +4,11 @@
 //! (rows written before encryption existed; idempotent: [`prepare`]). A missing `pii.key` is
 //! refused even earlier, before keys are loaded (see `keys::KeysInUse`).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 
 use super::sealed::{self, Pass, SealError, SealedColumns};
 use crate::crypto;
-use crate::db::has_table;
+use crate::db::conn::{AsConn, Conn, Optional, SqlError, SqlResult};
 use crate::pii::cipher::{self, CipherError, FieldCipher};
 
 const CHECK_CONTEXT: &str = "pii_keys.check";
@@ -29,7 +29,13 @@ pub enum StartupError {
     #[error("cannot seal personal data stored in plain text: {0}")]
     Seal(#[from] SealError),
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    Sql(#[from] SqlError),
+}
+
+impl From<rusqlite::Error> for StartupError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e.into())
+    }
 }
 
 /// [`verify_keys`] on a read-only connection to `db_path` (nothing when there is no database
@@ -43,21 +49,35 @@ pub fn verify_keys_read_only(
     if !db_path.exists() {
         return Ok(());
     }
-    let conn = Connection::open_with_flags(db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let conn = rusqlite::Connection::open_with_flags(db_path, flags)?;
     verify_keys(&conn, pii, email_index_key)
 }
 
 /// Proves each key file is the one the data was sealed with, reading only. A database from
 /// before the tables it reads exist has nothing to check.
 pub fn verify_keys(
-    conn: &Connection,
+    conn: &impl AsConn,
     pii: &FieldCipher,
     email_index_key: &[u8; 32],
 ) -> Result<(), StartupError> {
-    if has_table(conn, "pii_keys")? {
-        check_keys(conn, pii)?;
-    }
-    check_blind_index(conn, email_index_key)
+    conn.with_conn(|conn| {
+        if has_table(conn, "pii_keys")? {
+            check_keys(conn, pii)?;
+        }
+        check_blind_index(conn, email_index_key)
+    })
+}
+
+/// Whether the table exists (a database from before it has nothing in it to check).
+fn has_table(conn: &Conn, name: &str) -> SqlResult<bool> {
+    // On PostgreSQL, the table as the search path finds it.
+    let sql = if conn.is_postgres() {
+        "SELECT to_regclass(CAST(?1 AS TEXT)) IS NOT NULL"
+    } else {
+        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)"
+    };
+    conn.query_row(sql, [name], |r| r.get(0))
 }
 
 /// After migrations (and [`verify_keys`]): records the check values of new keys, then seals
@@ -69,7 +89,16 @@ pub fn verify_keys(
 /// that seals another column changes the list, and the next start runs the pass again. (A
 /// database restored from a backup carries its own record, or none if it is older than this.)
 pub fn prepare(
-    conn: &mut Connection,
+    conn: &impl AsConn,
+    pii: &FieldCipher,
+    sealed: &[SealedColumns],
+    now: i64,
+) -> Result<(), StartupError> {
+    conn.with_conn(|conn| prepare_on(conn, pii, sealed, now))
+}
+
+fn prepare_on(
+    conn: &Conn,
     pii: &FieldCipher,
     sealed: &[SealedColumns],
     now: i64,
@@ -108,10 +137,14 @@ fn sealed_columns_list(sealed: &[SealedColumns]) -> String {
 }
 
 /// Every key the database knows (not retired) must be present and open its check value.
-pub fn check_keys(conn: &Connection, pii: &FieldCipher) -> Result<(), StartupError> {
-    let mut stmt = conn.prepare("SELECT id, check_value FROM pii_keys WHERE retired_at IS NULL")?;
-    let known: Vec<(u32, Vec<u8>)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+pub fn check_keys(conn: &impl AsConn, pii: &FieldCipher) -> Result<(), StartupError> {
+    let known: Vec<(u32, Vec<u8>)> = conn.with_conn(|conn| {
+        conn.query_map(
+            "SELECT id, check_value FROM pii_keys WHERE retired_at IS NULL ORDER BY id",
+            [] as [i64; 0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    })?;
     for (id, check) in known {
         match pii.open(CHECK_CONTEXT, &check) {
             Ok(text) if text == CHECK_TEXT => {}
@@ -124,21 +157,23 @@ pub fn check_keys(conn: &Connection, pii: &FieldCipher) -> Result<(), StartupErr
 
 /// Before the first key check exists (a database from before encryption), the blind index of
 /// an email stored in plain text proves `pii.key` is the key the indexes were made with.
-fn check_blind_index(conn: &Connection, email_index_key: &[u8; 32]) -> Result<(), StartupError> {
+fn check_blind_index(conn: &Conn, email_index_key: &[u8; 32]) -> Result<(), StartupError> {
     if !has_table(conn, "users")? {
         return Ok(());
     }
     if has_table(conn, "pii_keys")? {
-        let recorded: i64 = conn.query_row("SELECT count(*) FROM pii_keys", [], |r| r.get(0))?;
+        let recorded: i64 =
+            conn.query_row("SELECT count(*) FROM pii_keys", [] as [i64; 0], |r| r.get(0))?;
         if recorded > 0 {
             return Ok(());
         }
     }
+    // Sealed text starts with `cipher::TEXT_MARK` (U+0001), bound: `char(1)` is SQLite's.
     let sample: Option<(String, Vec<u8>)> = conn
         .query_row(
             "SELECT email, email_index FROM users
-             WHERE email IS NOT NULL AND substr(email, 1, 1) != char(1) LIMIT 1",
-            [],
+             WHERE email IS NOT NULL AND substr(email, 1, 1) <> ?1 LIMIT 1",
+            [cipher::TEXT_MARK.to_string()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
@@ -151,15 +186,17 @@ fn check_blind_index(conn: &Connection, email_index_key: &[u8; 32]) -> Result<()
 }
 
 /// Records a check value for every loaded key the database does not know yet.
-pub fn record_keys(conn: &Connection, pii: &FieldCipher, now: i64) -> rusqlite::Result<()> {
-    for id in pii.ring().ids() {
-        let Some(key) = pii.ring().key(id) else { continue };
-        let check = cipher::seal_with(id, &key, CHECK_CONTEXT, CHECK_TEXT);
-        conn.execute(
-            "INSERT INTO pii_keys (id, check_value, created_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO NOTHING",
-            params![id, check, now],
-        )?;
-    }
-    Ok(())
+pub fn record_keys(conn: &impl AsConn, pii: &FieldCipher, now: i64) -> SqlResult<()> {
+    conn.with_conn(|conn| {
+        for id in pii.ring().ids() {
+            let Some(key) = pii.ring().key(id) else { continue };
+            let check = cipher::seal_with(id, &key, CHECK_CONTEXT, CHECK_TEXT);
+            conn.execute(
+                "INSERT INTO pii_keys (id, check_value, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO NOTHING",
+                params![id, check, now],
+            )?;
+        }
+        Ok(())
+    })
 }
