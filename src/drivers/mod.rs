@@ -30,6 +30,7 @@ pub mod reviews;
 pub mod sealed_files;
 pub mod service;
 mod store;
+mod submission;
 pub mod uploads;
 
 use std::sync::Arc;

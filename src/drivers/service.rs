@@ -3,8 +3,6 @@
 //! [`super::reviews`]). Every change of a driver's capability is written to the audit log in
 //! the transaction that makes it.
 
-use super::events::queue_driver_event;
-use crate::webhooks::EventType;
 use chrono::{Days, NaiveDate};
 use serde_json::json;
 
@@ -12,8 +10,8 @@ use super::DriverError;
 use super::Drivers;
 use super::extraction::check_fields;
 use super::licence::front_check::FrontCheck;
-use super::notices::{self, Decision};
-use super::store::{self, Licence, NewLicence, Profile, Status};
+use super::store::{self, Licence, Profile, Status};
+use super::submission::{self, Submission};
 use super::uploads::{self, CheckedImage, ImageError, UploadRecord};
 use crate::accounts;
 use crate::audit::{self, AuditEvent, actions};
@@ -30,9 +28,6 @@ pub const RENEWAL_WINDOW_DAYS: u64 = 7;
 /// and stops one account from keeping the image pool and OCR busy for everyone.
 pub const UPLOADS_PER_HOUR: u32 = 10;
 const HOUR: i64 = 3600;
-
-/// The reason recorded for a renewal approved without a reviewer.
-const AUTO_APPROVED: &str = "renewal passed every check";
 
 impl Drivers {
     /// The calendar day of the injected clock (UTC).
@@ -133,84 +128,27 @@ impl Drivers {
             && extraction.front.outcome == FrontCheck::Agrees;
 
         let stored = self.store_images([&front, &back]).await?;
-        let records = stored.clone();
+        let submission = Submission {
+            user_id: user_id.to_string(),
+            ip,
+            extraction,
+            notes,
+            score,
+            renewal,
+            automatic,
+            records: stored.clone(),
+            dims: [(front.width, front.height), (back.width, back.height)],
+        };
         let pii = self.pii.clone();
-        let (uid, now) = (user_id.to_string(), self.clock.unix());
+        let now = self.clock.unix();
         let base_url = self.config.server.public_url.clone();
-        let dims = [(front.width, front.height), (back.width, back.height)];
         let result = self
             .db
             .run_conn(move |c| {
                 let tx = c.transaction()?;
-                let review_notes = notes.join("\n");
-                let new = NewLicence {
-                    user_id: &uid,
-                    status: if automatic { "approved" } else { "pending_review" },
-                    source: extraction.source,
-                    fields: &extraction.fields,
-                    name_score: score,
-                    review_notes: &review_notes,
-                    front_check: extraction.front.outcome,
-                    front_mismatches: &extraction.front.mismatched,
-                };
-                let id = store::insert_licence(&tx, &pii, &new, now)?;
-                for ((side, record), dims) in ["front", "back"].into_iter().zip(&records).zip(dims)
-                {
-                    store::insert_upload(&tx, id, side, record, dims)?;
-                }
-                let mut obsolete =
-                    take_files(&tx, &store::supersede(&tx, &uid, "pending_review", id)?)?;
-                let mut profile = store::profile_to_change(&tx, &uid)?;
-                let event = if automatic {
-                    store::decide(&tx, id, "approved", Some(AUTO_APPROVED), None, now)?;
-                    obsolete
-                        .extend(take_files(&tx, &store::supersede(&tx, &uid, "approved", id)?)?);
-                    profile.status = Status::Approved;
-                    profile.licence_id = Some(id);
-                    profile.reason = None;
-                    AuditEvent {
-                        actor_id: None,
-                        ..AuditEvent::by_user(now, &uid, actions::DRIVER_APPROVED, ip.as_deref())
-                    }
-                    .with_details(json!({
-                        "licence_id": id,
-                        "reason": AUTO_APPROVED,
-                        "automatic": true,
-                        "front_check": extraction.front.outcome.as_str(),
-                    }))
-                } else {
-                    if matches!(profile.status, Status::None | Status::Rejected | Status::Suspended)
-                    {
-                        profile.status = Status::PendingReview;
-                        profile.reason = None;
-                    }
-                    let reason = if !notes.is_empty() {
-                        review_notes.clone()
-                    } else if renewal {
-                        "a reviewer approves renewals (driver.auto_approve_renewals is off)"
-                            .to_string()
-                    } else {
-                        "a reviewer approves every new driver".to_string()
-                    };
-                    AuditEvent::by_user(now, &uid, actions::DRIVER_REQUESTED, ip.as_deref())
-                    .with_details(
-                        json!({"licence_id": id, "reason": reason, "source": extraction.source}),
-                    )
-                };
-                store::save_profile(&tx, &profile, now)?;
-                audit::record(&tx, &event)?;
-                let (kind, detail) = if automatic {
-                    (EventType::DriverApproved, json!({"automatic": true}))
-                } else {
-                    (EventType::DriverSubmitted, json!({"renewal": renewal}))
-                };
-                queue_driver_event(&tx, kind, &uid, id, profile.status, detail, now)?;
-                if let (true, Some(expiry)) = (automatic, extraction.fields.expiry) {
-                    let decision = Decision::Approved { expiry, automatic: true };
-                    notices::queue_decision(&tx, &pii, &uid, &decision, &base_url, now)?;
-                }
+                let obsolete = submission::record(&tx, &pii, &submission, now, &base_url)?;
                 // Read before the commit: what this submission made, not a later change.
-                let after = Snapshot::load(&tx, &pii, &uid, today)?;
+                let after = Snapshot::load(&tx, &pii, &submission.user_id, today)?;
                 tx.commit()?;
                 Ok::<_, DriverError>((obsolete, after))
             })
