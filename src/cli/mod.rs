@@ -12,6 +12,7 @@ use crate::startup::{self, App};
 mod accounts_and_data;
 mod clients;
 mod keys;
+mod migrate_to_postgres;
 mod serve;
 mod webhooks;
 
@@ -35,6 +36,14 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy this SQLite installation into an empty PostgreSQL database, checked row by row
+    /// (the server must be stopped).
+    MigrateToPostgres {
+        /// The target: postgres://user:password@host:port/database (created empty, with
+        /// LC_COLLATE 'C').
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Validate the configuration and print it, secrets redacted.
     CheckConfig,
     /// Print the OpenAPI document as YAML.
@@ -216,6 +225,9 @@ pub fn run() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config.as_deref()),
         Command::Migrate => migrate(cli.config.as_deref()),
+        Command::MigrateToPostgres { to } => {
+            migrate_to_postgres::migrate_to_postgres(cli.config.as_deref(), &to)
+        }
         Command::CheckConfig => check_config(cli.config.as_deref()),
         Command::Openapi => {
             print!("{}", crate::router::spec_documents().yaml);

@@ -4,6 +4,7 @@
 
 mod blocking;
 pub mod conn;
+pub mod copy;
 #[cfg(test)]
 pub(crate) mod conn_tests;
 pub mod job_locks;
