@@ -14,3 +14,5 @@ pub use service::{Privacy, PrivacyParts};
 
 #[cfg(test)]
 mod personal_data_tests;
+#[cfg(test)]
+mod test_registry;

@@ -5,16 +5,14 @@
 //! And the export's snapshot: a change committed by another connection after its first read
 //! is not in the document.
 
-use std::sync::Arc;
-
 use rusqlite::params;
 
 use super::export::{export, export_seeing};
-use crate::config::{Config, RetentionConfig};
+use crate::config::RetentionConfig;
 use crate::db::conn::{Conn, Optional};
 use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, postgres_client_in};
+use crate::pii::cipher::test_cipher;
 use crate::pii::{DeleteReason, FieldCipher, Purged};
-use crate::state::AppState;
 
 const NOW: i64 = 1_800_000_000;
 const DAY: i64 = 86_400;
@@ -30,16 +28,6 @@ const PASSKEY: &str = concat!(
     r#""hmac_create_secret":"NotRequested"},"attestation":{"data":"None","metadata":"None"},"#,
     r#""attestation_format":"None"}}"#
 );
-
-/// The application's state over a SQLite file in `dir`: the registry of personal data and the
-/// cipher. The tests hand its parts other connections (either engine).
-fn state(dir: &std::path::Path) -> AppState {
-    let mut config = Config::default();
-    config.storage.data_dir = dir.to_path_buf();
-    let config = config.finish().unwrap();
-    let clock = Arc::new(crate::clock::SystemClock);
-    crate::startup::build(config, clock).unwrap().0
-}
 
 fn count(conn: &Conn, sql: &str, id: &str) -> i64 {
     conn.query_row(sql, [id], |r| r.get(0)).unwrap()
@@ -296,8 +284,9 @@ fn seed_expired(conn: &Conn, pii: &FieldCipher) {
 #[test]
 fn every_feature_exports_erases_and_purges_on_both_engines() {
     let dir = tempfile::tempdir().unwrap();
-    let state = state(dir.path());
-    let (erasure, pii) = (&state.erasure, &state.pii);
+    let (_keys, pii) = test_cipher();
+    let erasure = super::test_registry::erasure(dir.path(), &pii);
+    let (erasure, pii) = (&erasure, &pii);
     on_both_engines(|conn| {
         seed_everything(conn, pii);
         let doc = export(conn, pii, "u1", NOW).unwrap().expect("u1 exists");
@@ -456,14 +445,14 @@ fn export_is_one_snapshot(conn: &Conn, second: &Conn, pii: &FieldCipher) {
 #[test]
 fn the_export_is_one_snapshot_on_both_engines() {
     let dir = tempfile::tempdir().unwrap();
-    let state = state(dir.path());
+    let (_keys, pii) = test_cipher();
     // Two connections to one SQLite file (WAL: a reader does not block the writer).
     let path = dir.path().join("snapshot.db");
     let mut first = rusqlite::Connection::open(&path).unwrap();
     first.pragma_update(None, "journal_mode", "WAL").unwrap();
     crate::db::migrate(&mut first).unwrap();
     let second = rusqlite::Connection::open(&path).unwrap();
-    export_is_one_snapshot(&Conn::Sqlite(&first), &Conn::Sqlite(&second), &state.pii);
+    export_is_one_snapshot(&Conn::Sqlite(&first), &Conn::Sqlite(&second), &pii);
 
     let Some((mut client, schema)) = postgres_client() else { return };
     crate::db::migrate_postgres(&mut client).unwrap();
@@ -471,7 +460,7 @@ fn the_export_is_one_snapshot_on_both_engines() {
     {
         let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
         let second = Conn::Postgres(std::cell::RefCell::new(&mut other));
-        export_is_one_snapshot(&conn, &second, &state.pii);
+        export_is_one_snapshot(&conn, &second, &pii);
     }
     drop(other);
     drop_schema(&mut client, &schema);
