@@ -15,6 +15,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::KeysConfig;
+use crate::db::conn::{Conn, SqlResult};
 
 /// 32 bytes of secret key material.
 #[derive(Clone, PartialEq, Eq)]
@@ -76,6 +77,10 @@ pub enum KeyError {
     // `error`, not `source`: the message names it already, and a source would be printed a
     // second time at the end of the error chain.
     Probe { path: PathBuf, error: rusqlite::Error },
+    #[error(
+        "cannot read the PostgreSQL database to see which keys it needs: {error}; nothing was changed"
+    )]
+    ProbePostgres { error: crate::db::conn::SqlError },
 }
 
 /// Which generated keys an existing database already depends on: those are never generated
@@ -102,12 +107,21 @@ impl KeysInUse {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
         .map_err(probe)?;
-        let any_row = |table: &str| -> Result<bool, KeyError> {
-            if !crate::db::has_table(&conn, table).map_err(probe)? {
+        Self::read(&Conn::Sqlite(&conn)).map_err(|e| probe(e.into()))
+    }
+
+    /// The same, from a PostgreSQL database (whose migrations have perhaps not run yet).
+    pub fn of_conn(conn: &Conn) -> Result<Self, KeyError> {
+        Self::read(conn).map_err(|error| KeyError::ProbePostgres { error })
+    }
+
+    fn read(conn: &Conn) -> SqlResult<Self> {
+        let any_row = |table: &str| -> SqlResult<bool> {
+            if !conn.has_table(table)? {
                 return Ok(false);
             }
-            conn.query_row(&format!("SELECT EXISTS(SELECT 1 FROM {table})"), [], |r| r.get(0))
-                .map_err(probe)
+            let sql = format!("SELECT EXISTS(SELECT 1 FROM {table})");
+            conn.query_row(&sql, [] as [i64; 0], |r| r.get(0))
         };
         Ok(Self { pii: any_row("pii_keys")?, accounts: any_row("users")? })
     }

@@ -241,6 +241,17 @@ impl<'c> Conn<'c> {
 }
 
 impl<'c> Conn<'c> {
+    /// Whether the database has a table called `name` (start-up reads databases that may
+    /// predate a migration); on PostgreSQL, the table the search path finds.
+    pub fn has_table(&self, name: &str) -> SqlResult<bool> {
+        let sql = if self.is_postgres() {
+            "SELECT to_regclass(CAST(?1 AS TEXT)) IS NOT NULL"
+        } else {
+            "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)"
+        };
+        self.query_row(sql, [name], |r| r.get(0))
+    }
+
     /// Starts a read-only transaction in which every statement sees the same moment (the
     /// privacy export): a deferred `BEGIN` on SQLite, whose read transaction is a snapshot,
     /// and `REPEATABLE READ` on PostgreSQL, whose default (READ COMMITTED) is not. It takes

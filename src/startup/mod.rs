@@ -2,6 +2,10 @@
 //! and background workers, then the HTTP server until the shutdown signal, then the workers
 //! stop and the WAL is checkpointed.
 
+mod storage;
+
+pub use storage::{Opened, open_database, open_storage};
+
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,20 +19,18 @@ use crate::accounts::Accounts;
 use crate::accounts::AccountsData;
 use crate::accounts::bootstrap::bootstrap_link;
 use crate::accounts::password::PasswordHasherPool;
-use crate::accounts::service::blind_index_keys;
 use crate::accounts::service::{AccountKeys, AccountSettings, Credentials};
 use crate::backup::Backups;
 use crate::backup::lock::DataDirLock;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, StorageConfig, StorageEngine};
+use crate::config::Config;
 use crate::contact::phone::PhoneRegions;
-use crate::db::{self, BlockingPool, Db};
+use crate::db::BlockingPool;
 use crate::drivers::DriversData;
 use crate::drivers::sealed_files::LicenceImages;
 use crate::drivers::{Drivers, DriversParts};
 use crate::jobs::heartbeat::Heartbeat;
 use crate::jobs::{Job, Schedule, Scheduler};
-use crate::keys::{Keys, KeysInUse};
 use crate::metrics::Metrics;
 use crate::mfa::MfaData;
 use crate::notify::NotifyData;
@@ -40,7 +42,6 @@ use crate::phone_codes::PhoneCodesData;
 use crate::phone_codes::{PhoneCodeSettings, PhoneCodes};
 use crate::pii::Erasure;
 use crate::pii::sealed::{SealedColumns, SealedFiles};
-use crate::pii::{FieldCipher, KeyRing};
 use crate::policies::PoliciesData;
 use crate::privacy::{Privacy, PrivacyParts};
 use crate::router;
@@ -155,49 +156,6 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the configured database (SQLite in `data_dir`, or PostgreSQL) and applies pending
-/// migrations.
-pub fn open_storage(storage: &StorageConfig) -> anyhow::Result<Db> {
-    match storage.engine {
-        StorageEngine::Sqlite => open_database(&storage.data_dir),
-        StorageEngine::Postgres => open_postgres(storage.postgres_url.expose()),
-    }
-}
-
-/// Connects to PostgreSQL, checks that it sorts text bytewise and applies pending migrations
-/// (one node at a time when several start together).
-fn open_postgres(url: &str) -> anyhow::Result<Db> {
-    // Neither message quotes the URL, which may carry the password.
-    let db = db::open_postgres(url)
-        .context("cannot connect to the PostgreSQL database named by storage.postgres_url")?;
-    let report = db
-        .blocking_postgres(db::prepare_postgres)?
-        .context("cannot prepare the PostgreSQL database")?;
-    if !report.applied.is_empty() {
-        tracing::info!(applied = ?report.applied, "database migrated");
-    }
-    Ok(db)
-}
-
-/// Opens the SQLite database in `data_dir` and applies pending migrations.
-pub fn open_database(data_dir: &Path) -> anyhow::Result<Db> {
-    let path = data_dir.join("gatehouse.db");
-    let db = db::open(&path).with_context(|| {
-        format!(
-            "cannot open the database {} (is it a Gatehouse SQLite database?); nothing was changed",
-            path.display()
-        )
-    })?;
-    let mut conn = db.get()?;
-    let report = db::migrate(&mut conn)
-        .with_context(|| format!("cannot migrate the database {}", path.display()))?;
-    if !report.applied.is_empty() {
-        tracing::info!(applied = ?report.applied, "database migrated");
-    }
-    drop(conn);
-    Ok(db)
-}
-
 /// Threads for password hashing: one per core, at the lowest priority (nice 19). A rush of
 /// sign-ins then uses every core, and the async workers answering session checks (every
 /// campus app checks a session on each of its requests) still run first whenever they have
@@ -216,22 +174,7 @@ pub fn build(
 ) -> anyhow::Result<(AppState, TouchWriter, Outbox)> {
     let data_dir = config.storage.data_dir.clone();
     prepare_data_dir(&data_dir)?;
-    // The keys are checked against the database before it is opened for writing: a lost or
-    // wrong key file stops start-up before a migration, a checkpoint or a key generated in
-    // its place changes anything.
-    let db_path = data_dir.join("gatehouse.db");
-    let keys = KeysInUse::of_database(&db_path)
-        .and_then(|in_use| Keys::load(&config.keys, &data_dir, in_use))
-        .context("cannot load keys")?;
-    let pii = FieldCipher::new(Arc::new(
-        KeyRing::load(keys.pii_key.clone(), &data_dir).context("cannot load the PII keys")?,
-    ));
-    let (email_index_key, _) = blind_index_keys(keys.pii_key.expose());
-    crate::pii::start_checks::verify_keys_read_only(&db_path, &pii, &email_index_key)
-        .context("cannot open the personal data")?;
-    let db = open_database(&data_dir)?;
-    crate::pii::start_checks::prepare(&mut *db.get()?, &pii, SEALED, clock.unix())
-        .context("cannot open the personal data")?;
+    let Opened { db, keys, pii } = storage::open_checked(&config, clock.unix())?;
     let hasher = PasswordHasherPool::new(
         BlockingPool::low_priority("hashing", hashing_threads(), crate::db::LOWEST_PRIORITY_NICE),
         *keys.pepper.expose(),
