@@ -6,7 +6,9 @@ use std::sync::Barrier;
 use rusqlite::params;
 
 use super::*;
-use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, postgres_client_in};
+use crate::db::conn_tests::{
+    drop_schema, on_both_engines, postgres_client, postgres_client_in, race_on_postgres,
+};
 
 fn new_user<'a>(id: &'a str, index: &'a [u8], email: &'a str) -> NewUser<'a> {
     NewUser {
@@ -175,4 +177,46 @@ fn two_postgres_connections_cannot_both_count_room_for_the_last_link() {
     });
     assert_eq!(sent, 1, "both counted room for the one link left");
     drop_schema(&mut client, &schema);
+}
+
+#[test]
+fn the_password_read_before_a_session_is_opened_on_both_engines() {
+    let (_keys, pii) = crate::pii::cipher::test_cipher();
+    on_both_engines(|conn| {
+        assert!(insert(conn, &pii, &new_user("u1", &[1], "ada@north.edu")).unwrap());
+        let tx = conn.transaction().unwrap();
+        assert_eq!(password_hash_for_update(&tx, "u1").unwrap().as_deref(), Some("hash-1"));
+        assert_eq!(password_changed_at_for_update(&tx, "u1").unwrap(), Some(10), "made at 10");
+        set_password(&tx, "u1", "hash-2", 50).unwrap();
+        assert_eq!(password_hash_for_update(&tx, "u1").unwrap().as_deref(), Some("hash-2"));
+        assert_eq!(password_changed_at_for_update(&tx, "u1").unwrap(), Some(50));
+        assert_eq!(password_hash_for_update(&tx, "nobody").unwrap(), None);
+        assert_eq!(password_changed_at_for_update(&tx, "nobody").unwrap(), None);
+        tx.commit().unwrap();
+    });
+}
+
+/// A password reset on one node while a sign-in on another checks the old password: the
+/// sign-in's read waits for the reset and sees the new hash, so it opens no session that the
+/// reset's "end every session" would have missed.
+#[test]
+fn a_sign_in_on_postgres_sees_a_reset_committing_meanwhile() {
+    let (_keys, pii) = crate::pii::cipher::test_cipher();
+    let Some((mut client, schema)) = postgres_client() else { return };
+    crate::db::migrate_postgres(&mut client).unwrap();
+    {
+        let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
+        assert!(insert(&conn, &pii, &new_user("u1", &[1], "ada@north.edu")).unwrap());
+    }
+    let (hash, changed) = race_on_postgres(
+        &schema,
+        |reset| set_password(reset, "u1", "hash-2", 50).unwrap(),
+        |sign_in| {
+            let hash = password_hash_for_update(sign_in, "u1").unwrap();
+            (hash, password_changed_at_for_update(sign_in, "u1").unwrap())
+        },
+        |_| {},
+    );
+    drop_schema(&mut client, &schema);
+    assert_eq!((hash.as_deref(), changed), (Some("hash-2"), Some(50)));
 }
