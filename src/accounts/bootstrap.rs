@@ -3,9 +3,9 @@
 //! admin. `gatehouse admin create` does the same from the shell, or promotes an existing
 //! account. An admin's email need not be on a campus domain, and counts as verified.
 
-use rusqlite::Connection;
+use crate::db::conn::AsConn;
 
-use super::service::{AccountError, Accounts, clean_name, field};
+use super::service::{AccountError, Accounts, clean_name, field, sessions_conn};
 use super::{password, store};
 use crate::audit::RequestMeta;
 use crate::audit::{self, AuditEvent, actions};
@@ -17,7 +17,7 @@ pub const BOOTSTRAP_SECONDS: i64 = 3600;
 
 /// A fresh bootstrap link when there is no admin yet (replacing any earlier one).
 pub fn bootstrap_link(
-    conn: &Connection,
+    conn: &impl AsConn,
     now: i64,
     public_url: &str,
 ) -> rusqlite::Result<Option<String>> {
@@ -63,7 +63,9 @@ impl Accounts {
             let now = self.now();
             let usable = self
                 .db
-                .run(move |c| store::bootstrap_token_usable(c, &hash, now).map_err(DbError::from))
+                .run_conn(move |c| {
+                    store::bootstrap_token_usable(c, &hash, now).map_err(DbError::from)
+                })
                 .await?;
             if !usable {
                 return Err(AccountError::InvalidToken);
@@ -84,9 +86,12 @@ impl Accounts {
         let pii = self.pii().clone();
         let (outcome, ended, admin_id) = self
             .db
-            .run(move |conn| {
+            .run_conn(move |conn| {
                 let mut ended = Vec::new();
-                let tx = crate::db::write_tx(conn)?;
+                let tx = conn.transaction()?;
+                // "No admin yet" is checked before one is made: on PostgreSQL the check takes
+                // its turn with every other change to the admins (as the last-admin checks do).
+                tx.serialize_on("admins")?;
                 if let Some(hash) = &token_hash
                     && (!store::consume_bootstrap_token(&tx, hash, now)?
                         || store::count_admins(&tx)? > 0)
@@ -103,7 +108,8 @@ impl Accounts {
                         store::set_role(&tx, &existing.id, "admin")?;
                         super::events::email_verified_in(&tx, &existing.id, now)?;
                         // A privilege change: the account signs in again for a new session token.
-                        ended = crate::sessions::Sessions::delete_all_in(&tx, &existing.id, None)?;
+                        let sessions = sessions_conn(&tx)?;
+                        ended = crate::sessions::Sessions::delete_all_in(sessions, &existing.id, None)?;
                         (AdminOutcome::Promoted, existing.id)
                     }
                     None => {

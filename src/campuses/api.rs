@@ -9,6 +9,7 @@ use super::store::{self, Campus, CampusError};
 use crate::audit::Actor;
 use crate::clock::rfc3339;
 use crate::db::DbError;
+use crate::db::conn::Conn;
 use crate::error::{ApiError, FieldError};
 use crate::http::AdminAuth;
 use crate::http::StrictJson;
@@ -75,7 +76,7 @@ impl CampusesApi {
     /// List campuses and their domains.
     #[oai(path = "/", method = "get", operation_id = "list_campuses")]
     async fn list(&self, _auth: AdminAuth) -> Result<Json<Vec<CampusView>>, ApiError> {
-        let campuses = self.state.db.run(|c| store::list(c).map_err(DbError::from)).await?;
+        let campuses = self.state.db.run_conn(|c| store::list(c).map_err(DbError::from)).await?;
         Ok(Json(campuses.into_iter().map(Into::into).collect()))
     }
 
@@ -134,15 +135,13 @@ async fn change<T: Send + 'static>(
     state: &CampusesState,
     req: &Request,
     auth: &AdminAuth,
-    work: impl FnOnce(&mut rusqlite::Connection, i64, &Actor<'_>) -> Result<T, CampusError>
-    + Send
-    + 'static,
+    work: impl FnOnce(&Conn, i64, &Actor<'_>) -> Result<T, CampusError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let admin = auth.principal().user_id.clone();
     let (ip, now) = (request_meta(req).ip, state.clock.unix());
     state
         .db
-        .run(move |c| {
+        .run_conn(move |c| {
             let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
             work(c, now, &actor).map_err(ApiError::from)
         })

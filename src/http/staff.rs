@@ -102,7 +102,7 @@ async fn require_staff(
     }
     let user_id = principal.user_id.clone();
     let enabled =
-        context.db.run(move |c| totp::enabled(c, &user_id).map_err(DbError::from)).await?;
+        context.db.run_conn(move |c| totp::enabled(c, &user_id).map_err(DbError::from)).await?;
     if !enabled {
         return Err(ApiError::forbidden(
             "admin_mfa_required",

@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use rusqlite::Connection;
 use tokio::sync::Notify;
 
 use super::caps;
 use super::error::PhoneCodeError;
 use super::store;
-use crate::accounts::service::{SignedIn, field};
+use crate::accounts::service::{SignedIn, field, sessions_conn};
 use crate::accounts::{self as users, User};
 use crate::accounts::{AccountError, Accounts};
 use crate::audit::RequestMeta;
@@ -131,18 +130,17 @@ impl PhoneCodes {
         let pii = self.accounts.pii().clone();
         let sent = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
-                let conn = Conn::Sqlite(&tx);
-                caps::admit_request(&conn, &index, caller.as_deref(), now)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
+                caps::admit_request(&tx, &index, caller.as_deref(), now)?;
                 let owner = users::find_by_verified_phone(&tx, &pii, &index)?.map(|u| u.id);
-                store::kill_live_codes(&conn, &index, now)?;
+                store::kill_live_codes(&tx, &index, now)?;
                 let code = store::NewCode {
                     phone_index: &index,
                     code_hash: &hash,
                     requested_by: caller.as_deref(),
                 };
-                store::insert_code(&conn, &code, now, now + CODE_SECONDS)?;
+                store::insert_code(&tx, &code, now, now + CODE_SECONDS)?;
                 let subject = caller.or(owner);
                 // With phone sign-up on, an unknown phone gets its code too: it makes an account.
                 let sent = subject.is_some() || signup;
@@ -205,9 +203,9 @@ impl PhoneCodes {
         let pii = self.accounts.pii().clone();
         let outcome = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
-                caps::admit_check(&Conn::Sqlite(&tx), &index, address.as_deref(), now)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
+                caps::admit_check(&tx, &index, address.as_deref(), now)?;
                 let outcome = check_and_apply(
                     &tx,
                     &pii,
@@ -275,7 +273,7 @@ struct Signing {
 
 #[allow(clippy::too_many_arguments)]
 fn check_and_apply(
-    tx: &Connection,
+    tx: &Conn,
     pii: &FieldCipher,
     index: &[u8],
     hash: &[u8],
@@ -286,7 +284,6 @@ fn check_and_apply(
     meta: &RequestMeta,
 ) -> Result<Applied, PhoneCodeError> {
     let remember_me = signing.remember_me;
-    let conn = Conn::Sqlite(tx);
     let ip = meta.ip.as_deref();
     let owner = users::find_by_verified_phone(tx, pii, index)?;
     let subject = caller.clone().or_else(|| owner.as_ref().map(|u| u.id.clone()));
@@ -294,11 +291,11 @@ fn check_and_apply(
         audit::record(tx, &verification_event(now, subject.as_deref(), ip, reason).failed())?;
         Ok(Applied::Failed(error))
     };
-    let Some(code) = store::live_code(&conn, index)? else {
+    let Some(code) = store::live_code(tx, index)? else {
         return fail("no_live_code", PhoneCodeError::InvalidCode);
     };
     if !crypto::constant_time_eq(&code.code_hash, hash) {
-        store::wrong_attempt(&conn, code.id, MAX_ATTEMPTS, now)?;
+        store::wrong_attempt(tx, code.id, MAX_ATTEMPTS, now)?;
         return fail("wrong_code", PhoneCodeError::InvalidCode);
     }
     if now >= code.expires_at {
@@ -308,7 +305,7 @@ fn check_and_apply(
         if owner.as_ref().is_some_and(|o| o.id != caller) {
             return fail("phone_taken", PhoneCodeError::PhoneTaken);
         }
-        if !store::consume_code(&conn, code.id, now)? {
+        if !store::consume_code(tx, code.id, now)? {
             return fail("already_used", PhoneCodeError::InvalidCode);
         }
         users::set_verified_phone(tx, pii, &caller, phone, index, now)?;
@@ -323,7 +320,7 @@ fn check_and_apply(
         Some(user) => user,
         // Phone sign-up: the code proved the phone, which becomes a new account's only key.
         None if signing.signup => {
-            if !store::consume_code(&conn, code.id, now)? {
+            if !store::consume_code(tx, code.id, now)? {
                 return fail("already_used", PhoneCodeError::InvalidCode);
             }
             let id = uuid::Uuid::new_v4().to_string();
@@ -335,19 +332,26 @@ fn check_and_apply(
             )?;
             let user = users::find_by_id(tx, pii, &id)?.ok_or(PhoneCodeError::InvalidCode)?;
             let agent = meta.user_agent.as_deref();
-            let session =
-                Sessions::issue(tx, &user.id, remember_me, Amr::PHONE_CODE, now, ip, agent)?;
+            let session = Sessions::issue(
+                sessions_conn(tx)?,
+                &user.id,
+                remember_me,
+                Amr::PHONE_CODE,
+                now,
+                ip,
+                agent,
+            )?;
             audit::record(tx, &verification_event(now, Some(&user.id), ip, "signed_in"))?;
             return Ok(Applied::SignedIn(user, session));
         }
         // No account has this phone verified: no SMS was sent for it, so the code cannot be
         // right unless guessed. It is spent all the same.
         None => {
-            store::consume_code(&conn, code.id, now)?;
+            store::consume_code(tx, code.id, now)?;
             return fail("unknown_phone", PhoneCodeError::InvalidCode);
         }
     };
-    if !store::consume_code(&conn, code.id, now)? {
+    if !store::consume_code(tx, code.id, now)? {
         return fail("already_used", PhoneCodeError::InvalidCode);
     }
     if crate::accounts::is_disabled(tx, &user.id)? {
@@ -362,7 +366,15 @@ fn check_and_apply(
         return Ok(Applied::SecondFactor { mfa_token });
     }
     let agent = meta.user_agent.as_deref();
-    let session = Sessions::issue(tx, &user.id, remember_me, Amr::PHONE_CODE, now, ip, agent)?;
+    let session = Sessions::issue(
+        sessions_conn(tx)?,
+        &user.id,
+        remember_me,
+        Amr::PHONE_CODE,
+        now,
+        ip,
+        agent,
+    )?;
     audit::record(tx, &verification_event(now, Some(&user.id), ip, "signed_in"))?;
     let login = AuditEvent::by_user(now, &user.id, actions::LOGIN, ip)
         .with_details(serde_json::json!({"method": "phone_code", "remember_me": remember_me}));

@@ -49,7 +49,7 @@ impl PendingPolicies {
         }
         let id = user_id.to_string();
         let version =
-            self.db.run(move |c| policies::pending_for(c, &id).map_err(DbError::from)).await?;
+            self.db.run_conn(move |c| policies::pending_for(c, &id).map_err(DbError::from)).await?;
         self.cache.insert(user_id.to_string(), version.clone());
         Ok(PendingPolicy::pending(version))
     }

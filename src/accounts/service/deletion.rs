@@ -56,7 +56,9 @@ impl Accounts {
         };
         let stored = {
             let id = user.id.clone();
-            self.db.run(move |c| store::password_hash_of(c, &id).map_err(DbError::from)).await?
+            self.db
+                .run_conn(move |c| store::password_hash_of(c, &id).map_err(DbError::from))
+                .await?
         };
         match stored {
             Some(_) => {

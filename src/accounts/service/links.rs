@@ -113,8 +113,8 @@ impl LinkJob {
             in_flight,
         } = self;
         let sent = db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let user = store::find_by_email_index(&tx, &pii, &index)?.filter(|u| match kind {
                     LinkKind::Verify => u.email_verified_at.is_none(),
                     LinkKind::Reset => true,
@@ -228,12 +228,7 @@ fn link_request_event<'a>(
     }
 }
 
-fn may_send_link(
-    conn: &Connection,
-    user_id: &str,
-    purpose: &str,
-    now: i64,
-) -> rusqlite::Result<bool> {
+fn may_send_link(conn: &Conn, user_id: &str, purpose: &str, now: i64) -> rusqlite::Result<bool> {
     let (count, last) = store::email_tokens_since(conn, user_id, purpose, now - 86_400)?;
     Ok(count < LINKS_PER_DAY && last.is_none_or(|last| now - last >= LINK_COOLDOWN))
 }

@@ -57,7 +57,7 @@ impl FactorCheck {
 /// Checks a TOTP code (or, when `allow_recovery`, a recovery code) of an account with TOTP on,
 /// and spends it when right. Runs inside the caller's transaction.
 pub(super) fn spend_factor(
-    conn: &Connection,
+    conn: &Conn,
     pii: &FieldCipher,
     recovery_key: &[u8; 32],
     user_id: &str,
@@ -91,7 +91,7 @@ pub(super) fn spend_factor(
 
 /// Audits a second factor entered at sign-in (or for a token), right or not.
 pub(super) fn audit_factor(
-    conn: &Connection,
+    conn: &Conn,
     user_id: &str,
     check: FactorCheck,
     now: i64,
@@ -107,7 +107,7 @@ pub(super) fn audit_factor(
 /// While the account's second factors are paused: the refusal to answer, without looking at
 /// the code (and audited). None when they are not paused.
 pub(super) fn paused_refusal(
-    conn: &Connection,
+    conn: &Conn,
     user_id: &str,
     now: i64,
     ip: Option<&str>,
@@ -124,7 +124,7 @@ pub(super) fn paused_refusal(
 /// Counts a wrong second factor towards the account's pause; when it pauses, the pause is
 /// audited and the owner emailed at the first pause of a series. True when it paused.
 pub(super) fn count_factor_failure(
-    conn: &Connection,
+    conn: &Conn,
     pii: &FieldCipher,
     user: &User,
     now: i64,
@@ -153,7 +153,7 @@ pub(super) fn count_factor_failure(
 }
 
 pub(super) fn notify_mfa(
-    conn: &Connection,
+    conn: &Conn,
     pii: &FieldCipher,
     user: &User,
     change: MfaChange,
@@ -225,7 +225,7 @@ impl Accounts {
         let id = user_id.to_string();
         Ok(self
             .db
-            .run(move |c| {
+            .run_conn(move |c| {
                 Ok::<_, DbError>(MfaStatus {
                     totp_enabled: totp::enabled(c, &id)?,
                     recovery_codes_left: totp::unused_recovery_codes(c, &id)?,
@@ -247,8 +247,8 @@ impl Accounts {
         let (user_id, now, ip) = (user.id.clone(), self.now(), meta.ip.clone());
         let pii = self.pii.clone();
         self.db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 if totp::enabled(&tx, &user_id)? {
                     return Err(AccountError::TotpAlreadyEnabled);
                 }
@@ -290,8 +290,8 @@ impl Accounts {
             (principal.user_id.clone(), code.to_string(), self.now(), meta.ip.clone());
         let pii = self.pii.clone();
         self.db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let credential =
                     totp::credential(&tx, &pii, &user_id)?.ok_or(AccountError::TotpNotStarted)?;
                 if credential.confirmed {
@@ -339,8 +339,8 @@ impl Accounts {
         // Whether mail was queued (a pause, or the notice): the outbox is woken for it.
         let (outcome, woken) = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 if !totp::enabled(&tx, &user.id)? {
                     return Err(AccountError::TotpNotEnabled);
                 }
@@ -394,8 +394,8 @@ impl Accounts {
         // Whether mail was queued (a pause, or the notice): the outbox is woken for it.
         let (outcome, woken) = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 if !totp::enabled(&tx, &user_id)? {
                     return Err(AccountError::TotpNotEnabled);
                 }
@@ -438,7 +438,7 @@ impl Accounts {
 /// issues the session (proved by `amr`) and audits the sign-in (`method`, as the audit log
 /// names it).
 pub(super) fn open_session(
-    tx: &Connection,
+    tx: &Conn,
     user_id: &str,
     remember_me: bool,
     amr: Amr,
@@ -448,7 +448,7 @@ pub(super) fn open_session(
 ) -> Result<IssuedSession, AccountError> {
     lockout::clear(tx, user_id)?;
     let session = Sessions::issue(
-        tx,
+        sessions_conn(tx)?,
         user_id,
         remember_me,
         amr,

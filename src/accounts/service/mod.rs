@@ -31,7 +31,7 @@ use signin::PasswordCheck;
 pub use signin::SignInGate;
 pub use token_grant::Grant;
 
-use rusqlite::Connection;
+use crate::db::conn::Conn;
 use tokio::sync::Notify;
 
 use super::lockout;
@@ -135,6 +135,12 @@ impl From<BlockingError> for AccountError {
 
 impl From<rusqlite::Error> for AccountError {
     fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<crate::db::conn::SqlError> for AccountError {
+    fn from(e: crate::db::conn::SqlError) -> Self {
         Self::Internal(e.into())
     }
 }
@@ -328,7 +334,7 @@ impl Accounts {
         let pii = self.pii.clone();
         Ok(self
             .db
-            .run(move |c| store::find_by_email_index(c, &pii, &index).map_err(DbError::from))
+            .run_conn(move |c| store::find_by_email_index(c, &pii, &index).map_err(DbError::from))
             .await?)
     }
 
@@ -348,7 +354,10 @@ impl Accounts {
     async fn user_from_db(&self, user_id: &str) -> Result<Option<User>, AccountError> {
         let id = user_id.to_string();
         let pii = self.pii.clone();
-        Ok(self.db.run(move |c| store::find_by_id(c, &pii, &id).map_err(DbError::from)).await?)
+        Ok(self
+            .db
+            .run_conn(move |c| store::find_by_id(c, &pii, &id).map_err(DbError::from))
+            .await?)
     }
 
     /// Drops a user's cached copy after a change.
@@ -378,6 +387,20 @@ impl Accounts {
     }
 }
 
+/// The SQLite connection under `conn`, for the `Sessions` functions that still take
+/// rusqlite's (src/sessions/mod.rs): once they take any connection (`&impl AsConn`), their
+/// callers pass `conn` itself and this goes. A PostgreSQL connection is refused, not mishandled.
+pub(crate) fn sessions_conn<'a>(
+    conn: &'a Conn<'_>,
+) -> Result<&'a rusqlite::Connection, AccountError> {
+    match conn {
+        Conn::Sqlite(sqlite) => Ok(sqlite),
+        Conn::Postgres(_) => Err(AccountError::Internal(anyhow::anyhow!(
+            "sessions are not on db::Conn yet: PostgreSQL cannot issue or end them"
+        ))),
+    }
+}
+
 fn token_hash(token: &str) -> Result<Vec<u8>, AccountError> {
     let token = token.trim();
     if token.is_empty() || token.len() > 128 {
@@ -388,7 +411,7 @@ fn token_hash(token: &str) -> Result<Vec<u8>, AccountError> {
 
 /// The token's row if it is unused and unexpired; otherwise the reason it is not.
 fn usable_token(
-    conn: &Connection,
+    conn: &Conn,
     hash: &[u8],
     purpose: &str,
     now: i64,

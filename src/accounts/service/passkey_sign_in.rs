@@ -15,7 +15,7 @@ use crate::notify::templates::MfaChange;
 /// Why an emailed link may not add a passkey to this account, if it may not: a disabled
 /// account, or one with two-step sign-in, where the link alone would otherwise replace the
 /// mailbox and a TOTP code by the mailbox alone (a passkey is two factors).
-fn refuse_link_setup(conn: &Connection, user_id: &str) -> Result<(), AccountError> {
+fn refuse_link_setup(conn: &Conn, user_id: &str) -> Result<(), AccountError> {
     if store::is_disabled(conn, user_id)? {
         return Err(AccountError::AccountDisabled);
     }
@@ -60,8 +60,8 @@ impl Accounts {
         let (now, meta, pii) = (self.now(), meta.clone(), self.pii.clone());
         let outcome = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let ip = meta.ip.as_deref();
                 let challenge = passkey_store::take_challenge(&tx, &hash)?
                     .filter(|c| c.purpose == SIGN_IN && c.expires_at > now);
@@ -143,7 +143,7 @@ impl Accounts {
         let (now, pii) = (self.now(), self.pii.clone());
         let user = self
             .db
-            .run(move |conn| {
+            .run_conn(move |conn| {
                 let token = usable_token(conn, &hash, store::RESET_PASSWORD, now)?;
                 refuse_link_setup(conn, &token.user_id)?;
                 store::find_by_id(conn, &pii, &token.user_id)?.ok_or(AccountError::InvalidToken)
@@ -169,8 +169,8 @@ impl Accounts {
         let (now, ip, pii) = (self.now(), meta.ip.clone(), self.pii.clone());
         let outcome = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let link = usable_token(&tx, &token_hash, store::RESET_PASSWORD, now)?;
                 refuse_link_setup(&tx, &link.user_id)?;
                 let challenge = passkey_store::take_challenge(&tx, &hash)?.filter(|c| {
@@ -205,7 +205,13 @@ impl Accounts {
                 }
                 crate::accounts::events::email_verified_in(&tx, &user.id, now)?;
                 lockout::clear(&tx, &user.id)?;
-                let ended = Sessions::end_all_in(&tx, &user.id, None, now, "passkey_added")?;
+                let ended = Sessions::end_all_in(
+                    sessions_conn(&tx)?,
+                    &user.id,
+                    None,
+                    now,
+                    "passkey_added",
+                )?;
                 super::passkeys::audit_passkey(
                     &tx,
                     &user.id,

@@ -76,7 +76,7 @@ fn ceremony_refusal(e: CeremonyError) -> AccountError {
 /// (which has taken the challenge). The outer error rolls back; the inner is a refusal.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn register_in(
-    tx: &Connection,
+    tx: &Conn,
     rp: &PasskeyRp,
     pii: &FieldCipher,
     user: &User,
@@ -108,7 +108,7 @@ pub(super) fn register_in(
 }
 
 pub(super) fn audit_passkey(
-    tx: &Connection,
+    tx: &Conn,
     user_id: &str,
     action: &str,
     passkey_id: &str,
@@ -137,7 +137,7 @@ impl Accounts {
         let (id, pii) = (user_id.to_string(), self.pii.clone());
         Ok(self
             .db
-            .run(move |c| {
+            .run_conn(move |c| {
                 let list = passkey_store::for_user(c, &pii, &id)?;
                 let has_password = store::password_hash_of(c, &id)?.is_some();
                 Ok::<_, DbError>((list.into_iter().map(PasskeyView::from).collect(), has_password))
@@ -179,7 +179,7 @@ impl Accounts {
         let (id, pii) = (user.id.clone(), self.pii.clone());
         let existing = self
             .db
-            .run(move |c| passkey_store::for_user(c, &pii, &id).map_err(DbError::from))
+            .run_conn(move |c| passkey_store::for_user(c, &pii, &id).map_err(DbError::from))
             .await?;
         let existing = existing.iter().map(|p| p.passkey.cred_id().to_vec()).collect();
         let user_name = user.email.as_deref().or(user.phone.as_deref()).unwrap_or(&user.id);
@@ -199,7 +199,7 @@ impl Accounts {
         let now = self.now();
         let state = started.state;
         self.db
-            .run(move |c| {
+            .run_conn(move |c| {
                 passkey_store::insert_challenge(
                     c,
                     &hash,
@@ -232,8 +232,8 @@ impl Accounts {
         let (now, ip, pii) = (self.now(), meta.ip.clone(), self.pii.clone());
         let outcome = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let challenge = passkey_store::take_challenge(&tx, &hash)?.filter(|c| {
                     c.purpose == REGISTER
                         && c.expires_at > now
@@ -243,7 +243,7 @@ impl Accounts {
                     tx.commit()?;
                     return Ok(Err(AccountError::PasskeyChallengeInvalid));
                 };
-                if !Sessions::still_signed_in(&tx, method, &session)? {
+                if !Sessions::still_signed_in(sessions_conn(&tx)?, method, &session)? {
                     return Err(AccountError::InvalidCredentials);
                 }
                 let user = store::find_by_id(&tx, &pii, &user_id)?
@@ -294,8 +294,8 @@ impl Accounts {
         let (now, ip, pii) = (self.now(), meta.ip.clone(), self.pii.clone());
         let view = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 if !passkey_store::rename(&tx, &pii, &user_id, &id, &name)? {
                     return Err(AccountError::PasskeyNotFound);
                 }
@@ -326,8 +326,8 @@ impl Accounts {
         let (user_id, id) = (principal.user_id.clone(), passkey_id.to_string());
         let (now, ip, pii) = (self.now(), meta.ip.clone(), self.pii.clone());
         self.db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let all = passkey_store::for_user_to_change(&tx, &pii, &user_id)?;
                 let Some(removed) = all.iter().find(|p| p.id == id) else {
                     return Err(AccountError::PasskeyNotFound);

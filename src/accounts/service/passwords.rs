@@ -39,18 +39,23 @@ impl Accounts {
         let pii = self.pii().clone();
         let ended = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 // The password checked must still be the stored one, and the caller still
                 // signed in: a reset that committed meanwhile wins.
-                if store::password_hash_of(&tx, &user.id)? != user.password_hash
-                    || !Sessions::still_signed_in(&tx, method, &keep)?
+                if store::password_hash_for_update(&tx, &user.id)? != user.password_hash
+                    || !Sessions::still_signed_in(sessions_conn(&tx)?, method, &keep)?
                 {
                     return Err(AccountError::InvalidCredentials);
                 }
                 store::set_password(&tx, &user.id, &hash, now)?;
-                let ended =
-                    Sessions::end_all_in(&tx, &user.id, Some(&keep), now, "password_changed")?;
+                let ended = Sessions::end_all_in(
+                    sessions_conn(&tx)?,
+                    &user.id,
+                    Some(&keep),
+                    now,
+                    "password_changed",
+                )?;
                 audit::record(
                     &tx,
                     &AuditEvent::by_user(now, &user.id, actions::PASSWORD_CHANGED, ip.as_deref()),
@@ -86,7 +91,7 @@ impl Accounts {
         let pii = self.pii().clone();
         let user = self
             .db
-            .run(move |conn| {
+            .run_conn(move |conn| {
                 let token = usable_token(conn, &lookup, store::RESET_PASSWORD, now)?;
                 store::find_by_id(conn, &pii, &token.user_id)?.ok_or(AccountError::InvalidToken)
             })
@@ -101,15 +106,21 @@ impl Accounts {
         let pii = self.pii().clone();
         let ended = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 if !store::consume_email_token(&tx, &hash, now)? {
                     return Err(AccountError::TokenUsed);
                 }
                 store::set_password(&tx, &user.id, &new_hash, now)?;
                 crate::accounts::events::email_verified_in(&tx, &user.id, now)?;
                 lockout::clear(&tx, &user.id)?;
-                let ended = Sessions::end_all_in(&tx, &user.id, None, now, "password_reset")?;
+                let ended = Sessions::end_all_in(
+                    sessions_conn(&tx)?,
+                    &user.id,
+                    None,
+                    now,
+                    "password_reset",
+                )?;
                 audit::record(
                     &tx,
                     &AuditEvent::by_user(now, &user.id, actions::PASSWORD_RESET, ip.as_deref()),

@@ -25,8 +25,8 @@ impl Accounts {
         let pii = self.pii().clone();
         let user = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 store::update_profile(
                     &tx,
                     &pii,

@@ -32,19 +32,15 @@ impl Accounts {
         let pii = self.pii.clone();
         let (outcome, woken) = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let challenge = totp::find_challenge(&tx, &hash)?
                     .filter(|c| c.expires_at > now)
                     .ok_or(AccountError::MfaTokenInvalid)?;
                 let user = store::find_by_id(&tx, &pii, &challenge.user_id)?
                     .ok_or(AccountError::MfaTokenInvalid)?;
                 // A password changed or reset since the password step ends the pending sign-in.
-                let changed: Option<i64> = tx.query_row(
-                    "SELECT password_changed_at FROM users WHERE id = ?1",
-                    [&user.id],
-                    |r| r.get(0),
-                )?;
+                let changed = store::password_changed_at_for_update(&tx, &user.id)?;
                 if changed.is_some_and(|at| at > challenge.created_at) {
                     totp::delete_challenge(&tx, &hash)?;
                     tx.commit()?;
@@ -119,8 +115,8 @@ impl Accounts {
         let pii = self.pii.clone();
         let (outcome, paused) = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 if !totp::enabled(&tx, &user.id)? {
                     return Ok((Ok(false), false));
                 }

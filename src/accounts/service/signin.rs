@@ -72,8 +72,8 @@ impl Accounts {
         let pii = self.pii().clone();
         let locked = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let user_id = user.as_ref().map(|u| u.id.as_str());
                 let mut details = serde_json::json!({"reason": "invalid_credentials"});
                 if let Some(name) = check.name() {
@@ -145,7 +145,7 @@ impl Accounts {
         let ip = meta.ip.clone();
         let audited = self
             .db
-            .run(move |conn| {
+            .run_conn(move |conn| {
                 let event = AuditEvent {
                     subject_id: user_id.as_deref(),
                     actor_id: user_id.as_deref(),
@@ -189,7 +189,7 @@ impl Accounts {
         if let Some(subject) = subject.clone() {
             let standing = self
                 .db
-                .run(move |c| lockout::standing(c, &subject, now).map_err(DbError::from))
+                .run_conn(move |c| lockout::standing(c, &subject, now).map_err(DbError::from))
                 .await?;
             let refused_until =
                 if gate.through_pause { standing.capped_until } else { standing.refused_until() };
@@ -222,7 +222,7 @@ impl Accounts {
         };
         // Told only to someone who knows the password, like an unverified email.
         let id = user.id.clone();
-        if self.db.run(move |c| store::is_disabled(c, &id).map_err(DbError::from)).await? {
+        if self.db.run_conn(move |c| store::is_disabled(c, &id).map_err(DbError::from)).await? {
             return Err(AccountError::AccountDisabled);
         }
         if user.email_verified_at.is_none() {
@@ -248,7 +248,7 @@ impl Accounts {
         if let Some(subject) = subject.clone() {
             let standing = self
                 .db
-                .run(move |c| lockout::standing(c, &subject, now).map_err(DbError::from))
+                .run_conn(move |c| lockout::standing(c, &subject, now).map_err(DbError::from))
                 .await?;
             if let Some(until) = standing.refused_until() {
                 return Err(self
@@ -290,10 +290,10 @@ impl Accounts {
         let (mfa_token, mfa_hash) = crypto::new_token();
         let session = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 // A reset or change that committed while the hash was checked wins.
-                if store::password_hash_of(&tx, &user.id)? != user.password_hash {
+                if store::password_hash_for_update(&tx, &user.id)? != user.password_hash {
                     return Err(AccountError::InvalidCredentials);
                 }
                 if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
@@ -342,13 +342,17 @@ impl Accounts {
         let (now, ip) = (self.now(), meta.ip.clone());
         let ended = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let ended = match method {
-                    AuthMethod::Session => {
-                        Sessions::sign_out_in(&tx, &user_id, &id, now, "signed_out")?
-                            .unwrap_or_default()
-                    }
+                    AuthMethod::Session => Sessions::sign_out_in(
+                        sessions_conn(&tx)?,
+                        &user_id,
+                        &id,
+                        now,
+                        "signed_out",
+                    )?
+                    .unwrap_or_default(),
                     AuthMethod::Bearer => {
                         crate::tokens::revoke_family(&tx, &id, now, "logout")
                             .map_err(DbError::from)?;
@@ -381,10 +385,15 @@ impl Accounts {
         let (now, ip) = (self.now(), meta.ip.clone());
         let ended = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
-                let Some(ended) =
-                    Sessions::sign_out_in(&tx, &user_id, &id, now, "session_revoked")?
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
+                let Some(ended) = Sessions::sign_out_in(
+                    sessions_conn(&tx)?,
+                    &user_id,
+                    &id,
+                    now,
+                    "session_revoked",
+                )?
                 else {
                     return Err(AccountError::SessionNotFound);
                 };
@@ -410,10 +419,15 @@ impl Accounts {
         let (now, ip) = (self.now(), meta.ip.clone());
         let ended = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
-                let ended =
-                    Sessions::sign_out_all_in(&tx, &user_id, Some(&keep), now, "session_revoked")?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
+                let ended = Sessions::sign_out_all_in(
+                    sessions_conn(&tx)?,
+                    &user_id,
+                    Some(&keep),
+                    now,
+                    "session_revoked",
+                )?;
                 let event =
                     AuditEvent::by_user(now, &user_id, actions::SESSIONS_REVOKED, ip.as_deref())
                         .with_details(serde_json::json!({"count": ended.sessions.len()}));

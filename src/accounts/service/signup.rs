@@ -35,7 +35,7 @@ impl Accounts {
         {
             errors.push(field("password", problem));
         }
-        let policy = self.db.run(|c| policies::current(c).map_err(DbError::from)).await?;
+        let policy = self.db.run_conn(|c| policies::current(c).map_err(DbError::from)).await?;
         if let Some(problem) =
             policies::refusal(policy.as_ref(), input.accepted_policy_version.as_deref())
         {
@@ -47,7 +47,7 @@ impl Accounts {
         let policy_id = policy.map(|p| p.id);
         let domain = email::domain_of(&email).to_string();
         let campus =
-            self.db.run(move |c| campus_for_domain(c, &domain).map_err(DbError::from)).await?;
+            self.db.run_conn(move |c| campus_for_domain(c, &domain).map_err(DbError::from)).await?;
         let Some((campus_id, campus_name)) = campus else {
             return Err(AccountError::CampusDomainNotAllowed);
         };
@@ -70,8 +70,8 @@ impl Accounts {
         let hours = self.verify_hours;
         let pii = self.pii().clone();
         self.db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let created = store::insert(
                     &tx,
                     &pii,
@@ -149,8 +149,8 @@ impl Accounts {
         let (setup, setup_hash) = crypto::new_token();
         let (user_id, setup) = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 let token = usable_token(&tx, &hash, store::VERIFY_EMAIL, now)?;
                 if !store::consume_email_token(&tx, &hash, now)? {
                     return Err(AccountError::TokenUsed);
@@ -190,10 +190,12 @@ impl Accounts {
     }
 }
 
+const ACTION: &str = "signup.duplicate";
+
 /// Tells an account's owner that someone tried to sign up with their address, at most once an
 /// hour, so the form cannot be used to flood their inbox.
 fn notice_duplicate_signup(
-    conn: &Connection,
+    conn: &Conn,
     pii: &FieldCipher,
     owner: &User,
     brand: &templates::Brand<'_>,
@@ -201,7 +203,9 @@ fn notice_duplicate_signup(
     now: i64,
     ip: Option<&str>,
 ) -> rusqlite::Result<()> {
-    const ACTION: &str = "signup.duplicate";
+    // Two sign-ups with one address at once (on two nodes) must not both find no notice in
+    // the last hour: the second waits for the first's audit row.
+    conn.serialize_on(&format!("{ACTION}:{}", owner.id))?;
     let recent: bool = conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM audit_log WHERE action = ?1 AND subject_id = ?2 AND at > ?3)",
         rusqlite::params![ACTION, owner.id, now - 3600],
@@ -219,4 +223,78 @@ fn notice_duplicate_signup(
         notify::enqueue_email(conn, pii, &mail, now)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::conn_tests::{drop_schema, on_both_engines, postgres_client, race_on_postgres};
+
+    const BRAND: templates::Brand<'static> = templates::Brand { product: PRODUCT, campus: None };
+
+    fn notices(conn: &Conn) -> (i64, i64) {
+        let count = |sql| conn.query_row(sql, [] as [i64; 0], |r| r.get(0)).unwrap();
+        (
+            count("SELECT count(*) FROM outbox"),
+            count("SELECT count(*) FROM audit_log WHERE action = 'signup.duplicate'"),
+        )
+    }
+
+    /// The account whose address a second sign-up tries (its email sealed, as `notice` opens it).
+    fn insert_owner(conn: &Conn, pii: &FieldCipher) {
+        let owner = store::NewUser {
+            id: "u1",
+            email_index: &[1],
+            email: "ada@north.edu",
+            display_name: "Ada",
+            legal_name: None,
+            phone: None,
+            phone_index: None,
+            password_hash: None,
+            campus_id: None,
+            role: "user",
+            email_verified_at: Some(0),
+            now: 0,
+        };
+        assert!(store::insert(conn, pii, &owner).unwrap());
+    }
+
+    fn notice(conn: &Conn, pii: &FieldCipher, now: i64) {
+        let owner = store::find_by_id(conn, pii, "u1").unwrap().unwrap();
+        notice_duplicate_signup(conn, pii, &owner, &BRAND, "https://x/reset", now, None).unwrap();
+    }
+
+    #[test]
+    fn a_duplicate_signup_emails_the_owner_once_an_hour_on_both_engines() {
+        let (_keys, pii) = crate::pii::cipher::test_cipher();
+        on_both_engines(|conn| {
+            insert_owner(conn, &pii);
+            notice(conn, &pii, 10_000);
+            assert_eq!(notices(conn), (1, 1));
+            notice(conn, &pii, 10_000 + 3599);
+            assert_eq!(notices(conn), (1, 2), "audited, not emailed again within the hour");
+            // Every attempt is audited, so the hour runs from the last one.
+            notice(conn, &pii, 10_000 + 3599 + 3600);
+            assert_eq!(notices(conn), (2, 3));
+        });
+    }
+
+    /// Two sign-ups with one taken address on two nodes at once: the second waits for the
+    /// first's notice and sends none.
+    #[test]
+    fn two_duplicate_signups_on_postgres_at_once_email_once() {
+        let (_keys, pii) = crate::pii::cipher::test_cipher();
+        let Some((mut client, schema)) = postgres_client() else { return };
+        crate::db::migrate_postgres(&mut client).unwrap();
+        insert_owner(&Conn::Postgres(std::cell::RefCell::new(&mut client)), &pii);
+        race_on_postgres(
+            &schema,
+            |first| notice(first, &pii, 10_000),
+            |second| notice(second, &pii, 10_001),
+            |_| {},
+        );
+        let sent = notices(&Conn::Postgres(std::cell::RefCell::new(&mut client)));
+        drop_schema(&mut client, &schema);
+        assert_eq!(sent, (1, 2), "both found no notice in the last hour");
+    }
 }

@@ -39,10 +39,10 @@ impl Accounts {
         let (ip, tokens) = (meta.ip.clone(), self.tokens.clone());
         let (user_id, role, family) = self
             .db
-            .run(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
+            .run_conn(move |conn| {
+                let tx = conn.transaction()?;
                 // A reset or change that committed while the hash was checked wins.
-                if store::password_hash_of(&tx, &user.id)? != user.password_hash {
+                if store::password_hash_for_update(&tx, &user.id)? != user.password_hash {
                     return Err(AccountError::InvalidCredentials);
                 }
                 if let (Verified::YesRehashed(new), Some(old)) = (&verified, &user.password_hash) {
