@@ -281,10 +281,27 @@ fn check_config(file: Option<&Path>) -> anyhow::Result<()> {
 fn migrate(file: Option<&Path>) -> anyhow::Result<()> {
     let config = load(file)?;
     startup::prepare_data_dir(&config.storage.data_dir)?;
-    let path = config.storage.data_dir.join("gatehouse.db");
-    let db = crate::db::open(&path)
-        .with_context(|| format!("cannot open the database {}", path.display()))?;
-    let report = crate::db::migrate(&mut *db.get()?)?;
+    // Start-up migrates too; this is for applying them ahead of a start (and its report).
+    match config.storage.engine {
+        crate::config::StorageEngine::Sqlite => {
+            let path = config.storage.data_dir.join("gatehouse.db");
+            let db = crate::db::open(&path)
+                .with_context(|| format!("cannot open the database {}", path.display()))?;
+            let report = crate::db::migrate(&mut *db.get()?)?;
+            print_migrations(report);
+        }
+        crate::config::StorageEngine::Postgres => {
+            let db = crate::db::open_postgres(config.storage.postgres_url.expose()).context(
+                "cannot connect to the PostgreSQL database named by storage.postgres_url",
+            )?;
+            let report = db.blocking_postgres(crate::db::prepare_postgres)??;
+            print_migrations(report);
+        }
+    }
+    Ok(())
+}
+
+fn print_migrations(report: crate::db::MigrationReport) {
     println!(
         "{} migration(s) applied, {} already applied",
         report.applied.len(),
@@ -293,5 +310,4 @@ fn migrate(file: Option<&Path>) -> anyhow::Result<()> {
     for name in report.applied {
         println!("  applied {name}");
     }
-    Ok(())
 }
