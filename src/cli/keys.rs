@@ -66,7 +66,7 @@ pub(super) fn keys_rotate_jwt(file: Option<&Path>) -> anyhow::Result<()> {
             files.signing_path().display()
         );
     }
-    let db = startup::open_database(data_dir)?;
+    let db = startup::open_storage(&config.storage)?;
     let now = chrono::Utc::now().timestamp();
     let rotation = files.rotate(now)?;
     let event = AuditEvent {
@@ -84,7 +84,7 @@ pub(super) fn keys_rotate_jwt(file: Option<&Path>) -> anyhow::Result<()> {
             "new_rsa_kid": rotation.rsa.as_ref().map(|(_, new)| new),
         }),
     };
-    audit::record(&*db.get()?, &event)
+    db.blocking_conn(|conn| audit::record(conn, &event).map_err(anyhow::Error::from))
         .context("the key was rotated, but the audit row could not be written")?;
     let minutes = (ACCESS_TOKEN_SECONDS + RETIRED_GRACE_SECONDS + 59) / 60;
     println!(
