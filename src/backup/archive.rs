@@ -11,13 +11,27 @@ use flate2::write::GzEncoder;
 use indicatif::ProgressBar;
 use rusqlite::{Connection, OpenFlags};
 
+use super::postgres::{self, DUMP, Storage};
 use super::{
-    BackupError, BackupInfo, FORMAT, Hashing, Manifest, ManifestFile, archive_name, backups_dir,
-    prune,
+    ArchiveEngine, BackupError, BackupInfo, FORMAT, Hashing, Manifest, ManifestFile, archive_name,
+    backups_dir, prune,
 };
 
-/// Backs up `data_dir` into `<data_dir>/backups/`, then keeps the newest `keep` archives.
+/// Backs up `data_dir` (its SQLite database) into `<data_dir>/backups/`, then keeps the newest
+/// `keep` archives.
 pub fn create(
+    data_dir: &Path,
+    keep: u32,
+    now: chrono::DateTime<chrono::Utc>,
+    bar: &ProgressBar,
+) -> Result<BackupInfo, BackupError> {
+    create_from(&Storage::Sqlite, data_dir, keep, now, bar)
+}
+
+/// Backs up `storage`'s database and the keys and uploads in `data_dir` into
+/// `<data_dir>/backups/`, then keeps the newest `keep` archives.
+pub fn create_from(
+    storage: &Storage,
     data_dir: &Path,
     keep: u32,
     now: chrono::DateTime<chrono::Utc>,
@@ -29,8 +43,12 @@ pub fn create(
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(dest)?;
     let name = archive_name(now);
     let partial = dir.join(format!(".partial-{name}"));
-    let snapshot = dir.join(format!(".partial-{name}.db"));
-    let result = write_archive(data_dir, &snapshot, &partial, now, bar, &dest);
+    let extension = match storage {
+        Storage::Sqlite => "db",
+        Storage::Postgres { .. } => "pgdump",
+    };
+    let snapshot = dir.join(format!(".partial-{name}.{extension}"));
+    let result = write_archive(storage, data_dir, &snapshot, &partial, now, bar, &dest);
     std::fs::remove_file(&snapshot).ok();
     let files = match result {
         Ok(files) => files,
@@ -53,6 +71,7 @@ pub fn create(
 
 /// Snapshots the database to `snapshot`, then writes the archive to `partial` and syncs it.
 fn write_archive(
+    storage: &Storage,
     data_dir: &Path,
     snapshot: &Path,
     partial: &Path,
@@ -63,16 +82,28 @@ fn write_archive(
     bar.set_message("database");
     // Prove the directory takes a file before SQLite tries (its error would be vaguer).
     private_file(snapshot).map_err(dest)?;
-    let schema =
-        snapshot_database(&data_dir.join("gatehouse.db"), snapshot).map_err(|e| match e {
-            BackupError::Database(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::DiskFull =>
-            {
-                dest(std::io::Error::from(std::io::ErrorKind::StorageFull))
-            }
-            other => other,
-        })?;
-    let mut sources = vec![(snapshot.to_path_buf(), "gatehouse.db".to_string())];
+    let (engine, schema, entry) = match storage {
+        Storage::Sqlite => {
+            let schema = snapshot_database(&data_dir.join("gatehouse.db"), snapshot).map_err(
+                |e| match e {
+                    BackupError::Database(rusqlite::Error::SqliteFailure(f, _))
+                        if f.code == rusqlite::ErrorCode::DiskFull =>
+                    {
+                        dest(std::io::Error::from(std::io::ErrorKind::StorageFull))
+                    }
+                    other => other,
+                },
+            )?;
+            (ArchiveEngine::Sqlite, schema, "gatehouse.db")
+        }
+        Storage::Postgres { url } => {
+            // Read before the dump starts, so the dump holds at least this migration.
+            let schema = postgres::newest_migration(url);
+            postgres::dump(url, snapshot).map_err(BackupError::Dump)?;
+            (ArchiveEngine::Postgres, schema, DUMP)
+        }
+    };
+    let mut sources = vec![(snapshot.to_path_buf(), entry.to_string())];
     for tree in ["keys", "uploads"] {
         collect_files(&data_dir.join(tree), tree, &mut sources)?;
     }
@@ -86,6 +117,7 @@ fn write_archive(
     let mut tar = tar::Builder::new(gzip);
     let mut manifest = Manifest {
         format: FORMAT,
+        engine,
         gatehouse_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: now.to_rfc3339(),
         schema,
@@ -189,8 +221,8 @@ fn append_file<W: Write>(
     let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
     let mtime = mtime.map(|d| d.as_secs() as i64).unwrap_or(0);
     let mut reader = Hashing::new(bar.wrap_read(file));
-    if path == "gatehouse.db" {
-        // Our own snapshot: nobody else writes it.
+    if path == "gatehouse.db" || path == DUMP {
+        // Our own snapshot or dump: nobody else writes it.
         let mut header = tar_header(meta.len(), mtime);
         tar.append_data(&mut header, path, &mut reader).map_err(|e| classify(e, &src, dest))?;
     } else {

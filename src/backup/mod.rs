@@ -3,13 +3,15 @@
 //! A backup is one gzip-compressed tar archive in `<data_dir>/backups/`, named
 //! `gatehouse-<UTC time>.tar.gz`, holding:
 //! - `gatehouse.db`: a snapshot taken with SQLite's online backup API in a single step, so it
-//!   is one consistent read transaction (WAL mode: writers carry on meanwhile);
+//!   is one consistent read transaction (WAL mode: writers carry on meanwhile); or, on
+//!   PostgreSQL, `gatehouse.pgdump`: a `pg_dump --format=custom` of the configured database
+//!   (one snapshot too; see [`postgres`]);
 //! - `uploads/...`: the uploaded files, when `<data_dir>/uploads` exists;
 //! - `keys/...`: the keys in `<data_dir>/keys` (without them the encrypted columns and the
 //!   password pepper are lost, so an archive is as sensitive as the data dir; key files named
 //!   in the config outside the data dir are not included and must be kept separately);
-//! - `manifest.json` (last): format, Gatehouse version, time, newest migration, and each
-//!   file's size and SHA-256.
+//! - `manifest.json` (last): format, the engine (`sqlite` or `postgres`), Gatehouse version,
+//!   time, newest migration, and each file's size and SHA-256.
 //!
 //! The archive is written under a temporary name and renamed once complete and synced, so a
 //! failed backup (disk full, read-only directory) leaves no partial archive behind. After each
@@ -18,11 +20,14 @@
 //! [`restore`] unpacks an archive into a staging directory inside the data dir, checks every
 //! checksum and `PRAGMA integrity_check`, and only then moves the current database, keys and
 //! uploads aside (into `<data_dir>/replaced-<time>/`) and the restored ones into place. It
-//! refuses while a server holds the data dir's [`lock`].
+//! refuses while a server holds the data dir's [`lock`]. A PostgreSQL archive is restored
+//! into the configured PostgreSQL database with `pg_restore` in one transaction, then its keys
+//! and uploads as above; an archive of the other engine is refused.
 
 pub mod api;
 mod archive;
 pub mod lock;
+pub mod postgres;
 mod restore;
 
 use std::path::{Path, PathBuf};
@@ -31,8 +36,9 @@ use std::sync::Arc;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
-pub use archive::create;
-pub use restore::{RestoreReport, restore};
+pub use archive::{create, create_from};
+pub use postgres::Storage;
+pub use restore::{RestoreReport, restore, restore_to};
 
 /// The archive format written in the manifest; restore refuses others.
 pub const FORMAT: u32 = 1;
@@ -43,12 +49,26 @@ const SUFFIX: &str = ".tar.gz";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: u32,
+    /// The engine whose database the archive holds (archives from before PostgreSQL have
+    /// none: SQLite).
+    #[serde(default)]
+    pub engine: ArchiveEngine,
     pub gatehouse_version: String,
     /// RFC 3339, UTC.
     pub created_at: String,
     /// The newest migration applied to the database in the archive.
     pub schema: Option<String>,
     pub files: Vec<ManifestFile>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveEngine {
+    /// `gatehouse.db`.
+    #[default]
+    Sqlite,
+    /// `gatehouse.pgdump`.
+    Postgres,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -84,6 +104,9 @@ pub enum BackupError {
     Database(#[from] rusqlite::Error),
     #[error("the backup task failed: {0}")]
     Task(String),
+    /// pg_dump is missing or failed (the message never holds the password).
+    #[error("cannot dump the PostgreSQL database: {0}")]
+    Dump(String),
 }
 
 /// The directory backups go to.
@@ -161,12 +184,19 @@ fn prune(dir: &Path, keep: u32) -> std::io::Result<usize> {
 pub struct Backups {
     data_dir: PathBuf,
     keep: u32,
+    storage: Storage,
     running: tokio::sync::Mutex<()>,
 }
 
 impl Backups {
+    /// Backups of the SQLite database in `data_dir`.
     pub fn new(data_dir: PathBuf, keep: u32) -> Self {
-        Self { data_dir, keep, running: tokio::sync::Mutex::new(()) }
+        Self { data_dir, keep, storage: Storage::Sqlite, running: tokio::sync::Mutex::new(()) }
+    }
+
+    /// Backups of the configured storage (SQLite or PostgreSQL) and the keys in its data dir.
+    pub fn for_storage(storage: &crate::config::StorageConfig, keep: u32) -> Self {
+        Self { storage: Storage::from_config(storage), ..Self::new(storage.data_dir.clone(), keep) }
     }
 
     pub fn dir(&self) -> PathBuf {
@@ -176,9 +206,9 @@ impl Backups {
     /// Takes a backup now, unless one is running.
     pub async fn run(self: &Arc<Self>) -> Result<BackupInfo, BackupError> {
         let _running = self.running.try_lock().map_err(|_| BackupError::Busy)?;
-        let (data_dir, keep) = (self.data_dir.clone(), self.keep);
+        let (data_dir, keep, storage) = (self.data_dir.clone(), self.keep, self.storage.clone());
         let info = tokio::task::spawn_blocking(move || {
-            create(&data_dir, keep, chrono::Utc::now(), &ProgressBar::hidden())
+            create_from(&storage, &data_dir, keep, chrono::Utc::now(), &ProgressBar::hidden())
         })
         .await
         .map_err(|e| BackupError::Task(e.to_string()))??;

@@ -12,7 +12,8 @@ use indicatif::ProgressBar;
 use rusqlite::{Connection, OpenFlags};
 
 use super::lock::{DataDirLock, LockError};
-use super::{FORMAT, Hashing, Manifest, ManifestFile};
+use super::postgres::{self, DUMP, Storage};
+use super::{ArchiveEngine, FORMAT, Hashing, Manifest, ManifestFile};
 
 /// What a restore did.
 #[derive(Debug)]
@@ -34,6 +35,13 @@ pub enum RestoreError {
     Mismatch(String),
     #[error("the database in the archive failed its integrity check: {0}; nothing was changed")]
     Integrity(String),
+    /// The archive holds the other engine's database.
+    #[error("{0}; nothing was changed")]
+    Engine(String),
+    /// pg_restore is missing or failed; it ran in one transaction, so the database is as it
+    /// was.
+    #[error("cannot restore the PostgreSQL database: {0}; nothing was changed")]
+    Postgres(String),
     #[error("cannot prepare the restore in {}: {source}; nothing was changed", dir.display())]
     Staging { dir: PathBuf, source: std::io::Error },
     #[error(
@@ -47,9 +55,21 @@ pub enum RestoreError {
 const DATABASE: &str = "gatehouse.db";
 const TREES: [&str; 2] = ["keys", "uploads"];
 
-/// Restores `archive` into `data_dir` (created if missing). Refuses while a server holds the
-/// data dir; on any failure before the final moves, the data dir is untouched.
+/// Restores `archive` into `data_dir` (created if missing) on SQLite. Refuses while a server
+/// holds the data dir; on any failure before the final moves, the data dir is untouched.
 pub fn restore(
+    archive: &Path,
+    data_dir: &Path,
+    bar: &ProgressBar,
+) -> Result<RestoreReport, RestoreError> {
+    restore_to(&Storage::Sqlite, archive, data_dir, bar)
+}
+
+/// Restores `archive` into `storage` and `data_dir`: on PostgreSQL, its dump into the
+/// configured database (one transaction), then its keys and uploads into `data_dir`. An
+/// archive of the other engine is refused before anything changes.
+pub fn restore_to(
+    storage: &Storage,
     archive: &Path,
     data_dir: &Path,
     bar: &ProgressBar,
@@ -59,7 +79,13 @@ pub fn restore(
     let _lock = DataDirLock::acquire(data_dir)?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let staging = data_dir.join(format!(".restore-{stamp}"));
-    let staged = unpack_and_check(archive, &staging, bar);
+    let staged = unpack_and_check(storage, archive, &staging, bar).and_then(|manifest| {
+        if let Storage::Postgres { url } = storage {
+            bar.set_message("database");
+            postgres::restore_dump(&staging.join(DUMP), url).map_err(RestoreError::Postgres)?;
+        }
+        Ok(manifest)
+    });
     let manifest = match staged {
         Ok(manifest) => manifest,
         Err(e) => {
@@ -67,13 +93,15 @@ pub fn restore(
             return Err(e);
         }
     };
-    let replaced = replace(data_dir, &staging, &stamp)?;
+    let with_database = matches!(storage, Storage::Sqlite);
+    let replaced = replace(data_dir, &staging, &stamp, with_database)?;
     std::fs::remove_dir_all(&staging).ok();
     bar.finish_and_clear();
     Ok(RestoreReport { manifest, replaced })
 }
 
 fn unpack_and_check(
+    storage: &Storage,
     archive: &Path,
     staging: &Path,
     bar: &ProgressBar,
@@ -129,6 +157,22 @@ fn unpack_and_check(
             manifest.format
         )));
     }
+    let (wanted, other) = match storage {
+        Storage::Sqlite => (ArchiveEngine::Sqlite, DUMP),
+        Storage::Postgres { .. } => (ArchiveEngine::Postgres, DATABASE),
+    };
+    if manifest.engine != wanted {
+        return Err(RestoreError::Engine(match manifest.engine {
+            ArchiveEngine::Postgres => "the archive holds a PostgreSQL database, but this \
+                installation uses SQLite (storage.engine = \"sqlite\"): set storage.engine = \
+                \"postgres\" and storage.postgres_url to restore it"
+                .into(),
+            ArchiveEngine::Sqlite => "the archive holds a SQLite database, but this \
+                installation uses PostgreSQL (storage.engine = \"postgres\"): copy it with \
+                `gatehouse migrate-to-postgres` after restoring it into a SQLite data dir"
+                .into(),
+        }));
+    }
     let listed: BTreeMap<String, ManifestFile> =
         manifest.files.iter().map(|f| (f.path.clone(), f.clone())).collect();
     for (path, expected) in &listed {
@@ -146,11 +190,22 @@ fn unpack_and_check(
     if let Some(extra) = found.keys().find(|p| !listed.contains_key(*p)) {
         return Err(RestoreError::Mismatch(format!("{extra} is not in the manifest")));
     }
-    if !found.contains_key(DATABASE) {
-        return Err(RestoreError::Mismatch("the archive holds no database".into()));
+    if found.contains_key(other) {
+        return Err(RestoreError::Mismatch(format!("unexpected path {other:?}")));
     }
     bar.set_message("integrity");
-    check_database(&staging.join(DATABASE))?;
+    match storage {
+        Storage::Sqlite if !found.contains_key(DATABASE) => {
+            return Err(RestoreError::Mismatch("the archive holds no database".into()));
+        }
+        Storage::Sqlite => check_database(&staging.join(DATABASE))?,
+        Storage::Postgres { .. } if !found.contains_key(DUMP) => {
+            return Err(RestoreError::Mismatch("the archive holds no database dump".into()));
+        }
+        Storage::Postgres { url } => {
+            postgres::check_dump(&staging.join(DUMP), url).map_err(RestoreError::Integrity)?
+        }
+    }
     Ok(manifest)
 }
 
@@ -161,7 +216,7 @@ fn safe_target(staging: &Path, path: &str) -> Result<PathBuf, RestoreError> {
     let plain = relative.components().all(|c| matches!(c, Component::Normal(_)));
     let first = relative.components().next().and_then(|c| c.as_os_str().to_str());
     let known = match first {
-        Some(DATABASE) => relative.components().count() == 1,
+        Some(DATABASE | DUMP) => relative.components().count() == 1,
         Some(top) => TREES.contains(&top) && relative.components().count() > 1,
         None => false,
     };
@@ -191,11 +246,19 @@ fn check_database(path: &Path) -> Result<(), RestoreError> {
 
 /// Moves what the archive replaces out of `data_dir` into `replaced-<stamp>/`, then the
 /// staged files in. Both sides are in the data dir, so each move is a rename.
-fn replace(data_dir: &Path, staging: &Path, stamp: &str) -> Result<Option<PathBuf>, RestoreError> {
+/// `with_database`: SQLite's file too (PostgreSQL's database was restored by pg_restore).
+fn replace(
+    data_dir: &Path,
+    staging: &Path,
+    stamp: &str,
+    with_database: bool,
+) -> Result<Option<PathBuf>, RestoreError> {
     let aside = data_dir.join(format!("replaced-{stamp}"));
     let fail = |source| RestoreError::Replace { moved: aside.clone(), source };
-    let mut names: Vec<String> =
-        vec![DATABASE.into(), format!("{DATABASE}-wal"), format!("{DATABASE}-shm")];
+    let mut names: Vec<String> = Vec::new();
+    if with_database {
+        names.extend([DATABASE.into(), format!("{DATABASE}-wal"), format!("{DATABASE}-shm")]);
+    }
     names.extend(TREES.iter().map(|t| t.to_string()));
     let mut moved_any = false;
     for name in &names {

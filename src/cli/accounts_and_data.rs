@@ -36,13 +36,16 @@ pub(super) fn campus(file: Option<&Path>, command: CampusCommand) -> anyhow::Res
 }
 
 pub(super) fn backup(file: Option<&Path>, out: Option<&Path>) -> anyhow::Result<()> {
+    use crate::backup::Storage;
     let config = load(file)?;
     let data_dir = &config.storage.data_dir;
-    if !data_dir.join("gatehouse.db").is_file() {
+    let storage = Storage::from_config(&config.storage);
+    if matches!(storage, Storage::Sqlite) && !data_dir.join("gatehouse.db").is_file() {
         anyhow::bail!("there is no database in {} to back up", data_dir.display());
     }
     let bar = crate::backup::terminal_bar();
-    let info = crate::backup::create(data_dir, config.backup.keep, chrono::Utc::now(), &bar)?;
+    let (keep, now) = (config.backup.keep, chrono::Utc::now());
+    let info = crate::backup::create_from(&storage, data_dir, keep, now, &bar)?;
     println!(
         "backup written: {} ({} bytes, {} files)",
         info.path.display(),
@@ -62,12 +65,21 @@ pub(super) fn restore(
     archive: &Path,
     data_dir: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let data_dir = match data_dir {
-        Some(dir) => dir.to_path_buf(),
-        None => load(file)?.storage.data_dir,
+    use crate::backup::Storage;
+    let (data_dir, storage) = match data_dir {
+        // A data dir named on the command line restores even when the configuration does not
+        // load (SQLite); the configured engine applies when it does.
+        Some(dir) => {
+            let storage = load(file).map(|c| Storage::from_config(&c.storage)).unwrap_or_default();
+            (dir.to_path_buf(), storage)
+        }
+        None => {
+            let config = load(file)?;
+            (config.storage.data_dir.clone(), Storage::from_config(&config.storage))
+        }
     };
     let bar = crate::backup::terminal_bar();
-    let report = crate::backup::restore(archive, &data_dir, &bar)?;
+    let report = crate::backup::restore_to(&storage, archive, &data_dir, &bar)?;
     let m = &report.manifest;
     println!(
         "restored the backup of {} (Gatehouse {}, {} files) into {}",
@@ -78,6 +90,12 @@ pub(super) fn restore(
     );
     if let Some(old) = report.replaced {
         println!("the replaced files are in {} (delete it once all is well)", old.display());
+    }
+    if matches!(storage, Storage::Postgres { .. }) {
+        println!(
+            "the PostgreSQL database of storage.postgres_url now holds the archive's dump; \
+             copy the restored keys to every node's data dir before starting them"
+        );
     }
     println!("start the server: pending migrations are applied at start-up");
     Ok(())
