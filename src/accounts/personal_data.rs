@@ -39,9 +39,13 @@ impl PersonalData for AccountsData {
 
     fn person_in(&self, tx: &Conn, user_id: &str) -> SqlResult<Option<Person>> {
         let pii = self.accounts.pii();
+        // Locked to the end of the deletion: on PostgreSQL a second deletion of the account
+        // waits and then finds it gone (instead of erasing it again, with a second
+        // `account.deleted` event and webhook), and rows other nodes add for it wait too.
+        let lock = tx.for_update();
         let row = tx
             .query_row(
-                "SELECT phone_index, email, phone FROM users WHERE id = ?1",
+                &format!("SELECT phone_index, email, phone FROM users WHERE id = ?1{lock}"),
                 [user_id],
                 |r| {
                     let phone_index: Option<Vec<u8>> = r.get(0)?;

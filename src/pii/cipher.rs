@@ -1,4 +1,4 @@
-//! The field cipher: AES-256-GCM for personal data stored in SQLite (and, through
+//! The field cipher: AES-256-GCM for personal data stored in the database (and, through
 //! [`FieldCipher::seal`], for any byte blob such as an uploaded file).
 //!
 //! A sealed value is self-describing:

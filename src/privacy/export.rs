@@ -1,7 +1,8 @@
 //! `GET /api/v1/account/export`: every stored fact about the caller, as one JSON document
 //! ([`AccountExport`]). Each section is produced by its feature (in its `personal_data.rs`)
-//! over the same read transaction, so the document is a consistent snapshot; a feature that
-//! stores more about a user adds its section there and a field here.
+//! over the same snapshot ([`Conn::snapshot`]: REPEATABLE READ on PostgreSQL), so the document
+//! shows one moment of the database; a feature that stores more about a user adds its section
+//! there and a field here.
 //!
 //! Not included, because they are not about the caller or cannot be tied to them: outbox rows
 //! (recipients are sealed with random nonces, so they are not searchable; their bodies are

@@ -13,6 +13,8 @@ pub use retention::RetentionReport;
 pub use service::{Privacy, PrivacyParts};
 
 #[cfg(test)]
+mod erasure_race_tests;
+#[cfg(test)]
 mod personal_data_tests;
 #[cfg(test)]
 mod test_registry;
