@@ -128,7 +128,7 @@ pub async fn admin_change<T, E>(
     clock: &dyn crate::clock::Clock,
     req: &Request,
     auth: &AdminAuth,
-    work: impl FnOnce(&mut rusqlite::Connection, i64, &crate::audit::Actor<'_>) -> Result<T, E>
+    work: impl FnOnce(&crate::db::conn::Conn, i64, &crate::audit::Actor<'_>) -> Result<T, E>
     + Send
     + 'static,
 ) -> Result<T, ApiError>
@@ -138,7 +138,7 @@ where
 {
     let admin = auth.principal().user_id.clone();
     let (ip, now) = (super::request_meta(req).ip, clock.unix());
-    db.run(move |c| {
+    db.run_conn(move |c| {
         let actor = crate::audit::Actor { user_id: Some(&admin), ip: ip.as_deref() };
         work(c, now, &actor).map_err(ApiError::from)
     })
