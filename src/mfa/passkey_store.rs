@@ -65,8 +65,8 @@ pub fn for_user(
     conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
-) -> rusqlite::Result<Vec<StoredPasskey>> {
-    Ok(conn.with_conn(|conn| of_user(conn, pii, user_id, ""))?)
+) -> SqlResult<Vec<StoredPasskey>> {
+    conn.with_conn(|conn| of_user(conn, pii, user_id, ""))
 }
 
 /// The account's passkeys, for a transaction that removes one unless it is the last way to
@@ -77,11 +77,11 @@ pub fn for_user_to_change(
     conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
-) -> rusqlite::Result<Vec<StoredPasskey>> {
-    Ok(conn.with_conn(|conn| {
+) -> SqlResult<Vec<StoredPasskey>> {
+    conn.with_conn(|conn| {
         let lock = conn.for_update();
         of_user(conn, pii, user_id, lock)
-    })?)
+    })
 }
 
 /// A passkey by its credential id, for the sign-in transaction that checks an assertion
@@ -92,8 +92,8 @@ pub fn by_credential_id(
     conn: &impl AsConn,
     pii: &FieldCipher,
     credential_id: &[u8],
-) -> rusqlite::Result<Option<StoredPasskey>> {
-    Ok(conn.with_conn(|conn| {
+) -> SqlResult<Option<StoredPasskey>> {
+    conn.with_conn(|conn| {
         let lock = conn.for_update();
         conn.query_row(
             &format!("SELECT {COLUMNS} FROM passkeys WHERE credential_id = ?1{lock}"),
@@ -101,23 +101,19 @@ pub fn by_credential_id(
             |r| from_row(pii, r),
         )
         .optional()
-    })?)
+    })
 }
 
-pub fn count_for_user(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<i64> {
-    Ok(conn.with_conn(|conn| {
+pub fn count_for_user(conn: &impl AsConn, user_id: &str) -> SqlResult<i64> {
+    conn.with_conn(|conn| {
         conn.query_row("SELECT count(*) FROM passkeys WHERE user_id = ?1", [user_id], |r| r.get(0))
-    })?)
+    })
 }
 
 /// Stores a new passkey; false when its credential is already registered (to anyone).
-pub fn insert(
-    conn: &impl AsConn,
-    pii: &FieldCipher,
-    stored: &StoredPasskey,
-) -> rusqlite::Result<bool> {
+pub fn insert(conn: &impl AsConn, pii: &FieldCipher, stored: &StoredPasskey) -> SqlResult<bool> {
     let credential = serde_json::to_string(&stored.passkey)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        .map_err(|e| SqlError::Conversion { column: 0, message: e.to_string() })?;
     let inserted = conn.with_conn(|conn| {
         conn.execute(
             "INSERT INTO passkeys (id, user_id, credential_id, name, credential, synced, created_at)
@@ -143,9 +139,9 @@ pub fn record_use(
     passkey: &Passkey,
     synced: bool,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> SqlResult<()> {
     let credential = serde_json::to_string(passkey)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        .map_err(|e| SqlError::Conversion { column: 0, message: e.to_string() })?;
     conn.with_conn(|conn| {
         conn.execute(
             "UPDATE passkeys SET credential = ?2, synced = ?3, last_used_at = ?4 WHERE id = ?1",
@@ -162,7 +158,7 @@ pub fn rename(
     user_id: &str,
     id: &str,
     name: &str,
-) -> rusqlite::Result<bool> {
+) -> SqlResult<bool> {
     let changed = conn.with_conn(|conn| {
         conn.execute(
             "UPDATE passkeys SET name = ?3 WHERE id = ?2 AND user_id = ?1",
@@ -172,7 +168,7 @@ pub fn rename(
     Ok(changed == 1)
 }
 
-pub fn delete(conn: &impl AsConn, user_id: &str, id: &str) -> rusqlite::Result<bool> {
+pub fn delete(conn: &impl AsConn, user_id: &str, id: &str) -> SqlResult<bool> {
     let changed = conn.with_conn(|conn| {
         conn.execute("DELETE FROM passkeys WHERE id = ?2 AND user_id = ?1", params![user_id, id])
     })?;
@@ -195,7 +191,7 @@ pub fn insert_challenge(
     state: &str,
     now: i64,
     expires_at: i64,
-) -> rusqlite::Result<()> {
+) -> SqlResult<()> {
     conn.with_conn(|conn| -> SqlResult<()> {
         conn.execute("DELETE FROM passkey_challenges WHERE expires_at <= ?1", [now])?;
         conn.execute(
@@ -211,8 +207,8 @@ pub fn insert_challenge(
 
 /// Takes a challenge (it is gone afterwards, answered or not: single use). One statement, so
 /// two answers at once cannot both take it, on either engine.
-pub fn take_challenge(conn: &impl AsConn, id_hash: &[u8]) -> rusqlite::Result<Option<Challenge>> {
-    Ok(conn.with_conn(|conn| {
+pub fn take_challenge(conn: &impl AsConn, id_hash: &[u8]) -> SqlResult<Option<Challenge>> {
+    conn.with_conn(|conn| {
         conn.query_row(
             "DELETE FROM passkey_challenges WHERE id_hash = ?1
              RETURNING purpose, user_id, state, expires_at",
@@ -227,7 +223,7 @@ pub fn take_challenge(conn: &impl AsConn, id_hash: &[u8]) -> rusqlite::Result<Op
             },
         )
         .optional()
-    })?)
+    })
 }
 
 #[cfg(test)]

@@ -123,8 +123,8 @@ pub fn credential(
     conn: &impl AsConn,
     pii: &FieldCipher,
     user_id: &str,
-) -> rusqlite::Result<Option<Credential>> {
-    Ok(conn.with_conn(|conn| {
+) -> SqlResult<Option<Credential>> {
+    conn.with_conn(|conn| {
         let lock = conn.for_update();
         conn.query_row(
             &format!(
@@ -145,11 +145,11 @@ pub fn credential(
             },
         )
         .optional()
-    })?)
+    })
 }
 
 /// Whether the account has TOTP turned on.
-pub fn enabled(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<bool> {
+pub fn enabled(conn: &impl AsConn, user_id: &str) -> SqlResult<bool> {
     let confirmed: Option<Option<i64>> = conn.with_conn(|conn| {
         conn.query_row(
             "SELECT confirmed_at FROM totp_credentials WHERE user_id = ?1",
@@ -168,7 +168,7 @@ pub fn start_enrolment(
     user_id: &str,
     secret: &[u8],
     now: i64,
-) -> rusqlite::Result<()> {
+) -> SqlResult<()> {
     conn.with_conn(|conn| {
         conn.execute(
             "INSERT INTO totp_credentials (user_id, secret, created_at) VALUES (?1, ?2, ?3)
@@ -182,7 +182,7 @@ pub fn start_enrolment(
 }
 
 /// Records an accepted step; false if a concurrent request used this step first.
-pub fn use_step(conn: &impl AsConn, user_id: &str, step: i64) -> rusqlite::Result<bool> {
+pub fn use_step(conn: &impl AsConn, user_id: &str, step: i64) -> SqlResult<bool> {
     let changed = conn.with_conn(|conn| {
         conn.execute(
             "UPDATE totp_credentials SET last_step = ?2
@@ -193,7 +193,7 @@ pub fn use_step(conn: &impl AsConn, user_id: &str, step: i64) -> rusqlite::Resul
     Ok(changed == 1)
 }
 
-pub fn confirm(conn: &impl AsConn, user_id: &str, now: i64) -> rusqlite::Result<()> {
+pub fn confirm(conn: &impl AsConn, user_id: &str, now: i64) -> SqlResult<()> {
     conn.with_conn(|conn| {
         conn.execute(
             "UPDATE totp_credentials SET confirmed_at = ?2 WHERE user_id = ?1",
@@ -204,7 +204,7 @@ pub fn confirm(conn: &impl AsConn, user_id: &str, now: i64) -> rusqlite::Result<
 }
 
 /// Turns TOTP off: the credential, recovery codes and pending sign-ins go.
-pub fn remove(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<()> {
+pub fn remove(conn: &impl AsConn, user_id: &str) -> SqlResult<()> {
     conn.with_conn(|conn| -> SqlResult<()> {
         conn.execute("DELETE FROM totp_credentials WHERE user_id = ?1", [user_id])?;
         conn.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
@@ -223,7 +223,7 @@ pub fn replace_recovery_codes(
     user_id: &str,
     hashes: &[Vec<u8>],
     now: i64,
-) -> rusqlite::Result<()> {
+) -> SqlResult<()> {
     conn.with_conn(|conn| -> SqlResult<()> {
         conn.serialize_on(&format!("recovery_codes:{user_id}"))?;
         conn.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
@@ -245,7 +245,7 @@ pub fn use_recovery_code(
     user_id: &str,
     hash: &[u8],
     now: i64,
-) -> rusqlite::Result<bool> {
+) -> SqlResult<bool> {
     let changed = conn.with_conn(|conn| {
         conn.execute(
             "UPDATE recovery_codes SET used_at = ?3
@@ -256,14 +256,14 @@ pub fn use_recovery_code(
     Ok(changed == 1)
 }
 
-pub fn unused_recovery_codes(conn: &impl AsConn, user_id: &str) -> rusqlite::Result<i64> {
-    Ok(conn.with_conn(|conn| {
+pub fn unused_recovery_codes(conn: &impl AsConn, user_id: &str) -> SqlResult<i64> {
+    conn.with_conn(|conn| {
         conn.query_row(
             "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
             [user_id],
             |r| r.get(0),
         )
-    })?)
+    })
 }
 
 /// A pending sign-in waiting for its second factor.
@@ -285,7 +285,7 @@ pub fn create_challenge(
     remember_me: bool,
     first_factor: Amr,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> SqlResult<()> {
     conn.with_conn(|conn| -> SqlResult<()> {
         conn.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
         conn.execute(
@@ -310,11 +310,8 @@ pub fn create_challenge(
 /// code). On PostgreSQL the row stays locked until that transaction ends, so that two answers
 /// at once on two nodes take turns and the second finds it ended, as under SQLite's single
 /// writer; without the lock both could pass with two different recovery codes.
-pub fn find_challenge(
-    conn: &impl AsConn,
-    token_hash: &[u8],
-) -> rusqlite::Result<Option<Challenge>> {
-    Ok(conn.with_conn(|conn| {
+pub fn find_challenge(conn: &impl AsConn, token_hash: &[u8]) -> SqlResult<Option<Challenge>> {
+    conn.with_conn(|conn| {
         let lock = conn.for_update();
         conn.query_row(
             &format!(
@@ -334,11 +331,11 @@ pub fn find_challenge(
             },
         )
         .optional()
-    })?)
+    })
 }
 
 /// Counts a wrong code; the challenge ends once it has had its attempts.
-pub fn fail_challenge(conn: &impl AsConn, token_hash: &[u8]) -> rusqlite::Result<()> {
+pub fn fail_challenge(conn: &impl AsConn, token_hash: &[u8]) -> SqlResult<()> {
     conn.with_conn(|conn| -> SqlResult<()> {
         conn.execute(
             "UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = ?1",
@@ -353,7 +350,7 @@ pub fn fail_challenge(conn: &impl AsConn, token_hash: &[u8]) -> rusqlite::Result
     Ok(())
 }
 
-pub fn delete_challenge(conn: &impl AsConn, token_hash: &[u8]) -> rusqlite::Result<()> {
+pub fn delete_challenge(conn: &impl AsConn, token_hash: &[u8]) -> SqlResult<()> {
     conn.with_conn(|conn| {
         conn.execute("DELETE FROM mfa_challenges WHERE token_hash = ?1", [token_hash])
     })?;

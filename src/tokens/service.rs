@@ -9,7 +9,7 @@ use crate::audit::RequestMeta;
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto;
-use crate::db::conn::{AsConn, Conn, SqlError};
+use crate::db::conn::{AsConn, Conn, SqlError, SqlResult};
 use crate::db::{Db, DbError};
 use crate::identity::Amr;
 use crate::identity::Role;
@@ -186,7 +186,7 @@ impl Tokens {
         amr: Amr,
         now: i64,
         ip: Option<&str>,
-    ) -> rusqlite::Result<NewFamily> {
+    ) -> SqlResult<NewFamily> {
         Self::open_grant_in(tx, user_id, amr, None, now, ip)
     }
 
@@ -198,7 +198,7 @@ impl Tokens {
         grant: Option<&ClientGrant>,
         now: i64,
         ip: Option<&str>,
-    ) -> rusqlite::Result<NewFamily> {
+    ) -> SqlResult<NewFamily> {
         let family = uuid::Uuid::new_v4().to_string();
         let (refresh_token, refresh_hash) = crypto::new_token();
         tx.with_conn(|tx| {
@@ -209,7 +209,8 @@ impl Tokens {
                 None => serde_json::json!({"family": family}),
             };
             let event = AuditEvent::by_user(now, user_id, "token.issued", ip).with_details(details);
-            audit::record(tx, &event)
+            audit::record(tx, &event)?;
+            Ok::<_, SqlError>(())
         })?;
         Ok(NewFamily { family, refresh_token, amr, issued_at: now })
     }
