@@ -81,7 +81,7 @@ impl BackupsApi {
         let size = info.size_bytes;
         self.state
             .db
-            .run(move |conn| {
+            .run_conn(move |conn| {
                 let event = AuditEvent {
                     at: now,
                     actor_id: Some(&admin),
