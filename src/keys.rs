@@ -273,4 +273,32 @@ mod tests {
         fs::remove_file(dir.path().join("keys/jwt_signing.key")).unwrap();
         Keys::load(&KeysConfig::default(), dir.path(), in_use).unwrap();
     }
+
+    /// The probe on both engines: a database without the tables needs no key, then each
+    /// table with a row needs its keys.
+    #[test]
+    fn keys_in_use_are_read_alike_on_both_engines() {
+        let bare = rusqlite::Connection::open_in_memory().unwrap();
+        assert_eq!(KeysInUse::of_conn(&Conn::Sqlite(&bare)).unwrap(), KeysInUse::default());
+        if let Some((mut client, schema)) = crate::db::conn_tests::postgres_client() {
+            {
+                let conn = Conn::Postgres(std::cell::RefCell::new(&mut client));
+                assert_eq!(KeysInUse::of_conn(&conn).unwrap(), KeysInUse::default());
+            }
+            crate::db::conn_tests::drop_schema(&mut client, &schema);
+        }
+        crate::db::conn_tests::on_both_engines(|conn| {
+            assert_eq!(KeysInUse::of_conn(conn).unwrap(), KeysInUse::default());
+            crate::db::conn_tests::insert_user(conn, "u1");
+            let accounts = KeysInUse { pii: false, accounts: true };
+            assert_eq!(KeysInUse::of_conn(conn).unwrap(), accounts);
+            conn.execute(
+                "INSERT INTO pii_keys (id, check_value, created_at) VALUES (1, ?1, 0)",
+                [vec![1_u8]],
+            )
+            .unwrap();
+            let both = KeysInUse { pii: true, accounts: true };
+            assert_eq!(KeysInUse::of_conn(conn).unwrap(), both);
+        });
+    }
 }

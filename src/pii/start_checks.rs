@@ -62,22 +62,11 @@ pub fn verify_keys(
     email_index_key: &[u8; 32],
 ) -> Result<(), StartupError> {
     conn.with_conn(|conn| {
-        if has_table(conn, "pii_keys")? {
+        if conn.has_table("pii_keys")? {
             check_keys(conn, pii)?;
         }
         check_blind_index(conn, email_index_key)
     })
-}
-
-/// Whether the table exists (a database from before it has nothing in it to check).
-fn has_table(conn: &Conn, name: &str) -> SqlResult<bool> {
-    // On PostgreSQL, the table as the search path finds it.
-    let sql = if conn.is_postgres() {
-        "SELECT to_regclass(CAST(?1 AS TEXT)) IS NOT NULL"
-    } else {
-        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)"
-    };
-    conn.query_row(sql, [name], |r| r.get(0))
 }
 
 /// After migrations (and [`verify_keys`]): records the check values of new keys, then seals
@@ -158,10 +147,10 @@ pub fn check_keys(conn: &impl AsConn, pii: &FieldCipher) -> Result<(), StartupEr
 /// Before the first key check exists (a database from before encryption), the blind index of
 /// an email stored in plain text proves `pii.key` is the key the indexes were made with.
 fn check_blind_index(conn: &Conn, email_index_key: &[u8; 32]) -> Result<(), StartupError> {
-    if !has_table(conn, "users")? {
+    if !conn.has_table("users")? {
         return Ok(());
     }
-    if has_table(conn, "pii_keys")? {
+    if conn.has_table("pii_keys")? {
         let recorded: i64 =
             conn.query_row("SELECT count(*) FROM pii_keys", [] as [i64; 0], |r| r.get(0))?;
         if recorded > 0 {
