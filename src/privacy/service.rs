@@ -68,11 +68,6 @@ impl From<DbError> for PrivacyError {
     }
 }
 
-impl From<rusqlite::Error> for PrivacyError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Internal(e.into())
-    }
-}
 
 impl From<BlockingError> for PrivacyError {
     fn from(e: BlockingError) -> Self {
