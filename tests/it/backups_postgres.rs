@@ -97,15 +97,10 @@ fn tools_env() -> Vec<(&'static str, String)> {
     env
 }
 
-/// The migrated schema, as start-up migrates it.
+/// The migrated schema: `gatehouse migrate` on the PostgreSQL engine.
 fn migrate(data: &Path, url: &str) {
-    let storage = gatehouse::config::StorageConfig {
-        data_dir: data.to_path_buf(),
-        engine: gatehouse::config::StorageEngine::Postgres,
-        postgres_url: gatehouse::config::Secret::new(url),
-        postgres_url_file: Default::default(),
-    };
-    gatehouse::startup::open_storage(&storage).expect("migrate the test database");
+    let migrated = gatehouse(data, Some(url), &["migrate"], &tools_env());
+    assert!(migrated.status.success(), "{}", text(&migrated));
 }
 
 /// The manifest of the archive at `path`.
@@ -150,11 +145,40 @@ fn a_postgres_backup_restores_the_database_and_the_keys() {
     );
 
     let copy = dir.path().join("copy.tar.gz");
+    // pg_dump through a wrapper that records its command line and environment.
+    let wrapper = dir.path().join("wrapper");
+    std::fs::create_dir_all(&wrapper).unwrap();
+    let real = gatehouse::backup::postgres::find_tool("pg_dump").expect("pg_dump for the test");
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > {0}/args\nenv > {0}/env\nexec {1} \"$@\"\n",
+        wrapper.display(),
+        real.display()
+    );
+    std::fs::write(wrapper.join("pg_dump"), script).unwrap();
+    std::fs::set_permissions(
+        wrapper.join("pg_dump"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let env = [
+        ("PATH", std::env::var("PATH").unwrap_or_default()),
+        ("PGBIN", wrapper.to_str().unwrap().to_string()),
+    ];
     let backup =
-        gatehouse(&data, Some(&db.url), &["backup", "--out", copy.to_str().unwrap()], &tools_env());
+        gatehouse(&data, Some(&db.url), &["backup", "--out", copy.to_str().unwrap()], &env);
     assert!(backup.status.success(), "{}", text(&backup));
     assert!(text(&backup).contains("backup written:"), "{}", text(&backup));
     assert!(!text(&backup).contains(PASSWORD), "{}", text(&backup));
+    let args = std::fs::read_to_string(wrapper.join("args")).unwrap();
+    assert!(args.contains("--format=custom") && !args.contains(PASSWORD), "{args}");
+    let env = std::fs::read_to_string(wrapper.join("env")).unwrap();
+    assert!(env.lines().any(|l| l == format!("PGPASSWORD={PASSWORD}")), "{env}");
+    assert!(env.lines().any(|l| l == format!("PGDATABASE={}", db.name)), "{env}");
+    let logs = data.join("logs");
+    for log in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
+        let log = std::fs::read_to_string(log.path()).unwrap_or_default();
+        assert!(!log.contains(PASSWORD), "the password is in a log: {log}");
+    }
     let manifest = manifest(&copy);
     assert_eq!(manifest["engine"], "postgres");
     assert!(manifest["schema"].as_str().is_some_and(|s| !s.is_empty()), "{manifest}");
@@ -196,6 +220,7 @@ fn a_postgres_backup_restores_the_database_and_the_keys() {
     // A SQLite archive on PostgreSQL is refused, and the database keeps its rows.
     let migrated = gatehouse(&sqlite_data, None, &["migrate"], &tools_env());
     assert!(migrated.status.success(), "{}", text(&migrated));
+    assert!(sqlite_data.join("gatehouse.db").is_file());
     let sqlite_copy = dir.path().join("sqlite.tar.gz");
     let sqlite_backup = gatehouse(
         &sqlite_data,
