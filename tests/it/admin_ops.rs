@@ -293,22 +293,24 @@ fn urlencode(text: &str) -> String {
 async fn failed_messages_are_shown_and_can_be_retried() {
     let (server, admin) = setup().await;
     let now = server.state.clock.unix();
-    let conn = server.state.db.get().unwrap();
     let email = gatehouse::notify::Email {
         to: "lost@north.edu".into(),
         subject: "Hello again".into(),
         text: "the text".into(),
         html: "<p>the text</p>".into(),
     };
-    gatehouse::notify::enqueue_email(&conn, &server.state.pii, &email, now).unwrap();
+    server.blocking_conn(|conn| {
+        gatehouse::notify::enqueue_email(conn, &server.state.pii, &email, now).unwrap()
+    });
     let id = server.query_i64("SELECT max(id) FROM outbox");
-    conn.execute(
-        "UPDATE outbox SET attempts = 12, failed_at = ?1, last_error = 'relay said no'
-         WHERE id = ?2",
-        rusqlite::params![now, id],
-    )
-    .unwrap();
-    drop(conn);
+    server.blocking_conn(|conn| {
+        conn.execute(
+            "UPDATE outbox SET attempts = 12, failed_at = ?1, last_error = 'relay said no'
+             WHERE id = ?2",
+            rusqlite::params![now, id],
+        )
+        .unwrap()
+    });
     let status = json_of(admin.get("/api/v1/admin/outbox").await, 200).await;
     assert_eq!(status["failed"], 1);
     assert_eq!(status["recent_failures"][0]["id"], id);

@@ -97,8 +97,9 @@ async fn account(server: &TestServer, email: &str, role: &str) -> String {
         .await
         .unwrap();
     let id = me["id"].as_str().expect("the account's id").to_string();
-    let conn = server.state.db.get().unwrap();
-    conn.execute("UPDATE users SET role = ?1 WHERE id = ?2", [role, &id]).unwrap();
+    server.blocking_conn(|conn| {
+        conn.execute("UPDATE users SET role = ?1 WHERE id = ?2", [role, &id]).unwrap()
+    });
     // The role is in the token: a new one carries the new role.
     grant(server, email, None).await
 }

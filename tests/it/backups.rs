@@ -28,6 +28,12 @@ fn sha256_of(path: &Path) -> String {
 
 #[tokio::test]
 async fn a_backup_taken_during_writes_restores_every_acknowledged_write() {
+    if crate::support::engine::is_postgres() {
+        eprintln!(
+            "PostgreSQL: this restores a SQLite archive (gatehouse.db); tests/it/backups_postgres.rs covers PostgreSQL's backups"
+        );
+        return;
+    }
     let server = TestServer::start().await;
     let admin = server.signed_in_admin("it@north.edu").await;
     std::fs::create_dir_all(server.data_dir().join("uploads/licences")).unwrap();
@@ -123,6 +129,12 @@ async fn a_backup_taken_during_writes_restores_every_acknowledged_write() {
 
 #[tokio::test]
 async fn restore_refuses_a_damaged_archive_and_changes_nothing() {
+    if crate::support::engine::is_postgres() {
+        eprintln!(
+            "PostgreSQL: this damages the SQLite file in an archive; tests/it/backups_postgres.rs covers PostgreSQL's backups"
+        );
+        return;
+    }
     let server = TestServer::start().await;
     let admin = server.signed_in_admin("it@north.edu").await;
     let archive = archive_path(&server, &take_backup(&admin).await);
@@ -192,6 +204,12 @@ fn listing(dir: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn restore_refuses_a_consistent_archive_whose_database_is_bad() {
+    if crate::support::engine::is_postgres() {
+        eprintln!(
+            "PostgreSQL: this corrupts the SQLite file in an archive; tests/it/backups_postgres.rs covers PostgreSQL's backups"
+        );
+        return;
+    }
     let server = TestServer::start().await;
     let admin = server.signed_in_admin("it@north.edu").await;
     let archive = archive_path(&server, &take_backup(&admin).await);

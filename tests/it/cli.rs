@@ -10,6 +10,7 @@ fn run(data: &std::path::Path, args: &[&str]) -> Output {
         .args(args)
         .env_clear()
         .env("GATEHOUSE_STORAGE__DATA_DIR", data)
+        .envs(crate::support::engine::process_env(data))
         .output()
         .unwrap()
 }
@@ -89,10 +90,12 @@ fn admins_are_created_from_a_password_file_or_promoted() {
     assert!(!no_tty.status.success());
     assert!(text(&no_tty).contains("--password-file"), "{}", text(&no_tty));
 
-    let conn = rusqlite::Connection::open(dir.path().join("gatehouse.db")).unwrap();
-    let admins: i64 = conn
-        .query_row("SELECT count(*) FROM users WHERE role = 'admin'", [], |r| r.get(0))
-        .unwrap();
+    let admins: i64 = crate::support::engine::with_database(dir.path(), |conn| {
+        conn.query_row("SELECT count(*) FROM users WHERE role = 'admin'", [] as [i64; 0], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    });
     assert_eq!(admins, 1);
 }
 
@@ -128,6 +131,13 @@ fn snapshot(data: &std::path::Path) -> (Vec<String>, Vec<u64>) {
 
 #[test]
 fn backup_and_restore_through_the_binary_and_never_under_a_running_server() {
+    if crate::support::engine::is_postgres() {
+        eprintln!(
+            "PostgreSQL: this backs up and restores the SQLite file (gatehouse.db); \
+             tests/it/backups_postgres.rs covers PostgreSQL's"
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (data, restored) = (dir.path().join("data"), dir.path().join("restored"));
     let password = dir.path().join("password");

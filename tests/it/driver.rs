@@ -58,15 +58,14 @@ async fn a_first_licence_waits_for_a_reviewer_then_the_driver_can_switch_on() {
 
     // The database keeps where the images are, never their bytes; the files are sealed
     // (tests/it/driver_at_rest.rs), and open to what was uploaded.
-    let conn = server.state.db.get().unwrap();
-    let rows: Vec<(String, i64, String, String)> = conn
-        .prepare("SELECT path, size, sha256, content_type FROM driver_uploads ORDER BY side")
+    let rows: Vec<(String, i64, String, String)> = server.blocking_conn(|conn| {
+        conn.query_map(
+            "SELECT path, size, sha256, content_type FROM driver_uploads ORDER BY side",
+            [] as [i64; 0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    drop(conn);
+    });
     assert_eq!(rows.len(), 2);
     assert_eq!((rows[0].3.as_str(), rows[1].3.as_str()), ("image/png", "image/jpeg"));
     for (path, size, sha, _) in &rows {
@@ -141,24 +140,24 @@ async fn a_first_licence_waits_for_a_reviewer_then_the_driver_can_switch_on() {
     assert_eq!(state["available"], false);
 
     // Every capability change is audited with its actor and a reason.
-    let conn = server.state.db.get().unwrap();
-    let approvals: (String, String) = conn
-        .query_row(
-            "SELECT a.actor_id, a.details FROM audit_log a WHERE action = 'driver.approved'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    let reviewer_id: String = conn
-        .query_row(
-            "SELECT id FROM users WHERE email_index = ?1",
-            [server.state.accounts.email_index("rev@north.edu")],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let reviewer_index = server.state.accounts.email_index("rev@north.edu");
+    let (approvals, reviewer_id): ((String, String), String) = server.blocking_conn(|conn| {
+        let approvals = conn
+            .query_row(
+                "SELECT a.actor_id, a.details FROM audit_log a WHERE action = 'driver.approved'",
+                [] as [i64; 0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let reviewer_id = conn
+            .query_row("SELECT id FROM users WHERE email_index = ?1", [reviewer_index], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        (approvals, reviewer_id)
+    });
     assert_eq!(approvals.0, reviewer_id);
     assert!(approvals.1.contains("reason"));
-    drop(conn);
     // The driver's own switches: the driver is the actor.
     let by_maria = |reason: &str| vec![(Some(maria_id.clone()), reason.to_string())];
     assert_eq!(audited(&server, "driver.enabled"), by_maria("requested by the driver"));
@@ -612,15 +611,12 @@ async fn a_renewal_with_a_later_barcode_expiry_waits_for_a_reviewer_and_the_old_
     assert_eq!(state["status"], "approved");
     assert_eq!(state["expiry_date"], forged.expiry.to_string());
     assert_eq!(state["can_drive"], true);
-    let conn = server.state.db.get().unwrap();
-    let statuses: Vec<String> = conn
-        .prepare("SELECT status FROM driver_licences ORDER BY id")
+    let statuses: Vec<String> = server.blocking_conn(|conn| {
+        conn.query_map("SELECT status FROM driver_licences ORDER BY id", [] as [i64; 0], |r| {
+            r.get(0)
+        })
         .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    drop(conn);
+    });
     assert_eq!(statuses, ["superseded", "approved"]);
     assert_eq!(std::fs::read_dir(server.data_dir().join("uploads")).unwrap().count(), 2);
 }

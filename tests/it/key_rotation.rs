@@ -15,7 +15,7 @@ use crate::support::process::BIN;
 use crate::support::process::rotate;
 
 fn keys_in_use(server: &TestServer) -> BTreeMap<u32, u64> {
-    sealed::values_per_key(&server.state.db.get().unwrap(), SEALED).unwrap()
+    server.blocking_conn(|conn| sealed::values_per_key(conn, SEALED).unwrap())
 }
 
 /// Users made straight through the store (one shared password hash), so a rotation has rows
@@ -23,33 +23,35 @@ fn keys_in_use(server: &TestServer) -> BTreeMap<u32, u64> {
 fn seed(server: &TestServer, count: usize) {
     let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2VlZHNlZWRzZWVk$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     let pii = server.state.pii.clone();
-    let mut conn = server.state.db.get().unwrap();
-    let tx = conn.transaction().unwrap();
-    for i in 0..count {
-        let email = format!("seed{i}@north.edu");
-        let id = uuid::Uuid::new_v4().to_string();
-        let index = server.state.accounts.email_index(&email);
-        store::insert(
-            &tx,
-            &pii,
-            &NewUser {
-                id: &id,
-                email_index: &index,
-                email: &email,
-                display_name: "Seeded Student",
-                legal_name: Some("Seeded Legal Name"),
-                phone: None,
-                phone_index: None,
-                password_hash: Some(hash),
-                campus_id: None,
-                role: "user",
-                email_verified_at: Some(0),
-                now: 0,
-            },
-        )
-        .unwrap();
-    }
-    tx.commit().unwrap();
+    let accounts = &server.state.accounts;
+    server.blocking_conn(|conn| {
+        let tx = conn.transaction().unwrap();
+        for i in 0..count {
+            let email = format!("seed{i}@north.edu");
+            let id = uuid::Uuid::new_v4().to_string();
+            let index = accounts.email_index(&email);
+            store::insert(
+                &tx,
+                &pii,
+                &NewUser {
+                    id: &id,
+                    email_index: &index,
+                    email: &email,
+                    display_name: "Seeded Student",
+                    legal_name: Some("Seeded Legal Name"),
+                    phone: None,
+                    phone_index: None,
+                    password_hash: Some(hash),
+                    campus_id: None,
+                    role: "user",
+                    email_verified_at: Some(0),
+                    now: 0,
+                },
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +95,8 @@ async fn rotation_reseals_everything_while_reads_keep_working_and_retires_old_ke
             let output = Command::new(BIN)
                 .args(["keys", "rotate"])
                 .env_clear()
-                .env("GATEHOUSE_STORAGE__DATA_DIR", dir)
+                .env("GATEHOUSE_STORAGE__DATA_DIR", &dir)
+                .envs(crate::support::engine::process_env(&dir))
                 .output()
                 .unwrap();
             assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -138,24 +141,19 @@ async fn an_interrupted_rotation_is_finished_by_the_next_run() {
     let ring = server.state.pii.ring();
     let id = ring.add_key(1).unwrap();
     ring.set_active(id).unwrap();
-    gatehouse::pii::start_checks::record_keys(
-        &server.state.db.get().unwrap(),
-        &server.state.pii,
-        0,
-    )
-    .unwrap();
-    let mut conn = server.state.db.get().unwrap();
-    // ... and after one batch of the users table.
-    sealed::batch(
-        &mut conn,
-        &server.state.pii,
-        &SEALED[0],
-        None,
-        10,
-        sealed::Pass::Reseal { target: id },
-    )
-    .unwrap();
-    drop(conn);
+    server.blocking_conn(|conn| {
+        gatehouse::pii::start_checks::record_keys(conn, &server.state.pii, 0).unwrap();
+        // ... and after one batch of the users table.
+        sealed::batch(
+            conn,
+            &server.state.pii,
+            &SEALED[0],
+            None,
+            10,
+            sealed::Pass::Reseal { target: id },
+        )
+        .unwrap();
+    });
     let in_use = keys_in_use(&server);
     assert!(in_use.contains_key(&1) && in_use.contains_key(&2), "{in_use:?}");
 
@@ -180,32 +178,32 @@ async fn an_old_key_still_in_use_is_kept_and_removed_by_the_run_that_finishes() 
     let pii = server.state.pii.clone();
     let id = pii.ring().add_key(2).unwrap();
     assert_eq!(id, 3);
-    gatehouse::pii::start_checks::record_keys(&server.state.db.get().unwrap(), &pii, 0).unwrap();
+    server.blocking_conn(|conn| gatehouse::pii::start_checks::record_keys(conn, &pii, 0).unwrap());
     pii.ring().set_active(id).unwrap();
-    let mut conn = server.state.db.get().unwrap();
-    sealed::batch(&mut conn, &pii, &SEALED[0], None, 10, sealed::Pass::Reseal { target: id })
-        .unwrap();
+    server.blocking_conn(|conn| {
+        sealed::batch(conn, &pii, &SEALED[0], None, 10, sealed::Pass::Reseal { target: id })
+            .unwrap()
+    });
     let in_use = keys_in_use(&server);
     assert_eq!(in_use.keys().copied().collect::<Vec<_>>(), vec![2, 3], "{in_use:?}");
 
     // The last step of a rotation, at this point, keeps key 2 and reports it in use.
-    let (removed, kept) = rotate::retire_unused(
-        &conn,
-        &pii,
-        (SEALED, &LicenceImages(&*server.state.drivers.uploads)),
-        id,
-        0,
-    )
-    .unwrap();
+    let uploads = &*server.state.drivers.uploads;
+    let (removed, kept) = server.blocking_conn(|conn| match conn {
+        gatehouse::db::conn::Conn::Sqlite(conn) => {
+            rotate::retire_unused(conn, &pii, (SEALED, &LicenceImages(uploads)), id, 0).unwrap()
+        }
+        gatehouse::db::conn::Conn::Postgres(_) => {
+            panic!("pii::rotate::retire_unused still takes rusqlite's connection")
+        }
+    });
     assert!(removed.is_empty(), "{removed:?}");
     assert_eq!(kept, vec![2]);
     assert!(data.join("keys/pii/2.key").exists(), "a key still in use keeps its file");
     // Values still sealed under key 2 open, through the store and through the API.
-    let emails: Vec<String> = {
-        let mut stmt = conn.prepare("SELECT email FROM users").unwrap();
-        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
-    };
-    drop(conn);
+    let emails: Vec<String> = server.blocking_conn(|conn| {
+        conn.query_map("SELECT email FROM users", [] as [i64; 0], |r| r.get(0)).unwrap()
+    });
     let under_2: Vec<&String> = emails
         .iter()
         .filter(|e| cipher::key_id(&cipher::from_text(e).unwrap()).unwrap() == 2)
@@ -258,6 +256,7 @@ fn run_binary(
         .args(args)
         .env_clear()
         .env("GATEHOUSE_STORAGE__DATA_DIR", data)
+        .envs(crate::support::engine::process_env(data))
         .env("GATEHOUSE_SERVER__LISTEN", "127.0.0.1:0")
         .env("GATEHOUSE_CAPTCHA__ENABLED", "false")
         .env("GATEHOUSE_LOG__LEVEL", "debug")
@@ -289,6 +288,7 @@ fn no_key_is_ever_printed_or_logged_by_serve_rotate_or_a_failed_start() {
         .args(["campus", "add", "--name", "North", "--domain", "north.edu"])
         .env_clear()
         .env("GATEHOUSE_STORAGE__DATA_DIR", &data)
+        .envs(crate::support::engine::process_env(&data))
         .output()
         .unwrap();
     assert!(campus.status.success(), "{}", String::from_utf8_lossy(&campus.stderr));
@@ -346,6 +346,7 @@ fn no_key_is_ever_printed_or_logged_by_serve_rotate_or_a_failed_start() {
             assert!(!output.contains(form.as_str()), "key form {i} was printed by run {run}");
         }
     }
+    crate::support::engine::drop_database(&data);
 }
 
 /// The address a starting `serve` is listening on, read from its log files (its stdout is

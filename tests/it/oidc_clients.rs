@@ -13,8 +13,9 @@ use crate::support::process::{BIN, keys as run};
 const RIDES: &str = "https://rides.north.edu/callback";
 
 fn authenticates(server: &TestServer, id: &str, secret: &str) -> bool {
-    let conn = server.state.db.get().unwrap();
-    gatehouse::oidc::clients::authenticate(&conn, id, secret).unwrap().is_some()
+    server.blocking_conn(|conn| {
+        gatehouse::oidc::clients::authenticate(conn, id, secret).unwrap().is_some()
+    })
 }
 
 #[tokio::test]
@@ -71,13 +72,14 @@ async fn an_admin_registers_lists_rotates_and_removes_a_client() {
     assert!(authenticates(&server, &id, new_secret));
 
     // Audited, with the client and never a secret.
-    let audit: Vec<(String, String)> = {
-        let conn = server.state.db.get().unwrap();
-        let mut stmt = conn
-            .prepare("SELECT action, details FROM audit_log WHERE action LIKE 'oidc.%' ORDER BY id")
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
-    };
+    let audit: Vec<(String, String)> = server.blocking_conn(|conn| {
+        conn.query_map(
+            "SELECT action, details FROM audit_log WHERE action LIKE 'oidc.%' ORDER BY id",
+            [] as [i64; 0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    });
     let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(actions, vec!["oidc.client_added", "oidc.client_secret_rotated"]);
     for (_, details) in &audit {
@@ -202,6 +204,7 @@ async fn the_command_line_registers_lists_rotates_and_removes_clients() {
         .args(["client", "add", "--name", "Bad", "--redirect-uri", "http://rides.north.edu/cb"])
         .env_clear()
         .env("GATEHOUSE_STORAGE__DATA_DIR", server.data_dir())
+        .envs(crate::support::engine::process_env(&server.data_dir()))
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -103,12 +103,11 @@ async fn bad_numbers_are_refused_with_the_phone_field() {
     assert_eq!(response.status(), 202);
     // (The phone is sealed at rest; its blind index is of the E.164 form.)
     let index = server.state.accounts.phone_index("+919876543210");
-    let conn = server.state.db.get().unwrap();
-    let stored: i64 = conn
-        .query_row("SELECT count(*) FROM users WHERE phone_index = ?1", [&index], |r| r.get(0))
-        .unwrap();
+    let stored: i64 = server.blocking_conn(|conn| {
+        conn.query_row("SELECT count(*) FROM users WHERE phone_index = ?1", [&index], |r| r.get(0))
+            .unwrap()
+    });
     assert_eq!(stored, 1);
-    drop(conn);
     let response = server.post("/api/v1/auth/register", register("bob@north.edu", "call me")).await;
     let body = problem(response, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "phone");

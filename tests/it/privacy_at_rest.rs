@@ -4,6 +4,9 @@
 
 use serde_json::json;
 
+use gatehouse::pii::cipher::TEXT_MARK;
+
+use crate::support::engine::{is_postgres, process_env, with_database};
 use crate::support::harness::{PASSWORD, TestServer, problem};
 
 const EMAIL: &str = "zelda.quartermain@north.edu";
@@ -63,12 +66,18 @@ async fn personal_data_is_in_neither_the_database_file_nor_its_wal() {
     assert_eq!(account["display_name"], "Zed Quartermain-Lovelace");
     assert_eq!(account["legal_name"], "Zelda Ottoline Quartermain");
 
-    let bytes = database_bytes(&server);
+    let bytes = if is_postgres() {
+        // PostgreSQL's files are its server's: every value of every table, read back as text.
+        server.blocking_conn(every_value_as_text)
+    } else {
+        assert!(
+            std::fs::metadata(server.data_dir().join("gatehouse.db-wal"))
+                .is_ok_and(|m| m.len() > 0),
+            "the WAL is checked too"
+        );
+        database_bytes(&server)
+    };
     assert!(bytes.len() > 4096, "read the database");
-    assert!(
-        std::fs::metadata(server.data_dir().join("gatehouse.db-wal")).is_ok_and(|m| m.len() > 0),
-        "the WAL is checked too"
-    );
     for needle in [EMAIL, "zelda.quartermain", "Quartermain", "Ottoline", PHONE_DIGITS, "Lovelace"]
     {
         assert!(!contains(&bytes, needle), "{needle:?} is stored in plain text");
@@ -82,19 +91,31 @@ async fn plain_rows_from_before_encryption_are_sealed_at_start_up() {
     let server = TestServer::start().await;
     register_zelda(&server).await;
     let dir = server.stop_keep_dir().await;
-    {
+    with_database(&dir.path().join("data"), |conn| {
         // As a database migrated from before 0010 holds them.
-        let conn = rusqlite::Connection::open(dir.path().join("data/gatehouse.db")).unwrap();
         conn.execute(
             "UPDATE users SET email = ?1, display_name = 'Zelda Quartermain', legal_name = NULL",
             [EMAIL],
         )
         .unwrap();
         // Such a version had not recorded a sealing pass either.
-        conn.execute("DELETE FROM instance WHERE key = 'plain_text_sealed_columns'", []).unwrap();
-    }
+        conn.execute(
+            "DELETE FROM instance WHERE key = 'plain_text_sealed_columns'",
+            [] as [i64; 0],
+        )
+        .unwrap();
+    });
     let server = TestServer::start_in(dir, |_| {}).await;
-    assert_eq!(server.query_i64("SELECT count(*) FROM users WHERE substr(email, 1, 1) = char(1) AND substr(display_name, 1, 1) = char(1)"), 1);
+    let sealed: i64 = server.blocking_conn(|conn| {
+        conn.query_row(
+            "SELECT count(*) FROM users
+             WHERE substr(email, 1, 1) = ?1 AND substr(display_name, 1, 1) = ?1",
+            [TEXT_MARK.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap()
+    });
+    assert_eq!(sealed, 1);
     assert_eq!(
         server.query_i64(
             "SELECT count(*) FROM instance WHERE key = 'plain_text_sealed_columns'
@@ -112,14 +133,61 @@ async fn plain_rows_from_before_encryption_are_sealed_at_start_up() {
 fn open_app(data_dir: &std::path::Path) -> anyhow::Result<gatehouse::App> {
     let mut config = gatehouse::config::Config::default();
     config.storage.data_dir = data_dir.to_path_buf();
+    if let Some(url) = crate::support::engine::postgres_url_for(data_dir) {
+        config.storage.engine = gatehouse::config::StorageEngine::Postgres;
+        config.storage.postgres_url = gatehouse::config::Secret::new(url);
+    }
     config.server.public_url = "http://127.0.0.1:9".into();
     gatehouse::App::open(config.finish().unwrap())
 }
 
-/// The database file and its WAL (None: no WAL file), byte for byte.
+/// The database file and its WAL (None: no WAL file), byte for byte; on PostgreSQL every
+/// value of every table as text, and the migrations applied.
 fn database_files(data: &std::path::Path) -> (Vec<u8>, Option<Vec<u8>>) {
+    if is_postgres() {
+        return with_database(data, |conn| {
+            let applied: Vec<String> = conn
+                .query_map(
+                    "SELECT name FROM schema_migrations ORDER BY name",
+                    [] as [i64; 0],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            (every_value_as_text(conn), Some(applied.join(" ").into_bytes()))
+        });
+    }
     let db = std::fs::read(data.join("gatehouse.db")).unwrap();
     (db, std::fs::read(data.join("gatehouse.db-wal")).ok())
+}
+
+/// Every value of every table and its columns' names, as text (BYTEA with its printable
+/// bytes as they are): what a dump of a PostgreSQL database would show.
+fn every_value_as_text(conn: &gatehouse::db::conn::Conn) -> Vec<u8> {
+    let columns: Vec<(String, String, String)> = conn
+        .query_map(
+            "SELECT c.table_name::text, c.column_name::text, c.data_type::text
+             FROM information_schema.columns c
+             JOIN information_schema.tables t
+               ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+             WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
+             ORDER BY c.table_name, c.ordinal_position",
+            [] as [i64; 0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let mut all = Vec::new();
+    for (table, column, ty) in columns {
+        let value = if ty == "bytea" {
+            format!("encode({column}, 'escape')")
+        } else {
+            format!("{column}::text")
+        };
+        let sql =
+            format!("SELECT coalesce(string_agg({value}, ' ' ORDER BY {value}), '') FROM {table}");
+        let text: String = conn.query_row(&sql, [] as [i64; 0], |r| r.get(0)).unwrap();
+        all.extend(format!("{table}.{column}: {text}\n").into_bytes());
+    }
+    all
 }
 
 /// A copy of a stopped server's directory. The stopped server's process may still hold the
@@ -150,6 +218,15 @@ fn fresh_copy(dir: tempfile::TempDir) -> tempfile::TempDir {
 /// this connection closes), as after a crash: a start-up that merely opened the database for
 /// writing and closed it again would checkpoint it into the database file.
 fn one_migration_behind(data: &std::path::Path) {
+    if is_postgres() {
+        return with_database(data, |conn| {
+            conn.execute_batch(
+                "ALTER TABLE driver_uploads DROP COLUMN key_id;
+                 DELETE FROM schema_migrations WHERE name = '0011_sealed_uploads.sql';",
+            )
+            .unwrap()
+        });
+    }
     let conn = rusqlite::Connection::open(data.join("gatehouse.db")).unwrap();
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).unwrap();
     conn.execute_batch(
@@ -209,6 +286,7 @@ fn serve_until_exit(data: &std::path::Path) -> (std::process::ExitStatus, String
         .arg("serve")
         .env_clear()
         .env("GATEHOUSE_STORAGE__DATA_DIR", data)
+        .envs(process_env(data))
         .env("GATEHOUSE_SERVER__LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -260,32 +338,27 @@ async fn a_lost_pepper_or_session_secret_stops_the_binary_before_anything_change
     // With the files back, the same password works (and the pending migration applies).
     let server = TestServer::start_in(dir, |_| {}).await;
     assert_eq!(server.new_user(EMAIL).login(PASSWORD, false).await.status(), 200);
-    assert_eq!(
-        server.query_i64(
-            "SELECT count(*) FROM pragma_table_info('driver_uploads') WHERE name = 'key_id'"
-        ),
-        1
-    );
+    let sql = if is_postgres() {
+        "SELECT count(*) FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = 'driver_uploads'
+           AND column_name = 'key_id'"
+    } else {
+        "SELECT count(*) FROM pragma_table_info('driver_uploads') WHERE name = 'key_id'"
+    };
+    assert_eq!(server.query_i64(sql), 1);
 }
 
 #[tokio::test]
 async fn a_truncated_ciphertext_is_an_internal_error_not_a_crash() {
     let server = TestServer::start().await;
     let user = register_zelda(&server).await;
-    let id = server
-        .state
-        .db
-        .get()
-        .unwrap()
-        .query_row("SELECT id FROM users", [], |r| r.get::<_, String>(0))
-        .unwrap();
-    server
-        .state
-        .db
-        .get()
-        .unwrap()
-        .execute("UPDATE users SET display_name = substr(display_name, 1, 20)", [])
-        .unwrap();
+    let id = server.blocking_conn(|conn| {
+        conn.query_row("SELECT id FROM users", [] as [i64; 0], |r| r.get::<String>(0)).unwrap()
+    });
+    server.blocking_conn(|conn| {
+        conn.execute("UPDATE users SET display_name = substr(display_name, 1, 20)", [] as [i64; 0])
+            .unwrap()
+    });
     server.state.accounts.forget_user(&id);
     let response = user.get("/api/v1/account").await;
     let body = problem(response, 500, "internal_error").await;
@@ -298,17 +371,16 @@ async fn a_truncated_ciphertext_is_an_internal_error_not_a_crash() {
 async fn a_damaged_outbox_row_fails_alone_and_the_queue_moves_on() {
     let server = TestServer::start().await;
     server.add_campus("North", &["north.edu"]);
-    server
-        .state
-        .db
-        .get()
-        .unwrap()
-        .execute(
+    // A sealed text value's mark, then a ciphertext cut short.
+    let damaged = format!("{TEXT_MARK}AQAAAAE");
+    server.blocking_conn(|conn| {
+        conn.execute(
             "INSERT INTO outbox (channel, recipient, subject, body_text, created_at, next_attempt_at)
-             VALUES ('email', char(1) || 'AQAAAAE', 'Damaged', char(1) || 'AQAAAAE', 0, 0)",
-            [],
+             VALUES ('email', ?1, 'Damaged', ?1, 0, 0)",
+            [&damaged],
         )
-        .unwrap();
+        .unwrap()
+    });
     assert_eq!(server.register("ada@north.edu").await.status(), 202);
     server.mail_to("ada@north.edu", "Confirm your email").await;
     server.flush_outbox().await;

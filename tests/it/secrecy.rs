@@ -108,6 +108,7 @@ tesseract = ""
             let mut command = Command::new(BIN);
             command.args(args).arg("--config").arg(&config).env_clear();
             command.env("PATH", std::env::var("PATH").unwrap_or_default());
+            command.envs(crate::support::engine::process_env(&data));
             command
         };
         let campus =
@@ -438,8 +439,10 @@ async fn nothing_secret_or_personal_reaches_stdout_stderr_or_the_logs_at_debug_l
     {
         // The next code for this number waits a minute (one code per number per 60 s): move
         // the first code back in time instead.
-        let db = rusqlite::Connection::open(server.data.join("gatehouse.db")).unwrap();
-        db.execute("UPDATE phone_codes SET created_at = created_at - 120", []).unwrap();
+        crate::support::engine::with_database(&server.data, |conn| {
+            conn.execute("UPDATE phone_codes SET created_at = created_at - 120", [] as [i64; 0])
+                .unwrap()
+        });
     }
     let phone = server.browser();
     let requested = phone.post("/api/v1/auth/otp/request", json!({"phone": PHONE})).await;

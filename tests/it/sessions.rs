@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use crate::support::engine::with_database;
 use crate::support::harness::{PASSWORD, TestServer, problem};
 
 fn set_cookies(response: &reqwest::Response) -> Vec<String> {
@@ -199,18 +200,13 @@ async fn session_checks_within_a_minute_write_nothing_to_the_database() {
         .to_string();
     server.flush_outbox().await;
 
-    // SQLite's data_version, read on a connection of the test's own, changes whenever another
-    // connection commits a change to the file. Shown here with one write of the test's.
-    let watcher = rusqlite::Connection::open(server.data_dir().join("gatehouse.db")).unwrap();
-    let version = || watcher.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).unwrap();
+    // Shown here with one write of the test's.
+    let watcher = WriteWatcher::new(&server);
+    let version = || watcher.version();
     let before = version();
-    server
-        .state
-        .db
-        .get()
-        .unwrap()
-        .execute("UPDATE campuses SET name = 'North campus'", [])
-        .unwrap();
+    server.blocking_conn(|conn| {
+        conn.execute("UPDATE campuses SET name = 'North campus'", [] as [i64; 0]).unwrap()
+    });
     assert_ne!(version(), before, "the watcher does not see a write");
 
     let before = version();
@@ -321,11 +317,12 @@ async fn a_session_of_a_user_deleted_while_the_server_was_down_is_refused() {
     let user = server.signed_in_user("ada@north.edu").await;
     let cookie = user.cookie("gatehouse_session").unwrap();
     let dir = server.stop_keep_dir().await;
-    {
-        let conn = rusqlite::Connection::open(dir.path().join("data/gatehouse.db")).unwrap();
-        conn.execute("PRAGMA foreign_keys = ON", []).unwrap();
-        conn.execute("DELETE FROM users", []).unwrap();
-    }
+    with_database(&dir.path().join("data"), |conn| {
+        if !conn.is_postgres() {
+            conn.execute("PRAGMA foreign_keys = ON", [] as [i64; 0]).unwrap();
+        }
+        conn.execute("DELETE FROM users", [] as [i64; 0]).unwrap();
+    });
     let server = TestServer::start_in(dir, |_| {}).await;
     let response = server
         .client
@@ -418,4 +415,50 @@ async fn cors_answers_only_configured_origins() {
     assert_eq!(allowed.headers()["access-control-allow-origin"], "https://rides.north.edu");
     let other = read("https://evil.example").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+/// Sees whether a change to the server's database committed between two looks. On SQLite,
+/// `data_version` read on a connection of the test's own changes whenever another connection
+/// commits a change to the file. PostgreSQL has no such counter per database (transaction ids
+/// are the whole cluster's, and other tests share it): there a look is each table's row count
+/// and newest row version (`xmin`), which every insert, update and delete changes.
+struct WriteWatcher {
+    sqlite: Option<rusqlite::Connection>,
+    data: std::path::PathBuf,
+}
+
+impl WriteWatcher {
+    fn new(server: &TestServer) -> Self {
+        let data = server.data_dir();
+        let sqlite = (!crate::support::engine::is_postgres())
+            .then(|| rusqlite::Connection::open(data.join("gatehouse.db")).unwrap());
+        Self { sqlite, data }
+    }
+
+    fn version(&self) -> String {
+        if let Some(watcher) = &self.sqlite {
+            let version: i64 = watcher.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap();
+            return version.to_string();
+        }
+        with_database(&self.data, |conn| {
+            let tables: Vec<String> = conn
+                .query_map(
+                    "SELECT table_name::text FROM information_schema.tables
+                     WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+                     ORDER BY table_name",
+                    [] as [i64; 0],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let mut version = String::new();
+            for table in tables {
+                let sql =
+                    format!("SELECT coalesce(max(xmin::text::bigint), 0), count(*) FROM {table}");
+                let (newest, rows): (i64, i64) =
+                    conn.query_row(&sql, [] as [i64; 0], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+                version.push_str(&format!("{table}:{newest}:{rows} "));
+            }
+            version
+        })
+    }
 }

@@ -248,12 +248,11 @@ async fn driver_events_follow_a_licence_from_upload_to_suspension_without_its_fi
         .map(|t| t.name().to_string())
         .filter(|n| n.starts_with("driver."))
         .collect();
-    let registered = {
-        let mut conn = server.state.db.get().unwrap();
-        let new = gatehouse::webhooks::NewEndpoint { url: format!("{base}/hooks"), events };
-        let cli = gatehouse::audit::Actor { user_id: None, ip: None };
-        gatehouse::webhooks::endpoints::add(&mut conn, &server.state.pii, &new, &cli, 0).unwrap()
-    };
+    let new = gatehouse::webhooks::NewEndpoint { url: format!("{base}/hooks"), events };
+    let cli = gatehouse::audit::Actor { user_id: None, ip: None };
+    let registered = server.blocking_conn(|conn| {
+        gatehouse::webhooks::endpoints::add(conn, &server.state.pii, &new, &cli, 0).unwrap()
+    });
     let person = Person::new("Ana", "Cruz", today(&server) + Duration::days(5));
     let ana = approved_driver_as(&server, "ana@north.edu", &person).await;
     server.state.drivers.run_expiry_job().await.unwrap();

@@ -34,13 +34,14 @@ pub async fn student(
         200
     );
     if let Some(role) = role {
-        let conn = server.state.db.get().unwrap();
         let index = server.state.accounts.email_index(email);
-        conn.execute(
-            "UPDATE users SET role = ?1 WHERE email_index = ?2",
-            rusqlite::params![role, index],
-        )
-        .unwrap();
+        server.blocking_conn(|conn| {
+            conn.execute(
+                "UPDATE users SET role = ?1 WHERE email_index = ?2",
+                rusqlite::params![role, index],
+            )
+            .unwrap()
+        });
     }
     let user = server.new_user(email);
     assert_eq!(user.login(PASSWORD, false).await.status(), 200);
@@ -83,14 +84,16 @@ pub async fn driver(user: &User) -> Value {
 
 /// Who did `action` (`None`: the system) and why, for each audit row of it, oldest first.
 pub fn audited(server: &TestServer, action: &str) -> Vec<(Option<String>, String)> {
-    let conn = server.state.db.get().unwrap();
-    let mut stmt = conn
-        .prepare("SELECT actor_id, details FROM audit_log WHERE action = ?1 ORDER BY id")
-        .unwrap();
-    stmt.query_map([action], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+    let rows: Vec<(Option<String>, String)> = server.blocking_conn(|conn| {
+        conn.query_map(
+            "SELECT actor_id, details FROM audit_log WHERE action = ?1 ORDER BY id",
+            [action],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap()
-        .map(|row| {
-            let (actor, details) = row.unwrap();
+    });
+    rows.into_iter()
+        .map(|(actor, details)| {
             let details: Value = serde_json::from_str(&details).unwrap();
             (actor, details["reason"].as_str().unwrap_or_else(|| panic!("{details}")).to_string())
         })
@@ -120,13 +123,12 @@ pub async fn approved_driver_as(server: &TestServer, email: &str, person: &Perso
     let user = student(server, email, "Ana Cruz", None).await;
     json_of(upload(&user, person).await, 201).await;
     let id = server.query_i64("SELECT max(id) FROM driver_licences");
-    let conn = server.state.db.get().unwrap();
-    let admin = conn
-        .query_row("SELECT id FROM users WHERE role = 'admin' LIMIT 1", [], |r| {
-            r.get::<_, String>(0)
+    let admin = server.blocking_conn(|conn| {
+        conn.query_row("SELECT id FROM users WHERE role = 'admin' LIMIT 1", [] as [i64; 0], |r| {
+            r.get::<String>(0)
         })
-        .ok();
-    drop(conn);
+        .ok()
+    });
     if admin.is_none() {
         student(server, "admin@north.edu", "Ada Admin", Some("admin")).await;
     }

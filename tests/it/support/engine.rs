@@ -72,3 +72,31 @@ pub fn process_env(dir: &Path) -> Vec<(String, String)> {
         None => Vec::new(),
     }
 }
+
+/// Runs `work` on a connection of its own to the database of the server whose data directory
+/// is `data_dir`, whichever the engine: for a server that is stopped (a test changing its data
+/// as an earlier version left it) or for a second connection beside a running one. On a
+/// thread of its own, as PostgreSQL's synchronous client needs.
+pub fn with_database<T: Send>(
+    data_dir: &Path,
+    work: impl FnOnce(&gatehouse::db::conn::Conn) -> T + Send,
+) -> T {
+    use gatehouse::db::conn::Conn;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| match postgres_url_for(data_dir) {
+                Some(url) => {
+                    let mut client = postgres::Client::connect(&url, postgres::NoTls)
+                        .expect("the test's PostgreSQL database");
+                    work(&Conn::Postgres(std::cell::RefCell::new(&mut client)))
+                }
+                None => {
+                    let conn = rusqlite::Connection::open(data_dir.join("gatehouse.db"))
+                        .expect("the test's SQLite database");
+                    work(&Conn::Sqlite(&conn))
+                }
+            })
+            .join()
+            .expect("database thread")
+    })
+}

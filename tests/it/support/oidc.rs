@@ -34,9 +34,9 @@ pub fn new_client(trusted: bool, public: bool, scopes: &[&str]) -> gatehouse::oi
 }
 
 pub fn register_client(server: &TestServer, new: gatehouse::oidc::NewClient) -> App {
-    let mut conn = server.state.db.get().unwrap();
     let actor = gatehouse::audit::Actor { user_id: None, ip: None };
-    let registered = gatehouse::oidc::clients::add(&mut conn, &new, &actor, 0).unwrap();
+    let registered =
+        server.blocking_conn(|conn| gatehouse::oidc::clients::add(conn, &new, &actor, 0).unwrap());
     App { id: registered.client.id, secret: registered.secret }
 }
 
