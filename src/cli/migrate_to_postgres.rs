@@ -44,27 +44,26 @@ pub(super) fn migrate_to_postgres(file: Option<&Path>, to: &str) -> anyhow::Resu
     let snapshot = sqlite.unchecked_transaction()?;
     let tables = copy::sqlite_tables(&snapshot)?;
 
-    let started = Instant::now();
     let postgres = crate::db::open_postgres(to)
         .with_context(|| format!("cannot connect to the PostgreSQL database {target}"))?;
-    let (reports, sequences) = postgres
+    let (reports, sequences, elapsed) = postgres
         .blocking_postgres(|client| -> anyhow::Result<_> {
             crate::db::prepare_postgres(client)
                 .with_context(|| format!("cannot prepare the PostgreSQL database {target}"))?;
             copy::check_target_empty(client)?;
             copy::check_same_tables(&tables, client)?;
+            let started = Instant::now();
             let mut tx = client.transaction()?;
             let mut reports = copy::copy_all(&snapshot, &tables, &mut tx)?;
             copy::verify_all(&snapshot, &tables, &mut tx, &mut reports)?;
             let sequences = copy::advance_sequences(&mut tx)?;
             tx.commit().context("cannot commit the copy")?;
-            Ok((reports, sequences))
+            Ok((reports, sequences, started.elapsed()))
         })
         .with_context(|| format!("cannot use the PostgreSQL database {target}"))?
         .with_context(|| {
             format!("nothing was copied into {target} (its tables are as empty as they were)")
         })?;
-    let elapsed = started.elapsed();
     drop(snapshot);
 
     print_summary(&path, &target, &reports, sequences, elapsed);
