@@ -140,6 +140,40 @@ impl Db {
             .await?
     }
 
+    /// [`Db::announce`] for code that is not async (the caches' `forget` functions): sent by
+    /// a task of the runtime when there is one, else here. A notice that cannot be sent is
+    /// logged; the other nodes' entries then live out their minute.
+    pub fn announce_soon(&self, topic: &'static str, keys: Vec<String>) {
+        if !self.is_postgres() || keys.is_empty() {
+            return;
+        }
+        let db = self.clone();
+        let announce = async move {
+            if let Err(error) = db.announce(topic, keys).await {
+                tracing::error!(%error, topic, "cannot tell the other nodes to drop cached entries");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(announce)),
+            Err(_) => match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime.block_on(announce),
+                Err(error) => tracing::error!(%error, topic, "cannot announce a cache drop"),
+            },
+        }
+    }
+
+    /// Registers `cache` to drop what other nodes announce under `topic` (keys as stored).
+    pub fn drop_on_notice<V>(&self, topic: &'static str, cache: &crate::cache::Cache<String, V>)
+    where
+        V: Clone + Send + Sync + 'static,
+    {
+        let cache = cache.clone();
+        self.on_notice(topic, move |notice| match notice {
+            Notice::Key(key) => cache.invalidate(key),
+            Notice::Everything => cache.invalidate_all(),
+        });
+    }
+
     /// Starts listening for other nodes' notices (PostgreSQL; `serve` only).
     pub fn start_listening(&self) -> std::io::Result<()> {
         match &self.engine {

@@ -9,9 +9,14 @@ use std::time::Duration;
 use poem_openapi::Object;
 
 use super::store as policies;
+use crate::db::notices::Notice;
 use crate::db::{Db, DbError};
 
 const TTL: Duration = Duration::from_secs(60);
+/// The cache notices between nodes (see `crate::db::notices`): a user id, or [`ALL`] after a
+/// new version was published.
+const TOPIC: &str = "pending_policy";
+const ALL: &str = "*";
 
 /// Whether the user has a privacy-policy version to accept, in answers that carry it.
 #[derive(Debug, Clone, Default, Object, serde::Serialize)]
@@ -39,7 +44,14 @@ pub struct PendingPolicies {
 
 impl PendingPolicies {
     pub fn new(db: Db) -> Self {
-        Self { db, cache: crate::cache::with_ttl(100_000, TTL) }
+        let cache: crate::cache::Cache<String, Option<String>> =
+            crate::cache::with_ttl(100_000, TTL);
+        let dropped = cache.clone();
+        db.on_notice(TOPIC, move |notice| match notice {
+            Notice::Key(ALL) | Notice::Everything => dropped.invalidate_all(),
+            Notice::Key(user_id) => dropped.invalidate(user_id),
+        });
+        Self { db, cache }
     }
 
     /// The version `user_id` has to accept, if any.
@@ -57,10 +69,12 @@ impl PendingPolicies {
     /// After `user_id` accepted a version.
     pub fn forget_user(&self, user_id: &str) {
         self.cache.invalidate(user_id);
+        self.db.announce_soon(TOPIC, vec![user_id.to_string()]);
     }
 
     /// After a new version was published.
     pub fn forget_all(&self) {
         self.cache.invalidate_all();
+        self.db.announce_soon(TOPIC, vec![ALL.to_string()]);
     }
 }

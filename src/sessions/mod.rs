@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use crate::clock::Clock;
 use crate::crypto;
 use crate::db::conn::{AsConn, SqlError};
+use crate::db::notices::Notice;
 use crate::db::{Db, DbError};
 use crate::identity::Amr;
 use crate::identity::Role;
@@ -87,7 +88,7 @@ pub struct Sessions {
     clock: Arc<dyn Clock>,
     cache: Cache<Vec<u8>, Arc<CachedSession>>,
     /// Counts revocations; see [`Sessions::load`].
-    revocations: std::sync::Mutex<u64>,
+    revocations: Arc<std::sync::Mutex<u64>>,
     touches: mpsc::Sender<Touch>,
     csrf_key: [u8; 32],
     /// Token families ended with the sessions are dropped from its cache too.
@@ -110,7 +111,17 @@ impl Sessions {
         let (touches, receiver) = mpsc::channel(10_000);
         let cache = cache::with_ttl(CACHE_CAPACITY, CACHE_TTL);
         let writer = TouchWriter { db: db.clone(), receiver };
-        let revocations = std::sync::Mutex::new(0);
+        let revocations = Arc::new(std::sync::Mutex::new(0));
+        // Sessions revoked on another node are dropped here too, within a second.
+        let (dropped, generation) = (cache.clone(), revocations.clone());
+        db.on_notice(TOPIC, move |notice| match notice {
+            Notice::Key(hex) => {
+                if let Ok(hash) = hex::decode(hex) {
+                    drop_sessions(&dropped, &generation, Some(&[hash]));
+                }
+            }
+            Notice::Everything => drop_sessions(&dropped, &generation, None),
+        });
         (Self { db, clock, cache, revocations, touches, csrf_key, tokens }, writer)
     }
 
@@ -242,12 +253,10 @@ impl Sessions {
         *self.revocations.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Drops sessions ended in a committed transaction, here and on the other nodes.
     fn invalidate(&self, hashes: &[Vec<u8>]) {
-        let mut generation = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
-        *generation += 1;
-        for hash in hashes {
-            self.cache.invalidate(hash);
-        }
+        drop_sessions(&self.cache, &self.revocations, Some(hashes));
+        self.db.announce_soon(TOPIC, hashes.iter().map(hex::encode).collect());
     }
 
     pub async fn list(&self, user_id: &str) -> Result<Vec<SessionListing>, DbError> {
@@ -358,6 +367,25 @@ impl Sessions {
     /// [`Sessions::forget`], for work that is not async (the clean-up after a deletion).
     pub fn forget_now(&self, token_hashes: &[Vec<u8>]) {
         self.invalidate(token_hashes);
+    }
+}
+
+/// The cache notices of sessions between nodes: token hashes in hex (see
+/// `crate::db::notices`).
+const TOPIC: &str = "session";
+
+/// Drops `hashes` from `cache` (None: all of it, as notices were missed), counting a
+/// revocation first so that a lookup already under way does not cache what it read.
+fn drop_sessions(
+    cache: &Cache<Vec<u8>, Arc<CachedSession>>,
+    revocations: &std::sync::Mutex<u64>,
+    hashes: Option<&[Vec<u8>]>,
+) {
+    let mut generation = revocations.lock().unwrap_or_else(|e| e.into_inner());
+    *generation += 1;
+    match hashes {
+        Some(hashes) => hashes.iter().for_each(|hash| cache.invalidate(hash)),
+        None => cache.invalidate_all(),
     }
 }
 

@@ -325,10 +325,12 @@ impl App {
         prepare_data_dir(&config.storage.data_dir)?;
         let lock = DataDirLock::acquire(&config.storage.data_dir)?;
         let (state, touch_writer, outbox) = build(config, clock)?;
-        let conn = state.db.get()?;
-        let bootstrap_link =
-            bootstrap_link(&conn, state.clock.unix(), &state.config.server.public_url)?;
-        drop(conn);
+        // Other nodes' revocations reach this node's caches (PostgreSQL; nothing on SQLite).
+        state.db.start_listening().context("cannot listen for other nodes' cache notices")?;
+        let (now, url) = (state.clock.unix(), &state.config.server.public_url);
+        let bootstrap_link = state
+            .db
+            .blocking_conn(|conn| bootstrap_link(conn, now, url).map_err(anyhow::Error::from))?;
         Ok(Self { state, touch_writer, outbox, bootstrap_link, _lock: lock })
     }
 

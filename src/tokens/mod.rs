@@ -7,6 +7,7 @@
 //! checks a password, and the token API are the accounts' (`accounts/service/token_grant.rs`,
 //! `accounts/api/tokens.rs`), as the cookie sign-in is.
 
+mod family_states;
 pub mod jwt;
 pub mod key_files;
 pub mod live_keys;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::family_states::FamilyStates;
 use super::jwt::{ACCESS_TOKEN_SECONDS, Claims};
 use super::live_keys::LiveJwtKeys;
 use super::store;
@@ -108,9 +109,7 @@ pub struct Tokens {
     clock: Arc<dyn Clock>,
     jwt: LiveJwtKeys,
     /// Whether a family is revoked, so bearer checks cost no query.
-    families: crate::cache::Cache<String, bool>,
-    /// Counts revocations, so a state read before one is never cached after it.
-    revocations: std::sync::Mutex<u64>,
+    families: FamilyStates,
     /// Access tokens whose signature was verified, so a client's repeated calls cost one
     /// Ed25519 verification a minute instead of one each. Expiry and family revocation are
     /// still checked on every call.
@@ -131,16 +130,8 @@ impl Tokens {
     pub fn new(db: Db, clock: Arc<dyn Clock>, jwt: LiveJwtKeys) -> Self {
         let minute = std::time::Duration::from_secs(60);
         let verified = crate::cache::with_ttl(100_000, minute);
-        let families = crate::cache::with_ttl(100_000, minute);
-        Self {
-            db,
-            clock,
-            jwt,
-            families,
-            revocations: Default::default(),
-            verified,
-            logout_wake: Default::default(),
-        }
+        let families = FamilyStates::new(&db);
+        Self { db, clock, jwt, families, verified, logout_wake: Default::default() }
     }
 
     pub fn jwks(&self) -> serde_json::Value {
@@ -422,11 +413,11 @@ impl Tokens {
         if let Some(revoked) = self.families.get(family) {
             return Ok(revoked);
         }
-        let generation = self.generation();
+        let generation = self.families.generation();
         let id = family.to_string();
         let revoked =
             self.db.run_conn(move |c| store::family_revoked(c, &id).map_err(DbError::from)).await?;
-        self.note_family(family, revoked, generation);
+        self.families.note(family, revoked, generation);
         Ok(revoked)
     }
 
@@ -466,11 +457,7 @@ impl Tokens {
 
     /// Drops the cached states of families revoked (in a committed transaction).
     pub fn forget_families(&self, families: &[String]) {
-        let mut generation = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
-        *generation += 1;
-        for family in families {
-            self.families.invalidate(family);
-        }
+        self.families.forget(&self.db, families);
         if !families.is_empty() {
             self.logout_wake.notify_one();
         }
@@ -479,18 +466,5 @@ impl Tokens {
     /// What fires when families end (see [`Tokens::forget_families`]).
     pub fn logout_wake(&self) -> Arc<tokio::sync::Notify> {
         self.logout_wake.clone()
-    }
-
-    fn generation(&self) -> u64 {
-        *self.revocations.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Caches a family's state read after `generation` was taken, unless a revocation came
-    /// in between.
-    fn note_family(&self, family: &str, revoked: bool, generation: u64) {
-        let current = self.revocations.lock().unwrap_or_else(|e| e.into_inner());
-        if *current == generation {
-            self.families.insert(family.to_string(), revoked);
-        }
     }
 }
