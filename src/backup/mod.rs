@@ -21,8 +21,9 @@
 //! checksum and `PRAGMA integrity_check`, and only then moves the current database, keys and
 //! uploads aside (into `<data_dir>/replaced-<time>/`) and the restored ones into place. It
 //! refuses while a server holds the data dir's [`lock`]. A PostgreSQL archive is restored
-//! into the configured PostgreSQL database with `pg_restore` in one transaction, then its keys
-//! and uploads as above; an archive of the other engine is refused.
+//! into the configured PostgreSQL database with `pg_restore` in one transaction (refused while
+//! any node is connected to it), then its keys and uploads as above; an archive of the other
+//! engine is refused.
 
 pub mod api;
 mod archive;

@@ -229,22 +229,52 @@ pub fn restore_dump(dump: &Path, url: &Secret) -> Result<(), String> {
 }
 
 /// The newest migration applied to the database, for the manifest (None when it cannot be
-/// read: the dump itself is what matters). The synchronous client starts a runtime of its
-/// own, which must not happen on a thread of the server's runtime: it runs on a thread of
-/// its own.
+/// read: the dump itself is what matters).
 pub fn newest_migration(url: &Secret) -> Option<String> {
+    on_own_thread(url, |client| {
+        client.query_one("SELECT max(name) FROM schema_migrations", &[])?.try_get(0)
+    })
+    .ok()
+    .flatten()
+}
+
+/// How many connections Gatehouse nodes (their pools name themselves `gatehouse`) hold to the
+/// database now. A restore under running nodes would leave their caches and in-flight work
+/// describing data that is gone.
+pub fn nodes_connected(url: &Secret) -> Result<i64, String> {
+    on_own_thread(url, |client| {
+        let row = client.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'gatehouse' AND pid <> pg_backend_pid()",
+            &[],
+        )?;
+        Ok(row.get::<_, i64>(0))
+    })
+}
+
+/// Runs `work` with a new client on a thread of its own: the synchronous client starts a
+/// runtime of its own, which must not happen on a thread of the server's runtime. The error
+/// says what failed without the URL.
+fn on_own_thread<T: Send>(
+    url: &Secret,
+    work: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send,
+) -> Result<T, String> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                let mut config: postgres::Config = url.expose().parse().ok()?;
+                let mut config: postgres::Config = url
+                    .expose()
+                    .parse()
+                    .map_err(|_| "storage.postgres_url is not a PostgreSQL URL".to_string())?;
                 config.connect_timeout(std::time::Duration::from_secs(10));
-                let mut client = config.connect(postgres::NoTls).ok()?;
-                let row = client.query_one("SELECT max(name) FROM schema_migrations", &[]).ok()?;
-                row.get::<_, Option<String>>(0)
+                config.application_name("gatehouse-backup");
+                let mut client = config
+                    .connect(postgres::NoTls)
+                    .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
+                work(&mut client).map_err(|e| e.to_string())
             })
             .join()
-            .ok()
-            .flatten()
+            .unwrap_or_else(|_| Err("the PostgreSQL check panicked".into()))
     })
 }
 

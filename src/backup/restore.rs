@@ -38,6 +38,12 @@ pub enum RestoreError {
     /// The archive holds the other engine's database.
     #[error("{0}; nothing was changed")]
     Engine(String),
+    /// Gatehouse nodes are connected to the PostgreSQL database.
+    #[error(
+        "Gatehouse nodes are using the PostgreSQL database ({0} connections): stop every node \
+         first (e.g. `systemctl stop gatehouse` on each); nothing was changed"
+    )]
+    NodesRunning(i64),
     /// pg_restore is missing or failed; it ran in one transaction, so the database is as it
     /// was.
     #[error("cannot restore the PostgreSQL database: {0}; nothing was changed")]
@@ -81,6 +87,11 @@ pub fn restore_to(
     let staging = data_dir.join(format!(".restore-{stamp}"));
     let staged = unpack_and_check(storage, archive, &staging, bar).and_then(|manifest| {
         if let Storage::Postgres { url } = storage {
+            match postgres::nodes_connected(url) {
+                Ok(0) => {}
+                Ok(nodes) => return Err(RestoreError::NodesRunning(nodes)),
+                Err(e) => return Err(RestoreError::Postgres(e)),
+            }
             bar.set_message("database");
             postgres::restore_dump(&staging.join(DUMP), url).map_err(RestoreError::Postgres)?;
         }

@@ -201,6 +201,18 @@ fn a_postgres_backup_restores_the_database_and_the_keys() {
     std::fs::remove_file(keys.join("pii.key")).unwrap();
     std::fs::write(keys.join("pepper.key"), b"damaged").unwrap();
 
+    // A node still connected (its pool names itself `gatehouse`): the restore is refused.
+    let mut node: postgres::Config = db.url.parse().unwrap();
+    node.application_name("gatehouse");
+    let node = node.connect(postgres::NoTls).unwrap();
+    let refused =
+        gatehouse(&data, Some(&db.url), &["restore", copy.to_str().unwrap()], &tools_env());
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("stop every node"), "{}", text(&refused));
+    assert_eq!(campuses(&db.url), ["South:south.edu"], "nothing was changed");
+    assert!(!keys.join("pii.key").exists(), "nothing was changed");
+    drop(node);
+
     let restore =
         gatehouse(&data, Some(&db.url), &["restore", copy.to_str().unwrap()], &tools_env());
     assert!(restore.status.success(), "{}", text(&restore));
@@ -273,4 +285,28 @@ fn a_missing_pg_dump_names_the_package_and_leaves_no_archive() {
         assert!(text(&output).contains("pg_dump was not found"), "{}", text(&output));
         assert!(text(&output).contains("postgresql-client"), "{}", text(&output));
     }
+}
+
+/// The server's daily job and admin API take their backups through `Backups` on the async
+/// runtime: on PostgreSQL too (the synchronous client keeps off the runtime's threads).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_servers_backups_dump_postgres_too() {
+    let Some(server) = server_url() else { return };
+    let db = tokio::task::spawn_blocking(move || TestDatabase::create(&server)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    migrate(&data, &db.url);
+    let storage = gatehouse::config::StorageConfig {
+        data_dir: data.clone(),
+        engine: gatehouse::config::StorageEngine::Postgres,
+        postgres_url: gatehouse::config::Secret::new(&db.url),
+        postgres_url_file: Default::default(),
+    };
+    let backups = std::sync::Arc::new(gatehouse::backup::Backups::for_storage(&storage, 3));
+    let info = backups.run().await.unwrap();
+    let manifest = manifest(&info.path);
+    assert_eq!(manifest["engine"], "postgres");
+    assert!(manifest["schema"].as_str().is_some(), "{manifest}");
+    tokio::task::spawn_blocking(move || drop(db)).await.unwrap();
 }
