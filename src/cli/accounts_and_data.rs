@@ -7,32 +7,34 @@ pub(super) fn campus(file: Option<&Path>, command: CampusCommand) -> anyhow::Res
     use crate::campuses as store;
     let config = load(file)?;
     startup::prepare_data_dir(&config.storage.data_dir)?;
-    let db = startup::open_database(&config.storage.data_dir)?;
-    let conn = db.get()?;
+    let db = startup::open_storage(&config.storage)?;
     let now = chrono::Utc::now().timestamp();
     let cli = Actor { user_id: None, ip: None };
-    match command {
-        CampusCommand::Add { name, domains } => {
-            let campus = store::create(&conn, &name, &domains, now, &cli)?;
-            println!("added campus {} ({}): {}", campus.id, campus.name, campus.domains.join(", "));
-        }
-        CampusCommand::List => {
-            let campuses = store::list(&conn)?;
-            if campuses.is_empty() {
-                println!(
-                    "no campuses yet: add one with `gatehouse campus add --name NAME --domain DOMAIN`"
-                );
+    db.blocking_conn(|conn| -> anyhow::Result<()> {
+        match command {
+            CampusCommand::Add { name, domains } => {
+                let campus = store::create(conn, &name, &domains, now, &cli)?;
+                let domains = campus.domains.join(", ");
+                println!("added campus {} ({}): {domains}", campus.id, campus.name);
             }
-            for campus in campuses {
-                println!("{}\t{}\t{}", campus.id, campus.name, campus.domains.join(","));
+            CampusCommand::List => {
+                let campuses = store::list(conn)?;
+                if campuses.is_empty() {
+                    println!(
+                        "no campuses yet: add one with `gatehouse campus add --name NAME --domain DOMAIN`"
+                    );
+                }
+                for campus in campuses {
+                    println!("{}\t{}\t{}", campus.id, campus.name, campus.domains.join(","));
+                }
+            }
+            CampusCommand::Remove { id_or_domain } => {
+                let campus = store::remove(conn, &id_or_domain, now, &cli)?;
+                println!("removed campus {} ({})", campus.id, campus.name);
             }
         }
-        CampusCommand::Remove { id_or_domain } => {
-            let campus = store::remove(&conn, &id_or_domain, now, &cli)?;
-            println!("removed campus {} ({})", campus.id, campus.name);
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 pub(super) fn backup(file: Option<&Path>, out: Option<&Path>) -> anyhow::Result<()> {
@@ -165,7 +167,7 @@ pub(super) fn admin_create(
         let pii = state.accounts.pii().clone();
         let exists = state
             .db
-            .run(move |c| {
+            .run_conn(move |c| {
                 crate::accounts::find_by_email_index(c, &pii, &index)
                     .map_err(crate::db::DbError::from)
             })

@@ -23,19 +23,23 @@ pub(super) fn keys_rotate(file: Option<&Path>) -> anyhow::Result<()> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut conn = state.db.get()?;
-    let report = rotate::rotate(
-        &mut conn,
-        &state.pii,
-        (startup::SEALED, &LicenceImages(&*state.drivers.uploads)),
-        clock.unix(),
-        RotateOptions {
-            on_start: &mut |rows| bar.set_length(rows),
-            on_progress: &mut |rows| bar.inc(rows),
-            settle: std::time::Duration::from_secs(2),
-        },
-    )
-    .context("key rotation stopped; run `gatehouse keys rotate` again to resume")?;
+    let report = state
+        .db
+        .blocking_conn(|conn| {
+            rotate::rotate(
+                conn,
+                &state.pii,
+                (startup::SEALED, &LicenceImages(&*state.drivers.uploads)),
+                clock.unix(),
+                RotateOptions {
+                    on_start: &mut |rows| bar.set_length(rows),
+                    on_progress: &mut |rows| bar.inc(rows),
+                    settle: std::time::Duration::from_secs(2),
+                },
+            )
+            .map_err(anyhow::Error::from)
+        })
+        .context("key rotation stopped; run `gatehouse keys rotate` again to resume")?;
     bar.finish_and_clear();
     let verb = if report.resumed { "Finished the interrupted rotation" } else { "Rotated" };
     println!(

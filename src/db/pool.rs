@@ -49,7 +49,8 @@ pub struct Db {
 #[derive(Clone, Debug)]
 enum Engine {
     Sqlite { pool: r2d2::Pool<SqliteConnectionManager>, path: PathBuf },
-    Postgres { pool: r2d2::Pool<PostgresManager>, manager: PostgresManager },
+    // Boxed: the manager's connection settings are large, and an engine is chosen once.
+    Postgres { pool: r2d2::Pool<PostgresManager>, manager: Box<PostgresManager> },
 }
 
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -95,7 +96,7 @@ pub fn open_postgres(url: &str) -> Result<Db, DbError> {
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
         .build(manager)?;
-    Ok(Db::with(Engine::Postgres { pool, manager: listening }))
+    Ok(Db::with(Engine::Postgres { pool, manager: Box::new(listening) }))
 }
 
 impl Db {
@@ -178,7 +179,7 @@ impl Db {
     pub fn start_listening(&self) -> std::io::Result<()> {
         match &self.engine {
             Engine::Postgres { manager, .. } => {
-                super::notices::listen(manager.clone(), Arc::downgrade(&self.notices))
+                super::notices::listen((**manager).clone(), Arc::downgrade(&self.notices))
             }
             Engine::Sqlite { .. } => Ok(()),
         }

@@ -10,40 +10,40 @@
 //! (on PostgreSQL the check reads the row `FOR UPDATE`, so a deletion on another node waits for
 //! the re-seal to commit, then deletes the new file).
 //!
-//! On either engine ([`crate::db::conn`]); the [`SealedFiles`] passes still hand a rusqlite
-//! connection.
+//! On either engine ([`crate::db::conn`]).
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 use super::uploads::UploadStore;
-use crate::db::conn::{AsConn, Conn, Optional, SqlResult};
+use crate::db::conn::{AsConn, Conn, Optional, SqlError, SqlResult};
 use crate::pii::sealed::{FileSealError, SealedFiles};
 
 /// The licence images, through their store.
 pub struct LicenceImages<'a>(pub &'a dyn UploadStore);
 
 impl SealedFiles for LicenceImages<'_> {
-    fn count(&self, conn: &Connection) -> rusqlite::Result<u64> {
-        count(conn)
+    fn count(&self, conn: &Conn) -> SqlResult<u64> {
+        Ok(count(conn)?)
     }
 
-    fn per_key(&self, conn: &Connection) -> rusqlite::Result<BTreeMap<u32, u64>> {
-        files_per_key(conn)
+    fn per_key(&self, conn: &Conn) -> SqlResult<BTreeMap<u32, u64>> {
+        Ok(files_per_key(conn)?)
     }
 
     fn reseal(
         &self,
-        conn: &mut Connection,
+        conn: &Conn,
         target: u32,
         only_plain: bool,
         progress: &mut dyn FnMut(u64),
     ) -> Result<usize, FileSealError> {
-        let conn = Conn::Sqlite(conn);
         let mut changed = 0;
-        for name in files_to_reseal(&conn, (!only_plain).then_some(target))? {
-            changed += usize::from(reseal_one(&conn, self.0, &name, target)?);
+        let names =
+            files_to_reseal(conn, (!only_plain).then_some(target)).map_err(SqlError::from)?;
+        for name in names {
+            changed += usize::from(reseal_one(conn, self.0, &name, target)?);
             progress(1);
         }
         Ok(changed)
@@ -76,25 +76,22 @@ fn reseal_one(
     name: &str,
     key_id: u32,
 ) -> Result<bool, FileSealError> {
-    let tx = conn.transaction().map_err(rusqlite::Error::from)?;
+    let tx = conn.transaction()?;
     let lock = tx.for_update();
-    let exists = on(&tx, |tx| {
-        tx.query_row(&format!("SELECT 1 FROM driver_uploads WHERE path = ?1{lock}"), [name], |_| {
+    let exists = tx
+        .query_row(&format!("SELECT 1 FROM driver_uploads WHERE path = ?1{lock}"), [name], |_| {
             Ok(())
         })
-        .optional()
-    })?
-    .is_some();
+        .optional()?
+        .is_some();
     if !exists {
         return Ok(false);
     }
     uploads
         .reseal(name, key_id)
         .map_err(|source| FileSealError::File { name: name.into(), source })?;
-    on(&tx, |tx| {
-        tx.execute("UPDATE driver_uploads SET key_id = ?2 WHERE path = ?1", params![name, key_id])
-    })?;
-    tx.commit().map_err(rusqlite::Error::from)?;
+    tx.execute("UPDATE driver_uploads SET key_id = ?2 WHERE path = ?1", params![name, key_id])?;
+    tx.commit()?;
     Ok(true)
 }
 

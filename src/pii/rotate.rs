@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 use crate::db::conn::{Conn, SqlError, SqlResult};
 
@@ -66,11 +66,11 @@ pub struct RotateOptions<'a> {
 
 /// What each key id still seals: column values and files together.
 fn in_use(
-    conn: &Connection,
+    conn: &Conn,
     sealed: &[SealedColumns],
     files: &dyn SealedFiles,
 ) -> Result<std::collections::BTreeMap<u32, u64>, RotateError> {
-    let mut counts = sealed::values_per_key(&Conn::Sqlite(conn), sealed)?;
+    let mut counts = sealed::values_per_key(conn, sealed)?;
     for (id, n) in files.per_key(conn)? {
         *counts.entry(id).or_insert(0) += n;
     }
@@ -78,7 +78,7 @@ fn in_use(
 }
 
 pub fn rotate(
-    conn: &mut Connection,
+    conn: &Conn,
     pii: &FieldCipher,
     (sealed, files): (&[SealedColumns], &dyn SealedFiles),
     now: i64,
@@ -94,7 +94,7 @@ pub fn rotate(
         report.resumed = true;
         report.key_id = active;
     } else {
-        let id = ring.add_key(newest_key_id(&Conn::Sqlite(conn))?)?;
+        let id = ring.add_key(newest_key_id(conn)?)?;
         // Recorded before it seals anything, so start-up can check it.
         start_checks::record_keys(conn, pii, now)?;
         ring.set_active(id)?;
@@ -133,7 +133,7 @@ pub fn rotate(
 /// under any more; returns the ids removed and the ids still in use (kept: a later run, once
 /// they are re-sealed, removes them). The last step of [`rotate`].
 pub fn retire_unused(
-    conn: &Connection,
+    conn: &Conn,
     pii: &FieldCipher,
     (sealed, files): (&[SealedColumns], &dyn SealedFiles),
     target: u32,
@@ -151,7 +151,7 @@ pub fn retire_unused(
         } else {
             // Recorded as retired first: a crash before the file goes leaves a harmless file,
             // never a database that names a key whose file is gone.
-            mark_retired(&Conn::Sqlite(conn), id, now)?;
+            mark_retired(conn, id, now)?;
             if ring.remove_key(id)? {
                 removed.push(id);
             }

@@ -12,11 +12,10 @@
 //! columns hold sealed bytes ([`FieldCipher::seal`]). Sealed files (licence images) are walked
 //! through [`SealedFiles`] in the same passes.
 //!
-//! The column passes run on either engine ([`Conn`]); [`SealedFiles`] still takes rusqlite's
-//! connection (its one implementation, the licence images, is the drivers').
+//! The column passes and [`SealedFiles`] (its one implementation, the licence images, is the
+//! drivers') run on either engine ([`Conn`]).
 
 use aes_gcm::Aes256Gcm;
-use rusqlite::Connection;
 use rusqlite::types::{ToSql, Value};
 
 use std::collections::BTreeMap;
@@ -44,14 +43,14 @@ impl SealedColumns {
 /// never brings back a file that was being deleted.
 pub trait SealedFiles {
     /// Files in all (the progress bar's length).
-    fn count(&self, conn: &Connection) -> rusqlite::Result<u64>;
+    fn count(&self, conn: &Conn) -> SqlResult<u64>;
     /// How many files are sealed under each key id (plain files are not counted).
-    fn per_key(&self, conn: &Connection) -> rusqlite::Result<BTreeMap<u32, u64>>;
+    fn per_key(&self, conn: &Conn) -> SqlResult<BTreeMap<u32, u64>>;
     /// Re-seals every file not sealed under `target` (None: seals the plain ones under
     /// `active`). `progress` gets one per file. Returns the number of files rewritten.
     fn reseal(
         &self,
-        conn: &mut Connection,
+        conn: &Conn,
         target: u32,
         only_plain: bool,
         progress: &mut dyn FnMut(u64),
@@ -63,7 +62,7 @@ pub enum FileSealError {
     #[error("sealed file {name}: {source}")]
     File { name: String, source: io::Error },
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    Sql(#[from] SqlError),
 }
 
 /// What a pass does to a value that needs work.

@@ -224,7 +224,7 @@ pub fn build(
     let outbox_heartbeat = Arc::new(Heartbeat::new());
     let outbox =
         Outbox::new(db.clone(), mail, sms, clock.clone(), outbox_heartbeat.clone(), pii.clone());
-    let backups = Arc::new(Backups::new(data_dir.clone(), config.backup.keep));
+    let backups = Arc::new(Backups::for_storage(&config.storage, config.backup.keep));
     let limits = Arc::new(crate::ratelimit::RateLimits::new(&config.rate_limit));
     let captcha = Arc::new(crate::captcha::Captcha::new(
         &config.captcha,
@@ -234,8 +234,13 @@ pub fn build(
     ));
     let uploads = crate::drivers::uploads::FileUploadStore::open(&data_dir, pii.clone())
         .context("cannot create the uploads directory")?;
-    let sealed = LicenceImages(&uploads)
-        .reseal(&mut *db.get()?, pii.ring().active_id(), true, &mut |_| {})
+    let active = pii.ring().active_id();
+    let sealed = db
+        .blocking_conn(|conn| {
+            LicenceImages(&uploads)
+                .reseal(conn, active, true, &mut |_| {})
+                .map_err(anyhow::Error::from)
+        })
         .context("cannot seal the licence images stored in plain")?;
     if sealed > 0 {
         tracing::info!(files = sealed, "licence images stored in plain are now sealed");

@@ -189,13 +189,8 @@ async fn an_old_key_still_in_use_is_kept_and_removed_by_the_run_that_finishes() 
 
     // The last step of a rotation, at this point, keeps key 2 and reports it in use.
     let uploads = &*server.state.drivers.uploads;
-    let (removed, kept) = server.blocking_conn(|conn| match conn {
-        gatehouse::db::conn::Conn::Sqlite(conn) => {
-            rotate::retire_unused(conn, &pii, (SEALED, &LicenceImages(uploads)), id, 0).unwrap()
-        }
-        gatehouse::db::conn::Conn::Postgres(_) => {
-            panic!("pii::rotate::retire_unused still takes rusqlite's connection")
-        }
+    let (removed, kept) = server.blocking_conn(|conn| {
+        rotate::retire_unused(conn, &pii, (SEALED, &LicenceImages(uploads)), id, 0).unwrap()
     });
     assert!(removed.is_empty(), "{removed:?}");
     assert_eq!(kept, vec![2]);
