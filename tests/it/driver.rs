@@ -19,13 +19,10 @@ const NO_OCR: &str = "The front was not compared with the barcode: OCR is not in
 /// The id of the user with `email`.
 fn user_id(server: &TestServer, email: &str) -> String {
     let index = server.state.accounts.email_index(email);
-    server
-        .state
-        .db
-        .get()
-        .unwrap()
-        .query_row("SELECT id FROM users WHERE email_index = ?1", [index], |r| r.get(0))
-        .unwrap()
+    server.blocking_conn(|conn| {
+        conn.query_row("SELECT id FROM users WHERE email_index = ?1", [index], |r| r.get(0))
+            .unwrap()
+    })
 }
 
 #[tokio::test]

@@ -238,13 +238,12 @@ async fn an_unknown_email_answers_like_a_locked_account() {
     assert_eq!((status, retry.as_deref()), (429, Some("120")));
 
     // Only the email's blind index is kept.
-    let index: Vec<u8> = server
-        .state
-        .db
-        .get()
+    let index: Vec<u8> = server.blocking_conn(|conn| {
+        conn.query_row("SELECT email_index FROM unknown_email_lockouts", [] as [i64; 0], |r| {
+            r.get(0)
+        })
         .unwrap()
-        .query_row("SELECT email_index FROM unknown_email_lockouts", [], |r| r.get(0))
-        .unwrap();
+    });
     assert_eq!(index, server.state.accounts.email_index(unknown));
 }
 

@@ -453,13 +453,9 @@ async fn the_secret_is_sealed_at_rest_and_the_export_shows_the_state_only() {
     let (secret, codes) = enrol(&server, &user).await;
     let raw = totp_rs::Secret::try_from_base32(&secret).unwrap().as_bytes().to_vec();
 
-    let stored: Vec<u8> = server
-        .state
-        .db
-        .get()
-        .unwrap()
-        .query_row("SELECT secret FROM totp_credentials", [], |r| r.get(0))
-        .unwrap();
+    let stored: Vec<u8> = server.blocking_conn(|conn| {
+        conn.query_row("SELECT secret FROM totp_credentials", [] as [i64; 0], |r| r.get(0)).unwrap()
+    });
     assert_ne!(stored, raw);
     assert!(!stored.windows(raw.len()).any(|w| w == raw.as_slice()), "the raw secret is stored");
 

@@ -138,13 +138,9 @@ async fn remove_access_tells_the_app_and_an_app_that_never_answers_is_given_up_a
     eventually(&server, "SELECT coalesce(max(attempts), 0) FROM oidc_logouts", 1).await;
     server.clock.advance(chrono::Duration::hours(24));
     eventually(&server, "SELECT count(*) FROM oidc_logouts WHERE failed_at IS NOT NULL", 1).await;
-    let error: String = server
-        .state
-        .db
-        .get()
-        .unwrap()
-        .query_row("SELECT last_error FROM oidc_logouts", [], |r| r.get(0))
-        .unwrap();
+    let error: String = server.blocking_conn(|conn| {
+        conn.query_row("SELECT last_error FROM oidc_logouts", [] as [i64; 0], |r| r.get(0)).unwrap()
+    });
     assert_eq!(error, "the app answered 500");
     assert_eq!(
         server.query_i64(

@@ -54,7 +54,7 @@ async fn an_admin_registers_lists_rotates_and_removes_a_client() {
     assert_eq!(one["redirect_uris"], json!([RIDES]));
     assert!(one.get("client_secret").is_none());
     let stored: i64 = server.query_i64(&format!(
-        "SELECT count(*) FROM oidc_clients WHERE instr(CAST(secret_hash AS TEXT), '{secret}') > 0"
+        "SELECT count(*) FROM oidc_clients WHERE CAST(secret_hash AS TEXT) LIKE '%{secret}%'"
     ));
     assert_eq!(stored, 0);
 

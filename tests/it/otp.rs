@@ -442,24 +442,17 @@ async fn with_phone_signup_a_code_for_an_unknown_phone_makes_a_phone_only_accoun
 async fn a_disabled_account_cannot_sign_in_with_a_phone_code() {
     let server = TestServer::start().await;
     phone_owner(&server).await;
-    let id: String = server
-        .state
-        .db
-        .get()
-        .unwrap()
-        .query_row(
+    let id: String = server.blocking_conn(|conn| {
+        conn.query_row(
             "SELECT id FROM users WHERE email_index = ?1",
             [server.state.accounts.email_index("ada@north.edu")],
             |r| r.get(0),
         )
-        .unwrap();
-    server
-        .state
-        .db
-        .get()
         .unwrap()
-        .execute("UPDATE users SET disabled_at = 1 WHERE id = ?1", [&id])
-        .unwrap();
+    });
+    server.blocking_conn(|conn| {
+        conn.execute("UPDATE users SET disabled_at = 1 WHERE id = ?1", [&id]).unwrap()
+    });
     server.clock.advance(minutes(1));
     assert_eq!(request(&server, PHONE).await.status(), 202);
     let code = code(&server, 2).await;

@@ -308,15 +308,14 @@ async fn admins_delete_accounts_with_clear_answers_for_repeats_and_unknown_ids()
     assert_eq!(admin.delete(&path).await.status(), 204);
     problem(ada.get("/api/v1/auth/session").await, 401, "unauthenticated").await;
     problem(admin.delete(&path).await, 410, "account_deleted").await;
-    let event: (String, Option<String>) = server
-        .state
-        .db
-        .get()
+    let event: (String, Option<String>) = server.blocking_conn(|conn| {
+        conn.query_row(
+            "SELECT actor_id, ip FROM audit_log WHERE action = 'account.deleted'",
+            [] as [i64; 0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap()
-        .query_row("SELECT actor_id, ip FROM audit_log WHERE action = 'account.deleted'", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
+    });
     assert_eq!(event.0, admin_id, "the admin is named as the actor");
     assert_eq!(server.new_user("ada@north.edu").login(PASSWORD, false).await.status(), 401);
     assert_eq!(bob.get("/api/v1/account").await.status(), 200, "others are untouched");
@@ -443,13 +442,8 @@ async fn retention_purges_expired_rows_unverified_accounts_and_old_audit_rows() 
     // and one that is not. (Phone codes and attempts are kept a day past expiry, for the
     // per-day sending limits.) The server's own bootstrap link expires in an hour.
     let (now, day) = (server.state.clock.unix(), 86_400);
-    server
-        .state
-        .db
-        .get()
-        .unwrap()
-        .execute_batch(&format!(
-            "INSERT INTO token_families (id, user_id, created_at) VALUES
+    let seeded = format!(
+        "INSERT INTO token_families (id, user_id, created_at) VALUES
                  ('family-due', '{ada_id}', {now}), ('family-kept', '{ada_id}', {now});
              INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES
                  (x'01', 'family-due', {now}, {now} + 5 * {day}),
@@ -464,8 +458,18 @@ async fn retention_purges_expired_rows_unverified_accounts_and_old_audit_rows() 
                         (x'02', '{ada_id}', 0, {now}, {now} + 20 * {day});
              INSERT INTO bootstrap_tokens (token_hash, expires_at) VALUES
                  (x'02', {now} + 20 * {day});"
-        ))
-        .unwrap();
+    );
+    server.blocking_conn(|conn| {
+        // SQLite's blob literals, written as PostgreSQL's where that is the engine.
+        let sql = if conn.is_postgres() {
+            ["01", "02", "aa"].iter().fold(seeded.clone(), |sql, hex| {
+                sql.replace(&format!("x'{hex}'"), &format!("'\\x{hex}'::bytea"))
+            })
+        } else {
+            seeded.clone()
+        };
+        conn.execute_batch(&sql).unwrap()
+    });
     let count = |table: &str| server.query_i64(&format!("SELECT count(*) FROM {table}"));
     assert_eq!(count("bootstrap_tokens"), 2, "the server's link and the seeded one");
 

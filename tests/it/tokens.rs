@@ -338,17 +338,14 @@ async fn rotating_the_signing_key_breaks_no_token_and_retires_the_old_key_once_t
     assert_eq!(whoami(&server, new_access).await.status(), 200);
 
     // Audited, with the key ids and nothing secret.
-    let (actor, details): (Option<String>, String) = server
-        .state
-        .db
-        .get()
-        .unwrap()
-        .query_row(
+    let (actor, details): (Option<String>, String) = server.blocking_conn(|conn| {
+        conn.query_row(
             "SELECT actor_id, details FROM audit_log WHERE action = 'keys.jwt_rotated'",
-            [],
+            [] as [i64; 0],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .unwrap();
+        .unwrap()
+    });
     assert_eq!(actor, None, "the command line");
     let details: Value = serde_json::from_str(&details).unwrap();
     assert_eq!((&details["old_kid"], &details["new_kid"]), (&old_kid, &new_kid));

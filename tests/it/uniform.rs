@@ -110,16 +110,13 @@ async fn existing_and_unknown_accounts_get_the_same_answer_in_the_same_time() {
         server.clock.advance(chrono::Duration::days(1));
         // Wrong passwords must stay wrong passwords, not a lockout (an unknown email's
         // included: it keeps the same lockout state as an account).
-        server
-            .state
-            .db
-            .get()
-            .unwrap()
-            .execute_batch(
+        server.blocking_conn(|conn| {
+            conn.execute_batch(
                 "UPDATE users SET failed_logins = 0, lock_level = 0, locked_until = NULL;
                  DELETE FROM unknown_email_lockouts;",
             )
-            .unwrap();
+            .unwrap()
+        });
     };
 
     compare(
