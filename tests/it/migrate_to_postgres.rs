@@ -171,8 +171,6 @@ async fn copies_an_installation_and_checks_it_in_one_transaction() {
 /// Served from the migrated database, the migrated student signs in, and the audit rows of
 /// that sign-in get ids past the copied ones (the sequences were moved on).
 #[tokio::test]
-#[ignore = "gatehouse serve does not run on PostgreSQL yet (\"this needs the SQLite engine\"): \
-            remove once the port is done"]
 async fn serves_a_migrated_installation() {
     let Some(server) = server_url() else { return };
     let (_dir, data) = installation().await;
