@@ -346,8 +346,13 @@ async fn restore_refuses_while_a_server_runs_on_the_data_dir() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         name.starts_with(".restore-") || name.starts_with("replaced-")
     }));
-    // Once it has stopped, the same restore works.
+    // Once it has stopped, the same restore works (restore() restores a SQLite archive into
+    // a data dir; tests/it/backups_postgres.rs restores PostgreSQL's through the binary).
     let dir = server.stop_keep_dir().await;
+    if crate::support::engine::is_postgres() {
+        eprintln!("PostgreSQL: restore() of a PostgreSQL archive needs the engine's configuration");
+        return;
+    }
     restore(&archive, &dir.path().join("data"), &ProgressBar::hidden()).unwrap();
 }
 

@@ -504,7 +504,15 @@ async fn retention_purges_expired_rows_unverified_accounts_and_old_audit_rows() 
         assert_eq!(count(table), 1, "{table}");
     }
     assert_eq!(server.query_i64("SELECT count(*) FROM token_families WHERE id = 'family-kept'"), 1);
-    assert_eq!(server.query_i64("SELECT count(*) FROM mfa_challenges WHERE token_hash = x'02'"), 1);
+    let kept: i64 = server.blocking_conn(|conn| {
+        conn.query_row(
+            "SELECT count(*) FROM mfa_challenges WHERE token_hash = ?1",
+            [vec![2u8]],
+            |r| r.get(0),
+        )
+        .unwrap()
+    });
+    assert_eq!(kept, 1);
     assert_eq!(server.query_i64("SELECT count(*) FROM users"), 1);
     assert_eq!(
         server.query_i64("SELECT count(*) FROM deleted_accounts WHERE reason = 'retention'"),
