@@ -56,6 +56,7 @@ pub(super) fn migrate_to_postgres(file: Option<&Path>, to: &str) -> anyhow::Resu
             let mut tx = client.transaction()?;
             let mut reports = copy::copy_all(&snapshot, &tables, &mut tx)?;
             copy::verify_all(&snapshot, &tables, &mut tx, &mut reports)?;
+            reports.push(copy_licence_images(&snapshot, data_dir, &mut tx)?);
             let sequences = copy::advance_sequences(&mut tx)?;
             tx.commit().context("cannot commit the copy")?;
             Ok((reports, sequences, started.elapsed()))
@@ -69,6 +70,46 @@ pub(super) fn migrate_to_postgres(file: Option<&Path>, to: &str) -> anyhow::Resu
     print_summary(&path, &target, &reports, sequences, elapsed);
     print_next_steps(data_dir, &target);
     Ok(())
+}
+
+/// Copies the licence images, sealed files in the data dir's `uploads/` on SQLite, into
+/// `licence_images` as they are stored (sealed under the key their row names: the keys
+/// travel as files), and reads each back to compare. A file missing for a row, or one still
+/// plain from before images were sealed, stops the copy.
+fn copy_licence_images(
+    sqlite: &rusqlite::Connection,
+    data_dir: &Path,
+    tx: &mut postgres::Transaction<'_>,
+) -> anyhow::Result<copy::TableReport> {
+    let mut stmt = sqlite.prepare("SELECT path, key_id FROM driver_uploads ORDER BY path")?;
+    let rows: Vec<(String, Option<i64>)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let insert = tx.prepare("INSERT INTO licence_images (name, sealed) VALUES ($1, $2)")?;
+    let read_back = tx.prepare("SELECT sealed FROM licence_images WHERE name = $1")?;
+    let mut report = copy::TableReport {
+        table: "licence_images (from uploads/)".into(),
+        copied: 0,
+        verified: 0,
+    };
+    for (name, key_id) in rows {
+        if key_id.is_none() {
+            bail!(
+                "licence image {name} is still stored plain: start the server once on SQLite \
+                 (start-up seals such images), then migrate"
+            );
+        }
+        let file = data_dir.join("uploads").join(&name);
+        let sealed = std::fs::read(&file)
+            .with_context(|| format!("cannot read the licence image {}", file.display()))?;
+        tx.execute(&insert, &[&name, &sealed])?;
+        report.copied += 1;
+        let stored: Vec<u8> = tx.query_one(&read_back, &[&name])?.get(0);
+        if stored != sealed {
+            bail!("licence image {name} differs after the copy");
+        }
+        report.verified += 1;
+    }
+    Ok(report)
 }
 
 /// Refuses a SQLite database whose migrations are not exactly this binary's: one that lacks
@@ -153,11 +194,9 @@ fn print_next_steps(data_dir: &Path, target: &str) {
         "\nTo switch, set in the configuration of every node (and keep this SQLite file as it \
          is, as a fallback):\n\n  [storage]\n  engine = \"postgres\"\n  postgres_url = \
          \"{target}\"   # with its password, or postgres_url_file\n\nEvery node needs a copy of \
-         {keys}: the keys stay files, they are not in the database. Licence images are not in \
-         the database yet either: copy the whole data dir {dir} (with its uploads/) to every \
-         node for now.",
+         {keys}: the keys stay files, they are not in the database (the licence images now \
+         are, sealed).",
         keys = data_dir.join("keys").display(),
-        dir = data_dir.display(),
     );
 }
 

@@ -21,6 +21,7 @@ mod events;
 pub mod expiry;
 pub mod extraction;
 pub mod image_kind;
+pub mod image_rows;
 pub mod licence;
 pub mod metadata;
 pub mod notices;

@@ -150,7 +150,7 @@ pub trait UploadStore: Send + Sync + 'static {
 }
 
 /// The context every licence image is sealed under.
-const SEALED_FILE: &str = "driver_uploads.file";
+pub(super) const SEALED_FILE: &str = "driver_uploads.file";
 
 /// Sealed files in `<data_dir>/uploads/`, mode 0600, written to a temporary name, synced and
 /// renamed into place. A file is the image sealed whole ([`FieldCipher::seal_under`]): images
@@ -203,7 +203,7 @@ impl FileUploadStore {
     }
 }
 
-fn invalid_data(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
+pub(super) fn invalid_data(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 

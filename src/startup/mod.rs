@@ -232,12 +232,20 @@ pub fn build(
         keys.session_secret.expose(),
         db.clone(),
     ));
-    let uploads = crate::drivers::uploads::FileUploadStore::open(&data_dir, pii.clone())
-        .context("cannot create the uploads directory")?;
+    // Licence images: files on one node, rows when several nodes share PostgreSQL.
+    let uploads: Arc<dyn crate::drivers::uploads::UploadStore> = match config.storage.engine {
+        crate::config::StorageEngine::Sqlite => Arc::new(
+            crate::drivers::uploads::FileUploadStore::open(&data_dir, pii.clone())
+                .context("cannot create the uploads directory")?,
+        ),
+        crate::config::StorageEngine::Postgres => {
+            Arc::new(crate::drivers::image_rows::DatabaseUploadStore::new(db.clone(), pii.clone()))
+        }
+    };
     let active = pii.ring().active_id();
     let sealed = db
         .blocking_conn(|conn| {
-            LicenceImages(&uploads)
+            LicenceImages(&*uploads)
                 .reseal(conn, active, true, &mut |_| {})
                 .map_err(anyhow::Error::from)
         })
@@ -254,7 +262,7 @@ pub fn build(
             pii: pii.clone(),
             outbox_wake: outbox_wake.clone(),
         },
-        Arc::new(uploads),
+        uploads,
     ));
     let pending_policies = Arc::new(crate::policies::PendingPolicies::new(db.clone()));
     let keys = Arc::new(keys);

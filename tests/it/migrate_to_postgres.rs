@@ -14,6 +14,7 @@ use std::process::{Command, Output};
 use crate::support::engine;
 use crate::support::harness::{PASSWORD, TestServer};
 use crate::support::process::{self, BIN};
+use crate::support::{drivers, licence_images};
 
 /// The test server's URL, or None (with a message) when these tests cannot run here.
 fn server_url() -> Option<String> {
@@ -93,10 +94,15 @@ fn sqlite_count(data: &Path, table: &str) -> i64 {
 
 /// A stopped SQLite installation with real data in it; its (temporary dir, data dir).
 async fn installation() -> (tempfile::TempDir, std::path::PathBuf) {
-    let server = TestServer::start().await;
+    let server = drivers::server(false).await;
     server.signed_in_admin("admin@north.edu").await;
     server.add_campus("North", &["north.edu"]);
     server.signed_in_user("it@north.edu").await;
+    // A driver's licence: its two images are sealed files in uploads/ on SQLite.
+    let maria = drivers::student(&server, "maria@north.edu", "Maria Garcia", None).await;
+    let expiry = drivers::today(&server) + chrono::Duration::days(400);
+    let person = licence_images::Person::new("Maria", "Garcia", expiry);
+    drivers::json_of(drivers::upload(&maria, &person).await, 201).await;
     let dir = server.stop_keep_dir().await;
     let data = dir.path().join("data");
     for args in [
@@ -130,6 +136,10 @@ fn migrate(server: &str, data: &Path) -> (String, String, String) {
     for step in ["engine = \"postgres\"", "postgres_url", "keys", "uploads/"] {
         assert!(printed.contains(step), "{step}: {printed}");
     }
+    let images = sqlite_count(data, "driver_uploads");
+    assert!(images > 0);
+    assert_eq!(count(&url, "SELECT count(*) FROM licence_images"), images, "licence images");
+    assert!(printed.contains("licence_images (from uploads/)"), "{printed}");
     for table in ["users", "sessions", "audit_log", "oidc_clients", "webhook_endpoints"] {
         let copied = count(&url, &format!("SELECT count(*) FROM {table}"));
         assert_eq!(copied, sqlite_count(data, table), "{table}");
