@@ -11,7 +11,6 @@ use super::DriverError;
 use super::Drivers;
 use super::licence::aamva::LicenceFields;
 use super::notices::{self, Decision};
-use super::service::take_files;
 use super::store::{self, Licence, Status};
 use crate::accounts;
 use crate::audit::{self, AuditEvent, actions};
@@ -104,7 +103,7 @@ impl Drivers {
                     store::set_expiry(&tx, licence_id, expiry)?;
                 }
                 store::decide(&tx, licence_id, "approved", None, Some(&reviewer), now)?;
-                let obsolete = take_files(
+                let obsolete = store::take_uploads_of(
                     &tx,
                     &store::supersede(&tx, &licence.user_id, "approved", licence_id)?,
                 )?;

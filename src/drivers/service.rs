@@ -343,14 +343,6 @@ impl Snapshot {
     }
 }
 
-pub(super) fn take_files(conn: &impl AsConn, licence_ids: &[i64]) -> rusqlite::Result<Vec<String>> {
-    let mut paths = Vec::new();
-    for id in licence_ids {
-        paths.extend(store::take_uploads(conn, *id)?);
-    }
-    Ok(paths)
-}
-
 fn not_approved(snapshot: &Snapshot) -> DriverError {
     let message = match snapshot.profile.status {
         Status::None => "Upload your driving licence first.",

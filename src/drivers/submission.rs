@@ -14,7 +14,6 @@ use super::DriverError;
 use super::events::queue_driver_event;
 use super::extraction::Extraction;
 use super::notices::{self, Decision};
-use super::service::take_files;
 use super::store::{self, NewLicence, Status};
 use super::uploads::UploadRecord;
 use crate::audit::{self, AuditEvent, actions};
@@ -67,12 +66,13 @@ pub(super) fn record(
     for ((side, record), dims) in ["front", "back"].into_iter().zip(&s.records).zip(s.dims) {
         store::insert_upload(tx, id, side, record, dims)?;
     }
-    let mut obsolete = take_files(tx, &store::supersede(tx, uid, "pending_review", id)?)?;
+    let mut obsolete =
+        store::take_uploads_of(tx, &store::supersede(tx, uid, "pending_review", id)?)?;
     let mut profile = store::profile_to_change(tx, uid)?;
     let ip = s.ip.as_deref();
     let event = if automatic {
         store::decide(tx, id, "approved", Some(AUTO_APPROVED), None, now)?;
-        obsolete.extend(take_files(tx, &store::supersede(tx, uid, "approved", id)?)?);
+        obsolete.extend(store::take_uploads_of(tx, &store::supersede(tx, uid, "approved", id)?)?);
         profile.status = Status::Approved;
         profile.licence_id = Some(id);
         profile.reason = None;

@@ -112,3 +112,12 @@ pub fn take_uploads(conn: &impl AsConn, licence_id: i64) -> rusqlite::Result<Vec
         )
     })
 }
+
+/// [`take_uploads`] of several licences (those a new licence superseded).
+pub fn take_uploads_of(conn: &impl AsConn, licence_ids: &[i64]) -> rusqlite::Result<Vec<String>> {
+    let mut paths = Vec::new();
+    for id in licence_ids {
+        paths.extend(take_uploads(conn, *id)?);
+    }
+    Ok(paths)
+}

@@ -21,7 +21,7 @@ mod images;
 
 pub use alerts::{ApprovedDriver, approved_drivers, record_alert};
 pub use images::{
-    insert_upload, record_upload_attempt, take_uploads, upload, upload_attempts_since,
+    insert_upload, record_upload_attempt, take_uploads_of, upload, upload_attempts_since,
 };
 
 /// The `driver_licences` columns sealed under the PII key (context `driver_licences.<column>`).

@@ -78,7 +78,7 @@ fn licences_round_trip_with_their_fields_and_images_on_both_engines() {
         let second = insert_licence(conn, &pii, &new_licence("u1", &fields), 6).unwrap();
         assert!(second > id);
         assert_eq!(supersede(conn, "u1", "pending_review", second).unwrap(), vec![id]);
-        assert_eq!(take_uploads(conn, id).unwrap(), vec!["a".repeat(32)]);
+        assert_eq!(take_uploads_of(conn, &[id]).unwrap(), vec!["a".repeat(32)]);
         set_expiry(conn, second, NaiveDate::from_ymd_opt(2032, 1, 2).unwrap()).unwrap();
         decide(conn, second, "approved", Some("fine"), None, 7).unwrap();
         let latest = latest_licence(conn, &pii, "u1", "approved").unwrap().unwrap();
