@@ -5,7 +5,7 @@
 
 use crate::db::conn::AsConn;
 
-use super::service::{AccountError, Accounts, clean_name, field, sessions_conn};
+use super::service::{AccountError, Accounts, clean_name, field};
 use super::{password, store};
 use crate::audit::RequestMeta;
 use crate::audit::{self, AuditEvent, actions};
@@ -108,8 +108,7 @@ impl Accounts {
                         store::set_role(&tx, &existing.id, "admin")?;
                         super::events::email_verified_in(&tx, &existing.id, now)?;
                         // A privilege change: the account signs in again for a new session token.
-                        let sessions = sessions_conn(&tx)?;
-                        ended = crate::sessions::Sessions::delete_all_in(sessions, &existing.id, None)?;
+                        ended = crate::sessions::Sessions::delete_all_in(&tx, &existing.id, None)?;
                         (AdminOutcome::Promoted, existing.id)
                     }
                     None => {

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use super::caps;
 use super::error::PhoneCodeError;
 use super::store;
-use crate::accounts::service::{SignedIn, field, sessions_conn};
+use crate::accounts::service::{SignedIn, field};
 use crate::accounts::{self as users, User};
 use crate::accounts::{AccountError, Accounts};
 use crate::audit::RequestMeta;
@@ -332,15 +332,8 @@ fn check_and_apply(
             )?;
             let user = users::find_by_id(tx, pii, &id)?.ok_or(PhoneCodeError::InvalidCode)?;
             let agent = meta.user_agent.as_deref();
-            let session = Sessions::issue(
-                sessions_conn(tx)?,
-                &user.id,
-                remember_me,
-                Amr::PHONE_CODE,
-                now,
-                ip,
-                agent,
-            )?;
+            let session =
+                Sessions::issue(tx, &user.id, remember_me, Amr::PHONE_CODE, now, ip, agent)?;
             audit::record(tx, &verification_event(now, Some(&user.id), ip, "signed_in"))?;
             return Ok(Applied::SignedIn(user, session));
         }
@@ -366,15 +359,7 @@ fn check_and_apply(
         return Ok(Applied::SecondFactor { mfa_token });
     }
     let agent = meta.user_agent.as_deref();
-    let session = Sessions::issue(
-        sessions_conn(tx)?,
-        &user.id,
-        remember_me,
-        Amr::PHONE_CODE,
-        now,
-        ip,
-        agent,
-    )?;
+    let session = Sessions::issue(tx, &user.id, remember_me, Amr::PHONE_CODE, now, ip, agent)?;
     audit::record(tx, &verification_event(now, Some(&user.id), ip, "signed_in"))?;
     let login = AuditEvent::by_user(now, &user.id, actions::LOGIN, ip)
         .with_details(serde_json::json!({"method": "phone_code", "remember_me": remember_me}));

@@ -228,7 +228,7 @@ fn link_request_event<'a>(
     }
 }
 
-fn may_send_link(conn: &Conn, user_id: &str, purpose: &str, now: i64) -> rusqlite::Result<bool> {
+fn may_send_link(conn: &Conn, user_id: &str, purpose: &str, now: i64) -> SqlResult<bool> {
     let (count, last) = store::email_tokens_since(conn, user_id, purpose, now - 86_400)?;
     Ok(count < LINKS_PER_DAY && last.is_none_or(|last| now - last >= LINK_COOLDOWN))
 }

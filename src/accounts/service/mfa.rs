@@ -64,7 +64,7 @@ pub(super) fn spend_factor(
     code: &str,
     now: i64,
     allow_recovery: bool,
-) -> rusqlite::Result<FactorCheck> {
+) -> SqlResult<FactorCheck> {
     let Some(credential) = totp::credential(conn, pii, user_id)?.filter(|c| c.confirmed) else {
         return Ok(FactorCheck::Wrong);
     };
@@ -97,11 +97,11 @@ pub(super) fn audit_factor(
     now: i64,
     ip: Option<&str>,
     purpose: &str,
-) -> rusqlite::Result<()> {
+) -> SqlResult<()> {
     let event = AuditEvent::by_user(now, user_id, actions::LOGIN_SECOND_FACTOR, ip)
         .with_details(serde_json::json!({"result": check.name(), "for": purpose}));
     let event = if check.accepted() { event } else { event.failed() };
-    audit::record(conn, &event)
+    Ok(audit::record(conn, &event)?)
 }
 
 /// While the account's second factors are paused: the refusal to answer, without looking at
@@ -112,7 +112,7 @@ pub(super) fn paused_refusal(
     now: i64,
     ip: Option<&str>,
     purpose: &str,
-) -> rusqlite::Result<Option<AccountError>> {
+) -> SqlResult<Option<AccountError>> {
     let Some(until) = lockout::mfa_paused_until(conn, user_id, now)? else { return Ok(None) };
     let event = AuditEvent::by_user(now, user_id, actions::LOGIN_SECOND_FACTOR, ip)
         .failed()
@@ -129,7 +129,7 @@ pub(super) fn count_factor_failure(
     user: &User,
     now: i64,
     ip: Option<&str>,
-) -> rusqlite::Result<bool> {
+) -> SqlResult<bool> {
     let Some((until, level)) = lockout::record_mfa_failure(conn, &user.id, now)? else {
         return Ok(false);
     };
@@ -158,7 +158,7 @@ pub(super) fn notify_mfa(
     user: &User,
     change: MfaChange,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> SqlResult<()> {
     if let Some(to) = user.email.as_deref() {
         let brand = templates::Brand { product: PRODUCT, campus: user.campus_name.as_deref() };
         notify::enqueue_email(
@@ -448,7 +448,7 @@ pub(super) fn open_session(
 ) -> Result<IssuedSession, AccountError> {
     lockout::clear(tx, user_id)?;
     let session = Sessions::issue(
-        sessions_conn(tx)?,
+        tx,
         user_id,
         remember_me,
         amr,

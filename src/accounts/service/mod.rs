@@ -31,7 +31,7 @@ use signin::PasswordCheck;
 pub use signin::SignInGate;
 pub use token_grant::Grant;
 
-use crate::db::conn::Conn;
+use crate::db::conn::{Conn, SqlResult};
 use tokio::sync::Notify;
 
 use super::lockout;
@@ -384,20 +384,6 @@ impl Accounts {
             Some(problem) => Err(AccountError::Validation(vec![field("email", problem)])),
             None => Ok(email),
         }
-    }
-}
-
-/// The SQLite connection under `conn`, for the `Sessions` functions that still take
-/// rusqlite's (src/sessions/mod.rs): once they take any connection (`&impl AsConn`), their
-/// callers pass `conn` itself and this goes. A PostgreSQL connection is refused, not mishandled.
-pub(crate) fn sessions_conn<'a>(
-    conn: &'a Conn<'_>,
-) -> Result<&'a rusqlite::Connection, AccountError> {
-    match conn {
-        Conn::Sqlite(sqlite) => Ok(sqlite),
-        Conn::Postgres(_) => Err(AccountError::Internal(anyhow::anyhow!(
-            "sessions are not on db::Conn yet: PostgreSQL cannot issue or end them"
-        ))),
     }
 }
 

@@ -205,13 +205,7 @@ impl Accounts {
                 }
                 crate::accounts::events::email_verified_in(&tx, &user.id, now)?;
                 lockout::clear(&tx, &user.id)?;
-                let ended = Sessions::end_all_in(
-                    sessions_conn(&tx)?,
-                    &user.id,
-                    None,
-                    now,
-                    "passkey_added",
-                )?;
+                let ended = Sessions::end_all_in(&tx, &user.id, None, now, "passkey_added")?;
                 super::passkeys::audit_passkey(
                     &tx,
                     &user.id,

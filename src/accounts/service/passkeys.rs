@@ -114,10 +114,10 @@ pub(super) fn audit_passkey(
     passkey_id: &str,
     now: i64,
     ip: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> SqlResult<()> {
     let event = AuditEvent::by_user(now, user_id, action, ip)
         .with_details(serde_json::json!({"passkey_id": passkey_id}));
-    audit::record(tx, &event)
+    Ok(audit::record(tx, &event)?)
 }
 
 impl Accounts {
@@ -243,7 +243,7 @@ impl Accounts {
                     tx.commit()?;
                     return Ok(Err(AccountError::PasskeyChallengeInvalid));
                 };
-                if !Sessions::still_signed_in(sessions_conn(&tx)?, method, &session)? {
+                if !Sessions::still_signed_in(&tx, method, &session)? {
                     return Err(AccountError::InvalidCredentials);
                 }
                 let user = store::find_by_id(&tx, &pii, &user_id)?

@@ -44,18 +44,13 @@ impl Accounts {
                 // The password checked must still be the stored one, and the caller still
                 // signed in: a reset that committed meanwhile wins.
                 if store::password_hash_for_update(&tx, &user.id)? != user.password_hash
-                    || !Sessions::still_signed_in(sessions_conn(&tx)?, method, &keep)?
+                    || !Sessions::still_signed_in(&tx, method, &keep)?
                 {
                     return Err(AccountError::InvalidCredentials);
                 }
                 store::set_password(&tx, &user.id, &hash, now)?;
-                let ended = Sessions::end_all_in(
-                    sessions_conn(&tx)?,
-                    &user.id,
-                    Some(&keep),
-                    now,
-                    "password_changed",
-                )?;
+                let ended =
+                    Sessions::end_all_in(&tx, &user.id, Some(&keep), now, "password_changed")?;
                 audit::record(
                     &tx,
                     &AuditEvent::by_user(now, &user.id, actions::PASSWORD_CHANGED, ip.as_deref()),
@@ -114,13 +109,7 @@ impl Accounts {
                 store::set_password(&tx, &user.id, &new_hash, now)?;
                 crate::accounts::events::email_verified_in(&tx, &user.id, now)?;
                 lockout::clear(&tx, &user.id)?;
-                let ended = Sessions::end_all_in(
-                    sessions_conn(&tx)?,
-                    &user.id,
-                    None,
-                    now,
-                    "password_reset",
-                )?;
+                let ended = Sessions::end_all_in(&tx, &user.id, None, now, "password_reset")?;
                 audit::record(
                     &tx,
                     &AuditEvent::by_user(now, &user.id, actions::PASSWORD_RESET, ip.as_deref()),

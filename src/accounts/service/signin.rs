@@ -345,14 +345,10 @@ impl Accounts {
             .run_conn(move |conn| {
                 let tx = conn.transaction()?;
                 let ended = match method {
-                    AuthMethod::Session => Sessions::sign_out_in(
-                        sessions_conn(&tx)?,
-                        &user_id,
-                        &id,
-                        now,
-                        "signed_out",
-                    )?
-                    .unwrap_or_default(),
+                    AuthMethod::Session => {
+                        Sessions::sign_out_in(&tx, &user_id, &id, now, "signed_out")?
+                            .unwrap_or_default()
+                    }
                     AuthMethod::Bearer => {
                         crate::tokens::revoke_family(&tx, &id, now, "logout")
                             .map_err(DbError::from)?;
@@ -387,13 +383,8 @@ impl Accounts {
             .db
             .run_conn(move |conn| {
                 let tx = conn.transaction()?;
-                let Some(ended) = Sessions::sign_out_in(
-                    sessions_conn(&tx)?,
-                    &user_id,
-                    &id,
-                    now,
-                    "session_revoked",
-                )?
+                let Some(ended) =
+                    Sessions::sign_out_in(&tx, &user_id, &id, now, "session_revoked")?
                 else {
                     return Err(AccountError::SessionNotFound);
                 };
@@ -421,13 +412,8 @@ impl Accounts {
             .db
             .run_conn(move |conn| {
                 let tx = conn.transaction()?;
-                let ended = Sessions::sign_out_all_in(
-                    sessions_conn(&tx)?,
-                    &user_id,
-                    Some(&keep),
-                    now,
-                    "session_revoked",
-                )?;
+                let ended =
+                    Sessions::sign_out_all_in(&tx, &user_id, Some(&keep), now, "session_revoked")?;
                 let event =
                     AuditEvent::by_user(now, &user_id, actions::SESSIONS_REVOKED, ip.as_deref())
                         .with_details(serde_json::json!({"count": ended.sessions.len()}));

@@ -202,7 +202,7 @@ fn notice_duplicate_signup(
     reset_url: &str,
     now: i64,
     ip: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> SqlResult<()> {
     // Two sign-ups with one address at once (on two nodes) must not both find no notice in
     // the last hour: the second waits for the first's audit row.
     conn.serialize_on(&format!("{ACTION}:{}", owner.id))?;
