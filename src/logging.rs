@@ -41,7 +41,12 @@ pub fn init(config: &Config) -> anyhow::Result<WorkerGuard> {
     let (file_writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .buffered_lines_limit(FILE_QUEUE_LINES)
         .finish(appender);
-    let filter = EnvFilter::try_new(&config.log.level).context("log.level")?;
+    // PostgreSQL's client logs every statement with its bound values at debug level: tokens'
+    // hashes, sealed data, emails' blind indexes. Never below warn, whatever log.level says.
+    let filter = EnvFilter::try_new(&config.log.level)
+        .context("log.level")?
+        .add_directive("tokio_postgres=warn".parse().expect("a valid directive"))
+        .add_directive("postgres=warn".parse().expect("a valid directive"));
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     // One of the two stdout layers is installed; `Option` layers are no-ops when `None`.
     let (text, json) = if stdout_is_text(config.log.format, terminal) {

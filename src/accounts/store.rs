@@ -190,14 +190,17 @@ pub struct NewUser<'a> {
     pub now: i64,
 }
 
-/// Inserts a user; false when the email is already taken (the unique index decided).
+/// Inserts a user; false when the email is already taken (the unique index decided). `ON
+/// CONFLICT DO NOTHING` rather than catching the violation: on PostgreSQL a failed statement
+/// aborts its transaction, and sign-up goes on in it to warn the address's owner.
 pub fn insert(conn: &impl AsConn, pii: &FieldCipher, u: &NewUser<'_>) -> rusqlite::Result<bool> {
     on(conn, |conn| {
-        let result = conn.execute(
+        let inserted = conn.execute(
             "INSERT INTO users (id, email_index, email, display_name, legal_name, phone,
                                 password_hash, campus_id, role, email_verified_at, created_at,
                                 password_changed_at, phone_index)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)
+             ON CONFLICT DO NOTHING",
             params![
                 u.id,
                 u.email_index,
@@ -212,12 +215,8 @@ pub fn insert(conn: &impl AsConn, pii: &FieldCipher, u: &NewUser<'_>) -> rusqlit
                 u.now,
                 u.phone_index
             ],
-        );
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_unique_violation() => Ok(false),
-            Err(e) => Err(e),
-        }
+        )?;
+        Ok(inserted == 1)
     })
 }
 

@@ -9,7 +9,7 @@ use crate::oidc::{Client, NewClient, Registered, clients};
 pub(super) fn client(file: Option<&Path>, command: ClientCommand) -> anyhow::Result<()> {
     let config = load(file)?;
     startup::prepare_data_dir(&config.storage.data_dir)?;
-    let db = startup::open_database(&config.storage.data_dir)?;
+    let db = startup::open_storage(&config.storage)?;
     let now = chrono::Utc::now().timestamp();
     db.blocking_conn(|conn| run(conn, command, now))
 }

@@ -4,7 +4,7 @@
 
 mod storage;
 
-pub use storage::{Opened, open_database, open_storage};
+pub use storage::{Opened, open_storage};
 
 use std::future::Future;
 use std::path::Path;

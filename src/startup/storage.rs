@@ -104,7 +104,7 @@ fn migrate_postgres(db: &Db) -> anyhow::Result<()> {
 }
 
 /// Opens the SQLite database in `data_dir` and applies pending migrations.
-pub fn open_database(data_dir: &Path) -> anyhow::Result<Db> {
+fn open_database(data_dir: &Path) -> anyhow::Result<Db> {
     let path = data_dir.join("gatehouse.db");
     let db = db::open(&path).with_context(|| {
         format!(

@@ -224,16 +224,8 @@ impl Tokens {
         &self,
         refresh_token: &str,
         meta: &RequestMeta,
-        role_of: fn(&rusqlite::Connection, &str) -> rusqlite::Result<Option<String>>,
+        role_of: RoleOf,
     ) -> Result<TokenPair, TokenError> {
-        // Until the accounts pass a `RoleOf` (a closure over their `role_of`, which takes any
-        // connection), their rusqlite form is called on SQLite's connection.
-        let role_of = move |conn: &Conn, id: &str| match conn {
-            Conn::Sqlite(raw) => role_of(raw, id),
-            Conn::Postgres(_) => Err(rusqlite::Error::ToSqlConversionFailure(
-                "the accounts' role_of is not given as a RoleOf".into(),
-            )),
-        };
         let rotated = self.rotate_with(refresh_token, None, meta, role_of).await?;
         let (rotated, role) = rotated;
         let access_token =

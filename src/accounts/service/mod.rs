@@ -228,6 +228,9 @@ pub fn blind_index_keys(root: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
     (derive(b"email-index"), derive(b"phone-index"))
 }
 
+/// The cache notices of users between nodes (see `crate::db::notices`).
+const USERS_TOPIC: &str = "user";
+
 pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Checks a display or legal name: trimmed, 1..=max characters, no control characters.
@@ -262,6 +265,8 @@ impl Accounts {
             .try_into()
             .expect("HMAC-SHA256 is 32 bytes");
         let users = crate::cache::with_ttl(100_000, USER_CACHE_TTL);
+        // A user disabled, demoted or changed on another node is dropped here too.
+        db.drop_on_notice(USERS_TOPIC, &users);
         let passkey_rp = match crate::mfa::passkeys::PasskeyRp::new(&settings.public_url) {
             Ok(rp) => Some(Arc::new(rp)),
             Err(why) => {
@@ -360,9 +365,10 @@ impl Accounts {
             .await?)
     }
 
-    /// Drops a user's cached copy after a change.
+    /// Drops a user's cached copy after a change, here and on the other nodes.
     pub fn forget_user(&self, user_id: &str) {
         self.users.invalidate(user_id);
+        self.db.announce_soon(USERS_TOPIC, vec![user_id.to_string()]);
     }
 
     /// After a transaction that ended everything `user_id` was signed in with

@@ -66,6 +66,6 @@ impl Accounts {
         refresh_token: &str,
         meta: &RequestMeta,
     ) -> Result<TokenPair, TokenError> {
-        self.tokens.refresh(refresh_token, meta, store::role_of).await
+        self.tokens.refresh(refresh_token, meta, |conn, id| store::role_of(conn, id)).await
     }
 }
