@@ -13,10 +13,11 @@ use std::io;
 
 use rusqlite::params;
 
+use super::image_kind::ImageKind;
 use super::uploads::{SEALED_FILE, UploadStore, invalid_data};
 use crate::db::conn::{Optional, SqlError};
 use crate::db::{Db, DbError};
-use crate::pii::FieldCipher;
+use crate::pii::{FieldCipher, cipher};
 
 pub struct DatabaseUploadStore {
     db: Db,
@@ -63,9 +64,17 @@ impl UploadStore for DatabaseUploadStore {
             })
             .optional()
         })?;
-        let sealed =
+        let stored =
             sealed.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such upload"))?;
-        self.pii.open(SEALED_FILE, &sealed).map_err(invalid_data)
+        // As the file store: an image stored plain (put there by hand, or by a tool that did
+        // not seal) is read as it is, and start-up seals it.
+        if stored.first() == Some(&cipher::VERSION) {
+            self.pii.open(SEALED_FILE, &stored).map_err(invalid_data)
+        } else if ImageKind::sniff(&stored).is_some() {
+            Ok(stored)
+        } else {
+            Err(invalid_data("neither a sealed image nor an image"))
+        }
     }
 
     fn delete(&self, name: &str) -> io::Result<()> {

@@ -15,7 +15,7 @@ use crate::db::conn::Conn;
 use crate::error::{ApiError, FieldError};
 use crate::http::StrictJson;
 use crate::http::tags::ApiTags;
-use crate::http::{AdminAuth, request_meta};
+use crate::http::AdminAuth;
 use crate::pii::FieldCipher;
 
 /// What the webhook API uses (built by the route table).
@@ -261,22 +261,14 @@ impl WebhooksApi {
 }
 
 impl WebhooksApi {
+    /// [`crate::http::admin_change`] with this API's state.
     async fn change<T: Send + 'static>(
         &self,
         req: &Request,
         auth: &AdminAuth,
         work: impl FnOnce(&Conn, i64, &Actor<'_>) -> Result<T, WebhookError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        // `http::admin_change` with a `Conn`, which either engine can serve.
-        let admin = auth.principal().user_id.clone();
-        let (ip, now) = (request_meta(req).ip, self.state.clock.unix());
-        self.state
-            .db
-            .run_conn(move |c| {
-                let actor = Actor { user_id: Some(&admin), ip: ip.as_deref() };
-                work(c, now, &actor).map_err(ApiError::from)
-            })
-            .await
+        crate::http::admin_change(&self.state.db, &*self.state.clock, req, auth, work).await
     }
 }
 

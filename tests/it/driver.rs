@@ -7,8 +7,8 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::support::drivers::{
-    WIDTH, approved_driver_as, audited, driver, json_of, part, server, sign_in, skip_ocr, student,
-    today, upload, upload_parts,
+    WIDTH, approved_driver_as, audited, driver, json_of, part, server, sign_in, skip_ocr,
+    stored_image_count, student, today, upload, upload_parts, uploaded_image,
 };
 use crate::support::harness::{PASSWORD, TestServer, User, problem};
 use crate::support::licence_images::{self as images, Distortion, Person};
@@ -66,7 +66,7 @@ async fn a_first_licence_waits_for_a_reviewer_then_the_driver_can_switch_on() {
     assert_eq!(rows.len(), 2);
     assert_eq!((rows[0].3.as_str(), rows[1].3.as_str()), ("image/png", "image/jpeg"));
     for (path, size, sha, _) in &rows {
-        let bytes = server.state.drivers.uploads.get(path).unwrap();
+        let bytes = uploaded_image(&server, path);
         assert_eq!(bytes.len() as i64, *size);
         use sha2::Digest;
         assert_eq!(&hex::encode(sha2::Sha256::digest(&bytes)), sha);
@@ -279,7 +279,7 @@ async fn bad_images_are_refused_with_a_clear_code() {
     assert_eq!(missing.headers()["content-type"], "application/problem+json");
 
     assert_eq!(server.query_i64("SELECT count(*) FROM driver_licences"), 0);
-    let stored = std::fs::read_dir(server.data_dir().join("uploads")).unwrap().count();
+    let stored = stored_image_count(&server);
     assert_eq!(stored, 0, "nothing stored for refused uploads");
     assert_eq!(driver(&user).await["status"], "none");
 }
@@ -379,7 +379,7 @@ async fn unreadable_or_odd_licences_go_to_review_with_the_reason() {
     assert_eq!(reviewer.post(&approve, json!({"expiry_date": later})).await.status(), 204);
     assert_eq!(driver(&user).await["expiry_date"], later);
     // Superseded uploads' files are gone: only the approved licence's two remain.
-    assert_eq!(std::fs::read_dir(server.data_dir().join("uploads")).unwrap().count(), 2);
+    assert_eq!(stored_image_count(&server), 2);
 }
 
 #[tokio::test]
@@ -615,7 +615,7 @@ async fn a_renewal_with_a_later_barcode_expiry_waits_for_a_reviewer_and_the_old_
         .unwrap()
     });
     assert_eq!(statuses, ["superseded", "approved"]);
-    assert_eq!(std::fs::read_dir(server.data_dir().join("uploads")).unwrap().count(), 2);
+    assert_eq!(stored_image_count(&server), 2);
 }
 
 #[tokio::test]
@@ -685,8 +685,7 @@ async fn the_export_holds_the_licence_fields_and_deleting_the_account_removes_th
     assert_eq!(export["driver"]["status"], "approved", "{export}");
     assert_eq!(export["driver"]["licences"][0]["licence_number"], person.number.as_str());
 
-    let uploads = server.data_dir().join("uploads");
-    let images = || std::fs::read_dir(&uploads).unwrap().count();
+    let images = || stored_image_count(&server);
     assert_eq!(images(), 2, "front and back are stored");
     let deleted = user
         .send(reqwest::Method::DELETE, "/api/v1/account")
@@ -713,7 +712,7 @@ async fn licence_uploads_are_limited_to_10_an_hour_before_the_images_are_read() 
         assert_eq!(server.query_i64("SELECT count(*) FROM driver_licences"), i);
         server.clock.advance(Duration::minutes(5));
     }
-    let stored = || std::fs::read_dir(server.data_dir().join("uploads")).unwrap().count();
+    let stored = || stored_image_count(&server);
     let before = stored();
 
     // The 11th within the hour is refused, even one whose images are not images at all: the

@@ -58,14 +58,7 @@ async fn image(reviewer: &User, review: &Value, side: &str) -> Vec<u8> {
 }
 
 fn stored_files(server: &TestServer) -> Vec<Vec<u8>> {
-    let dir = server.data_dir().join("uploads");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    crate::support::drivers::stored_images(&server.data_dir())
 }
 
 fn database_bytes(server: &TestServer) -> Vec<u8> {
@@ -157,7 +150,7 @@ async fn plain_licences_from_an_earlier_version_are_sealed_at_start_up() {
         )
         .unwrap();
     });
-    std::fs::write(data.join("uploads").join(&back_file), &uploaded.back).unwrap();
+    crate::support::drivers::store_image_as_is(&data, &back_file, &uploaded.back);
     let server = TestServer::start_in(dir, |c| c.driver.tesseract = String::new()).await;
     // A sealed text value starts with the character 1.
     let sealed: i64 = server.blocking_conn(|conn| {

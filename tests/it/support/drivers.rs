@@ -153,3 +153,50 @@ pub fn skip_ocr(why: &str) {
     );
     eprintln!("skipped: {why}");
 }
+
+/// The licence images as stored, ordered by name: sealed files in `uploads/` on SQLite, rows
+/// of `licence_images` on PostgreSQL.
+pub fn stored_images(data_dir: &std::path::Path) -> Vec<Vec<u8>> {
+    if crate::support::engine::is_postgres() {
+        return crate::support::engine::with_database(data_dir, |conn| {
+            conn.query_map("SELECT sealed FROM licence_images ORDER BY name", [] as [i64; 0], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        });
+    }
+    let mut files: Vec<_> =
+        std::fs::read_dir(data_dir.join("uploads")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files.iter().filter(|p| p.is_file()).map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// How many licence images are stored (see [`stored_images`]).
+pub fn stored_image_count(server: &TestServer) -> usize {
+    stored_images(&server.data_dir()).len()
+}
+
+/// Replaces the stored bytes of image `name` as they are (a file, or a row on PostgreSQL).
+pub fn store_image_as_is(data_dir: &std::path::Path, name: &str, bytes: &[u8]) {
+    if crate::support::engine::is_postgres() {
+        crate::support::engine::with_database(data_dir, |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE licence_images SET sealed = ?2 WHERE name = ?1",
+                    rusqlite::params![name, bytes],
+                )
+                .unwrap();
+            assert_eq!(changed, 1, "no stored image {name}");
+        });
+    } else {
+        std::fs::write(data_dir.join("uploads").join(name), bytes).unwrap();
+    }
+}
+
+/// The image `name` opened by the server's store, on a thread of its own (the store may use
+/// PostgreSQL's synchronous client, which must not run on the test's runtime).
+pub fn uploaded_image(server: &TestServer, name: &str) -> Vec<u8> {
+    let store = server.state.drivers.uploads.clone();
+    let name = name.to_string();
+    std::thread::spawn(move || store.get(&name).unwrap()).join().unwrap()
+}
