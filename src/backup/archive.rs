@@ -99,7 +99,15 @@ fn write_archive(
         Storage::Postgres { url } => {
             // Read before the dump starts, so the dump holds at least this migration.
             let schema = postgres::newest_migration(url);
-            postgres::dump(url, snapshot).map_err(BackupError::Dump)?;
+            postgres::dump(url, snapshot).map_err(|e| {
+                // pg_dump writes the dump into the backups directory: a full disk is that
+                // directory's problem, said as for SQLite.
+                if e.contains("No space left on device") {
+                    dest(std::io::Error::from(std::io::ErrorKind::StorageFull))
+                } else {
+                    BackupError::Dump(e)
+                }
+            })?;
             (ArchiveEngine::Postgres, schema, DUMP)
         }
     };
