@@ -55,8 +55,13 @@ fi
 step "PostgreSQL schema: migrations/postgres/ against the SQLite migrations (scripts/postgres/compare-schemas.py)"
 scripts/with-postgres.sh python3 scripts/postgres/compare-schemas.py
 
-step "cargo test (unit and integration tests; the storage layer on SQLite and PostgreSQL)"
+step "cargo test (unit and integration tests on SQLite; the storage layer, the two-node test, migrate-to-postgres and PostgreSQL backups on PostgreSQL)"
 scripts/with-postgres.sh cargo test --locked --no-fail-fast
+
+# The whole integration suite again with every test server on PostgreSQL (each in a database
+# of its own: tests/it/support/engine.rs). Tests about SQLite itself say they are skipped.
+step "integration tests on PostgreSQL (GATEHOUSE_IT_ENGINE=postgres)"
+GATEHOUSE_IT_ENGINE=postgres scripts/with-postgres.sh cargo test --locked --no-fail-fast --test it
 
 step "OpenAPI drift: openapi/openapi.yaml against 'gatehouse openapi'"
 if ! diff -u openapi/openapi.yaml <("$CARGO_TARGET_DIR/debug/gatehouse" openapi); then

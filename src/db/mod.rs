@@ -4,9 +4,9 @@
 
 mod blocking;
 pub mod conn;
-pub mod copy;
 #[cfg(test)]
 pub(crate) mod conn_tests;
+pub mod copy;
 pub mod job_locks;
 mod migrate;
 mod migrate_postgres;

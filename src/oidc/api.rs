@@ -11,9 +11,9 @@ use crate::audit::Actor;
 use crate::clock::{rfc3339, rfc3339_opt};
 use crate::db::conn::Conn;
 use crate::error::{ApiError, FieldError};
+use crate::http::AdminAuth;
 use crate::http::StrictJson;
 use crate::http::tags::ApiTags;
-use crate::http::AdminAuth;
 
 /// What the client API uses (built by the route table).
 #[derive(Clone)]

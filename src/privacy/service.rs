@@ -68,7 +68,6 @@ impl From<DbError> for PrivacyError {
     }
 }
 
-
 impl From<BlockingError> for PrivacyError {
     fn from(e: BlockingError) -> Self {
         Self::Internal(e.into())

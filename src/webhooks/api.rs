@@ -13,9 +13,9 @@ use crate::clock::{rfc3339, rfc3339_opt};
 use crate::db::DbError;
 use crate::db::conn::Conn;
 use crate::error::{ApiError, FieldError};
+use crate::http::AdminAuth;
 use crate::http::StrictJson;
 use crate::http::tags::ApiTags;
-use crate::http::AdminAuth;
 use crate::pii::FieldCipher;
 
 /// What the webhook API uses (built by the route table).

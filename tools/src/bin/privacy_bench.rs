@@ -104,7 +104,7 @@ fn main() -> anyhow::Result<()> {
             println!("seed_seconds {:.2}", started.elapsed().as_secs_f64());
             let started = Instant::now();
             let report = rotate::rotate(
-                &mut conn,
+                &gatehouse::db::conn::Conn::Sqlite(&conn),
                 &pii,
                 (gatehouse::startup::SEALED, &LicenceImages(&*state.drivers.uploads)),
                 clock.unix(),
