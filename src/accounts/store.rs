@@ -190,6 +190,28 @@ pub struct NewUser<'a> {
     pub now: i64,
 }
 
+#[cfg(test)]
+impl<'a> NewUser<'a> {
+    /// Ada's account `id` (its blind index the id's bytes), verified at time 1 and without a
+    /// password, for other features' tests; change a field with `NewUser { .., ..ada(id) }`.
+    pub fn ada(id: &'a str) -> Self {
+        NewUser {
+            id,
+            email_index: id.as_bytes(),
+            email: "ada@north.edu",
+            display_name: "Ada",
+            legal_name: None,
+            phone: None,
+            phone_index: None,
+            password_hash: None,
+            campus_id: None,
+            role: "user",
+            email_verified_at: Some(1),
+            now: 1,
+        }
+    }
+}
+
 /// Inserts a user; false when the email is already taken (the unique index decided). `ON
 /// CONFLICT DO NOTHING` rather than catching the violation: on PostgreSQL a failed statement
 /// aborts its transaction, and sign-up goes on in it to warn the address's owner.

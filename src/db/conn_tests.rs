@@ -173,6 +173,20 @@ pub fn insert_user(conn: &Conn, id: &str) {
     .unwrap();
 }
 
+/// Two nodes' `Db`s on the test server's database (opened off the runtime's threads, as the
+/// synchronous client requires); None outside CI when no server is given.
+pub async fn two_postgres_nodes() -> Option<(super::Db, super::Db)> {
+    let Ok(url) = std::env::var("GATEHOUSE_TEST_POSTGRES_URL") else {
+        assert!(std::env::var_os("CI").is_none(), "GATEHOUSE_TEST_POSTGRES_URL is not set");
+        eprintln!("no PostgreSQL (GATEHOUSE_TEST_POSTGRES_URL unset): skipped");
+        return None;
+    };
+    let open = |url: String| tokio::task::spawn_blocking(move || super::open_postgres(&url));
+    let node_a = open(url.clone()).await.unwrap().unwrap();
+    let node_b = open(url).await.unwrap().unwrap();
+    Some((node_a, node_b))
+}
+
 pub fn drop_schema(client: &mut postgres::Client, schema: &str) {
     client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
 }

@@ -58,15 +58,9 @@ mod tests {
     /// it is given after the first run ends; another job is not held up.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_node_at_a_time_runs_a_job() {
-        let Ok(url) = std::env::var("GATEHOUSE_TEST_POSTGRES_URL") else {
-            assert!(std::env::var_os("CI").is_none(), "GATEHOUSE_TEST_POSTGRES_URL is not set");
-            eprintln!("no PostgreSQL (GATEHOUSE_TEST_POSTGRES_URL unset): skipped");
+        let Some((node_a, node_b)) = crate::db::conn_tests::two_postgres_nodes().await else {
             return;
         };
-        let open =
-            |url: String| tokio::task::spawn_blocking(move || super::super::open_postgres(&url));
-        let node_a = open(url.clone()).await.unwrap().unwrap();
-        let node_b = open(url).await.unwrap().unwrap();
         let job = "test_job_locks";
         let turn = node_a.job_turn(job).await.unwrap().expect("the first node's turn");
         assert!(node_b.job_turn(job).await.unwrap().is_none(), "two nodes ran one job at once");

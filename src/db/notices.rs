@@ -175,15 +175,9 @@ mod tests {
     /// and a dropped listening connection makes the node drop everything when it is back.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_notice_from_one_node_reaches_the_other() {
-        let Ok(url) = std::env::var("GATEHOUSE_TEST_POSTGRES_URL") else {
-            assert!(std::env::var_os("CI").is_none(), "GATEHOUSE_TEST_POSTGRES_URL is not set");
-            eprintln!("no PostgreSQL (GATEHOUSE_TEST_POSTGRES_URL unset): skipped");
+        let Some((node_a, node_b)) = crate::db::conn_tests::two_postgres_nodes().await else {
             return;
         };
-        let open =
-            |url: String| tokio::task::spawn_blocking(move || super::super::open_postgres(&url));
-        let node_a = open(url.clone()).await.unwrap().unwrap();
-        let node_b = open(url).await.unwrap().unwrap();
         let seen = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
         let record = seen.clone();
         node_a.on_notice("session", move |n| record.lock().push(format!("{n:?}")));

@@ -18,20 +18,7 @@ fn the_alert_due_is_the_nearest_threshold() {
 
 /// An approved driver `u1` whose licence expires on `expiry`, available to drive.
 fn approved_driver(conn: &Conn, pii: &FieldCipher, expiry: NaiveDate) -> ApprovedDriver {
-    let user = accounts::NewUser {
-        id: "u1",
-        email_index: b"u1",
-        email: "ada@north.edu",
-        display_name: "Ada",
-        legal_name: None,
-        phone: None,
-        phone_index: None,
-        password_hash: None,
-        campus_id: None,
-        role: "user",
-        email_verified_at: Some(1),
-        now: 1,
-    };
+    let user = accounts::NewUser::ada("u1");
     assert!(accounts::insert(conn, pii, &user).unwrap());
     let fields = LicenceFields { expiry: Some(expiry), ..LicenceFields::default() };
     let new = NewLicence {

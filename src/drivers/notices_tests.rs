@@ -9,18 +9,9 @@ fn a_decision_is_queued_for_an_account_with_an_email_on_both_engines() {
     on_both_engines(|conn| {
         for (id, email) in [("u1", Some("ada@north.edu")), ("u2", None)] {
             let user = accounts::NewUser {
-                id,
-                email_index: id.as_bytes(),
                 email: email.unwrap_or_default(),
-                display_name: "Ada",
-                legal_name: None,
-                phone: None,
-                phone_index: None,
-                password_hash: None,
-                campus_id: None,
-                role: "user",
                 email_verified_at: None,
-                now: 1,
+                ..accounts::NewUser::ada(id)
             };
             assert!(accounts::insert(conn, &pii, &user).unwrap());
             if email.is_none() {

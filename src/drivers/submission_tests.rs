@@ -9,20 +9,8 @@ use crate::drivers::licence::aamva::LicenceFields;
 use crate::drivers::licence::front_check::{FrontCheck, FrontComparison};
 
 fn add_user(conn: &Conn, pii: &FieldCipher) {
-    let user = accounts::NewUser {
-        id: "u1",
-        email_index: b"u1",
-        email: "ada@north.edu",
-        display_name: "Ada",
-        legal_name: Some("Maria Garcia"),
-        phone: None,
-        phone_index: None,
-        password_hash: None,
-        campus_id: None,
-        role: "user",
-        email_verified_at: Some(1),
-        now: 1,
-    };
+    let user =
+        accounts::NewUser { legal_name: Some("Maria Garcia"), ..accounts::NewUser::ada("u1") };
     assert!(accounts::insert(conn, pii, &user).unwrap());
 }
 

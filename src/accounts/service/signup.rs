@@ -243,18 +243,10 @@ mod tests {
     /// The account whose address a second sign-up tries (its email sealed, as `notice` opens it).
     fn insert_owner(conn: &Conn, pii: &FieldCipher) {
         let owner = store::NewUser {
-            id: "u1",
             email_index: &[1],
-            email: "ada@north.edu",
-            display_name: "Ada",
-            legal_name: None,
-            phone: None,
-            phone_index: None,
-            password_hash: None,
-            campus_id: None,
-            role: "user",
             email_verified_at: Some(0),
             now: 0,
+            ..store::NewUser::ada("u1")
         };
         assert!(store::insert(conn, pii, &owner).unwrap());
     }
