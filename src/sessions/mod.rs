@@ -253,10 +253,20 @@ impl Sessions {
         *self.revocations.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Drops sessions ended in a committed transaction, here and on the other nodes.
+    /// Drops sessions ended in a committed transaction, here and (soon) on the other nodes.
     fn invalidate(&self, hashes: &[Vec<u8>]) {
         drop_sessions(&self.cache, &self.revocations, Some(hashes));
         self.db.announce_soon(TOPIC, hashes.iter().map(hex::encode).collect());
+    }
+
+    /// [`Sessions::invalidate`] that returns once the other nodes are told: a one-shot
+    /// command's runtime may end before a task sent "soon" has run.
+    async fn invalidate_everywhere(&self, hashes: &[Vec<u8>]) {
+        drop_sessions(&self.cache, &self.revocations, Some(hashes));
+        let keys = hashes.iter().map(hex::encode).collect();
+        if let Err(error) = self.db.announce(TOPIC, keys).await {
+            tracing::error!(%error, "cannot tell the other nodes to drop ended sessions");
+        }
     }
 
     pub async fn list(&self, user_id: &str) -> Result<Vec<SessionListing>, DbError> {
@@ -342,7 +352,7 @@ impl Sessions {
     /// Drops the credentials ended by [`Sessions::end_all_in`] (in a committed transaction)
     /// from the caches, so that no node-local copy keeps them alive.
     pub async fn forget_ended(&self, ended: &Ended) {
-        self.invalidate(&ended.sessions);
+        self.invalidate_everywhere(&ended.sessions).await;
         self.tokens.forget_families(&ended.families);
     }
 
@@ -361,7 +371,7 @@ impl Sessions {
 
     /// Drops cache entries for sessions deleted elsewhere.
     pub async fn forget(&self, token_hashes: &[Vec<u8>]) {
-        self.forget_now(token_hashes);
+        self.invalidate_everywhere(token_hashes).await;
     }
 
     /// [`Sessions::forget`], for work that is not async (the clean-up after a deletion).
