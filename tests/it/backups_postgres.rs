@@ -98,9 +98,15 @@ fn tools_env() -> Vec<(&'static str, String)> {
 }
 
 /// The migrated schema: `gatehouse migrate` on the PostgreSQL engine.
-fn migrate(data: &Path, url: &str) {
-    let migrated = gatehouse(data, Some(url), &["migrate"], &tools_env());
+/// A new data dir whose installation is the database at `url`, migrated by `gatehouse
+/// migrate`: (its temporary parent, the data dir).
+fn migrated_data_dir(url: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let migrated = gatehouse(&data, Some(url), &["migrate"], &tools_env());
     assert!(migrated.status.success(), "{}", text(&migrated));
+    (dir, data)
 }
 
 /// The manifest of the archive at `path`.
@@ -129,10 +135,7 @@ fn campuses(url: &str) -> Vec<String> {
 fn a_postgres_backup_restores_the_database_and_the_keys() {
     let Some(server) = server_url() else { return };
     let db = TestDatabase::create(&server);
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    migrate(&data, &db.url);
+    let (dir, data) = migrated_data_dir(&db.url);
     gatehouse::keys::Keys::load(&Default::default(), &data, Default::default()).unwrap();
     let keys = data.join("keys");
     let pii_key = std::fs::read(keys.join("pii.key")).unwrap();
@@ -252,10 +255,7 @@ fn a_postgres_backup_restores_the_database_and_the_keys() {
 fn a_missing_pg_dump_names_the_package_and_leaves_no_archive() {
     let Some(server) = server_url() else { return };
     let db = TestDatabase::create(&server);
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    migrate(&data, &db.url);
+    let (dir, data) = migrated_data_dir(&db.url);
     let empty = dir.path().join("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
     let empty = empty.to_str().unwrap().to_string();
@@ -293,10 +293,7 @@ fn a_missing_pg_dump_names_the_package_and_leaves_no_archive() {
 async fn the_servers_backups_dump_postgres_too() {
     let Some(server) = server_url() else { return };
     let db = tokio::task::spawn_blocking(move || TestDatabase::create(&server)).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    migrate(&data, &db.url);
+    let (_dir, data) = migrated_data_dir(&db.url);
     let storage = gatehouse::config::StorageConfig {
         data_dir: data.clone(),
         engine: gatehouse::config::StorageEngine::Postgres,
